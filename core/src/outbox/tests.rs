@@ -1,0 +1,172 @@
+use super::*;
+use crate::clock::ManualClock;
+use crate::store::testing::TestDb;
+
+fn email(to: &str) -> Outgoing {
+    Outgoing {
+        channel: Channel::Email,
+        category: "test.mail".into(),
+        recipient: to.into(),
+        subject: Some("Accusé de réception".into()),
+        body: "Bonjour,\nvotre demande est enregistrée.".into(),
+        reply_to: Some("dr.martin@example.org".into()),
+    }
+}
+
+fn temp_dir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("hygie-outbox-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn backoff_doubles_and_is_capped() {
+    let p = RetryPolicy { base_ms: 1_000, max_ms: 10_000, max_attempts: 5, lease_ms: 1 };
+    assert_eq!(p.delay_after(1), 1_000);
+    assert_eq!(p.delay_after(2), 2_000);
+    assert_eq!(p.delay_after(4), 8_000);
+    assert_eq!(p.delay_after(5), 10_000);
+    assert_eq!(p.delay_after(60), 10_000);
+}
+
+#[tokio::test]
+async fn delivered_to_dev_outbox_and_body_erased() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(1_800_000_000_000);
+        let dir = temp_dir();
+        let transport = Transport::dev(&dir);
+        let id = enqueue(&t.db, &clock, &email("support@hygie.example")).await.unwrap();
+        let report = run_once(&t.db, &clock, &RetryPolicy::default(), &transport, 10).await.unwrap();
+        assert_eq!(report, PassReport { sent: 1, retried: 0, failed: 0 });
+
+        let entries = DevOutbox::new(&dir).list().unwrap();
+        assert_eq!(entries.len(), 1);
+        let e = &entries[0];
+        assert_eq!(e.id, id);
+        assert_eq!(e.to, "support@hygie.example");
+        assert_eq!(e.subject.as_deref(), Some("Accusé de réception"));
+        assert_eq!(e.reply_to.as_deref(), Some("dr.martin@example.org"));
+        assert_eq!(e.body, "Bonjour,\nvotre demande est enregistrée.\n");
+        assert_eq!(DevOutbox::new(&dir).get(id).unwrap().as_ref(), Some(e));
+
+        let body: Option<String> = crate::with_pool!(&t.db, p => sqlx::query_scalar("SELECT body FROM outbox WHERE id = $1")
+            .bind(id).fetch_one(p).await.unwrap());
+        assert_eq!(body, None, "a delivered body must not stay in the database");
+        assert_eq!(stats(&t.db).await.unwrap(), QueueStats { pending: 0, sent: 1, failed: 0 });
+        // Nothing left to do on the next pass.
+        assert_eq!(run_once(&t.db, &clock, &RetryPolicy::default(), &transport, 10).await.unwrap(), PassReport::default());
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+#[tokio::test]
+async fn transient_failures_are_retried_with_backoff_then_given_up() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(1_800_000_000_000);
+        let policy = RetryPolicy { base_ms: 1_000, max_ms: 60_000, max_attempts: 3, lease_ms: 30_000 };
+        // A port nothing listens on: connection refused, a transient error.
+        let transport = Transport {
+            email: EmailTransport::smtp(SmtpSettings {
+                host: "127.0.0.1".into(),
+                port: 9,
+                security: SmtpSecurity::None,
+                username: None,
+                password: None,
+                from: "Hygie <noreply@hygie.example>".into(),
+                timeout: std::time::Duration::from_secs(2),
+            })
+            .unwrap(),
+            sms: SmsTransport::Disabled,
+        };
+        enqueue(&t.db, &clock, &email("a@example.org")).await.unwrap();
+
+        assert_eq!(run_once(&t.db, &clock, &policy, &transport, 10).await.unwrap().retried, 1);
+        // Not due yet: nothing happens before the backoff delay.
+        clock.advance_ms(999);
+        assert_eq!(run_once(&t.db, &clock, &policy, &transport, 10).await.unwrap(), PassReport::default());
+        clock.advance_ms(1);
+        assert_eq!(run_once(&t.db, &clock, &policy, &transport, 10).await.unwrap().retried, 1);
+        clock.advance_ms(2_000);
+        assert_eq!(run_once(&t.db, &clock, &policy, &transport, 10).await.unwrap().failed, 1);
+        assert_eq!(stats(&t.db).await.unwrap(), QueueStats { pending: 0, sent: 0, failed: 1 });
+        let (attempts, err): (i64, Option<String>) = crate::with_pool!(&t.db, p => sqlx::query_as(
+            "SELECT attempts, last_error FROM outbox").fetch_one(p).await.unwrap());
+        assert_eq!(attempts, 3);
+        assert!(err.unwrap().starts_with("SMTP"));
+    }
+}
+
+#[tokio::test]
+async fn sms_without_gateway_fails_permanently_at_once() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(1_800_000_000_000);
+        let transport = Transport { email: EmailTransport::Dev(DevOutbox::new(temp_dir())), sms: SmsTransport::Disabled };
+        let sms = Outgoing {
+            channel: Channel::Sms,
+            category: "test.sms".into(),
+            recipient: "+33612345678".into(),
+            subject: None,
+            body: "code".into(),
+            reply_to: None,
+        };
+        enqueue(&t.db, &clock, &sms).await.unwrap();
+        let r = run_once(&t.db, &clock, &RetryPolicy::default(), &transport, 10).await.unwrap();
+        assert_eq!(r, PassReport { sent: 0, retried: 0, failed: 1 });
+        assert!(crate::audit::verify(&t.db).await.unwrap().is_intact());
+    }
+}
+
+#[tokio::test]
+async fn a_claim_is_exclusive_until_its_lease_expires() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(1_800_000_000_000);
+        let policy = RetryPolicy { lease_ms: 60_000, ..RetryPolicy::default() };
+        for i in 0..5 {
+            enqueue(&t.db, &clock, &email(&format!("p{i}@example.org"))).await.unwrap();
+        }
+        let first = claim(&t.db, &clock, &policy, 3).await.unwrap();
+        assert_eq!(first.len(), 3);
+        let second = claim(&t.db, &clock, &policy, 10).await.unwrap();
+        assert_eq!(second.len(), 2, "claimed rows must not be handed out twice");
+        assert!(first.iter().all(|a| second.iter().all(|b| a.id != b.id)));
+        assert!(claim(&t.db, &clock, &policy, 10).await.unwrap().is_empty());
+        // A worker that died: its lease runs out and the rows are claimable again.
+        clock.advance_ms(60_000);
+        assert_eq!(claim(&t.db, &clock, &policy, 10).await.unwrap().len(), 5);
+    }
+}
+
+#[tokio::test]
+async fn concurrent_workers_never_send_twice() {
+    for t in TestDb::both().await {
+        let clock = std::sync::Arc::new(ManualClock::new(1_800_000_000_000));
+        for i in 0..40 {
+            enqueue(&t.db, clock.as_ref(), &email(&format!("p{i}@example.org"))).await.unwrap();
+        }
+        let dir = temp_dir();
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let db = t.db.clone();
+            let clock = clock.clone();
+            let dir = dir.clone();
+            tasks.push(tokio::spawn(async move {
+                let transport = Transport::dev(&dir);
+                let mut sent = 0;
+                loop {
+                    let r = run_once(&db, clock.as_ref(), &RetryPolicy::default(), &transport, 3).await.unwrap();
+                    if r == PassReport::default() {
+                        break sent;
+                    }
+                    sent += r.sent;
+                }
+            }));
+        }
+        let mut total = 0;
+        for task in tasks {
+            total += task.await.unwrap();
+        }
+        assert_eq!(total, 40);
+        assert_eq!(DevOutbox::new(&dir).list().unwrap().len(), 40);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
