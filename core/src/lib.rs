@@ -12,3 +12,19 @@ pub mod terms;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use store::{Backend, Db, StoreError};
+
+/// A short random reference (12 hex digits) to quote an incident in logs and to the user.
+pub fn random_ref() -> String {
+    use rand::RngCore;
+    let mut b = [0u8; 6];
+    rand::thread_rng().fill_bytes(&mut b);
+    hex::encode(b)
+}
+
+/// A random token of `bytes` bytes, hex-encoded (cookies, nonces, identifiers).
+pub fn random_hex(bytes: usize) -> String {
+    use rand::RngCore;
+    let mut b = vec![0u8; bytes];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    hex::encode(b)
+}

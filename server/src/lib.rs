@@ -1,0 +1,213 @@
+//! The Hygie server: configuration, start-up, TLS, the HTTP router and the background workers.
+//! `main.rs` is only the command line on top of this.
+
+pub mod config;
+pub mod tls;
+pub mod web;
+pub mod worker;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::api::{Organisation, SiteInfo};
+use app::server::Services;
+use hygie_core::clock::Clock;
+use hygie_core::contact::ContactSettings;
+use hygie_core::outbox::{EmailTransport, RetryPolicy, SmsGateway, SmsTransport, SmtpSettings, Transport, DevOutbox};
+use hygie_core::ratelimit::Limit;
+use hygie_core::{audit, terms, Db};
+use leptos::config::LeptosOptions;
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, MailTransportKind, SmsTransportKind};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(#[from] config::ConfigError),
+    #[error("database: {0}")]
+    Store(#[from] hygie_core::StoreError),
+    #[error("{0}")]
+    Tls(#[from] tls::TlsError),
+    #[error("outgoing mail: {0}")]
+    Transport(#[from] hygie_core::outbox::TransportError),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind { addr: SocketAddr, source: std::io::Error },
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir { path: String, source: std::io::Error },
+}
+
+/// A running Hygie: its addresses and what it takes to stop it.
+pub struct Running {
+    pub https_addr: SocketAddr,
+    pub http_addr: Option<SocketAddr>,
+    pub db: Db,
+    handle: axum_server::Handle<SocketAddr>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting connections, lets requests in flight finish (up to 10 s), stops workers.
+    pub async fn shutdown(self) {
+        self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
+        for t in self.tasks {
+            t.abort();
+        }
+        self.db.close().await;
+    }
+
+    /// Waits until the server stops.
+    pub async fn wait(mut self) {
+        if let Some(server) = self.tasks.pop() {
+            let _ = server.await;
+        }
+    }
+
+    pub fn handle(&self) -> axum_server::Handle<SocketAddr> {
+        self.handle.clone()
+    }
+}
+
+/// Opens the database and brings its schema up to date; a failed migration is an error that
+/// must stop start-up.
+pub async fn open_database(config: &Config) -> Result<Db, StartError> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|source| StartError::DataDir { path: config.data_dir.display().to_string(), source })?;
+    let db = Db::connect(&config.database_url()).await?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+pub fn build_transport(config: &Config) -> Result<Transport, StartError> {
+    let dev = DevOutbox::new(config.outbox_dir());
+    let email = match config.mail.transport {
+        MailTransportKind::Dev => EmailTransport::Dev(dev.clone()),
+        MailTransportKind::Smtp => EmailTransport::smtp(SmtpSettings {
+            host: config.mail.smtp_host.clone(),
+            port: config.mail.smtp_port,
+            security: config.mail.smtp_security,
+            username: config.mail.smtp_username.clone(),
+            password: config.mail.smtp_password.clone(),
+            from: config.mail.from.clone(),
+            timeout: Duration::from_secs(30),
+        })?,
+    };
+    let sms = match config.sms.transport {
+        SmsTransportKind::Dev => SmsTransport::Dev(dev),
+        SmsTransportKind::None => SmsTransport::Disabled,
+        SmsTransportKind::Gateway => match (&config.sms.gateway_url, &config.sms.gateway_token) {
+            (Some(url), Some(token)) => SmsTransport::Gateway(SmsGateway::new(url.clone(), token.clone())?),
+            _ => SmsTransport::Disabled,
+        },
+    };
+    Ok(Transport { email, sms })
+}
+
+fn site_info(config: &Config) -> SiteInfo {
+    let o = &config.operator;
+    let h = &config.host;
+    SiteInfo {
+        operator: Organisation {
+            name: o.name.clone(),
+            address: o.address.clone(),
+            phone: o.phone.clone(),
+            email: o.email.clone(),
+            registration: o.registration.clone(),
+        },
+        director: o.director.clone(),
+        host: Organisation {
+            name: h.name.clone(),
+            address: h.address.clone(),
+            phone: h.phone.clone(),
+            email: h.email.clone(),
+            registration: h.registration.clone(),
+        },
+        host_certification: h.certification.clone(),
+        support_hours_fr: config.support.hours_fr.clone(),
+        support_hours_en: config.support.hours_en.clone(),
+        support_phone: config.support.phone.clone(),
+    }
+}
+
+pub fn leptos_options(config: &Config) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("hygie")
+        .site_root(config.site_root.display().to_string())
+        .site_pkg_dir("pkg")
+        .env(leptos::config::Env::PROD)
+        .site_addr(config.listen)
+        .build()
+}
+
+/// Starts Hygie: database, terms, workers, HTTPS and the HTTP redirect. Returns once both
+/// listeners are bound (port 0 picks a free port: see [`Running::https_addr`]).
+pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, StartError> {
+    let db = open_database(&config).await?;
+    let added = terms::sync_bundled(&db, clock.as_ref()).await?;
+    if added > 0 {
+        tracing::info!(added, "terms of use versions loaded");
+    }
+    let transport = build_transport(&config)?;
+    let services = Services {
+        db: db.clone(),
+        clock: clock.clone(),
+        site: Arc::new(site_info(&config)),
+        contact: ContactSettings {
+            support_address: config.support.address.clone(),
+            limit: Limit { max: config.support.contact_per_hour, window_ms: 3_600_000 },
+        },
+    };
+    let state = web::AppState {
+        leptos: leptos_options(&config),
+        services,
+        trust_forwarded_for: config.trust_forwarded_for,
+    };
+
+    let rustls = tls::rustls_config(&config).await?;
+    let listener = std::net::TcpListener::bind(config.listen).map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    listener.set_nonblocking(true).map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let https_addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
+
+    let mut tasks = Vec::new();
+    let policy = RetryPolicy {
+        base_ms: config.outbox.retry_base_seconds * 1000,
+        max_attempts: config.outbox.max_attempts,
+        ..RetryPolicy::default()
+    };
+    tasks.push(tokio::spawn(worker::outbox_loop(
+        db.clone(),
+        clock.clone(),
+        transport,
+        policy,
+        Duration::from_secs(config.outbox.poll_seconds.max(1)),
+    )));
+    tasks.push(tokio::spawn(worker::housekeeping_loop(db.clone(), clock.clone())));
+
+    let mut http_addr = None;
+    if let Some(addr) = config.http_listen {
+        let l = tokio::net::TcpListener::bind(addr).await.map_err(|source| StartError::Bind { addr, source })?;
+        http_addr = Some(l.local_addr().map_err(|source| StartError::Bind { addr, source })?);
+        let redirect = web::redirect_router(https_addr.port(), config.public_url.clone());
+        tasks.push(tokio::spawn(async move {
+            if let Err(e) = axum::serve(l, redirect).await {
+                tracing::error!(error = %e, "HTTP redirect listener stopped");
+            }
+        }));
+    }
+
+    let handle = axum_server::Handle::new();
+    let app = web::router(state);
+    let server = axum_server::from_tcp_rustls(listener, rustls)
+        .map_err(|source| StartError::Bind { addr: https_addr, source })?
+        .handle(handle.clone());
+    tasks.push(tokio::spawn(async move {
+        if let Err(e) = server.serve(app.into_make_service_with_connect_info::<SocketAddr>()).await {
+            tracing::error!(error = %e, "HTTPS listener stopped");
+        }
+    }));
+
+    audit::record(&db, clock.as_ref(), audit::AuditEvent::new(audit::Actor::System, "server.start", audit::Outcome::Success)).await;
+    tracing::info!(%https_addr, ?http_addr, backend = ?db.backend(), "Hygie is serving");
+    Ok(Running { https_addr, http_addr, db, handle, tasks })
+}

@@ -1,1 +1,219 @@
-fn main(){}
+//! `hygie`: the Hygie server and its operator commands.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use hygie_core::clock::{format_utc, SystemClock};
+use hygie_core::outbox::DevOutbox;
+use hygie_core::{audit, outbox};
+use hygie_server::config::Config;
+
+/// Hygie — secure messaging for health, social and medico-social professionals.
+///
+/// Configuration comes from built-in defaults, then `hygie.toml` in the working directory (or
+/// the file given with --config), then HYGIE_* environment variables, nested keys joined with
+/// a double underscore (HYGIE_DATABASE_URL, HYGIE_MAIL__SMTP_HOST, ...).
+#[derive(Parser)]
+#[command(name = "hygie", version, about, long_about)]
+struct Cli {
+    /// Configuration file (TOML). Default: ./hygie.toml when it exists.
+    #[arg(long, short, global = true, env = "HYGIE_CONFIG")]
+    config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve Hygie over HTTPS (the default when no command is given).
+    Serve,
+    /// The audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Outgoing messages (codes, notifications, contact copies).
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+    /// Configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// The database.
+    #[command(subcommand)]
+    Db(DbCommand),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the whole hash chain; names the first broken record. Exit status 1 if broken.
+    Verify,
+    /// Show the newest records.
+    Tail {
+        /// How many records.
+        #[arg(short = 'n', long, default_value_t = 20)]
+        count: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// List the messages in the development outbox (DATA_DIR/outbox) and the queue's state.
+    List,
+    /// Print one message of the development outbox.
+    Show {
+        /// The message number, as given by `hygie outbox list`.
+        id: i64,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration, secrets redacted.
+    Show,
+}
+
+#[derive(Subcommand)]
+enum DbCommand {
+    /// Apply pending migrations and exit.
+    Migrate,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("hygie: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config.log);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hygie: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run(cli.command.unwrap_or(Command::Serve), config));
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("hygie: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(filter));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_target(false).try_init();
+}
+
+async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
+    match command {
+        Command::Serve => {
+            let running = hygie_server::start(config, Arc::new(SystemClock)).await.map_err(|e| e.to_string())?;
+            let handle = running.handle();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                tracing::info!("stopping");
+                handle.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+            });
+            running.wait().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let db = hygie_server::open_database(&config).await.map_err(|e| e.to_string())?;
+            let report = audit::verify(&db).await.map_err(|e| e.to_string())?;
+            match report.first_break {
+                None => {
+                    println!("audit trail intact: {} records verified", report.records);
+                    Ok(ExitCode::SUCCESS)
+                }
+                Some(b) => {
+                    println!("audit trail BROKEN at record #{}: {}", b.seq, b.reason);
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Audit(AuditCommand::Tail { count }) => {
+            let db = hygie_server::open_database(&config).await.map_err(|e| e.to_string())?;
+            for r in audit::latest(&db, count).await.map_err(|e| e.to_string())?.into_iter().rev() {
+                println!(
+                    "#{:<6} {}  {:<24} {:<16} {:<32} {:<20} {}",
+                    r.seq,
+                    format_utc(r.at_ms),
+                    r.actor,
+                    r.ip.as_deref().unwrap_or("-"),
+                    r.action,
+                    r.object.as_deref().unwrap_or("-"),
+                    r.outcome
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Outbox(OutboxCommand::List) => {
+            let dev = DevOutbox::new(config.outbox_dir());
+            let entries = dev.list().map_err(|e| format!("cannot read {}: {e}", dev.dir().display()))?;
+            if entries.is_empty() {
+                println!("the development outbox ({}) is empty", dev.dir().display());
+            }
+            for e in &entries {
+                println!(
+                    "{:>6}  {}  {:<5}  {:<28}  {}",
+                    e.id,
+                    e.date,
+                    e.channel,
+                    e.to,
+                    e.subject.as_deref().unwrap_or(&e.category)
+                );
+            }
+            if let Ok(db) = hygie_server::open_database(&config).await {
+                if let Ok(s) = outbox::stats(&db).await {
+                    println!("queue: {} pending, {} sent, {} failed", s.pending, s.sent, s.failed);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Outbox(OutboxCommand::Show { id }) => {
+            let dev = DevOutbox::new(config.outbox_dir());
+            match dev.get(id).map_err(|e| e.to_string())? {
+                Some(e) => {
+                    print!("{}", std::fs::read_to_string(&e.path).map_err(|err| err.to_string())?);
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => Err(format!("no message {id} in the development outbox ({})", dev.dir().display())),
+            }
+        }
+        Command::Config(ConfigCommand::Show) => {
+            println!("{config:#?}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Db(DbCommand::Migrate) => {
+            hygie_server::open_database(&config).await.map_err(|e| e.to_string())?;
+            println!("database up to date");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

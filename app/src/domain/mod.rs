@@ -1,0 +1,63 @@
+//! Types with `parse()`, shared by the browser form and the server: the same rules run in both.
+
+pub mod contact;
+pub mod email;
+
+use serde::{Deserialize, Serialize};
+
+use crate::i18n::{I18n, Msg};
+
+/// Why a field was refused. Rendered through the i18n layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FieldProblem {
+    Required,
+    TooShort { min: usize },
+    TooLong { max: usize },
+    InvalidEmail,
+    SingleLine,
+    ControlChars,
+}
+
+impl FieldProblem {
+    pub fn message(self, t: I18n) -> String {
+        match self {
+            FieldProblem::Required => t.t(Msg::ErrRequired).into(),
+            FieldProblem::TooShort { min } => t.fmt(Msg::ErrTooShort, &[("min", &min.to_string())]),
+            FieldProblem::TooLong { max } => t.fmt(Msg::ErrTooLong, &[("max", &max.to_string())]),
+            FieldProblem::InvalidEmail => t.t(Msg::ErrEmail).into(),
+            FieldProblem::SingleLine => t.t(Msg::ErrSingleLine).into(),
+            FieldProblem::ControlChars => t.t(Msg::ErrControlChars).into(),
+        }
+    }
+}
+
+/// A problem with a named field of a form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldError {
+    pub field: String,
+    pub problem: FieldProblem,
+}
+
+/// Trims `raw` and checks its length in characters and that it holds no control characters
+/// (newlines and tabs allowed only when `multiline`).
+pub fn text_field(raw: &str, min: usize, max: usize, multiline: bool) -> Result<String, FieldProblem> {
+    let value = raw.trim();
+    if value.is_empty() {
+        return Err(FieldProblem::Required);
+    }
+    if !multiline && value.contains(['\n', '\r']) {
+        return Err(FieldProblem::SingleLine);
+    }
+    let allowed = |c: char| !c.is_control() || (multiline && matches!(c, '\n' | '\r' | '\t'));
+    if !value.chars().all(allowed) {
+        return Err(FieldProblem::ControlChars);
+    }
+    let len = value.chars().count();
+    if len < min {
+        return Err(FieldProblem::TooShort { min });
+    }
+    if len > max {
+        return Err(FieldProblem::TooLong { max });
+    }
+    Ok(value.replace("\r\n", "\n"))
+}

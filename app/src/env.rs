@@ -1,0 +1,100 @@
+//! What the server decided about this page load (language, cookie consent), shared with the
+//! browser through the document itself (`<html lang>`, `<body data-consent>`), so that both sides
+//! render the same page.
+
+use serde::{Deserialize, Serialize};
+
+use crate::i18n::Locale;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Consent {
+    #[default]
+    Unknown,
+    Accepted,
+    Refused,
+}
+
+impl Consent {
+    pub const COOKIE: &'static str = "hygie_consent";
+    pub const AUDIENCE_COOKIE: &'static str = "hygie_audience";
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Consent::Unknown => "unknown",
+            Consent::Accepted => "accepted",
+            Consent::Refused => "refused",
+        }
+    }
+
+    pub fn from_code(s: &str) -> Consent {
+        match s {
+            "accepted" => Consent::Accepted,
+            "refused" => Consent::Refused,
+            _ => Consent::Unknown,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PageEnv {
+    pub locale: Locale,
+    pub consent: Consent,
+}
+
+impl PageEnv {
+    /// Reads a cookie value from a `Cookie` header.
+    pub fn cookie<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+        header.split(';').find_map(|kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == name).then_some(v)
+        })
+    }
+
+    /// From the request headers: language cookie, else `Accept-Language`; consent cookie.
+    pub fn from_headers(cookie: Option<&str>, accept_language: Option<&str>) -> PageEnv {
+        let cookie = cookie.unwrap_or("");
+        let locale = Self::cookie(cookie, Locale::COOKIE)
+            .and_then(Locale::from_code)
+            .unwrap_or_else(|| Locale::negotiate(accept_language.unwrap_or("")));
+        let consent = Self::cookie(cookie, Consent::COOKIE).map(Consent::from_code).unwrap_or_default();
+        PageEnv { locale, consent }
+    }
+
+    /// In the browser: what the server wrote into the document.
+    pub fn from_document() -> PageEnv {
+        #[cfg(feature = "hydrate")]
+        {
+            let doc = web_sys::window().and_then(|w| w.document());
+            let lang = doc
+                .as_ref()
+                .and_then(|d| d.document_element())
+                .and_then(|e| e.get_attribute("lang"))
+                .and_then(|l| Locale::from_code(&l))
+                .unwrap_or_default();
+            let consent = doc
+                .as_ref()
+                .and_then(|d| d.body())
+                .and_then(|b| b.get_attribute("data-consent"))
+                .map(|c| Consent::from_code(&c))
+                .unwrap_or_default();
+            PageEnv { locale: lang, consent }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        PageEnv::default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cookie_beats_accept_language() {
+        let e = PageEnv::from_headers(Some("a=1; hygie_lang=en; hygie_consent=refused"), Some("fr-FR"));
+        assert_eq!(e, PageEnv { locale: Locale::En, consent: Consent::Refused });
+        let e = PageEnv::from_headers(None, Some("en-US,en;q=0.9"));
+        assert_eq!(e, PageEnv { locale: Locale::En, consent: Consent::Unknown });
+        let e = PageEnv::from_headers(Some("hygie_lang=de"), None);
+        assert_eq!(e.locale, Locale::Fr);
+    }
+}

@@ -1,0 +1,63 @@
+//! The one error type that crosses the wire. Its variants are safe to show; internal causes stay
+//! in the server log under `ref_id`.
+
+use leptos::server_fn::codec::JsonEncoding;
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::FieldError;
+use crate::i18n::{I18n, Msg};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("unauthorized")]
+    Unauthorized,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("not found")]
+    NotFound,
+    #[error("invalid input")]
+    Invalid(Vec<FieldError>),
+    #[error("rate limited")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("internal error {ref_id}")]
+    Internal { ref_id: String },
+}
+
+impl AppError {
+    /// Logs `cause` under a fresh reference and returns the error to show.
+    #[cfg(feature = "ssr")]
+    pub fn internal(cause: impl std::fmt::Display) -> AppError {
+        let ref_id = hygie_core::random_ref();
+        tracing::error!(ref_id = %ref_id, error = %cause, "internal error");
+        AppError::Internal { ref_id }
+    }
+
+    /// What to tell the person, in their language.
+    pub fn message(&self, t: I18n) -> String {
+        match self {
+            AppError::Unauthorized => t.t(Msg::ErrUnauthorized).into(),
+            AppError::Forbidden => t.t(Msg::ErrForbidden).into(),
+            AppError::NotFound => t.t(Msg::ErrNotFound).into(),
+            AppError::Invalid(_) => t.t(Msg::ErrSummary).into(),
+            AppError::RateLimited { retry_after_secs } => {
+                let minutes = retry_after_secs.div_ceil(60).max(1);
+                t.fmt(Msg::ErrRateLimited, &[("minutes", &minutes.to_string())])
+            }
+            AppError::Internal { ref_id } => t.fmt(Msg::ErrInternal, &[("ref", ref_id)]),
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        // Transport or (de)serialisation failures: nothing the person can fix but retry.
+        let ref_id = match value {
+            ServerFnErrorErr::Request(_) | ServerFnErrorErr::Response(_) => "network",
+            _ => "protocol",
+        };
+        AppError::Internal { ref_id: ref_id.into() }
+    }
+}

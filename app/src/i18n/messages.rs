@@ -1,0 +1,230 @@
+//! The message catalogue. One line per message: key, French, English.
+
+use super::Locale;
+
+macro_rules! messages {
+    ($($key:ident => $fr:expr, $en:expr;)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum Msg { $($key),* }
+
+        impl Msg {
+            pub const ALL: &'static [Msg] = &[$(Msg::$key),*];
+
+            pub fn text(self, locale: Locale) -> &'static str {
+                match (self, locale) {
+                    $((Msg::$key, Locale::Fr) => $fr, (Msg::$key, Locale::En) => $en,)*
+                }
+            }
+        }
+    };
+}
+
+messages! {
+    // Layout
+    SkipToContent => "Aller au contenu", "Skip to content";
+    SiteName => "Hygie", "Hygie";
+    Tagline => "Messagerie sécurisée de santé", "Secure health messaging";
+    NavLabel => "Navigation principale", "Main navigation";
+    NavHome => "Accueil", "Home";
+    NavFaq => "FAQ", "FAQ";
+    NavConfigs => "Configurations supportées", "Supported configurations";
+    NavTerms => "Conditions d'utilisation", "Terms of use";
+    NavCookies => "Cookies", "Cookies";
+    NavLegal => "Mentions légales", "Legal notice";
+    NavAssistance => "Assistance", "Support";
+    LangSwitchLabel => "Read this page in English", "Lire cette page en français";
+    LangSwitchText => "English", "Français";
+    FooterLabel => "Informations sur le service", "About the service";
+    FooterText => "Hygie — messagerie sécurisée pour les professionnels de santé, du social et du médico-social.",
+                  "Hygie — secure messaging for health, social and medico-social professionals.";
+    NotFoundTitle => "Page introuvable", "Page not found";
+    NotFoundText => "Cette adresse ne correspond à aucune page du portail.", "This address does not match any page of the portal.";
+    NotFoundBack => "Revenir à l'accueil", "Back to the home page";
+    Loading => "Chargement…", "Loading…";
+    ErrorLoading => "Le contenu n'a pas pu être chargé. Réessayez dans un instant.", "The content could not be loaded. Please try again in a moment.";
+
+    // Cookie banner
+    BannerLabel => "Cookies de mesure d'audience", "Audience measurement cookies";
+    BannerText => "Hygie dépose uniquement les cookies techniques nécessaires au service. Avec votre accord, un cookie de mesure d'audience nous aide à améliorer le portail ; il n'est partagé avec personne.",
+                  "Hygie only sets the technical cookies the service needs. With your consent, an audience measurement cookie helps us improve the portal; it is shared with no one.";
+    BannerAccept => "Accepter la mesure d'audience", "Accept audience measurement";
+    BannerRefuse => "Refuser", "Refuse";
+    BannerMore => "En savoir plus sur les cookies", "More about cookies";
+
+    // Home
+    HomeTitle => "Hygie, la messagerie sécurisée des professionnels de santé", "Hygie, secure messaging for health professionals";
+    HomeIntro => "Hygie permet aux professionnels de santé, du social et du médico-social d'échanger entre eux, en toute confidentialité, des messages et des documents contenant des données de santé de leurs patients ou usagers.",
+                 "Hygie lets health, social and medico-social professionals exchange messages and documents containing their patients' or clients' health data with each other, in full confidentiality.";
+    HomeWhatTitle => "Qu'est-ce que Hygie ?", "What is Hygie?";
+    HomeWhat1 => "Une messagerie électronique réservée aux professionnels, qui fait partie de l'espace de confiance de la messagerie sécurisée de santé : vous pouvez écrire à tout titulaire d'une boîte aux lettres de cet espace, quel que soit son opérateur.",
+                 "An email service reserved for professionals, part of the secure health messaging trust space: you can write to any holder of a mailbox in that space, whoever their operator is.";
+    HomeWhat2 => "Les messages sont hébergés chez un hébergeur certifié pour les données de santé, l'accès est protégé par une authentification forte et chaque action est tracée.",
+                 "Messages are stored by a host certified for health data, access is protected by strong authentication and every action is traced.";
+    HomeWhoTitle => "Qui peut l'utiliser ?", "Who may use it?";
+    HomeWho1 => "Les professionnels de santé (médecins, infirmiers, pharmaciens, sages-femmes, kinésithérapeutes…) identifiés au RPPS ou à ADELI.",
+                "Health professionals (doctors, nurses, pharmacists, midwives, physiotherapists…) registered with RPPS or ADELI.";
+    HomeWho2 => "Les professionnels du social et du médico-social que la loi autorise à échanger des données de santé pour la prise en charge des personnes qu'ils accompagnent.",
+                "Social and medico-social professionals whom the law authorises to exchange health data to care for the people they support.";
+    HomeWho3 => "Les établissements et structures, par des boîtes organisationnelles ou applicatives (logiciels métier).",
+                "Institutions and practices, through organisational or application mailboxes (business software).";
+    HomeAccountTitle => "Comment obtenir un compte ?", "How do I get an account?";
+    HomeAccount1 => "Votre compte est créé par l'opérateur du service, à partir de votre identification professionnelle ou du fichier de votre autorité d'enregistrement.",
+                    "Your account is created by the service operator, from your professional identification or from your registration authority's file.";
+    HomeAccount2 => "Vous recevez un lien d'activation à votre adresse de notification personnelle (hors messagerie sécurisée), valable 72 heures, pour choisir votre mot de passe.",
+                    "You receive an activation link at your personal notification address (outside secure messaging), valid for 72 hours, to choose your password.";
+    HomeAccount3 => "Pour toute demande, écrivez à l'assistance depuis la page Assistance.", "For any request, write to support from the Support page.";
+    HomeSignInTitle => "Comment se connecter ?", "How do I sign in?";
+    HomeSignIn1 => "Saisissez votre adresse de messagerie sécurisée et votre mot de passe.", "Enter your secure mailbox address and your password.";
+    HomeSignIn2 => "Saisissez ensuite le code à usage unique reçu par SMS (ou, à défaut, par courriel à votre adresse de notification).",
+                   "Then enter the one-time code received by text message (or, failing that, by email at your notification address).";
+    HomeSignIn3 => "Le code est valable 10 minutes et ne sert qu'une fois. Personne ne vous le demandera jamais, pas même l'assistance.",
+                   "The code is valid for 10 minutes and works only once. No one will ever ask you for it, not even support.";
+    HomeSecrecy => "Les données de santé échangées sont couvertes par le secret professionnel (article L. 1110-4 du code de la santé publique).",
+                   "Health data exchanged is covered by professional secrecy (article L. 1110-4 of the French public health code).";
+
+    // FAQ
+    FaqTitle => "Questions fréquentes", "Frequently asked questions";
+    FaqQ1 => "Hygie est-il payant ?", "Is Hygie free of charge?";
+    FaqA1 => "Les conditions tarifaires dépendent de l'opérateur qui vous fournit le service ; elles vous sont communiquées à la création du compte.",
+             "Pricing depends on the operator providing the service to you; it is given to you when your account is created.";
+    FaqQ2 => "À qui puis-je écrire ?", "Whom can I write to?";
+    FaqA2 => "À tout titulaire d'une boîte aux lettres de l'espace de confiance de la messagerie sécurisée de santé. Un envoi vers une adresse extérieure à cet espace (messagerie personnelle, par exemple) est refusé avant tout envoi.",
+             "To any holder of a mailbox in the secure health messaging trust space. Sending to an address outside that space (a personal mailbox, for instance) is refused before anything is sent.";
+    FaqQ3 => "Je n'ai pas reçu mon code de connexion.", "I did not receive my sign-in code.";
+    FaqA3 => "Vérifiez le numéro de mobile ou l'adresse de notification enregistrés dans votre compte, patientez une minute puis demandez un nouveau code. Si le problème persiste, contactez l'assistance.",
+             "Check the mobile number or notification address recorded in your account, wait a minute, then ask for a new code. If the problem persists, contact support.";
+    FaqQ4 => "J'ai oublié mon mot de passe.", "I forgot my password.";
+    FaqA4 => "Utilisez « Mot de passe oublié » sur la page de connexion : un lien vous est envoyé à votre adresse de notification, accompagné d'un code par SMS si vous avez enregistré un mobile.",
+             "Use “Forgot password” on the sign-in page: a link is sent to your notification address, with a text-message code if you recorded a mobile number.";
+    FaqQ5 => "Puis-je consulter ma messagerie sur mon téléphone ?", "Can I read my mail on my phone?";
+    FaqA5 => "Oui : le webmail s'adapte aux écrans de téléphone. Voir la page Configurations supportées.",
+             "Yes: the webmail adapts to phone screens. See the Supported configurations page.";
+    FaqQ6 => "Mon adresse apparaît-elle dans l'annuaire ?", "Does my address appear in the directory?";
+    FaqA6 => "Oui, sauf si vous choisissez la liste rouge dans les paramètres de votre compte. Votre numéro de téléphone n'est publié que si vous l'avez choisi.",
+             "Yes, unless you choose to be unlisted in your account settings. Your phone number is only published if you chose so.";
+    FaqQ7 => "Qui peut lire mes messages ?", "Who can read my messages?";
+    FaqA7 => "Vous et vos destinataires. Les accès sont tracés dans un journal infalsifiable ; l'opérateur et l'hébergeur ne consultent pas le contenu des messages.",
+             "You and your recipients. Access is recorded in a tamper-evident log; the operator and the host do not read message content.";
+    FaqQ8 => "Puis-je envoyer des données de santé par le formulaire d'assistance ?", "May I send health data through the support form?";
+    FaqA8 => "Non. Le formulaire d'assistance n'est pas une messagerie sécurisée : n'y indiquez aucune information sur un patient.",
+             "No. The support form is not secure messaging: do not include any information about a patient.";
+
+    // Supported configurations
+    ConfigsTitle => "Configurations supportées", "Supported configurations";
+    ConfigsIntro => "Les pages publiques fonctionnent avec tout navigateur récent, même sans JavaScript. Le webmail demande JavaScript et WebAssembly, disponibles dans les navigateurs ci-dessous.",
+                    "The public pages work in any recent browser, even without JavaScript. The webmail needs JavaScript and WebAssembly, available in the browsers below.";
+    ConfigsBrowsersTitle => "Navigateurs", "Browsers";
+    ConfigsColProduct => "Logiciel", "Software";
+    ConfigsColVersion => "Versions", "Versions";
+    ConfigsColNote => "Remarque", "Note";
+    ConfigsFirefox => "Firefox", "Firefox";
+    ConfigsFirefoxV => "115 ESR et suivantes", "115 ESR and later";
+    ConfigsChromium => "Chrome, Edge, Chromium", "Chrome, Edge, Chromium";
+    ConfigsChromiumV => "120 et suivantes", "120 and later";
+    ConfigsSafari => "Safari (macOS)", "Safari (macOS)";
+    ConfigsSafariV => "16.4 et suivantes", "16.4 and later";
+    ConfigsNoteUpdates => "Gardez votre navigateur à jour : les mises à jour corrigent des failles de sécurité.",
+                         "Keep your browser up to date: updates fix security flaws.";
+    ConfigsMobileTitle => "Téléphones et tablettes", "Phones and tablets";
+    ConfigsIos => "iPhone et iPad (Safari)", "iPhone and iPad (Safari)";
+    ConfigsIosV => "iOS 16.4 et suivantes", "iOS 16.4 and later";
+    ConfigsAndroid => "Android (Chrome)", "Android (Chrome)";
+    ConfigsAndroidV => "Chrome 120 et suivantes", "Chrome 120 and later";
+    ConfigsNoteMobile => "Le webmail s'affiche dès 375 pixels de large ; aucune application à installer.",
+                         "The webmail works from 375 pixels wide; no app to install.";
+    ConfigsClientsTitle => "Clients de messagerie et logiciels métier", "Mail clients and business software";
+    ConfigsClients1 => "L'accès par un client de messagerie (Thunderbird, Outlook, Apple Mail) n'est pas encore ouvert : utilisez le webmail.",
+                       "Access from a mail client (Thunderbird, Outlook, Apple Mail) is not open yet: please use the webmail.";
+    ConfigsClients2 => "Les logiciels métier se raccordent par des boîtes applicatives ; leur éditeur prend contact avec l'assistance.",
+                       "Business software connects through application mailboxes; its vendor contacts support.";
+
+    // Terms
+    TermsTitle => "Conditions générales d'utilisation", "Terms of use";
+    TermsVersionLine => "Version {version}, en vigueur depuis le {date}.", "Version {version}, in force since {date}.";
+    TermsOldNotice => "Vous consultez une version antérieure. La version en vigueur est la version {version}.",
+                      "You are reading an earlier version. The version in force is version {version}.";
+    TermsReadCurrent => "Lire la version en vigueur", "Read the version in force";
+    TermsAuthoritative => "Les conditions sont rédigées en français.", "These terms are published in French; the French text is the authoritative one.";
+    TermsHistory => "Toutes les versions", "All versions";
+    TermsHistoryItem => "Version {version} du {date}", "Version {version} of {date}";
+    TermsCurrentMark => "(en vigueur)", "(in force)";
+    TermsNotFound => "Cette version des conditions d'utilisation n'existe pas.", "This version of the terms of use does not exist.";
+
+    // Cookies
+    CookiesTitle => "Cookies", "Cookies";
+    CookiesIntro => "Un cookie est un petit fichier déposé par le site dans votre navigateur. Hygie ne dépose que les cookies ci-dessous et ne charge jamais de script ou de contenu d'un tiers.",
+                    "A cookie is a small file the site stores in your browser. Hygie only sets the cookies below and never loads any third-party script or content.";
+    CookiesTableCaption => "Cookies déposés par Hygie", "Cookies set by Hygie";
+    CookiesColName => "Nom", "Name";
+    CookiesColPurpose => "Finalité", "Purpose";
+    CookiesColLifetime => "Durée de vie", "Lifetime";
+    CookiesColKind => "Catégorie", "Category";
+    CookieLangPurpose => "Retient la langue que vous avez choisie.", "Remembers the language you chose.";
+    CookieConsentPurpose => "Retient votre choix sur la mesure d'audience.", "Remembers your choice about audience measurement.";
+    CookieAudiencePurpose => "Identifiant aléatoire qui permet de compter les visiteurs distincts du portail. Les statistiques restent chez l'opérateur.",
+                             "Random identifier used to count distinct visitors of the portal. The statistics stay with the operator.";
+    CookieOneYear => "1 an", "1 year";
+    CookieSixMonths => "6 mois", "6 months";
+    CookieThirteenMonths => "13 mois", "13 months";
+    CookieKindTechnical => "Technique (toujours déposé)", "Technical (always set)";
+    CookieKindAudience => "Mesure d'audience (seulement avec votre accord)", "Audience measurement (only with your consent)";
+    CookiesChoiceTitle => "Votre choix", "Your choice";
+    CookiesChoiceAccepted => "Vous avez accepté la mesure d'audience.", "You accepted audience measurement.";
+    CookiesChoiceRefused => "Vous avez refusé la mesure d'audience.", "You refused audience measurement.";
+    CookiesChoiceUnknown => "Vous n'avez pas encore fait de choix : aucun cookie de mesure d'audience n'est déposé.",
+                            "You have not chosen yet: no audience measurement cookie is set.";
+    CookiesWithdraw => "Retirer mon consentement", "Withdraw my consent";
+    CookiesAccept => "Accepter la mesure d'audience", "Accept audience measurement";
+    CookiesRefuse => "Refuser la mesure d'audience", "Refuse audience measurement";
+
+    // Legal notice
+    LegalTitle => "Mentions légales", "Legal notice";
+    LegalPublisher => "Éditeur et opérateur du service", "Publisher and operator of the service";
+    LegalDirector => "Directeur de la publication", "Publication director";
+    LegalHost => "Hébergeur de données de santé", "Health data host";
+    LegalHostCert => "Certification", "Certification";
+    LegalContact => "Contact", "Contact";
+    LegalName => "Raison sociale", "Company name";
+    LegalAddress => "Adresse", "Address";
+    LegalPhone => "Téléphone", "Phone";
+    LegalEmail => "Courriel", "Email";
+    LegalRegistration => "Immatriculation", "Registration";
+    LegalDataProtection => "Protection des données", "Data protection";
+    LegalDataProtectionText => "Pour exercer vos droits sur vos données personnelles (accès, rectification, effacement, opposition), écrivez à l'assistance.",
+                               "To exercise your rights over your personal data (access, rectification, erasure, objection), write to support.";
+
+    // Assistance
+    AssistanceTitle => "Assistance", "Support";
+    AssistanceHoursTitle => "Horaires", "Opening hours";
+    AssistancePhone => "Téléphone", "Phone";
+    AssistanceFormTitle => "Écrire à l'assistance", "Write to support";
+    AssistanceWarning => "Ce formulaire n'est pas une messagerie sécurisée : n'y indiquez aucune donnée de santé ni aucune information sur un patient, ni votre mot de passe ou un code reçu.",
+                         "This form is not secure messaging: do not include any health data or information about a patient, nor your password or a code you received.";
+    AssistanceRequired => "Tous les champs sont obligatoires.", "All fields are required.";
+    FieldName => "Nom et prénom", "Full name";
+    FieldEmail => "Adresse électronique pour vous répondre", "Email address for our reply";
+    FieldEmailHint => "Exemple : prenom.nom@exemple.fr", "Example: first.last@example.org";
+    FieldSubject => "Objet", "Subject";
+    FieldMessage => "Message", "Message";
+    FieldMessageHint => "Décrivez votre demande (10 à 5 000 caractères).", "Describe your request (10 to 5,000 characters).";
+    AssistanceSend => "Envoyer la demande", "Send the request";
+    AssistanceSending => "Envoi en cours…", "Sending…";
+    AssistanceSent => "Votre demande a bien été envoyée. L'assistance vous répondra à l'adresse indiquée.",
+                      "Your request has been sent. Support will reply to the address you gave.";
+    AssistanceSentRef => "Référence de votre demande : {id}", "Your request reference: {id}";
+    AssistanceAnother => "Envoyer une autre demande", "Send another request";
+    ErrSummary => "La demande n'a pas été envoyée. Corrigez les champs signalés :", "The request was not sent. Please correct the fields marked:";
+    ErrRequired => "Ce champ est obligatoire.", "This field is required.";
+    ErrTooLong => "{max} caractères au maximum.", "{max} characters at most.";
+    ErrTooShort => "Au moins {min} caractères.", "At least {min} characters.";
+    ErrEmail => "Adresse électronique invalide (exemple : prenom.nom@exemple.fr).", "Invalid email address (example: first.last@example.org).";
+    ErrSingleLine => "L'objet tient sur une seule ligne.", "The subject must fit on one line.";
+    ErrControlChars => "Ce champ contient des caractères non autorisés.", "This field contains characters that are not allowed.";
+    ErrRateLimited => "Trop de demandes ont été envoyées depuis votre connexion. Réessayez dans {minutes} minute(s) ; votre saisie est conservée.",
+                      "Too many requests were sent from your connection. Try again in {minutes} minute(s); what you typed is kept.";
+    ErrInternal => "Une erreur technique nous empêche d'enregistrer votre demande (référence {ref}). Votre saisie est conservée ; réessayez dans quelques minutes.",
+                   "A technical error prevents us from recording your request (reference {ref}). What you typed is kept; try again in a few minutes.";
+    ErrForbidden => "Cette action n'est pas autorisée.", "This action is not allowed.";
+    ErrNotFound => "Introuvable.", "Not found.";
+    ErrUnauthorized => "Vous devez vous connecter.", "You need to sign in.";
+}

@@ -1,0 +1,151 @@
+//! French first, English second. Every string a person reads goes through [`Msg`]; the locale is
+//! chosen by the server (cookie, then `Accept-Language`) and read back by the browser from
+//! `<html lang>` so that both render the same page.
+
+use serde::{Deserialize, Serialize};
+
+mod messages;
+pub use messages::Msg;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default, Hash)]
+pub enum Locale {
+    #[default]
+    Fr,
+    En,
+}
+
+impl Locale {
+    pub const ALL: [Locale; 2] = [Locale::Fr, Locale::En];
+    pub const COOKIE: &'static str = "hygie_lang";
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Locale::Fr => "fr",
+            Locale::En => "en",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<Locale> {
+        match code.trim().to_ascii_lowercase().as_str() {
+            "fr" => Some(Locale::Fr),
+            "en" => Some(Locale::En),
+            _ => None,
+        }
+    }
+
+    /// The other language, offered by the switcher.
+    pub fn other(self) -> Locale {
+        match self {
+            Locale::Fr => Locale::En,
+            Locale::En => Locale::Fr,
+        }
+    }
+
+    /// Picks a locale from an `Accept-Language` header, honouring quality values; French when
+    /// nothing matches.
+    pub fn negotiate(accept_language: &str) -> Locale {
+        let mut best: Option<(f32, Locale)> = None;
+        for part in accept_language.split(',') {
+            let mut it = part.split(';');
+            let tag = it.next().unwrap_or("").trim();
+            let q = it
+                .find_map(|p| p.trim().strip_prefix("q="))
+                .and_then(|q| q.parse::<f32>().ok())
+                .unwrap_or(1.0);
+            let primary = tag.split('-').next().unwrap_or("");
+            if let Some(l) = Locale::from_code(primary) {
+                if q > 0.0 && best.is_none_or(|(bq, _)| q > bq) {
+                    best = Some((q, l));
+                }
+            }
+        }
+        best.map(|(_, l)| l).unwrap_or_default()
+    }
+
+    /// Formats an ISO date (`2026-10-05`) for reading: `5 octobre 2026` / `5 October 2026`.
+    pub fn long_date(self, iso: &str) -> String {
+        const FR: [&str; 12] = [
+            "janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+            "novembre", "décembre",
+        ];
+        const EN: [&str; 12] = [
+            "January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+            "November", "December",
+        ];
+        let mut parts = iso.split('-');
+        let (Some(y), Some(m), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
+            return iso.to_string();
+        };
+        let (Ok(m), Ok(d)) = (m.parse::<usize>(), d.parse::<u32>()) else {
+            return iso.to_string();
+        };
+        if !(1..=12).contains(&m) {
+            return iso.to_string();
+        }
+        match self {
+            Locale::Fr if d == 1 => format!("1er {} {y}", FR[m - 1]),
+            Locale::Fr => format!("{d} {} {y}", FR[m - 1]),
+            Locale::En => format!("{d} {} {y}", EN[m - 1]),
+        }
+    }
+}
+
+/// The translator for the current page: `t.t(Msg::NavHome)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct I18n {
+    pub locale: Locale,
+}
+
+impl I18n {
+    pub fn t(self, m: Msg) -> &'static str {
+        m.text(self.locale)
+    }
+
+    /// A message with `{name}` placeholders filled in.
+    pub fn fmt(self, m: Msg, args: &[(&str, &str)]) -> String {
+        let mut s = m.text(self.locale).to_string();
+        for (k, v) in args {
+            s = s.replace(&format!("{{{k}}}"), v);
+        }
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negotiates_with_quality_values() {
+        assert_eq!(Locale::negotiate("en-GB,en;q=0.9,fr;q=0.8"), Locale::En);
+        assert_eq!(Locale::negotiate("de-DE,fr;q=0.5,en;q=0.4"), Locale::Fr);
+        assert_eq!(Locale::negotiate("fr-FR"), Locale::Fr);
+        assert_eq!(Locale::negotiate("de, es"), Locale::Fr);
+        assert_eq!(Locale::negotiate(""), Locale::Fr);
+        assert_eq!(Locale::negotiate("en;q=0, fr;q=0.1"), Locale::Fr);
+    }
+
+    #[test]
+    fn long_dates() {
+        assert_eq!(Locale::Fr.long_date("2026-10-05"), "5 octobre 2026");
+        assert_eq!(Locale::Fr.long_date("2026-03-01"), "1er mars 2026");
+        assert_eq!(Locale::En.long_date("2026-03-02"), "2 March 2026");
+        assert_eq!(Locale::En.long_date("garbage"), "garbage");
+    }
+
+    #[test]
+    fn every_message_is_translated() {
+        for m in Msg::ALL {
+            for l in Locale::ALL {
+                let text = m.text(l);
+                assert!(!text.trim().is_empty(), "{m:?} has no {l:?} text");
+            }
+        }
+    }
+
+    #[test]
+    fn placeholders_are_filled() {
+        let t = I18n { locale: Locale::Fr };
+        assert_eq!(t.fmt(Msg::ErrTooLong, &[("max", "100")]), "100 caractères au maximum.");
+    }
+}

@@ -1,0 +1,243 @@
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::api::{get_contact_flash, get_site_info, ContactFlash, SubmitContact};
+use crate::components::feedback::{ErrorNotice, Loading};
+use crate::domain::contact::{ContactForm, ContactInput, NAME_MAX, SUBJECT_MAX};
+use crate::domain::{FieldError, FieldProblem};
+use crate::error::AppError;
+use crate::i18n::{Locale, Msg};
+use crate::use_i18n;
+
+#[component]
+pub fn Assistance() -> impl IntoView {
+    let t = use_i18n();
+    let info = Resource::new(|| (), |_| get_site_info());
+    let flash = Resource::new(|| (), |_| get_contact_flash());
+    let query = use_query_map();
+    let sent = query.with_untracked(|q| q.get("envoye").and_then(|v| v.parse::<i64>().ok()));
+
+    view! {
+        <Title text=t.t(Msg::AssistanceTitle)/>
+        <h1>{t.t(Msg::AssistanceTitle)}</h1>
+        <div class="assistance-layout">
+            <section class="card" aria-labelledby="hours">
+                <h2 id="hours">{t.t(Msg::AssistanceHoursTitle)}</h2>
+                <Suspense fallback=Loading>
+                    {move || Suspend::new(async move {
+                        match info.await {
+                            Ok(info) => {
+                                let hours = match t.locale {
+                                    Locale::Fr => info.support_hours_fr,
+                                    Locale::En => info.support_hours_en,
+                                };
+                                let phone = info.support_phone.map(|p| view! {
+                                    <p>{t.t(Msg::AssistancePhone)}" : "<a href=format!("tel:{}", p.replace(' ', ""))>{p.clone()}</a></p>
+                                });
+                                view! { <p>{hours}</p>{phone} }.into_any()
+                            }
+                            Err(error) => view! { <ErrorNotice error/> }.into_any(),
+                        }
+                    })}
+                </Suspense>
+            </section>
+            <section class="card contact" aria-labelledby="contact-title">
+                <h2 id="contact-title">{t.t(Msg::AssistanceFormTitle)}</h2>
+                <Suspense fallback=Loading>
+                    {move || Suspend::new(async move {
+                        let flash = flash.await.ok().flatten();
+                        view! { <ContactFormView flash sent/> }
+                    })}
+                </Suspense>
+            </section>
+        </div>
+    }
+}
+
+/// The contact form. Before hydration or without JavaScript it is a plain POST to
+/// `/assistance`, whose answer refills it (`flash`); once hydrated it is checked in the browser
+/// with the same rules as the server and sent by a server function.
+#[component]
+fn ContactFormView(flash: Option<ContactFlash>, sent: Option<i64>) -> impl IntoView {
+    let t = use_i18n();
+    let initial = flash.as_ref().map(|f| f.input.clone()).unwrap_or_default();
+    let name = RwSignal::new(initial.name.clone());
+    let email = RwSignal::new(initial.email.clone());
+    let subject = RwSignal::new(initial.subject.clone());
+    let message = RwSignal::new(initial.message.clone());
+    let errors = RwSignal::new(flash.as_ref().map(|f| f.errors.clone()).unwrap_or_default());
+    let failure = RwSignal::new(flash.and_then(|f| f.failure));
+    let receipt = RwSignal::new(sent);
+    let submit = ServerAction::<SubmitContact>::new();
+    let pending = submit.pending();
+    let summary = NodeRef::<leptos::html::Div>::new();
+
+    let focus_summary = move || {
+        request_animation_frame(move || {
+            if let Some(el) = summary.get_untracked() {
+                let _ = el.focus();
+            }
+        })
+    };
+
+    Effect::new(move |_| {
+        if let Some(result) = submit.value().get() {
+            match result {
+                Ok(r) => {
+                    errors.set(Vec::new());
+                    failure.set(None);
+                    receipt.set(Some(r.id));
+                }
+                Err(AppError::Invalid(e)) => {
+                    errors.set(e);
+                    failure.set(None);
+                    focus_summary();
+                }
+                Err(e) => {
+                    failure.set(Some(e));
+                    focus_summary();
+                }
+            }
+        }
+    });
+
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        if pending.get_untracked() {
+            return;
+        }
+        let input = ContactInput {
+            name: name.get_untracked(),
+            email: email.get_untracked(),
+            subject: subject.get_untracked(),
+            message: message.get_untracked(),
+        };
+        failure.set(None);
+        match ContactForm::parse(&input) {
+            Err(e) => {
+                errors.set(e);
+                focus_summary();
+            }
+            Ok(_) => {
+                errors.set(Vec::new());
+                submit.dispatch(SubmitContact { input });
+            }
+        }
+    };
+
+    let problem = move |field: &'static str| {
+        Signal::derive(move || errors.with(|es| es.iter().find(|e| e.field == field).map(|e| e.problem)))
+    };
+    let has_problems = move || !errors.with(Vec::is_empty) || failure.with(Option::is_some);
+
+    view! {
+        <Show
+            when=move || receipt.get().is_none()
+            fallback=move || view! {
+                <div class="notice notice-success" role="status">
+                    <p>{t.t(Msg::AssistanceSent)}</p>
+                    <p>{t.fmt(Msg::AssistanceSentRef, &[("id", &receipt.get().unwrap_or_default().to_string())])}</p>
+                    <p><a href="/assistance" rel="external">{t.t(Msg::AssistanceAnother)}</a></p>
+                </div>
+            }
+        >
+            <p class="notice notice-warning">{t.t(Msg::AssistanceWarning)}</p>
+            <div class="error-summary" role="alert" tabindex="-1" node_ref=summary hidden=move || !has_problems()>
+                {move || failure.get().map(|e| view! { <p>{e.message(t)}</p> })}
+                {move || (!errors.with(Vec::is_empty)).then(|| view! {
+                    <p>{t.t(Msg::ErrSummary)}</p>
+                    <ul>
+                        {errors.get().into_iter().map(|FieldError { field, problem }| {
+                            let label = field_label(&field);
+                            view! {
+                                <li><a href=format!("#contact-{field}")>{t.t(label)}" — "{problem.message(t)}</a></li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                })}
+            </div>
+            <form method="post" action="/assistance" novalidate on:submit=on_submit class="form">
+                <p class="hint">{t.t(Msg::AssistanceRequired)}</p>
+                <Field id="name" label=Msg::FieldName hint=None value=name initial=initial.name.clone()
+                    problem=problem("name") autocomplete="name" input_type="text" maxlength=Some(NAME_MAX)/>
+                <Field id="email" label=Msg::FieldEmail hint=Some(Msg::FieldEmailHint) value=email initial=initial.email.clone()
+                    problem=problem("email") autocomplete="email" input_type="email" maxlength=Some(254)/>
+                <Field id="subject" label=Msg::FieldSubject hint=None value=subject initial=initial.subject.clone()
+                    problem=problem("subject") autocomplete="off" input_type="text" maxlength=Some(SUBJECT_MAX)/>
+                <Field id="message" label=Msg::FieldMessage hint=Some(Msg::FieldMessageHint) value=message initial=initial.message.clone()
+                    problem=problem("message") autocomplete="off" input_type="textarea" maxlength=None/>
+                <button type="submit" class="button button-primary" disabled=move || pending.get()>
+                    {move || if pending.get() { t.t(Msg::AssistanceSending) } else { t.t(Msg::AssistanceSend) }}
+                </button>
+            </form>
+        </Show>
+    }
+}
+
+fn field_label(field: &str) -> Msg {
+    match field {
+        "name" => Msg::FieldName,
+        "email" => Msg::FieldEmail,
+        "subject" => Msg::FieldSubject,
+        _ => Msg::FieldMessage,
+    }
+}
+
+/// A labelled input (or textarea) with its hint and its error, wired for screen readers.
+#[component]
+fn Field(
+    id: &'static str,
+    label: Msg,
+    hint: Option<Msg>,
+    value: RwSignal<String>,
+    initial: String,
+    problem: Signal<Option<FieldProblem>>,
+    autocomplete: &'static str,
+    input_type: &'static str,
+    maxlength: Option<usize>,
+) -> impl IntoView {
+    let t = use_i18n();
+    let dom_id = format!("contact-{id}");
+    let hint_id = format!("contact-{id}-hint");
+    let error_id = format!("contact-{id}-error");
+    let described_by = {
+        let (hint_id, error_id) = (hint_id.clone(), error_id.clone());
+        move || {
+            let mut ids = Vec::new();
+            if hint.is_some() {
+                ids.push(hint_id.clone());
+            }
+            if problem.get().is_some() {
+                ids.push(error_id.clone());
+            }
+            (!ids.is_empty()).then(|| ids.join(" "))
+        }
+    };
+    let invalid = move || problem.get().is_some().then_some("true");
+    let on_input = move |ev| value.set(event_target_value(&ev));
+    let control = if input_type == "textarea" {
+        view! {
+            <textarea id=dom_id.clone() name=id rows="8" required aria-required="true"
+                aria-invalid=invalid aria-describedby=described_by.clone()
+                prop:value=move || value.get() on:input=on_input>{initial}</textarea>
+        }
+        .into_any()
+    } else {
+        view! {
+            <input id=dom_id.clone() name=id type=input_type autocomplete=autocomplete required aria-required="true"
+                maxlength=maxlength aria-invalid=invalid aria-describedby=described_by.clone()
+                value=initial prop:value=move || value.get() on:input=on_input/>
+        }
+        .into_any()
+    };
+    view! {
+        <div class="field" class:field-invalid=move || problem.get().is_some()>
+            <label for=dom_id.clone()>{t.t(label)}</label>
+            {hint.map(|h| view! { <p class="hint" id=hint_id.clone()>{t.t(h)}</p> })}
+            {control}
+            {move || problem.get().map(|p| view! { <p class="field-error" id=error_id.clone()>{p.message(t)}</p> })}
+        </div>
+    }
+}

@@ -1,0 +1,309 @@
+//! Configuration: working defaults, then an optional `hygie.toml`, then `HYGIE_*` environment
+//! variables (nested keys with a double underscore: `HYGIE_MAIL__SMTP_HOST`). Secrets are
+//! `SecretString`s and print as `[REDACTED]`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use hygie_core::outbox::SmtpSecurity;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where Hygie keeps its SQLite database, development TLS certificate and outbox.
+    pub data_dir: PathBuf,
+    /// `sqlite:PATH` or `postgres://…`; default: `sqlite:DATA_DIR/hygie.db`.
+    pub database_url: Option<String>,
+    /// HTTPS listening address.
+    pub listen: SocketAddr,
+    /// Plain HTTP listening address, which only redirects to HTTPS; empty to disable.
+    pub http_listen: Option<SocketAddr>,
+    /// The address people use (`https://messagerie.example.fr`); default: derived from `listen`.
+    pub public_url: Option<String>,
+    /// Where the compiled front end lives (`pkg/`, CSS, favicon).
+    pub site_root: PathBuf,
+    /// Take the client IP from the last `X-Forwarded-For` entry (behind a trusted load
+    /// balancer only).
+    pub trust_forwarded_for: bool,
+    /// `tracing` filter, e.g. `info,hygie=debug`.
+    pub log: String,
+    pub tls: TlsConfig,
+    pub mail: MailConfig,
+    pub sms: SmsConfig,
+    pub support: SupportConfig,
+    pub operator: OrganisationConfig,
+    pub host: HostConfig,
+    pub outbox: OutboxConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain; with `key`. When both are empty, a self-signed development
+    /// certificate for localhost is generated in `DATA_DIR/tls/`.
+    pub cert: Option<PathBuf>,
+    pub key: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransportKind {
+    /// Files in `DATA_DIR/outbox/` (read them with `hygie outbox list` / `show`).
+    Dev,
+    Smtp,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailConfig {
+    pub transport: MailTransportKind,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_security: SmtpSecurity,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<SecretString>,
+    /// The sender of every message Hygie sends outside.
+    pub from: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsTransportKind {
+    Dev,
+    Gateway,
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmsConfig {
+    pub transport: SmsTransportKind,
+    pub gateway_url: Option<String>,
+    pub gateway_token: Option<SecretString>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SupportConfig {
+    /// Where contact-form requests are sent.
+    pub address: String,
+    pub hours_fr: String,
+    pub hours_en: String,
+    pub phone: Option<String>,
+    /// Contact-form submissions allowed per client IP and hour.
+    pub contact_per_hour: i64,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OrganisationConfig {
+    pub name: String,
+    pub address: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub registration: Option<String>,
+    /// Publication director (operator only).
+    pub director: String,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HostConfig {
+    pub name: String,
+    pub address: String,
+    pub phone: Option<String>,
+    pub email: Option<String>,
+    pub registration: Option<String>,
+    /// The health-data hosting certification (HDS) and its scope.
+    pub certification: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OutboxConfig {
+    /// Seconds between polls when the queue is idle.
+    pub poll_seconds: u64,
+    pub max_attempts: i64,
+    pub retry_base_seconds: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
+            http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
+            public_url: None,
+            site_root: PathBuf::from(std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into())),
+            trust_forwarded_for: false,
+            log: "info".into(),
+            tls: TlsConfig::default(),
+            mail: MailConfig::default(),
+            sms: SmsConfig::default(),
+            support: SupportConfig::default(),
+            operator: OrganisationConfig {
+                name: "Opérateur Hygie (à configurer)".into(),
+                address: "Adresse à configurer : operator.address".into(),
+                director: "À configurer : operator.director".into(),
+                ..Default::default()
+            },
+            host: HostConfig {
+                name: "Hébergeur (à configurer)".into(),
+                address: "Adresse à configurer : host.address".into(),
+                certification: "Certification HDS à configurer : host.certification".into(),
+                ..Default::default()
+            },
+            outbox: OutboxConfig::default(),
+        }
+    }
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        MailConfig {
+            transport: MailTransportKind::Dev,
+            smtp_host: "localhost".into(),
+            smtp_port: 587,
+            smtp_security: SmtpSecurity::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            from: "Hygie <ne-pas-repondre@hygie.localhost>".into(),
+        }
+    }
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        SmsConfig { transport: SmsTransportKind::Dev, gateway_url: None, gateway_token: None }
+    }
+}
+
+impl Default for SupportConfig {
+    fn default() -> Self {
+        SupportConfig {
+            address: "assistance@hygie.localhost".into(),
+            hours_fr: "Du lundi au vendredi de 8 h à 20 h, le samedi de 8 h à 14 h (hors jours fériés).".into(),
+            hours_en: "Monday to Friday 8 am to 8 pm, Saturday 8 am to 2 pm (French time, except public holidays).".into(),
+            phone: None,
+            contact_per_hour: 5,
+        }
+    }
+}
+
+impl Default for OutboxConfig {
+    fn default() -> Self {
+        OutboxConfig { poll_seconds: 1, max_attempts: 10, retry_base_seconds: 5 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Figment(#[from] Box<figment::Error>),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Defaults, then `file` (when it exists, or must exist when given explicitly), then the
+    /// environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut fig = Figment::new();
+        match file {
+            Some(path) => {
+                if !path.exists() {
+                    return Err(ConfigError::Invalid(format!("file {} not found", path.display())));
+                }
+                fig = fig.merge(Toml::file(path));
+            }
+            None => fig = fig.merge(Toml::file("hygie.toml")),
+        }
+        let config: Config = fig.merge(Env::prefixed("HYGIE_").split("__")).extract().map_err(Box::new)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.tls.cert.is_some() != self.tls.key.is_some() {
+            return Err(ConfigError::Invalid("tls.cert and tls.key go together: set both or neither".into()));
+        }
+        if self.mail.transport == MailTransportKind::Smtp && self.mail.smtp_host.trim().is_empty() {
+            return Err(ConfigError::Invalid("mail.smtp_host is required with mail.transport = \"smtp\"".into()));
+        }
+        if self.sms.transport == SmsTransportKind::Gateway && (self.sms.gateway_url.is_none() || self.sms.gateway_token.is_none()) {
+            return Err(ConfigError::Invalid("sms.gateway_url and sms.gateway_token are required with sms.transport = \"gateway\"".into()));
+        }
+        if self.support.contact_per_hour < 1 {
+            return Err(ConfigError::Invalid("support.contact_per_hour must be at least 1".into()));
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("hygie.db").display()))
+    }
+
+    pub fn outbox_dir(&self) -> PathBuf {
+        self.data_dir.join("outbox")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_work_on_a_laptop() {
+        let c = Config::default();
+        assert_eq!(c.database_url(), "sqlite:data/hygie.db");
+        assert_eq!(c.mail.transport, MailTransportKind::Dev);
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn file_then_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "hygie.toml",
+                r#"
+                data_dir = "/srv/hygie"
+                [mail]
+                transport = "smtp"
+                smtp_host = "smtp.example.org"
+                smtp_password = "file-secret"
+                "#,
+            )?;
+            jail.set_env("HYGIE_MAIL__SMTP_PORT", "2525");
+            jail.set_env("HYGIE_DATABASE_URL", "postgres://hygie@db/hygie");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.data_dir, PathBuf::from("/srv/hygie"));
+            assert_eq!(c.mail.smtp_host, "smtp.example.org");
+            assert_eq!(c.mail.smtp_port, 2525);
+            assert_eq!(c.database_url(), "postgres://hygie@db/hygie");
+            let shown = format!("{c:?}");
+            assert!(!shown.contains("file-secret"), "secrets must be redacted: {shown}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn refuses_half_configured_tls_and_unknown_keys() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("HYGIE_TLS__CERT", "/etc/hygie/cert.pem");
+            assert!(Config::load(None).unwrap_err().to_string().contains("tls.cert and tls.key"));
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("hygie.toml", "listne = \"0.0.0.0:443\"")?;
+            assert!(Config::load(None).is_err());
+            Ok(())
+        });
+    }
+}

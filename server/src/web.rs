@@ -1,0 +1,379 @@
+//! The HTTP side: router, middleware (security headers with the CSP nonce, client IP, origin
+//! check, audience measurement) and the plain-form handlers that work without JavaScript.
+
+use std::net::SocketAddr;
+
+
+use app::api::ContactFlash;
+use app::domain::contact::ContactInput;
+use app::env::{Consent, PageEnv};
+use app::error::AppError;
+use app::i18n::Locale;
+use app::server::{ClientIp, CspNonce, Services};
+use axum::body::Body;
+use axum::extract::{ConnectInfo, FromRequest, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use base64::Engine;
+use hygie_core::audit::{self, Actor, AuditEvent, Outcome};
+use leptos::prelude::*;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use serde::Deserialize;
+
+/// What the handlers and middleware share.
+#[derive(Clone)]
+pub struct AppState {
+    pub leptos: LeptosOptions,
+    pub services: Services,
+    pub trust_forwarded_for: bool,
+}
+
+impl axum::extract::FromRef<AppState> for LeptosOptions {
+    fn from_ref(s: &AppState) -> LeptosOptions {
+        s.leptos.clone()
+    }
+}
+
+const PERMISSIONS_POLICY: &str = "accelerometer=(), autoplay=(), camera=(), display-capture=(), geolocation=(), \
+    gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), publickey-credentials-get=(self), \
+    screen-wake-lock=(), usb=(), xr-spatial-tracking=(), browsing-topics=()";
+
+pub fn csp(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+         img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+         frame-ancestors 'none'; form-action 'self'; upgrade-insecure-requests"
+    )
+}
+
+/// Builds the whole application router.
+pub fn router(state: AppState) -> Router {
+    let routes = generate_route_list(app::App);
+    let ctx_state = state.clone();
+    let context = move || provide_request_context(&ctx_state, None);
+    let fallback_state = state.clone();
+    let fallback_ctx = move || provide_request_context(&fallback_state, None);
+    let shell_opts = state.leptos.clone();
+
+    Router::new()
+        .route("/api/{*fn_name}", post(server_fn_handler).get(server_fn_handler))
+        .route("/assistance", post(post_contact))
+        .route("/cookies/consentement", post(post_consent))
+        .route("/langue/{code}", get(get_language))
+        .route("/healthz", get(healthz))
+        .leptos_routes_with_context(&state, routes, context, {
+            let opts = shell_opts.clone();
+            move || app::shell(opts.clone())
+        })
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(fallback_ctx, app::shell))
+        .layer(middleware::from_fn_with_state(state.clone(), audience))
+        .layer(middleware::from_fn(origin_check))
+        .layer(middleware::from_fn_with_state(state.clone(), client_ip))
+        .layer(middleware::from_fn(security_headers))
+        .layer(tower_http::compression::CompressionLayer::new())
+        .with_state(state)
+}
+
+/// Context for every Leptos render and server function: the services, the page environment
+/// (language, consent) and this response's CSP nonce.
+fn provide_request_context(state: &AppState, flash: Option<ContactFlash>) {
+    provide_context(state.services.clone());
+    if let Some(parts) = use_context::<http::request::Parts>() {
+        let h = |name| parts.headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+        provide_context(PageEnv::from_headers(h(header::COOKIE), h(header::ACCEPT_LANGUAGE)));
+        if let Some(n) = parts.extensions.get::<CspNonce>() {
+            provide_context(leptos::nonce::Nonce::from_value(n.0.clone()));
+        }
+    }
+    if let Some(flash) = flash {
+        provide_context(flash);
+    }
+}
+
+async fn server_fn_handler(State(state): State<AppState>, req: Request) -> impl IntoResponse {
+    leptos_axum::handle_server_fns_with_context(move || provide_request_context(&state, None), req).await
+}
+
+async fn healthz(State(state): State<AppState>) -> Response {
+    match hygie_core::outbox::stats(&state.services.db).await {
+        Ok(_) => (StatusCode::OK, "ok\n").into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "health check failed");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response()
+        }
+    }
+}
+
+// ---- Middleware -------------------------------------------------------------------------
+
+async fn security_headers(mut req: Request, next: Next) -> Response {
+    let mut bytes = [0u8; 18];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+    let nonce = base64::engine::general_purpose::STANDARD.encode(bytes);
+    req.extensions_mut().insert(CspNonce(nonce.clone()));
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    let mut set = |name: &'static str, value: &str| {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            h.insert(name, v);
+        }
+    };
+    set("strict-transport-security", "max-age=63072000; includeSubDomains");
+    set("content-security-policy", &csp(&nonce));
+    set("x-content-type-options", "nosniff");
+    set("referrer-policy", "no-referrer");
+    set("permissions-policy", PERMISSIONS_POLICY);
+    set("x-frame-options", "DENY");
+    set("cross-origin-opener-policy", "same-origin");
+    set("cross-origin-resource-policy", "same-origin");
+    res
+}
+
+/// Resolves the client IP once for handlers, server functions and the audit trail.
+async fn client_ip(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
+    let forwarded = state
+        .trust_forwarded_for
+        .then(|| {
+            req.headers()
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .map(|s| s.trim().to_string())
+                .filter(|s| s.parse::<std::net::IpAddr>().is_ok())
+        })
+        .flatten();
+    if let Some(ip) = forwarded.or(peer) {
+        req.extensions_mut().insert(ClientIp(ip));
+    }
+    next.run(req).await
+}
+
+/// Requests that change state must come from Hygie's own pages: a browser's `Origin` (or,
+/// failing that, `Sec-Fetch-Site`) must name this site.
+async fn origin_check(req: Request, next: Next) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    let headers = req.headers();
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).or_else(|| req.uri().authority().map(|a| a.as_str()));
+    let allowed = match (headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()), host) {
+        (Some(origin), Some(host)) => origin == format!("https://{host}"),
+        (Some(_), None) => false,
+        (None, _) => !matches!(
+            headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
+            Some("cross-site") | Some("same-site")
+        ),
+    };
+    if allowed {
+        next.run(req).await
+    } else {
+        tracing::warn!(path = %req.uri().path(), "cross-origin state-changing request refused");
+        (StatusCode::FORBIDDEN, "Requête refusée : origine non autorisée. / Request refused: origin not allowed.\n").into_response()
+    }
+}
+
+/// Counts page views of visitors who accepted audience measurement, after the page is served.
+async fn audience(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let track = (req.method() == Method::GET)
+        .then(|| {
+            let cookies = req.headers().get(header::COOKIE)?.to_str().ok()?;
+            if PageEnv::cookie(cookies, Consent::COOKIE) != Some("accepted") {
+                return None;
+            }
+            let visitor = PageEnv::cookie(cookies, Consent::AUDIENCE_COOKIE)?.to_string();
+            Some((req.uri().path().to_string(), visitor))
+        })
+        .flatten();
+    let res = next.run(req).await;
+    let is_page = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"));
+    if let (Some((path, visitor)), true) = (track, is_page && res.status().is_success()) {
+        let svc = state.services.clone();
+        tokio::spawn(async move {
+            if let Err(e) = hygie_core::audience::record_view(&svc.db, svc.clock.as_ref(), &path, &visitor).await {
+                tracing::warn!(error = %e, "audience measurement not recorded");
+            }
+        });
+    }
+    res
+}
+
+// ---- Plain-form handlers ----------------------------------------------------------------
+
+fn ip_of(req_ext: &http::Extensions) -> Option<String> {
+    req_ext.get::<ClientIp>().map(|c| c.0.clone())
+}
+
+/// A local path to go back to, never another site (`//evil.example`, `https://…`).
+pub fn safe_return(path: Option<&str>) -> String {
+    match path {
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && !p.contains("://") => p.to_string(),
+        _ => "/".to_string(),
+    }
+}
+
+fn cookie_header(name: &str, value: &str, max_age_secs: i64) -> HeaderValue {
+    HeaderValue::from_str(&format!("{name}={value}; Path=/; Max-Age={max_age_secs}; Secure; HttpOnly; SameSite=Lax"))
+        .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+#[derive(Deserialize)]
+struct ReturnQuery {
+    retour: Option<String>,
+}
+
+async fn get_language(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    Query(q): Query<ReturnQuery>,
+    req: Request,
+) -> Response {
+    let back = safe_return(q.retour.as_deref());
+    let Some(locale) = Locale::from_code(&code) else {
+        return Redirect::to(&back).into_response();
+    };
+    let ev = AuditEvent::new(Actor::Anonymous, "portal.language", Outcome::Success)
+        .ip(ip_of(req.extensions()))
+        .object(locale.code());
+    audit::record(&state.services.db, state.services.clock.as_ref(), ev).await;
+    let mut res = Redirect::to(&back).into_response();
+    res.headers_mut().append(header::SET_COOKIE, cookie_header(Locale::COOKIE, locale.code(), 365 * 86_400));
+    res
+}
+
+#[derive(Deserialize)]
+struct ConsentForm {
+    choix: String,
+    retour: Option<String>,
+}
+
+async fn post_consent(State(state): State<AppState>, req: Request) -> Response {
+    let ip = ip_of(req.extensions());
+    let Ok(Form(form)) = Form::<ConsentForm>::from_request(req, &state).await else {
+        return (StatusCode::BAD_REQUEST, "Formulaire invalide. / Invalid form.\n").into_response();
+    };
+    let back = safe_return(form.retour.as_deref());
+    let accepted = match form.choix.as_str() {
+        "accepter" => true,
+        "refuser" => false,
+        _ => return Redirect::to(&back).into_response(),
+    };
+    let ev = AuditEvent::new(Actor::Anonymous, "portal.cookies.consent", Outcome::Success)
+        .ip(ip)
+        .object(if accepted { "accepted" } else { "refused" });
+    audit::record(&state.services.db, state.services.clock.as_ref(), ev).await;
+    let mut res = Redirect::to(&back).into_response();
+    let h = res.headers_mut();
+    let six_months = 182 * 86_400;
+    if accepted {
+        h.append(header::SET_COOKIE, cookie_header(Consent::COOKIE, "accepted", six_months));
+        h.append(header::SET_COOKIE, cookie_header(Consent::AUDIENCE_COOKIE, &hygie_core::random_hex(16), 395 * 86_400));
+    } else {
+        h.append(header::SET_COOKIE, cookie_header(Consent::COOKIE, "refused", six_months));
+        h.append(header::SET_COOKIE, cookie_header(Consent::AUDIENCE_COOKIE, "", 0));
+    }
+    res
+}
+
+/// The contact form without JavaScript (or before hydration): a success redirects (so that a
+/// reload does not send it twice); a refusal renders the page again with the input kept.
+async fn post_contact(State(state): State<AppState>, req: Request) -> Response {
+    let ip = ip_of(req.extensions());
+    let (parts, body) = req.into_parts();
+    let page_req = Request::from_parts(parts.clone(), Body::empty());
+    let input = match Form::<ContactInput>::from_request(Request::from_parts(parts, body), &state).await {
+        Ok(Form(input)) => input,
+        Err(_) => ContactInput::default(),
+    };
+    let (status, flash) = match app::server::submit_contact(&state.services, ip.as_deref(), &input).await {
+        Ok(id) => return Redirect::to(&format!("/assistance?envoye={id}")).into_response(),
+        Err(AppError::Invalid(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, ContactFlash { input, errors, failure: None }),
+        Err(e) => {
+            let status = match e {
+                AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+                _ => StatusCode::INTERNAL_SERVER_ERROR,
+            };
+            (status, ContactFlash { input, errors: Vec::new(), failure: Some(e) })
+        }
+    };
+    render_page(&state, page_req, Some(flash), status).await
+}
+
+/// Renders a portal page for `req` (its path decides which), with an optional contact flash.
+async fn render_page(state: &AppState, mut req: Request, flash: Option<ContactFlash>, status: StatusCode) -> Response {
+    *req.method_mut() = Method::GET;
+    let st = state.clone();
+    let opts = state.leptos.clone();
+    let handler = leptos_axum::render_app_async_with_context(
+        move || provide_request_context(&st, flash.clone()),
+        move || app::shell(opts.clone()),
+    );
+    let mut res = handler(req).await;
+    *res.status_mut() = status;
+    res
+}
+
+/// Plain HTTP: everything is redirected to HTTPS.
+pub fn redirect_router(https_port: u16, public_url: Option<String>) -> Router {
+    Router::new().fallback(move |headers: HeaderMap, uri: axum::http::Uri| {
+        let public_url = public_url.clone();
+        async move {
+            let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+            let base = match public_url {
+                Some(u) => u.trim_end_matches('/').to_string(),
+                None => {
+                    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+                    let host = strip_port(host);
+                    if https_port == 443 { format!("https://{host}") } else { format!("https://{host}:{https_port}") }
+                }
+            };
+            Redirect::permanent(&format!("{base}{path}"))
+        }
+    })
+}
+
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.split_once(']').map(|(h, _)| &host[..h.len() + 1]).unwrap_or(host);
+    }
+    host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_local_paths_are_returned_to() {
+        assert_eq!(safe_return(Some("/cgu/1.0")), "/cgu/1.0");
+        assert_eq!(safe_return(Some("//evil.example/x")), "/");
+        assert_eq!(safe_return(Some("https://evil.example")), "/");
+        assert_eq!(safe_return(Some("/\\evil.example")), "/");
+        assert_eq!(safe_return(Some("/a?next=https://x")), "/");
+        assert_eq!(safe_return(None), "/");
+    }
+
+    #[test]
+    fn strips_ports() {
+        assert_eq!(strip_port("localhost:8080"), "localhost");
+        assert_eq!(strip_port("[::1]:8080"), "[::1]");
+        assert_eq!(strip_port("example.org"), "example.org");
+    }
+
+    #[test]
+    fn csp_has_what_the_brief_requires() {
+        let p = csp("abc");
+        for part in ["default-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "'nonce-abc'", "'wasm-unsafe-eval'"] {
+            assert!(p.contains(part), "{part}");
+        }
+        assert!(!p.contains("unsafe-inline"));
+    }
+}

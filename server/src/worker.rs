@@ -1,0 +1,35 @@
+//! Background work: draining the outbox, and housekeeping.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hygie_core::clock::Clock;
+use hygie_core::outbox::{self, RetryPolicy, Transport};
+use hygie_core::{ratelimit, Db};
+
+/// Drains the outbox for as long as the server runs: straight on while there is work, then
+/// every `idle` when the queue is empty or the database is unreachable.
+pub async fn outbox_loop(db: Db, clock: Arc<dyn Clock>, transport: Transport, policy: RetryPolicy, idle: Duration) {
+    loop {
+        match outbox::run_once(&db, clock.as_ref(), &policy, &transport, 20).await {
+            Ok(report) if report.sent + report.retried + report.failed > 0 => {
+                tracing::debug!(sent = report.sent, retried = report.retried, failed = report.failed, "outbox pass");
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "outbox pass failed; will retry"),
+        }
+        tokio::time::sleep(idle).await;
+    }
+}
+
+/// Removes expired rate-limit counters every ten minutes.
+pub async fn housekeeping_loop(db: Db, clock: Arc<dyn Clock>) {
+    loop {
+        let day_ago = clock.now_ms() - 86_400_000;
+        if let Err(e) = ratelimit::purge_before(&db, day_ago).await {
+            tracing::warn!(error = %e, "rate-limit housekeeping failed");
+        }
+        tokio::time::sleep(Duration::from_secs(600)).await;
+    }
+}
