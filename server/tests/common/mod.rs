@@ -1,0 +1,180 @@
+//! A real Hygie for API tests: HTTPS on port 0, a temporary database (SQLite file or a fresh
+//! PostgreSQL database), and a real SMTP server (Python's aiosmtpd) receiving what the outbox
+//! sends.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hygie_core::clock::SystemClock;
+use hygie_core::outbox::SmtpSecurity;
+use hygie_core::store::testing::TestDb;
+use hygie_server::config::{Config, MailTransportKind, SmsTransportKind};
+use hygie_server::Running;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+pub const ENGINES: [Engine; 2] = [Engine::Sqlite, Engine::Postgres];
+
+pub struct SmtpSink {
+    child: Child,
+    pub port: u16,
+    pub dir: PathBuf,
+}
+
+impl SmtpSink {
+    pub fn start(dir: PathBuf) -> SmtpSink {
+        let python = std::env::var("HYGIE_TEST_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
+        let port = free_port();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_sink.py");
+        let child = Command::new(&python)
+            .arg(&script)
+            .arg(port.to_string())
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start the SMTP sink with {python} (needs aiosmtpd: apt-get install python3-aiosmtpd): {e}"));
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the SMTP sink did not start on port {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        SmtpSink { child, port, dir }
+    }
+
+    /// The messages received so far, parsed, oldest first.
+    pub fn messages(&self) -> Vec<Vec<u8>> {
+        let mut files: Vec<_> = std::fs::read_dir(&self.dir)
+            .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect())
+            .unwrap_or_default();
+        files.sort();
+        files.into_iter().filter_map(|p| std::fs::read(p).ok()).collect()
+    }
+
+    /// Waits (up to 20 s) until at least `n` messages arrived.
+    pub async fn wait_for(&self, n: usize) -> Vec<Vec<u8>> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let m = self.messages();
+            if m.len() >= n {
+                return m;
+            }
+            assert!(Instant::now() < deadline, "expected {n} messages at the SMTP sink, got {}", m.len());
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+pub struct TestServer {
+    pub running: Option<Running>,
+    pub base: String,
+    pub http_base: String,
+    pub config: Config,
+    pub smtp: SmtpSink,
+    pub engine: Engine,
+    _db: TestDb,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    pub async fn start(engine: Engine) -> TestServer {
+        Self::start_with(engine, |_| {}).await
+    }
+
+    pub async fn start_with(engine: Engine, adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let db = match engine {
+            Engine::Sqlite => TestDb::sqlite().await,
+            Engine::Postgres => TestDb::postgres().await,
+        };
+        let smtp = SmtpSink::start(dir.path().join("smtp"));
+        let mut config = Config::default();
+        config.data_dir = dir.path().join("data");
+        config.database_url = Some(db.url.clone());
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.http_listen = Some("127.0.0.1:0".parse().unwrap());
+        config.site_root = dir.path().join("site");
+        config.mail.transport = MailTransportKind::Smtp;
+        config.mail.smtp_host = "127.0.0.1".into();
+        config.mail.smtp_port = smtp.port;
+        config.mail.smtp_security = SmtpSecurity::None;
+        config.mail.from = "Hygie <ne-pas-repondre@hygie.test>".into();
+        config.sms.transport = SmsTransportKind::Dev;
+        config.support.address = "assistance@hygie.test".into();
+        config.support.contact_per_hour = 3;
+        config.operator.name = "Opérateur Test SAS".into();
+        config.host.certification = "HDS 2.0, hébergeur d'infrastructure".into();
+        adjust(&mut config);
+        let running = hygie_server::start(config.clone(), Arc::new(SystemClock)).await.expect("Hygie starts");
+        let base = format!("https://127.0.0.1:{}", running.https_addr.port());
+        let http_base = format!("http://127.0.0.1:{}", running.http_addr.unwrap().port());
+        TestServer { running: Some(running), base, http_base, config, smtp, engine, _db: db, _dir: dir }
+    }
+
+    pub fn db(&self) -> &hygie_core::Db {
+        &self.running.as_ref().unwrap().db
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// The same-origin `Origin` header value a browser would send.
+    pub fn origin(&self) -> String {
+        self.base.clone()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(r) = self.running.take() {
+            r.shutdown().await;
+        }
+    }
+}
+
+/// A client that trusts the self-signed certificate and does not follow redirects.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+pub fn form(pairs: &[(&str, &str)]) -> String {
+    pairs
+        .iter()
+        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn enc(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
