@@ -209,6 +209,12 @@ pub enum ConfigError {
     Invalid(String),
 }
 
+/// The top-level keys of [`Config`], for picking configuration out of the environment.
+const TOP_LEVEL_KEYS: &[&str] = &[
+    "data_dir", "database_url", "listen", "http_listen", "public_url", "site_root", "trust_forwarded_for", "log",
+    "tls", "mail", "sms", "support", "operator", "host", "outbox",
+];
+
 impl Config {
     /// Defaults, then `file` (when it exists, or must exist when given explicitly), then the
     /// environment.
@@ -223,7 +229,15 @@ impl Config {
             }
             None => fig = fig.merge(Toml::file("hygie.toml")),
         }
-        let config: Config = fig.merge(Env::prefixed("HYGIE_").split("__")).extract().map_err(Box::new)?;
+        // Only variables that name a configuration key: others with the same prefix (the test
+        // suite's HYGIE_TEST_*, the command line's HYGIE_CONFIG) are not configuration.
+        let env = Env::prefixed("HYGIE_")
+            .filter(|key| {
+                let top = key.as_str().split("__").next().unwrap_or("");
+                TOP_LEVEL_KEYS.iter().any(|k| k.eq_ignore_ascii_case(top))
+            })
+            .split("__");
+        let config: Config = fig.merge(env).extract().map_err(Box::new)?;
         config.validate()?;
         Ok(config)
     }
@@ -270,6 +284,7 @@ mod tests {
     #[test]
     fn file_then_environment() {
         figment::Jail::expect_with(|jail| {
+            jail.set_env("HYGIE_TEST_SOMETHING", "not configuration");
             jail.create_file(
                 "hygie.toml",
                 r#"
