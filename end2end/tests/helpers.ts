@@ -1,0 +1,55 @@
+import { expect, Page, ConsoleMessage } from '@playwright/test';
+import AxeBuilder from '@axe-core/playwright';
+import * as fs from 'fs';
+import * as path from 'path';
+
+export const PAGES = [
+  { path: '/', fr: 'Hygie, la messagerie sécurisée des professionnels de santé', en: 'Hygie, secure messaging for health professionals' },
+  { path: '/faq', fr: 'Questions fréquentes', en: 'Frequently asked questions' },
+  { path: '/configurations', fr: 'Configurations supportées', en: 'Supported configurations' },
+  { path: '/cgu', fr: "Conditions générales d'utilisation du service Hygie", en: "Conditions générales d'utilisation du service Hygie" },
+  { path: '/cgu/1.0', fr: "Conditions générales d'utilisation du service Hygie", en: "Conditions générales d'utilisation du service Hygie" },
+  { path: '/cookies', fr: 'Cookies', en: 'Cookies' },
+  { path: '/mentions-legales', fr: 'Mentions légales', en: 'Legal notice' },
+  { path: '/assistance', fr: 'Assistance', en: 'Support' },
+];
+
+/** Collects console errors and CSP violations; a clean page has none. */
+export function watchConsole(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('console', (m: ConsoleMessage) => {
+    if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  return problems;
+}
+
+/** Opens a page and waits until the WebAssembly front end has hydrated it. */
+export async function gotoHydrated(page: Page, url: string) {
+  const res = await page.goto(url);
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  return res;
+}
+
+export async function expectNoAxeViolations(page: Page) {
+  const results = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']).analyze();
+  const summary = results.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).join(', ')})`);
+  expect(summary, summary.join('\n')).toEqual([]);
+}
+
+/** The development outbox's files (HYGIE_E2E_OUTBOX), newest last. */
+export function outboxFiles(): string[] {
+  const dir = process.env.HYGIE_E2E_OUTBOX;
+  if (!dir) throw new Error('HYGIE_E2E_OUTBOX is not set');
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir).filter((f) => f.endsWith('.txt')).sort().map((f) => fs.readFileSync(path.join(dir, f), 'utf8'));
+}
+
+export async function waitForOutbox(predicate: (text: string) => boolean): Promise<string> {
+  for (let i = 0; i < 100; i++) {
+    const hit = outboxFiles().find(predicate);
+    if (hit) return hit;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('expected message not found in the development outbox');
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds Hygie (release) and serves it on its embedded defaults:
+# SQLite in ./data, a self-signed certificate for localhost, mail and SMS to ./data/outbox.
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+ensure_rust_tools
+ensure_node_modules
+
+say "building Hygie (release)"
+cargo leptos build --release
+
+say "Hygie: https://localhost:8443  (self-signed certificate: accept the browser's warning)"
+say "outgoing mail and SMS: target/release/hygie outbox list | show ID"
+export LEPTOS_SITE_ROOT="$ROOT/target/site"
+exec "$ROOT/target/release/hygie" serve
