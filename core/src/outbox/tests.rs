@@ -170,3 +170,84 @@ async fn concurrent_workers_never_send_twice() {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
+
+/// A one-shot HTTP server that records the request it gets and answers with `status`.
+async fn one_shot_http(status: u16) -> (String, tokio::task::JoinHandle<String>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1/messages", listener.local_addr().unwrap());
+    let task = tokio::spawn(async move {
+        let (mut sock, _) = listener.accept().await.unwrap();
+        let mut buf = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let n = sock.read(&mut chunk).await.unwrap();
+            buf.extend_from_slice(&chunk[..n]);
+            let text = String::from_utf8_lossy(&buf).to_string();
+            if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                let len = head
+                    .lines()
+                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap()))
+                    .unwrap_or(0);
+                if body.len() >= len {
+                    break;
+                }
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        let reply = format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        sock.write_all(reply.as_bytes()).await.unwrap();
+        String::from_utf8_lossy(&buf).to_string()
+    });
+    (url, task)
+}
+
+fn sms(to: &str) -> Outgoing {
+    Outgoing {
+        channel: Channel::Sms,
+        category: "test.sms".into(),
+        recipient: to.into(),
+        subject: None,
+        body: "Hygie : votre code est 123456".into(),
+        reply_to: None,
+    }
+}
+
+#[tokio::test]
+async fn sms_gateway_gets_the_documented_json() {
+    let (url, server) = one_shot_http(202).await;
+    let gw = SmsGateway::new(url, secrecy::SecretString::from("tok-123")).unwrap();
+    let transport = Transport { email: EmailTransport::Dev(DevOutbox::new(temp_dir())), sms: SmsTransport::Gateway(gw) };
+    transport.send(42, 0, &sms("+33612345678")).await.unwrap();
+    let request = server.await.unwrap();
+    assert!(request.starts_with("POST /v1/messages HTTP/1.1"));
+    assert!(request.to_ascii_lowercase().contains("authorization: bearer tok-123"));
+    assert!(request.to_ascii_lowercase().contains("content-type: application/json"));
+    let body = request.split_once("\r\n\r\n").unwrap().1;
+    let json: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(json, serde_json::json!({"to": "+33612345678", "text": "Hygie : votre code est 123456", "reference": "hygie-outbox-42"}));
+}
+
+#[tokio::test]
+async fn sms_gateway_refusal_is_permanent_and_overload_is_retried() {
+    let (url, server) = one_shot_http(400).await;
+    let gw = SmsGateway::new(url, secrecy::SecretString::from("t")).unwrap();
+    let err = Transport { email: EmailTransport::Dev(DevOutbox::new(temp_dir())), sms: SmsTransport::Gateway(gw) }
+        .send(1, 0, &sms("+33612345678"))
+        .await
+        .unwrap_err();
+    server.await.unwrap();
+    assert!(err.is_permanent(), "{err}");
+
+    let (url, server) = one_shot_http(503).await;
+    let gw = SmsGateway::new(url, secrecy::SecretString::from("t")).unwrap();
+    let err = Transport { email: EmailTransport::Dev(DevOutbox::new(temp_dir())), sms: SmsTransport::Gateway(gw) }
+        .send(1, 0, &sms("+33612345678"))
+        .await
+        .unwrap_err();
+    server.await.unwrap();
+    assert!(!err.is_permanent(), "{err}");
+    assert!(!TransportError::GatewayStatus(429).is_permanent());
+}
