@@ -152,27 +152,38 @@ async fn client_ip(State(state): State<AppState>, mut req: Request, next: Next) 
     next.run(req).await
 }
 
-/// Requests that change state must come from Hygie's own pages: a browser's `Origin` (or,
-/// failing that, `Sec-Fetch-Site`) must name this site.
+/// Requests that change state must come from Hygie's own pages. Browsers say where a request
+/// comes from with `Sec-Fetch-Site` and `Origin`; under `Referrer-Policy: no-referrer` a form
+/// POST carries `Origin: null`, so fetch metadata decides when it is present. Clients that send
+/// neither (business software, scripts) are not browsers and are let through.
 async fn origin_check(req: Request, next: Next) -> Response {
     if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
         return next.run(req).await;
     }
     let headers = req.headers();
     let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).or_else(|| req.uri().authority().map(|a| a.as_str()));
-    let allowed = match (headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()), host) {
-        (Some(origin), Some(host)) => origin == format!("https://{host}"),
-        (Some(_), None) => false,
-        (None, _) => !matches!(
-            headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()),
-            Some("cross-site") | Some("same-site")
-        ),
-    };
-    if allowed {
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
+    if is_same_origin(origin, fetch_site, host) {
         next.run(req).await
     } else {
         tracing::warn!(path = %req.uri().path(), "cross-origin state-changing request refused");
         (StatusCode::FORBIDDEN, "Requête refusée : origine non autorisée. / Request refused: origin not allowed.\n").into_response()
+    }
+}
+
+pub fn is_same_origin(origin: Option<&str>, fetch_site: Option<&str>, host: Option<&str>) -> bool {
+    let origin_ok = match (origin, host) {
+        (None | Some("null"), _) => None,
+        (Some(o), Some(h)) => Some(o == format!("https://{h}")),
+        (Some(_), None) => Some(false),
+    };
+    match (fetch_site, origin_ok) {
+        (Some(site), Some(ok)) => site == "same-origin" && ok,
+        (Some(site), None) => site == "same-origin",
+        (None, Some(ok)) => ok,
+        // No fetch metadata: `Origin: null` comes from a sandboxed or privacy-stripped context.
+        (None, None) => origin.is_none(),
     }
 }
 
@@ -359,6 +370,23 @@ mod tests {
         assert_eq!(safe_return(Some("/\\evil.example")), "/");
         assert_eq!(safe_return(Some("/a?next=https://x")), "/");
         assert_eq!(safe_return(None), "/");
+    }
+
+    #[test]
+    fn same_origin_rules() {
+        let host = Some("hygie.example");
+        // A browser form POST under no-referrer: Origin null, fetch metadata same-origin.
+        assert!(is_same_origin(Some("null"), Some("same-origin"), host));
+        assert!(is_same_origin(Some("https://hygie.example"), Some("same-origin"), host));
+        assert!(is_same_origin(Some("https://hygie.example"), None, host));
+        assert!(is_same_origin(None, None, host), "non-browser clients send neither");
+        assert!(!is_same_origin(Some("https://evil.example"), Some("cross-site"), host));
+        assert!(!is_same_origin(Some("null"), Some("cross-site"), host));
+        assert!(!is_same_origin(None, Some("same-site"), host));
+        assert!(!is_same_origin(Some("https://evil.example"), Some("same-origin"), host));
+        assert!(!is_same_origin(Some("https://evil.example"), None, host));
+        assert!(!is_same_origin(Some("http://hygie.example"), None, host));
+        assert!(!is_same_origin(Some("null"), None, host));
     }
 
     #[test]
