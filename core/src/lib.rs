@@ -2,6 +2,7 @@
 //! secrets. No Leptos here; the web layer (`app`, `server`) calls into this crate.
 
 pub mod audit;
+pub mod auth;
 pub mod clock;
 pub mod contact;
 pub mod outbox;

@@ -2,6 +2,8 @@
 
 pub mod contact;
 pub mod email;
+pub mod phone;
+pub mod professional_id;
 
 use serde::{Deserialize, Serialize};
 
@@ -16,6 +18,9 @@ pub enum FieldProblem {
     InvalidEmail,
     SingleLine,
     ControlChars,
+    InvalidPhone,
+    NotMobile,
+    InvalidIdentifier,
 }
 
 impl FieldProblem {
@@ -27,6 +32,9 @@ impl FieldProblem {
             FieldProblem::InvalidEmail => t.t(Msg::ErrEmail).into(),
             FieldProblem::SingleLine => t.t(Msg::ErrSingleLine).into(),
             FieldProblem::ControlChars => t.t(Msg::ErrControlChars).into(),
+            FieldProblem::InvalidPhone => t.t(Msg::ErrPhone).into(),
+            FieldProblem::NotMobile => t.t(Msg::ErrNotMobile).into(),
+            FieldProblem::InvalidIdentifier => t.t(Msg::ErrIdentifier).into(),
         }
     }
 }

@@ -224,6 +224,9 @@ messages! {
                       "Too many requests were sent from your connection. Try again in {minutes} minute(s); what you typed is kept.";
     ErrInternal => "Une erreur technique nous empêche d'enregistrer votre demande (référence {ref}). Votre saisie est conservée ; réessayez dans quelques minutes.",
                    "A technical error prevents us from recording your request (reference {ref}). What you typed is kept; try again in a few minutes.";
+    ErrPhone => "Numéro invalide (exemple : 06 12 34 56 78 ou +33 6 12 34 56 78).", "Invalid number (example: +33 6 12 34 56 78).";
+    ErrNotMobile => "Ce numéro n'est pas un mobile : il ne peut pas recevoir de SMS.", "This is not a mobile number: it cannot receive text messages.";
+    ErrIdentifier => "Identifiant invalide : RPPS (11 chiffres) ou ADELI (9 caractères).", "Invalid identifier: RPPS (11 digits) or ADELI (9 characters).";
     ErrForbidden => "Cette action n'est pas autorisée.", "This action is not allowed.";
     ErrNotFound => "Introuvable.", "Not found.";
     ErrUnauthorized => "Vous devez vous connecter.", "You need to sign in.";

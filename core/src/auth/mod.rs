@@ -1,0 +1,3 @@
+//! Authentication building blocks: password hashing now; one-time codes and sessions next.
+
+pub mod password;
