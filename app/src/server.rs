@@ -45,8 +45,12 @@ pub async fn submit_contact(svc: &Services, ip: Option<&str>, input: &ContactInp
     let form = match ContactForm::parse(input) {
         Ok(f) => f,
         Err(errors) => {
-            let ev = audit::AuditEvent::new(audit::Actor::Anonymous, "portal.contact.submit", audit::Outcome::Failure("invalid".into()))
-                .ip(ip.map(str::to_owned));
+            let ev = audit::AuditEvent::new(
+                audit::Actor::Anonymous,
+                "portal.contact.submit",
+                audit::Outcome::Failure("invalid".into()),
+            )
+            .ip(ip.map(str::to_owned));
             audit::append(&svc.db, svc.clock.as_ref(), ev).await.map_err(AppError::internal)?;
             return Err(AppError::Invalid(errors));
         }

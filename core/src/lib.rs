@@ -1,6 +1,7 @@
 //! Hygie core: storage, audit trail, outgoing messages and every other piece that touches IO or
 //! secrets. No Leptos here; the web layer (`app`, `server`) calls into this crate.
 
+pub mod audience;
 pub mod audit;
 pub mod auth;
 pub mod clock;
@@ -8,7 +9,6 @@ pub mod contact;
 pub mod outbox;
 pub mod ratelimit;
 pub mod store;
-pub mod audience;
 pub mod terms;
 
 pub use clock::{Clock, ManualClock, SystemClock};

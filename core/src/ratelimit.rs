@@ -63,7 +63,10 @@ mod tests {
             let clock = ManualClock::new(3_600_000 * 1000);
             let limit = Limit { max: 3, window_ms: 3_600_000 };
             for remaining in [2, 1, 0] {
-                assert_eq!(hit(&t.db, &clock, "contact:ip:192.0.2.1", limit).await.unwrap(), Decision::Allowed { remaining });
+                assert_eq!(
+                    hit(&t.db, &clock, "contact:ip:192.0.2.1", limit).await.unwrap(),
+                    Decision::Allowed { remaining }
+                );
             }
             clock.advance_ms(600_000);
             assert_eq!(
@@ -74,7 +77,10 @@ mod tests {
             assert!(hit(&t.db, &clock, "contact:ip:192.0.2.2", limit).await.unwrap().is_allowed());
             // The next window starts afresh.
             clock.advance_ms(3_000_000);
-            assert_eq!(hit(&t.db, &clock, "contact:ip:192.0.2.1", limit).await.unwrap(), Decision::Allowed { remaining: 2 });
+            assert_eq!(
+                hit(&t.db, &clock, "contact:ip:192.0.2.1", limit).await.unwrap(),
+                Decision::Allowed { remaining: 2 }
+            );
             assert_eq!(purge_before(&t.db, clock.now_ms()).await.unwrap(), 1);
         }
     }
@@ -88,7 +94,9 @@ mod tests {
             for _ in 0..25 {
                 let db = t.db.clone();
                 let clock = clock.clone();
-                tasks.push(tokio::spawn(async move { hit(&db, clock.as_ref(), "k", limit).await.unwrap().is_allowed() }));
+                tasks.push(tokio::spawn(
+                    async move { hit(&db, clock.as_ref(), "k", limit).await.unwrap().is_allowed() },
+                ));
             }
             let mut allowed = 0;
             for task in tasks {

@@ -188,7 +188,8 @@ impl Default for SupportConfig {
         SupportConfig {
             address: "assistance@hygie.localhost".into(),
             hours_fr: "Du lundi au vendredi de 8 h à 20 h, le samedi de 8 h à 14 h (hors jours fériés).".into(),
-            hours_en: "Monday to Friday 8 am to 8 pm, Saturday 8 am to 2 pm (French time, except public holidays).".into(),
+            hours_en: "Monday to Friday 8 am to 8 pm, Saturday 8 am to 2 pm (French time, except public holidays)."
+                .into(),
             phone: None,
             contact_per_hour: 5,
         }
@@ -211,8 +212,21 @@ pub enum ConfigError {
 
 /// The top-level keys of [`Config`], for picking configuration out of the environment.
 const TOP_LEVEL_KEYS: &[&str] = &[
-    "data_dir", "database_url", "listen", "http_listen", "public_url", "site_root", "trust_forwarded_for", "log",
-    "tls", "mail", "sms", "support", "operator", "host", "outbox",
+    "data_dir",
+    "database_url",
+    "listen",
+    "http_listen",
+    "public_url",
+    "site_root",
+    "trust_forwarded_for",
+    "log",
+    "tls",
+    "mail",
+    "sms",
+    "support",
+    "operator",
+    "host",
+    "outbox",
 ];
 
 impl Config {
@@ -249,8 +263,12 @@ impl Config {
         if self.mail.transport == MailTransportKind::Smtp && self.mail.smtp_host.trim().is_empty() {
             return Err(ConfigError::Invalid("mail.smtp_host is required with mail.transport = \"smtp\"".into()));
         }
-        if self.sms.transport == SmsTransportKind::Gateway && (self.sms.gateway_url.is_none() || self.sms.gateway_token.is_none()) {
-            return Err(ConfigError::Invalid("sms.gateway_url and sms.gateway_token are required with sms.transport = \"gateway\"".into()));
+        if self.sms.transport == SmsTransportKind::Gateway
+            && (self.sms.gateway_url.is_none() || self.sms.gateway_token.is_none())
+        {
+            return Err(ConfigError::Invalid(
+                "sms.gateway_url and sms.gateway_token are required with sms.transport = \"gateway\"".into(),
+            ));
         }
         if self.support.contact_per_hour < 1 {
             return Err(ConfigError::Invalid("support.contact_per_hour must be at least 1".into()));
@@ -259,9 +277,7 @@ impl Config {
     }
 
     pub fn database_url(&self) -> String {
-        self.database_url
-            .clone()
-            .unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("hygie.db").display()))
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("hygie.db").display()))
     }
 
     pub fn outbox_dir(&self) -> PathBuf {

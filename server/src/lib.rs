@@ -14,7 +14,7 @@ use app::api::{Organisation, SiteInfo};
 use app::server::Services;
 use hygie_core::clock::Clock;
 use hygie_core::contact::ContactSettings;
-use hygie_core::outbox::{EmailTransport, RetryPolicy, SmsGateway, SmsTransport, SmtpSettings, Transport, DevOutbox};
+use hygie_core::outbox::{DevOutbox, EmailTransport, RetryPolicy, SmsGateway, SmsTransport, SmtpSettings, Transport};
 use hygie_core::ratelimit::Limit;
 use hygie_core::{audit, terms, Db};
 use leptos::config::LeptosOptions;
@@ -158,14 +158,12 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
             limit: Limit { max: config.support.contact_per_hour, window_ms: 3_600_000 },
         },
     };
-    let state = web::AppState {
-        leptos: leptos_options(&config),
-        services,
-        trust_forwarded_for: config.trust_forwarded_for,
-    };
+    let state =
+        web::AppState { leptos: leptos_options(&config), services, trust_forwarded_for: config.trust_forwarded_for };
 
     let rustls = tls::rustls_config(&config).await?;
-    let listener = std::net::TcpListener::bind(config.listen).map_err(|source| StartError::Bind { addr: config.listen, source })?;
+    let listener = std::net::TcpListener::bind(config.listen)
+        .map_err(|source| StartError::Bind { addr: config.listen, source })?;
     listener.set_nonblocking(true).map_err(|source| StartError::Bind { addr: config.listen, source })?;
     let https_addr = listener.local_addr().map_err(|source| StartError::Bind { addr: config.listen, source })?;
 
@@ -207,7 +205,12 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         }
     }));
 
-    audit::record(&db, clock.as_ref(), audit::AuditEvent::new(audit::Actor::System, "server.start", audit::Outcome::Success)).await;
+    audit::record(
+        &db,
+        clock.as_ref(),
+        audit::AuditEvent::new(audit::Actor::System, "server.start", audit::Outcome::Success),
+    )
+    .await;
     tracing::info!(%https_addr, ?http_addr, backend = ?db.backend(), "Hygie is serving");
     Ok(Running { https_addr, http_addr, db, handle, tasks })
 }

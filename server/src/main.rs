@@ -128,6 +128,11 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
         Command::Audit(AuditCommand::Verify) => {
             let db = hygie_server::open_database(&config).await.map_err(|e| e.to_string())?;
             let report = audit::verify(&db).await.map_err(|e| e.to_string())?;
+            let outcome = match &report.first_break {
+                None => audit::Outcome::Success,
+                Some(b) => audit::Outcome::Failure(format!("broken_at:{}", b.seq)),
+            };
+            operator_audit(&db, "operator.audit.verify", None, outcome).await;
             match report.first_break {
                 None => {
                     println!("audit trail intact: {} records verified", report.records);
@@ -141,6 +146,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
         }
         Command::Audit(AuditCommand::Tail { count }) => {
             let db = hygie_server::open_database(&config).await.map_err(|e| e.to_string())?;
+            operator_audit(&db, "operator.audit.tail", None, audit::Outcome::Success).await;
             for r in audit::latest(&db, count).await.map_err(|e| e.to_string())?.into_iter().rev() {
                 println!(
                     "#{:<6} {}  {:<24} {:<16} {:<32} {:<20} {}",
@@ -180,7 +186,13 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
         }
         Command::Outbox(OutboxCommand::Show { id }) => {
             let dev = DevOutbox::new(config.outbox_dir());
-            match dev.get(id).map_err(|e| e.to_string())? {
+            let found = dev.get(id).map_err(|e| e.to_string())?;
+            if let Ok(db) = hygie_server::open_database(&config).await {
+                let outcome =
+                    if found.is_some() { audit::Outcome::Success } else { audit::Outcome::Failure("not_found".into()) };
+                operator_audit(&db, "operator.outbox.show", Some(format!("outbox:{id}")), outcome).await;
+            }
+            match found {
                 Some(e) => {
                     print!("{}", std::fs::read_to_string(&e.path).map_err(|err| err.to_string())?);
                     Ok(ExitCode::SUCCESS)
@@ -198,6 +210,17 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// Records an operator command in the audit trail, as the OS user who ran it.
+async fn operator_audit(db: &hygie_core::Db, action: &str, object: Option<String>, outcome: audit::Outcome) {
+    let user = std::env::var("SUDO_USER")
+        .or_else(|_| std::env::var("USER"))
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    let mut event = audit::AuditEvent::new(audit::Actor::Operator(user), action, outcome);
+    event.object = object;
+    audit::record(db, &SystemClock, event).await;
 }
 
 async fn shutdown_signal() {

@@ -70,7 +70,5 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 pub async fn rustls_config(config: &Config) -> Result<RustlsConfig, TlsError> {
     install_crypto_provider();
     let (cert, key, _) = cert_paths(config)?;
-    RustlsConfig::from_pem_file(&cert, &key)
-        .await
-        .map_err(|source| TlsError::Load { path: cert.clone(), source })
+    RustlsConfig::from_pem_file(&cert, &key).await.map_err(|source| TlsError::Load { path: cert.clone(), source })
 }

@@ -3,7 +3,6 @@
 
 use std::net::SocketAddr;
 
-
 use app::api::ContactFlash;
 use app::domain::contact::ContactInput;
 use app::env::{Consent, PageEnv};
@@ -161,14 +160,16 @@ async fn origin_check(req: Request, next: Next) -> Response {
         return next.run(req).await;
     }
     let headers = req.headers();
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).or_else(|| req.uri().authority().map(|a| a.as_str()));
+    let host =
+        headers.get(header::HOST).and_then(|v| v.to_str().ok()).or_else(|| req.uri().authority().map(|a| a.as_str()));
     let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
     let fetch_site = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok());
     if is_same_origin(origin, fetch_site, host) {
         next.run(req).await
     } else {
         tracing::warn!(path = %req.uri().path(), "cross-origin state-changing request refused");
-        (StatusCode::FORBIDDEN, "Requête refusée : origine non autorisée. / Request refused: origin not allowed.\n").into_response()
+        (StatusCode::FORBIDDEN, "Requête refusée : origine non autorisée. / Request refused: origin not allowed.\n")
+            .into_response()
     }
 }
 
@@ -225,7 +226,9 @@ fn ip_of(req_ext: &http::Extensions) -> Option<String> {
 /// A local path to go back to, never another site (`//evil.example`, `https://…`).
 pub fn safe_return(path: Option<&str>) -> String {
     match path {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && !p.contains("://") => p.to_string(),
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && !p.contains("://") => {
+            p.to_string()
+        }
         _ => "/".to_string(),
     }
 }
@@ -276,16 +279,21 @@ async fn post_consent(State(state): State<AppState>, req: Request) -> Response {
         "refuser" => false,
         _ => return Redirect::to(&back).into_response(),
     };
-    let ev = AuditEvent::new(Actor::Anonymous, "portal.cookies.consent", Outcome::Success)
-        .ip(ip)
-        .object(if accepted { "accepted" } else { "refused" });
+    let ev = AuditEvent::new(Actor::Anonymous, "portal.cookies.consent", Outcome::Success).ip(ip).object(if accepted {
+        "accepted"
+    } else {
+        "refused"
+    });
     audit::record(&state.services.db, state.services.clock.as_ref(), ev).await;
     let mut res = Redirect::to(&back).into_response();
     let h = res.headers_mut();
     let six_months = 182 * 86_400;
     if accepted {
         h.append(header::SET_COOKIE, cookie_header(Consent::COOKIE, "accepted", six_months));
-        h.append(header::SET_COOKIE, cookie_header(Consent::AUDIENCE_COOKIE, &hygie_core::random_hex(16), 395 * 86_400));
+        h.append(
+            header::SET_COOKIE,
+            cookie_header(Consent::AUDIENCE_COOKIE, &hygie_core::random_hex(16), 395 * 86_400),
+        );
     } else {
         h.append(header::SET_COOKIE, cookie_header(Consent::COOKIE, "refused", six_months));
         h.append(header::SET_COOKIE, cookie_header(Consent::AUDIENCE_COOKIE, "", 0));
@@ -305,7 +313,9 @@ async fn post_contact(State(state): State<AppState>, req: Request) -> Response {
     };
     let (status, flash) = match app::server::submit_contact(&state.services, ip.as_deref(), &input).await {
         Ok(id) => return Redirect::to(&format!("/assistance?envoye={id}")).into_response(),
-        Err(AppError::Invalid(errors)) => (StatusCode::UNPROCESSABLE_ENTITY, ContactFlash { input, errors, failure: None }),
+        Err(AppError::Invalid(errors)) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, ContactFlash { input, errors, failure: None })
+        }
         Err(e) => {
             let status = match e {
                 AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -342,7 +352,11 @@ pub fn redirect_router(https_port: u16, public_url: Option<String>) -> Router {
                 None => {
                     let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
                     let host = strip_port(host);
-                    if https_port == 443 { format!("https://{host}") } else { format!("https://{host}:{https_port}") }
+                    if https_port == 443 {
+                        format!("https://{host}")
+                    } else {
+                        format!("https://{host}:{https_port}")
+                    }
                 }
             };
             Redirect::permanent(&format!("{base}{path}"))
@@ -356,7 +370,6 @@ fn strip_port(host: &str) -> &str {
     }
     host.rsplit_once(':').map(|(h, _)| h).unwrap_or(host)
 }
-
 
 #[cfg(test)]
 mod tests {
@@ -399,7 +412,14 @@ mod tests {
     #[test]
     fn csp_has_what_the_brief_requires() {
         let p = csp("abc");
-        for part in ["default-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "'nonce-abc'", "'wasm-unsafe-eval'"] {
+        for part in [
+            "default-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+            "'nonce-abc'",
+            "'wasm-unsafe-eval'",
+        ] {
             assert!(p.contains(part), "{part}");
         }
         assert!(!p.contains("unsafe-inline"));

@@ -8,7 +8,11 @@ use hygie_core::audit;
 use reqwest::header;
 
 const PAGES: &[(&str, &str, &str)] = &[
-    ("/", "Hygie, la messagerie sécurisée des professionnels de santé", "Hygie, secure messaging for health professionals"),
+    (
+        "/",
+        "Hygie, la messagerie sécurisée des professionnels de santé",
+        "Hygie, secure messaging for health professionals",
+    ),
     ("/faq", "Questions fréquentes", "Frequently asked questions"),
     ("/configurations", "Configurations supportées", "Supported configurations"),
     ("/cgu", "Version 1.1, en vigueur depuis le 5 octobre 2026.", "Version 1.1, in force since 5 October 2026."),
@@ -71,7 +75,13 @@ async fn security_headers_on_every_response_with_a_fresh_nonce() {
         assert_eq!(h["referrer-policy"], "no-referrer");
         assert!(h["permissions-policy"].to_str().unwrap().contains("camera=()"));
         let csp = h["content-security-policy"].to_str().unwrap().to_string();
-        for part in ["default-src 'self'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'", "'wasm-unsafe-eval'"] {
+        for part in [
+            "default-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+            "'wasm-unsafe-eval'",
+        ] {
             assert!(csp.contains(part), "{path}: {part} missing from {csp}");
         }
         let nonce = csp.split("'nonce-").nth(1).unwrap().split('\'').next().unwrap().to_string();
@@ -124,7 +134,9 @@ async fn contact_form_without_javascript_reaches_support_by_smtp() {
         let s = TestServer::start(engine).await;
 
         // Refused: every problem named inline, nothing typed is lost, nothing is sent.
-        let res = post_form(&s, "/assistance", form(&contact_fields("Élise Martin", "elise@", "Code non reçu", "court"))).await;
+        let res =
+            post_form(&s, "/assistance", form(&contact_fields("Élise Martin", "elise@", "Code non reçu", "court")))
+                .await;
         assert_eq!(res.status(), 422);
         let body = res.text().await.unwrap();
         assert!(body.contains("Adresse électronique invalide"), "{engine:?}");
@@ -136,7 +148,12 @@ async fn contact_form_without_javascript_reaches_support_by_smtp() {
 
         // Accepted: redirected (a reload cannot send it twice), stored, forwarded over SMTP.
         let message = "Bonjour,\nje ne reçois plus le code par SMS depuis ce matin.\nMerci.";
-        let res = post_form(&s, "/assistance", form(&contact_fields("Élise Martin", "elise.martin@exemple.fr", "Code non recu", message))).await;
+        let res = post_form(
+            &s,
+            "/assistance",
+            form(&contact_fields("Élise Martin", "elise.martin@exemple.fr", "Code non recu", message)),
+        )
+        .await;
         assert_eq!(res.status(), 303, "{engine:?}");
         let location = res.headers()[header::LOCATION].to_str().unwrap().to_string();
         assert!(location.starts_with("/assistance?envoye="), "{location}");
@@ -158,7 +175,8 @@ async fn contact_form_without_javascript_reaches_support_by_smtp() {
 
         // The trail has both attempts, names no content, and is intact.
         let trail = audit::latest(s.db(), 50).await.unwrap();
-        let contact: Vec<_> = trail.iter().filter(|r| r.action == "portal.contact.submit").map(|r| r.outcome.as_str()).collect();
+        let contact: Vec<_> =
+            trail.iter().filter(|r| r.action == "portal.contact.submit").map(|r| r.outcome.as_str()).collect();
         assert_eq!(contact, vec!["success", "failure:invalid"]);
         assert!(trail.iter().any(|r| r.action == "outbox.sent.contact.copy"));
         assert!(trail.iter().all(|r| r.ip.as_deref() != Some("") && !format!("{r:?}").contains("SMS")));
@@ -180,7 +198,9 @@ async fn contact_form_is_rate_limited_per_ip_and_keeps_the_input() {
     assert!(body.contains("Trop de demandes ont été envoyées depuis votre connexion."));
     assert!(body.contains(r#"value="Paul Durand""#));
     let trail = audit::latest(s.db(), 20).await.unwrap();
-    assert!(trail.iter().any(|r| r.action == "portal.contact.submit" && r.outcome == "denied:rate_limited" && r.ip.as_deref() == Some("127.0.0.1")));
+    assert!(trail.iter().any(|r| r.action == "portal.contact.submit"
+        && r.outcome == "denied:rate_limited"
+        && r.ip.as_deref() == Some("127.0.0.1")));
     s.stop().await;
 }
 
@@ -208,11 +228,17 @@ async fn contact_server_function_answers_the_hydrated_form() {
         let receipt: serde_json::Value = res.json().await.unwrap();
         assert!(receipt["id"].as_i64().unwrap() > 0);
 
-        let bad = form(&[("input[name]", ""), ("input[email]", "x"), ("input[subject]", "s"), ("input[message]", "0123456789")]);
+        let bad = form(&[
+            ("input[name]", ""),
+            ("input[email]", "x"),
+            ("input[subject]", "s"),
+            ("input[message]", "0123456789"),
+        ]);
         let res = call(bad).await.unwrap();
         assert!(!res.status().is_success());
         let err: serde_json::Value = res.json().await.unwrap();
-        let fields: Vec<_> = err["Invalid"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_string()).collect();
+        let fields: Vec<_> =
+            err["Invalid"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_string()).collect();
         assert_eq!(fields, vec!["name", "email"]);
         s.smtp.wait_for(1).await;
         s.stop().await;
@@ -229,13 +255,22 @@ async fn cross_origin_state_changes_are_refused() {
         vec![(header::ORIGIN.as_str(), "null")],
     ];
     for headers in attempts {
-        let mut req = client().post(s.url("/assistance")).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(body.clone());
+        let mut req = client()
+            .post(s.url("/assistance"))
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body.clone());
         for (k, v) in &headers {
             req = req.header(*k, *v);
         }
         assert_eq!(req.send().await.unwrap().status(), 403, "{headers:?}");
     }
-    let res = client().post(s.url("/api/contact")).header(header::ORIGIN, "https://evil.example").body("").send().await.unwrap();
+    let res = client()
+        .post(s.url("/api/contact"))
+        .header(header::ORIGIN, "https://evil.example")
+        .body("")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 403);
     // Nothing was stored or sent.
     let n: i64 = hygie_core::with_pool!(s.db(), p => sqlx::query_scalar("SELECT COUNT(*) FROM contact_requests").fetch_one(p).await.unwrap());
@@ -299,7 +334,8 @@ async fn audience_consent_is_given_remembered_and_withdrawn() {
         assert_eq!(hygie_core::audience::summary(s.db(), 1).await.unwrap()[0].views, before);
 
         let trail = audit::latest(s.db(), 20).await.unwrap();
-        let consents: Vec<_> = trail.iter().filter(|r| r.action == "portal.cookies.consent").filter_map(|r| r.object.clone()).collect();
+        let consents: Vec<_> =
+            trail.iter().filter(|r| r.action == "portal.cookies.consent").filter_map(|r| r.object.clone()).collect();
         assert_eq!(consents, vec!["refused", "accepted"]);
         s.stop().await;
     }
@@ -313,7 +349,8 @@ async fn language_switch_sets_a_cookie_and_never_leaves_the_site() {
     assert_eq!(res.headers()[header::LOCATION], "/cgu/1.0");
     assert!(set_cookies(&res).iter().any(|c| c.starts_with("hygie_lang=en;") && c.contains("Secure")));
     for evil in ["//evil.example/", "https://evil.example/", "/\\evil.example"] {
-        let res = get(&s, &format!("/langue/fr?retour={}", evil.replace('/', "%2F").replace('\\', "%5C")), None, None).await;
+        let res =
+            get(&s, &format!("/langue/fr?retour={}", evil.replace('/', "%2F").replace('\\', "%5C")), None, None).await;
         assert_eq!(res.headers()[header::LOCATION], "/", "{evil}");
     }
     s.stop().await;

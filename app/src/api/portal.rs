@@ -82,7 +82,10 @@ pub async fn get_terms(version: Option<String>) -> Result<TermsView, AppError> {
         title: shown.doc.title.clone(),
         html: shown.doc.body_html(),
         current: current.doc.version.clone(),
-        versions: all.iter().map(|t| TermsSummary { version: t.doc.version.clone(), date: t.doc.date.clone() }).collect(),
+        versions: all
+            .iter()
+            .map(|t| TermsSummary { version: t.doc.version.clone(), date: t.doc.date.clone() })
+            .collect(),
     })
 }
 

@@ -37,7 +37,9 @@ impl ContactForm {
         let subject = take(&mut errors, "subject", text_field(&input.subject, 1, SUBJECT_MAX, false));
         let message = take(&mut errors, "message", text_field(&input.message, MESSAGE_MIN, MESSAGE_MAX, true));
         match (name, email, subject, message) {
-            (Some(name), Some(email), Some(subject), Some(message)) => Ok(ContactForm { name, email, subject, message }),
+            (Some(name), Some(email), Some(subject), Some(message)) => {
+                Ok(ContactForm { name, email, subject, message })
+            }
             _ => Err(errors),
         }
     }
@@ -69,12 +71,8 @@ mod tests {
 
     #[test]
     fn every_problem_is_reported_in_form_order() {
-        let bad = ContactInput {
-            name: "".into(),
-            email: "elise@".into(),
-            subject: "a\nb".into(),
-            message: "court".into(),
-        };
+        let bad =
+            ContactInput { name: "".into(), email: "elise@".into(), subject: "a\nb".into(), message: "court".into() };
         let errs = ContactForm::parse(&bad).unwrap_err();
         assert_eq!(
             errs.iter().map(|e| (e.field.as_str(), e.problem)).collect::<Vec<_>>(),

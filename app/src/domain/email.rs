@@ -62,7 +62,8 @@ mod tests {
 
     #[test]
     fn accepts_what_people_type() {
-        for ok in ["jean.dupont@hygie.example", "  Dr.Martin+cabinet@Exemple.FR ", "é.lise@santé.fr", "a_b-c@x-y.org"] {
+        for ok in ["jean.dupont@hygie.example", "  Dr.Martin+cabinet@Exemple.FR ", "é.lise@santé.fr", "a_b-c@x-y.org"]
+        {
             assert!(EmailAddress::parse(ok).is_ok(), "{ok}");
         }
         assert_eq!(EmailAddress::parse("A@Exemple.FR").unwrap().as_str(), "A@exemple.fr");
@@ -72,7 +73,20 @@ mod tests {
     #[test]
     fn refuses_the_rest() {
         assert_eq!(EmailAddress::parse(" "), Err(FieldProblem::Required));
-        for bad in ["jean", "jean@", "@x.fr", "jean@localhost", "a..b@x.fr", ".a@x.fr", "a@-x.fr", "a@x.f", "a b@x.fr", "a@x..fr", "a@x.fr\nBcc: y@z.fr", "a@x.123"] {
+        for bad in [
+            "jean",
+            "jean@",
+            "@x.fr",
+            "jean@localhost",
+            "a..b@x.fr",
+            ".a@x.fr",
+            "a@-x.fr",
+            "a@x.f",
+            "a b@x.fr",
+            "a@x..fr",
+            "a@x.fr\nBcc: y@z.fr",
+            "a@x.123",
+        ] {
             assert!(EmailAddress::parse(bad).is_err(), "{bad:?}");
         }
         let long = format!("{}@x.fr", "a".repeat(260));

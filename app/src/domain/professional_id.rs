@@ -24,7 +24,9 @@ impl ProfessionalId {
         }
         let b = s.as_bytes();
         let adeli_ok = b.len() == 9
-            && b.iter().enumerate().all(|(i, c)| c.is_ascii_digit() || (i == 1 && (*c == b'A' || *c == b'B') && b[0] == b'2'));
+            && b.iter()
+                .enumerate()
+                .all(|(i, c)| c.is_ascii_digit() || (i == 1 && (*c == b'A' || *c == b'B') && b[0] == b'2'));
         if adeli_ok {
             Ok(ProfessionalId::Adeli(s))
         } else {
@@ -55,7 +57,11 @@ fn luhn_ok(digits: &str) -> bool {
             let d = u32::from(b - b'0');
             if i % 2 == 1 {
                 let x = d * 2;
-                if x > 9 { x - 9 } else { x }
+                if x > 9 {
+                    x - 9
+                } else {
+                    x
+                }
             } else {
                 d
             }

@@ -152,8 +152,7 @@ pub async fn append(db: &Db, clock: &dyn Clock, event: AuditEvent) -> Result<i64
     let outcome = event.outcome.as_text();
     macro_rules! body {
         ($tx:ident, $head_sql:expr) => {{
-            let (last_seq, last_hash): (i64, String) =
-                sqlx::query_as($head_sql).fetch_one(&mut *$tx).await?;
+            let (last_seq, last_hash): (i64, String) = sqlx::query_as($head_sql).fetch_one(&mut *$tx).await?;
             let seq = last_seq + 1;
             let at_ms = clock.now_ms();
             let hash = record_hash(

@@ -72,7 +72,16 @@ async fn edited_record_with_recomputed_hash_is_detected_at_the_next_one() {
         let r: AuditRecord = crate::with_pool!(&t.db, p => sqlx::query_as(
             "SELECT seq, at_ms, actor, ip, action, object, outcome, prev_hash, hash FROM audit_log WHERE seq = 3")
             .fetch_one(p).await.unwrap());
-        let forged = record_hash(&r.prev_hash, r.seq, r.at_ms, &r.actor, r.ip.as_deref(), "forged", r.object.as_deref(), &r.outcome);
+        let forged = record_hash(
+            &r.prev_hash,
+            r.seq,
+            r.at_ms,
+            &r.actor,
+            r.ip.as_deref(),
+            "forged",
+            r.object.as_deref(),
+            &r.outcome,
+        );
         crate::with_pool!(&t.db, p => { sqlx::query("UPDATE audit_log SET action = 'forged', hash = $1 WHERE seq = 3")
             .bind(&forged).execute(p).await.unwrap(); });
         let report = verify(&t.db).await.unwrap();

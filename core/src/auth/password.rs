@@ -63,10 +63,7 @@ fn dummy_hash() -> &'static str {
     static DUMMY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     DUMMY.get_or_init(|| {
         let salt = SaltString::generate(&mut OsRng);
-        argon2()
-            .hash_password(b"hygie-dummy-password-for-timing", &salt)
-            .map(|h| h.to_string())
-            .unwrap_or_default()
+        argon2().hash_password(b"hygie-dummy-password-for-timing", &salt).map(|h| h.to_string()).unwrap_or_default()
     })
 }
 

@@ -135,12 +135,15 @@ mod tests {
 
             let trail = audit::latest(&t.db, 10).await.unwrap();
             let actions: Vec<_> = trail.iter().map(|r| (r.action.as_str(), r.outcome.as_str())).collect();
-            assert_eq!(actions, vec![
-                ("portal.contact.submit", "success"),
-                ("portal.contact.submit", "denied:rate_limited"),
-                ("portal.contact.submit", "success"),
-                ("portal.contact.submit", "success"),
-            ]);
+            assert_eq!(
+                actions,
+                vec![
+                    ("portal.contact.submit", "success"),
+                    ("portal.contact.submit", "denied:rate_limited"),
+                    ("portal.contact.submit", "success"),
+                    ("portal.contact.submit", "success"),
+                ]
+            );
             assert!(trail.iter().all(|r| r.ip.is_some()));
             // The trail names the request, never its content.
             assert!(trail.iter().all(|r| !format!("{r:?}").contains("SMS")));

@@ -269,8 +269,9 @@ pub async fn run_once(
             Ok(()) => {
                 mark_sent(db, clock, item.id).await?;
                 report.sent += 1;
-                let ev = AuditEvent::new(Actor::System, format!("outbox.sent.{}", item.message.category), Outcome::Success)
-                    .object(object);
+                let ev =
+                    AuditEvent::new(Actor::System, format!("outbox.sent.{}", item.message.category), Outcome::Success)
+                        .object(object);
                 audit::record(db, clock, ev).await;
             }
             Err(e) => {

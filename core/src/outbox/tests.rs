@@ -54,7 +54,10 @@ async fn delivered_to_dev_outbox_and_body_erased() {
         assert_eq!(body, None, "a delivered body must not stay in the database");
         assert_eq!(stats(&t.db).await.unwrap(), QueueStats { pending: 0, sent: 1, failed: 0 });
         // Nothing left to do on the next pass.
-        assert_eq!(run_once(&t.db, &clock, &RetryPolicy::default(), &transport, 10).await.unwrap(), PassReport::default());
+        assert_eq!(
+            run_once(&t.db, &clock, &RetryPolicy::default(), &transport, 10).await.unwrap(),
+            PassReport::default()
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 }
@@ -100,7 +103,8 @@ async fn transient_failures_are_retried_with_backoff_then_given_up() {
 async fn sms_without_gateway_fails_permanently_at_once() {
     for t in TestDb::both().await {
         let clock = ManualClock::new(1_800_000_000_000);
-        let transport = Transport { email: EmailTransport::Dev(DevOutbox::new(temp_dir())), sms: SmsTransport::Disabled };
+        let transport =
+            Transport { email: EmailTransport::Dev(DevOutbox::new(temp_dir())), sms: SmsTransport::Disabled };
         let sms = Outgoing {
             channel: Channel::Sms,
             category: "test.sms".into(),
@@ -187,7 +191,11 @@ async fn one_shot_http(status: u16) -> (String, tokio::task::JoinHandle<String>)
             if let Some((head, body)) = text.split_once("\r\n\r\n") {
                 let len = head
                     .lines()
-                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap()))
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse::<usize>().unwrap())
+                    })
                     .unwrap_or(0);
                 if body.len() >= len {
                     break;
@@ -219,7 +227,8 @@ fn sms(to: &str) -> Outgoing {
 async fn sms_gateway_gets_the_documented_json() {
     let (url, server) = one_shot_http(202).await;
     let gw = SmsGateway::new(url, secrecy::SecretString::from("tok-123")).unwrap();
-    let transport = Transport { email: EmailTransport::Dev(DevOutbox::new(temp_dir())), sms: SmsTransport::Gateway(gw) };
+    let transport =
+        Transport { email: EmailTransport::Dev(DevOutbox::new(temp_dir())), sms: SmsTransport::Gateway(gw) };
     transport.send(42, 0, &sms("+33612345678")).await.unwrap();
     let request = server.await.unwrap();
     assert!(request.starts_with("POST /v1/messages HTTP/1.1"));
@@ -227,7 +236,10 @@ async fn sms_gateway_gets_the_documented_json() {
     assert!(request.to_ascii_lowercase().contains("content-type: application/json"));
     let body = request.split_once("\r\n\r\n").unwrap().1;
     let json: serde_json::Value = serde_json::from_str(body).unwrap();
-    assert_eq!(json, serde_json::json!({"to": "+33612345678", "text": "Hygie : votre code est 123456", "reference": "hygie-outbox-42"}));
+    assert_eq!(
+        json,
+        serde_json::json!({"to": "+33612345678", "text": "Hygie : votre code est 123456", "reference": "hygie-outbox-42"})
+    );
 }
 
 #[tokio::test]

@@ -175,9 +175,7 @@ fn build_email(from: &Mailbox, msg: &Outgoing) -> Result<Message, TransportError
         let reply: Mailbox = r.parse().map_err(|_| TransportError::InvalidAddress("reply-to".into()))?;
         b = b.reply_to(reply);
     }
-    b.header(ContentType::TEXT_PLAIN)
-        .body(msg.body.clone())
-        .map_err(|e| TransportError::Build(e.to_string()))
+    b.header(ContentType::TEXT_PLAIN).body(msg.body.clone()).map_err(|e| TransportError::Build(e.to_string()))
 }
 
 async fn send_sms(gw: &SmsGateway, id: i64, msg: &Outgoing) -> Result<(), TransportError> {

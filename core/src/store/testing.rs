@@ -50,10 +50,7 @@ impl TestDb {
         let name = format!("hygie_test_{}", random_suffix());
         let admin = Db::connect(&admin_url).await.expect("connect to PostgreSQL admin database");
         if let Db::Postgres(p) = &admin {
-            sqlx::query(&format!("CREATE DATABASE {name}"))
-                .execute(p)
-                .await
-                .expect("create test database");
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(p).await.expect("create test database");
         }
         admin.close().await;
         let url = with_database(&admin_url, &name);
@@ -77,9 +74,8 @@ impl Drop for TestDb {
                 if let Ok(rt) = rt {
                     rt.block_on(async {
                         if let Ok(Db::Postgres(p)) = Db::connect(&admin_url).await {
-                            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                                .execute(&p)
-                                .await;
+                            let _ =
+                                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&p).await;
                         }
                     });
                 }

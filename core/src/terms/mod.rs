@@ -6,10 +6,7 @@ use crate::clock::Clock;
 use crate::store::{Db, StoreError};
 
 /// The versions kept in the repository, oldest first.
-pub const BUNDLED: &[&str] = &[
-    include_str!("../../../terms/cgu-1.0.md"),
-    include_str!("../../../terms/cgu-1.1.md"),
-];
+pub const BUNDLED: &[&str] = &[include_str!("../../../terms/cgu-1.0.md"), include_str!("../../../terms/cgu-1.1.md")];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TermsDocument {
@@ -48,7 +45,9 @@ impl TermsDocument {
                 .ok_or(TermsParseError::MissingField(name))
         };
         let version = field("version")?;
-        if version.split('.').count() < 2 || !version.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())) {
+        if version.split('.').count() < 2
+            || !version.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+        {
             return Err(TermsParseError::BadVersion);
         }
         let date = field("date")?;
@@ -191,7 +190,9 @@ mod tests {
             TermsDocument::parse("---\nversion: 2.0\ndate: 2026-01-01\ntitle: T\n---\n  \n"),
             Err(TermsParseError::EmptyBody)
         );
-        let ok = TermsDocument::parse("\u{feff}---\r\nversion: 2.0\r\ndate: 2026-01-01\r\ntitle: CGU\r\n---\r\n## 1. A\r\n").unwrap();
+        let ok =
+            TermsDocument::parse("\u{feff}---\r\nversion: 2.0\r\ndate: 2026-01-01\r\ntitle: CGU\r\n---\r\n## 1. A\r\n")
+                .unwrap();
         assert_eq!(ok.title, "CGU");
         assert_eq!(ok.body_md, "## 1. A");
     }
@@ -212,7 +213,8 @@ mod tests {
             assert_eq!(sync_bundled(&t.db, &clock).await.unwrap(), 2);
             assert_eq!(sync_bundled(&t.db, &clock).await.unwrap(), 0);
             assert_eq!(current(&t.db).await.unwrap().unwrap().doc.version, "1.1");
-            let later = TermsDocument::parse("---\nversion: 2.0\ndate: 2027-01-01\ntitle: CGU\n---\n## 1. Nouveau").unwrap();
+            let later =
+                TermsDocument::parse("---\nversion: 2.0\ndate: 2027-01-01\ntitle: CGU\n---\n## 1. Nouveau").unwrap();
             assert!(add(&t.db, &clock, &later).await.unwrap());
             let all = list(&t.db).await.unwrap();
             assert_eq!(all.iter().map(|v| v.doc.version.as_str()).collect::<Vec<_>>(), ["2.0", "1.1", "1.0"]);

@@ -40,7 +40,11 @@ impl SmtpSink {
             .arg(&dir)
             .stdout(Stdio::null())
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot start the SMTP sink with {python} (needs aiosmtpd: apt-get install python3-aiosmtpd): {e}"));
+            .unwrap_or_else(|e| {
+                panic!(
+                    "cannot start the SMTP sink with {python} (needs aiosmtpd: apt-get install python3-aiosmtpd): {e}"
+                )
+            });
         let deadline = Instant::now() + Duration::from_secs(15);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "the SMTP sink did not start on port {port}");
@@ -52,7 +56,12 @@ impl SmtpSink {
     /// The messages received so far, parsed, oldest first.
     pub fn messages(&self) -> Vec<Vec<u8>> {
         let mut files: Vec<_> = std::fs::read_dir(&self.dir)
-            .map(|rd| rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "eml")).collect())
+            .map(|rd| {
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+                    .collect()
+            })
             .unwrap_or_default();
         files.sort();
         files.into_iter().filter_map(|p| std::fs::read(p).ok()).collect()
@@ -160,11 +169,7 @@ pub fn client() -> reqwest::Client {
 }
 
 pub fn form(pairs: &[(&str, &str)]) -> String {
-    pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", enc(k), enc(v)))
-        .collect::<Vec<_>>()
-        .join("&")
+    pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
 }
 
 fn enc(s: &str) -> String {

@@ -7,9 +7,7 @@ use crate::use_i18n;
 #[component]
 pub fn Home() -> impl IntoView {
     let t = use_i18n();
-    let list = move |items: &[Msg]| {
-        items.iter().map(|m| view! { <li>{t.t(*m)}</li> }).collect_view()
-    };
+    let list = move |items: &[Msg]| items.iter().map(|m| view! { <li>{t.t(*m)}</li> }).collect_view();
     view! {
         <Title text=t.t(Msg::NavHome)/>
         <div class="hero">

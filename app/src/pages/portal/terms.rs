@@ -50,7 +50,8 @@ fn TermsPage(version: Signal<Option<String>>) -> impl IntoView {
 fn TermsDocument(view: TermsView) -> impl IntoView {
     let t = use_i18n();
     let is_current = view.version == view.current;
-    let version_line = t.fmt(Msg::TermsVersionLine, &[("version", &view.version), ("date", &t.locale.long_date(&view.date))]);
+    let version_line =
+        t.fmt(Msg::TermsVersionLine, &[("version", &view.version), ("date", &t.locale.long_date(&view.date))]);
     let old_notice = (!is_current).then(|| {
         let text = t.fmt(Msg::TermsOldNotice, &[("version", &view.current)]);
         view! {
@@ -61,13 +62,18 @@ fn TermsDocument(view: TermsView) -> impl IntoView {
     });
     let current = view.current.clone();
     let shown = view.version.clone();
-    let history = view.versions.iter().map(|v| {
-        let label = t.fmt(Msg::TermsHistoryItem, &[("version", &v.version), ("date", &t.locale.long_date(&v.date))]);
-        let href = format!("/cgu/{}", v.version);
-        let mark = (v.version == current).then(|| format!(" {}", t.t(Msg::TermsCurrentMark)));
-        let here = (v.version == shown).then_some("page");
-        view! { <li><a href=href aria-current=here>{label}</a>{mark}</li> }
-    }).collect_view();
+    let history = view
+        .versions
+        .iter()
+        .map(|v| {
+            let label =
+                t.fmt(Msg::TermsHistoryItem, &[("version", &v.version), ("date", &t.locale.long_date(&v.date))]);
+            let href = format!("/cgu/{}", v.version);
+            let mark = (v.version == current).then(|| format!(" {}", t.t(Msg::TermsCurrentMark)));
+            let here = (v.version == shown).then_some("page");
+            view! { <li><a href=href aria-current=here>{label}</a>{mark}</li> }
+        })
+        .collect_view();
     view! {
         <h1>{view.title.clone()}</h1>
         <p class="lead">{version_line}</p>
