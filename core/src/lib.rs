@@ -1,6 +1,7 @@
 //! Hygie core: storage, audit trail, outgoing messages and every other piece that touches IO or
 //! secrets. No Leptos here; the web layer (`app`, `server`) calls into this crate.
 
+pub mod accounts;
 pub mod audience;
 pub mod audit;
 pub mod auth;

@@ -1,5 +1,6 @@
 //! Types with `parse()`, shared by the browser form and the server: the same rules run in both.
 
+pub mod account;
 pub mod contact;
 pub mod email;
 pub mod phone;
@@ -21,6 +22,9 @@ pub enum FieldProblem {
     InvalidPhone,
     NotMobile,
     InvalidIdentifier,
+    NotInstanceDomain,
+    OnSecureDomain,
+    UnknownValue,
 }
 
 impl FieldProblem {
@@ -35,6 +39,9 @@ impl FieldProblem {
             FieldProblem::InvalidPhone => t.t(Msg::ErrPhone).into(),
             FieldProblem::NotMobile => t.t(Msg::ErrNotMobile).into(),
             FieldProblem::InvalidIdentifier => t.t(Msg::ErrIdentifier).into(),
+            FieldProblem::NotInstanceDomain => t.t(Msg::ErrNotInstanceDomain).into(),
+            FieldProblem::OnSecureDomain => t.t(Msg::ErrOnSecureDomain).into(),
+            FieldProblem::UnknownValue => t.t(Msg::ErrUnknownValue).into(),
         }
     }
 }

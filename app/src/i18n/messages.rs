@@ -227,6 +227,9 @@ messages! {
     ErrPhone => "Numéro invalide (exemple : 06 12 34 56 78 ou +33 6 12 34 56 78).", "Invalid number (example: +33 6 12 34 56 78).";
     ErrNotMobile => "Ce numéro n'est pas un mobile : il ne peut pas recevoir de SMS.", "This is not a mobile number: it cannot receive text messages.";
     ErrIdentifier => "Identifiant invalide : RPPS (11 chiffres) ou ADELI (9 caractères).", "Invalid identifier: RPPS (11 digits) or ADELI (9 characters).";
+    ErrNotInstanceDomain => "L'adresse doit appartenir à un domaine de ce service.", "The address must be on one of this service's domains.";
+    ErrOnSecureDomain => "L'adresse de notification doit être une messagerie ordinaire, hors de l'espace de confiance.", "The notification address must be an ordinary mailbox, outside the trust space.";
+    ErrUnknownValue => "Valeur inconnue.", "Unknown value.";
     ErrForbidden => "Cette action n'est pas autorisée.", "This action is not allowed.";
     ErrNotFound => "Introuvable.", "Not found.";
     ErrUnauthorized => "Vous devez vous connecter.", "You need to sign in.";
