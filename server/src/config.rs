@@ -31,6 +31,8 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     /// `tracing` filter, e.g. `info,hygie=debug`.
     pub log: String,
+    /// The mail domains whose mailboxes this Hygie holds (`jean.dupont@DOMAIN`).
+    pub domains: Vec<String>,
     pub tls: TlsConfig,
     pub mail: MailConfig,
     pub sms: SmsConfig,
@@ -142,6 +144,7 @@ impl Default for Config {
             site_root: PathBuf::from(std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into())),
             trust_forwarded_for: false,
             log: "info".into(),
+            domains: vec!["hygie.localhost".into()],
             tls: TlsConfig::default(),
             mail: MailConfig::default(),
             sms: SmsConfig::default(),
@@ -273,7 +276,24 @@ impl Config {
         if self.support.contact_per_hour < 1 {
             return Err(ConfigError::Invalid("support.contact_per_hour must be at least 1".into()));
         }
+        if self.domains.is_empty() || self.domains.iter().any(|d| d.trim().is_empty() || d.contains('@')) {
+            return Err(ConfigError::Invalid(
+                "domains must list at least one mail domain, such as \"hygie.example.fr\"".into(),
+            ));
+        }
         Ok(())
+    }
+
+    /// The address people use, for links in messages.
+    pub fn public_url(&self) -> String {
+        self.public_url.clone().unwrap_or_else(|| {
+            let port = self.listen.port();
+            if port == 443 {
+                "https://localhost".into()
+            } else {
+                format!("https://localhost:{port}")
+            }
+        })
     }
 
     pub fn database_url(&self) -> String {

@@ -1,6 +1,7 @@
 //! The Hygie server: configuration, start-up, TLS, the HTTP router and the background workers.
 //! `main.rs` is only the command line on top of this.
 
+pub mod accounts;
 pub mod config;
 pub mod tls;
 pub mod web;

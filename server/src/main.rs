@@ -42,6 +42,57 @@ enum Command {
     /// The database.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Accounts (secure mailboxes).
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+}
+
+#[derive(Subcommand)]
+enum AccountsCommand {
+    /// Create one account; an activation link (single use, 72 h) goes to its notification email.
+    Create(CreateAccountArgs),
+    /// Import a registration authority's CSV file of professionals authorised by law (columns:
+    /// adresse;type_bal;nom;prenom;autorite;fonction;email_notification;mobile). Good lines are
+    /// imported, bad ones reported by number; running it again creates nothing twice.
+    Import {
+        /// The CSV file (UTF-8, `;` or `,` separated, with a header line).
+        file: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct CreateAccountArgs {
+    /// The secure mailbox address, on one of the configured domains.
+    #[arg(long)]
+    address: String,
+    /// personal (PER), organisational (ORG) or applicative (APP).
+    #[arg(long = "type", default_value = "personal")]
+    mailbox_type: String,
+    #[arg(long, default_value = "")]
+    last_name: String,
+    #[arg(long, default_value = "")]
+    first_name: String,
+    /// Health professionals: RPPS (11 digits) or ADELI (9 characters).
+    #[arg(long = "id", default_value = "")]
+    professional_id: String,
+    #[arg(long, default_value = "")]
+    profession: String,
+    #[arg(long, default_value = "")]
+    specialty: String,
+    #[arg(long = "place", default_value = "")]
+    practice_place: String,
+    /// Other professionals: the registration authority.
+    #[arg(long, default_value = "")]
+    authority: String,
+    /// Other professionals: their role.
+    #[arg(long, default_value = "")]
+    role: String,
+    /// Where codes and notifications go: an ordinary mailbox outside the trust space.
+    #[arg(long)]
+    notification_email: String,
+    /// Mobile number for SMS codes (06…, 07… or +country code).
+    #[arg(long, default_value = "")]
+    mobile: String,
 }
 
 #[derive(Subcommand)]
@@ -204,6 +255,65 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
             println!("{config:#?}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Accounts(AccountsCommand::Create(args)) => {
+            use app::domain::account::{AccountInput, NewAccount};
+            let input = AccountInput {
+                address: args.address,
+                mailbox_type: args.mailbox_type,
+                last_name: args.last_name,
+                first_name: args.first_name,
+                professional_id: args.professional_id,
+                profession: args.profession,
+                specialty: args.specialty,
+                practice_place: args.practice_place,
+                authority: args.authority,
+                role: args.role,
+                notification_email: args.notification_email,
+                mobile: args.mobile,
+            };
+            let account = NewAccount::parse(&input, &config.domains, |_| false)
+                .map_err(|errors| format!("account refused: {}", hygie_server::accounts::describe(&errors)))?;
+            let db = hygie_server::open_database(&config).await.map_err(|e| e.to_string())?;
+            let record = hygie_server::accounts::to_record(&account);
+            match hygie_core::accounts::create_and_invite(&db, &SystemClock, &operator(), &record, &config.public_url())
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                hygie_core::accounts::Created::New(id) => {
+                    println!(
+                        "account {id} created for {}; activation link sent to its notification email",
+                        record.address
+                    )
+                }
+                hygie_core::accounts::Created::Existing(id) => {
+                    println!("account {id} already exists for {}: unchanged", record.address)
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Accounts(AccountsCommand::Import { file }) => {
+            let db = hygie_server::open_database(&config).await.map_err(|e| e.to_string())?;
+            let bar = indicatif::ProgressBar::new(hygie_server::accounts::count_lines(&file));
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} lines  {elapsed_precise}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let report = hygie_server::accounts::import(&db, &SystemClock, &config, &operator(), &file, &bar)
+                .await
+                .map_err(|e| e.to_string())?;
+            bar.finish_and_clear();
+            for (line, reason) in &report.rejected {
+                eprintln!("line {line}: {reason}");
+            }
+            println!(
+                "{} imported, {} already present, {} rejected",
+                report.imported,
+                report.existing,
+                report.rejected.len()
+            );
+            operator_audit(&db, "operator.accounts.import", None, audit::Outcome::Success).await;
+            Ok(if report.rejected.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(3) })
+        }
         Command::Db(DbCommand::Migrate) => {
             hygie_server::open_database(&config).await.map_err(|e| e.to_string())?;
             println!("database up to date");
@@ -212,13 +322,18 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
     }
 }
 
-/// Records an operator command in the audit trail, as the OS user who ran it.
-async fn operator_audit(db: &hygie_core::Db, action: &str, object: Option<String>, outcome: audit::Outcome) {
+/// The operator running a command, by OS user name.
+fn operator() -> audit::Actor {
     let user = std::env::var("SUDO_USER")
         .or_else(|_| std::env::var("USER"))
         .or_else(|_| std::env::var("LOGNAME"))
         .unwrap_or_else(|_| "unknown".into());
-    let mut event = audit::AuditEvent::new(audit::Actor::Operator(user), action, outcome);
+    audit::Actor::Operator(user)
+}
+
+/// Records an operator command in the audit trail, as the OS user who ran it.
+async fn operator_audit(db: &hygie_core::Db, action: &str, object: Option<String>, outcome: audit::Outcome) {
+    let mut event = audit::AuditEvent::new(operator(), action, outcome);
     event.object = object;
     audit::record(db, &SystemClock, event).await;
 }
