@@ -1,3 +1,4 @@
 //! Authentication building blocks: password hashing now; one-time codes and sessions next.
 
+pub mod otp;
 pub mod password;
