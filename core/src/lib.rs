@@ -17,10 +17,7 @@ pub use store::{Backend, Db, StoreError};
 
 /// A short random reference (12 hex digits) to quote an incident in logs and to the user.
 pub fn random_ref() -> String {
-    use rand::RngCore;
-    let mut b = [0u8; 6];
-    rand::thread_rng().fill_bytes(&mut b);
-    hex::encode(b)
+    random_hex(6)
 }
 
 /// A random token of `bytes` bytes, hex-encoded (cookies, nonces, identifiers).

@@ -22,10 +22,10 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// The certificate and key to serve, and whether they were generated for development.
-pub fn cert_paths(config: &Config) -> Result<(PathBuf, PathBuf, bool), TlsError> {
+/// The certificate and key to serve: the configured ones, or the development pair.
+pub fn cert_paths(config: &Config) -> Result<(PathBuf, PathBuf), TlsError> {
     if let (Some(cert), Some(key)) = (&config.tls.cert, &config.tls.key) {
-        return Ok((cert.clone(), key.clone(), false));
+        return Ok((cert.clone(), key.clone()));
     }
     let dir = config.data_dir.join("tls");
     let cert = dir.join("dev-cert.pem");
@@ -40,7 +40,7 @@ pub fn cert_paths(config: &Config) -> Result<(PathBuf, PathBuf, bool), TlsError>
     } else {
         tracing::info!(cert = %cert.display(), "using the self-signed development certificate");
     }
-    Ok((cert, key, true))
+    Ok((cert, key))
 }
 
 fn generate_dev_cert(dir: &Path, cert_path: &Path, key_path: &Path) -> Result<(), TlsError> {
@@ -69,6 +69,6 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 pub async fn rustls_config(config: &Config) -> Result<RustlsConfig, TlsError> {
     install_crypto_provider();
-    let (cert, key, _) = cert_paths(config)?;
+    let (cert, key) = cert_paths(config)?;
     RustlsConfig::from_pem_file(&cert, &key).await.map_err(|source| TlsError::Load { path: cert.clone(), source })
 }

@@ -53,9 +53,7 @@ pub fn router(state: AppState) -> Router {
     let routes = generate_route_list(app::App);
     let ctx_state = state.clone();
     let context = move || provide_request_context(&ctx_state, None);
-    let fallback_state = state.clone();
-    let fallback_ctx = move || provide_request_context(&fallback_state, None);
-    let shell_opts = state.leptos.clone();
+    let opts = state.leptos.clone();
 
     Router::new()
         .route("/api/{*fn_name}", post(server_fn_handler).get(server_fn_handler))
@@ -63,11 +61,8 @@ pub fn router(state: AppState) -> Router {
         .route("/cookies/consentement", post(post_consent))
         .route("/langue/{code}", get(get_language))
         .route("/healthz", get(healthz))
-        .leptos_routes_with_context(&state, routes, context, {
-            let opts = shell_opts.clone();
-            move || app::shell(opts.clone())
-        })
-        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(fallback_ctx, app::shell))
+        .leptos_routes_with_context(&state, routes, context.clone(), move || app::shell(opts.clone()))
+        .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, app::shell))
         .layer(middleware::from_fn_with_state(state.clone(), audience))
         .layer(middleware::from_fn(origin_check))
         .layer(middleware::from_fn_with_state(state.clone(), client_ip))

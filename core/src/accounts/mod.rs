@@ -185,7 +185,7 @@ pub async fn create_and_invite(
     Ok(created)
 }
 
-/// How many accounts there are, by status.
+/// How many accounts there are.
 pub async fn count(db: &Db) -> Result<i64, StoreError> {
     Ok(crate::with_pool!(db, p => sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(p).await?))
 }

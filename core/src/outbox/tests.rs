@@ -223,13 +223,15 @@ fn sms(to: &str) -> Outgoing {
     }
 }
 
+fn gateway(url: String, token: &str) -> Transport {
+    let gw = SmsGateway::new(url, secrecy::SecretString::from(token)).unwrap();
+    Transport { email: EmailTransport::Dev(DevOutbox::new(temp_dir())), sms: SmsTransport::Gateway(gw) }
+}
+
 #[tokio::test]
 async fn sms_gateway_gets_the_documented_json() {
     let (url, server) = one_shot_http(202).await;
-    let gw = SmsGateway::new(url, secrecy::SecretString::from("tok-123")).unwrap();
-    let transport =
-        Transport { email: EmailTransport::Dev(DevOutbox::new(temp_dir())), sms: SmsTransport::Gateway(gw) };
-    transport.send(42, 0, &sms("+33612345678")).await.unwrap();
+    gateway(url, "tok-123").send(42, 0, &sms("+33612345678")).await.unwrap();
     let request = server.await.unwrap();
     assert!(request.starts_with("POST /v1/messages HTTP/1.1"));
     assert!(request.to_ascii_lowercase().contains("authorization: bearer tok-123"));
@@ -245,20 +247,12 @@ async fn sms_gateway_gets_the_documented_json() {
 #[tokio::test]
 async fn sms_gateway_refusal_is_permanent_and_overload_is_retried() {
     let (url, server) = one_shot_http(400).await;
-    let gw = SmsGateway::new(url, secrecy::SecretString::from("t")).unwrap();
-    let err = Transport { email: EmailTransport::Dev(DevOutbox::new(temp_dir())), sms: SmsTransport::Gateway(gw) }
-        .send(1, 0, &sms("+33612345678"))
-        .await
-        .unwrap_err();
+    let err = gateway(url, "t").send(1, 0, &sms("+33612345678")).await.unwrap_err();
     server.await.unwrap();
     assert!(err.is_permanent(), "{err}");
 
     let (url, server) = one_shot_http(503).await;
-    let gw = SmsGateway::new(url, secrecy::SecretString::from("t")).unwrap();
-    let err = Transport { email: EmailTransport::Dev(DevOutbox::new(temp_dir())), sms: SmsTransport::Gateway(gw) }
-        .send(1, 0, &sms("+33612345678"))
-        .await
-        .unwrap_err();
+    let err = gateway(url, "t").send(1, 0, &sms("+33612345678")).await.unwrap_err();
     server.await.unwrap();
     assert!(!err.is_permanent(), "{err}");
     assert!(!TransportError::GatewayStatus(429).is_permanent());
