@@ -22,6 +22,28 @@ pub enum AppError {
     RateLimited { retry_after_secs: u64 },
     #[error("internal error {ref_id}")]
     Internal { ref_id: String },
+    /// Unknown address or wrong password: one message for both.
+    #[error("bad credentials")]
+    BadCredentials,
+    #[error("account locked")]
+    Locked,
+    /// Suspended, closed or not yet activated.
+    #[error("account unavailable")]
+    AccountUnavailable,
+    #[error("wrong code")]
+    WrongCode { attempts_left: i64 },
+    /// The code expired or was tried too often: start again.
+    #[error("code expired")]
+    CodeExpired,
+    /// The person must accept the terms in force first.
+    #[error("terms pending")]
+    TermsPending,
+    /// A sensitive change needs the password typed again.
+    #[error("reauthentication required")]
+    ReauthRequired,
+    /// A link (activation, reset, unlock) that is unknown, used or expired.
+    #[error("link expired")]
+    LinkExpired,
 }
 
 impl AppError {
@@ -45,6 +67,16 @@ impl AppError {
                 t.fmt(Msg::ErrRateLimited, &[("minutes", &minutes.to_string())])
             }
             AppError::Internal { ref_id } => t.fmt(Msg::ErrInternal, &[("ref", ref_id)]),
+            AppError::BadCredentials => t.t(Msg::ErrBadCredentials).into(),
+            AppError::Locked => t.t(Msg::ErrLocked).into(),
+            AppError::AccountUnavailable => t.t(Msg::ErrAccountUnavailable).into(),
+            AppError::WrongCode { attempts_left } => {
+                t.fmt(Msg::ErrWrongCode, &[("left", &attempts_left.to_string())])
+            }
+            AppError::CodeExpired => t.t(Msg::ErrCodeExpired).into(),
+            AppError::TermsPending => t.t(Msg::ErrTermsPending).into(),
+            AppError::ReauthRequired => t.t(Msg::ErrReauthRequired).into(),
+            AppError::LinkExpired => t.t(Msg::ErrLinkExpired).into(),
         }
     }
 }

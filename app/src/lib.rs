@@ -19,6 +19,9 @@ use leptos_router::{path, SsrMode};
 use crate::components::layout::Layout;
 use crate::env::PageEnv;
 use crate::i18n::I18n;
+use crate::pages::account::{
+    AccountPage, ActivationPage, ForgotPasswordPage, ResetPasswordPage, SignInPage, TermsAcceptPage, UnlockPage,
+};
 use crate::pages::portal::{Assistance, Configurations, Cookies, Faq, Home, Legal, NotFound, Terms, TermsVersion};
 
 /// The whole HTML document, rendered on the server.
@@ -72,6 +75,13 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/cookies") view=Cookies ssr=SsrMode::Async/>
                     <Route path=path!("/mentions-legales") view=Legal ssr=SsrMode::Async/>
                     <Route path=path!("/assistance") view=Assistance ssr=SsrMode::Async/>
+                    <Route path=path!("/connexion") view=SignInPage ssr=SsrMode::Async/>
+                    <Route path=path!("/compte") view=AccountPage ssr=SsrMode::Async/>
+                    <Route path=path!("/compte/cgu") view=TermsAcceptPage ssr=SsrMode::Async/>
+                    <Route path=path!("/activation/:token") view=ActivationPage ssr=SsrMode::Async/>
+                    <Route path=path!("/mot-de-passe-oublie") view=ForgotPasswordPage ssr=SsrMode::Async/>
+                    <Route path=path!("/reinitialisation/:token") view=ResetPasswordPage ssr=SsrMode::Async/>
+                    <Route path=path!("/deverrouillage/:token") view=UnlockPage ssr=SsrMode::Async/>
                 </Routes>
             </Layout>
         </Router>

@@ -3,9 +3,13 @@
 
 use std::sync::Arc;
 
+use hygie_core::accounts::{self, Account};
+use hygie_core::auth::session::{Level, Session, SessionPolicy};
+use hygie_core::auth::signin::Ctx;
 use hygie_core::clock::Clock;
 use hygie_core::contact::{self, ContactError, ContactRequest, ContactSettings};
-use hygie_core::{audit, Db};
+use hygie_core::ratelimit::Limit;
+use hygie_core::{audit, terms, Db};
 use leptos::prelude::*;
 
 use crate::api::SiteInfo;
@@ -19,7 +23,31 @@ pub struct Services {
     pub clock: Arc<dyn Clock>,
     pub site: Arc<SiteInfo>,
     pub contact: ContactSettings,
+    pub auth: AuthSettings,
 }
+
+/// Sign-in settings from the configuration.
+#[derive(Clone)]
+pub struct AuthSettings {
+    pub sessions: SessionPolicy,
+    /// The address links in emails point to.
+    pub public_url: String,
+    /// Sign-in attempts allowed per client IP (all accounts together).
+    pub per_ip: Limit,
+    /// The instance's mailbox domains (a notification address may not be on one).
+    pub domains: Vec<String>,
+}
+
+/// The session cookie. `__Host-` makes the browser refuse it unless Secure, Path=/ and without
+/// Domain, so no sibling site can set or read it.
+pub const SESSION_COOKIE: &str = "__Host-hygie_session";
+
+/// The session the server's middleware found for this request's cookie, if any.
+#[derive(Debug, Clone)]
+pub struct CurrentSession(pub Session);
+
+/// A fresh password proof is needed for sensitive changes within this time.
+pub const REAUTH_WINDOW_MS: i64 = 5 * 60_000;
 
 /// The client's address as resolved by the server's middleware (peer address, or the
 /// load balancer's `X-Forwarded-For` when configured to trust it).
@@ -68,4 +96,65 @@ pub async fn submit_contact(svc: &Services, ip: Option<&str>, input: &ContactInp
         }
         Err(e) => Err(AppError::internal(e)),
     }
+}
+
+fn request_parts() -> Option<http::request::Parts> {
+    use_context::<http::request::Parts>()
+}
+
+/// The live session of this request (any level).
+pub fn current_session() -> Option<Session> {
+    request_parts().and_then(|p| p.extensions.get::<CurrentSession>().map(|c| c.0.clone()))
+}
+
+/// The browser's User-Agent, for the list of sessions.
+pub fn user_agent() -> Option<String> {
+    request_parts().and_then(|p| p.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned))
+}
+
+/// The sign-in flow's context for this request.
+pub fn signin_ctx<'a>(svc: &'a Services, ip: Option<&'a str>, ua: Option<&'a str>) -> Ctx<'a> {
+    Ctx { db: &svc.db, clock: svc.clock.as_ref(), policy: svc.auth.sessions, public_url: &svc.auth.public_url, ip, user_agent: ua }
+}
+
+fn set_cookie(value: String) {
+    if let (Some(res), Ok(v)) = (use_context::<leptos_axum::ResponseOptions>(), http::HeaderValue::from_str(&value)) {
+        res.append_header(http::header::SET_COOKIE, v);
+    }
+}
+
+/// Hands the browser a new session token. No Max-Age: the browser forgets it when closed, and
+/// the server ends it on idle or absolute timeout anyway.
+pub fn set_session_cookie(token: &str) {
+    set_cookie(format!("{SESSION_COOKIE}={token}; Path=/; Secure; HttpOnly; SameSite=Strict"));
+}
+
+pub fn clear_session_cookie() {
+    set_cookie(format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Strict"));
+}
+
+/// The signed-in account of this request. With `terms`, also requires the terms in force to be
+/// accepted (everything but the acceptance page itself and signing out).
+pub async fn signed_in(svc: &Services, terms_required: bool) -> Result<(Session, Account), AppError> {
+    let session = current_session().filter(|s| s.level == Level::Full).ok_or(AppError::Unauthorized)?;
+    let account = accounts::get(&svc.db, session.account_id)
+        .await
+        .map_err(AppError::internal)?
+        .filter(|a| a.status == "active" && a.locked_ms.is_none())
+        .ok_or(AppError::Unauthorized)?;
+    if terms_required {
+        if let Some(current) = terms::current(&svc.db).await.map_err(AppError::internal)? {
+            if !terms::accepted(&svc.db, account.id, &current.doc.version).await.map_err(AppError::internal)? {
+                return Err(AppError::TermsPending);
+            }
+        }
+    }
+    Ok((session, account))
+}
+
+/// Records an action of a signed-in account in the audit trail.
+pub async fn audit_account(svc: &Services, account_id: i64, action: &str, outcome: audit::Outcome, object: Option<String>) {
+    let mut ev = audit::AuditEvent::new(audit::Actor::Account(account_id.to_string()), action, outcome).ip(client_ip());
+    ev.object = object;
+    audit::record(&svc.db, svc.clock.as_ref(), ev).await;
 }

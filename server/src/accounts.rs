@@ -39,7 +39,7 @@ pub enum ImportError {
 
 pub fn to_record(a: &NewAccount) -> AccountRecord {
     let mut r = AccountRecord {
-        address: a.address.as_str().to_string(),
+        address: a.address.as_str().to_lowercase(),
         mailbox_type: a.mailbox_type.as_str().to_string(),
         last_name: a.last_name.clone(),
         first_name: a.first_name.clone(),
@@ -146,4 +146,92 @@ pub async fn import(
 /// Counts the data lines of a file (for the progress bar).
 pub fn count_lines(path: &Path) -> u64 {
     std::fs::File::open(path).map(|f| std::io::BufReader::new(f).lines().count().saturating_sub(1) as u64).unwrap_or(0)
+}
+
+/// A demonstration account: address local part, password, and the rest of its record.
+pub struct DemoAccount {
+    pub local: &'static str,
+    pub password: &'static str,
+    pub record: fn(String) -> AccountRecord,
+}
+
+/// The demonstration accounts seeded in development (documented in the README).
+pub const DEMO_ACCOUNTS: &[DemoAccount] = &[
+    DemoAccount {
+        local: "camille.durand",
+        password: "rendez-vous du mardi",
+        record: |address| AccountRecord {
+            address,
+            mailbox_type: "personal".into(),
+            kind: "health".into(),
+            last_name: "Durand".into(),
+            first_name: "Camille".into(),
+            id_kind: Some("rpps".into()),
+            id_value: Some("10000000009".into()),
+            profession: Some("Médecin".into()),
+            specialty: Some("Médecine générale".into()),
+            practice_place: Some("Cabinet médical, 12 rue des Lilas, 69003 Lyon".into()),
+            notification_email: "camille.durand@exemple.fr".into(),
+            mobile: Some("+33612345678".into()),
+            ..Default::default()
+        },
+    },
+    DemoAccount {
+        local: "louis.martin",
+        password: "tournée du matin 2026",
+        record: |address| AccountRecord {
+            address,
+            mailbox_type: "personal".into(),
+            kind: "health".into(),
+            last_name: "Martin".into(),
+            first_name: "Louis".into(),
+            id_kind: Some("rpps".into()),
+            id_value: Some("10000000017".into()),
+            profession: Some("Infirmier".into()),
+            notification_email: "louis.martin@exemple.fr".into(),
+            ..Default::default()
+        },
+    },
+    DemoAccount {
+        local: "nadia.benali",
+        password: "permanence du jeudi",
+        record: |address| AccountRecord {
+            address,
+            mailbox_type: "personal".into(),
+            kind: "other".into(),
+            last_name: "Benali".into(),
+            first_name: "Nadia".into(),
+            authority: Some("Conseil départemental du Rhône".into()),
+            role: Some("Assistante sociale".into()),
+            notification_email: "nadia.benali@exemple.fr".into(),
+            mobile: Some("+33698765432".into()),
+            ..Default::default()
+        },
+    },
+];
+
+/// Creates the demonstration accounts, active with their passwords, when there is no account at
+/// all. Returns how many were created.
+pub async fn seed_demo(db: &Db, clock: &dyn Clock, domain: &str) -> Result<usize, StoreError> {
+    if accounts::count(db).await? > 0 {
+        return Ok(0);
+    }
+    for demo in DEMO_ACCOUNTS {
+        let record = (demo.record)(format!("{}@{domain}", demo.local));
+        let Created::New(id) = accounts::create(db, clock, &record).await? else { continue };
+        let normalised = hygie_core::auth::policy::normalise(demo.password);
+        let hash = hygie_core::auth::password::hash(normalised.into())
+            .await
+            .map_err(|e| StoreError::Other(e.to_string()))?;
+        accounts::set_password_hash(db, clock, id, hash.as_stored()).await?;
+        accounts::activate(db, id).await?;
+        hygie_core::audit::record(
+            db,
+            clock,
+            hygie_core::audit::AuditEvent::new(Actor::System, "account.create", hygie_core::audit::Outcome::Success)
+                .object(format!("account:{id} demo")),
+        )
+        .await;
+    }
+    Ok(DEMO_ACCOUNTS.len())
 }

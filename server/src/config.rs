@@ -40,6 +40,27 @@ pub struct Config {
     pub operator: OrganisationConfig,
     pub host: HostConfig,
     pub outbox: OutboxConfig,
+    pub session: SessionConfig,
+    /// Seed demonstration accounts when the database has no account (development only; the
+    /// run script turns it on).
+    pub demo_accounts: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SessionConfig {
+    /// A session ends after this many minutes without activity (1 to 120).
+    pub idle_minutes: i64,
+    /// A session ends this many hours after sign-in, however active (1 to 24).
+    pub absolute_hours: i64,
+    /// Sign-in, activation and reset attempts allowed per client IP and hour.
+    pub signin_per_ip_per_hour: i64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig { idle_minutes: 30, absolute_hours: 12, signin_per_ip_per_hour: 300 }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -162,6 +183,8 @@ impl Default for Config {
                 ..Default::default()
             },
             outbox: OutboxConfig::default(),
+            session: SessionConfig::default(),
+            demo_accounts: false,
         }
     }
 }
@@ -230,6 +253,9 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "operator",
     "host",
     "outbox",
+    "domains",
+    "session",
+    "demo_accounts",
 ];
 
 impl Config {
@@ -275,6 +301,15 @@ impl Config {
         }
         if self.support.contact_per_hour < 1 {
             return Err(ConfigError::Invalid("support.contact_per_hour must be at least 1".into()));
+        }
+        if !(1..=120).contains(&self.session.idle_minutes) {
+            return Err(ConfigError::Invalid("session.idle_minutes must be between 1 and 120".into()));
+        }
+        if !(1..=24).contains(&self.session.absolute_hours) {
+            return Err(ConfigError::Invalid("session.absolute_hours must be between 1 and 24".into()));
+        }
+        if self.session.signin_per_ip_per_hour < 1 {
+            return Err(ConfigError::Invalid("session.signin_per_ip_per_hour must be at least 1".into()));
         }
         if self.domains.is_empty() || self.domains.iter().any(|d| d.trim().is_empty() || d.contains('@')) {
             return Err(ConfigError::Invalid(

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::api::{Organisation, SiteInfo};
-use app::server::Services;
+use app::server::{AuthSettings, Services};
+use hygie_core::auth::session::SessionPolicy;
 use hygie_core::clock::Clock;
 use hygie_core::contact::ContactSettings;
 use hygie_core::outbox::{DevOutbox, EmailTransport, RetryPolicy, SmsGateway, SmsTransport, SmtpSettings, Transport};
@@ -158,7 +159,23 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
             support_address: config.support.address.clone(),
             limit: Limit { max: config.support.contact_per_hour, window_ms: 3_600_000 },
         },
+        auth: AuthSettings {
+            sessions: SessionPolicy {
+                idle_ms: config.session.idle_minutes * 60_000,
+                absolute_ms: config.session.absolute_hours * 3_600_000,
+            },
+            public_url: config.public_url(),
+            per_ip: Limit { max: config.session.signin_per_ip_per_hour, window_ms: 3_600_000 },
+            domains: config.domains.clone(),
+        },
     };
+    if config.demo_accounts {
+        match accounts::seed_demo(&db, clock.as_ref(), &config.domains[0]).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(accounts = n, "demo accounts created (see README)"),
+            Err(e) => tracing::warn!(error = %e, "demo accounts not created"),
+        }
+    }
     let state =
         web::AppState { leptos: leptos_options(&config), services, trust_forwarded_for: config.trust_forwarded_for };
 

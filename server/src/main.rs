@@ -45,6 +45,21 @@ enum Command {
     /// Accounts (secure mailboxes).
     #[command(subcommand)]
     Accounts(AccountsCommand),
+    /// Terms of use (CGU).
+    #[command(subcommand)]
+    Cgu(CguCommand),
+}
+
+#[derive(Subcommand)]
+enum CguCommand {
+    /// Publish a new version from a Markdown file with a front matter (version, date, title).
+    /// Every account holder is told at their notification email and must accept it at their
+    /// next sign-in.
+    Publish {
+        file: PathBuf,
+    },
+    /// List the published versions.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -57,6 +72,11 @@ enum AccountsCommand {
     Import {
         /// The CSV file (UTF-8, `;` or `,` separated, with a header line).
         file: PathBuf,
+    },
+    /// Unlock an account locked after too many failed sign-ins.
+    Unlock {
+        /// The secure mailbox address.
+        address: String,
     },
 }
 
@@ -313,6 +333,58 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
             );
             operator_audit(&db, "operator.accounts.import", None, audit::Outcome::Success).await;
             Ok(if report.rejected.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(3) })
+        }
+        Command::Accounts(AccountsCommand::Unlock { address }) => {
+            let db = hygie_server::open_database(&config).await.map_err(|e| e.to_string())?;
+            let account = hygie_core::accounts::find_by_address(&db, &address)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no account {address}"))?;
+            let was_locked = account.locked_ms.is_some();
+            hygie_core::auth::signin::unlock(&db, account.id).await.map_err(|e| e.to_string())?;
+            operator_audit(&db, "account.unlock", Some(format!("account:{}", account.id)), audit::Outcome::Success)
+                .await;
+            if was_locked {
+                println!("account {} unlocked; its failure count is back to 0", account.address);
+            } else {
+                println!("account {} was not locked; its failure count is back to 0", account.address);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Cgu(CguCommand::Publish { file }) => {
+            let text = std::fs::read_to_string(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let doc = hygie_core::terms::TermsDocument::parse(&text)
+                .map_err(|e| format!("{} refused: {e}", file.display()))?;
+            let db = hygie_server::open_database(&config).await.map_err(|e| e.to_string())?;
+            hygie_core::terms::sync_bundled(&db, &SystemClock).await.map_err(|e| e.to_string())?;
+            match hygie_core::terms::publish(&db, &SystemClock, &doc, &config.public_url())
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                Some(told) => {
+                    operator_audit(&db, "terms.publish", Some(format!("terms:{}", doc.version)), audit::Outcome::Success)
+                        .await;
+                    println!("terms version {} published; {told} account holder(s) notified", doc.version);
+                    Ok(ExitCode::SUCCESS)
+                }
+                None => {
+                    operator_audit(
+                        &db,
+                        "terms.publish",
+                        Some(format!("terms:{}", doc.version)),
+                        audit::Outcome::Failure("not_newer".into()),
+                    )
+                    .await;
+                    Err(format!("version {} is not newer than the published versions: nothing done", doc.version))
+                }
+            }
+        }
+        Command::Cgu(CguCommand::List) => {
+            let db = hygie_server::open_database(&config).await.map_err(|e| e.to_string())?;
+            for v in hygie_core::terms::list(&db).await.map_err(|e| e.to_string())? {
+                println!("{}\t{}\t{}", v.doc.version, v.doc.date, v.doc.title);
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Db(DbCommand::Migrate) => {
             hygie_server::open_database(&config).await.map_err(|e| e.to_string())?;

@@ -63,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .leptos_routes_with_context(&state, routes, context.clone(), move || app::shell(opts.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, app::shell))
+        .layer(middleware::from_fn_with_state(state.clone(), session))
         .layer(middleware::from_fn_with_state(state.clone(), audience))
         .layer(middleware::from_fn(origin_check))
         .layer(middleware::from_fn_with_state(state.clone(), client_ip))
@@ -181,6 +182,30 @@ pub fn is_same_origin(origin: Option<&str>, fetch_site: Option<&str>, host: Opti
         // No fetch metadata: `Origin: null` comes from a sandboxed or privacy-stripped context.
         (None, None) => origin.is_none(),
     }
+}
+
+/// Finds the session of the request's `__Host-hygie_session` cookie (not for static files) and
+/// hands it to pages and server functions as a request extension.
+async fn session(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let is_static = path.starts_with("/pkg/") || path == "/favicon.ico" || path == "/healthz";
+    let token = (!is_static)
+        .then(|| {
+            let cookies = req.headers().get(header::COOKIE)?.to_str().ok()?;
+            PageEnv::cookie(cookies, app::server::SESSION_COOKIE).map(str::to_owned)
+        })
+        .flatten();
+    if let Some(token) = token {
+        let svc = &state.services;
+        match hygie_core::auth::session::lookup(&svc.db, svc.clock.as_ref(), &svc.auth.sessions, &token).await {
+            Ok(Some(s)) => {
+                req.extensions_mut().insert(app::server::CurrentSession(s));
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "session lookup failed"),
+        }
+    }
+    next.run(req).await
 }
 
 /// Counts page views of visitors who accepted audience measurement, after the page is served.

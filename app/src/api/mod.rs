@@ -1,6 +1,10 @@
 //! Server functions, one file per area. Each body is a few lines: authenticate, parse, call
 //! core, map to a view type.
 
+pub mod account;
+pub mod auth;
 pub mod portal;
 
+pub use account::*;
+pub use auth::*;
 pub use portal::*;

@@ -25,6 +25,14 @@ pub enum FieldProblem {
     NotInstanceDomain,
     OnSecureDomain,
     UnknownValue,
+    /// A common password, or a keyboard or digit sequence.
+    CommonPassword,
+    /// A password built on the holder's own name or address.
+    PersonalPassword,
+    /// The one-time code is six digits.
+    InvalidCode,
+    /// The current password typed to confirm a change is wrong.
+    WrongPassword,
 }
 
 impl FieldProblem {
@@ -42,6 +50,10 @@ impl FieldProblem {
             FieldProblem::NotInstanceDomain => t.t(Msg::ErrNotInstanceDomain).into(),
             FieldProblem::OnSecureDomain => t.t(Msg::ErrOnSecureDomain).into(),
             FieldProblem::UnknownValue => t.t(Msg::ErrUnknownValue).into(),
+            FieldProblem::CommonPassword => t.t(Msg::ErrCommonPassword).into(),
+            FieldProblem::PersonalPassword => t.t(Msg::ErrPersonalPassword).into(),
+            FieldProblem::InvalidCode => t.t(Msg::ErrInvalidCode).into(),
+            FieldProblem::WrongPassword => t.t(Msg::ErrWrongPassword).into(),
         }
     }
 }

@@ -233,4 +233,117 @@ messages! {
     ErrForbidden => "Cette action n'est pas autorisée.", "This action is not allowed.";
     ErrNotFound => "Introuvable.", "Not found.";
     ErrUnauthorized => "Vous devez vous connecter.", "You need to sign in.";
+
+    // Sign-in and account errors
+    ErrBadCredentials => "Adresse ou mot de passe incorrect.", "Incorrect address or password.";
+    ErrLocked => "Ce compte est verrouillé après de trop nombreuses tentatives. Un lien de déverrouillage a été envoyé à votre adresse de notification ; vous pouvez aussi contacter l'assistance.",
+                 "This account is locked after too many attempts. An unlock link was sent to your notification address; you may also contact support.";
+    ErrAccountUnavailable => "Ce compte n'est pas actif (non activé, suspendu ou clôturé). Contactez l'assistance.", "This account is not active (not activated, suspended or closed). Please contact support.";
+    ErrWrongCode => "Code incorrect. Il vous reste {left} essai(s).", "Incorrect code. {left} attempt(s) left.";
+    ErrCodeExpired => "Ce code a expiré ou a été essayé trop de fois. Recommencez la connexion pour en recevoir un nouveau.", "This code expired or was tried too many times. Start signing in again to get a new one.";
+    ErrTermsPending => "Vous devez accepter les conditions d'utilisation en vigueur pour continuer.", "You must accept the terms of use in force to continue.";
+    ErrReauthRequired => "Par sécurité, confirmez votre mot de passe pour faire cette modification.", "For your security, confirm your password to make this change.";
+    ErrLinkExpired => "Ce lien n'est plus valable : il a expiré ou a déjà servi.", "This link is no longer valid: it expired or was already used.";
+    ErrCommonPassword => "Ce mot de passe est trop courant ou trop facile à deviner. Une phrase de plusieurs mots est plus sûre et plus facile à retenir.", "This password is too common or too easy to guess. A phrase of several words is safer and easier to remember.";
+    ErrPersonalPassword => "Le mot de passe ne doit pas reprendre votre nom ou votre adresse.", "The password must not reuse your name or address.";
+    ErrInvalidCode => "Le code comporte 6 chiffres.", "The code has 6 digits.";
+    ErrWrongPassword => "Mot de passe actuel incorrect.", "Incorrect current password.";
+    ErrFormSummary => "Corrigez les champs signalés :", "Please correct the fields marked:";
+
+    // Sign-in
+    NavSignIn => "Se connecter", "Sign in";
+    NavAccount => "Mon compte", "My account";
+    SignInTitle => "Connexion à votre messagerie", "Sign in to your mailbox";
+    SignInIntro => "Connectez-vous avec l'adresse de votre boîte aux lettres sécurisée, votre mot de passe, puis un code à usage unique.", "Sign in with your secure mailbox address, your password, then a one-time code.";
+    FieldAddress => "Adresse de messagerie sécurisée", "Secure mailbox address";
+    FieldAddressHint => "Exemple : prenom.nom@hygie.example", "Example: first.last@hygie.example";
+    FieldPassword => "Mot de passe", "Password";
+    ShowPassword => "Afficher le mot de passe", "Show password";
+    SignInSubmit => "Continuer", "Continue";
+    SignInWorking => "Vérification…", "Checking…";
+    ForgotLink => "Mot de passe oublié ?", "Forgot your password?";
+    CodeTitle => "Saisissez le code reçu", "Enter the code you received";
+    CodeSentSms => "Un code à 6 chiffres a été envoyé par SMS au {to}. Il est valable 10 minutes.", "A 6-digit code was sent by text message to {to}. It is valid for 10 minutes.";
+    CodeSentEmail => "Un code à 6 chiffres a été envoyé par e-mail à {to}. Il est valable 10 minutes.", "A 6-digit code was sent by email to {to}. It is valid for 10 minutes.";
+    FieldCode => "Code à 6 chiffres", "6-digit code";
+    CodeSubmit => "Se connecter", "Sign in";
+    CodeResend => "Renvoyer un code", "Send a new code";
+    CodeUseEmail => "Recevoir le code par e-mail plutôt (moins sûr)", "Get the code by email instead (less secure)";
+    CodeEmailWeaker => "L'e-mail est moins sûr que le SMS : une boîte ordinaire est plus exposée. Préférez le SMS quand vous le pouvez.", "Email is less secure than a text message: an ordinary mailbox is more exposed. Prefer text messages when you can.";
+    CodeResent => "Un nouveau code a été envoyé.", "A new code was sent.";
+    CodeRestart => "Recommencer la connexion", "Start again";
+
+    // Terms acceptance
+    TermsAcceptTitle => "Conditions d'utilisation à accepter", "Terms of use to accept";
+    TermsAcceptIntro => "Avant d'utiliser votre messagerie, lisez et acceptez les conditions d'utilisation en vigueur (version {version}).", "Before using your mailbox, read and accept the terms of use in force (version {version}).";
+    TermsAcceptButton => "J'accepte les conditions d'utilisation", "I accept the terms of use";
+    TermsRefuse => "Refuser et se déconnecter", "Refuse and sign out";
+
+    // Account page
+    AccountTitle => "Mon compte", "My account";
+    SignOut => "Se déconnecter", "Sign out";
+    AccountIdentity => "Identité", "Identity";
+    AccountAddress => "Adresse sécurisée", "Secure address";
+    AccountName => "Titulaire", "Holder";
+    AccountKind => "Catégorie", "Category";
+    KindHealth => "Professionnel de santé", "Health professional";
+    KindOther => "Professionnel habilité", "Authorised professional";
+    AccountIdentifier => "Identifiant", "Identifier";
+    AccountContact => "Coordonnées de notification", "Notification details";
+    AccountNotificationEmail => "Adresse de notification", "Notification address";
+    AccountMobile => "Téléphone mobile", "Mobile phone";
+    AccountNoMobile => "Aucun (les codes arrivent par e-mail)", "None (codes arrive by email)";
+    Change => "Modifier", "Change";
+    Cancel => "Annuler", "Cancel";
+    Save => "Enregistrer", "Save";
+    Saved => "Modification enregistrée.", "Change saved.";
+    FieldNewEmail => "Nouvelle adresse de notification", "New notification address";
+    FieldNewMobile => "Nouveau numéro de mobile", "New mobile number";
+    FieldNewMobileHint => "Exemple : 06 12 34 56 78", "Example: +33 6 12 34 56 78";
+    SendCode => "Recevoir un code de confirmation", "Get a confirmation code";
+    ConfirmCodeSentEmail => "Un code de confirmation a été envoyé à {to}.", "A confirmation code was sent to {to}.";
+    ConfirmCodeSentSms => "Un code de confirmation a été envoyé par SMS au {to}.", "A confirmation code was sent by text message to {to}.";
+    Confirm => "Confirmer", "Confirm";
+    ReauthTitle => "Confirmez votre mot de passe", "Confirm your password";
+    AccountPassword => "Mot de passe", "Password";
+    FieldCurrentPassword => "Mot de passe actuel", "Current password";
+    FieldNewPassword => "Nouveau mot de passe", "New password";
+    FieldNewPasswordHint => "Au moins 12 caractères. Une phrase de quelques mots est idéale ; tous les caractères sont acceptés.", "At least 12 characters. A phrase of a few words is ideal; every character is accepted.";
+    ChangePassword => "Changer le mot de passe", "Change password";
+    PasswordChanged => "Mot de passe modifié. Vos autres sessions ont été fermées.", "Password changed. Your other sessions were ended.";
+    AccountPreferences => "Préférences", "Preferences";
+    PrefNotify => "M'avertir par e-mail à mon adresse de notification quand je reçois un message", "Email me at my notification address when I receive a message";
+    PrefListeRouge => "Liste rouge : ne pas figurer dans l'annuaire", "Unlisted: do not appear in the directory";
+    PrefPublishPhone => "Publier mon numéro de téléphone dans l'annuaire", "Publish my phone number in the directory";
+    PrefNoPaper => "Je ne souhaite plus recevoir de documents papier", "I no longer wish to receive paper documents";
+    AccountSessions => "Sessions ouvertes", "Open sessions";
+    SessionDevice => "Appareil", "Device";
+    SessionIp => "Adresse IP", "IP address";
+    SessionStarted => "Ouverte le", "Started";
+    SessionLastSeen => "Dernière activité", "Last activity";
+    SessionThis => "Cette session", "This session";
+    SessionEnd => "Fermer", "End";
+    SessionEndLabel => "Fermer la session {device} ouverte le {started}", "End the {device} session started {started}";
+    SessionEndOthers => "Fermer toutes les autres sessions", "End all other sessions";
+    SessionsEnded => "{count} session(s) fermée(s).", "{count} session(s) ended.";
+    SessionActions => "Action", "Action";
+
+    // Activation, reset, unlock
+    ActivationTitle => "Activer votre compte", "Activate your account";
+    ActivationIntro => "Choisissez le mot de passe de votre messagerie sécurisée.", "Choose the password of your secure mailbox.";
+    ActivationSubmit => "Activer mon compte", "Activate my account";
+    ActivationDone => "Votre compte est activé. Vous pouvez maintenant vous connecter.", "Your account is activated. You can now sign in.";
+    ForgotTitle => "Mot de passe oublié", "Forgot your password";
+    ForgotIntro => "Indiquez l'adresse de votre messagerie sécurisée : nous enverrons un lien de réinitialisation à votre adresse de notification, et un code par SMS si un mobile est enregistré.", "Enter your secure mailbox address: we will send a reset link to your notification address, and a code by text message if a mobile is registered.";
+    ForgotSubmit => "Recevoir le lien", "Send the link";
+    ForgotDone => "Si un compte actif correspond à cette adresse, un lien de réinitialisation valable 1 heure vient d'être envoyé à son adresse de notification.", "If an active account matches this address, a reset link valid for 1 hour was just sent to its notification address.";
+    ResetTitle => "Choisir un nouveau mot de passe", "Choose a new password";
+    ResetCodeHint => "Le code reçu par SMS avec ce lien.", "The code you received by text message with this link.";
+    ResetSubmit => "Enregistrer le nouveau mot de passe", "Save the new password";
+    ResetDone => "Votre mot de passe est changé et toutes vos sessions ont été fermées. Connectez-vous avec le nouveau mot de passe.", "Your password is changed and all your sessions were ended. Sign in with the new password.";
+    UnlockTitle => "Déverrouiller votre compte", "Unlock your account";
+    UnlockIntro => "Votre compte a été verrouillé après de nombreuses tentatives de connexion échouées.", "Your account was locked after many failed sign-in attempts.";
+    UnlockSubmit => "Déverrouiller mon compte", "Unlock my account";
+    UnlockDone => "Votre compte est déverrouillé. Si vous n'êtes pas à l'origine des tentatives, changez votre mot de passe après vous être connecté.", "Your account is unlocked. If the attempts were not yours, change your password once signed in.";
+    GoToSignIn => "Aller à la connexion", "Go to sign-in";
 }

@@ -105,6 +105,16 @@ impl Locale {
             Locale::En => format!("{d} {} {y}", EN[m - 1]),
         }
     }
+
+    /// `2026-11-22T16:05:09Z` → "22 novembre 2026 à 16:05 UTC" / "22 November 2026, 16:05 UTC".
+    pub fn date_time(self, iso: &str) -> String {
+        let Some((date, rest)) = iso.split_once('T') else { return iso.to_string() };
+        let hm: String = rest.chars().take(5).collect();
+        match self {
+            Locale::Fr => format!("{} à {hm} UTC", self.long_date(date)),
+            Locale::En => format!("{}, {hm} UTC", self.long_date(date)),
+        }
+    }
 }
 
 /// The translator for the current page: `t.t(Msg::NavHome)`.

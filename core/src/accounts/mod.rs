@@ -47,7 +47,7 @@ pub enum TokenPurpose {
 }
 
 impl TokenPurpose {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             TokenPurpose::Activation => "activation",
             TokenPurpose::Reset => "reset",
@@ -183,6 +183,134 @@ pub async fn create_and_invite(
     )
     .await?;
     Ok(created)
+}
+
+/// A stored account, as sign-in and the settings page need it. Not `Debug`: it holds the
+/// password hash.
+#[derive(Clone, sqlx::FromRow)]
+pub struct Account {
+    pub id: i64,
+    pub address: String,
+    pub mailbox_type: String,
+    pub kind: String,
+    pub last_name: String,
+    pub first_name: String,
+    pub id_kind: Option<String>,
+    pub id_value: Option<String>,
+    pub profession: Option<String>,
+    pub specialty: Option<String>,
+    pub practice_place: Option<String>,
+    pub authority: Option<String>,
+    pub role: Option<String>,
+    pub notification_email: String,
+    pub mobile: Option<String>,
+    pub status: String,
+    pub password_hash: Option<String>,
+    pub failed_logins: i64,
+    pub locked_ms: Option<Millis>,
+    pub notify_new_mail: bool,
+    pub liste_rouge: bool,
+    pub publish_phone: bool,
+    pub no_paper: bool,
+}
+
+const ACCOUNT_COLUMNS: &str = "id, address, mailbox_type, kind, last_name, first_name, id_kind, id_value, profession, \
+    specialty, practice_place, authority, role, notification_email, mobile, status, password_hash, failed_logins, \
+    locked_ms, notify_new_mail, liste_rouge, publish_phone, no_paper";
+
+/// Addresses are compared lower-case and trimmed.
+pub fn normalise_address(address: &str) -> String {
+    address.trim().to_lowercase()
+}
+
+pub async fn find_by_address(db: &Db, address: &str) -> Result<Option<Account>, StoreError> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE address = $1");
+    let a = normalise_address(address);
+    Ok(crate::with_pool!(db, p => sqlx::query_as(&sql).bind(&a).fetch_optional(p).await?))
+}
+
+pub async fn get(db: &Db, id: i64) -> Result<Option<Account>, StoreError> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE id = $1");
+    Ok(crate::with_pool!(db, p => sqlx::query_as(&sql).bind(id).fetch_optional(p).await?))
+}
+
+/// A live (unused, unexpired) link token: its account and the code challenge sent with it.
+/// Does not use it.
+pub async fn peek_token(
+    db: &Db,
+    clock: &dyn Clock,
+    token: &str,
+    purpose: TokenPurpose,
+) -> Result<Option<(i64, Option<i64>)>, StoreError> {
+    Ok(crate::with_pool!(db, p => sqlx::query_as(
+        "SELECT account_id, challenge_id FROM account_tokens WHERE token_hash = $1 AND purpose = $2 \
+         AND used_ms IS NULL AND expires_ms > $3")
+        .bind(token_hash(token)).bind(purpose.as_str()).bind(clock.now_ms()).fetch_optional(p).await?))
+}
+
+/// Ties a code challenge to a link token (a reset link sent with an SMS code).
+pub async fn attach_challenge(db: &Db, token: &str, challenge_id: i64) -> Result<(), StoreError> {
+    crate::with_pool!(db, p => { sqlx::query("UPDATE account_tokens SET challenge_id = $1 WHERE token_hash = $2")
+        .bind(challenge_id).bind(token_hash(token)).execute(p).await?; });
+    Ok(())
+}
+
+/// Stores a new password hash; clears the failure count and any lock.
+pub async fn set_password_hash(db: &Db, clock: &dyn Clock, id: i64, hash: &str) -> Result<(), StoreError> {
+    crate::with_pool!(db, p => { sqlx::query(
+        "UPDATE accounts SET password_hash = $1, password_changed_ms = $2, failed_logins = 0, locked_ms = NULL \
+         WHERE id = $3")
+        .bind(hash).bind(clock.now_ms()).bind(id).execute(p).await?; });
+    Ok(())
+}
+
+/// Turns a pending account active (after it chose its password).
+pub async fn activate(db: &Db, id: i64) -> Result<(), StoreError> {
+    crate::with_pool!(db, p => { sqlx::query("UPDATE accounts SET status = 'active' WHERE id = $1 AND status = 'pending'")
+        .bind(id).execute(p).await?; });
+    Ok(())
+}
+
+/// The holder's preferences: new-mail notification and, for the directory, liste rouge,
+/// publishing the phone number and no more paper.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Preferences {
+    pub notify_new_mail: bool,
+    pub liste_rouge: bool,
+    pub publish_phone: bool,
+    pub no_paper: bool,
+}
+
+pub async fn set_preferences(db: &Db, id: i64, p: Preferences) -> Result<(), StoreError> {
+    crate::with_pool!(db, pool => { sqlx::query(
+        "UPDATE accounts SET notify_new_mail = $1, liste_rouge = $2, publish_phone = $3, no_paper = $4 WHERE id = $5")
+        .bind(p.notify_new_mail).bind(p.liste_rouge).bind(p.publish_phone).bind(p.no_paper).bind(id)
+        .execute(pool).await?; });
+    Ok(())
+}
+
+/// Replaces the notification email or the mobile number (already confirmed by a code).
+pub async fn set_destination(db: &Db, id: i64, channel: Channel, value: &str) -> Result<(), StoreError> {
+    let sql = match channel {
+        Channel::Email => "UPDATE accounts SET notification_email = $1 WHERE id = $2",
+        Channel::Sms => "UPDATE accounts SET mobile = $1 WHERE id = $2",
+    };
+    crate::with_pool!(db, p => { sqlx::query(sql).bind(value).bind(id).execute(p).await?; });
+    Ok(())
+}
+
+/// Emails the holder at their notification address (security notices, terms updates).
+pub async fn notify(db: &Db, clock: &dyn Clock, a: &Account, category: &str, subject: &str, body: String) -> Result<(), StoreError> {
+    let mail = Outgoing {
+        channel: Channel::Email,
+        category: category.into(),
+        recipient: a.notification_email.clone(),
+        subject: Some(subject.into()),
+        body,
+        reply_to: None,
+    };
+    outbox::enqueue(db, clock, &mail).await?;
+    Ok(())
 }
 
 /// How many accounts there are.

@@ -1,4 +1,8 @@
-//! Authentication building blocks: password hashing now; one-time codes and sessions next.
+//! Authentication: password hashing and policy, one-time codes, sessions, and the sign-in flow
+//! that ties them to accounts.
 
 pub mod otp;
 pub mod password;
+pub mod policy;
+pub mod session;
+pub mod signin;

@@ -54,6 +54,19 @@ pub enum Verify {
     Dead,
 }
 
+/// A challenge's purpose, channel and payload, if it is still live.
+pub async fn describe(
+    db: &Db,
+    clock: &dyn Clock,
+    challenge_id: i64,
+    account_id: i64,
+) -> Result<Option<(String, String, Option<String>)>, StoreError> {
+    Ok(crate::with_pool!(db, p => sqlx::query_as(
+        "SELECT purpose, channel, payload FROM otp_challenges WHERE id = $1 AND account_id = $2 AND used_ms IS NULL \
+         AND expires_ms > $3 AND attempts < $4")
+        .bind(challenge_id).bind(account_id).bind(clock.now_ms()).bind(MAX_ATTEMPTS).fetch_optional(p).await?))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Resend {
     Sent,
@@ -70,12 +83,24 @@ pub async fn start(
     purpose: &str,
     channel: &str,
 ) -> Result<(i64, OtpCode), StoreError> {
+    start_with_payload(db, clock, account_id, purpose, channel, None).await
+}
+
+/// Starts a challenge that confirms `payload` (a new email address or mobile number).
+pub async fn start_with_payload(
+    db: &Db,
+    clock: &dyn Clock,
+    account_id: i64,
+    purpose: &str,
+    channel: &str,
+    payload: Option<&str>,
+) -> Result<(i64, OtpCode), StoreError> {
     let now = clock.now_ms();
     let code = new_code();
     let id: i64 = crate::with_pool!(db, p => sqlx::query_scalar(
-        "INSERT INTO otp_challenges (account_id, purpose, channel, code_hash, created_ms, expires_ms, last_sent_ms) \
-         VALUES ($1, $2, $3, '', $4, $5, $4) RETURNING id")
-        .bind(account_id).bind(purpose).bind(channel).bind(now).bind(now + CODE_TTL_MS)
+        "INSERT INTO otp_challenges (account_id, purpose, channel, code_hash, created_ms, expires_ms, last_sent_ms, payload) \
+         VALUES ($1, $2, $3, '', $4, $5, $4, $6) RETURNING id")
+        .bind(account_id).bind(purpose).bind(channel).bind(now).bind(now + CODE_TTL_MS).bind(payload)
         .fetch_one(p).await?);
     let h = stored(id, code.expose());
     crate::with_pool!(db, p => { sqlx::query("UPDATE otp_challenges SET code_hash = $1 WHERE id = $2")
@@ -117,6 +142,17 @@ pub async fn resend(
     challenge_id: i64,
     account_id: i64,
 ) -> Result<(Resend, Option<OtpCode>), StoreError> {
+    resend_via(db, clock, challenge_id, account_id, None).await
+}
+
+/// Like `resend`, optionally moving the challenge to another channel (SMS to email).
+pub async fn resend_via(
+    db: &Db,
+    clock: &dyn Clock,
+    challenge_id: i64,
+    account_id: i64,
+    channel: Option<&str>,
+) -> Result<(Resend, Option<OtpCode>), StoreError> {
     let now = clock.now_ms();
     let row: Option<(i64, i64, i64, i64, Option<i64>)> = crate::with_pool!(db, p => sqlx::query_as(
         "SELECT resends, last_sent_ms, expires_ms, attempts, used_ms FROM otp_challenges WHERE id = $1 AND account_id = $2")
@@ -134,9 +170,9 @@ pub async fn resend(
     let code = new_code();
     let h = stored(challenge_id, code.expose());
     let n = crate::with_pool!(db, p => sqlx::query(
-        "UPDATE otp_challenges SET code_hash = $1, resends = resends + 1, last_sent_ms = $2, expires_ms = $3 \
-         WHERE id = $4 AND resends = $5")
-        .bind(&h).bind(now).bind(now + CODE_TTL_MS).bind(challenge_id).bind(resends)
+        "UPDATE otp_challenges SET code_hash = $1, resends = resends + 1, last_sent_ms = $2, expires_ms = $3, \
+         channel = COALESCE($6, channel) WHERE id = $4 AND resends = $5")
+        .bind(&h).bind(now).bind(now + CODE_TTL_MS).bind(challenge_id).bind(resends).bind(channel)
         .execute(p).await?.rows_affected());
     Ok(if n == 1 { (Resend::Sent, Some(code)) } else { (Resend::LimitReached, None) })
 }

@@ -157,6 +157,65 @@ pub async fn get(db: &Db, version: &str) -> Result<Option<TermsVersion>, StoreEr
     Ok(row.map(Into::into))
 }
 
+/// Whether `account_id` accepted `version`.
+pub async fn accepted(db: &Db, account_id: i64, version: &str) -> Result<bool, StoreError> {
+    let n: i64 = crate::with_pool!(db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM terms_acceptances WHERE account_id = $1 AND version = $2")
+        .bind(account_id).bind(version).fetch_one(p).await?);
+    Ok(n > 0)
+}
+
+/// Records that `account_id` accepted `version` (idempotent).
+pub async fn accept(db: &Db, clock: &dyn Clock, account_id: i64, version: &str) -> Result<(), StoreError> {
+    crate::with_pool!(db, p => { sqlx::query(
+        "INSERT INTO terms_acceptances (account_id, version, accepted_ms) VALUES ($1, $2, $3) \
+         ON CONFLICT (account_id, version) DO NOTHING")
+        .bind(account_id).bind(version).bind(clock.now_ms()).execute(p).await?; });
+    Ok(())
+}
+
+/// Publishes a new version and tells every account holder (not closed) at their notification
+/// address. Returns how many were told, or `None` when the version already existed.
+pub async fn publish(db: &Db, clock: &dyn Clock, doc: &TermsDocument, public_url: &str) -> Result<Option<u64>, StoreError> {
+    if let Some(latest) = current(db).await? {
+        if !version_is_newer(&doc.version, &latest.doc.version) {
+            return Ok(None);
+        }
+    }
+    if !add(db, clock, doc).await? {
+        return Ok(None);
+    }
+    let recipients: Vec<String> = crate::with_pool!(db, p => sqlx::query_scalar(
+        "SELECT notification_email FROM accounts WHERE status <> 'closed' ORDER BY id")
+        .fetch_all(p).await?);
+    let link = format!("{}/cgu/{}", public_url.trim_end_matches('/'), doc.version);
+    for to in &recipients {
+        let mail = crate::outbox::Outgoing {
+            channel: crate::outbox::Channel::Email,
+            category: "terms.published".into(),
+            recipient: to.clone(),
+            subject: Some(format!("Nouvelles conditions d'utilisation Hygie (version {}) / New terms of use", doc.version)),
+            body: format!(
+                "Bonjour,\n\nLa version {v} des conditions d'utilisation de Hygie, datée du {d}, est publiée :\n{link}\n\n\
+                 Elle vous sera présentée à votre prochaine connexion et devra être acceptée pour continuer à utiliser \
+                 votre messagerie.\n\n---\nVersion {v} of Hygie's terms of use is published (link above). You will be \
+                 asked to accept it at your next sign-in.\n",
+                v = doc.version,
+                d = doc.date
+            ),
+            reply_to: None,
+        };
+        crate::outbox::enqueue(db, clock, &mail).await?;
+    }
+    Ok(Some(recipients.len() as u64))
+}
+
+/// Compares dotted version numbers numerically ("1.10" is newer than "1.9").
+pub fn version_is_newer(candidate: &str, than: &str) -> bool {
+    let parse = |v: &str| v.split('.').map(|p| p.parse::<u64>().unwrap_or(0)).collect::<Vec<_>>();
+    parse(candidate) > parse(than)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,8 +5,9 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::{get_contact_flash, get_site_info, ContactFlash, SubmitContact};
 use crate::components::feedback::{ErrorNotice, Loading};
+use crate::components::form::Field;
 use crate::domain::contact::{ContactForm, ContactInput, NAME_MAX, SUBJECT_MAX};
-use crate::domain::{FieldError, FieldProblem};
+use crate::domain::FieldError;
 use crate::error::AppError;
 use crate::i18n::{Locale, Msg};
 use crate::use_i18n;
@@ -160,13 +161,13 @@ fn ContactFormView(flash: Option<ContactFlash>, sent: Option<i64>) -> impl IntoV
             </div>
             <form method="post" action="/assistance" novalidate on:submit=on_submit class="form">
                 <p class="hint">{t.t(Msg::AssistanceRequired)}</p>
-                <Field id="name" label=Msg::FieldName hint=None value=name initial=initial.name.clone()
+                <Field prefix="contact" id="name" label=Msg::FieldName hint=None value=name initial=initial.name.clone()
                     problem=problem("name") autocomplete="name" input_type="text" maxlength=Some(NAME_MAX)/>
-                <Field id="email" label=Msg::FieldEmail hint=Some(Msg::FieldEmailHint) value=email initial=initial.email.clone()
+                <Field prefix="contact" id="email" label=Msg::FieldEmail hint=Some(Msg::FieldEmailHint) value=email initial=initial.email.clone()
                     problem=problem("email") autocomplete="email" input_type="email" maxlength=Some(254)/>
-                <Field id="subject" label=Msg::FieldSubject hint=None value=subject initial=initial.subject.clone()
+                <Field prefix="contact" id="subject" label=Msg::FieldSubject hint=None value=subject initial=initial.subject.clone()
                     problem=problem("subject") autocomplete="off" input_type="text" maxlength=Some(SUBJECT_MAX)/>
-                <Field id="message" label=Msg::FieldMessage hint=Some(Msg::FieldMessageHint) value=message initial=initial.message.clone()
+                <Field prefix="contact" id="message" label=Msg::FieldMessage hint=Some(Msg::FieldMessageHint) value=message initial=initial.message.clone()
                     problem=problem("message") autocomplete="off" input_type="textarea" maxlength=None/>
                 <button type="submit" class="button button-primary" disabled=move || pending.get()>
                     {move || if pending.get() { t.t(Msg::AssistanceSending) } else { t.t(Msg::AssistanceSend) }}
@@ -182,62 +183,5 @@ fn field_label(field: &str) -> Msg {
         "email" => Msg::FieldEmail,
         "subject" => Msg::FieldSubject,
         _ => Msg::FieldMessage,
-    }
-}
-
-/// A labelled input (or textarea) with its hint and its error, wired for screen readers.
-#[component]
-fn Field(
-    id: &'static str,
-    label: Msg,
-    hint: Option<Msg>,
-    value: RwSignal<String>,
-    initial: String,
-    problem: Signal<Option<FieldProblem>>,
-    autocomplete: &'static str,
-    input_type: &'static str,
-    maxlength: Option<usize>,
-) -> impl IntoView {
-    let t = use_i18n();
-    let dom_id = format!("contact-{id}");
-    let hint_id = format!("contact-{id}-hint");
-    let error_id = format!("contact-{id}-error");
-    let described_by = {
-        let (hint_id, error_id) = (hint_id.clone(), error_id.clone());
-        move || {
-            let mut ids = Vec::new();
-            if hint.is_some() {
-                ids.push(hint_id.clone());
-            }
-            if problem.get().is_some() {
-                ids.push(error_id.clone());
-            }
-            (!ids.is_empty()).then(|| ids.join(" "))
-        }
-    };
-    let invalid = move || problem.get().is_some().then_some("true");
-    let on_input = move |ev| value.set(event_target_value(&ev));
-    let control = if input_type == "textarea" {
-        view! {
-            <textarea id=dom_id.clone() name=id rows="8" required aria-required="true"
-                aria-invalid=invalid aria-describedby=described_by.clone()
-                prop:value=move || value.get() on:input=on_input>{initial}</textarea>
-        }
-        .into_any()
-    } else {
-        view! {
-            <input id=dom_id.clone() name=id type=input_type autocomplete=autocomplete required aria-required="true"
-                maxlength=maxlength aria-invalid=invalid aria-describedby=described_by.clone()
-                value=initial prop:value=move || value.get() on:input=on_input/>
-        }
-        .into_any()
-    };
-    view! {
-        <div class="field" class:field-invalid=move || problem.get().is_some()>
-            <label for=dom_id.clone()>{t.t(label)}</label>
-            {hint.map(|h| view! { <p class="hint" id=hint_id.clone()>{t.t(h)}</p> })}
-            {control}
-            {move || problem.get().map(|p| view! { <p class="field-error" id=error_id.clone()>{p.message(t)}</p> })}
-        </div>
     }
 }

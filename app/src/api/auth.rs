@@ -1,0 +1,242 @@
+//! Signing in and out, and the ways back into an account (activation, reset, unlock).
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::AppError;
+
+/// A code was sent; where, masked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeSent {
+    /// "sms" or "email".
+    pub channel: String,
+    pub hint: String,
+    /// Whether the person may switch to email (the weaker option).
+    pub email_possible: bool,
+    /// The challenge to confirm (settings changes); 0 for sign-in, which uses the session.
+    pub challenge: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResetInfo {
+    pub needs_code: bool,
+}
+
+#[cfg(feature = "ssr")]
+mod ssr {
+    use hygie_core::auth::policy::PasswordProblem;
+    use hygie_core::auth::signin::LinkProblem;
+    use hygie_core::ratelimit;
+
+    use crate::domain::{FieldError, FieldProblem};
+    use crate::error::AppError;
+    use crate::server::{client_ip, Services};
+
+    pub fn password_error(field: &str, p: PasswordProblem) -> AppError {
+        let problem = match p {
+            PasswordProblem::TooShort => FieldProblem::TooShort { min: hygie_core::auth::policy::MIN_CHARS },
+            PasswordProblem::TooLong => FieldProblem::TooLong { max: hygie_core::auth::policy::MAX_CHARS },
+            PasswordProblem::Common => FieldProblem::CommonPassword,
+            PasswordProblem::Personal => FieldProblem::PersonalPassword,
+        };
+        AppError::Invalid(vec![FieldError { field: field.into(), problem }])
+    }
+
+    pub fn link_error(p: LinkProblem) -> AppError {
+        match p {
+            LinkProblem::Dead => AppError::LinkExpired,
+            LinkProblem::Password(p) => password_error("password", p),
+            LinkProblem::WrongCode { attempts_left } => AppError::WrongCode { attempts_left },
+            LinkProblem::CodeExpired => AppError::CodeExpired,
+        }
+    }
+
+    /// Counts one sign-in-type attempt from this client IP against the configured limit.
+    pub async fn limit_ip(svc: &Services) -> Result<(), AppError> {
+        let key = format!("signin:{}", client_ip().unwrap_or_default());
+        match ratelimit::hit(&svc.db, svc.clock.as_ref(), &key, svc.auth.per_ip).await.map_err(AppError::internal)? {
+            ratelimit::Decision::Allowed { .. } => Ok(()),
+            ratelimit::Decision::Limited { retry_after_ms } => {
+                Err(AppError::RateLimited { retry_after_secs: (retry_after_ms.max(0) as u64).div_ceil(1000) })
+            }
+        }
+    }
+
+    /// Checks the shape of a one-time code before spending an attempt on it.
+    pub fn code_shape(code: &str) -> Result<String, AppError> {
+        let c: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+        if c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit()) {
+            Ok(c)
+        } else {
+            Err(AppError::Invalid(vec![FieldError { field: "code".into(), problem: FieldProblem::InvalidCode }]))
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+pub use ssr::{code_shape, password_error};
+
+/// First step: address and password. On success a code is on its way and the browser holds a
+/// session waiting for it.
+#[server(name = SignInPassword, prefix = "/api", endpoint = "sign-in")]
+pub async fn sign_in_password(address: String, password: String, prefer_email: bool) -> Result<CodeSent, AppError> {
+    use hygie_core::auth::signin::{self, PasswordStep};
+
+    use crate::server::{client_ip, services, set_session_cookie, signin_ctx, user_agent};
+    let svc = services()?;
+    ssr::limit_ip(&svc).await?;
+    let (ip, ua) = (client_ip(), user_agent());
+    let ctx = signin_ctx(&svc, ip.as_deref(), ua.as_deref());
+    match signin::password_step(&ctx, &address, &password, prefer_email).await.map_err(AppError::internal)? {
+        PasswordStep::CodeSent { token, channel, hint, email_possible } => {
+            set_session_cookie(token.expose());
+            Ok(CodeSent { channel: channel.as_str().into(), hint, email_possible, challenge: 0 })
+        }
+        PasswordStep::Rejected => Err(AppError::BadCredentials),
+        PasswordStep::Locked => Err(AppError::Locked),
+        PasswordStep::Unavailable => Err(AppError::AccountUnavailable),
+    }
+}
+
+/// Second step: the code. Returns where to go next.
+#[server(name = SignInCode, prefix = "/api", endpoint = "sign-in-code")]
+pub async fn sign_in_code(code: String) -> Result<String, AppError> {
+    use hygie_core::auth::signin::{self, CodeStep};
+    use hygie_core::terms;
+
+    use crate::server::{clear_session_cookie, client_ip, current_session, services, set_session_cookie, signin_ctx, user_agent};
+    let svc = services()?;
+    let code = ssr::code_shape(&code)?;
+    let pending = current_session().ok_or(AppError::CodeExpired)?;
+    let (ip, ua) = (client_ip(), user_agent());
+    let ctx = signin_ctx(&svc, ip.as_deref(), ua.as_deref());
+    match signin::code_step(&ctx, &pending, &code).await.map_err(AppError::internal)? {
+        CodeStep::SignedIn { token, account_id, .. } => {
+            set_session_cookie(token.expose());
+            let pending_terms = match terms::current(&svc.db).await.map_err(AppError::internal)? {
+                Some(t) => !terms::accepted(&svc.db, account_id, &t.doc.version).await.map_err(AppError::internal)?,
+                None => false,
+            };
+            Ok(if pending_terms { "/compte/cgu".into() } else { "/compte".into() })
+        }
+        CodeStep::Wrong { attempts_left } => Err(AppError::WrongCode { attempts_left }),
+        CodeStep::Expired => {
+            clear_session_cookie();
+            Err(AppError::CodeExpired)
+        }
+        CodeStep::Locked => {
+            clear_session_cookie();
+            Err(AppError::Locked)
+        }
+    }
+}
+
+/// Sends a new sign-in code, by email when asked (the weaker option).
+#[server(name = ResendSignInCode, prefix = "/api", endpoint = "sign-in-resend")]
+pub async fn resend_sign_in_code(to_email: bool) -> Result<CodeSent, AppError> {
+    use hygie_core::auth::signin::{self, ResendStep};
+
+    use crate::server::{client_ip, current_session, services, signin_ctx, user_agent};
+    let svc = services()?;
+    let pending = current_session().ok_or(AppError::CodeExpired)?;
+    let (ip, ua) = (client_ip(), user_agent());
+    let ctx = signin_ctx(&svc, ip.as_deref(), ua.as_deref());
+    match signin::resend_code(&ctx, &pending, to_email).await.map_err(AppError::internal)? {
+        ResendStep::Sent { channel, hint } => Ok(CodeSent {
+            channel: channel.as_str().into(),
+            hint,
+            email_possible: channel == signin::CodeChannel::Sms,
+            challenge: 0,
+        }),
+        ResendStep::TooSoon { retry_after_ms } => {
+            Err(AppError::RateLimited { retry_after_secs: (retry_after_ms.max(0) as u64).div_ceil(1000) })
+        }
+        ResendStep::LimitReached | ResendStep::Expired => Err(AppError::CodeExpired),
+    }
+}
+
+/// Ends this session server-side and forgets the cookie.
+#[server(name = SignOut, prefix = "/api", endpoint = "sign-out")]
+pub async fn sign_out() -> Result<(), AppError> {
+    use hygie_core::auth::signin;
+
+    use crate::server::{clear_session_cookie, client_ip, current_session, services, signin_ctx, user_agent};
+    let svc = services()?;
+    clear_session_cookie();
+    if let Some(s) = current_session() {
+        let (ip, ua) = (client_ip(), user_agent());
+        signin::sign_out(&signin_ctx(&svc, ip.as_deref(), ua.as_deref()), &s).await.map_err(AppError::internal)?;
+    }
+    Ok(())
+}
+
+/// Chooses the first password of an account from its activation link.
+#[server(name = ActivateAccount, prefix = "/api", endpoint = "activate")]
+pub async fn activate_account(token: String, password: String) -> Result<(), AppError> {
+    use hygie_core::auth::signin;
+
+    use crate::server::{client_ip, services, signin_ctx, user_agent};
+    let svc = services()?;
+    ssr::limit_ip(&svc).await?;
+    let (ip, ua) = (client_ip(), user_agent());
+    let ctx = signin_ctx(&svc, ip.as_deref(), ua.as_deref());
+    signin::activate(&ctx, &token, &password).await.map_err(AppError::internal)?.map_err(ssr::link_error)
+}
+
+/// "Mot de passe oublié": always the same answer.
+#[server(name = ForgotPassword, prefix = "/api", endpoint = "forgot-password")]
+pub async fn forgot_password(address: String) -> Result<(), AppError> {
+    use hygie_core::auth::signin;
+
+    use crate::server::{client_ip, services, signin_ctx, user_agent};
+    let svc = services()?;
+    ssr::limit_ip(&svc).await?;
+    let (ip, ua) = (client_ip(), user_agent());
+    signin::request_reset(&signin_ctx(&svc, ip.as_deref(), ua.as_deref()), &address).await.map_err(AppError::internal)
+}
+
+/// Whether a reset link is live and needs the SMS code.
+#[server(name = ResetLinkInfo, prefix = "/api", endpoint = "reset-info")]
+pub async fn reset_link_info(token: String) -> Result<ResetInfo, AppError> {
+    use hygie_core::auth::signin;
+
+    use crate::server::{services, signin_ctx};
+    let svc = services()?;
+    let ctx = signin_ctx(&svc, None, None);
+    match signin::reset_needs_code(&ctx, &token).await.map_err(AppError::internal)? {
+        Some(needs_code) => Ok(ResetInfo { needs_code }),
+        None => Err(AppError::LinkExpired),
+    }
+}
+
+/// Sets a new password from a reset link; every session ends.
+#[server(name = ResetPassword, prefix = "/api", endpoint = "reset-password")]
+pub async fn reset_password(token: String, code: String, password: String) -> Result<(), AppError> {
+    use hygie_core::auth::signin;
+
+    use crate::server::{clear_session_cookie, client_ip, services, signin_ctx, user_agent};
+    let svc = services()?;
+    ssr::limit_ip(&svc).await?;
+    let (ip, ua) = (client_ip(), user_agent());
+    let ctx = signin_ctx(&svc, ip.as_deref(), ua.as_deref());
+    let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
+    signin::reset_password(&ctx, &token, &code, &password).await.map_err(AppError::internal)?.map_err(ssr::link_error)?;
+    clear_session_cookie();
+    Ok(())
+}
+
+/// Unlocks an account from the link sent when it locked.
+#[server(name = UnlockAccount, prefix = "/api", endpoint = "unlock")]
+pub async fn unlock_account(token: String) -> Result<(), AppError> {
+    use hygie_core::auth::signin;
+
+    use crate::server::{client_ip, services, signin_ctx, user_agent};
+    let svc = services()?;
+    let (ip, ua) = (client_ip(), user_agent());
+    let ctx = signin_ctx(&svc, ip.as_deref(), ua.as_deref());
+    if signin::unlock_with_link(&ctx, &token).await.map_err(AppError::internal)? {
+        Ok(())
+    } else {
+        Err(AppError::LinkExpired)
+    }
+}

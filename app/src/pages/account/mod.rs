@@ -1,0 +1,12 @@
+//! The holder's side: signing in, the terms to accept, the account page, and the pages reached
+//! from links in emails (activation, reset, unlock).
+
+mod links;
+mod settings;
+mod signin;
+mod terms_accept;
+
+pub use links::{ActivationPage, ForgotPasswordPage, ResetPasswordPage, UnlockPage};
+pub use settings::AccountPage;
+pub use signin::SignInPage;
+pub use terms_accept::TermsAcceptPage;

@@ -1,0 +1,203 @@
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_navigate;
+
+use crate::api::{CodeSent, ResendSignInCode, SignInCode, SignInPassword};
+use crate::components::form::{focus_later, problem_of, show_error, ErrorSummary, Field};
+use crate::domain::{FieldError, FieldProblem};
+use crate::error::AppError;
+use crate::i18n::Msg;
+use crate::use_i18n;
+
+fn label_of(field: &str) -> Msg {
+    match field {
+        "address" => Msg::FieldAddress,
+        "password" => Msg::FieldPassword,
+        _ => Msg::FieldCode,
+    }
+}
+
+/// `/connexion`: address and password, then the one-time code.
+#[component]
+pub fn SignInPage() -> impl IntoView {
+    let t = use_i18n();
+    let step = RwSignal::new(None::<CodeSent>);
+    view! {
+        <Title text=t.t(Msg::SignInTitle)/>
+        <h1>{t.t(Msg::SignInTitle)}</h1>
+        <section class="card narrow">
+            <Show when=move || step.with(Option::is_none) fallback=move || view! { <CodeForm step/> }>
+                <PasswordForm step/>
+            </Show>
+        </section>
+    }
+}
+
+fn required(pairs: &[(&str, &str)]) -> Vec<FieldError> {
+    pairs
+        .iter()
+        .filter(|(_, v)| v.trim().is_empty())
+        .map(|(f, _)| FieldError { field: (*f).into(), problem: FieldProblem::Required })
+        .collect()
+}
+
+#[component]
+fn PasswordForm(step: RwSignal<Option<CodeSent>>) -> impl IntoView {
+    let t = use_i18n();
+    let address = RwSignal::new(String::new());
+    let password = RwSignal::new(String::new());
+    let errors = RwSignal::new(Vec::<FieldError>::new());
+    let failure = RwSignal::new(None::<AppError>);
+    let summary = NodeRef::<leptos::html::Div>::new();
+    let action = ServerAction::<SignInPassword>::new();
+    let pending = action.pending();
+
+    Effect::new(move |_| match action.value().get() {
+        Some(Ok(sent)) => step.set(Some(sent)),
+        Some(Err(e)) => {
+            show_error(e, errors, failure);
+            password.set(String::new());
+            focus_later(summary);
+        }
+        None => {}
+    });
+
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        if pending.get_untracked() {
+            return;
+        }
+        let (a, p) = (address.get_untracked(), password.get_untracked());
+        let missing = required(&[("address", &a), ("password", &p)]);
+        failure.set(None);
+        if !missing.is_empty() {
+            errors.set(missing);
+            focus_later(summary);
+            return;
+        }
+        errors.set(Vec::new());
+        action.dispatch(SignInPassword { address: a, password: p, prefer_email: false });
+    };
+
+    view! {
+        <p>{t.t(Msg::SignInIntro)}</p>
+        <ErrorSummary prefix="signin" errors failure label_of node_ref=summary/>
+        <form class="form" novalidate on:submit=on_submit>
+            <Field prefix="signin" id="address" label=Msg::FieldAddress hint=Some(Msg::FieldAddressHint) value=address
+                initial=String::new() problem=problem_of(errors, "address") autocomplete="username" input_type="email"
+                maxlength=Some(254)/>
+            <Field prefix="signin" id="password" label=Msg::FieldPassword hint=None value=password initial=String::new()
+                problem=problem_of(errors, "password") autocomplete="current-password" input_type="password"
+                maxlength=None/>
+            <div class="button-row">
+                <button type="submit" class="button button-primary" disabled=move || pending.get()>
+                    {move || if pending.get() { t.t(Msg::SignInWorking) } else { t.t(Msg::SignInSubmit) }}
+                </button>
+                <a href="/mot-de-passe-oublie">{t.t(Msg::ForgotLink)}</a>
+            </div>
+        </form>
+    }
+}
+
+#[component]
+fn CodeForm(step: RwSignal<Option<CodeSent>>) -> impl IntoView {
+    let t = use_i18n();
+    let code = RwSignal::new(String::new());
+    let errors = RwSignal::new(Vec::<FieldError>::new());
+    let failure = RwSignal::new(None::<AppError>);
+    let info = RwSignal::new(None::<&'static str>);
+    let summary = NodeRef::<leptos::html::Div>::new();
+    let verify = ServerAction::<SignInCode>::new();
+    let resend = ServerAction::<ResendSignInCode>::new();
+    let pending = verify.pending();
+    let navigate = use_navigate();
+
+    Effect::new(move |_| match verify.value().get() {
+        Some(Ok(next)) => navigate(&next, Default::default()),
+        Some(Err(e)) => {
+            show_error(e, errors, failure);
+            code.set(String::new());
+            focus_later(summary);
+        }
+        None => {}
+    });
+    Effect::new(move |_| match resend.value().get() {
+        Some(Ok(sent)) => {
+            failure.set(None);
+            errors.set(Vec::new());
+            info.set(Some(t.t(Msg::CodeResent)));
+            step.set(Some(sent));
+        }
+        Some(Err(e)) => {
+            info.set(None);
+            show_error(e, errors, failure);
+            focus_later(summary);
+        }
+        None => {}
+    });
+
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        if pending.get_untracked() {
+            return;
+        }
+        let c: String = code.get_untracked().chars().filter(|c| !c.is_whitespace()).collect();
+        failure.set(None);
+        info.set(None);
+        if c.len() != 6 || !c.bytes().all(|b| b.is_ascii_digit()) {
+            errors.set(vec![FieldError { field: "code".into(), problem: FieldProblem::InvalidCode }]);
+            focus_later(summary);
+            return;
+        }
+        errors.set(Vec::new());
+        verify.dispatch(SignInCode { code: c });
+    };
+    let sent_text = move || {
+        step.with(|s| {
+            s.as_ref().map(|s| {
+                let msg = if s.channel == "sms" { Msg::CodeSentSms } else { Msg::CodeSentEmail };
+                t.fmt(msg, &[("to", &s.hint)])
+            })
+        })
+    };
+    let email_possible = move || step.with(|s| s.as_ref().is_some_and(|s| s.email_possible));
+    let expired = move || failure.with(|f| matches!(f, Some(AppError::CodeExpired) | Some(AppError::Locked)));
+
+    view! {
+        <h2>{t.t(Msg::CodeTitle)}</h2>
+        <p role="status">{sent_text}</p>
+        {move || info.get().map(|i| view! { <p class="notice notice-success" role="status">{i}</p> })}
+        <ErrorSummary prefix="signin" errors failure label_of node_ref=summary/>
+        <Show
+            when=move || !expired()
+            fallback=move || view! {
+                <button type="button" class="button button-primary" on:click=move |_| step.set(None)>
+                    {t.t(Msg::CodeRestart)}
+                </button>
+            }
+        >
+            <form class="form" novalidate on:submit=on_submit>
+                <Field prefix="signin" id="code" label=Msg::FieldCode hint=None value=code initial=String::new()
+                    problem=problem_of(errors, "code") autocomplete="one-time-code" input_type="text"
+                    maxlength=Some(7) inputmode="numeric"/>
+                <div class="button-row">
+                    <button type="submit" class="button button-primary" disabled=move || pending.get()>
+                        {move || if pending.get() { t.t(Msg::SignInWorking) } else { t.t(Msg::CodeSubmit) }}
+                    </button>
+                    <button type="button" class="button" on:click=move |_| { resend.dispatch(ResendSignInCode { to_email: false }); }>
+                        {t.t(Msg::CodeResend)}
+                    </button>
+                </div>
+            </form>
+            <Show when=email_possible>
+                <div class="alternative">
+                    <button type="button" class="button" on:click=move |_| { resend.dispatch(ResendSignInCode { to_email: true }); }>
+                        {t.t(Msg::CodeUseEmail)}
+                    </button>
+                    <p class="hint">{t.t(Msg::CodeEmailWeaker)}</p>
+                </div>
+            </Show>
+        </Show>
+    }
+}
