@@ -107,7 +107,9 @@ pub async fn sign_in_code(code: String) -> Result<String, AppError> {
     use crate::server::{clear_session_cookie, client_ip, current_session, services, set_session_cookie, signin_ctx, user_agent};
     let svc = services()?;
     let code = ssr::code_shape(&code)?;
-    let pending = current_session().ok_or(AppError::CodeExpired)?;
+    // A signed-in session is left alone: a code typed twice does not sign anyone out.
+    let pending =
+        current_session().filter(|s| s.level == hygie_core::auth::session::Level::Password).ok_or(AppError::CodeExpired)?;
     let (ip, ua) = (client_ip(), user_agent());
     let ctx = signin_ctx(&svc, ip.as_deref(), ua.as_deref());
     match signin::code_step(&ctx, &pending, &code).await.map_err(AppError::internal)? {

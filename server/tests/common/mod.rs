@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use hygie_core::clock::SystemClock;
+use hygie_core::clock::{Clock, ManualClock, SystemClock};
 use hygie_core::outbox::SmtpSecurity;
 use hygie_core::store::testing::TestDb;
 use hygie_server::config::{Config, MailTransportKind, SmsTransportKind};
@@ -99,6 +99,8 @@ pub struct TestServer {
     pub config: Config,
     pub smtp: SmtpSink,
     pub engine: Engine,
+    /// Hygie's clock: starts at the current time and moves only when a test moves it.
+    pub clock: ManualClock,
     _db: TestDb,
     _dir: tempfile::TempDir,
 }
@@ -132,10 +134,11 @@ impl TestServer {
         config.operator.name = "Opérateur Test SAS".into();
         config.host.certification = "HDS 2.0, hébergeur d'infrastructure".into();
         adjust(&mut config);
-        let running = hygie_server::start(config.clone(), Arc::new(SystemClock)).await.expect("Hygie starts");
+        let clock = ManualClock::new(SystemClock.now_ms());
+        let running = hygie_server::start(config.clone(), Arc::new(clock.clone())).await.expect("Hygie starts");
         let base = format!("https://127.0.0.1:{}", running.https_addr.port());
         let http_base = format!("http://127.0.0.1:{}", running.http_addr.unwrap().port());
-        TestServer { running: Some(running), base, http_base, config, smtp, engine, _db: db, _dir: dir }
+        TestServer { running: Some(running), base, http_base, config, smtp, engine, clock, _db: db, _dir: dir }
     }
 
     pub fn db(&self) -> &hygie_core::Db {
