@@ -33,6 +33,7 @@ export HYGIE_DATA_DIR="$e2e_dir/data"
 export HYGIE_LISTEN="127.0.0.1:$https_port"
 export HYGIE_HTTP_LISTEN="127.0.0.1:$http_port"
 export HYGIE_SUPPORT__CONTACT_PER_HOUR=100
+export HYGIE_DEMO_ACCOUNTS=true
 export LEPTOS_SITE_ROOT="$ROOT/target/site"
 "$ROOT/target/debug/hygie" serve >"$e2e_dir/server.log" 2>&1 &
 server_pid=$!

@@ -18,6 +18,9 @@ export const PAGES = [
 export function watchConsole(page: Page): string[] {
   const problems: string[] = [];
   page.on('console', (m: ConsoleMessage) => {
+    // A refused request (4xx: wrong password, wrong code) is an expected answer, shown to the
+    // person; the browser still logs it. Server errors (5xx) are problems.
+    if (/the server responded with a status of 4\d\d/.test(m.text())) return;
     if (m.type() === 'error' || m.type() === 'warning') problems.push(`${m.type()}: ${m.text()}`);
   });
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
@@ -53,3 +56,33 @@ export async function waitForOutbox(predicate: (text: string) => boolean): Promi
   }
   throw new Error('expected message not found in the development outbox');
 }
+
+/** How many messages the development outbox holds now: pass it to `nextOutbox`. */
+export function outboxCount(): number {
+  return outboxFiles().length;
+}
+
+/** Waits for a message that arrived after `before` messages and matches `predicate`. */
+export async function nextOutbox(before: number, predicate: (text: string) => boolean): Promise<string> {
+  for (let i = 0; i < 150; i++) {
+    const hit = outboxFiles().slice(before).find(predicate);
+    if (hit) return hit;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('expected message not found in the development outbox');
+}
+
+/** The 6-digit code of a message from the outbox. */
+export function codeOf(message: string): string {
+  const body = message.split('\n\n').slice(1).join('\n\n');
+  const m = body.match(/(?<!\d)\d{6}(?!\d)/);
+  if (!m) throw new Error('no code in the message');
+  return m[0];
+}
+
+/** The demonstration accounts seeded by `demo_accounts = true` (see README). */
+export const DEMO = {
+  doctor: { address: 'camille.durand@hygie.localhost', password: 'rendez-vous du mardi', mobile: '+33612345678' },
+  nurse: { address: 'louis.martin@hygie.localhost', password: 'tournée du matin 2026', email: 'louis.martin@exemple.fr' },
+  social: { address: 'nadia.benali@hygie.localhost', password: 'permanence du jeudi', mobile: '+33698765432' },
+};

@@ -63,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .leptos_routes_with_context(&state, routes, context.clone(), move || app::shell(opts.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, app::shell))
+        .layer(middleware::from_fn(server_fn_status))
         .layer(middleware::from_fn_with_state(state.clone(), session))
         .layer(middleware::from_fn_with_state(state.clone(), audience))
         .layer(middleware::from_fn(origin_check))
@@ -90,6 +91,37 @@ fn provide_request_context(state: &AppState, flash: Option<ContactFlash>) {
 
 async fn server_fn_handler(State(state): State<AppState>, req: Request) -> impl IntoResponse {
     leptos_axum::handle_server_fns_with_context(move || provide_request_context(&state, None), req).await
+}
+
+/// Server functions answer every error with 500; this gives each error its HTTP meaning (401,
+/// 403, 422, 429...) for API clients and browsers alike.
+async fn server_fn_status(req: Request, next: Next) -> Response {
+    let is_api = req.uri().path().starts_with("/api/");
+    let res = next.run(req).await;
+    if !is_api || res.status() != StatusCode::INTERNAL_SERVER_ERROR {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, 64 * 1024).await else {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "").into_response();
+    };
+    if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
+        parts.status = status_of(&error);
+    }
+    Response::from_parts(parts, Body::from(bytes))
+}
+
+/// The HTTP status that goes with an error.
+pub fn status_of(e: &AppError) -> StatusCode {
+    match e {
+        AppError::Unauthorized | AppError::BadCredentials | AppError::CodeExpired => StatusCode::UNAUTHORIZED,
+        AppError::Forbidden | AppError::Locked | AppError::AccountUnavailable | AppError::TermsPending
+        | AppError::ReauthRequired => StatusCode::FORBIDDEN,
+        AppError::NotFound | AppError::LinkExpired => StatusCode::NOT_FOUND,
+        AppError::Invalid(_) | AppError::WrongCode { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+    }
 }
 
 async fn healthz(State(state): State<AppState>) -> Response {

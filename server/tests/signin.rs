@@ -223,6 +223,7 @@ async fn unknown_address_and_wrong_password_get_the_same_answer() {
         let wrong = b.password(&address, "pas le bon mot de passe").await;
         assert_eq!((unknown.status, &unknown.body), (wrong.status, &wrong.body));
         assert_eq!(wrong.body, json!("BadCredentials"));
+        assert_eq!(wrong.status, 401);
         assert!(unknown.cookies.is_empty() && wrong.cookies.is_empty());
         // No mobile: the code goes by email to the notification address.
         let ok = b.password(&address, PASSWORD).await;
