@@ -12,5 +12,7 @@ cargo leptos build --release
 
 say "Hygie: https://localhost:8443  (self-signed certificate: accept the browser's warning)"
 say "outgoing mail and SMS: target/release/hygie outbox list | show ID"
+say "demonstration accounts (created in an empty database): see README, « Running on the embedded defaults »"
 export LEPTOS_SITE_ROOT="$ROOT/target/site"
+export HYGIE_DEMO_ACCOUNTS="${HYGIE_DEMO_ACCOUNTS:-true}"
 exec "$ROOT/target/release/hygie" serve

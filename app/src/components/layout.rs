@@ -48,6 +48,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                         <span class="brand-tagline">{t.t(Msg::Tagline)}</span>
                     </span>
                 </a>
+                <a class="signin-link" href="/connexion">{t.t(Msg::NavSignIn)}</a>
                 <a class="lang-switch" href=switch_href rel="external" lang=other.code() hreflang=other.code()
                     aria-label=t.t(Msg::LangSwitchLabel)>
                     {t.t(Msg::LangSwitchText)}
