@@ -70,9 +70,7 @@ impl AppError {
             AppError::BadCredentials => t.t(Msg::ErrBadCredentials).into(),
             AppError::Locked => t.t(Msg::ErrLocked).into(),
             AppError::AccountUnavailable => t.t(Msg::ErrAccountUnavailable).into(),
-            AppError::WrongCode { attempts_left } => {
-                t.fmt(Msg::ErrWrongCode, &[("left", &attempts_left.to_string())])
-            }
+            AppError::WrongCode { attempts_left } => t.fmt(Msg::ErrWrongCode, &[("left", &attempts_left.to_string())]),
             AppError::CodeExpired => t.t(Msg::ErrCodeExpired).into(),
             AppError::TermsPending => t.t(Msg::ErrTermsPending).into(),
             AppError::ReauthRequired => t.t(Msg::ErrReauthRequired).into(),

@@ -109,12 +109,20 @@ pub fn current_session() -> Option<Session> {
 
 /// The browser's User-Agent, for the list of sessions.
 pub fn user_agent() -> Option<String> {
-    request_parts().and_then(|p| p.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned))
+    request_parts()
+        .and_then(|p| p.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned))
 }
 
 /// The sign-in flow's context for this request.
 pub fn signin_ctx<'a>(svc: &'a Services, ip: Option<&'a str>, ua: Option<&'a str>) -> Ctx<'a> {
-    Ctx { db: &svc.db, clock: svc.clock.as_ref(), policy: svc.auth.sessions, public_url: &svc.auth.public_url, ip, user_agent: ua }
+    Ctx {
+        db: &svc.db,
+        clock: svc.clock.as_ref(),
+        policy: svc.auth.sessions,
+        public_url: &svc.auth.public_url,
+        ip,
+        user_agent: ua,
+    }
 }
 
 fn set_cookie(value: String) {
@@ -153,7 +161,13 @@ pub async fn signed_in(svc: &Services, terms_required: bool) -> Result<(Session,
 }
 
 /// Records an action of a signed-in account in the audit trail.
-pub async fn audit_account(svc: &Services, account_id: i64, action: &str, outcome: audit::Outcome, object: Option<String>) {
+pub async fn audit_account(
+    svc: &Services,
+    account_id: i64,
+    action: &str,
+    outcome: audit::Outcome,
+    object: Option<String>,
+) {
     let mut ev = audit::AuditEvent::new(audit::Actor::Account(account_id.to_string()), action, outcome).ip(client_ip());
     ev.object = object;
     audit::record(&svc.db, svc.clock.as_ref(), ev).await;

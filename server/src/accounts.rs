@@ -220,9 +220,8 @@ pub async fn seed_demo(db: &Db, clock: &dyn Clock, domain: &str) -> Result<usize
         let record = (demo.record)(format!("{}@{domain}", demo.local));
         let Created::New(id) = accounts::create(db, clock, &record).await? else { continue };
         let normalised = hygie_core::auth::policy::normalise(demo.password);
-        let hash = hygie_core::auth::password::hash(normalised.into())
-            .await
-            .map_err(|e| StoreError::Other(e.to_string()))?;
+        let hash =
+            hygie_core::auth::password::hash(normalised.into()).await.map_err(|e| StoreError::Other(e.to_string()))?;
         accounts::set_password_hash(db, clock, id, hash.as_stored()).await?;
         accounts::activate(db, id).await?;
         hygie_core::audit::record(

@@ -55,9 +55,7 @@ enum CguCommand {
     /// Publish a new version from a Markdown file with a front matter (version, date, title).
     /// Every account holder is told at their notification email and must accept it at their
     /// next sign-in.
-    Publish {
-        file: PathBuf,
-    },
+    Publish { file: PathBuf },
     /// List the published versions.
     List,
 }
@@ -362,8 +360,13 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
                 .map_err(|e| e.to_string())?
             {
                 Some(told) => {
-                    operator_audit(&db, "terms.publish", Some(format!("terms:{}", doc.version)), audit::Outcome::Success)
-                        .await;
+                    operator_audit(
+                        &db,
+                        "terms.publish",
+                        Some(format!("terms:{}", doc.version)),
+                        audit::Outcome::Success,
+                    )
+                    .await;
                     println!("terms version {} published; {told} account holder(s) notified", doc.version);
                     Ok(ExitCode::SUCCESS)
                 }

@@ -115,7 +115,10 @@ async fn server_fn_status(req: Request, next: Next) -> Response {
 pub fn status_of(e: &AppError) -> StatusCode {
     match e {
         AppError::Unauthorized | AppError::BadCredentials | AppError::CodeExpired => StatusCode::UNAUTHORIZED,
-        AppError::Forbidden | AppError::Locked | AppError::AccountUnavailable | AppError::TermsPending
+        AppError::Forbidden
+        | AppError::Locked
+        | AppError::AccountUnavailable
+        | AppError::TermsPending
         | AppError::ReauthRequired => StatusCode::FORBIDDEN,
         AppError::NotFound | AppError::LinkExpired => StatusCode::NOT_FOUND,
         AppError::Invalid(_) | AppError::WrongCode { .. } => StatusCode::UNPROCESSABLE_ENTITY,

@@ -53,7 +53,8 @@ impl Browser {
             .await
             .unwrap();
         let status = res.status().as_u16();
-        let cookies = res.headers().get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).collect();
+        let cookies =
+            res.headers().get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).collect();
         let text = res.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Answer { status, body, cookies }
@@ -95,7 +96,12 @@ async fn account(s: &TestServer, local: &str, mobile: Option<&str>) -> (i64, Str
 }
 
 fn sms(s: &TestServer) -> Vec<hygie_core::outbox::DevOutboxEntry> {
-    DevOutbox::new(s.config.outbox_dir()).list().unwrap_or_default().into_iter().filter(|e| e.channel == "sms").collect()
+    DevOutbox::new(s.config.outbox_dir())
+        .list()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| e.channel == "sms")
+        .collect()
 }
 
 /// Waits for SMS number `n` (1-based) and returns it.
@@ -370,9 +376,10 @@ async fn a_stolen_cookie_stops_working_after_sign_out() {
             .find(|c| c.starts_with("__Host-hygie_session="))
             .unwrap()
     };
-    let res = post("/api/sign-in", form(&[("address", &address), ("password", PASSWORD), ("prefer_email", "false")]), None)
-        .await
-        .unwrap();
+    let res =
+        post("/api/sign-in", form(&[("address", &address), ("password", PASSWORD), ("prefer_email", "false")]), None)
+            .await
+            .unwrap();
     let pending = cookie_of(&res);
     let code = six_digits(&wait_sms(&s, 1).await.body);
     let res = post("/api/sign-in-code", form(&[("code", &code)]), Some(pending.clone())).await.unwrap();
@@ -463,9 +470,15 @@ async fn an_activation_link_sets_the_first_password_once() {
             notification_email: "hugo.simon@exemple.fr".into(),
             ..Default::default()
         };
-        accounts::create_and_invite(s.db(), &s.clock, &audit::Actor::Operator("test".into()), &rec, "https://h.example")
-            .await
-            .unwrap();
+        accounts::create_and_invite(
+            s.db(),
+            &s.clock,
+            &audit::Actor::Operator("test".into()),
+            &rec,
+            "https://h.example",
+        )
+        .await
+        .unwrap();
         let (_, body) = mail(&s, 1).await;
         let token = link_token(&body, "/activation/");
         let b = Browser::new(&s);
@@ -535,7 +548,10 @@ async fn settings_changes_need_a_fresh_proof_and_codes_sent_to_the_new_destinati
         ];
         assert_eq!(b.call("preferences", &prefs).await.status, 200);
         let me = b.my_account().await;
-        assert_eq!(me.body["prefs"], json!({"notify_new_mail": false, "liste_rouge": true, "publish_phone": false, "no_paper": true}));
+        assert_eq!(
+            me.body["prefs"],
+            json!({"notify_new_mail": false, "liste_rouge": true, "publish_phone": false, "no_paper": true})
+        );
 
         // Sessions: two, this one marked; end the other.
         let list = b.call("my-sessions", &[]).await.body;
@@ -547,7 +563,8 @@ async fn settings_changes_need_a_fresh_proof_and_codes_sent_to_the_new_destinati
 
         // Password change: current one required, then other sessions end.
         sign_in(&s, &other, &address, 4).await;
-        let wrong_current = b.call("change-password", &[("current", "non"), ("new_password", "une autre phrase longue")]).await;
+        let wrong_current =
+            b.call("change-password", &[("current", "non"), ("new_password", "une autre phrase longue")]).await;
         assert_eq!(wrong_current.body["Invalid"][0]["problem"], "WrongPassword");
         let ok = b.call("change-password", &[("current", PASSWORD), ("new_password", "une autre phrase longue")]).await;
         assert_eq!(ok.status, 200, "{:?}", ok.body);

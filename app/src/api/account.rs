@@ -58,7 +58,8 @@ pub async fn my_account() -> Result<AccountView, AppError> {
             _ => None,
         },
     };
-    let mobile = a.mobile.as_deref().and_then(|m| crate::domain::phone::MobileNumber::parse(m).ok()).map(|m| m.masked());
+    let mobile =
+        a.mobile.as_deref().and_then(|m| crate::domain::phone::MobileNumber::parse(m).ok()).map(|m| m.masked());
     Ok(AccountView {
         address: a.address,
         first_name: a.first_name,
@@ -99,8 +100,8 @@ pub async fn accept_terms(version: String) -> Result<(), AppError> {
 /// Proves presence again (password) before a sensitive change.
 #[server(name = Reauthenticate, prefix = "/api", endpoint = "reauthenticate")]
 pub async fn reauthenticate(password: String) -> Result<(), AppError> {
-    use hygie_core::auth::{password as pw, policy, session};
     use hygie_core::audit::Outcome;
+    use hygie_core::auth::{password as pw, policy, session};
     use secrecy::SecretString;
 
     use crate::server::{audit_account, services, signed_in};
@@ -160,8 +161,8 @@ pub async fn change_password(current: String, new_password: String) -> Result<()
 /// goes to the new destination.
 #[server(name = StartChangeDestination, prefix = "/api", endpoint = "change-destination")]
 pub async fn start_change_destination(kind: String, value: String) -> Result<CodeSent, AppError> {
-    use hygie_core::auth::otp;
     use hygie_core::audit::Outcome;
+    use hygie_core::auth::otp;
     use hygie_core::outbox::{self, Channel, Outgoing};
 
     use crate::domain::{email::EmailAddress, phone::MobileNumber, FieldError, FieldProblem};
@@ -183,7 +184,12 @@ pub async fn start_change_destination(kind: String, value: String) -> Result<Cod
             let m = MobileNumber::parse(&value).map_err(|p| invalid("mobile", p))?;
             (Channel::Sms, m.as_str().to_string(), m.masked())
         }
-        _ => return Err(AppError::Invalid(vec![FieldError { field: "kind".into(), problem: FieldProblem::UnknownValue }])),
+        _ => {
+            return Err(AppError::Invalid(vec![FieldError {
+                field: "kind".into(),
+                problem: FieldProblem::UnknownValue,
+            }]))
+        }
     };
     let purpose = if channel == Channel::Email { "change_email" } else { "change_mobile" };
     let (challenge, code) =
@@ -216,8 +222,8 @@ pub async fn start_change_destination(kind: String, value: String) -> Result<Cod
 /// Confirms a new destination with the code it received.
 #[server(name = ConfirmChangeDestination, prefix = "/api", endpoint = "confirm-destination")]
 pub async fn confirm_change_destination(challenge: i64, code: String) -> Result<(), AppError> {
-    use hygie_core::auth::otp::{self, Verify};
     use hygie_core::audit::Outcome;
+    use hygie_core::auth::otp::{self, Verify};
     use hygie_core::{accounts, outbox::Channel};
 
     use crate::server::{audit_account, services, signed_in};
@@ -238,7 +244,8 @@ pub async fn confirm_change_destination(challenge: i64, code: String) -> Result<
     match otp::verify(&svc.db, svc.clock.as_ref(), challenge, a.id, &code).await.map_err(AppError::internal)? {
         Verify::Ok => {}
         Verify::Wrong { attempts_left } => {
-            audit_account(&svc, a.id, &format!("settings.{purpose}"), Outcome::Failure("wrong_code".into()), None).await;
+            audit_account(&svc, a.id, &format!("settings.{purpose}"), Outcome::Failure("wrong_code".into()), None)
+                .await;
             return Err(AppError::WrongCode { attempts_left });
         }
         Verify::Dead => return Err(AppError::CodeExpired),
@@ -297,7 +304,8 @@ pub async fn my_sessions() -> Result<Vec<SessionView>, AppError> {
     use crate::server::{services, signed_in};
     let svc = services()?;
     let (s, a) = signed_in(&svc, true).await?;
-    let rows = session::list(&svc.db, svc.clock.as_ref(), &svc.auth.sessions, a.id).await.map_err(AppError::internal)?;
+    let rows =
+        session::list(&svc.db, svc.clock.as_ref(), &svc.auth.sessions, a.id).await.map_err(AppError::internal)?;
     Ok(rows
         .into_iter()
         .map(|r| SessionView {
@@ -375,9 +383,11 @@ mod tests {
     fn user_agents_read_as_devices() {
         let firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0";
         assert_eq!(describe_user_agent(firefox), "Firefox, Windows");
-        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
+        let chrome =
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
         assert_eq!(describe_user_agent(chrome), "Chrome, Linux");
-        let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Safari/604.1";
+        let iphone =
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Version/17.0 Safari/604.1";
         assert_eq!(describe_user_agent(iphone), "Safari, iOS");
         assert_eq!(describe_user_agent("reqwest/0.12"), "Application");
     }

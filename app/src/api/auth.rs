@@ -104,12 +104,15 @@ pub async fn sign_in_code(code: String) -> Result<String, AppError> {
     use hygie_core::auth::signin::{self, CodeStep};
     use hygie_core::terms;
 
-    use crate::server::{clear_session_cookie, client_ip, current_session, services, set_session_cookie, signin_ctx, user_agent};
+    use crate::server::{
+        clear_session_cookie, client_ip, current_session, services, set_session_cookie, signin_ctx, user_agent,
+    };
     let svc = services()?;
     let code = ssr::code_shape(&code)?;
     // A signed-in session is left alone: a code typed twice does not sign anyone out.
-    let pending =
-        current_session().filter(|s| s.level == hygie_core::auth::session::Level::Password).ok_or(AppError::CodeExpired)?;
+    let pending = current_session()
+        .filter(|s| s.level == hygie_core::auth::session::Level::Password)
+        .ok_or(AppError::CodeExpired)?;
     let (ip, ua) = (client_ip(), user_agent());
     let ctx = signin_ctx(&svc, ip.as_deref(), ua.as_deref());
     match signin::code_step(&ctx, &pending, &code).await.map_err(AppError::internal)? {
@@ -222,7 +225,10 @@ pub async fn reset_password(token: String, code: String, password: String) -> Re
     let (ip, ua) = (client_ip(), user_agent());
     let ctx = signin_ctx(&svc, ip.as_deref(), ua.as_deref());
     let code: String = code.chars().filter(|c| !c.is_whitespace()).collect();
-    signin::reset_password(&ctx, &token, &code, &password).await.map_err(AppError::internal)?.map_err(ssr::link_error)?;
+    signin::reset_password(&ctx, &token, &code, &password)
+        .await
+        .map_err(AppError::internal)?
+        .map_err(ssr::link_error)?;
     clear_session_cookie();
     Ok(())
 }

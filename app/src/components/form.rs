@@ -79,14 +79,18 @@ pub fn ErrorSummary(
     failure: RwSignal<Option<AppError>>,
     label_of: fn(&str) -> Msg,
     node_ref: NodeRef<leptos::html::Div>,
+    /// The sentence above the list of fields; "Corrigez les champs signalés :" by default.
+    #[prop(optional)]
+    intro: Option<Msg>,
 ) -> impl IntoView {
     let t = use_i18n();
+    let intro = intro.unwrap_or(Msg::ErrFormSummary);
     let has_problems = move || !errors.with(Vec::is_empty) || failure.with(Option::is_some);
     view! {
         <div class="error-summary" role="alert" tabindex="-1" node_ref=node_ref hidden=move || !has_problems()>
             {move || failure.get().map(|e| view! { <p>{e.message(t)}</p> })}
             {move || (!errors.with(Vec::is_empty)).then(|| view! {
-                <p>{t.t(Msg::ErrFormSummary)}</p>
+                <p>{t.t(intro)}</p>
                 <ul>
                     {errors.get().into_iter().map(|FieldError { field, problem }| {
                         let label = label_of(&field);

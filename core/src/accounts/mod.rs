@@ -300,7 +300,14 @@ pub async fn set_destination(db: &Db, id: i64, channel: Channel, value: &str) ->
 }
 
 /// Emails the holder at their notification address (security notices, terms updates).
-pub async fn notify(db: &Db, clock: &dyn Clock, a: &Account, category: &str, subject: &str, body: String) -> Result<(), StoreError> {
+pub async fn notify(
+    db: &Db,
+    clock: &dyn Clock,
+    a: &Account,
+    category: &str,
+    subject: &str,
+    body: String,
+) -> Result<(), StoreError> {
     let mail = Outgoing {
         channel: Channel::Email,
         category: category.into(),

@@ -101,7 +101,12 @@ pub async fn create(
 
 /// Finds the live session of `token`: not ended, not past its absolute lifetime, not idle for
 /// longer than the policy allows. Records the activity.
-pub async fn lookup(db: &Db, clock: &dyn Clock, policy: &SessionPolicy, token: &str) -> Result<Option<Session>, StoreError> {
+pub async fn lookup(
+    db: &Db,
+    clock: &dyn Clock,
+    policy: &SessionPolicy,
+    token: &str,
+) -> Result<Option<Session>, StoreError> {
     if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(None);
     }
@@ -157,7 +162,12 @@ pub async fn mark_authenticated(db: &Db, clock: &dyn Clock, id: i64) -> Result<(
 }
 
 /// The account's signed-in sessions that are still live, most recent first.
-pub async fn list(db: &Db, clock: &dyn Clock, policy: &SessionPolicy, account_id: i64) -> Result<Vec<SessionRow>, StoreError> {
+pub async fn list(
+    db: &Db,
+    clock: &dyn Clock,
+    policy: &SessionPolicy,
+    account_id: i64,
+) -> Result<Vec<SessionRow>, StoreError> {
     let now = clock.now_ms();
     let idle_since = now - policy.idle_ms.min(MAX_IDLE_MS);
     Ok(crate::with_pool!(db, p => sqlx::query_as(
@@ -187,7 +197,13 @@ mod tests {
     }
 
     fn full(account_id: i64) -> NewSession<'static> {
-        NewSession { account_id, level: Level::Full, challenge_id: None, ip: Some("192.0.2.1"), user_agent: Some("Firefox") }
+        NewSession {
+            account_id,
+            level: Level::Full,
+            challenge_id: None,
+            ip: Some("192.0.2.1"),
+            user_agent: Some("Firefox"),
+        }
     }
 
     #[tokio::test]

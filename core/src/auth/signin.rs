@@ -217,7 +217,8 @@ pub async fn password_step(
     }
     let channel = if a.mobile.is_some() && !prefer_email { CodeChannel::Sms } else { CodeChannel::Email };
     let (challenge, code) = otp::start(ctx.db, ctx.clock, a.id, "signin", channel.as_str()).await?;
-    let recipient = if channel == CodeChannel::Sms { a.mobile.clone().unwrap_or_default() } else { a.notification_email.clone() };
+    let recipient =
+        if channel == CodeChannel::Sms { a.mobile.clone().unwrap_or_default() } else { a.notification_email.clone() };
     send_code(ctx.db, ctx.clock, channel, &recipient, &code, "de connexion", "to sign in").await?;
     let (_, token) = session::create(
         ctx.db,
@@ -245,8 +246,14 @@ pub async fn password_step(
 /// What the second step (the code) led to.
 pub enum CodeStep {
     /// Signed in: the pending session was replaced by this one.
-    SignedIn { token: SessionToken, session_id: i64, account_id: i64 },
-    Wrong { attempts_left: i64 },
+    SignedIn {
+        token: SessionToken,
+        session_id: i64,
+        account_id: i64,
+    },
+    Wrong {
+        attempts_left: i64,
+    },
     /// Expired, used up or too many attempts: start again from the password.
     Expired,
     Locked,
@@ -270,7 +277,13 @@ pub async fn code_step(ctx: &Ctx<'_>, pending: &Session, code: &str) -> Result<C
                 ctx.db,
                 ctx.clock,
                 &ctx.policy,
-                NewSession { account_id: a.id, level: Level::Full, challenge_id: None, ip: ctx.ip, user_agent: ctx.user_agent },
+                NewSession {
+                    account_id: a.id,
+                    level: Level::Full,
+                    challenge_id: None,
+                    ip: ctx.ip,
+                    user_agent: ctx.user_agent,
+                },
             )
             .await?;
             ctx.audit(actor(a.id), "signin.code", Outcome::Success, Some(format!("session:{session_id}"))).await;
@@ -314,7 +327,11 @@ pub async fn resend_code(ctx: &Ctx<'_>, pending: &Session, to_email: bool) -> Re
     let (outcome, code) = otp::resend_via(ctx.db, ctx.clock, challenge, a.id, Some(channel.as_str())).await?;
     match (outcome, code) {
         (Resend::Sent, Some(code)) => {
-            let to = if channel == CodeChannel::Sms { a.mobile.clone().unwrap_or_default() } else { a.notification_email.clone() };
+            let to = if channel == CodeChannel::Sms {
+                a.mobile.clone().unwrap_or_default()
+            } else {
+                a.notification_email.clone()
+            };
             send_code(ctx.db, ctx.clock, channel, &to, &code, "de connexion", "to sign in").await?;
             ctx.audit(actor(a.id), "signin.code.sent", Outcome::Success, Some(format!("channel:{}", channel.as_str())))
                 .await;
@@ -361,7 +378,9 @@ pub enum LinkProblem {
     /// Unknown, used or expired link.
     Dead,
     Password(PasswordProblem),
-    WrongCode { attempts_left: i64 },
+    WrongCode {
+        attempts_left: i64,
+    },
     /// The SMS code died (too many attempts or expired): ask for a new link.
     CodeExpired,
 }

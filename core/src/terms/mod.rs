@@ -176,7 +176,12 @@ pub async fn accept(db: &Db, clock: &dyn Clock, account_id: i64, version: &str) 
 
 /// Publishes a new version and tells every account holder (not closed) at their notification
 /// address. Returns how many were told, or `None` when the version already existed.
-pub async fn publish(db: &Db, clock: &dyn Clock, doc: &TermsDocument, public_url: &str) -> Result<Option<u64>, StoreError> {
+pub async fn publish(
+    db: &Db,
+    clock: &dyn Clock,
+    doc: &TermsDocument,
+    public_url: &str,
+) -> Result<Option<u64>, StoreError> {
     if let Some(latest) = current(db).await? {
         if !version_is_newer(&doc.version, &latest.doc.version) {
             return Ok(None);

@@ -126,10 +126,13 @@ pub fn ForgotPasswordPage() -> impl IntoView {
 pub fn ResetPasswordPage() -> impl IntoView {
     let t = use_i18n();
     let token = token_param();
-    let info = Resource::new({
-        let token = token.clone();
-        move || token.clone()
-    }, reset_link_info);
+    let info = Resource::new(
+        {
+            let token = token.clone();
+            move || token.clone()
+        },
+        reset_link_info,
+    );
     view! {
         <Title text=t.t(Msg::ResetTitle)/>
         <h1>{t.t(Msg::ResetTitle)}</h1>
@@ -169,7 +172,11 @@ fn ResetForm(token: String, needs_code: bool) -> impl IntoView {
     });
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
-        action.dispatch(ResetPassword { token: token.clone(), code: code.get_untracked(), password: password.get_untracked() });
+        action.dispatch(ResetPassword {
+            token: token.clone(),
+            code: code.get_untracked(),
+            password: password.get_untracked(),
+        });
     };
     view! {
         <Show when=move || !matches!(action.value().get(), Some(Ok(()))) fallback=|| done_notice(use_i18n().t(Msg::ResetDone))>

@@ -284,7 +284,8 @@ fn PasswordChange() -> impl IntoView {
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         done.set(false);
-        action.dispatch(ChangePassword { current: current.get_untracked(), new_password: new_password.get_untracked() });
+        action
+            .dispatch(ChangePassword { current: current.get_untracked(), new_password: new_password.get_untracked() });
     };
     view! {
         {move || done.get().then(|| view! { <p class="notice notice-success" role="status">{t.t(Msg::PasswordChanged)}</p> })}
@@ -352,12 +353,14 @@ fn Sessions() -> impl IntoView {
     let t = use_i18n();
     let end = ServerAction::<EndSessions>::new();
     let sessions = Resource::new(move || end.version().get(), |_| my_sessions());
-    let ended = move || match end.value().get() {
+    let ended = move || {
+        match end.value().get() {
         Some(Ok(n)) => Some(view! {
             <p class="notice notice-success" role="status">{t.fmt(Msg::SessionsEnded, &[("count", &n.to_string())])}</p>
         }.into_any()),
         Some(Err(error)) => Some(view! { <ErrorNotice error/> }.into_any()),
         None => None,
+    }
     };
     view! {
         {ended}

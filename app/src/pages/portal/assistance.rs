@@ -5,9 +5,8 @@ use leptos_router::hooks::use_query_map;
 
 use crate::api::{get_contact_flash, get_site_info, ContactFlash, SubmitContact};
 use crate::components::feedback::{ErrorNotice, Loading};
-use crate::components::form::Field;
+use crate::components::form::{focus_later, problem_of, ErrorSummary, Field};
 use crate::domain::contact::{ContactForm, ContactInput, NAME_MAX, SUBJECT_MAX};
-use crate::domain::FieldError;
 use crate::error::AppError;
 use crate::i18n::{Locale, Msg};
 use crate::use_i18n;
@@ -75,13 +74,7 @@ fn ContactFormView(flash: Option<ContactFlash>, sent: Option<i64>) -> impl IntoV
     let pending = submit.pending();
     let summary = NodeRef::<leptos::html::Div>::new();
 
-    let focus_summary = move || {
-        request_animation_frame(move || {
-            if let Some(el) = summary.get_untracked() {
-                let _ = el.focus();
-            }
-        })
-    };
+    let focus_summary = move || focus_later(summary);
 
     Effect::new(move |_| {
         if let Some(result) = submit.value().get() {
@@ -128,10 +121,7 @@ fn ContactFormView(flash: Option<ContactFlash>, sent: Option<i64>) -> impl IntoV
         }
     };
 
-    let problem = move |field: &'static str| {
-        Signal::derive(move || errors.with(|es| es.iter().find(|e| e.field == field).map(|e| e.problem)))
-    };
-    let has_problems = move || !errors.with(Vec::is_empty) || failure.with(Option::is_some);
+    let problem = move |field: &'static str| problem_of(errors, field);
 
     view! {
         <Show
@@ -145,20 +135,7 @@ fn ContactFormView(flash: Option<ContactFlash>, sent: Option<i64>) -> impl IntoV
             }
         >
             <p class="notice notice-warning">{t.t(Msg::AssistanceWarning)}</p>
-            <div class="error-summary" role="alert" tabindex="-1" node_ref=summary hidden=move || !has_problems()>
-                {move || failure.get().map(|e| view! { <p>{e.message(t)}</p> })}
-                {move || (!errors.with(Vec::is_empty)).then(|| view! {
-                    <p>{t.t(Msg::ErrSummary)}</p>
-                    <ul>
-                        {errors.get().into_iter().map(|FieldError { field, problem }| {
-                            let label = field_label(&field);
-                            view! {
-                                <li><a href=format!("#contact-{field}")>{t.t(label)}" — "{problem.message(t)}</a></li>
-                            }
-                        }).collect_view()}
-                    </ul>
-                })}
-            </div>
+            <ErrorSummary prefix="contact" errors failure label_of=field_label node_ref=summary intro=Msg::ErrSummary/>
             <form method="post" action="/assistance" novalidate on:submit=on_submit class="form">
                 <p class="hint">{t.t(Msg::AssistanceRequired)}</p>
                 <Field prefix="contact" id="name" label=Msg::FieldName hint=None value=name initial=initial.name.clone()
