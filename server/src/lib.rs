@@ -169,7 +169,10 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
             domains: config.domains.clone(),
         },
     };
-    if config.demo_accounts {
+    let local = config.public_url().contains("://localhost") || config.public_url().contains("://127.0.0.1");
+    if config.demo_accounts && !local {
+        tracing::warn!("demo_accounts ignored: demonstration accounts are only for a Hygie served on localhost");
+    } else if config.demo_accounts {
         match accounts::seed_demo(&db, clock.as_ref(), &config.domains[0]).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(accounts = n, "demo accounts created (see README)"),

@@ -243,6 +243,16 @@ async fn session(State(state): State<AppState>, mut req: Request, next: Next) ->
     next.run(req).await
 }
 
+/// The path to count: link tokens (activation, reset, unlock) never reach the statistics.
+pub fn audience_path(path: &str) -> String {
+    for prefix in ["/activation/", "/reinitialisation/", "/deverrouillage/"] {
+        if path.starts_with(prefix) {
+            return format!("{prefix}:token");
+        }
+    }
+    path.to_string()
+}
+
 /// Counts page views of visitors who accepted audience measurement, after the page is served.
 async fn audience(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let track = (req.method() == Method::GET)
@@ -252,7 +262,7 @@ async fn audience(State(state): State<AppState>, req: Request, next: Next) -> Re
                 return None;
             }
             let visitor = PageEnv::cookie(cookies, Consent::AUDIENCE_COOKIE)?.to_string();
-            Some((req.uri().path().to_string(), visitor))
+            Some((audience_path(req.uri().path()), visitor))
         })
         .flatten();
     let res = next.run(req).await;
@@ -438,6 +448,13 @@ mod tests {
         assert_eq!(safe_return(Some("/\\evil.example")), "/");
         assert_eq!(safe_return(Some("/a?next=https://x")), "/");
         assert_eq!(safe_return(None), "/");
+    }
+
+    #[test]
+    fn link_tokens_are_not_counted() {
+        assert_eq!(audience_path(&format!("/activation/{}", "a".repeat(64))), "/activation/:token");
+        assert_eq!(audience_path("/reinitialisation/abc"), "/reinitialisation/:token");
+        assert_eq!(audience_path("/cgu/1.0"), "/cgu/1.0");
     }
 
     #[test]

@@ -278,8 +278,10 @@ async fn the_hundredth_failure_locks_the_account_until_its_unlock_link() {
             assert_eq!(b.password(&address, "mauvais mot de passe").await.body, json!("BadCredentials"), "attempt {i}");
         }
         assert_eq!(b.password(&address, "mauvais mot de passe").await.body, json!("Locked"), "the 100th locks");
-        // The 101st, with the right password, meets a locked account.
+        // The 101st, with the right password, meets a locked account; a wrong one gets the same
+        // answer (no password oracle on a locked account).
         assert_eq!(b.password(&address, PASSWORD).await.body, json!("Locked"));
+        assert_eq!(b.password(&address, "encore faux").await.body, json!("Locked"));
         let (to, body) = mail(&s, 1).await;
         assert_eq!(to, "marc.petit@exemple.fr");
         let token = link_token(&body, "/deverrouillage/");

@@ -107,8 +107,14 @@ pub async fn reauthenticate(password: String) -> Result<(), AppError> {
     use crate::server::{audit_account, services, signed_in};
     let svc = services()?;
     let (s, a) = signed_in(&svc, true).await?;
+    crate::api::limit_ip(&svc).await?;
     let stored = a.password_hash.clone().map(pw::PasswordHashString::from_stored);
     if !pw::verify(SecretString::from(policy::normalise(&password)), stored).await {
+        // A stolen cookie is no way to guess the password: failures count towards the lock.
+        let ip = crate::server::client_ip();
+        hygie_core::auth::signin::record_failure(&crate::server::signin_ctx(&svc, ip.as_deref(), None), &a)
+            .await
+            .map_err(AppError::internal)?;
         audit_account(&svc, a.id, "reauthenticate", Outcome::Failure("wrong_password".into()), None).await;
         return Err(AppError::BadCredentials);
     }
@@ -150,6 +156,7 @@ pub async fn change_password(current: String, new_password: String) -> Result<()
         Err(p) => return Err(crate::api::password_error("new_password", p)),
     };
     accounts::set_password_hash(&svc.db, svc.clock.as_ref(), a.id, &hash).await.map_err(AppError::internal)?;
+    accounts::revoke_links(&svc.db, svc.clock.as_ref(), a.id).await.map_err(AppError::internal)?;
     let ended = session::end_all(&svc.db, svc.clock.as_ref(), a.id, Some(s.id)).await.map_err(AppError::internal)?;
     let ip = client_ip();
     signin::notify_password_changed(&signin_ctx(&svc, ip.as_deref(), None), &a).await.map_err(AppError::internal)?;
@@ -192,6 +199,14 @@ pub async fn start_change_destination(kind: String, value: String) -> Result<Cod
         }
     };
     let purpose = if channel == Channel::Email { "change_email" } else { "change_mobile" };
+    // Codes cost money and land on someone's phone: a few changes per hour and account.
+    let limit = hygie_core::ratelimit::Limit { max: 5, window_ms: 3_600_000 };
+    let key = format!("destination:{}", a.id);
+    if let hygie_core::ratelimit::Decision::Limited { retry_after_ms } =
+        hygie_core::ratelimit::hit(&svc.db, svc.clock.as_ref(), &key, limit).await.map_err(AppError::internal)?
+    {
+        return Err(AppError::RateLimited { retry_after_secs: (retry_after_ms.max(0) as u64).div_ceil(1000) });
+    }
     let (challenge, code) =
         otp::start_with_payload(&svc.db, svc.clock.as_ref(), a.id, purpose, channel.as_str(), Some(&normalised))
             .await
@@ -201,7 +216,7 @@ pub async fn start_change_destination(kind: String, value: String) -> Result<Cod
         channel,
         category: "auth.code".into(),
         recipient: normalised.clone(),
-        subject: (channel == Channel::Email).then(|| format!("Votre code Hygie : {c}")),
+        subject: (channel == Channel::Email).then(|| "Votre code Hygie / Your Hygie code".to_string()),
         body: if channel == Channel::Email {
             format!(
                 "Bonjour,\n\nPour faire de cette adresse l'adresse de notification du compte Hygie {}, saisissez le code \
@@ -251,6 +266,7 @@ pub async fn confirm_change_destination(challenge: i64, code: String) -> Result<
         Verify::Dead => return Err(AppError::CodeExpired),
     }
     accounts::set_destination(&svc.db, a.id, channel, &value).await.map_err(AppError::internal)?;
+    accounts::revoke_links(&svc.db, svc.clock.as_ref(), a.id).await.map_err(AppError::internal)?;
     // The previous notification address hears about the change, in case it was not the holder.
     accounts::notify(
         &svc.db,

@@ -74,7 +74,7 @@ mod ssr {
 }
 
 #[cfg(feature = "ssr")]
-pub use ssr::{code_shape, password_error};
+pub use ssr::{code_shape, limit_ip, password_error};
 
 /// First step: address and password. On success a code is on its way and the browser holds a
 /// session waiting for it.
@@ -89,6 +89,12 @@ pub async fn sign_in_password(address: String, password: String, prefer_email: b
     let ctx = signin_ctx(&svc, ip.as_deref(), ua.as_deref());
     match signin::password_step(&ctx, &address, &password, prefer_email).await.map_err(AppError::internal)? {
         PasswordStep::CodeSent { token, channel, hint, email_possible } => {
+            // Signing in again from this browser replaces whatever session it had.
+            if let Some(previous) = crate::server::current_session() {
+                hygie_core::auth::session::end(&svc.db, svc.clock.as_ref(), previous.id)
+                    .await
+                    .map_err(AppError::internal)?;
+            }
             set_session_cookie(token.expose());
             Ok(CodeSent { channel: channel.as_str().into(), hint, email_possible, challenge: 0 })
         }

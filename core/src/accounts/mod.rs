@@ -264,6 +264,14 @@ pub async fn set_password_hash(db: &Db, clock: &dyn Clock, id: i64, hash: &str) 
     Ok(())
 }
 
+/// Voids the account's live reset and unlock links (after a password or address change).
+pub async fn revoke_links(db: &Db, clock: &dyn Clock, id: i64) -> Result<u64, StoreError> {
+    Ok(crate::with_pool!(db, p => sqlx::query(
+        "UPDATE account_tokens SET used_ms = $1 WHERE account_id = $2 AND used_ms IS NULL \
+         AND purpose IN ('reset', 'unlock')")
+        .bind(clock.now_ms()).bind(id).execute(p).await?.rows_affected()))
+}
+
 /// Turns a pending account active (after it chose its password).
 pub async fn activate(db: &Db, id: i64) -> Result<(), StoreError> {
     crate::with_pool!(db, p => { sqlx::query("UPDATE accounts SET status = 'active' WHERE id = $1 AND status = 'pending'")

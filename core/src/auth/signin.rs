@@ -115,7 +115,8 @@ async fn send_code(
             channel: Channel::Email,
             category: "auth.code".into(),
             recipient: recipient.into(),
-            subject: Some(format!("Votre code Hygie : {c}")),
+            // Never the code itself: the subject outlives the body in the outbox table.
+            subject: Some("Votre code Hygie / Your Hygie code".into()),
             body: format!(
                 "Bonjour,\n\nVotre code {purpose_fr} est : {c}\n\nIl est valable 10 minutes et ne sert qu'une fois. \
                  Ne le communiquez à personne : Hygie ne vous le demandera jamais.\n\
@@ -131,7 +132,7 @@ async fn send_code(
 
 /// Counts a failure; at the `LOCK_AFTER`th consecutive one, locks the account and sends an
 /// unlock link to its notification email. Returns whether the account is now locked.
-async fn record_failure(ctx: &Ctx<'_>, a: &Account) -> Result<bool, StoreError> {
+pub async fn record_failure(ctx: &Ctx<'_>, a: &Account) -> Result<bool, StoreError> {
     let now = ctx.clock.now_ms();
     let failures: i64 = crate::with_pool!(ctx.db, p => sqlx::query_scalar(
         "UPDATE accounts SET failed_logins = failed_logins + 1 WHERE id = $1 RETURNING failed_logins")
@@ -203,8 +204,9 @@ pub async fn password_step(
         return Ok(PasswordStep::Rejected);
     };
     if a.locked_ms.is_some() {
+        // The same answer whatever the password: a locked account is no password oracle.
         ctx.audit(actor(a.id), "signin.password", Outcome::Denied("locked".into()), None).await;
-        return Ok(if ok { PasswordStep::Locked } else { PasswordStep::Rejected });
+        return Ok(PasswordStep::Locked);
     }
     if !ok {
         let locked = record_failure(ctx, &a).await?;
@@ -476,6 +478,7 @@ pub async fn reset_password(
                 return Ok(Err(LinkProblem::WrongCode { attempts_left }));
             }
             Verify::Dead => {
+                record_failure(ctx, &a).await?;
                 ctx.audit(actor(id), "password.reset", Outcome::Failure("code_expired".into()), None).await;
                 return Ok(Err(LinkProblem::CodeExpired));
             }
@@ -485,6 +488,7 @@ pub async fn reset_password(
         return Ok(Err(LinkProblem::Dead));
     }
     accounts::set_password_hash(ctx.db, ctx.clock, id, &hash).await?;
+    accounts::revoke_links(ctx.db, ctx.clock, id).await?;
     let ended = session::end_all(ctx.db, ctx.clock, id, None).await?;
     notify_password_changed(ctx, &a).await?;
     ctx.audit(actor(id), "password.reset", Outcome::Success, Some(format!("sessions_ended:{ended}"))).await;
