@@ -11,6 +11,7 @@ pub mod outbox;
 pub mod ratelimit;
 pub mod store;
 pub mod terms;
+pub mod trust_space;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use store::{Backend, Db, StoreError};

@@ -82,6 +82,7 @@ pub async fn import(
     progress: &indicatif::ProgressBar,
 ) -> Result<ImportReport, ImportError> {
     let read_err = |source| ImportError::Read { path: path.display().to_string(), source };
+    let trust_space = hygie_core::trust_space::all(db).await?;
     let file = std::fs::File::open(path).map_err(read_err)?;
     let mut first = String::new();
     std::io::BufReader::new(&file).read_line(&mut first).map_err(read_err)?;
@@ -130,7 +131,7 @@ pub async fn import(
             mobile: col(&rec, "mobile"),
             ..Default::default()
         };
-        match NewAccount::parse(&input, &config.domains, |_| false) {
+        match NewAccount::parse(&input, &config.domains, |d| trust_space.contains(&d.to_lowercase())) {
             Ok(account) => {
                 match accounts::create_and_invite(db, clock, actor, &to_record(&account), &public_url).await? {
                     Created::New(_) => report.imported += 1,

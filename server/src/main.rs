@@ -48,6 +48,18 @@ enum Command {
     /// Terms of use (CGU).
     #[command(subcommand)]
     Cgu(CguCommand),
+    /// The MSSanté trust space whitelist.
+    #[command(name = "trust-space", subcommand)]
+    TrustSpace(TrustSpaceCommand),
+}
+
+#[derive(Subcommand)]
+enum TrustSpaceCommand {
+    /// Replace the whitelist with the domains of the national XML file (Domaine/Nom elements).
+    /// A file that does not parse or holds no domain changes nothing.
+    Import { file: PathBuf },
+    /// How many domains are in force, and whether DOMAIN is one of them.
+    Check { domain: Option<String> },
 }
 
 #[derive(Subcommand)]
@@ -289,9 +301,10 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
                 notification_email: args.notification_email,
                 mobile: args.mobile,
             };
-            let account = NewAccount::parse(&input, &config.domains, |_| false)
-                .map_err(|errors| format!("account refused: {}", hygie_server::accounts::describe(&errors)))?;
             let db = hygie_server::open_database(&config).await.map_err(|e| e.to_string())?;
+            let trust_space = hygie_core::trust_space::all(&db).await.map_err(|e| e.to_string())?;
+            let account = NewAccount::parse(&input, &config.domains, |d| trust_space.contains(&d.to_lowercase()))
+                .map_err(|errors| format!("account refused: {}", hygie_server::accounts::describe(&errors)))?;
             let record = hygie_server::accounts::to_record(&account);
             match hygie_core::accounts::create_and_invite(&db, &SystemClock, &operator(), &record, &config.public_url())
                 .await
@@ -381,6 +394,32 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
                     Err(format!("version {} is not newer than the published versions: nothing done", doc.version))
                 }
             }
+        }
+        Command::TrustSpace(TrustSpaceCommand::Import { file }) => {
+            let f = std::fs::File::open(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let db = hygie_server::open_database(&config).await.map_err(|e| e.to_string())?;
+            let domains = match hygie_core::trust_space::parse(std::io::BufReader::new(f)) {
+                Ok(d) => d,
+                Err(e) => {
+                    operator_audit(&db, "trust_space.import", None, audit::Outcome::Failure("refused".into())).await;
+                    return Err(format!("{} refused, the previous list stays in force: {e}", file.display()));
+                }
+            };
+            let n = hygie_core::trust_space::replace(&db, &SystemClock, &domains).await.map_err(|e| e.to_string())?;
+            operator_audit(&db, "trust_space.import", Some(format!("domains:{n}")), audit::Outcome::Success).await;
+            println!("trust space: {n} domains in force");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::TrustSpace(TrustSpaceCommand::Check { domain }) => {
+            let db = hygie_server::open_database(&config).await.map_err(|e| e.to_string())?;
+            let n = hygie_core::trust_space::count(&db).await.map_err(|e| e.to_string())?;
+            println!("trust space: {n} domains in force");
+            if let Some(d) = domain {
+                let inside = config.domains.iter().any(|x| x.eq_ignore_ascii_case(&d))
+                    || hygie_core::trust_space::contains(&db, &d).await.map_err(|e| e.to_string())?;
+                println!("{d}: {}", if inside { "in the trust space" } else { "outside the trust space" });
+            }
+            Ok(ExitCode::SUCCESS)
         }
         Command::Cgu(CguCommand::List) => {
             let db = hygie_server::open_database(&config).await.map_err(|e| e.to_string())?;

@@ -531,6 +531,10 @@ async fn settings_changes_need_a_fresh_proof_and_codes_sent_to_the_new_destinati
         // A notification address on the instance's own domain is refused.
         let refused = b.call("change-destination", &[("kind", "email"), ("value", "x@hygie.localhost")]).await;
         assert_eq!(refused.body["Invalid"][0]["problem"], "OnSecureDomain");
+        // So is one inside the trust space.
+        hygie_core::trust_space::replace(s.db(), &s.clock, &["hopital.mssante.fr".to_string()]).await.unwrap();
+        let refused = b.call("change-destination", &[("kind", "email"), ("value", "theo@Hopital.mssante.fr")]).await;
+        assert_eq!(refused.body["Invalid"][0]["problem"], "OnSecureDomain");
 
         // Five minutes after the last proof: password again.
         s.clock.advance_ms(5 * 60_000 + 1);

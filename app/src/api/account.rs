@@ -181,7 +181,9 @@ pub async fn start_change_destination(kind: String, value: String) -> Result<Cod
     let (channel, normalised, hint) = match kind.as_str() {
         "email" => {
             let e = EmailAddress::parse(&value).map_err(|p| invalid("email", p))?;
-            if svc.auth.domains.iter().any(|d| d.eq_ignore_ascii_case(e.domain())) {
+            let in_trust_space =
+                hygie_core::trust_space::contains(&svc.db, e.domain()).await.map_err(AppError::internal)?;
+            if in_trust_space || svc.auth.domains.iter().any(|d| d.eq_ignore_ascii_case(e.domain())) {
                 return Err(invalid("email", FieldProblem::OnSecureDomain));
             }
             let hint = hygie_core::auth::signin::mask_email(e.as_str());
