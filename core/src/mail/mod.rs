@@ -1,0 +1,539 @@
+//! Mailboxes: building and parsing messages (mail-builder, mail-parser), folders, delivery to
+//! this instance's accounts, lists and reading. Every query is scoped by account: another
+//! account's ids are simply not found.
+
+use mail_builder::headers::address::Address;
+use mail_builder::headers::raw::Raw;
+use mail_builder::MessageBuilder;
+use mail_parser::{MessageParser, MimeHeaders};
+
+use crate::accounts::{self, Account};
+use crate::clock::{Clock, Millis};
+use crate::store::{Db, StoreError};
+
+/// The folders every mailbox has, with their French names.
+pub const STANDARD_FOLDERS: &[(&str, &str)] = &[
+    ("inbox", "Boîte de réception"),
+    ("sent", "Envoyés"),
+    ("drafts", "Brouillons"),
+    ("archive", "Archives"),
+    ("trash", "Corbeille"),
+];
+
+/// A message as written.
+#[derive(Debug, Clone, Default)]
+pub struct Draft {
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub bcc: Vec<String>,
+    pub subject: String,
+    pub body: String,
+    pub urgent: bool,
+    /// The Message-ID (without brackets) this one answers.
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+}
+
+/// Builds the RFC 5322 form of `d` from `from`. Bcc recipients are not written into it.
+pub fn build(from: &Account, d: &Draft, message_id: &str, date_secs: i64) -> Result<Vec<u8>, std::io::Error> {
+    let name = format!("{} {}", from.first_name, from.last_name).trim().to_string();
+    let list =
+        |v: &[String]| Address::new_list(v.iter().map(|a| Address::new_address(None::<String>, a.clone())).collect());
+    let mut b = MessageBuilder::new()
+        .from(Address::new_address((!name.is_empty()).then_some(name), from.address.clone()))
+        .subject(d.subject.clone())
+        .text_body(d.body.clone())
+        .message_id(message_id.to_string())
+        .date(date_secs);
+    if !d.to.is_empty() {
+        b = b.to(list(&d.to));
+    }
+    if !d.cc.is_empty() {
+        b = b.cc(list(&d.cc));
+    }
+    if let Some(r) = &d.in_reply_to {
+        b = b.in_reply_to(r.clone());
+    }
+    if !d.references.is_empty() {
+        b = b.references(d.references.clone());
+    }
+    if d.urgent {
+        b = b.header("Importance", Raw::new("high")).header("X-Priority", Raw::new("1"));
+    }
+    b.write_to_vec()
+}
+
+/// What the lists need, read from a raw message.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    pub from_addr: String,
+    pub from_name: String,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub subject: String,
+    pub body_text: String,
+    pub attachment_names: Vec<String>,
+    pub urgent: bool,
+}
+
+fn addresses(a: Option<&mail_parser::Address>) -> Vec<String> {
+    a.map(|a| a.iter().filter_map(|x| x.address().map(str::to_lowercase)).collect()).unwrap_or_default()
+}
+
+fn ids(h: &mail_parser::HeaderValue) -> Vec<String> {
+    match h {
+        mail_parser::HeaderValue::Text(t) => vec![t.to_string()],
+        mail_parser::HeaderValue::TextList(l) => l.iter().map(|t| t.to_string()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+pub fn summarise(raw: &[u8]) -> Option<Summary> {
+    let m = MessageParser::default().parse(raw)?;
+    let from = m.from().and_then(|a| a.first());
+    Some(Summary {
+        message_id: m.message_id().unwrap_or_default().to_string(),
+        in_reply_to: ids(m.in_reply_to()).into_iter().next(),
+        references: ids(m.references()),
+        from_addr: from.and_then(|f| f.address()).unwrap_or_default().to_lowercase(),
+        from_name: from.and_then(|f| f.name()).unwrap_or_default().to_string(),
+        to: addresses(m.to()),
+        cc: addresses(m.cc()),
+        subject: m.subject().unwrap_or_default().to_string(),
+        body_text: m.body_text(0).map(|b| b.replace("\r\n", "\n")).unwrap_or_default(),
+        attachment_names: m.attachments().filter_map(|a| a.attachment_name().map(str::to_owned)).collect(),
+        urgent: m.header_raw("Importance").is_some_and(|v| v.trim().eq_ignore_ascii_case("high"))
+            || m.header_raw("X-Priority").is_some_and(|v| v.trim().starts_with('1')),
+    })
+}
+
+/// The first characters of a body, on one line, for the message list.
+pub fn snippet(body: &str) -> String {
+    let one_line: String = body
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('>'))
+        .collect::<Vec<_>>()
+        .join(" ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    one_line.chars().take(140).collect()
+}
+
+/// Creates the standard folders of an account that lacks them.
+pub async fn ensure_folders(db: &Db, clock: &dyn Clock, account_id: i64) -> Result<(), StoreError> {
+    for (role, name) in STANDARD_FOLDERS {
+        crate::with_pool!(db, p => { sqlx::query(
+            "INSERT INTO mail_folders (account_id, role, name, created_ms) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (account_id, role) WHERE role <> 'custom' DO NOTHING")
+            .bind(account_id).bind(*role).bind(*name).bind(clock.now_ms()).execute(p).await?; });
+    }
+    Ok(())
+}
+
+/// One folder of the account, with its counts.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct FolderRow {
+    pub id: i64,
+    pub role: String,
+    pub name: String,
+    pub total: i64,
+    pub unread: i64,
+}
+
+pub async fn folders(db: &Db, clock: &dyn Clock, account_id: i64) -> Result<Vec<FolderRow>, StoreError> {
+    ensure_folders(db, clock, account_id).await?;
+    Ok(crate::with_pool!(db, p => sqlx::query_as(
+        "SELECT f.id, f.role, f.name, \
+                (SELECT COUNT(*) FROM messages m WHERE m.folder_id = f.id) AS total, \
+                (SELECT COUNT(*) FROM messages m WHERE m.folder_id = f.id AND m.unread) AS unread \
+         FROM mail_folders f WHERE f.account_id = $1 ORDER BY f.id")
+        .bind(account_id).fetch_all(p).await?))
+}
+
+async fn folder_id(db: &Db, clock: &dyn Clock, account_id: i64, role: &str) -> Result<i64, StoreError> {
+    ensure_folders(db, clock, account_id).await?;
+    Ok(crate::with_pool!(db, p => sqlx::query_scalar("SELECT id FROM mail_folders WHERE account_id = $1 AND role = $2")
+        .bind(account_id).bind(role).fetch_one(p).await?))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("no recipient")]
+    NoRecipient,
+    /// The address's domain is outside the trust space.
+    #[error("{0} is outside the trust space")]
+    OutsideTrustSpace(String),
+    /// An address on this instance's domains that holds no active mailbox.
+    #[error("{0} has no mailbox here")]
+    UnknownMailbox(String),
+    /// Inside the trust space but on another operator: not delivered by this version yet.
+    #[error("{0} is on another operator")]
+    RemoteNotYet(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<sqlx::Error> for SendError {
+    fn from(e: sqlx::Error) -> Self {
+        SendError::Store(StoreError::Query(e))
+    }
+}
+
+/// What a sent message became: the sender's copy and the recipients' copies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sent {
+    pub sent_id: i64,
+    pub delivered: Vec<i64>,
+}
+
+fn domain_of(address: &str) -> &str {
+    address.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
+}
+
+/// Sends `d` from `sender`: every recipient is checked first (nothing is sent if one is refused),
+/// then the sender's Sent copy and each recipient's Inbox copy are written in one transaction,
+/// committed before this returns.
+pub async fn send(
+    db: &Db,
+    clock: &dyn Clock,
+    sender: &Account,
+    d: &Draft,
+    instance_domains: &[String],
+) -> Result<Sent, SendError> {
+    let mut all: Vec<String> = d.to.iter().chain(&d.cc).chain(&d.bcc).map(|a| a.trim().to_lowercase()).collect();
+    all.sort();
+    all.dedup();
+    if all.is_empty() {
+        return Err(SendError::NoRecipient);
+    }
+    let mut local: Vec<i64> = Vec::new();
+    for address in &all {
+        let domain = domain_of(address);
+        if instance_domains.iter().any(|x| x.eq_ignore_ascii_case(domain)) {
+            match accounts::find_by_address(db, address).await?.filter(|a| a.status == "active") {
+                Some(a) => local.push(a.id),
+                None => return Err(SendError::UnknownMailbox(address.clone())),
+            }
+        } else if crate::trust_space::contains(db, domain).await? {
+            return Err(SendError::RemoteNotYet(address.clone()));
+        } else {
+            return Err(SendError::OutsideTrustSpace(address.clone()));
+        }
+    }
+    let now = clock.now_ms();
+    let message_id = format!("{}@{}", crate::random_hex(16), domain_of(&sender.address));
+    let raw = build(sender, d, &message_id, now / 1000).map_err(|e| StoreError::Other(e.to_string()))?;
+    let thread_id =
+        d.references.first().cloned().or_else(|| d.in_reply_to.clone()).unwrap_or_else(|| message_id.clone());
+    let snip = snippet(&d.body);
+
+    let sent_folder = folder_id(db, clock, sender.id, "sent").await?;
+    let mut inboxes = Vec::new();
+    for id in &local {
+        inboxes.push((*id, folder_id(db, clock, *id, "inbox").await?));
+    }
+    let row = |account_id: i64, folder: i64, bcc: String, unread: bool| NewRow {
+        account_id,
+        folder,
+        message_id: message_id.clone(),
+        thread_id: thread_id.clone(),
+        in_reply_to: d.in_reply_to.clone(),
+        from_addr: sender.address.clone(),
+        from_name: format!("{} {}", sender.first_name, sender.last_name).trim().to_string(),
+        to: d.to.join(", "),
+        cc: d.cc.join(", "),
+        bcc,
+        subject: d.subject.clone(),
+        snippet: snip.clone(),
+        date_ms: now,
+        urgent: d.urgent,
+        unread,
+    };
+    let mut rows = vec![row(sender.id, sent_folder, d.bcc.join(", "), false)];
+    rows.extend(inboxes.iter().map(|(acc, folder)| row(*acc, *folder, String::new(), true)));
+
+    let mut ids = Vec::new();
+    crate::with_pool!(db, p => {
+        let mut tx = p.begin().await?;
+        for r in &rows {
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO messages (account_id, folder_id, message_id, thread_id, in_reply_to, from_addr, from_name, \
+                 to_addrs, cc_addrs, bcc_addrs, subject, snippet, date_ms, size, urgent, unread, raw, created_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $13) RETURNING id")
+                .bind(r.account_id).bind(r.folder).bind(&r.message_id).bind(&r.thread_id).bind(&r.in_reply_to)
+                .bind(&r.from_addr).bind(&r.from_name).bind(&r.to).bind(&r.cc).bind(&r.bcc).bind(&r.subject)
+                .bind(&r.snippet).bind(r.date_ms).bind(raw.len() as i64).bind(r.urgent).bind(r.unread).bind(&raw)
+                .fetch_one(&mut *tx).await?;
+            ids.push(id);
+        }
+        tx.commit().await?;
+    });
+    Ok(Sent { sent_id: ids[0], delivered: ids[1..].to_vec() })
+}
+
+struct NewRow {
+    account_id: i64,
+    folder: i64,
+    message_id: String,
+    thread_id: String,
+    in_reply_to: Option<String>,
+    from_addr: String,
+    from_name: String,
+    to: String,
+    cc: String,
+    bcc: String,
+    subject: String,
+    snippet: String,
+    date_ms: Millis,
+    urgent: bool,
+    unread: bool,
+}
+
+/// A line of a message list.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ListItem {
+    pub id: i64,
+    pub from_addr: String,
+    pub from_name: String,
+    pub to_addrs: String,
+    pub subject: String,
+    pub snippet: String,
+    pub date_ms: Millis,
+    pub unread: bool,
+    pub flagged: bool,
+    pub urgent: bool,
+    pub has_attachments: bool,
+}
+
+/// One page of a folder, newest first, and the folder's total.
+pub async fn list(
+    db: &Db,
+    clock: &dyn Clock,
+    account_id: i64,
+    role: &str,
+    page: i64,
+    per_page: i64,
+) -> Result<(Vec<ListItem>, i64), StoreError> {
+    let folder = folder_id(db, clock, account_id, role).await?;
+    let items = crate::with_pool!(db, p => sqlx::query_as(
+        "SELECT id, from_addr, from_name, to_addrs, subject, snippet, date_ms, unread, flagged, urgent, \
+         attachment_names <> '' AS has_attachments FROM messages WHERE account_id = $1 AND folder_id = $2 \
+         ORDER BY date_ms DESC, id DESC LIMIT $3 OFFSET $4")
+        .bind(account_id).bind(folder).bind(per_page).bind(page.max(0) * per_page).fetch_all(p).await?);
+    let total: i64 = crate::with_pool!(db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM messages WHERE account_id = $1 AND folder_id = $2")
+        .bind(account_id).bind(folder).fetch_one(p).await?);
+    Ok((items, total))
+}
+
+/// A whole message of the account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opened {
+    pub id: i64,
+    pub folder_role: String,
+    pub message_id: String,
+    pub thread_id: String,
+    pub from_addr: String,
+    pub from_name: String,
+    pub to_addrs: String,
+    pub cc_addrs: String,
+    pub bcc_addrs: String,
+    pub subject: String,
+    pub date_ms: Millis,
+    pub urgent: bool,
+    pub body_text: String,
+    pub attachment_names: Vec<String>,
+    pub references: Vec<String>,
+}
+
+/// Opens message `id` of `account_id` (and marks it read). `None` for another account's id.
+pub async fn open(db: &Db, account_id: i64, id: i64) -> Result<Option<Opened>, StoreError> {
+    type Row = (i64, String, String, String, String, String, String, String, String, String, Millis, bool, Vec<u8>);
+    let row: Option<Row> = crate::with_pool!(db, p => sqlx::query_as(
+        "SELECT m.id, f.role, m.message_id, m.thread_id, m.from_addr, m.from_name, m.to_addrs, m.cc_addrs, m.bcc_addrs, \
+         m.subject, m.date_ms, m.urgent, m.raw FROM messages m JOIN mail_folders f ON f.id = m.folder_id \
+         WHERE m.id = $1 AND m.account_id = $2")
+        .bind(id).bind(account_id).fetch_optional(p).await?);
+    let Some((
+        id,
+        folder_role,
+        message_id,
+        thread_id,
+        from_addr,
+        from_name,
+        to_addrs,
+        cc_addrs,
+        bcc_addrs,
+        subject,
+        date_ms,
+        urgent,
+        raw,
+    )) = row
+    else {
+        return Ok(None);
+    };
+    crate::with_pool!(db, p => { sqlx::query("UPDATE messages SET unread = FALSE WHERE id = $1 AND account_id = $2 AND unread")
+        .bind(id).bind(account_id).execute(p).await?; });
+    let s = summarise(&raw).unwrap_or_default();
+    Ok(Some(Opened {
+        id,
+        folder_role,
+        message_id,
+        thread_id,
+        from_addr,
+        from_name,
+        to_addrs,
+        cc_addrs,
+        bcc_addrs,
+        subject,
+        date_ms,
+        urgent,
+        body_text: s.body_text,
+        attachment_names: s.attachment_names,
+        references: s.references,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::{AccountRecord, Created};
+    use crate::clock::ManualClock;
+    use crate::store::testing::TestDb;
+
+    async fn holder(db: &Db, clock: &ManualClock, local: &str) -> Account {
+        let r = AccountRecord {
+            address: format!("{local}@hygie.example"),
+            mailbox_type: "personal".into(),
+            kind: "health".into(),
+            first_name: "Élise".into(),
+            last_name: local.into(),
+            notification_email: format!("{local}@exemple.fr"),
+            ..Default::default()
+        };
+        let Created::New(id) = accounts::create(db, clock, &r).await.unwrap() else { panic!() };
+        accounts::activate(db, id).await.unwrap();
+        accounts::get(db, id).await.unwrap().unwrap()
+    }
+
+    #[test]
+    fn mime_round_trip_keeps_accents_long_lines_and_headers() {
+        let from = Account {
+            id: 1,
+            address: "elise.morel@hygie.example".into(),
+            mailbox_type: "personal".into(),
+            kind: "health".into(),
+            last_name: "Morel".into(),
+            first_name: "Élise".into(),
+            id_kind: None,
+            id_value: None,
+            profession: None,
+            specialty: None,
+            practice_place: None,
+            authority: None,
+            role: None,
+            notification_email: "e@exemple.fr".into(),
+            mobile: None,
+            status: "active".into(),
+            password_hash: None,
+            failed_logins: 0,
+            locked_ms: None,
+            notify_new_mail: true,
+            liste_rouge: false,
+            publish_phone: false,
+            no_paper: false,
+        };
+        let long_line = "compte-rendu ".repeat(120);
+        let d = Draft {
+            to: vec!["paul@hygie.example".into()],
+            cc: vec!["labo@labo.mssante.fr".into()],
+            bcc: vec!["secret@hygie.example".into()],
+            subject: "Résultats d'analyses — Mme Dœuf".into(),
+            body: format!("Bonjour,\nVoici les résultats : glycémie à jeun 0,95 g/L.\n{long_line}\n"),
+            urgent: true,
+            in_reply_to: Some("abc@hygie.example".into()),
+            references: vec!["root@hygie.example".into(), "abc@hygie.example".into()],
+        };
+        let raw = build(&from, &d, "m1@hygie.example", 1_800_000_000).unwrap();
+        let text = String::from_utf8_lossy(&raw);
+        assert!(!text.contains("secret@"), "no Bcc in the message");
+        assert!(text.lines().all(|l| l.len() <= 998), "RFC 5322 line length");
+        let s = summarise(&raw).unwrap();
+        assert_eq!(s.subject, d.subject);
+        assert_eq!(s.from_addr, "elise.morel@hygie.example");
+        assert_eq!(s.from_name, "Élise Morel");
+        assert_eq!(s.to, ["paul@hygie.example"]);
+        assert_eq!(s.cc, ["labo@labo.mssante.fr"]);
+        assert_eq!(s.message_id, "m1@hygie.example");
+        assert_eq!(s.in_reply_to.as_deref(), Some("abc@hygie.example"));
+        assert_eq!(s.references, ["root@hygie.example", "abc@hygie.example"]);
+        assert!(s.urgent);
+        assert_eq!(s.body_text.trim_end(), d.body.trim_end());
+    }
+
+    #[test]
+    fn snippets_are_one_short_line_without_quotes() {
+        assert_eq!(snippet("Bonjour,\n\n> ancien message\nVoici   la suite."), "Bonjour, Voici la suite.");
+        assert_eq!(snippet(&"é".repeat(500)).chars().count(), 140);
+    }
+
+    #[tokio::test]
+    async fn local_delivery_is_atomic_scoped_and_keeps_bcc_private() {
+        for t in TestDb::both().await {
+            let clock = ManualClock::new(1_800_000_000_000);
+            let domains = vec!["hygie.example".to_string()];
+            let (a, b, c) = (
+                holder(&t.db, &clock, "alice").await,
+                holder(&t.db, &clock, "bruno").await,
+                holder(&t.db, &clock, "chloe").await,
+            );
+            let d = Draft {
+                to: vec![b.address.clone()],
+                bcc: vec![c.address.clone()],
+                subject: "Patient commun".into(),
+                body: "Pouvez-vous le voir demain ?".into(),
+                ..Default::default()
+            };
+            let sent = send(&t.db, &clock, &a, &d, &domains).await.unwrap();
+            assert_eq!(sent.delivered.len(), 2);
+            let (inbox, total) = list(&t.db, &clock, b.id, "inbox", 0, 50).await.unwrap();
+            assert_eq!((inbox.len(), total), (1, 1));
+            assert!(inbox[0].unread);
+            assert_eq!(inbox[0].subject, "Patient commun");
+            let opened = open(&t.db, b.id, inbox[0].id).await.unwrap().unwrap();
+            assert_eq!(opened.bcc_addrs, "", "Bcc is not disclosed to recipients");
+            assert_eq!(opened.body_text.trim_end(), "Pouvez-vous le voir demain ?");
+            assert!(!list(&t.db, &clock, b.id, "inbox", 0, 50).await.unwrap().0[0].unread, "read once opened");
+            let mine = open(&t.db, a.id, sent.sent_id).await.unwrap().unwrap();
+            assert_eq!(mine.folder_role, "sent");
+            assert_eq!(mine.bcc_addrs, c.address);
+            // Another account's id is not found.
+            assert!(open(&t.db, a.id, inbox[0].id).await.unwrap().is_none());
+
+            // Refusals name the address and deliver nothing.
+            crate::trust_space::replace(&t.db, &clock, &["labo.mssante.fr".into()]).await.unwrap();
+            for (to, expect) in
+                [("x@gmail.com", "outside"), ("nobody@hygie.example", "unknown"), ("y@labo.mssante.fr", "remote")]
+            {
+                let d2 = Draft { to: vec![b.address.clone(), to.into()], subject: "x".into(), ..Default::default() };
+                let err = send(&t.db, &clock, &a, &d2, &domains).await.unwrap_err();
+                match (expect, err) {
+                    ("outside", SendError::OutsideTrustSpace(x))
+                    | ("unknown", SendError::UnknownMailbox(x))
+                    | ("remote", SendError::RemoteNotYet(x)) => assert_eq!(x, to),
+                    (e, other) => panic!("{e}: {other:?}"),
+                }
+            }
+            assert_eq!(list(&t.db, &clock, b.id, "inbox", 0, 50).await.unwrap().1, 1, "nothing more delivered");
+            let f = folders(&t.db, &clock, b.id).await.unwrap();
+            assert_eq!(
+                f.iter().map(|f| f.role.as_str()).collect::<Vec<_>>(),
+                ["inbox", "sent", "drafts", "archive", "trash"]
+            );
+        }
+    }
+}
