@@ -44,6 +44,10 @@ pub enum AppError {
     /// A link (activation, reset, unlock) that is unknown, used or expired.
     #[error("link expired")]
     LinkExpired,
+    /// A recipient a message cannot go to; `reason`: "outside" (the trust space), "unknown" (no
+    /// such mailbox here), "remote" (another operator).
+    #[error("recipient refused")]
+    RecipientRefused { address: String, reason: String },
 }
 
 impl AppError {
@@ -75,6 +79,14 @@ impl AppError {
             AppError::TermsPending => t.t(Msg::ErrTermsPending).into(),
             AppError::ReauthRequired => t.t(Msg::ErrReauthRequired).into(),
             AppError::LinkExpired => t.t(Msg::ErrLinkExpired).into(),
+            AppError::RecipientRefused { address, reason } => {
+                let msg = match reason.as_str() {
+                    "outside" => Msg::ErrRecipientOutside,
+                    "unknown" => Msg::ErrRecipientUnknown,
+                    _ => Msg::ErrRecipientRemote,
+                };
+                t.fmt(msg, &[("address", address)])
+            }
         }
     }
 }

@@ -22,6 +22,7 @@ use crate::i18n::I18n;
 use crate::pages::account::{
     AccountPage, ActivationPage, ForgotPasswordPage, ResetPasswordPage, SignInPage, TermsAcceptPage, UnlockPage,
 };
+use crate::pages::mail::{ComposePage, MailboxPage, ReadPage};
 use crate::pages::portal::{Assistance, Configurations, Cookies, Faq, Home, Legal, NotFound, Terms, TermsVersion};
 
 /// The whole HTML document, rendered on the server.
@@ -76,6 +77,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/mentions-legales") view=Legal ssr=SsrMode::Async/>
                     <Route path=path!("/assistance") view=Assistance ssr=SsrMode::Async/>
                     <Route path=path!("/connexion") view=SignInPage ssr=SsrMode::Async/>
+                    <Route path=path!("/messagerie") view=MailboxPage ssr=SsrMode::Async/>
+                    <Route path=path!("/messagerie/ecrire") view=ComposePage ssr=SsrMode::Async/>
+                    <Route path=path!("/messagerie/message/:id") view=ReadPage ssr=SsrMode::Async/>
+                    <Route path=path!("/messagerie/:folder") view=MailboxPage ssr=SsrMode::Async/>
                     <Route path=path!("/compte") view=AccountPage ssr=SsrMode::Async/>
                     <Route path=path!("/compte/cgu") view=TermsAcceptPage ssr=SsrMode::Async/>
                     <Route path=path!("/activation/:token") view=ActivationPage ssr=SsrMode::Async/>

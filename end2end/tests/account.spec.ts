@@ -1,5 +1,5 @@
-import { test, expect, Page, Browser } from '@playwright/test';
-import { gotoHydrated, expectNoAxeViolations, watchConsole, outboxCount, nextOutbox, codeOf, DEMO } from './helpers';
+import { test, expect, Page } from '@playwright/test';
+import { gotoHydrated, expectNoAxeViolations, watchConsole, outboxCount, nextOutbox, codeOf, signIn, DEMO } from './helpers';
 
 // These tests share the demonstration accounts: they run one after the other, in this order.
 test.describe.configure({ mode: 'serial' });
@@ -7,19 +7,6 @@ test.describe.configure({ mode: 'serial' });
 async function fitsPhone(page: Page) {
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   expect(overflow).toBeLessThanOrEqual(0);
-}
-
-/** Address and password, then the code read from the outbox (SMS to `to`, or email). */
-async function signIn(page: Page, address: string, password: string, to: string) {
-  await gotoHydrated(page, '/connexion');
-  const before = outboxCount();
-  await page.getByLabel('Adresse de messagerie sécurisée').fill(address);
-  await page.getByLabel('Mot de passe', { exact: true }).fill(password);
-  await page.getByRole('button', { name: 'Continuer' }).click();
-  await expect(page.getByRole('heading', { name: 'Saisissez le code reçu' })).toBeVisible();
-  const message = await nextOutbox(before, (m) => m.includes(`To: ${to}\n`) && m.includes('Category: auth.code'));
-  await page.getByLabel('Code à 6 chiffres').fill(codeOf(message));
-  await page.getByRole('button', { name: 'Se connecter' }).click();
 }
 
 test('wrong password and wrong code get clear French messages', async ({ page }) => {
@@ -66,6 +53,9 @@ test('a doctor signs in with the SMS code, accepts the terms, changes her mobile
   await expectNoAxeViolations(page);
   await page.getByRole('button', { name: "J'accepte les conditions d'utilisation" }).click();
 
+  // Then the mailbox; the account page is one link away.
+  await expect(page).toHaveURL(/\/messagerie$/);
+  await page.getByRole('link', { name: 'Mon compte' }).click();
   await expect(page).toHaveURL(/\/compte$/);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Mon compte');
   await expect(page.getByText(DEMO.doctor.address)).toBeVisible();
@@ -87,7 +77,7 @@ test('a doctor signs in with the SMS code, accepts the terms, changes her mobile
   const other = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'fr-FR' });
   const phone = await other.newPage();
   await signIn(phone, DEMO.doctor.address, DEMO.doctor.password, '+33798765432');
-  await expect(phone).toHaveURL(/\/compte$/);
+  await expect(phone).toHaveURL(/\/messagerie$/);
 
   // It shows up here; end it.
   await page.reload();
@@ -118,6 +108,10 @@ test.describe('on a 375 px phone', () => {
     await expect(page).toHaveURL(/\/compte\/cgu$/);
     await fitsPhone(page);
     await page.getByRole('button', { name: "J'accepte les conditions d'utilisation" }).click();
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText('Boîte de réception');
+    await fitsPhone(page);
+    await expectNoAxeViolations(page);
+    await gotoHydrated(page, '/compte');
     await expect(page.getByRole('heading', { level: 1 })).toHaveText('Mon compte');
     await fitsPhone(page);
     await expectNoAxeViolations(page);

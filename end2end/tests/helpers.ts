@@ -86,3 +86,27 @@ export const DEMO = {
   nurse: { address: 'louis.martin@hygie.localhost', password: 'tournée du matin 2026', email: 'louis.martin@exemple.fr' },
   social: { address: 'nadia.benali@hygie.localhost', password: 'permanence du jeudi', mobile: '+33698765432' },
 };
+
+/** Address and password, then the code read from the outbox (SMS to `to`, or email). */
+export async function signIn(page: Page, address: string, password: string, to: string) {
+  await gotoHydrated(page, '/connexion');
+  const before = outboxCount();
+  await page.getByLabel('Adresse de messagerie sécurisée').fill(address);
+  await page.getByLabel('Mot de passe', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Continuer' }).click();
+  await expect(page.getByRole('heading', { name: 'Saisissez le code reçu' })).toBeVisible();
+  const message = await nextOutbox(before, (m) => m.includes(`To: ${to}\n`) && m.includes('Category: auth.code'));
+  await page.getByLabel('Code à 6 chiffres').fill(codeOf(message));
+  await page.getByRole('button', { name: 'Se connecter' }).click();
+}
+
+/** Signs in and accepts the terms when they are asked for; ends in the mailbox. */
+export async function signInToMailbox(page: Page, address: string, password: string, to: string) {
+  await signIn(page, address, password, to);
+  await expect(page).toHaveURL(/\/(messagerie|compte\/cgu)$/);
+  if (page.url().endsWith('/compte/cgu')) {
+    await page.getByRole('button', { name: "J'accepte les conditions d'utilisation" }).click();
+  }
+  await expect(page).toHaveURL(/\/messagerie$/);
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+}

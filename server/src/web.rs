@@ -121,7 +121,9 @@ pub fn status_of(e: &AppError) -> StatusCode {
         | AppError::TermsPending
         | AppError::ReauthRequired => StatusCode::FORBIDDEN,
         AppError::NotFound | AppError::LinkExpired => StatusCode::NOT_FOUND,
-        AppError::Invalid(_) | AppError::WrongCode { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        AppError::Invalid(_) | AppError::WrongCode { .. } | AppError::RecipientRefused { .. } => {
+            StatusCode::UNPROCESSABLE_ENTITY
+        }
         AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     }

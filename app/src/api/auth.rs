@@ -128,7 +128,7 @@ pub async fn sign_in_code(code: String) -> Result<String, AppError> {
                 Some(t) => !terms::accepted(&svc.db, account_id, &t.doc.version).await.map_err(AppError::internal)?,
                 None => false,
             };
-            Ok(if pending_terms { "/compte/cgu".into() } else { "/compte".into() })
+            Ok(if pending_terms { "/compte/cgu".into() } else { "/messagerie".into() })
         }
         CodeStep::Wrong { attempts_left } => Err(AppError::WrongCode { attempts_left }),
         CodeStep::Expired => {

@@ -3,8 +3,10 @@
 
 pub mod account;
 pub mod auth;
+pub mod mail;
 pub mod portal;
 
 pub use account::*;
 pub use auth::*;
+pub use mail::*;
 pub use portal::*;

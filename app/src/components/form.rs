@@ -25,6 +25,9 @@ pub fn Field(
     /// `numeric` for codes.
     #[prop(optional)]
     inputmode: Option<&'static str>,
+    /// Not required (Cc, Bcc...).
+    #[prop(optional)]
+    optional: bool,
 ) -> impl IntoView {
     let t = use_i18n();
     let dom_id = format!("{prefix}-{id}");
@@ -47,14 +50,14 @@ pub fn Field(
     let on_input = move |ev| value.set(event_target_value(&ev));
     let control = if input_type == "textarea" {
         view! {
-            <textarea id=dom_id.clone() name=id rows="8" required aria-required="true"
+            <textarea id=dom_id.clone() name=id rows="8" required=!optional aria-required=(!optional).then_some("true")
                 aria-invalid=invalid aria-describedby=described_by.clone()
                 prop:value=move || value.get() on:input=on_input>{initial}</textarea>
         }
         .into_any()
     } else {
         view! {
-            <input id=dom_id.clone() name=id type=input_type autocomplete=autocomplete required aria-required="true"
+            <input id=dom_id.clone() name=id type=input_type autocomplete=autocomplete required=!optional aria-required=(!optional).then_some("true")
                 maxlength=maxlength inputmode=inputmode aria-invalid=invalid aria-describedby=described_by.clone()
                 value=initial prop:value=move || value.get() on:input=on_input/>
         }

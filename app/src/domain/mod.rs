@@ -1,6 +1,7 @@
 //! Types with `parse()`, shared by the browser form and the server: the same rules run in both.
 
 pub mod account;
+pub mod compose;
 pub mod contact;
 pub mod email;
 pub mod phone;

@@ -346,4 +346,47 @@ messages! {
     UnlockSubmit => "Déverrouiller mon compte", "Unlock my account";
     UnlockDone => "Votre compte est déverrouillé. Si vous n'êtes pas à l'origine des tentatives, changez votre mot de passe après vous être connecté.", "Your account is unlocked. If the attempts were not yours, change your password once signed in.";
     GoToSignIn => "Aller à la connexion", "Go to sign-in";
+
+    // Webmail
+    NavMail => "Messagerie", "Mail";
+    FoldersLabel => "Dossiers", "Folders";
+    FolderInbox => "Boîte de réception", "Inbox";
+    FolderSent => "Envoyés", "Sent";
+    FolderDrafts => "Brouillons", "Drafts";
+    FolderArchive => "Archives", "Archive";
+    FolderTrash => "Corbeille", "Trash";
+    UnreadCount => "non lu(s)", "unread";
+    Write => "Écrire", "Write";
+    NoMessages => "Aucun message dans ce dossier.", "No message in this folder.";
+    NoSubject => "(sans objet)", "(no subject)";
+    Unread => "Non lu", "Unread";
+    Urgent => "Urgent", "Urgent";
+    PageInfo => "{from}–{to} sur {total}", "{from}–{to} of {total}";
+    NewerPage => "Messages plus récents", "Newer messages";
+    OlderPage => "Messages plus anciens", "Older messages";
+    MailFrom => "De", "From";
+    MailTo => "À", "To";
+    MailCc => "Cc", "Cc";
+    MailBcc => "Cci", "Bcc";
+    MailDate => "Date", "Date";
+    Reply => "Répondre", "Reply";
+    ReplyAll => "Répondre à tous", "Reply all";
+    BackToList => "Retour à la liste", "Back to the list";
+    Attachments => "Pièces jointes", "Attachments";
+    ComposeTitle => "Nouveau message", "New message";
+    FieldTo => "À", "To";
+    FieldCc => "Cc", "Cc";
+    FieldBcc => "Cci (copie cachée)", "Bcc (blind copy)";
+    FieldRecipientsHint => "Adresses de messagerie sécurisée de santé, séparées par des virgules.", "Secure health mailbox addresses, separated by commas.";
+    FieldMailSubject => "Objet", "Subject";
+    FieldBody => "Message", "Message";
+    FieldUrgent => "Marquer comme urgent", "Mark as urgent";
+    Send => "Envoyer", "Send";
+    Sending => "Envoi…", "Sending…";
+    SentNotice => "Message envoyé.", "Message sent.";
+    ReplyQuote => "Le {date}, {who} a écrit :", "On {date}, {who} wrote:";
+    ErrMailSummary => "Le message n'a pas été envoyé. Corrigez les champs signalés :", "The message was not sent. Please correct the fields marked:";
+    ErrRecipientOutside => "{address} n'appartient pas à l'espace de confiance de la messagerie sécurisée de santé : le message n'a pas été envoyé.", "{address} is outside the secure health messaging trust space: the message was not sent.";
+    ErrRecipientUnknown => "Aucune boîte aux lettres {address} n'existe sur ce service : le message n'a pas été envoyé.", "There is no mailbox {address} on this service: the message was not sent.";
+    ErrRecipientRemote => "{address} est chez un autre opérateur de l'espace de confiance ; l'envoi vers les autres opérateurs n'est pas encore disponible. Le message n'a pas été envoyé.", "{address} is with another operator of the trust space; sending to other operators is not available yet. The message was not sent.";
 }

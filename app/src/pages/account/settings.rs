@@ -51,9 +51,12 @@ fn AccountSections(a: AccountView, refetch: Callback<()>) -> impl IntoView {
     view! {
         <div class="page-head">
             <h1>{t.t(Msg::AccountTitle)}</h1>
-            <button type="button" class="button" on:click=move |_| { sign_out.dispatch(SignOut {}); }>
-                {t.t(Msg::SignOut)}
-            </button>
+            <div class="button-row">
+                <a class="button" href="/messagerie">{t.t(Msg::NavMail)}</a>
+                <button type="button" class="button" on:click=move |_| { sign_out.dispatch(SignOut {}); }>
+                    {t.t(Msg::SignOut)}
+                </button>
+            </div>
         </div>
         <section class="card" aria-labelledby="identity-title">
             <h2 id="identity-title">{t.t(Msg::AccountIdentity)}</h2>

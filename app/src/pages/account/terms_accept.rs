@@ -19,7 +19,7 @@ pub fn TermsAcceptPage() -> impl IntoView {
         <Suspense fallback=Loading>
             {move || Suspend::new(async move {
                 match state.await {
-                    (None, _) => view! { <Redirect path="/compte"/> }.into_any(),
+                    (None, _) => view! { <Redirect path="/messagerie"/> }.into_any(),
                     (Some(AppError::Unauthorized), _) => view! { <Redirect path="/connexion"/> }.into_any(),
                     (Some(AppError::TermsPending), Ok(terms)) => view! { <AcceptForm terms/> }.into_any(),
                     (Some(error), _) => view! {
@@ -41,7 +41,7 @@ fn AcceptForm(terms: crate::api::TermsView) -> impl IntoView {
     let nav2 = navigate.clone();
     Effect::new(move |_| {
         if let Some(Ok(())) = accept.value().get() {
-            navigate("/compte", Default::default());
+            navigate("/messagerie", Default::default());
         }
     });
     Effect::new(move |_| {

@@ -1,0 +1,212 @@
+//! The webmail's server functions: folders, message lists, reading, sending.
+
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::compose::ComposeInput;
+use crate::error::AppError;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FolderView {
+    pub role: String,
+    pub name: String,
+    pub total: i64,
+    pub unread: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageLine {
+    pub id: i64,
+    /// The sender's name (or address); in Sent, the recipients.
+    pub who: String,
+    pub subject: String,
+    pub snippet: String,
+    /// UTC, ISO 8601.
+    pub date: String,
+    pub unread: bool,
+    pub urgent: bool,
+    pub has_attachments: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessagePage {
+    pub folder: String,
+    pub items: Vec<MessageLine>,
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageView {
+    pub id: i64,
+    pub folder: String,
+    pub from_name: String,
+    pub from_addr: String,
+    pub to: String,
+    pub cc: String,
+    /// Only in the sender's own copy.
+    pub bcc: String,
+    pub subject: String,
+    pub date: String,
+    pub urgent: bool,
+    pub body: String,
+    pub attachments: Vec<String>,
+    pub message_id: String,
+    /// References for a reply: this message's references and its own id.
+    pub thread_refs: Vec<String>,
+}
+
+pub const FOLDER_ROLES: &[&str] = &["inbox", "sent", "drafts", "archive", "trash"];
+pub const PER_PAGE: i64 = 50;
+
+#[cfg(feature = "ssr")]
+fn valid_folder(folder: &str) -> Result<(), AppError> {
+    if FOLDER_ROLES.contains(&folder) {
+        Ok(())
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+#[server(name = MailFolders, prefix = "/api", endpoint = "mail-folders")]
+pub async fn mail_folders() -> Result<Vec<FolderView>, AppError> {
+    use crate::server::{services, signed_in};
+    let svc = services()?;
+    let (_, a) = signed_in(&svc, true).await?;
+    let rows = hygie_core::mail::folders(&svc.db, svc.clock.as_ref(), a.id).await.map_err(AppError::internal)?;
+    Ok(rows.into_iter().map(|f| FolderView { role: f.role, name: f.name, total: f.total, unread: f.unread }).collect())
+}
+
+#[server(name = MailList, prefix = "/api", endpoint = "mail-list")]
+pub async fn mail_list(folder: String, page: i64) -> Result<MessagePage, AppError> {
+    use hygie_core::clock::format_utc;
+
+    use crate::server::{services, signed_in};
+    let svc = services()?;
+    let (_, a) = signed_in(&svc, true).await?;
+    valid_folder(&folder)?;
+    let (items, total) = hygie_core::mail::list(&svc.db, svc.clock.as_ref(), a.id, &folder, page.max(0), PER_PAGE)
+        .await
+        .map_err(AppError::internal)?;
+    let sent = folder == "sent";
+    Ok(MessagePage {
+        items: items
+            .into_iter()
+            .map(|m| MessageLine {
+                id: m.id,
+                who: if sent {
+                    m.to_addrs
+                } else if m.from_name.is_empty() {
+                    m.from_addr
+                } else {
+                    m.from_name
+                },
+                subject: m.subject,
+                snippet: m.snippet,
+                date: format_utc(m.date_ms),
+                unread: m.unread,
+                urgent: m.urgent,
+                has_attachments: m.has_attachments,
+            })
+            .collect(),
+        folder,
+        total,
+        page: page.max(0),
+        per_page: PER_PAGE,
+    })
+}
+
+#[server(name = MailOpen, prefix = "/api", endpoint = "mail-open")]
+pub async fn mail_open(id: i64) -> Result<MessageView, AppError> {
+    use hygie_core::audit::Outcome;
+    use hygie_core::clock::format_utc;
+
+    use crate::server::{audit_account, services, signed_in};
+    let svc = services()?;
+    let (_, a) = signed_in(&svc, true).await?;
+    let Some(m) = hygie_core::mail::open(&svc.db, a.id, id).await.map_err(AppError::internal)? else {
+        audit_account(&svc, a.id, "mail.open", Outcome::Denied("not_found".into()), Some(format!("message:{id}")))
+            .await;
+        return Err(AppError::NotFound);
+    };
+    audit_account(&svc, a.id, "mail.open", Outcome::Success, Some(format!("message:{id}"))).await;
+    let mut thread_refs = m.references.clone();
+    if !m.message_id.is_empty() && !thread_refs.contains(&m.message_id) {
+        thread_refs.push(m.message_id.clone());
+    }
+    Ok(MessageView {
+        id: m.id,
+        folder: m.folder_role,
+        from_name: m.from_name,
+        from_addr: m.from_addr,
+        to: m.to_addrs,
+        cc: m.cc_addrs,
+        bcc: m.bcc_addrs,
+        subject: m.subject,
+        date: format_utc(m.date_ms),
+        urgent: m.urgent,
+        body: m.body_text,
+        attachments: m.attachment_names,
+        message_id: m.message_id,
+        thread_refs,
+    })
+}
+
+/// Sends a message; returns the id of the sender's copy (in Sent).
+#[server(name = MailSend, prefix = "/api", endpoint = "mail-send")]
+pub async fn mail_send(input: ComposeInput) -> Result<i64, AppError> {
+    use hygie_core::audit::Outcome;
+    use hygie_core::mail::{self, SendError};
+    use hygie_core::ratelimit::{self, Decision, Limit};
+
+    use crate::domain::compose::Compose;
+    use crate::server::{audit_account, services, signed_in};
+    let svc = services()?;
+    let (_, a) = signed_in(&svc, true).await?;
+    let c = Compose::parse(&input).map_err(AppError::Invalid)?;
+    let limit = Limit { max: 200, window_ms: 3_600_000 };
+    if let Decision::Limited { retry_after_ms } =
+        ratelimit::hit(&svc.db, svc.clock.as_ref(), &format!("send:{}", a.id), limit)
+            .await
+            .map_err(AppError::internal)?
+    {
+        audit_account(&svc, a.id, "mail.send", Outcome::Denied("rate_limited".into()), None).await;
+        return Err(AppError::RateLimited { retry_after_secs: (retry_after_ms.max(0) as u64).div_ceil(1000) });
+    }
+    let draft = mail::Draft {
+        to: c.to,
+        cc: c.cc,
+        bcc: c.bcc,
+        subject: c.subject,
+        body: c.body,
+        urgent: c.urgent,
+        in_reply_to: c.in_reply_to,
+        references: c.references,
+    };
+    let refused = |address: String, reason: &str| AppError::RecipientRefused { address, reason: reason.into() };
+    match mail::send(&svc.db, svc.clock.as_ref(), &a, &draft, &svc.auth.domains).await {
+        Ok(sent) => {
+            let object = format!("message:{} recipients:{}", sent.sent_id, sent.delivered.len());
+            audit_account(&svc, a.id, "mail.send", Outcome::Success, Some(object)).await;
+            Ok(sent.sent_id)
+        }
+        Err(e) => {
+            let (code, err) = match e {
+                SendError::NoRecipient => (
+                    "no_recipient",
+                    AppError::Invalid(vec![crate::domain::FieldError {
+                        field: "to".into(),
+                        problem: crate::domain::FieldProblem::Required,
+                    }]),
+                ),
+                SendError::OutsideTrustSpace(x) => ("outside_trust_space", refused(x, "outside")),
+                SendError::UnknownMailbox(x) => ("unknown_mailbox", refused(x, "unknown")),
+                SendError::RemoteNotYet(x) => ("remote_operator", refused(x, "remote")),
+                SendError::Store(e) => return Err(AppError::internal(e)),
+            };
+            audit_account(&svc, a.id, "mail.send", Outcome::Failure(code.into()), None).await;
+            Err(err)
+        }
+    }
+}

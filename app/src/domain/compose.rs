@@ -1,0 +1,138 @@
+//! A message being written: recipients, subject, body. The same rules run in the browser and on
+//! the server.
+
+use serde::{Deserialize, Serialize};
+
+use super::email::EmailAddress;
+use super::{text_field, FieldError, FieldProblem};
+
+pub const SUBJECT_MAX: usize = 250;
+pub const BODY_MAX: usize = 500_000;
+pub const RECIPIENTS_MAX: usize = 100;
+
+/// What the composer sends, as typed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComposeInput {
+    pub to: String,
+    pub cc: String,
+    pub bcc: String,
+    pub subject: String,
+    pub body: String,
+    pub urgent: bool,
+    /// The Message-ID answered, for replies.
+    pub in_reply_to: String,
+    /// Space-separated Message-IDs of the thread, for replies.
+    pub references: String,
+}
+
+/// A checked message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Compose {
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub bcc: Vec<String>,
+    pub subject: String,
+    pub body: String,
+    pub urgent: bool,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+}
+
+/// Splits a recipient field on commas, semicolons and spaces; checks each address.
+pub fn recipients(raw: &str) -> Result<Vec<String>, FieldProblem> {
+    let mut out: Vec<String> = Vec::new();
+    for part in raw.split([',', ';', ' ', '\n', '\t']).map(str::trim).filter(|p| !p.is_empty()) {
+        // "Nom <adresse>" as pasted from elsewhere.
+        let part = part.trim_start_matches('<').trim_end_matches('>');
+        let a = EmailAddress::parse(part).map_err(|_| FieldProblem::InvalidEmail)?;
+        let a = a.as_str().to_lowercase();
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    if out.len() > RECIPIENTS_MAX {
+        return Err(FieldProblem::TooLong { max: RECIPIENTS_MAX });
+    }
+    Ok(out)
+}
+
+impl Compose {
+    pub fn parse(input: &ComposeInput) -> Result<Compose, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut field = |name: &str, r: Result<Vec<String>, FieldProblem>| match r {
+            Ok(v) => v,
+            Err(problem) => {
+                errors.push(FieldError { field: name.into(), problem });
+                Vec::new()
+            }
+        };
+        let to = field("to", recipients(&input.to));
+        let cc = field("cc", recipients(&input.cc));
+        let bcc = field("bcc", recipients(&input.bcc));
+        if errors.is_empty() && to.is_empty() && cc.is_empty() && bcc.is_empty() {
+            errors.push(FieldError { field: "to".into(), problem: FieldProblem::Required });
+        }
+        let subject = if input.subject.trim().is_empty() {
+            String::new()
+        } else {
+            match text_field(&input.subject, 1, SUBJECT_MAX, false) {
+                Ok(s) => s,
+                Err(problem) => {
+                    errors.push(FieldError { field: "subject".into(), problem });
+                    String::new()
+                }
+            }
+        };
+        let body = input.body.replace("\r\n", "\n");
+        if body.chars().count() > BODY_MAX {
+            errors.push(FieldError { field: "body".into(), problem: FieldProblem::TooLong { max: BODY_MAX } });
+        }
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        let clean_id = |s: &str| s.trim().trim_start_matches('<').trim_end_matches('>').to_string();
+        Ok(Compose {
+            to,
+            cc,
+            bcc,
+            subject,
+            body,
+            urgent: input.urgent,
+            in_reply_to: Some(clean_id(&input.in_reply_to)).filter(|s| !s.is_empty()),
+            references: input.references.split_whitespace().map(clean_id).filter(|s| !s.is_empty()).collect(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recipients_are_split_checked_and_deduplicated() {
+        assert_eq!(
+            recipients("a@hygie.example; B@Hygie.example,  <c@labo.mssante.fr>\na@hygie.example").unwrap(),
+            ["a@hygie.example", "b@hygie.example", "c@labo.mssante.fr"]
+        );
+        assert_eq!(recipients("a@hygie.example, pas-une-adresse"), Err(FieldProblem::InvalidEmail));
+        assert_eq!(recipients("").unwrap(), Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_message_needs_a_recipient_and_a_one_line_subject() {
+        let e = Compose::parse(&ComposeInput { subject: "a\nb".into(), ..Default::default() }).unwrap_err();
+        let fields: Vec<_> = e.iter().map(|e| (e.field.as_str(), e.problem)).collect();
+        assert_eq!(fields, [("to", FieldProblem::Required), ("subject", FieldProblem::SingleLine)]);
+        let ok = Compose::parse(&ComposeInput {
+            bcc: "x@hygie.example".into(),
+            body: "l1\r\nl2".into(),
+            in_reply_to: "<m1@h>".into(),
+            references: "<r@h> <m1@h>".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(ok.body, "l1\nl2");
+        assert_eq!(ok.in_reply_to.as_deref(), Some("m1@h"));
+        assert_eq!(ok.references, ["r@h", "m1@h"]);
+    }
+}

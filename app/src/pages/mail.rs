@@ -1,0 +1,374 @@
+//! The webmail: folders and message list, reading, writing.
+
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::Redirect;
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+
+use crate::api::{mail_folders, mail_list, mail_open, MailSend, MessageView};
+use crate::components::feedback::{ErrorNotice, Loading};
+use crate::components::form::{focus_later, problem_of, show_error, ErrorSummary, Field};
+use crate::domain::compose::{ComposeInput, SUBJECT_MAX};
+use crate::domain::FieldError;
+use crate::error::AppError;
+use crate::i18n::{I18n, Msg};
+use crate::use_i18n;
+
+/// URL slugs of the standard folders, in French.
+const FOLDERS: &[(&str, &str, Msg)] = &[
+    ("reception", "inbox", Msg::FolderInbox),
+    ("envoyes", "sent", Msg::FolderSent),
+    ("brouillons", "drafts", Msg::FolderDrafts),
+    ("archives", "archive", Msg::FolderArchive),
+    ("corbeille", "trash", Msg::FolderTrash),
+];
+
+fn role_of(slug: &str) -> Option<&'static str> {
+    FOLDERS.iter().find(|(s, _, _)| *s == slug).map(|(_, r, _)| *r)
+}
+
+fn folder_entry(role: &str) -> (&'static str, Msg) {
+    FOLDERS.iter().find(|(_, r, _)| *r == role).map(|(s, _, m)| (*s, *m)).unwrap_or(("reception", Msg::FolderInbox))
+}
+
+/// Where an authentication error leads, if it is one.
+pub fn auth_redirect(e: &AppError) -> Option<AnyView> {
+    match e {
+        AppError::Unauthorized => Some(view! { <Redirect path="/connexion"/> }.into_any()),
+        AppError::TermsPending => Some(view! { <Redirect path="/compte/cgu"/> }.into_any()),
+        _ => None,
+    }
+}
+
+fn failure_view(t: I18n, error: AppError) -> AnyView {
+    auth_redirect(&error).unwrap_or_else(|| view! { <h1>{t.t(Msg::NavMail)}</h1><ErrorNotice error/> }.into_any())
+}
+
+/// The folder list beside every webmail page.
+#[component]
+fn FolderNav(current: Signal<String>) -> impl IntoView {
+    let t = use_i18n();
+    let folders = Resource::new(|| (), |_| mail_folders());
+    view! {
+        <nav class="mail-folders" aria-label=t.t(Msg::FoldersLabel)>
+            <a class="button button-primary" href="/messagerie/ecrire">{t.t(Msg::Write)}</a>
+            <Suspense fallback=Loading>
+                {move || Suspend::new(async move {
+                    let list = folders.await.unwrap_or_default();
+                    view! {
+                        <ul>
+                            {list.into_iter().map(|f| {
+                                let (slug, label) = folder_entry(&f.role);
+                                let here = move || (current.get() == f.role).then_some("page");
+                                let count = (f.unread > 0).then(|| view! {
+                                    <span class="count">{f.unread}<span class="sr-only">" "{t.t(Msg::UnreadCount)}</span></span>
+                                });
+                                view! { <li><a href=format!("/messagerie/{slug}") aria-current=here>{t.t(label)}{count}</a></li> }
+                            }).collect_view()}
+                        </ul>
+                    }
+                })}
+            </Suspense>
+            <a href="/compte">{t.t(Msg::NavAccount)}</a>
+        </nav>
+    }
+}
+
+/// `/messagerie` and `/messagerie/:folder`: one page of a folder, newest first.
+#[component]
+pub fn MailboxPage() -> impl IntoView {
+    let t = use_i18n();
+    let params = use_params_map();
+    let query = use_query_map();
+    let slug = move || params.read().get("folder").unwrap_or_else(|| "reception".into());
+    let role = Signal::derive(move || role_of(&slug()).unwrap_or("unknown").to_string());
+    let page = Signal::derive(move || query.read().get("page").and_then(|p| p.parse::<i64>().ok()).unwrap_or(0));
+    let sent_notice = move || query.read().get("envoye").is_some();
+    let list = Resource::new(move || (role.get(), page.get()), |(r, p)| mail_list(r, p));
+    view! {
+        <Title text=t.t(Msg::NavMail)/>
+        <div class="mail-layout">
+            <FolderNav current=role/>
+            <section class="mail-main">
+                <Show when=sent_notice>
+                    <p class="notice notice-success" role="status">{t.t(Msg::SentNotice)}</p>
+                </Show>
+                <Suspense fallback=Loading>
+                    {move || Suspend::new(async move {
+                        match list.await {
+                            Ok(p) => {
+                                let (s, label) = folder_entry(&p.folder);
+                                let first = p.page * p.per_page;
+                                let range = t.fmt(Msg::PageInfo, &[
+                                    ("from", &(first + 1).min(p.total).to_string()),
+                                    ("to", &(first + p.items.len() as i64).to_string()),
+                                    ("total", &p.total.to_string()),
+                                ]);
+                                let newer = (p.page > 0).then(|| view! {
+                                    <a href=format!("/messagerie/{s}?page={}", p.page - 1)>{t.t(Msg::NewerPage)}</a>
+                                });
+                                let older = (first + (p.items.len() as i64) < p.total).then(|| view! {
+                                    <a href=format!("/messagerie/{s}?page={}", p.page + 1)>{t.t(Msg::OlderPage)}</a>
+                                });
+                                view! {
+                                    <h1>{t.t(label)}</h1>
+                                    {if p.items.is_empty() {
+                                        view! { <p>{t.t(Msg::NoMessages)}</p> }.into_any()
+                                    } else {
+                                        view! {
+                                            <ul class="message-list">
+                                                {p.items.into_iter().map(|m| {
+                                                    let subject = if m.subject.is_empty() { t.t(Msg::NoSubject).to_string() } else { m.subject.clone() };
+                                                    view! {
+                                                        <li class:unread=m.unread>
+                                                            <a href=format!("/messagerie/message/{}", m.id)>
+                                                                <span class="who">
+                                                                    {m.unread.then(|| view! { <span class="sr-only">{t.t(Msg::Unread)}" : "</span> })}
+                                                                    {m.who.clone()}
+                                                                </span>
+                                                                <span class="subject">
+                                                                    {m.urgent.then(|| view! { <span class="tag tag-urgent">{t.t(Msg::Urgent)}</span>" " })}
+                                                                    {subject}
+                                                                </span>
+                                                                <span class="snippet">{m.snippet.clone()}</span>
+                                                                <span class="date">{t.locale.date_time(&m.date)}</span>
+                                                            </a>
+                                                        </li>
+                                                    }
+                                                }).collect_view()}
+                                            </ul>
+                                            <p class="pager">{newer}" "<span>{range}</span>" "{older}</p>
+                                        }.into_any()
+                                    }}
+                                }.into_any()
+                            }
+                            Err(error) => failure_view(t, error),
+                        }
+                    })}
+                </Suspense>
+            </section>
+        </div>
+    }
+}
+
+/// `/messagerie/message/:id`: one message.
+#[component]
+pub fn ReadPage() -> impl IntoView {
+    let t = use_i18n();
+    let params = use_params_map();
+    let id = move || params.read().get("id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+    let message = Resource::new(id, mail_open);
+    let role = RwSignal::new(String::new());
+    view! {
+        <Title text=t.t(Msg::NavMail)/>
+        <div class="mail-layout">
+            <FolderNav current=role.into()/>
+            <section class="mail-main">
+                <Suspense fallback=Loading>
+                    {move || Suspend::new(async move {
+                        match message.await {
+                            Ok(m) => {
+                                role.set(m.folder.clone());
+                                view! { <MessageDetails m/> }.into_any()
+                            }
+                            Err(error) => failure_view(t, error),
+                        }
+                    })}
+                </Suspense>
+            </section>
+        </div>
+    }
+}
+
+#[component]
+fn MessageDetails(m: MessageView) -> impl IntoView {
+    let t = use_i18n();
+    let (slug, _) = folder_entry(&m.folder);
+    let subject = if m.subject.is_empty() { t.t(Msg::NoSubject).to_string() } else { m.subject.clone() };
+    let from = if m.from_name.is_empty() { m.from_addr.clone() } else { format!("{} <{}>", m.from_name, m.from_addr) };
+    let row = |label: Msg, value: String| (!value.is_empty()).then(|| view! { <dt>{t.t(label)}</dt><dd>{value}</dd> });
+    view! {
+        <article class="message" aria-labelledby="message-subject">
+            <h1 id="message-subject">
+                {m.urgent.then(|| view! { <span class="tag tag-urgent">{t.t(Msg::Urgent)}</span>" " })}
+                {subject}
+            </h1>
+            <dl class="details message-headers">
+                {row(Msg::MailFrom, from)}
+                {row(Msg::MailTo, m.to.clone())}
+                {row(Msg::MailCc, m.cc.clone())}
+                {row(Msg::MailBcc, m.bcc.clone())}
+                {row(Msg::MailDate, t.locale.date_time(&m.date))}
+            </dl>
+            <div class="button-row">
+                <a class="button" href=format!("/messagerie/ecrire?repondre={}", m.id)>{t.t(Msg::Reply)}</a>
+                <a class="button" href=format!("/messagerie/ecrire?repondre={}&tous=1", m.id)>{t.t(Msg::ReplyAll)}</a>
+                <a href=format!("/messagerie/{slug}")>{t.t(Msg::BackToList)}</a>
+            </div>
+            <pre class="mail-body" tabindex="0">{m.body.clone()}</pre>
+            {(!m.attachments.is_empty()).then(|| view! {
+                <h2>{t.t(Msg::Attachments)}</h2>
+                <ul>{m.attachments.iter().map(|a| view! { <li>{a.clone()}</li> }).collect_view()}</ul>
+            })}
+        </article>
+    }
+}
+
+fn label_of(field: &str) -> Msg {
+    match field {
+        "to" => Msg::FieldTo,
+        "cc" => Msg::FieldCc,
+        "bcc" => Msg::FieldBcc,
+        "subject" => Msg::FieldMailSubject,
+        _ => Msg::FieldBody,
+    }
+}
+
+/// The composer's starting point: empty, addressed (`?a=`), or a reply (`?repondre=ID`).
+fn prefill(t: I18n, reply: Option<(MessageView, bool)>, to: Option<String>) -> ComposeInput {
+    let Some((m, all)) = reply else {
+        return ComposeInput { to: to.unwrap_or_default(), ..Default::default() };
+    };
+    let mine = m.folder == "sent";
+    let split = |s: &str| s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect::<Vec<_>>();
+    let (to, cc) = if mine {
+        (m.to.clone(), if all { m.cc.clone() } else { String::new() })
+    } else if all {
+        let mut others: Vec<String> = split(&m.to);
+        others.extend(split(&m.cc));
+        (m.from_addr.clone(), others.join(", "))
+    } else {
+        (m.from_addr.clone(), String::new())
+    };
+    let subject =
+        if m.subject.to_lowercase().starts_with("re:") { m.subject.clone() } else { format!("RE: {}", m.subject) };
+    let who = if m.from_name.is_empty() { m.from_addr.clone() } else { m.from_name.clone() };
+    let intro = t.fmt(Msg::ReplyQuote, &[("date", &t.locale.date_time(&m.date)), ("who", &who)]);
+    let quoted: Vec<String> = m.body.lines().map(|l| format!("> {l}")).collect();
+    ComposeInput {
+        to,
+        cc,
+        subject,
+        body: format!("\n\n{intro}\n{}\n", quoted.join("\n")),
+        in_reply_to: m.message_id.clone(),
+        references: m.thread_refs.join(" "),
+        ..Default::default()
+    }
+}
+
+/// `/messagerie/ecrire`: write a message.
+#[component]
+pub fn ComposePage() -> impl IntoView {
+    let t = use_i18n();
+    let query = use_query_map();
+    let reply_to = query.with_untracked(|q| q.get("repondre").and_then(|v| v.parse::<i64>().ok()));
+    let all = query.with_untracked(|q| q.get("tous").is_some());
+    let address = query.with_untracked(|q| q.get("a"));
+    let source = Resource::new(
+        move || reply_to,
+        move |id| async move {
+            match id {
+                Some(id) => mail_open(id).await.map(|m| Some((m, all))),
+                None => Ok(None),
+            }
+        },
+    );
+    view! {
+        <Title text=t.t(Msg::ComposeTitle)/>
+        <div class="mail-layout">
+            <FolderNav current=Signal::derive(String::new)/>
+            <section class="mail-main">
+                <h1>{t.t(Msg::ComposeTitle)}</h1>
+                <Suspense fallback=Loading>
+                    {move || {
+                        let address = address.clone();
+                        Suspend::new(async move {
+                            match source.await {
+                                Ok(reply) => view! { <ComposeForm initial=prefill(t, reply, address)/> }.into_any(),
+                                Err(error) => failure_view(t, error),
+                            }
+                        })
+                    }}
+                </Suspense>
+            </section>
+        </div>
+    }
+}
+
+#[component]
+fn ComposeForm(initial: ComposeInput) -> impl IntoView {
+    let t = use_i18n();
+    let to = RwSignal::new(initial.to.clone());
+    let cc = RwSignal::new(initial.cc.clone());
+    let bcc = RwSignal::new(String::new());
+    let subject = RwSignal::new(initial.subject.clone());
+    let body = RwSignal::new(initial.body.clone());
+    let urgent = RwSignal::new(false);
+    let errors = RwSignal::new(Vec::<FieldError>::new());
+    let failure = RwSignal::new(None::<AppError>);
+    let summary = NodeRef::<leptos::html::Div>::new();
+    let send = ServerAction::<MailSend>::new();
+    let pending = send.pending();
+    let navigate = use_navigate();
+    Effect::new(move |_| match send.value().get() {
+        Some(Ok(_)) => navigate("/messagerie/envoyes?envoye=1", Default::default()),
+        Some(Err(e)) => {
+            show_error(e, errors, failure);
+            focus_later(summary);
+        }
+        None => {}
+    });
+    let (in_reply_to, references) = (initial.in_reply_to.clone(), initial.references.clone());
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        if pending.get_untracked() {
+            return;
+        }
+        let input = ComposeInput {
+            to: to.get_untracked(),
+            cc: cc.get_untracked(),
+            bcc: bcc.get_untracked(),
+            subject: subject.get_untracked(),
+            body: body.get_untracked(),
+            urgent: urgent.get_untracked(),
+            in_reply_to: in_reply_to.clone(),
+            references: references.clone(),
+        };
+        failure.set(None);
+        match crate::domain::compose::Compose::parse(&input) {
+            Err(e) => {
+                errors.set(e);
+                focus_later(summary);
+            }
+            Ok(_) => {
+                errors.set(Vec::new());
+                send.dispatch(MailSend { input });
+            }
+        }
+    };
+    view! {
+        <ErrorSummary prefix="compose" errors failure label_of node_ref=summary intro=Msg::ErrMailSummary/>
+        <form class="form compose" novalidate on:submit=on_submit>
+            <Field prefix="compose" id="to" label=Msg::FieldTo hint=Some(Msg::FieldRecipientsHint) value=to
+                initial=initial.to.clone() problem=problem_of(errors, "to") autocomplete="off" input_type="text" maxlength=None/>
+            <Field prefix="compose" id="cc" label=Msg::FieldCc hint=None value=cc initial=initial.cc.clone()
+                problem=problem_of(errors, "cc") autocomplete="off" input_type="text" maxlength=None optional=true/>
+            <Field prefix="compose" id="bcc" label=Msg::FieldBcc hint=None value=bcc initial=String::new()
+                problem=problem_of(errors, "bcc") autocomplete="off" input_type="text" maxlength=None optional=true/>
+            <Field prefix="compose" id="subject" label=Msg::FieldMailSubject hint=None value=subject
+                initial=initial.subject.clone() problem=problem_of(errors, "subject") autocomplete="off" input_type="text"
+                maxlength=Some(SUBJECT_MAX) optional=true/>
+            <Field prefix="compose" id="body" label=Msg::FieldBody hint=None value=body initial=initial.body.clone()
+                problem=problem_of(errors, "body") autocomplete="off" input_type="textarea" maxlength=None optional=true/>
+            <div class="check">
+                <input type="checkbox" id="compose-urgent" prop:checked=move || urgent.get()
+                    on:change=move |ev| urgent.set(event_target_checked(&ev))/>
+                <label for="compose-urgent">{t.t(Msg::FieldUrgent)}</label>
+            </div>
+            <button type="submit" class="button button-primary" disabled=move || pending.get()>
+                {move || if pending.get() { t.t(Msg::Sending) } else { t.t(Msg::Send) }}
+            </button>
+        </form>
+    }
+}

@@ -1,0 +1,79 @@
+import { test, expect } from '@playwright/test';
+import { expectNoAxeViolations, watchConsole, signInToMailbox, DEMO } from './helpers';
+
+test.describe.configure({ mode: 'serial' });
+
+test('a social worker writes to a nurse, who reads and replies; the reply comes back', async ({ page, browser }) => {
+  const problems = watchConsole(page);
+  await signInToMailbox(page, DEMO.social.address, DEMO.social.password, DEMO.social.mobile);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Boîte de réception');
+  await expectNoAxeViolations(page);
+
+  await page.getByRole('link', { name: 'Écrire' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Nouveau message');
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  await expectNoAxeViolations(page);
+
+  // Outside the trust space: refused, naming the address, nothing lost.
+  await page.getByLabel('À', { exact: true }).fill(`${DEMO.nurse.address}, quelqu.un@gmail.com`);
+  await page.getByLabel('Objet').fill('Suivi de M. Bernard');
+  await page.getByLabel('Message', { exact: true }).fill('Bonjour,\nM. Bernard sort demain ; pouvez-vous passer jeudi ?');
+  await page.getByRole('button', { name: 'Envoyer' }).click();
+  const alert = page.locator('.error-summary');
+  await expect(alert).toContainText("quelqu.un@gmail.com n'appartient pas à l'espace de confiance");
+  await expect(alert).toBeFocused();
+  await expect(page.getByLabel('Objet')).toHaveValue('Suivi de M. Bernard');
+
+  await page.getByLabel('À', { exact: true }).fill(DEMO.nurse.address);
+  await page.getByRole('button', { name: 'Envoyer' }).click();
+  await expect(page).toHaveURL(/\/messagerie\/envoyes\?envoye=1$/);
+  await expect(page.getByText('Message envoyé.')).toBeVisible();
+  await expect(page.locator('.message-list li')).toContainText(['Suivi de M. Bernard']);
+
+  // The nurse, in another browser.
+  const other = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'fr-FR' });
+  const nurse = await other.newPage();
+  const nurseProblems = watchConsole(nurse);
+  await signInToMailbox(nurse, DEMO.nurse.address, DEMO.nurse.password, DEMO.nurse.email);
+  const line = nurse.locator('.message-list li.unread').filter({ hasText: 'Suivi de M. Bernard' });
+  await expect(line).toContainText('Nadia Benali');
+  await expect(nurse.locator('.mail-folders')).toContainText('1 non lu(s)');
+  await line.getByRole('link').click();
+  await expect(nurse.getByRole('heading', { level: 1 })).toHaveText('Suivi de M. Bernard');
+  await expect(nurse.locator('.mail-body')).toContainText('pouvez-vous passer jeudi ?');
+  await expectNoAxeViolations(nurse);
+  await nurse.getByRole('link', { name: 'Répondre', exact: true }).click();
+  await expect(nurse.getByLabel('À', { exact: true })).toHaveValue(DEMO.social.address);
+  await expect(nurse.getByLabel('Objet')).toHaveValue('RE: Suivi de M. Bernard');
+  const body = nurse.getByLabel('Message', { exact: true });
+  await expect(body).toHaveValue(/> M\. Bernard sort demain/);
+  await body.press('Control+Home');
+  await body.pressSequentially('Entendu, je passe jeudi matin.');
+  await nurse.getByRole('button', { name: 'Envoyer' }).click();
+  await expect(nurse.getByText('Message envoyé.')).toBeVisible();
+  expect(nurseProblems).toEqual([]);
+  await other.close();
+
+  // Back in the social worker's inbox.
+  await page.getByRole('link', { name: /Boîte de réception/ }).click();
+  const reply = page.locator('.message-list li').filter({ hasText: 'RE: Suivi de M. Bernard' });
+  await expect(reply).toContainText('Louis Martin');
+  await reply.getByRole('link').click();
+  await expect(page.locator('.mail-body')).toContainText('Entendu, je passe jeudi matin.');
+  expect(problems).toEqual([]);
+});
+
+test.describe('on a 375 px phone', () => {
+  test.use({ viewport: { width: 375, height: 740 } });
+
+  test('the mailbox and the composer fit and pass axe', async ({ page }) => {
+    await signInToMailbox(page, DEMO.social.address, DEMO.social.password, DEMO.social.mobile);
+    const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(await overflow()).toBeLessThanOrEqual(0);
+    await expectNoAxeViolations(page);
+    await page.getByRole('link', { name: 'Écrire' }).click();
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText('Nouveau message');
+    expect(await overflow()).toBeLessThanOrEqual(0);
+    await expectNoAxeViolations(page);
+  });
+});

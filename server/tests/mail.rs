@@ -1,0 +1,86 @@
+//! The webmail's server functions on a real server, on each database engine: delivery between
+//! accounts of this instance, trust-space refusals, account scoping (IDOR), the audit trail.
+
+mod common;
+
+use common::browser::*;
+use common::{TestServer, ENGINES};
+use serde_json::json;
+
+fn send_form<'a>(to: &'a str, subject: &'a str, body: &'a str) -> Vec<(&'static str, &'a str)> {
+    vec![
+        ("input[to]", to),
+        ("input[cc]", ""),
+        ("input[bcc]", ""),
+        ("input[subject]", subject),
+        ("input[body]", body),
+        ("input[urgent]", "false"),
+        ("input[in_reply_to]", ""),
+        ("input[references]", ""),
+    ]
+}
+
+#[tokio::test]
+async fn messages_go_between_accounts_and_stay_in_their_mailboxes() {
+    for engine in ENGINES {
+        let s = TestServer::start(engine).await;
+        let (_, alice) = account(&s, "alice.roy", Some(MOBILE)).await;
+        let (_, bruno) = account(&s, "bruno.roy", Some("+33700000001")).await;
+        let (a, b) = (Browser::new(&s), Browser::new(&s));
+        sign_in(&s, &a, &alice, 1).await;
+        sign_in(&s, &b, &bruno, 2).await;
+
+        // Not signed in: nothing.
+        let anon = Browser::new(&s);
+        let r = anon.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await;
+        assert_eq!((r.status, r.body), (401, json!("Unauthorized")));
+
+        // Outside the trust space: refused before anything is delivered, naming the address.
+        let to = format!("{bruno}, quelqu.un@gmail.com");
+        let refused = a.call("mail-send", &send_form(&to, "Patient", "Bonjour")).await;
+        assert_eq!(refused.status, 422, "{engine:?}");
+        assert_eq!(refused.body, json!({"RecipientRefused": {"address": "quelqu.un@gmail.com", "reason": "outside"}}));
+        let r = a.call("mail-send", &send_form("nobody@hygie.localhost", "x", "")).await;
+        assert_eq!(r.body["RecipientRefused"]["reason"], "unknown");
+        let r = a.call("mail-send", &send_form("", "x", "")).await;
+        assert_eq!(r.body["Invalid"][0]["field"], "to");
+        assert_eq!(b.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.body["total"], 0);
+
+        let sent = a.call("mail-send", &send_form(&bruno, "Résultats de Mme Dœuf", "Glycémie normale.")).await;
+        assert_eq!(sent.status, 200, "{:?}", sent.body);
+        let sent_id = sent.body.as_i64().unwrap();
+
+        let inbox = b.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.body;
+        assert_eq!(inbox["total"], 1);
+        let line = &inbox["items"][0];
+        assert_eq!(line["subject"], "Résultats de Mme Dœuf");
+        assert_eq!(line["who"], "Anne Lefèvre");
+        assert_eq!(line["unread"], true);
+        let id = line["id"].as_i64().unwrap().to_string();
+        let opened = b.call("mail-open", &[("id", &id)]).await.body;
+        assert_eq!(opened["body"].as_str().unwrap().trim_end(), "Glycémie normale.");
+        assert_eq!(opened["from_addr"], alice.as_str());
+        assert_eq!(b.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.body["items"][0]["unread"], false);
+
+        // Each mailbox is its own: the other account's ids are not found.
+        let theirs = a.call("mail-open", &[("id", &id)]).await;
+        assert_eq!((theirs.status, theirs.body), (404, json!("NotFound")));
+        let mine = b.call("mail-open", &[("id", &sent_id.to_string())]).await;
+        assert_eq!(mine.status, 404);
+        assert_eq!(a.call("mail-list", &[("folder", "sent"), ("page", "0")]).await.body["total"], 1);
+        assert_eq!(a.call("mail-list", &[("folder", "elsewhere"), ("page", "0")]).await.status, 404);
+
+        let log = actions(&s).await;
+        for expected in [
+            "mail.send success",
+            "mail.send failure:outside_trust_space",
+            "mail.open success",
+            "mail.open denied:not_found",
+        ] {
+            assert!(log.iter().any(|a| a == expected), "{expected} missing from {log:?}");
+        }
+        let dump = format!("{:?}", hygie_core::audit::latest(s.db(), 1000).await.unwrap());
+        assert!(!dump.contains("Glycémie") && !dump.contains("Dœuf"), "no content in the audit trail");
+        s.stop().await;
+    }
+}
