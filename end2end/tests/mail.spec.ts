@@ -1,5 +1,5 @@
 import { test, expect } from '@playwright/test';
-import { expectNoAxeViolations, watchConsole, signInToMailbox, DEMO } from './helpers';
+import { expectNoAxeViolations, watchConsole, signInToMailbox, nextOutbox, DEMO } from './helpers';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -29,6 +29,12 @@ test('a social worker writes to a nurse, who reads and replies; the reply comes 
   await expect(page).toHaveURL(/\/messagerie\/envoyes\?envoye=1$/);
   await expect(page.getByText('Message envoyé.')).toBeVisible();
   await expect(page.locator('.message-list li')).toContainText(['Suivi de M. Bernard']);
+
+  // The nurse is told at her notification address, without sender, subject or content.
+  const notice = await nextOutbox(0, (m) => m.includes('Category: mail.notice') && m.includes(`To: ${DEMO.nurse.email}\n`));
+  expect(notice).toContain('Vous avez reçu un nouveau message');
+  expect(notice).not.toContain('Bernard');
+  expect(notice).not.toContain('Nadia');
 
   // The nurse, in another browser.
   const other = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'fr-FR' });

@@ -185,7 +185,7 @@ pub async fn mail_send(input: ComposeInput) -> Result<i64, AppError> {
         references: c.references,
     };
     let refused = |address: String, reason: &str| AppError::RecipientRefused { address, reason: reason.into() };
-    match mail::send(&svc.db, svc.clock.as_ref(), &a, &draft, &svc.auth.domains).await {
+    match mail::send(&svc.db, svc.clock.as_ref(), &a, &draft, &svc.auth.domains, &svc.auth.public_url).await {
         Ok(sent) => {
             let object = format!("message:{} recipients:{}", sent.sent_id, sent.delivered.len());
             audit_account(&svc, a.id, "mail.send", Outcome::Success, Some(object)).await;

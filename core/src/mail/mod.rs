@@ -194,15 +194,54 @@ fn domain_of(address: &str) -> &str {
     address.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
 }
 
+/// At most one new-mail notice per account in this time.
+pub const NOTICE_INTERVAL_MS: Millis = 15 * 60_000;
+
+/// Tells the holder of `account_id`, at their notification address, that a secure message
+/// arrived, if they asked for it and were not told in the last 15 minutes. The notice says
+/// nothing of the sender, subject or content. Returns whether a notice was queued.
+pub async fn notify_new_mail(
+    db: &Db,
+    clock: &dyn Clock,
+    account_id: i64,
+    public_url: &str,
+) -> Result<bool, StoreError> {
+    let now = clock.now_ms();
+    // One statement decides, so that two instances delivering at once send one notice.
+    let to: Option<String> = crate::with_pool!(db, p => sqlx::query_scalar(
+        "UPDATE accounts SET new_mail_notified_ms = $1 WHERE id = $2 AND notify_new_mail \
+         AND (new_mail_notified_ms IS NULL OR new_mail_notified_ms <= $3) RETURNING notification_email")
+        .bind(now).bind(account_id).bind(now - NOTICE_INTERVAL_MS).fetch_optional(p).await?);
+    let Some(to) = to else { return Ok(false) };
+    let link = format!("{}/messagerie", public_url.trim_end_matches('/'));
+    let notice = crate::outbox::Outgoing {
+        channel: crate::outbox::Channel::Email,
+        category: "mail.notice".into(),
+        recipient: to,
+        subject: Some("Nouveau message sécurisé / New secure message".into()),
+        body: format!(
+            "Bonjour,\n\nVous avez reçu un nouveau message dans votre messagerie sécurisée de santé Hygie.\n\
+             Pour le lire, connectez-vous : {link}\n\n\
+             Vous ne recevrez pas d'autre avis pendant 15 minutes. Vous pouvez désactiver ces avis dans « Mon compte ».\n\n\
+             ---\nYou received a new message in your Hygie secure mailbox. Sign in to read it: {link}\n"
+        ),
+        reply_to: None,
+    };
+    crate::outbox::enqueue(db, clock, &notice).await?;
+    Ok(true)
+}
+
 /// Sends `d` from `sender`: every recipient is checked first (nothing is sent if one is refused),
 /// then the sender's Sent copy and each recipient's Inbox copy are written in one transaction,
-/// committed before this returns.
+/// committed before this returns. Recipients who asked for it are then told at their
+/// notification address (links point to `public_url`).
 pub async fn send(
     db: &Db,
     clock: &dyn Clock,
     sender: &Account,
     d: &Draft,
     instance_domains: &[String],
+    public_url: &str,
 ) -> Result<Sent, SendError> {
     let mut all: Vec<String> = d.to.iter().chain(&d.cc).chain(&d.bcc).map(|a| a.trim().to_lowercase()).collect();
     all.sort();
@@ -272,6 +311,9 @@ pub async fn send(
         }
         tx.commit().await?;
     });
+    for account_id in &local {
+        notify_new_mail(db, clock, *account_id, public_url).await?;
+    }
     Ok(Sent { sent_id: ids[0], delivered: ids[1..].to_vec() })
 }
 
@@ -498,7 +540,7 @@ mod tests {
                 body: "Pouvez-vous le voir demain ?".into(),
                 ..Default::default()
             };
-            let sent = send(&t.db, &clock, &a, &d, &domains).await.unwrap();
+            let sent = send(&t.db, &clock, &a, &d, &domains, "https://h.example").await.unwrap();
             assert_eq!(sent.delivered.len(), 2);
             let (inbox, total) = list(&t.db, &clock, b.id, "inbox", 0, 50).await.unwrap();
             assert_eq!((inbox.len(), total), (1, 1));
@@ -520,7 +562,7 @@ mod tests {
                 [("x@gmail.com", "outside"), ("nobody@hygie.example", "unknown"), ("y@labo.mssante.fr", "remote")]
             {
                 let d2 = Draft { to: vec![b.address.clone(), to.into()], subject: "x".into(), ..Default::default() };
-                let err = send(&t.db, &clock, &a, &d2, &domains).await.unwrap_err();
+                let err = send(&t.db, &clock, &a, &d2, &domains, "https://h.example").await.unwrap_err();
                 match (expect, err) {
                     ("outside", SendError::OutsideTrustSpace(x))
                     | ("unknown", SendError::UnknownMailbox(x))
@@ -529,6 +571,36 @@ mod tests {
                 }
             }
             assert_eq!(list(&t.db, &clock, b.id, "inbox", 0, 50).await.unwrap().1, 1, "nothing more delivered");
+
+            // Bruno and Chloé were told once; within 15 minutes, not again; after, again.
+            let notices = |db: Db| async move {
+                let v: Vec<String> = crate::with_pool!(&db, p => sqlx::query_scalar(
+                    "SELECT recipient FROM outbox WHERE category = 'mail.notice' ORDER BY id").fetch_all(p).await.unwrap());
+                v
+            };
+            assert_eq!(notices(t.db.clone()).await, ["bruno@exemple.fr", "chloe@exemple.fr"]);
+            clock.advance_ms(14 * 60_000);
+            send(&t.db, &clock, &a, &d, &domains, "https://h.example").await.unwrap();
+            assert_eq!(notices(t.db.clone()).await.len(), 2);
+            clock.advance_ms(60_000);
+            accounts::set_preferences(
+                &t.db,
+                c.id,
+                accounts::Preferences {
+                    notify_new_mail: false,
+                    liste_rouge: false,
+                    publish_phone: false,
+                    no_paper: false,
+                },
+            )
+            .await
+            .unwrap();
+            send(&t.db, &clock, &a, &d, &domains, "https://h.example").await.unwrap();
+            assert_eq!(
+                notices(t.db.clone()).await,
+                ["bruno@exemple.fr", "chloe@exemple.fr", "bruno@exemple.fr"],
+                "Chloé turned them off"
+            );
             let f = folders(&t.db, &clock, b.id).await.unwrap();
             assert_eq!(
                 f.iter().map(|f| f.role.as_str()).collect::<Vec<_>>(),
