@@ -66,6 +66,20 @@ test('a social worker writes to a nurse, who reads and replies; the reply comes 
   await expect(reply).toContainText('Louis Martin');
   await reply.getByRole('link').click();
   await expect(page.locator('.mail-body')).toContainText('Entendu, je passe jeudi matin.');
+
+  // Delete it, find it in the Trash, restore it.
+  await page.getByRole('button', { name: 'Supprimer', exact: true }).click();
+  await expect(page).toHaveURL(/\/messagerie\/reception$/);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Boîte de réception');
+  await expect(page.getByText('RE: Suivi de M. Bernard')).toHaveCount(0);
+  await page.getByRole('link', { name: 'Corbeille' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Corbeille');
+  await page.getByRole('checkbox', { name: 'Sélectionner : RE: Suivi de M. Bernard' }).check();
+  await expectNoAxeViolations(page);
+  await page.getByRole('button', { name: 'Restaurer' }).click();
+  await expect(page.getByText('1 message(s) modifié(s).')).toBeVisible();
+  await page.getByRole('link', { name: /Boîte de réception/ }).click();
+  await expect(page.locator('.message-list')).toContainText('RE: Suivi de M. Bernard');
   expect(problems).toEqual([]);
 });
 

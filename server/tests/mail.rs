@@ -69,6 +69,13 @@ async fn messages_go_between_accounts_and_stay_in_their_mailboxes() {
         assert_eq!(mine.status, 404);
         assert_eq!(a.call("mail-list", &[("folder", "sent"), ("page", "0")]).await.body["total"], 1);
         assert_eq!(a.call("mail-list", &[("folder", "elsewhere"), ("page", "0")]).await.status, 404);
+        // Acting on another account's message changes nothing; on one's own, it does.
+        assert_eq!(a.call("mail-act", &[("action", "trash"), ("ids[0]", &id)]).await.body, json!(0));
+        assert_eq!(b.call("mail-act", &[("action", "trash"), ("ids[0]", &id)]).await.body, json!(1));
+        assert_eq!(b.call("mail-list", &[("folder", "trash"), ("page", "0")]).await.body["total"], 1);
+        assert_eq!(b.call("mail-act", &[("action", "restore"), ("ids[0]", &id)]).await.body, json!(1));
+        assert_eq!(b.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.body["total"], 1);
+        assert_eq!(b.call("mail-act", &[("action", "explode"), ("ids[0]", &id)]).await.status, 422);
 
         let log = actions(&s).await;
         for expected in [

@@ -210,3 +210,45 @@ pub async fn mail_send(input: ComposeInput) -> Result<i64, AppError> {
         }
     }
 }
+
+/// Applies `action` ("read", "unread", "flag", "unflag", "inbox", "archive", "trash", "restore",
+/// "delete") to the signed-in account's messages among `ids`. Returns how many changed.
+#[server(name = MailAct, prefix = "/api", endpoint = "mail-act")]
+pub async fn mail_act(action: String, ids: Vec<i64>) -> Result<u64, AppError> {
+    use hygie_core::audit::Outcome;
+    use hygie_core::mail::{self, Action};
+
+    use crate::server::{audit_account, services, signed_in};
+    let svc = services()?;
+    let (_, a) = signed_in(&svc, true).await?;
+    let Some(act) = Action::parse(&action) else {
+        return Err(AppError::Invalid(vec![crate::domain::FieldError {
+            field: "action".into(),
+            problem: crate::domain::FieldProblem::UnknownValue,
+        }]));
+    };
+    if ids.len() > 500 {
+        return Err(AppError::Invalid(vec![crate::domain::FieldError {
+            field: "ids".into(),
+            problem: crate::domain::FieldProblem::TooLong { max: 500 },
+        }]));
+    }
+    let n = mail::apply(&svc.db, svc.clock.as_ref(), a.id, &ids, act).await.map_err(AppError::internal)?;
+    let listed: Vec<String> = ids.iter().take(50).map(i64::to_string).collect();
+    let object = format!("messages:{} changed:{n}", listed.join(","));
+    audit_account(&svc, a.id, &format!("mail.{action}"), Outcome::Success, Some(object)).await;
+    Ok(n)
+}
+
+/// Deletes everything in the Trash. Returns how many messages.
+#[server(name = MailEmptyTrash, prefix = "/api", endpoint = "mail-empty-trash")]
+pub async fn mail_empty_trash() -> Result<u64, AppError> {
+    use hygie_core::audit::Outcome;
+
+    use crate::server::{audit_account, services, signed_in};
+    let svc = services()?;
+    let (_, a) = signed_in(&svc, true).await?;
+    let n = hygie_core::mail::empty_trash(&svc.db, svc.clock.as_ref(), a.id).await.map_err(AppError::internal)?;
+    audit_account(&svc, a.id, "mail.empty_trash", Outcome::Success, Some(format!("deleted:{n}"))).await;
+    Ok(n)
+}

@@ -389,4 +389,14 @@ messages! {
     ErrRecipientOutside => "{address} n'appartient pas à l'espace de confiance de la messagerie sécurisée de santé : le message n'a pas été envoyé.", "{address} is outside the secure health messaging trust space: the message was not sent.";
     ErrRecipientUnknown => "Aucune boîte aux lettres {address} n'existe sur ce service : le message n'a pas été envoyé.", "There is no mailbox {address} on this service: the message was not sent.";
     ErrRecipientRemote => "{address} est chez un autre opérateur de l'espace de confiance ; l'envoi vers les autres opérateurs n'est pas encore disponible. Le message n'a pas été envoyé.", "{address} is with another operator of the trust space; sending to other operators is not available yet. The message was not sent.";
+    SelectionActions => "Actions sur la sélection", "Actions on the selection";
+    SelectMessage => "Sélectionner : {subject}", "Select: {subject}";
+    MarkRead => "Marquer comme lu", "Mark as read";
+    MarkUnread => "Marquer comme non lu", "Mark as unread";
+    Archive => "Archiver", "Archive";
+    Delete => "Supprimer", "Delete";
+    Restore => "Restaurer", "Restore";
+    DeleteForever => "Supprimer définitivement", "Delete for good";
+    EmptyTrash => "Vider la corbeille", "Empty the trash";
+    MessagesChanged => "{count} message(s) modifié(s).", "{count} message(s) changed.";
 }

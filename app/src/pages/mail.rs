@@ -6,7 +6,7 @@ use leptos_meta::Title;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
-use crate::api::{mail_folders, mail_list, mail_open, MailSend, MessageView};
+use crate::api::{mail_folders, mail_list, mail_open, MailAct, MailEmptyTrash, MailSend, MessageView};
 use crate::components::feedback::{ErrorNotice, Loading};
 use crate::components::form::{focus_later, problem_of, show_error, ErrorSummary, Field};
 use crate::domain::compose::{ComposeInput, SUBJECT_MAX};
@@ -85,7 +85,29 @@ pub fn MailboxPage() -> impl IntoView {
     let role = Signal::derive(move || role_of(&slug()).unwrap_or("unknown").to_string());
     let page = Signal::derive(move || query.read().get("page").and_then(|p| p.parse::<i64>().ok()).unwrap_or(0));
     let sent_notice = move || query.read().get("envoye").is_some();
-    let list = Resource::new(move || (role.get(), page.get()), |(r, p)| mail_list(r, p));
+    let act = ServerAction::<MailAct>::new();
+    let empty = ServerAction::<MailEmptyTrash>::new();
+    let list = Resource::new(
+        move || (role.get(), page.get(), act.version().get(), empty.version().get()),
+        |(r, p, _, _)| mail_list(r, p),
+    );
+    let selected = RwSignal::new(Vec::<i64>::new());
+    let run = move |action: &'static str| {
+        let ids = selected.get_untracked();
+        if !ids.is_empty() {
+            act.dispatch(MailAct { action: action.into(), ids });
+            selected.set(Vec::new());
+        }
+    };
+    let done = move || {
+        match act.value().get() {
+        Some(Ok(n)) => Some(view! {
+            <p class="notice notice-success" role="status">{t.fmt(Msg::MessagesChanged, &[("count", &n.to_string())])}</p>
+        }.into_any()),
+        Some(Err(error)) => Some(view! { <ErrorNotice error/> }.into_any()),
+        None => None,
+    }
+    };
     view! {
         <Title text=t.t(Msg::NavMail)/>
         <div class="mail-layout">
@@ -94,6 +116,7 @@ pub fn MailboxPage() -> impl IntoView {
                 <Show when=sent_notice>
                     <p class="notice notice-success" role="status">{t.t(Msg::SentNotice)}</p>
                 </Show>
+                {done}
                 <Suspense fallback=Loading>
                     {move || Suspend::new(async move {
                         match list.await {
@@ -111,8 +134,28 @@ pub fn MailboxPage() -> impl IntoView {
                                 let older = (first + (p.items.len() as i64) < p.total).then(|| view! {
                                     <a href=format!("/messagerie/{s}?page={}", p.page + 1)>{t.t(Msg::OlderPage)}</a>
                                 });
+                                let in_trash = p.folder == "trash";
+                                let toolbar = (!p.items.is_empty()).then(|| view! {
+                                    <div class="button-row mail-toolbar" role="toolbar" aria-label=t.t(Msg::SelectionActions)>
+                                        {if in_trash {
+                                            view! {
+                                                <button type="button" class="button" on:click=move |_| run("restore")>{t.t(Msg::Restore)}</button>
+                                                <button type="button" class="button" on:click=move |_| run("delete")>{t.t(Msg::DeleteForever)}</button>
+                                                <button type="button" class="button" on:click=move |_| { empty.dispatch(MailEmptyTrash {}); }>{t.t(Msg::EmptyTrash)}</button>
+                                            }.into_any()
+                                        } else {
+                                            view! {
+                                                <button type="button" class="button" on:click=move |_| run("read")>{t.t(Msg::MarkRead)}</button>
+                                                <button type="button" class="button" on:click=move |_| run("unread")>{t.t(Msg::MarkUnread)}</button>
+                                                <button type="button" class="button" on:click=move |_| run("archive")>{t.t(Msg::Archive)}</button>
+                                                <button type="button" class="button" on:click=move |_| run("trash")>{t.t(Msg::Delete)}</button>
+                                            }.into_any()
+                                        }}
+                                    </div>
+                                });
                                 view! {
                                     <h1>{t.t(label)}</h1>
+                                    {toolbar}
                                     {if p.items.is_empty() {
                                         view! { <p>{t.t(Msg::NoMessages)}</p> }.into_any()
                                     } else {
@@ -120,8 +163,16 @@ pub fn MailboxPage() -> impl IntoView {
                                             <ul class="message-list">
                                                 {p.items.into_iter().map(|m| {
                                                     let subject = if m.subject.is_empty() { t.t(Msg::NoSubject).to_string() } else { m.subject.clone() };
+                                                    let id = m.id;
+                                                    let select_label = t.fmt(Msg::SelectMessage, &[("subject", &subject)]);
                                                     view! {
                                                         <li class:unread=m.unread>
+                                                            <input type="checkbox" class="select" aria-label=select_label
+                                                                prop:checked=move || selected.with(|s| s.contains(&id))
+                                                                on:change=move |ev| {
+                                                                    let on = event_target_checked(&ev);
+                                                                    selected.update(|s| { s.retain(|x| *x != id); if on { s.push(id); } });
+                                                                }/>
                                                             <a href=format!("/messagerie/message/{}", m.id)>
                                                                 <span class="who">
                                                                     {m.unread.then(|| view! { <span class="sr-only">{t.t(Msg::Unread)}" : "</span> })}
@@ -185,6 +236,37 @@ pub fn ReadPage() -> impl IntoView {
 fn MessageDetails(m: MessageView) -> impl IntoView {
     let t = use_i18n();
     let (slug, _) = folder_entry(&m.folder);
+    let act = ServerAction::<MailAct>::new();
+    let navigate = use_navigate();
+    let back = format!("/messagerie/{slug}");
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = act.value().get() {
+            navigate(&back, Default::default());
+        }
+    });
+    let id = m.id;
+    let run = move |action: &'static str| {
+        act.dispatch(MailAct { action: action.into(), ids: vec![id] });
+    };
+    let actions = if m.folder == "trash" {
+        view! {
+            <button type="button" class="button" on:click=move |_| run("restore")>{t.t(Msg::Restore)}</button>
+            <button type="button" class="button" on:click=move |_| run("delete")>{t.t(Msg::DeleteForever)}</button>
+        }
+        .into_any()
+    } else {
+        let archive = (m.folder != "archive").then(|| {
+            view! {
+                <button type="button" class="button" on:click=move |_| run("archive")>{t.t(Msg::Archive)}</button>
+            }
+        });
+        view! {
+            {archive}
+            <button type="button" class="button" on:click=move |_| run("trash")>{t.t(Msg::Delete)}</button>
+            <button type="button" class="button" on:click=move |_| run("unread")>{t.t(Msg::MarkUnread)}</button>
+        }
+        .into_any()
+    };
     let subject = if m.subject.is_empty() { t.t(Msg::NoSubject).to_string() } else { m.subject.clone() };
     let from = if m.from_name.is_empty() { m.from_addr.clone() } else { format!("{} <{}>", m.from_name, m.from_addr) };
     let row = |label: Msg, value: String| (!value.is_empty()).then(|| view! { <dt>{t.t(label)}</dt><dd>{value}</dd> });
@@ -204,6 +286,7 @@ fn MessageDetails(m: MessageView) -> impl IntoView {
             <div class="button-row">
                 <a class="button" href=format!("/messagerie/ecrire?repondre={}", m.id)>{t.t(Msg::Reply)}</a>
                 <a class="button" href=format!("/messagerie/ecrire?repondre={}&tous=1", m.id)>{t.t(Msg::ReplyAll)}</a>
+                {actions}
                 <a href=format!("/messagerie/{slug}")>{t.t(Msg::BackToList)}</a>
             </div>
             <pre class="mail-body" tabindex="0">{m.body.clone()}</pre>

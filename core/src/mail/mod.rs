@@ -440,6 +440,105 @@ pub async fn open(db: &Db, account_id: i64, id: i64) -> Result<Option<Opened>, S
     }))
 }
 
+/// What can be done to a selection of messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    MarkRead,
+    MarkUnread,
+    Flag,
+    Unflag,
+    /// Move to a standard folder (not the Trash: see `Trash`).
+    MoveTo(&'static str),
+    /// To the Trash, remembering where from.
+    Trash,
+    /// Out of the Trash, back where it came from (the Inbox if that is unknown).
+    Restore,
+    /// For good; only messages already in the Trash.
+    DeleteForever,
+}
+
+impl Action {
+    pub fn parse(s: &str) -> Option<Action> {
+        Some(match s {
+            "read" => Action::MarkRead,
+            "unread" => Action::MarkUnread,
+            "flag" => Action::Flag,
+            "unflag" => Action::Unflag,
+            "inbox" => Action::MoveTo("inbox"),
+            "archive" => Action::MoveTo("archive"),
+            "trash" => Action::Trash,
+            "restore" => Action::Restore,
+            "delete" => Action::DeleteForever,
+            _ => return None,
+        })
+    }
+}
+
+/// Applies `action` to the account's messages among `ids` (others' ids are ignored). Returns
+/// how many messages changed.
+pub async fn apply(
+    db: &Db,
+    clock: &dyn Clock,
+    account_id: i64,
+    ids: &[i64],
+    action: Action,
+) -> Result<u64, StoreError> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let trash = folder_id(db, clock, account_id, "trash").await?;
+    let inbox = folder_id(db, clock, account_id, "inbox").await?;
+    let mut changed = 0;
+    for id in ids {
+        let (sql, a, b): (&str, i64, i64) = match action {
+            Action::MarkRead => {
+                ("UPDATE messages SET unread = FALSE WHERE id = $1 AND account_id = $2 AND $3 = $3", 0, 0)
+            }
+            Action::MarkUnread => {
+                ("UPDATE messages SET unread = TRUE WHERE id = $1 AND account_id = $2 AND $3 = $3", 0, 0)
+            }
+            Action::Flag => ("UPDATE messages SET flagged = TRUE WHERE id = $1 AND account_id = $2 AND $3 = $3", 0, 0),
+            Action::Unflag => {
+                ("UPDATE messages SET flagged = FALSE WHERE id = $1 AND account_id = $2 AND $3 = $3", 0, 0)
+            }
+            Action::MoveTo(role) => {
+                let target = folder_id(db, clock, account_id, role).await?;
+                ("UPDATE messages SET folder_id = $3, trashed_from = NULL WHERE id = $1 AND account_id = $2", target, 0)
+            }
+            Action::Trash => (
+                "UPDATE messages SET trashed_from = folder_id, folder_id = $3 WHERE id = $1 AND account_id = $2 \
+                 AND folder_id <> $3",
+                trash,
+                0,
+            ),
+            Action::Restore => (
+                "UPDATE messages SET folder_id = COALESCE(trashed_from, $4), trashed_from = NULL \
+                 WHERE id = $1 AND account_id = $2 AND folder_id = $3",
+                trash,
+                inbox,
+            ),
+            Action::DeleteForever => {
+                ("DELETE FROM messages WHERE id = $1 AND account_id = $2 AND folder_id = $3", trash, 0)
+            }
+        };
+        let n = match action {
+            Action::Restore => crate::with_pool!(db, p => sqlx::query(sql).bind(id).bind(account_id).bind(a).bind(b)
+                .execute(p).await?.rows_affected()),
+            _ => crate::with_pool!(db, p => sqlx::query(sql).bind(id).bind(account_id).bind(a)
+                .execute(p).await?.rows_affected()),
+        };
+        changed += n;
+    }
+    Ok(changed)
+}
+
+/// Deletes every message in the account's Trash. Returns how many.
+pub async fn empty_trash(db: &Db, clock: &dyn Clock, account_id: i64) -> Result<u64, StoreError> {
+    let trash = folder_id(db, clock, account_id, "trash").await?;
+    Ok(crate::with_pool!(db, p => sqlx::query("DELETE FROM messages WHERE account_id = $1 AND folder_id = $2")
+        .bind(account_id).bind(trash).execute(p).await?.rows_affected()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -601,6 +700,38 @@ mod tests {
                 ["bruno@exemple.fr", "chloe@exemple.fr", "bruno@exemple.fr"],
                 "Chloé turned them off"
             );
+            // Managing: read state, flag, archive, trash and restore, delete for good; scoped.
+            let m = list(&t.db, &clock, b.id, "inbox", 0, 50).await.unwrap().0[0].id;
+            assert_eq!(apply(&t.db, &clock, a.id, &[m], Action::Trash).await.unwrap(), 0, "not another's");
+            assert_eq!(apply(&t.db, &clock, b.id, &[m], Action::MarkUnread).await.unwrap(), 1);
+            assert!(list(&t.db, &clock, b.id, "inbox", 0, 50).await.unwrap().0[0].unread);
+            apply(&t.db, &clock, b.id, &[m], Action::Flag).await.unwrap();
+            assert!(list(&t.db, &clock, b.id, "inbox", 0, 50).await.unwrap().0[0].flagged);
+            apply(&t.db, &clock, b.id, &[m], Action::MoveTo("archive")).await.unwrap();
+            assert_eq!(list(&t.db, &clock, b.id, "archive", 0, 50).await.unwrap().1, 1);
+            assert_eq!(
+                apply(&t.db, &clock, b.id, &[m], Action::DeleteForever).await.unwrap(),
+                0,
+                "only from the Trash"
+            );
+            apply(&t.db, &clock, b.id, &[m], Action::Trash).await.unwrap();
+            assert_eq!(list(&t.db, &clock, b.id, "trash", 0, 50).await.unwrap().1, 1);
+            assert_eq!(apply(&t.db, &clock, b.id, &[m], Action::Restore).await.unwrap(), 1);
+            assert_eq!(list(&t.db, &clock, b.id, "archive", 0, 50).await.unwrap().1, 1, "back where it was");
+            apply(&t.db, &clock, b.id, &[m], Action::Trash).await.unwrap();
+            assert_eq!(apply(&t.db, &clock, b.id, &[m], Action::DeleteForever).await.unwrap(), 1);
+            assert!(open(&t.db, b.id, m).await.unwrap().is_none());
+            apply(
+                &t.db,
+                &clock,
+                c.id,
+                &[list(&t.db, &clock, c.id, "inbox", 0, 50).await.unwrap().0[0].id],
+                Action::Trash,
+            )
+            .await
+            .unwrap();
+            assert_eq!(empty_trash(&t.db, &clock, c.id).await.unwrap(), 1);
+
             let f = folders(&t.db, &clock, b.id).await.unwrap();
             assert_eq!(
                 f.iter().map(|f| f.role.as_str()).collect::<Vec<_>>(),
