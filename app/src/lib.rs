@@ -22,7 +22,7 @@ use crate::i18n::I18n;
 use crate::pages::account::{
     AccountPage, ActivationPage, ForgotPasswordPage, ResetPasswordPage, SignInPage, TermsAcceptPage, UnlockPage,
 };
-use crate::pages::mail::{ComposePage, MailboxPage, ReadPage};
+use crate::pages::mail::{ComposePage, MailboxPage, ReadPage, SearchPage};
 use crate::pages::portal::{Assistance, Configurations, Cookies, Faq, Home, Legal, NotFound, Terms, TermsVersion};
 
 /// The whole HTML document, rendered on the server.
@@ -79,6 +79,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/connexion") view=SignInPage ssr=SsrMode::Async/>
                     <Route path=path!("/messagerie") view=MailboxPage ssr=SsrMode::Async/>
                     <Route path=path!("/messagerie/ecrire") view=ComposePage ssr=SsrMode::Async/>
+                    <Route path=path!("/messagerie/recherche") view=SearchPage ssr=SsrMode::Async/>
                     <Route path=path!("/messagerie/message/:id") view=ReadPage ssr=SsrMode::Async/>
                     <Route path=path!("/messagerie/:folder") view=MailboxPage ssr=SsrMode::Async/>
                     <Route path=path!("/compte") view=AccountPage ssr=SsrMode::Async/>

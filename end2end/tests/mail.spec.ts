@@ -80,6 +80,17 @@ test('a social worker writes to a nurse, who reads and replies; the reply comes 
   await expect(page.getByText('1 message(s) modifié(s).')).toBeVisible();
   await page.getByRole('link', { name: /Boîte de réception/ }).click();
   await expect(page.locator('.message-list')).toContainText('RE: Suivi de M. Bernard');
+
+  // Search: a word of the body, then an operator.
+  await page.getByRole('searchbox', { name: 'Rechercher dans vos messages' }).fill('jeudi');
+  await page.keyboard.press('Enter');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Recherche');
+  await expect(page.getByText('2 message(s) trouvé(s).')).toBeVisible();
+  await expectNoAxeViolations(page);
+  await page.getByRole('searchbox', { name: 'Rechercher dans vos messages' }).fill('jeudi de:louis');
+  await page.keyboard.press('Enter');
+  await expect(page.getByText('1 message(s) trouvé(s).')).toBeVisible();
+  await expect(page.locator('.message-list')).toContainText('RE: Suivi de M. Bernard');
   expect(problems).toEqual([]);
 });
 

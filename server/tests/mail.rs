@@ -77,6 +77,15 @@ async fn messages_go_between_accounts_and_stay_in_their_mailboxes() {
         assert_eq!(b.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.body["total"], 1);
         assert_eq!(b.call("mail-act", &[("action", "explode"), ("ids[0]", &id)]).await.status, 422);
 
+        // Search finds it for both, by a word of the body (prefix) or an operator; not for others.
+        assert_eq!(b.call("mail-search", &[("q", "glycém")]).await.body.as_array().unwrap().len(), 1);
+        assert_eq!(a.call("mail-search", &[("q", "glycémie à:bruno")]).await.body.as_array().unwrap().len(), 1);
+        assert_eq!(b.call("mail-search", &[("q", "de:bruno")]).await.body.as_array().unwrap().len(), 0);
+        let (_, carla) = account(&s, "carla.roy", Some("+33700000002")).await;
+        let c = Browser::new(&s);
+        sign_in(&s, &c, &carla, 3).await;
+        assert_eq!(c.call("mail-search", &[("q", "glycémie")]).await.body.as_array().unwrap().len(), 0);
+
         let log = actions(&s).await;
         for expected in [
             "mail.send success",

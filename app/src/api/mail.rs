@@ -252,3 +252,42 @@ pub async fn mail_empty_trash() -> Result<u64, AppError> {
     audit_account(&svc, a.id, "mail.empty_trash", Outcome::Success, Some(format!("deleted:{n}"))).await;
     Ok(n)
 }
+
+/// Searches every folder of the signed-in account (words, `de:`, `à:`, `objet:`, `pj:`,
+/// `non-lu:` and their English forms). At most 200 results, newest first.
+#[server(name = MailSearch, prefix = "/api", endpoint = "mail-search")]
+pub async fn mail_search(q: String) -> Result<Vec<MessageLine>, AppError> {
+    use hygie_core::audit::Outcome;
+    use hygie_core::clock::format_utc;
+    use hygie_core::mail::{self, SearchQuery};
+
+    use crate::server::{audit_account, services, signed_in};
+    let svc = services()?;
+    let (_, a) = signed_in(&svc, true).await?;
+    let query = SearchQuery::parse(&q.chars().take(500).collect::<String>());
+    if query.is_empty() {
+        return Ok(Vec::new());
+    }
+    let items = mail::search(&svc.db, svc.clock.as_ref(), a.id, &query, None, 200).await.map_err(AppError::internal)?;
+    // The search is recorded, not its words: they may name a patient.
+    audit_account(&svc, a.id, "mail.search", Outcome::Success, Some(format!("results:{}", items.len()))).await;
+    Ok(items
+        .into_iter()
+        .map(|m| MessageLine {
+            id: m.id,
+            who: if m.from_addr == a.address {
+                m.to_addrs
+            } else if m.from_name.is_empty() {
+                m.from_addr
+            } else {
+                m.from_name
+            },
+            subject: m.subject,
+            snippet: m.snippet,
+            date: format_utc(m.date_ms),
+            unread: m.unread,
+            urgent: m.urgent,
+            has_attachments: m.has_attachments,
+        })
+        .collect())
+}

@@ -399,4 +399,11 @@ messages! {
     DeleteForever => "Supprimer définitivement", "Delete for good";
     EmptyTrash => "Vider la corbeille", "Empty the trash";
     MessagesChanged => "{count} message(s) modifié(s).", "{count} message(s) changed.";
+    SearchLabel => "Rechercher dans vos messages", "Search your messages";
+    SearchPlaceholder => "Rechercher (de:, à:, objet:, pj:, non-lu:)", "Search (from:, to:, subject:, has:attachment, is:unread)";
+    SearchButton => "Rechercher", "Search";
+    SearchTitle => "Recherche", "Search";
+    SearchHelp => "Mots du message, et au besoin : de:nom, à:nom, objet:mot, pj: (avec pièce jointe), non-lu:.", "Words of the message and, if needed: from:name, to:name, subject:word, has:attachment, is:unread.";
+    SearchNothing => "Aucun message ne correspond à cette recherche.", "No message matches this search.";
+    SearchCount => "{count} message(s) trouvé(s).", "{count} message(s) found.";
 }

@@ -6,7 +6,9 @@ use leptos_meta::Title;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
-use crate::api::{mail_folders, mail_list, mail_open, MailAct, MailEmptyTrash, MailSend, MessageView};
+use crate::api::{
+    mail_folders, mail_list, mail_open, mail_search, MailAct, MailEmptyTrash, MailSend, MessageLine, MessageView,
+};
 use crate::components::feedback::{ErrorNotice, Loading};
 use crate::components::form::{focus_later, problem_of, show_error, ErrorSummary, Field};
 use crate::domain::compose::{ComposeInput, SUBJECT_MAX};
@@ -113,6 +115,7 @@ pub fn MailboxPage() -> impl IntoView {
         <div class="mail-layout">
             <FolderNav current=role/>
             <section class="mail-main">
+                <SearchBox initial=String::new()/>
                 <Show when=sent_notice>
                     <p class="notice notice-success" role="status">{t.t(Msg::SentNotice)}</p>
                 </Show>
@@ -161,39 +164,94 @@ pub fn MailboxPage() -> impl IntoView {
                                     } else {
                                         view! {
                                             <ul class="message-list">
-                                                {p.items.into_iter().map(|m| {
-                                                    let subject = if m.subject.is_empty() { t.t(Msg::NoSubject).to_string() } else { m.subject.clone() };
-                                                    let id = m.id;
-                                                    let select_label = t.fmt(Msg::SelectMessage, &[("subject", &subject)]);
-                                                    view! {
-                                                        <li class:unread=m.unread>
-                                                            <input type="checkbox" class="select" aria-label=select_label
-                                                                prop:checked=move || selected.with(|s| s.contains(&id))
-                                                                on:change=move |ev| {
-                                                                    let on = event_target_checked(&ev);
-                                                                    selected.update(|s| { s.retain(|x| *x != id); if on { s.push(id); } });
-                                                                }/>
-                                                            <a href=format!("/messagerie/message/{}", m.id)>
-                                                                <span class="who">
-                                                                    {m.unread.then(|| view! { <span class="sr-only">{t.t(Msg::Unread)}" : "</span> })}
-                                                                    {m.who.clone()}
-                                                                </span>
-                                                                <span class="subject">
-                                                                    {m.urgent.then(|| view! { <span class="tag tag-urgent">{t.t(Msg::Urgent)}</span>" " })}
-                                                                    {subject}
-                                                                </span>
-                                                                <span class="snippet">{m.snippet.clone()}</span>
-                                                                <span class="date">{t.locale.date_time(&m.date)}</span>
-                                                            </a>
-                                                        </li>
-                                                    }
-                                                }).collect_view()}
+                                                {p.items.into_iter().map(|m| message_row(t, m, Some(selected))).collect_view()}
                                             </ul>
                                             <p class="pager">{newer}" "<span>{range}</span>" "{older}</p>
                                         }.into_any()
                                     }}
                                 }.into_any()
                             }
+                            Err(error) => failure_view(t, error),
+                        }
+                    })}
+                </Suspense>
+            </section>
+        </div>
+    }
+}
+
+/// One line of a message list; with `selected`, a checkbox to select it.
+fn message_row(t: I18n, m: MessageLine, selected: Option<RwSignal<Vec<i64>>>) -> impl IntoView {
+    let subject = if m.subject.is_empty() { t.t(Msg::NoSubject).to_string() } else { m.subject.clone() };
+    let id = m.id;
+    let select_label = t.fmt(Msg::SelectMessage, &[("subject", &subject)]);
+    let checkbox = selected.map(|selected| {
+        view! {
+            <input type="checkbox" class="select" aria-label=select_label
+                prop:checked=move || selected.with(|s| s.contains(&id))
+                on:change=move |ev| {
+                    let on = event_target_checked(&ev);
+                    selected.update(|s| { s.retain(|x| *x != id); if on { s.push(id); } });
+                }/>
+        }
+    });
+    view! {
+        <li class:unread=m.unread>
+            {checkbox}
+            <a href=format!("/messagerie/message/{id}")>
+                <span class="who">
+                    {m.unread.then(|| view! { <span class="sr-only">{t.t(Msg::Unread)}" : "</span> })}
+                    {m.who.clone()}
+                </span>
+                <span class="subject">
+                    {m.urgent.then(|| view! { <span class="tag tag-urgent">{t.t(Msg::Urgent)}</span>" " })}
+                    {subject}
+                </span>
+                <span class="snippet">{m.snippet.clone()}</span>
+                <span class="date">{t.locale.date_time(&m.date)}</span>
+            </a>
+        </li>
+    }
+}
+
+/// The search box above every list.
+#[component]
+fn SearchBox(initial: String) -> impl IntoView {
+    let t = use_i18n();
+    view! {
+        <form class="mail-search" role="search" method="get" action="/messagerie/recherche">
+            <label for="mail-search-q" class="sr-only">{t.t(Msg::SearchLabel)}</label>
+            <input type="search" id="mail-search-q" name="q" value=initial placeholder=t.t(Msg::SearchPlaceholder)/>
+            <button type="submit" class="button">{t.t(Msg::SearchButton)}</button>
+        </form>
+    }
+}
+
+/// `/messagerie/recherche?q=`: messages of every folder matching the search.
+#[component]
+pub fn SearchPage() -> impl IntoView {
+    let t = use_i18n();
+    let query = use_query_map();
+    let q = Signal::derive(move || query.read().get("q").unwrap_or_default());
+    let results = Resource::new(move || q.get(), |q| mail_search(q));
+    view! {
+        <Title text=t.t(Msg::SearchTitle)/>
+        <div class="mail-layout">
+            <FolderNav current=Signal::derive(String::new)/>
+            <section class="mail-main">
+                <SearchBox initial=q.get_untracked()/>
+                <h1>{t.t(Msg::SearchTitle)}</h1>
+                <p class="hint">{t.t(Msg::SearchHelp)}</p>
+                <Suspense fallback=Loading>
+                    {move || Suspend::new(async move {
+                        match results.await {
+                            Ok(items) if items.is_empty() => view! { <p role="status">{t.t(Msg::SearchNothing)}</p> }.into_any(),
+                            Ok(items) => view! {
+                                <p role="status">{t.fmt(Msg::SearchCount, &[("count", &items.len().to_string())])}</p>
+                                <ul class="message-list">
+                                    {items.into_iter().map(|m| message_row(t, m, None)).collect_view()}
+                                </ul>
+                            }.into_any(),
                             Err(error) => failure_view(t, error),
                         }
                     })}

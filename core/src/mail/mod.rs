@@ -9,6 +9,7 @@ use mail_parser::{MessageParser, MimeHeaders};
 
 use crate::accounts::{self, Account};
 use crate::clock::{Clock, Millis};
+use crate::store::Backend;
 use crate::store::{Db, StoreError};
 
 /// The folders every mailbox has, with their French names.
@@ -295,6 +296,8 @@ pub async fn send(
     let mut rows = vec![row(sender.id, sent_folder, d.bcc.join(", "), false)];
     rows.extend(inboxes.iter().map(|(acc, folder)| row(*acc, *folder, String::new(), true)));
 
+    let people = format!("{} {} {} {}", rows[0].from_name, sender.address, d.to.join(" "), d.cc.join(" "));
+    let index_sql = index_statement(db);
     let mut ids = Vec::new();
     crate::with_pool!(db, p => {
         let mut tx = p.begin().await?;
@@ -307,6 +310,8 @@ pub async fn send(
                 .bind(&r.from_addr).bind(&r.from_name).bind(&r.to).bind(&r.cc).bind(&r.bcc).bind(&r.subject)
                 .bind(&r.snippet).bind(r.date_ms).bind(raw.len() as i64).bind(r.urgent).bind(r.unread).bind(&raw)
                 .fetch_one(&mut *tx).await?;
+            sqlx::query(index_sql).bind(id).bind(&r.subject).bind(&d.body).bind(&people).bind("")
+                .execute(&mut *tx).await?;
             ids.push(id);
         }
         tx.commit().await?;
@@ -440,6 +445,140 @@ pub async fn open(db: &Db, account_id: i64, id: i64) -> Result<Option<Opened>, S
     }))
 }
 
+/// The statement that indexes a message for search (id, subject, body, people, attachments).
+fn index_statement(db: &Db) -> &'static str {
+    match db.backend() {
+        Backend::Sqlite => {
+            "INSERT INTO messages_fts (rowid, subject, body, people, attachments) VALUES ($1, $2, $3, $4, $5)"
+        }
+        Backend::Postgres => {
+            "UPDATE messages SET search = setweight(to_tsvector('french', $2), 'A') || to_tsvector('french', $3) \
+             || to_tsvector('simple', $4) || to_tsvector('simple', $5) WHERE id = $1"
+        }
+    }
+}
+
+/// A search as typed: free words plus operators `de:`/`from:`, `à:`/`to:`, `objet:`/`subject:`,
+/// `pj:`/`has:attachment`, `non-lu:`/`is:unread`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SearchQuery {
+    pub words: Vec<String>,
+    pub from: Vec<String>,
+    pub to: Vec<String>,
+    pub subject: Vec<String>,
+    pub has_attachment: bool,
+    pub unread: bool,
+}
+
+impl SearchQuery {
+    pub fn parse(q: &str) -> SearchQuery {
+        let mut s = SearchQuery::default();
+        for token in q.split_whitespace() {
+            let lower = token.to_lowercase();
+            let (op, value) = match lower.split_once(':') {
+                Some((op, v)) => (op.to_string(), v.to_string()),
+                None => (String::new(), lower.clone()),
+            };
+            match op.as_str() {
+                "de" | "from" if !value.is_empty() => s.from.push(value),
+                "à" | "a" | "to" if !value.is_empty() => s.to.push(value),
+                "objet" | "subject" if !value.is_empty() => s.subject.push(value),
+                "pj" => s.has_attachment = true,
+                "has" if value == "attachment" || value == "pj" => s.has_attachment = true,
+                "non-lu" | "nonlu" => s.unread = true,
+                "is" if value == "unread" => s.unread = true,
+                _ => s.words.push(lower),
+            }
+        }
+        s
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == SearchQuery::default()
+    }
+}
+
+/// Keeps the letters and digits of a search word (full-text query syntax stays out).
+fn search_word(w: &str) -> String {
+    w.chars().filter(|c| c.is_alphanumeric()).collect()
+}
+
+fn like(w: &str) -> String {
+    format!("%{}%", w.replace(['%', '_', '\\'], ""))
+}
+
+/// The account's messages matching `q`, in one folder or all, newest first.
+pub async fn search(
+    db: &Db,
+    clock: &dyn Clock,
+    account_id: i64,
+    q: &SearchQuery,
+    folder: Option<&str>,
+    limit: i64,
+) -> Result<Vec<ListItem>, StoreError> {
+    // Parameter $1 is the account; each clause adds its own.
+    let mut binds: Vec<String> = Vec::new();
+    let mut clauses: Vec<String> = Vec::new();
+    let mut add = |binds: &mut Vec<String>, value: String, clause: &dyn Fn(usize) -> String| {
+        binds.push(value);
+        clauses.push(clause(binds.len() + 1));
+    };
+    let words: Vec<String> =
+        q.words.iter().chain(&q.subject).map(|w| search_word(w)).filter(|w| !w.is_empty()).collect();
+    if !words.is_empty() {
+        match db.backend() {
+            Backend::Sqlite => {
+                let m = words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" ");
+                add(&mut binds, m, &|n| {
+                    format!("m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ${n})")
+                });
+            }
+            Backend::Postgres => {
+                let m = words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & ");
+                add(&mut binds, m, &|n| format!("m.search @@ to_tsquery('french', ${n})"));
+            }
+        }
+    }
+    for w in &q.subject {
+        add(&mut binds, like(w), &|n| format!("LOWER(m.subject) LIKE ${n}"));
+    }
+    for w in &q.from {
+        add(&mut binds, like(w), &|n| format!("(LOWER(m.from_addr) LIKE ${n} OR LOWER(m.from_name) LIKE ${n})"));
+    }
+    for w in &q.to {
+        add(&mut binds, like(w), &|n| format!("(LOWER(m.to_addrs) LIKE ${n} OR LOWER(m.cc_addrs) LIKE ${n})"));
+    }
+    let folder_filter = match folder {
+        Some(role) => Some(folder_id(db, clock, account_id, role).await?),
+        None => None,
+    };
+    let mut sql = String::from(
+        "SELECT m.id, m.from_addr, m.from_name, m.to_addrs, m.subject, m.snippet, m.date_ms, m.unread, m.flagged, \
+         m.urgent, m.attachment_names <> '' AS has_attachments FROM messages m WHERE m.account_id = $1",
+    );
+    for c in &clauses {
+        sql.push_str(" AND ");
+        sql.push_str(c);
+    }
+    if let Some(f) = folder_filter {
+        sql.push_str(&format!(" AND m.folder_id = {f}"));
+    }
+    if q.has_attachment {
+        sql.push_str(" AND m.attachment_names <> ''");
+    }
+    if q.unread {
+        sql.push_str(" AND m.unread");
+    }
+    sql.push_str(&format!(" ORDER BY m.date_ms DESC, m.id DESC LIMIT {}", limit.clamp(1, 500)));
+    Ok(crate::with_pool!(db, p => {
+        let mut query = sqlx::query_as(&sql).bind(account_id);
+        for b in &binds {
+            query = query.bind(b);
+        }
+        query.fetch_all(p).await?
+    }))
+}
+
 /// What can be done to a selection of messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -518,6 +657,12 @@ pub async fn apply(
                 inbox,
             ),
             Action::DeleteForever => {
+                if db.backend() == Backend::Sqlite {
+                    crate::with_pool!(db, p => { sqlx::query(
+                        "DELETE FROM messages_fts WHERE rowid IN \
+                         (SELECT id FROM messages WHERE id = $1 AND account_id = $2 AND folder_id = $3)")
+                        .bind(id).bind(account_id).bind(trash).execute(p).await?; });
+                }
                 ("DELETE FROM messages WHERE id = $1 AND account_id = $2 AND folder_id = $3", trash, 0)
             }
         };
@@ -535,6 +680,11 @@ pub async fn apply(
 /// Deletes every message in the account's Trash. Returns how many.
 pub async fn empty_trash(db: &Db, clock: &dyn Clock, account_id: i64) -> Result<u64, StoreError> {
     let trash = folder_id(db, clock, account_id, "trash").await?;
+    if db.backend() == Backend::Sqlite {
+        crate::with_pool!(db, p => { sqlx::query(
+            "DELETE FROM messages_fts WHERE rowid IN (SELECT id FROM messages WHERE account_id = $1 AND folder_id = $2)")
+            .bind(account_id).bind(trash).execute(p).await?; });
+    }
     Ok(crate::with_pool!(db, p => sqlx::query("DELETE FROM messages WHERE account_id = $1 AND folder_id = $2")
         .bind(account_id).bind(trash).execute(p).await?.rows_affected()))
 }
@@ -614,6 +764,19 @@ mod tests {
         assert_eq!(s.references, ["root@hygie.example", "abc@hygie.example"]);
         assert!(s.urgent);
         assert_eq!(s.body_text.trim_end(), d.body.trim_end());
+    }
+
+    #[test]
+    fn search_operators_in_french_and_english() {
+        let q = SearchQuery::parse(
+            "Glycémie de:durand à:labo objet:résultats pj: non-lu: from:x to:y is:unread has:attachment",
+        );
+        assert_eq!(q.words, ["glycémie"]);
+        assert_eq!(q.from, ["durand", "x"]);
+        assert_eq!(q.to, ["labo", "y"]);
+        assert_eq!(q.subject, ["résultats"]);
+        assert!(q.has_attachment && q.unread);
+        assert!(SearchQuery::parse("   ").is_empty());
     }
 
     #[test]
@@ -700,6 +863,22 @@ mod tests {
                 ["bruno@exemple.fr", "chloe@exemple.fr", "bruno@exemple.fr"],
                 "Chloé turned them off"
             );
+            // Search: words (prefix), operators, scoped to the account.
+            let found = |q: &str, who: i64| {
+                let (db, clock) = (t.db.clone(), clock.clone());
+                let q = SearchQuery::parse(q);
+                async move { search(&db, &clock, who, &q, None, 50).await.unwrap().len() }
+            };
+            assert!(found("demain", b.id).await >= 1);
+            assert!(found("pouv", b.id).await >= 1, "prefix");
+            assert!(found("de:alice", b.id).await >= 1);
+            assert_eq!(found("de:bruno", b.id).await, 0);
+            assert!(found("objet:patient", b.id).await >= 1);
+            assert_eq!(found("pj:", b.id).await, 0);
+            assert_eq!(found("introuvable", b.id).await, 0);
+            assert_eq!(found("demain", holder(&t.db, &clock, "dora").await.id).await, 0, "another mailbox");
+            assert!(found("demain à:bruno", a.id).await >= 1, "the sender finds it in Sent");
+
             // Managing: read state, flag, archive, trash and restore, delete for good; scoped.
             let m = list(&t.db, &clock, b.id, "inbox", 0, 50).await.unwrap().0[0].id;
             assert_eq!(apply(&t.db, &clock, a.id, &[m], Action::Trash).await.unwrap(), 0, "not another's");
