@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod config;
+pub mod mail_import;
 pub mod tls;
 pub mod web;
 pub mod worker;

@@ -51,6 +51,24 @@ enum Command {
     /// The MSSanté trust space whitelist.
     #[command(name = "trust-space", subcommand)]
     TrustSpace(TrustSpaceCommand),
+    /// Mailboxes.
+    #[command(subcommand)]
+    Mail(MailCommand),
+}
+
+#[derive(Subcommand)]
+enum MailCommand {
+    /// Import existing mail into an account: an mbox file, or a Maildir directory (its Seen
+    /// flags kept). Messages are stored as they are and become searchable.
+    Import {
+        /// The secure mailbox address.
+        #[arg(long)]
+        account: String,
+        /// inbox, archive or sent.
+        #[arg(long, default_value = "inbox")]
+        folder: String,
+        path: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -419,6 +437,28 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
                     || hygie_core::trust_space::contains(&db, &d).await.map_err(|e| e.to_string())?;
                 println!("{d}: {}", if inside { "in the trust space" } else { "outside the trust space" });
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Mail(MailCommand::Import { account, folder, path }) => {
+            if !["inbox", "archive", "sent"].contains(&folder.as_str()) {
+                return Err(format!("--folder {folder}: expected inbox, archive or sent"));
+            }
+            let db = hygie_server::open_database(&config).await.map_err(|e| e.to_string())?;
+            let holder = hygie_core::accounts::find_by_address(&db, &account)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no account {account}"))?;
+            let report = hygie_server::mail_import::import(&db, &SystemClock, holder.id, &folder, &path)
+                .await
+                .map_err(|e| e.to_string())?;
+            operator_audit(
+                &db,
+                "mail.import",
+                Some(format!("account:{} stored:{} skipped:{}", holder.id, report.stored, report.skipped)),
+                audit::Outcome::Success,
+            )
+            .await;
+            println!("{} message(s) imported into {account} ({folder}), {} skipped", report.stored, report.skipped);
             Ok(ExitCode::SUCCESS)
         }
         Command::Cgu(CguCommand::List) => {

@@ -146,7 +146,13 @@ pub struct FolderRow {
 }
 
 pub async fn folders(db: &Db, clock: &dyn Clock, account_id: i64) -> Result<Vec<FolderRow>, StoreError> {
-    ensure_folders(db, clock, account_id).await?;
+    // Creating the standard folders is a write: only when some are missing.
+    let standard: i64 = crate::with_pool!(db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM mail_folders WHERE account_id = $1 AND role <> 'custom'")
+        .bind(account_id).fetch_one(p).await?);
+    if standard < STANDARD_FOLDERS.len() as i64 {
+        ensure_folders(db, clock, account_id).await?;
+    }
     Ok(crate::with_pool!(db, p => sqlx::query_as(
         "SELECT f.id, f.role, f.name, \
                 (SELECT COUNT(*) FROM messages m WHERE m.folder_id = f.id) AS total, \
@@ -156,9 +162,17 @@ pub async fn folders(db: &Db, clock: &dyn Clock, account_id: i64) -> Result<Vec<
 }
 
 async fn folder_id(db: &Db, clock: &dyn Clock, account_id: i64, role: &str) -> Result<i64, StoreError> {
+    let find = || async {
+        let id: Option<i64> = crate::with_pool!(db, p => sqlx::query_scalar(
+            "SELECT id FROM mail_folders WHERE account_id = $1 AND role = $2")
+            .bind(account_id).bind(role).fetch_optional(p).await?);
+        Ok::<_, StoreError>(id)
+    };
+    if let Some(id) = find().await? {
+        return Ok(id);
+    }
     ensure_folders(db, clock, account_id).await?;
-    Ok(crate::with_pool!(db, p => sqlx::query_scalar("SELECT id FROM mail_folders WHERE account_id = $1 AND role = $2")
-        .bind(account_id).bind(role).fetch_one(p).await?))
+    find().await?.ok_or_else(|| StoreError::Other(format!("no {role} folder")))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -498,9 +512,10 @@ impl SearchQuery {
     }
 }
 
-/// Keeps the letters and digits of a search word (full-text query syntax stays out).
-fn search_word(w: &str) -> String {
-    w.chars().filter(|c| c.is_alphanumeric()).collect()
+/// The letter-and-digit runs of a typed word ("bilan-2.pdf" → bilan, 2, pdf), as the indexes
+/// tokenise them; full-text query syntax stays out.
+fn search_words(w: &str) -> Vec<String> {
+    w.split(|c: char| !c.is_alphanumeric()).filter(|p| !p.is_empty()).map(str::to_owned).collect()
 }
 
 fn like(w: &str) -> String {
@@ -523,8 +538,7 @@ pub async fn search(
         binds.push(value);
         clauses.push(clause(binds.len() + 1));
     };
-    let words: Vec<String> =
-        q.words.iter().chain(&q.subject).map(|w| search_word(w)).filter(|w| !w.is_empty()).collect();
+    let words: Vec<String> = q.words.iter().chain(&q.subject).flat_map(|w| search_words(w)).collect();
     if !words.is_empty() {
         match db.backend() {
             Backend::Sqlite => {
@@ -577,6 +591,56 @@ pub async fn search(
         }
         query.fetch_all(p).await?
     }))
+}
+
+/// A message brought in from elsewhere (an mbox or Maildir of another operator).
+pub struct Imported {
+    pub raw: Vec<u8>,
+    /// When it arrived; the Date header or now when unknown.
+    pub date_ms: Option<Millis>,
+    pub unread: bool,
+}
+
+/// Stores messages into the account's folder `role` as they are, with their metadata and search
+/// index, in one transaction per call. Messages that do not parse are skipped; returns how many
+/// were stored.
+pub async fn import_batch(
+    db: &Db,
+    clock: &dyn Clock,
+    account_id: i64,
+    role: &str,
+    batch: &[Imported],
+) -> Result<usize, StoreError> {
+    let folder = folder_id(db, clock, account_id, role).await?;
+    let now = clock.now_ms();
+    let index_sql = index_statement(db);
+    let mut stored = 0;
+    crate::with_pool!(db, p => {
+        let mut tx = p.begin().await?;
+        for m in batch {
+            let Some(s) = summarise(&m.raw) else { continue };
+            let parsed_date = MessageParser::default().parse_headers(&m.raw).and_then(|h| h.date().map(|d| d.to_timestamp() * 1000));
+            let date_ms = m.date_ms.or(parsed_date).unwrap_or(now);
+            let message_id = if s.message_id.is_empty() { format!("{}@import.hygie", crate::random_hex(12)) } else { s.message_id.clone() };
+            let thread_id = s.references.first().cloned().or_else(|| s.in_reply_to.clone()).unwrap_or_else(|| message_id.clone());
+            let people = format!("{} {} {} {}", s.from_name, s.from_addr, s.to.join(" "), s.cc.join(" "));
+            let attachments = s.attachment_names.join(", ");
+            let id: i64 = sqlx::query_scalar(
+                "INSERT INTO messages (account_id, folder_id, message_id, thread_id, in_reply_to, from_addr, from_name, \
+                 to_addrs, cc_addrs, subject, snippet, date_ms, size, attachment_names, urgent, unread, raw, created_ms) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id")
+                .bind(account_id).bind(folder).bind(&message_id).bind(&thread_id).bind(&s.in_reply_to)
+                .bind(&s.from_addr).bind(&s.from_name).bind(s.to.join(", ")).bind(s.cc.join(", ")).bind(&s.subject)
+                .bind(snippet(&s.body_text)).bind(date_ms).bind(m.raw.len() as i64).bind(&attachments).bind(s.urgent)
+                .bind(m.unread).bind(&m.raw).bind(now)
+                .fetch_one(&mut *tx).await?;
+            sqlx::query(index_sql).bind(id).bind(&s.subject).bind(&s.body_text).bind(&people).bind(&attachments)
+                .execute(&mut *tx).await?;
+            stored += 1;
+        }
+        tx.commit().await?;
+    });
+    Ok(stored)
 }
 
 /// What can be done to a selection of messages.
@@ -878,6 +942,33 @@ mod tests {
             assert_eq!(found("introuvable", b.id).await, 0);
             assert_eq!(found("demain", holder(&t.db, &clock, "dora").await.id).await, 0, "another mailbox");
             assert!(found("demain à:bruno", a.id).await >= 1, "the sender finds it in Sent");
+
+            // Import: stored as they are, searchable, attachments named, unparsable skipped.
+            let mbox_msg = |n: usize| {
+                Imported {
+                raw: format!(
+                    "From: Laboratoire <resultats@labo.mssante.fr>\r\nTo: bruno@hygie.example\r\nSubject: Bilan n°{n}\r\n\
+                     Date: Mon, 2 Nov 2026 10:0{n}:00 +0100\r\nMessage-ID: <imp{n}@labo>\r\nMIME-Version: 1.0\r\n\
+                     Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+                     Hémoglobine glyquée {n}\r\n--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; \
+                     filename=\"bilan-{n}.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--b--\r\n"
+                ).into_bytes(),
+                date_ms: None,
+                unread: n % 2 == 0,
+            }
+            };
+            let batch: Vec<Imported> = (1..=3).map(mbox_msg).collect();
+            assert_eq!(import_batch(&t.db, &clock, b.id, "archive", &batch).await.unwrap(), 3);
+            let (arch, _) = list(&t.db, &clock, b.id, "archive", 0, 50).await.unwrap();
+            assert_eq!(arch.len(), 3);
+            assert_eq!(arch[0].subject, "Bilan n°3", "by the Date header");
+            assert!(arch.iter().all(|m| m.has_attachments));
+            assert_eq!(found("pj: glyquée", b.id).await, 3);
+            assert_eq!(found("bilan-2", b.id).await, 1, "attachment names are searched");
+            let opened = open(&t.db, b.id, arch[0].id).await.unwrap().unwrap();
+            assert_eq!(opened.attachment_names, ["bilan-3.pdf"]);
+            apply(&t.db, &clock, b.id, &arch.iter().map(|m| m.id).collect::<Vec<_>>(), Action::Trash).await.unwrap();
+            empty_trash(&t.db, &clock, b.id).await.unwrap();
 
             // Managing: read state, flag, archive, trash and restore, delete for good; scoped.
             let m = list(&t.db, &clock, b.id, "inbox", 0, 50).await.unwrap().0[0].id;

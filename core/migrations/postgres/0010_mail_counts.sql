@@ -1,0 +1,2 @@
+-- Folder counts (total, unread) without reading every message.
+CREATE INDEX messages_folder_unread ON messages (folder_id, unread);

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Benchmark: a 10,000-message mailbox imported with `hygie mail import`, then the latency of
+# the list page, opening a message and searching, through the real server functions (p50/p99
+# over 100 requests each). Release build by default; BIN=target/debug/hygie SKIP_BUILD=1 to
+# measure another binary. MESSAGES=n changes the mailbox size.
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+BIN="${BIN:-$ROOT/target/release/hygie}"
+MESSAGES="${MESSAGES:-10000}"
+if [ "${SKIP_BUILD:-}" != 1 ]; then ensure_rust_tools; cargo leptos build --release; fi
+
+dir="$(mktemp -d)"
+port="$(free_port)"
+export HYGIE_DATA_DIR="$dir/data" HYGIE_LISTEN="127.0.0.1:$port" HYGIE_HTTP_LISTEN="127.0.0.1:$(free_port)"
+export HYGIE_DEMO_ACCOUNTS=true LEPTOS_SITE_ROOT="$ROOT/target/site"
+"$BIN" serve >"$dir/log" 2>&1 &
+pid=$!
+trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
+for _ in $(seq 1 100); do curl -skf "https://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+
+say "generating an mbox of $MESSAGES messages"
+python3 - "$dir/box.mbox" "$MESSAGES" <<'PY'
+import random, sys
+random.seed(7)
+words = ("patient bilan résultats ordonnance consultation hospitalisation sortie compte-rendu radiologie "
+         "biologie glycémie cardiologie rendez-vous urgence pansement traitement allergie vaccin").split()
+names = ["Durand", "Martin", "Bernard", "Petit", "Robert", "Richard", "Dubois", "Moreau", "Lefèvre", "Garnier"]
+with open(sys.argv[1], "w", encoding="utf-8") as f:
+    for i in range(int(sys.argv[2])):
+        who = random.choice(names)
+        subject = " ".join(random.choice(words) for _ in range(4)).capitalize()
+        body = "\n".join(" ".join(random.choice(words) for _ in range(12)) for _ in range(8))
+        day = 1 + i % 28
+        f.write(f"From dr.{who.lower()}@labo.mssante.fr Mon Nov  2 10:00:00 2026\n")
+        f.write(f"From: Dr {who} <dr.{who.lower()}@labo.mssante.fr>\nTo: camille.durand@hygie.localhost\n")
+        f.write(f"Subject: {subject} {i}\nDate: {day:02d} Oct 2026 {i % 24:02d}:{i % 60:02d}:00 +0200\n")
+        f.write(f"Message-ID: <bench{i}@labo.mssante.fr>\nContent-Type: text/plain; charset=utf-8\n\n{body}\n\n")
+PY
+
+say "importing"
+start=$(date +%s.%N)
+"$BIN" mail import --account camille.durand@hygie.localhost "$dir/box.mbox"
+python3 -c "import sys; print(f'import of {sys.argv[1]} messages: {float(sys.argv[3]) - float(sys.argv[2]):.1f} s')" \
+  "$MESSAGES" "$start" "$(date +%s.%N)"
+
+jar="$dir/jar"
+api() { curl -sk -b "$jar" -c "$jar" -H "Origin: https://127.0.0.1:$port" -H 'Accept: application/json' \
+  -H 'Content-Type: application/x-www-form-urlencoded' --data "$2" "https://127.0.0.1:$port/api/$1"; }
+api sign-in 'address=camille.durand%40hygie.localhost&password=rendez-vous+du+mardi&prefer_email=false' >/dev/null
+code=""
+for _ in $(seq 1 50); do
+  f=$( (grep -l 'Category: auth.code' "$HYGIE_DATA_DIR"/outbox/*-sms.txt 2>/dev/null || true) | tail -n 1)
+  if [ -n "$f" ]; then code=$(sed -n '/^$/,$p' "$f" | grep -oE '\b[0-9]{6}\b' | head -n 1 || true); fi
+  [ -n "$code" ] && break
+  sleep 0.1
+done
+[ -n "$code" ] || die "no sign-in code in the outbox"
+api sign-in-code "code=$code" >/dev/null
+api accept-terms 'version=1.1' >/dev/null
+
+measure() {
+  local label="$1" endpoint="$2" body="$3"
+  for _ in $(seq 1 100); do
+    curl -sk -b "$jar" -o /dev/null -w '%{time_total}\n' -H "Origin: https://127.0.0.1:$port" \
+      -H 'Accept: application/json' -H 'Content-Type: application/x-www-form-urlencoded' \
+      --data "$body" "https://127.0.0.1:$port/api/$endpoint"
+  done | sort -n | awk -v l="$label" '{a[NR]=$1} END {printf "%-34s p50 %6.1f ms  p99 %6.1f ms\n", l, a[int(NR*0.5)]*1000, a[int(NR*0.99)]*1000}'
+}
+first=$(api mail-list 'folder=inbox&page=0' | python3 -c 'import json,sys; print(json.load(sys.stdin)["items"][0]["id"])')
+measure "list, first page (50)" mail-list 'folder=inbox&page=0'
+measure "list, page 100 (deep)" mail-list 'folder=inbox&page=100'
+measure "folders with counts" mail-folders ""
+measure "open a message" mail-open "id=$first"
+measure "search one word" mail-search 'q=glyc%C3%A9mie'
+measure "search two words + operator" mail-search 'q=bilan+radiologie+de%3Amartin'
