@@ -46,6 +46,7 @@ curl -skf "https://127.0.0.1:$https_port/healthz" >/dev/null || { cat "$e2e_dir/
 
 export HYGIE_E2E_URL="https://127.0.0.1:$https_port"
 export HYGIE_E2E_OUTBOX="$HYGIE_DATA_DIR/outbox"
+export HYGIE_E2E_BIN="$ROOT/target/debug/hygie"
 (cd end2end && npx playwright test) || { echo "--- server log ---"; tail -n 50 "$e2e_dir/server.log"; die "end-to-end tests failed"; }
 
 say "audit trail after the end-to-end run"

@@ -51,6 +51,8 @@ pub struct MessageView {
     pub date: String,
     pub urgent: bool,
     pub body: String,
+    /// The HTML body, sanitised, when the message has one (shown in a sandboxed frame).
+    pub body_html: Option<String>,
     pub attachments: Vec<String>,
     pub message_id: String,
     /// References for a reply: this message's references and its own id.
@@ -147,6 +149,7 @@ pub async fn mail_open(id: i64) -> Result<MessageView, AppError> {
         date: format_utc(m.date_ms),
         urgent: m.urgent,
         body: m.body_text,
+        body_html: m.body_html,
         attachments: m.attachment_names,
         message_id: m.message_id,
         thread_refs,

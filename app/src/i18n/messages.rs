@@ -406,4 +406,5 @@ messages! {
     SearchHelp => "Mots du message, et au besoin : de:nom, à:nom, objet:mot, pj: (avec pièce jointe), non-lu:.", "Words of the message and, if needed: from:name, to:name, subject:word, has:attachment, is:unread.";
     SearchNothing => "Aucun message ne correspond à cette recherche.", "No message matches this search.";
     SearchCount => "{count} message(s) trouvé(s).", "{count} message(s) found.";
+    MessageContent => "Contenu du message", "Message content";
 }

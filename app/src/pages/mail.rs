@@ -347,7 +347,14 @@ fn MessageDetails(m: MessageView) -> impl IntoView {
                 {actions}
                 <a href=format!("/messagerie/{slug}")>{t.t(Msg::BackToList)}</a>
             </div>
-            <pre class="mail-body" tabindex="0">{m.body.clone()}</pre>
+            {match m.body_html.clone() {
+                // Sanitised already; the frame adds a second wall: no scripts, no same origin.
+                Some(html) => view! {
+                    <iframe class="mail-html" sandbox="allow-popups allow-popups-to-escape-sandbox"
+                        title=t.t(Msg::MessageContent) srcdoc=html></iframe>
+                }.into_any(),
+                None => view! { <pre class="mail-body" tabindex="0">{m.body.clone()}</pre> }.into_any(),
+            }}
             {(!m.attachments.is_empty()).then(|| view! {
                 <h2>{t.t(Msg::Attachments)}</h2>
                 <ul>{m.attachments.iter().map(|a| view! { <li>{a.clone()}</li> }).collect_view()}</ul>

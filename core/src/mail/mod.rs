@@ -7,6 +7,8 @@ use mail_builder::headers::raw::Raw;
 use mail_builder::MessageBuilder;
 use mail_parser::{MessageParser, MimeHeaders};
 
+pub mod html;
+
 use crate::accounts::{self, Account};
 use crate::clock::{Clock, Millis};
 use crate::store::Backend;
@@ -76,6 +78,8 @@ pub struct Summary {
     pub cc: Vec<String>,
     pub subject: String,
     pub body_text: String,
+    /// The HTML body as sent (not yet sanitised), when there is one.
+    pub body_html: Option<String>,
     pub attachment_names: Vec<String>,
     pub urgent: bool,
 }
@@ -105,6 +109,10 @@ pub fn summarise(raw: &[u8]) -> Option<Summary> {
         cc: addresses(m.cc()),
         subject: m.subject().unwrap_or_default().to_string(),
         body_text: m.body_text(0).map(|b| b.replace("\r\n", "\n")).unwrap_or_default(),
+        body_html: m.html_part(0).and_then(|p| match &p.body {
+            mail_parser::PartType::Html(h) => Some(h.to_string()),
+            _ => None,
+        }),
         attachment_names: m.attachments().filter_map(|a| a.attachment_name().map(str::to_owned)).collect(),
         urgent: m.header_raw("Importance").is_some_and(|v| v.trim().eq_ignore_ascii_case("high"))
             || m.header_raw("X-Priority").is_some_and(|v| v.trim().starts_with('1')),
@@ -407,6 +415,8 @@ pub struct Opened {
     pub date_ms: Millis,
     pub urgent: bool,
     pub body_text: String,
+    /// The HTML body, sanitised (no remote images), when the message has one.
+    pub body_html: Option<String>,
     pub attachment_names: Vec<String>,
     pub references: Vec<String>,
 }
@@ -454,6 +464,7 @@ pub async fn open(db: &Db, account_id: i64, id: i64) -> Result<Option<Opened>, S
         date_ms,
         urgent,
         body_text: s.body_text,
+        body_html: s.body_html.map(|h| html::sanitise(&h, false)),
         attachment_names: s.attachment_names,
         references: s.references,
     }))
@@ -967,6 +978,30 @@ mod tests {
             assert_eq!(found("bilan-2", b.id).await, 1, "attachment names are searched");
             let opened = open(&t.db, b.id, arch[0].id).await.unwrap().unwrap();
             assert_eq!(opened.attachment_names, ["bilan-3.pdf"]);
+            // An HTML mail opens sanitised.
+            let hostile = Imported {
+                raw: b"From: x@labo.mssante.fr\r\nTo: bruno@hygie.example\r\nSubject: html\r\nMIME-Version: 1.0\r\n\
+                       Content-Type: text/html; charset=utf-8\r\n\r\n<p>Bonjour</p><script>alert(1)</script>\
+                       <img src=\"https://traceur.example/p.gif\"><svg><animate/></svg>\r\n"
+                    .to_vec(),
+                date_ms: None,
+                unread: true,
+            };
+            assert_eq!(import_batch(&t.db, &clock, b.id, "archive", &[hostile]).await.unwrap(), 1);
+            let html_id = list(&t.db, &clock, b.id, "archive", 0, 50)
+                .await
+                .unwrap()
+                .0
+                .iter()
+                .find(|m| m.subject == "html")
+                .unwrap()
+                .id;
+            let h = open(&t.db, b.id, html_id).await.unwrap().unwrap().body_html.unwrap();
+            assert!(
+                h.contains("<p>Bonjour</p>") && !h.contains("script") && !h.contains("traceur") && !h.contains("svg"),
+                "{h}"
+            );
+            apply(&t.db, &clock, b.id, &[html_id], Action::Trash).await.unwrap();
             apply(&t.db, &clock, b.id, &arch.iter().map(|m| m.id).collect::<Vec<_>>(), Action::Trash).await.unwrap();
             empty_trash(&t.db, &clock, b.id).await.unwrap();
 

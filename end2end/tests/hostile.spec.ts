@@ -1,0 +1,63 @@
+import { test, expect } from '@playwright/test';
+import * as http from 'http';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { execFileSync } from 'child_process';
+import { signInToMailbox, DEMO } from './helpers';
+
+// A hostile HTML mail, imported into the nurse's mailbox, opens without running anything and
+// without fetching anything: a local server counts every request its traps would make.
+test('a hostile HTML mail runs nothing and fetches nothing', async ({ page }) => {
+  const hits: string[] = [];
+  const trap = http.createServer((req, res) => { hits.push(req.url || ''); res.end('x'); });
+  await new Promise<void>((r) => trap.listen(0, '127.0.0.1', () => r()));
+  const port = (trap.address() as { port: number }).port;
+  const t = `http://127.0.0.1:${port}`;
+  const html = [
+    '<p>Bonjour, voici le bilan.</p>',
+    `<script>fetch('${t}/script')</script>`,
+    `<img src="${t}/pixel.gif" onerror="fetch('${t}/onerror')">`,
+    `<img srcset="${t}/srcset.png 2x">`,
+    `<div style="background:url(${t}/css-url)">a</div>`,
+    `<style>@import url(${t}/import.css); p { background: url(${t}/style-url) }</style>`,
+    `<table background="${t}/background.gif"><tr><td>b</td></tr></table>`,
+    `<svg><image href="${t}/svg-image"/><animate attributeName="href" values="javascript:fetch('${t}/animate')"/></svg>`,
+    `<link rel="stylesheet" href="${t}/link.css"><video poster="${t}/poster.png"></video>`,
+    `<iframe src="${t}/iframe"></iframe><object data="${t}/object"></object>`,
+    `<a href="javascript:fetch('${t}/js-link')">lien</a>`,
+    `<base href="${t}/base/"><meta http-equiv="refresh" content="0;url=${t}/refresh">`,
+    `<form action="${t}/form"><input name="mdp"><button>OK</button></form>`,
+  ].join('\n');
+  const mbox = path.join(os.tmpdir(), `hostile-${Date.now()}.mbox`);
+  fs.writeFileSync(mbox, [
+    'From pirate@labo.mssante.fr Mon Nov  2 10:00:00 2026',
+    'From: Pirate <pirate@labo.mssante.fr>',
+    `To: ${DEMO.nurse.address}`,
+    'Subject: Bilan piégé',
+    'Date: Mon, 02 Nov 2026 10:00:00 +0100',
+    'Message-ID: <hostile@labo.mssante.fr>',
+    'MIME-Version: 1.0',
+    'Content-Type: text/html; charset=utf-8',
+    '',
+    html,
+    '',
+  ].join('\n'));
+  const bin = process.env.HYGIE_E2E_BIN;
+  if (!bin) throw new Error('HYGIE_E2E_BIN is not set');
+  execFileSync(bin, ['mail', 'import', '--account', DEMO.nurse.address, mbox], { stdio: 'pipe' });
+
+  const dialogs: string[] = [];
+  page.on('dialog', (d) => { dialogs.push(d.message()); d.dismiss(); });
+  await signInToMailbox(page, DEMO.nurse.address, DEMO.nurse.password, DEMO.nurse.email);
+  await page.locator('.message-list li').filter({ hasText: 'Bilan piégé' }).getByRole('link').click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Bilan piégé');
+  const frame = page.frameLocator('iframe.mail-html');
+  await expect(frame.getByText('Bonjour, voici le bilan.')).toBeVisible();
+  await expect(frame.locator('script, svg, style, form, iframe, object, link, base, meta, img[src], img[srcset], [style], [background]')).toHaveCount(0);
+  await page.waitForTimeout(1500);
+  expect(hits).toEqual([]);
+  expect(dialogs).toEqual([]);
+  trap.close();
+  fs.rmSync(mbox);
+});
