@@ -61,6 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/cookies/consentement", post(post_consent))
         .route("/langue/{code}", get(get_language))
         .route("/healthz", get(healthz))
+        .route("/messagerie/pj/{id}/{index}", get(get_attachment))
         .leptos_routes_with_context(&state, routes, context.clone(), move || app::shell(opts.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, app::shell))
         .layer(middleware::from_fn(server_fn_status))
@@ -139,6 +140,62 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
+/// Downloads an attachment of one of the signed-in account's messages: always as a download
+/// (`Content-Disposition: attachment`), never sniffed, under a policy that allows nothing.
+async fn get_attachment(
+    State(state): State<AppState>,
+    Path((id, index)): Path<(i64, usize)>,
+    req: Request,
+) -> Response {
+    let svc = &state.services;
+    let Some(app::server::CurrentSession(session)) = req.extensions().get::<app::server::CurrentSession>().cloned()
+    else {
+        return (StatusCode::UNAUTHORIZED, "Connectez-vous. / Sign in.\n").into_response();
+    };
+    let active = match hygie_core::accounts::get(&svc.db, session.account_id).await {
+        Ok(a) => a.is_some_and(|a| a.status == "active" && a.locked_ms.is_none()),
+        Err(_) => false,
+    };
+    if session.level != hygie_core::auth::session::Level::Full || !active {
+        return (StatusCode::UNAUTHORIZED, "Connectez-vous. / Sign in.\n").into_response();
+    }
+    let actor = Actor::Account(session.account_id.to_string());
+    let ip = ip_of(req.extensions());
+    let found = match hygie_core::mail::attachment(&svc.db, session.account_id, id, index).await {
+        Ok(found) => found,
+        Err(e) => {
+            let text = AppError::internal(e).message(app::i18n::I18n { locale: Locale::Fr });
+            return (StatusCode::INTERNAL_SERVER_ERROR, text).into_response();
+        }
+    };
+    let object = format!("message:{id} attachment:{index}");
+    let Some(file) = found else {
+        let ev = AuditEvent::new(actor, "mail.download", Outcome::Denied("not_found".into())).ip(ip).object(object);
+        audit::record(&svc.db, svc.clock.as_ref(), ev).await;
+        return (StatusCode::NOT_FOUND, "Pièce jointe introuvable. / Attachment not found.\n").into_response();
+    };
+    audit::record(
+        &svc.db,
+        svc.clock.as_ref(),
+        AuditEvent::new(actor, "mail.download", Outcome::Success).ip(ip).object(object),
+    )
+    .await;
+    let ascii: String =
+        file.name.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
+    let disposition =
+        format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{}", app::encode_query_value(&file.name));
+    let mut res = Response::new(Body::from(file.bytes));
+    let h = res.headers_mut();
+    let kind = if file.content_type == "application/pdf" { "application/pdf" } else { "application/octet-stream" };
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    res
+}
+
 // ---- Middleware -------------------------------------------------------------------------
 
 async fn security_headers(mut req: Request, next: Next) -> Response {
@@ -147,6 +204,7 @@ async fn security_headers(mut req: Request, next: Next) -> Response {
     let nonce = base64::engine::general_purpose::STANDARD.encode(bytes);
     req.extensions_mut().insert(CspNonce(nonce.clone()));
     let mut res = next.run(req).await;
+    let res_has_csp = res.headers().contains_key("content-security-policy");
     let h = res.headers_mut();
     let mut set = |name: &'static str, value: &str| {
         if let Ok(v) = HeaderValue::from_str(value) {
@@ -154,7 +212,10 @@ async fn security_headers(mut req: Request, next: Next) -> Response {
         }
     };
     set("strict-transport-security", "max-age=63072000; includeSubDomains");
-    set("content-security-policy", &csp(&nonce));
+    // A handler that set its own policy (attachments: `default-src 'none'`) keeps it.
+    if !res_has_csp {
+        set("content-security-policy", &csp(&nonce));
+    }
     set("x-content-type-options", "nosniff");
     set("referrer-policy", "no-referrer");
     set("permissions-policy", PERMISSIONS_POLICY);

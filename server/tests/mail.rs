@@ -86,6 +86,33 @@ async fn messages_go_between_accounts_and_stay_in_their_mailboxes() {
         sign_in(&s, &c, &carla, 3).await;
         assert_eq!(c.call("mail-search", &[("q", "glycémie")]).await.body.as_array().unwrap().len(), 0);
 
+        // Attachments download only for their holder, as downloads that nothing renders.
+        let raw = format!(
+            "From: Labo <r@labo.mssante.fr>\r\nTo: {bruno}\r\nSubject: Bilan PDF\r\nMIME-Version: 1.0\r\n\
+             Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nCi-joint.\r\n\
+             --b\r\nContent-Type: text/html\r\nContent-Disposition: attachment; filename=\"résultat <1>.html\"\r\n\r\n\
+             <script>alert(1)</script>\r\n--b--\r\n"
+        );
+        let bruno_id = hygie_core::accounts::find_by_address(s.db(), &bruno).await.unwrap().unwrap().id;
+        let imported = hygie_core::mail::Imported { raw: raw.into_bytes(), date_ms: None, unread: true };
+        hygie_core::mail::import_batch(s.db(), &s.clock, bruno_id, "inbox", &[imported]).await.unwrap();
+        let list = b.call("mail-search", &[("q", "objet:PDF")]).await.body;
+        let pdf_id = list[0]["id"].as_i64().unwrap();
+        let url = format!("{}/messagerie/pj/{pdf_id}/0", s.base);
+        let res = b.c.get(&url).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        let h = res.headers().clone();
+        assert_eq!(h["content-type"], "application/octet-stream", "an HTML attachment is never served as HTML");
+        let disposition = h["content-disposition"].to_str().unwrap();
+        assert!(disposition.starts_with("attachment; filename=\"r_sultat__1_.html\""), "{disposition}");
+        assert!(disposition.contains("filename*=UTF-8''r%C3%A9sultat%20%3C1%3E.html"), "{disposition}");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["content-security-policy"], "default-src 'none'; sandbox");
+        assert_eq!(res.text().await.unwrap().trim_end(), "<script>alert(1)</script>");
+        assert_eq!(a.c.get(&url).send().await.unwrap().status(), 404, "not another account's");
+        assert_eq!(anon.c.get(&url).send().await.unwrap().status(), 401);
+        assert_eq!(b.c.get(format!("{}/messagerie/pj/{pdf_id}/1", s.base)).send().await.unwrap().status(), 404);
+
         let log = actions(&s).await;
         for expected in [
             "mail.send success",

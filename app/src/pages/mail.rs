@@ -357,7 +357,11 @@ fn MessageDetails(m: MessageView) -> impl IntoView {
             }}
             {(!m.attachments.is_empty()).then(|| view! {
                 <h2>{t.t(Msg::Attachments)}</h2>
-                <ul>{m.attachments.iter().map(|a| view! { <li>{a.clone()}</li> }).collect_view()}</ul>
+                <ul class="attachments">
+                    {m.attachments.iter().enumerate().map(|(n, a)| view! {
+                        <li><a href=format!("/messagerie/pj/{}/{n}", m.id) rel="external" download=a.clone()>{a.clone()}</a></li>
+                    }).collect_view()}
+                </ul>
             })}
         </article>
     }

@@ -654,6 +654,33 @@ pub async fn import_batch(
     Ok(stored)
 }
 
+/// An attachment to download.
+pub struct Attachment {
+    pub name: String,
+    /// As declared by the sender; never trusted to render (served as a download).
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Attachment number `index` (from 0, in the order `Opened::attachment_names` lists them) of
+/// message `id` of `account_id`. `None` for another account's message or a wrong index.
+pub async fn attachment(db: &Db, account_id: i64, id: i64, index: usize) -> Result<Option<Attachment>, StoreError> {
+    let raw: Option<Vec<u8>> = crate::with_pool!(db, p => sqlx::query_scalar(
+        "SELECT raw FROM messages WHERE id = $1 AND account_id = $2")
+        .bind(id).bind(account_id).fetch_optional(p).await?);
+    let Some(raw) = raw else { return Ok(None) };
+    let Some(m) = MessageParser::default().parse(&raw) else { return Ok(None) };
+    let named: Vec<_> = m.attachments().filter(|a| a.attachment_name().is_some()).collect();
+    Ok(named.get(index).map(|a| Attachment {
+        name: a.attachment_name().unwrap_or("piece-jointe").to_string(),
+        content_type: a
+            .content_type()
+            .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("octet-stream")))
+            .unwrap_or_else(|| "application/octet-stream".into()),
+        bytes: a.contents().to_vec(),
+    }))
+}
+
 /// What can be done to a selection of messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
@@ -978,6 +1005,13 @@ mod tests {
             assert_eq!(found("bilan-2", b.id).await, 1, "attachment names are searched");
             let opened = open(&t.db, b.id, arch[0].id).await.unwrap().unwrap();
             assert_eq!(opened.attachment_names, ["bilan-3.pdf"]);
+            let pdf = attachment(&t.db, b.id, arch[0].id, 0).await.unwrap().unwrap();
+            assert_eq!(
+                (pdf.name.as_str(), pdf.content_type.as_str(), &pdf.bytes[..]),
+                ("bilan-3.pdf", "application/pdf", &b"%PDF-"[..])
+            );
+            assert!(attachment(&t.db, a.id, arch[0].id, 0).await.unwrap().is_none(), "not another's");
+            assert!(attachment(&t.db, b.id, arch[0].id, 1).await.unwrap().is_none());
             // An HTML mail opens sanitised.
             let hostile = Imported {
                 raw: b"From: x@labo.mssante.fr\r\nTo: bruno@hygie.example\r\nSubject: html\r\nMIME-Version: 1.0\r\n\
