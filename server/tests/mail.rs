@@ -119,6 +119,8 @@ async fn messages_go_between_accounts_and_stay_in_their_mailboxes() {
             "mail.send failure:outside_trust_space",
             "mail.open success",
             "mail.open denied:not_found",
+            "mail.download success",
+            "mail.download denied:not_found",
         ] {
             assert!(log.iter().any(|a| a == expected), "{expected} missing from {log:?}");
         }
