@@ -159,6 +159,16 @@ async fn get_attachment(
     if session.level != hygie_core::auth::session::Level::Full || !active {
         return (StatusCode::UNAUTHORIZED, "Connectez-vous. / Sign in.\n").into_response();
     }
+    // The terms in force come first, as for every other mail endpoint.
+    let terms_ok = match hygie_core::terms::current(&svc.db).await {
+        Ok(Some(t)) => hygie_core::terms::accepted(&svc.db, session.account_id, &t.doc.version).await.unwrap_or(false),
+        Ok(None) => true,
+        Err(_) => false,
+    };
+    if !terms_ok {
+        return (StatusCode::FORBIDDEN, "Acceptez d'abord les conditions d'utilisation. / Accept the terms first.\n")
+            .into_response();
+    }
     let actor = Actor::Account(session.account_id.to_string());
     let ip = ip_of(req.extensions());
     let found = match hygie_core::mail::attachment(&svc.db, session.account_id, id, index).await {

@@ -88,7 +88,8 @@ pub async fn mail_list(folder: String, page: i64) -> Result<MessagePage, AppErro
     let svc = services()?;
     let (_, a) = signed_in(&svc, true).await?;
     valid_folder(&folder)?;
-    let (items, total) = hygie_core::mail::list(&svc.db, svc.clock.as_ref(), a.id, &folder, page.max(0), PER_PAGE)
+    let page = page.clamp(0, 1_000_000);
+    let (items, total) = hygie_core::mail::list(&svc.db, svc.clock.as_ref(), a.id, &folder, page, PER_PAGE)
         .await
         .map_err(AppError::internal)?;
     let sent = folder == "sent";
@@ -270,6 +271,15 @@ pub async fn mail_search(q: String) -> Result<Vec<MessageLine>, AppError> {
     let query = SearchQuery::parse(&q.chars().take(500).collect::<String>());
     if query.is_empty() {
         return Ok(Vec::new());
+    }
+    // Searching is cheap for one person and costly in bulk.
+    let limit = hygie_core::ratelimit::Limit { max: 600, window_ms: 3_600_000 };
+    if let hygie_core::ratelimit::Decision::Limited { retry_after_ms } =
+        hygie_core::ratelimit::hit(&svc.db, svc.clock.as_ref(), &format!("search:{}", a.id), limit)
+            .await
+            .map_err(AppError::internal)?
+    {
+        return Err(AppError::RateLimited { retry_after_secs: (retry_after_ms.max(0) as u64).div_ceil(1000) });
     }
     let items = mail::search(&svc.db, svc.clock.as_ref(), a.id, &query, None, 200).await.map_err(AppError::internal)?;
     // The search is recorded, not its words: they may name a patient.

@@ -72,6 +72,9 @@ impl Compose {
         if errors.is_empty() && to.is_empty() && cc.is_empty() && bcc.is_empty() {
             errors.push(FieldError { field: "to".into(), problem: FieldProblem::Required });
         }
+        if to.len() + cc.len() + bcc.len() > RECIPIENTS_MAX {
+            errors.push(FieldError { field: "to".into(), problem: FieldProblem::TooLong { max: RECIPIENTS_MAX } });
+        }
         let subject = if input.subject.trim().is_empty() {
             String::new()
         } else {
@@ -83,14 +86,24 @@ impl Compose {
                 }
             }
         };
-        let body = input.body.replace("\r\n", "\n");
+        let body = input.body.replace("\r\n", "\n").replace('\0', "");
         if body.chars().count() > BODY_MAX {
             errors.push(FieldError { field: "body".into(), problem: FieldProblem::TooLong { max: BODY_MAX } });
         }
         if !errors.is_empty() {
             return Err(errors);
         }
-        let clean_id = |s: &str| s.trim().trim_start_matches('<').trim_end_matches('>').to_string();
+        // Message-IDs go into headers: printable ASCII without spaces or brackets, or nothing.
+        let clean_id = |s: &str| {
+            let id = s.trim().trim_start_matches('<').trim_end_matches('>');
+            let ok =
+                !id.is_empty() && id.len() <= 250 && id.bytes().all(|b| b.is_ascii_graphic() && b != b'<' && b != b'>');
+            if ok {
+                id.to_string()
+            } else {
+                String::new()
+            }
+        };
         Ok(Compose {
             to,
             cc,
@@ -99,7 +112,7 @@ impl Compose {
             body,
             urgent: input.urgent,
             in_reply_to: Some(clean_id(&input.in_reply_to)).filter(|s| !s.is_empty()),
-            references: input.references.split_whitespace().map(clean_id).filter(|s| !s.is_empty()).collect(),
+            references: input.references.split_whitespace().map(clean_id).filter(|s| !s.is_empty()).take(30).collect(),
         })
     }
 }
@@ -134,5 +147,14 @@ mod tests {
         assert_eq!(ok.body, "l1\nl2");
         assert_eq!(ok.in_reply_to.as_deref(), Some("m1@h"));
         assert_eq!(ok.references, ["r@h", "m1@h"]);
+        let forged = Compose::parse(&ComposeInput {
+            to: "x@hygie.example".into(),
+            in_reply_to: "x>\r\nFrom: forged@evil.example\r\nContent-Type: text/html".into(),
+            references: "ok@h bad>\r\nX: y".into(),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(forged.in_reply_to, None, "no header injection through the reply fields");
+        assert!(forged.references.iter().all(|r| !r.contains(['\r', '\n', '>'])));
     }
 }

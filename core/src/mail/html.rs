@@ -79,6 +79,8 @@ pub fn sanitise(html: &str, remote_images: bool) -> String {
         .link_rel(Some("noopener noreferrer nofollow"))
         .set_tag_attribute_value("a", "target", "_blank")
         .strip_comments(true)
+        // "/\\evil" or "/&#9;/evil" would resolve to another host: only absolute URLs.
+        .url_relative(ammonia::UrlRelative::Deny)
         .attribute_filter(move |element, attribute, value| {
             if element == "img" && attribute == "src" {
                 let v = value.trim().to_ascii_lowercase();
@@ -122,6 +124,7 @@ mod tests {
         r#"<link rel="stylesheet" href="https://traceur.example/s.css"><video poster="https://traceur.example/v.png"></video>"#,
         r#"<img src="https://traceur.example/pixel.gif" width="1" height="1">"#,
         r#"<a href="https://site.example" onclick="alert(1)" style="color:red">ok</a>"#,
+        r#"<img src="/\evil.example/x.png"><img src="/&#9;/evil.example/y.png"><a href="//evil.example/z">z</a>"#,
     ];
 
     const FORBIDDEN: &[&str] = &[

@@ -96,6 +96,11 @@ fn ids(h: &mail_parser::HeaderValue) -> Vec<String> {
     }
 }
 
+/// PostgreSQL text cannot hold NUL characters; mail from elsewhere sometimes does.
+fn no_nul(s: &str) -> String {
+    s.replace('\0', "")
+}
+
 pub fn summarise(raw: &[u8]) -> Option<Summary> {
     let m = MessageParser::default().parse(raw)?;
     let from = m.from().and_then(|a| a.first());
@@ -104,11 +109,11 @@ pub fn summarise(raw: &[u8]) -> Option<Summary> {
         in_reply_to: ids(m.in_reply_to()).into_iter().next(),
         references: ids(m.references()),
         from_addr: from.and_then(|f| f.address()).unwrap_or_default().to_lowercase(),
-        from_name: from.and_then(|f| f.name()).unwrap_or_default().to_string(),
+        from_name: no_nul(from.and_then(|f| f.name()).unwrap_or_default()),
         to: addresses(m.to()),
         cc: addresses(m.cc()),
-        subject: m.subject().unwrap_or_default().to_string(),
-        body_text: m.body_text(0).map(|b| b.replace("\r\n", "\n")).unwrap_or_default(),
+        subject: no_nul(m.subject().unwrap_or_default()),
+        body_text: no_nul(&m.body_text(0).map(|b| b.replace("\r\n", "\n")).unwrap_or_default()),
         body_html: m.html_part(0).and_then(|p| match &p.body {
             mail_parser::PartType::Html(h) => Some(h.to_string()),
             _ => None,
@@ -332,14 +337,17 @@ pub async fn send(
                 .bind(&r.from_addr).bind(&r.from_name).bind(&r.to).bind(&r.cc).bind(&r.bcc).bind(&r.subject)
                 .bind(&r.snippet).bind(r.date_ms).bind(raw.len() as i64).bind(r.urgent).bind(r.unread).bind(&raw)
                 .fetch_one(&mut *tx).await?;
-            sqlx::query(index_sql).bind(id).bind(&r.subject).bind(&d.body).bind(&people).bind("")
+            sqlx::query(index_sql).bind(id).bind(&r.subject).bind(index_text(&d.body)).bind(&people).bind("")
                 .execute(&mut *tx).await?;
             ids.push(id);
         }
         tx.commit().await?;
     });
+    // Delivered and committed: a notice that fails must not turn "sent" into an error.
     for account_id in &local {
-        notify_new_mail(db, clock, *account_id, public_url).await?;
+        if let Err(e) = notify_new_mail(db, clock, *account_id, public_url).await {
+            tracing::warn!(error = %e, account = account_id, "new-mail notice not queued");
+        }
     }
     Ok(Sent { sent_id: ids[0], delivered: ids[1..].to_vec() })
 }
@@ -470,6 +478,12 @@ pub async fn open(db: &Db, account_id: i64, id: i64) -> Result<Option<Opened>, S
     }))
 }
 
+/// What of a body goes into the search index: the first 100,000 characters (PostgreSQL's
+/// tsvector holds at most 1 MB).
+fn index_text(body: &str) -> String {
+    body.chars().take(100_000).collect()
+}
+
 /// The statement that indexes a message for search (id, subject, body, people, attachments).
 fn index_statement(db: &Db) -> &'static str {
     match db.backend() {
@@ -549,23 +563,31 @@ pub async fn search(
         binds.push(value);
         clauses.push(clause(binds.len() + 1));
     };
-    let words: Vec<String> = q.words.iter().chain(&q.subject).flat_map(|w| search_words(w)).collect();
-    if !words.is_empty() {
+    let words: Vec<String> = q.words.iter().flat_map(|w| search_words(w)).collect();
+    let subject_words: Vec<String> = q.subject.iter().flat_map(|w| search_words(w)).collect();
+    if !words.is_empty() || !subject_words.is_empty() {
         match db.backend() {
             Backend::Sqlite => {
-                let m = words.iter().map(|w| format!("\"{w}\"*")).collect::<Vec<_>>().join(" ");
+                let m = words
+                    .iter()
+                    .map(|w| format!("\"{w}\"*"))
+                    .chain(subject_words.iter().map(|w| format!("subject : \"{w}\"*")))
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 add(&mut binds, m, &|n| {
                     format!("m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ${n})")
                 });
             }
             Backend::Postgres => {
-                let m = words.iter().map(|w| format!("{w}:*")).collect::<Vec<_>>().join(" & ");
+                let m = words
+                    .iter()
+                    .map(|w| format!("{w}:*"))
+                    .chain(subject_words.iter().map(|w| format!("{w}:*A")))
+                    .collect::<Vec<_>>()
+                    .join(" & ");
                 add(&mut binds, m, &|n| format!("m.search @@ to_tsquery('french', ${n})"));
             }
         }
-    }
-    for w in &q.subject {
-        add(&mut binds, like(w), &|n| format!("LOWER(m.subject) LIKE ${n}"));
     }
     for w in &q.from {
         add(&mut binds, like(w), &|n| format!("(LOWER(m.from_addr) LIKE ${n} OR LOWER(m.from_name) LIKE ${n})"));
@@ -645,7 +667,7 @@ pub async fn import_batch(
                 .bind(snippet(&s.body_text)).bind(date_ms).bind(m.raw.len() as i64).bind(&attachments).bind(s.urgent)
                 .bind(m.unread).bind(&m.raw).bind(now)
                 .fetch_one(&mut *tx).await?;
-            sqlx::query(index_sql).bind(id).bind(&s.subject).bind(&s.body_text).bind(&people).bind(&attachments)
+            sqlx::query(index_sql).bind(id).bind(&s.subject).bind(index_text(&s.body_text)).bind(&people).bind(&attachments)
                 .execute(&mut *tx).await?;
             stored += 1;
         }
@@ -729,66 +751,70 @@ pub async fn apply(
     }
     let trash = folder_id(db, clock, account_id, "trash").await?;
     let inbox = folder_id(db, clock, account_id, "inbox").await?;
+    let target = match action {
+        Action::MoveTo(role) => folder_id(db, clock, account_id, role).await?,
+        _ => 0,
+    };
+    let (sql, a, b): (&str, i64, i64) = match action {
+        Action::MarkRead => ("UPDATE messages SET unread = FALSE WHERE id = $1 AND account_id = $2 AND $3 = $3", 0, 0),
+        Action::MarkUnread => ("UPDATE messages SET unread = TRUE WHERE id = $1 AND account_id = $2 AND $3 = $3", 0, 0),
+        Action::Flag => ("UPDATE messages SET flagged = TRUE WHERE id = $1 AND account_id = $2 AND $3 = $3", 0, 0),
+        Action::Unflag => ("UPDATE messages SET flagged = FALSE WHERE id = $1 AND account_id = $2 AND $3 = $3", 0, 0),
+        Action::MoveTo(_) => {
+            ("UPDATE messages SET folder_id = $3, trashed_from = NULL WHERE id = $1 AND account_id = $2", target, 0)
+        }
+        Action::Trash => (
+            "UPDATE messages SET trashed_from = folder_id, folder_id = $3 WHERE id = $1 AND account_id = $2 \
+             AND folder_id <> $3",
+            trash,
+            0,
+        ),
+        Action::Restore => (
+            "UPDATE messages SET folder_id = COALESCE(trashed_from, $4), trashed_from = NULL \
+             WHERE id = $1 AND account_id = $2 AND folder_id = $3",
+            trash,
+            inbox,
+        ),
+        Action::DeleteForever => {
+            ("DELETE FROM messages WHERE id = $1 AND account_id = $2 AND folder_id = $3", trash, 0)
+        }
+    };
+    let drop_index = action == Action::DeleteForever && db.backend() == Backend::Sqlite;
     let mut changed = 0;
-    for id in ids {
-        let (sql, a, b): (&str, i64, i64) = match action {
-            Action::MarkRead => {
-                ("UPDATE messages SET unread = FALSE WHERE id = $1 AND account_id = $2 AND $3 = $3", 0, 0)
+    // The whole selection changes together, or not at all.
+    crate::with_pool!(db, p => {
+        let mut tx = p.begin().await?;
+        for id in ids {
+            if drop_index {
+                sqlx::query("DELETE FROM messages_fts WHERE rowid IN \
+                             (SELECT id FROM messages WHERE id = $1 AND account_id = $2 AND folder_id = $3)")
+                    .bind(id).bind(account_id).bind(trash).execute(&mut *tx).await?;
             }
-            Action::MarkUnread => {
-                ("UPDATE messages SET unread = TRUE WHERE id = $1 AND account_id = $2 AND $3 = $3", 0, 0)
-            }
-            Action::Flag => ("UPDATE messages SET flagged = TRUE WHERE id = $1 AND account_id = $2 AND $3 = $3", 0, 0),
-            Action::Unflag => {
-                ("UPDATE messages SET flagged = FALSE WHERE id = $1 AND account_id = $2 AND $3 = $3", 0, 0)
-            }
-            Action::MoveTo(role) => {
-                let target = folder_id(db, clock, account_id, role).await?;
-                ("UPDATE messages SET folder_id = $3, trashed_from = NULL WHERE id = $1 AND account_id = $2", target, 0)
-            }
-            Action::Trash => (
-                "UPDATE messages SET trashed_from = folder_id, folder_id = $3 WHERE id = $1 AND account_id = $2 \
-                 AND folder_id <> $3",
-                trash,
-                0,
-            ),
-            Action::Restore => (
-                "UPDATE messages SET folder_id = COALESCE(trashed_from, $4), trashed_from = NULL \
-                 WHERE id = $1 AND account_id = $2 AND folder_id = $3",
-                trash,
-                inbox,
-            ),
-            Action::DeleteForever => {
-                if db.backend() == Backend::Sqlite {
-                    crate::with_pool!(db, p => { sqlx::query(
-                        "DELETE FROM messages_fts WHERE rowid IN \
-                         (SELECT id FROM messages WHERE id = $1 AND account_id = $2 AND folder_id = $3)")
-                        .bind(id).bind(account_id).bind(trash).execute(p).await?; });
-                }
-                ("DELETE FROM messages WHERE id = $1 AND account_id = $2 AND folder_id = $3", trash, 0)
-            }
-        };
-        let n = match action {
-            Action::Restore => crate::with_pool!(db, p => sqlx::query(sql).bind(id).bind(account_id).bind(a).bind(b)
-                .execute(p).await?.rows_affected()),
-            _ => crate::with_pool!(db, p => sqlx::query(sql).bind(id).bind(account_id).bind(a)
-                .execute(p).await?.rows_affected()),
-        };
-        changed += n;
-    }
+            let q = sqlx::query(sql).bind(id).bind(account_id).bind(a);
+            let q = if action == Action::Restore { q.bind(b) } else { q };
+            changed += q.execute(&mut *tx).await?.rows_affected();
+        }
+        tx.commit().await?;
+    });
     Ok(changed)
 }
 
 /// Deletes every message in the account's Trash. Returns how many.
 pub async fn empty_trash(db: &Db, clock: &dyn Clock, account_id: i64) -> Result<u64, StoreError> {
     let trash = folder_id(db, clock, account_id, "trash").await?;
-    if db.backend() == Backend::Sqlite {
-        crate::with_pool!(db, p => { sqlx::query(
-            "DELETE FROM messages_fts WHERE rowid IN (SELECT id FROM messages WHERE account_id = $1 AND folder_id = $2)")
-            .bind(account_id).bind(trash).execute(p).await?; });
-    }
-    Ok(crate::with_pool!(db, p => sqlx::query("DELETE FROM messages WHERE account_id = $1 AND folder_id = $2")
-        .bind(account_id).bind(trash).execute(p).await?.rows_affected()))
+    let sqlite = db.backend() == Backend::Sqlite;
+    Ok(crate::with_pool!(db, p => {
+        let mut tx = p.begin().await?;
+        if sqlite {
+            sqlx::query(
+                "DELETE FROM messages_fts WHERE rowid IN (SELECT id FROM messages WHERE account_id = $1 AND folder_id = $2)")
+                .bind(account_id).bind(trash).execute(&mut *tx).await?;
+        }
+        let n = sqlx::query("DELETE FROM messages WHERE account_id = $1 AND folder_id = $2")
+            .bind(account_id).bind(trash).execute(&mut *tx).await?.rows_affected();
+        tx.commit().await?;
+        n
+    }))
 }
 
 #[cfg(test)]
