@@ -458,7 +458,10 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
                 audit::Outcome::Success,
             )
             .await;
-            println!("{} message(s) imported into {account} ({folder}), {} skipped", report.stored, report.skipped);
+            println!(
+                "{} message(s) imported into {account} ({folder}), {} skipped (already there or unreadable)",
+                report.stored, report.skipped
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Cgu(CguCommand::List) => {

@@ -655,6 +655,12 @@ pub async fn import_batch(
             let parsed_date = MessageParser::default().parse_headers(&m.raw).and_then(|h| h.date().map(|d| d.to_timestamp() * 1000));
             let date_ms = m.date_ms.or(parsed_date).unwrap_or(now);
             let message_id = if s.message_id.is_empty() { format!("{}@import.hygie", crate::random_hex(12)) } else { s.message_id.clone() };
+            // Importing the same mailbox twice brings nothing twice.
+            let present: Option<i64> = sqlx::query_scalar("SELECT id FROM messages WHERE account_id = $1 AND message_id = $2")
+                .bind(account_id).bind(&message_id).fetch_optional(&mut *tx).await?;
+            if present.is_some() {
+                continue;
+            }
             let thread_id = s.references.first().cloned().or_else(|| s.in_reply_to.clone()).unwrap_or_else(|| message_id.clone());
             let people = format!("{} {} {} {}", s.from_name, s.from_addr, s.to.join(" "), s.cc.join(" "));
             let attachments = s.attachment_names.join(", ");
@@ -1023,6 +1029,7 @@ mod tests {
             };
             let batch: Vec<Imported> = (1..=3).map(mbox_msg).collect();
             assert_eq!(import_batch(&t.db, &clock, b.id, "archive", &batch).await.unwrap(), 3);
+            assert_eq!(import_batch(&t.db, &clock, b.id, "archive", &batch).await.unwrap(), 0, "idempotent");
             let (arch, _) = list(&t.db, &clock, b.id, "archive", 0, 50).await.unwrap();
             assert_eq!(arch.len(), 3);
             assert_eq!(arch[0].subject, "Bilan n°3", "by the Date header");
