@@ -28,6 +28,29 @@ pub struct MessageLine {
     pub has_attachments: bool,
 }
 
+#[cfg(feature = "ssr")]
+impl MessageLine {
+    /// A list line; `show_recipients` for messages one sent (the recipients matter, not oneself).
+    fn from_item(m: hygie_core::mail::ListItem, show_recipients: bool) -> MessageLine {
+        MessageLine {
+            id: m.id,
+            who: if show_recipients {
+                m.to_addrs
+            } else if m.from_name.is_empty() {
+                m.from_addr
+            } else {
+                m.from_name
+            },
+            subject: m.subject,
+            snippet: m.snippet,
+            date: hygie_core::clock::format_utc(m.date_ms),
+            unread: m.unread,
+            urgent: m.urgent,
+            has_attachments: m.has_attachments,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessagePage {
     pub folder: String,
@@ -82,8 +105,6 @@ pub async fn mail_folders() -> Result<Vec<FolderView>, AppError> {
 
 #[server(name = MailList, prefix = "/api", endpoint = "mail-list")]
 pub async fn mail_list(folder: String, page: i64) -> Result<MessagePage, AppError> {
-    use hygie_core::clock::format_utc;
-
     use crate::server::{services, signed_in};
     let svc = services()?;
     let (_, a) = signed_in(&svc, true).await?;
@@ -94,25 +115,7 @@ pub async fn mail_list(folder: String, page: i64) -> Result<MessagePage, AppErro
         .map_err(AppError::internal)?;
     let sent = folder == "sent";
     Ok(MessagePage {
-        items: items
-            .into_iter()
-            .map(|m| MessageLine {
-                id: m.id,
-                who: if sent {
-                    m.to_addrs
-                } else if m.from_name.is_empty() {
-                    m.from_addr
-                } else {
-                    m.from_name
-                },
-                subject: m.subject,
-                snippet: m.snippet,
-                date: format_utc(m.date_ms),
-                unread: m.unread,
-                urgent: m.urgent,
-                has_attachments: m.has_attachments,
-            })
-            .collect(),
+        items: items.into_iter().map(|m| MessageLine::from_item(m, sent)).collect(),
         folder,
         total,
         page: page.max(0),
@@ -262,7 +265,6 @@ pub async fn mail_empty_trash() -> Result<u64, AppError> {
 #[server(name = MailSearch, prefix = "/api", endpoint = "mail-search")]
 pub async fn mail_search(q: String) -> Result<Vec<MessageLine>, AppError> {
     use hygie_core::audit::Outcome;
-    use hygie_core::clock::format_utc;
     use hygie_core::mail::{self, SearchQuery};
 
     use crate::server::{audit_account, services, signed_in};
@@ -286,21 +288,9 @@ pub async fn mail_search(q: String) -> Result<Vec<MessageLine>, AppError> {
     audit_account(&svc, a.id, "mail.search", Outcome::Success, Some(format!("results:{}", items.len()))).await;
     Ok(items
         .into_iter()
-        .map(|m| MessageLine {
-            id: m.id,
-            who: if m.from_addr == a.address {
-                m.to_addrs
-            } else if m.from_name.is_empty() {
-                m.from_addr
-            } else {
-                m.from_name
-            },
-            subject: m.subject,
-            snippet: m.snippet,
-            date: format_utc(m.date_ms),
-            unread: m.unread,
-            urgent: m.urgent,
-            has_attachments: m.has_attachments,
+        .map(|m| {
+            let mine = m.from_addr == a.address;
+            MessageLine::from_item(m, mine)
         })
         .collect())
 }

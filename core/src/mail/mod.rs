@@ -431,46 +431,44 @@ pub struct Opened {
 
 /// Opens message `id` of `account_id` (and marks it read). `None` for another account's id.
 pub async fn open(db: &Db, account_id: i64, id: i64) -> Result<Option<Opened>, StoreError> {
-    type Row = (i64, String, String, String, String, String, String, String, String, String, Millis, bool, Vec<u8>);
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: i64,
+        role: String,
+        message_id: String,
+        thread_id: String,
+        from_addr: String,
+        from_name: String,
+        to_addrs: String,
+        cc_addrs: String,
+        bcc_addrs: String,
+        subject: String,
+        date_ms: Millis,
+        urgent: bool,
+        raw: Vec<u8>,
+    }
     let row: Option<Row> = crate::with_pool!(db, p => sqlx::query_as(
         "SELECT m.id, f.role, m.message_id, m.thread_id, m.from_addr, m.from_name, m.to_addrs, m.cc_addrs, m.bcc_addrs, \
          m.subject, m.date_ms, m.urgent, m.raw FROM messages m JOIN mail_folders f ON f.id = m.folder_id \
          WHERE m.id = $1 AND m.account_id = $2")
         .bind(id).bind(account_id).fetch_optional(p).await?);
-    let Some((
-        id,
-        folder_role,
-        message_id,
-        thread_id,
-        from_addr,
-        from_name,
-        to_addrs,
-        cc_addrs,
-        bcc_addrs,
-        subject,
-        date_ms,
-        urgent,
-        raw,
-    )) = row
-    else {
-        return Ok(None);
-    };
+    let Some(r) = row else { return Ok(None) };
     crate::with_pool!(db, p => { sqlx::query("UPDATE messages SET unread = FALSE WHERE id = $1 AND account_id = $2 AND unread")
-        .bind(id).bind(account_id).execute(p).await?; });
-    let s = summarise(&raw).unwrap_or_default();
+        .bind(r.id).bind(account_id).execute(p).await?; });
+    let s = summarise(&r.raw).unwrap_or_default();
     Ok(Some(Opened {
-        id,
-        folder_role,
-        message_id,
-        thread_id,
-        from_addr,
-        from_name,
-        to_addrs,
-        cc_addrs,
-        bcc_addrs,
-        subject,
-        date_ms,
-        urgent,
+        id: r.id,
+        folder_role: r.role,
+        message_id: r.message_id,
+        thread_id: r.thread_id,
+        from_addr: r.from_addr,
+        from_name: r.from_name,
+        to_addrs: r.to_addrs,
+        cc_addrs: r.cc_addrs,
+        bcc_addrs: r.bcc_addrs,
+        subject: r.subject,
+        date_ms: r.date_ms,
+        urgent: r.urgent,
         body_text: s.body_text,
         body_html: s.body_html.map(|h| html::sanitise(&h, false)),
         attachment_names: s.attachment_names,
