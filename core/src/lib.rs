@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod contact;
+pub mod directory;
 pub mod mail;
 pub mod outbox;
 pub mod ratelimit;

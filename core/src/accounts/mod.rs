@@ -62,10 +62,12 @@ fn token_hash(token: &str) -> String {
 
 /// Stores an account in `pending` status unless its address exists (idempotent imports).
 pub async fn create(db: &Db, clock: &dyn Clock, a: &AccountRecord) -> Result<Created, StoreError> {
+    let keys = crate::directory::account_keys(a);
     let inserted: Option<i64> = crate::with_pool!(db, p => sqlx::query_scalar(
         "INSERT INTO accounts (address, mailbox_type, kind, last_name, first_name, id_kind, id_value, profession, \
-         specialty, practice_place, authority, role, notification_email, mobile, created_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+         specialty, practice_place, authority, role, notification_email, mobile, created_ms, \
+         name_key, rev_key, profession_key, specialty_key, place_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20) \
          ON CONFLICT (address) DO NOTHING RETURNING id")
         .bind(&a.address)
         .bind(&a.mailbox_type)
@@ -82,6 +84,11 @@ pub async fn create(db: &Db, clock: &dyn Clock, a: &AccountRecord) -> Result<Cre
         .bind(&a.notification_email)
         .bind(&a.mobile)
         .bind(clock.now_ms())
+        .bind(&keys[0])
+        .bind(&keys[1])
+        .bind(&keys[2])
+        .bind(&keys[3])
+        .bind(&keys[4])
         .fetch_optional(p)
         .await?);
     match inserted {

@@ -83,7 +83,11 @@ impl Db {
             Db::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await,
             Db::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await,
         }
-        .map_err(StoreError::Migrate)
+        .map_err(StoreError::Migrate)?;
+        // Search keys are computed in Rust (accent folding), so accounts older than the
+        // directory get theirs here.
+        crate::directory::refresh_account_keys(self).await?;
+        Ok(())
     }
 
     pub fn backend(&self) -> Backend {
