@@ -22,6 +22,7 @@ use crate::i18n::I18n;
 use crate::pages::account::{
     AccountPage, ActivationPage, ForgotPasswordPage, ResetPasswordPage, SignInPage, TermsAcceptPage, UnlockPage,
 };
+use crate::pages::directory::{DirectoryEntryPage, DirectoryPage};
 use crate::pages::mail::{ComposePage, MailboxPage, ReadPage, SearchPage};
 use crate::pages::portal::{Assistance, Configurations, Cookies, Faq, Home, Legal, NotFound, Terms, TermsVersion};
 
@@ -82,6 +83,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/messagerie/recherche") view=SearchPage ssr=SsrMode::Async/>
                     <Route path=path!("/messagerie/message/:id") view=ReadPage ssr=SsrMode::Async/>
                     <Route path=path!("/messagerie/:folder") view=MailboxPage ssr=SsrMode::Async/>
+                    <Route path=path!("/annuaire") view=DirectoryPage ssr=SsrMode::Async/>
+                    <Route path=path!("/annuaire/fiche/:key") view=DirectoryEntryPage ssr=SsrMode::Async/>
                     <Route path=path!("/compte") view=AccountPage ssr=SsrMode::Async/>
                     <Route path=path!("/compte/cgu") view=TermsAcceptPage ssr=SsrMode::Async/>
                     <Route path=path!("/activation/:token") view=ActivationPage ssr=SsrMode::Async/>

@@ -160,6 +160,19 @@ pub async fn signed_in(svc: &Services, terms_required: bool) -> Result<(Session,
     Ok((session, account))
 }
 
+/// Counts one use of a costly action against `key` ("search:12") and refuses it past `max` per
+/// hour, with the wait in the error.
+pub async fn limit_hourly(svc: &Services, key: &str, max: i64) -> Result<(), AppError> {
+    use hygie_core::ratelimit::{self, Decision, Limit};
+    let limit = Limit { max, window_ms: 3_600_000 };
+    match ratelimit::hit(&svc.db, svc.clock.as_ref(), key, limit).await.map_err(AppError::internal)? {
+        Decision::Allowed { .. } => Ok(()),
+        Decision::Limited { retry_after_ms } => {
+            Err(AppError::RateLimited { retry_after_secs: (retry_after_ms.max(0) as u64).div_ceil(1000) })
+        }
+    }
+}
+
 /// Records an action of a signed-in account in the audit trail.
 pub async fn audit_account(
     svc: &Services,

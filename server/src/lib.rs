@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod config;
+pub mod directory_bench;
 pub mod mail_import;
 pub mod tls;
 pub mod web;

@@ -54,6 +54,37 @@ enum Command {
     /// Mailboxes.
     #[command(subcommand)]
     Mail(MailCommand),
+    /// The directory of correspondents (the national MSSanté extract).
+    #[command(subcommand)]
+    Directory(DirectoryCommand),
+}
+
+#[derive(Subcommand)]
+enum DirectoryCommand {
+    /// Replace the remote correspondents with those of the national extract ("Extraction
+    /// correspondance MSSanté", `|`-separated, 31 columns). Malformed lines are listed by number
+    /// and skipped; searches keep working during the import and switch to the new extract at
+    /// the end. Hygie's own accounts and their choices are not touched.
+    Import { file: PathBuf },
+    /// What the directory holds.
+    Status,
+    /// Write a generated extract of LINES lines (tests and benchmarks).
+    #[command(hide = true)]
+    Sample {
+        #[arg(long)]
+        lines: u64,
+        /// One malformed line in every N (0: none).
+        #[arg(long, default_value_t = 100)]
+        malformed_every: u64,
+        file: PathBuf,
+    },
+    /// Time QUERIES name-prefix searches (2 to 5 letters of names in the directory) and
+    /// specialty + place searches against the database; print p50/p99.
+    #[command(hide = true)]
+    Bench {
+        #[arg(long, default_value_t = 1000)]
+        queries: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -462,6 +493,70 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
                 "{} message(s) imported into {account} ({folder}), {} skipped (already there or unreadable)",
                 report.stored, report.skipped
             );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Directory(DirectoryCommand::Import { file }) => {
+            let f = std::fs::File::open(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+            let size = f.metadata().map(|m| m.len()).unwrap_or(0);
+            let db = hygie_server::open_database(&config).await.map_err(|e| e.to_string())?;
+            let bar = indicatif::ProgressBar::new(size);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{bar:40} {percent:>3}%  {bytes}/{total_bytes}  {elapsed_precise}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            let reader = std::io::BufReader::with_capacity(1 << 16, f);
+            let result =
+                hygie_core::directory::import(&db, &SystemClock, reader, &mut |bytes| bar.set_position(bytes)).await;
+            bar.finish_and_clear();
+            match result {
+                Ok(r) => {
+                    for p in &r.problems {
+                        println!("line {}: {}", p.line, p.problem);
+                    }
+                    if r.malformed > r.problems.len() as u64 {
+                        println!("... and {} more malformed lines", r.malformed - r.problems.len() as u64);
+                    }
+                    operator_audit(
+                        &db,
+                        "directory.import",
+                        Some(format!("import:{} entries:{} malformed:{}", r.import_id, r.entries, r.malformed)),
+                        audit::Outcome::Success,
+                    )
+                    .await;
+                    println!(
+                        "directory: {} entries imported from {} lines, {} malformed line(s) skipped; the new extract is in force",
+                        r.entries, r.lines, r.malformed
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    operator_audit(&db, "directory.import", None, audit::Outcome::Failure("refused".into())).await;
+                    Err(format!("{}: {e}; the directory is unchanged", file.display()))
+                }
+            }
+        }
+        Command::Directory(DirectoryCommand::Status) => {
+            let db = hygie_server::open_database(&config).await.map_err(|e| e.to_string())?;
+            let s = hygie_core::directory::status(&db).await.map_err(|e| e.to_string())?;
+            match s.imported_ms {
+                Some(ms) => println!("national extract: {} entries, imported {}", s.national_entries, format_utc(ms)),
+                None => println!("national extract: none imported"),
+            }
+            println!("published Hygie accounts: {}", s.published_accounts);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Directory(DirectoryCommand::Bench { queries }) => {
+            let db = hygie_server::open_database(&config).await.map_err(|e| e.to_string())?;
+            hygie_server::directory_bench::run(&db, queries).await.map_err(|e| e.to_string())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Directory(DirectoryCommand::Sample { lines, malformed_every, file }) => {
+            let f = std::fs::File::create(&file).map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+            let mut w = std::io::BufWriter::new(f);
+            let bad = hygie_core::directory::sample::write(&mut w, lines, malformed_every)
+                .and_then(|bad| std::io::Write::flush(&mut w).map(|_| bad))
+                .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+            println!("{}: {lines} lines, {} malformed", file.display(), bad.len());
             Ok(ExitCode::SUCCESS)
         }
         Command::Cgu(CguCommand::List) => {

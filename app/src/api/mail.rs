@@ -275,14 +275,7 @@ pub async fn mail_search(q: String) -> Result<Vec<MessageLine>, AppError> {
         return Ok(Vec::new());
     }
     // Searching is cheap for one person and costly in bulk.
-    let limit = hygie_core::ratelimit::Limit { max: 600, window_ms: 3_600_000 };
-    if let hygie_core::ratelimit::Decision::Limited { retry_after_ms } =
-        hygie_core::ratelimit::hit(&svc.db, svc.clock.as_ref(), &format!("search:{}", a.id), limit)
-            .await
-            .map_err(AppError::internal)?
-    {
-        return Err(AppError::RateLimited { retry_after_secs: (retry_after_ms.max(0) as u64).div_ceil(1000) });
-    }
+    crate::server::limit_hourly(&svc, &format!("search:{}", a.id), 600).await?;
     let items = mail::search(&svc.db, svc.clock.as_ref(), a.id, &query, None, 200).await.map_err(AppError::internal)?;
     // The search is recorded, not its words: they may name a patient.
     audit_account(&svc, a.id, "mail.search", Outcome::Success, Some(format!("results:{}", items.len()))).await;

@@ -3,10 +3,12 @@
 
 pub mod account;
 pub mod auth;
+pub mod directory;
 pub mod mail;
 pub mod portal;
 
 pub use account::*;
 pub use auth::*;
+pub use directory::*;
 pub use mail::*;
 pub use portal::*;

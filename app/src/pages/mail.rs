@@ -11,6 +11,7 @@ use crate::api::{
 };
 use crate::components::feedback::{ErrorNotice, Loading};
 use crate::components::form::{focus_later, problem_of, show_error, ErrorSummary, Field};
+use crate::components::recipients::RecipientField;
 use crate::domain::compose::{ComposeInput, SUBJECT_MAX};
 use crate::domain::FieldError;
 use crate::error::AppError;
@@ -72,6 +73,7 @@ fn FolderNav(current: Signal<String>) -> impl IntoView {
                     }
                 })}
             </Suspense>
+            <a href="/annuaire">{t.t(Msg::NavDirectory)}</a>
             <a href="/compte">{t.t(Msg::NavAccount)}</a>
         </nav>
     }
@@ -502,12 +504,12 @@ fn ComposeForm(initial: ComposeInput) -> impl IntoView {
     view! {
         <ErrorSummary prefix="compose" errors failure label_of node_ref=summary intro=Msg::ErrMailSummary/>
         <form class="form compose" novalidate on:submit=on_submit>
-            <Field prefix="compose" id="to" label=Msg::FieldTo hint=Some(Msg::FieldRecipientsHint) value=to
-                initial=initial.to.clone() problem=problem_of(errors, "to") autocomplete="off" input_type="text" maxlength=None/>
-            <Field prefix="compose" id="cc" label=Msg::FieldCc hint=None value=cc initial=initial.cc.clone()
-                problem=problem_of(errors, "cc") autocomplete="off" input_type="text" maxlength=None optional=true/>
-            <Field prefix="compose" id="bcc" label=Msg::FieldBcc hint=None value=bcc initial=String::new()
-                problem=problem_of(errors, "bcc") autocomplete="off" input_type="text" maxlength=None optional=true/>
+            <RecipientField prefix="compose" id="to" label=Msg::FieldTo hint=Some(Msg::FieldRecipientsHint) value=to
+                initial=initial.to.clone() problem=problem_of(errors, "to")/>
+            <RecipientField prefix="compose" id="cc" label=Msg::FieldCc hint=None value=cc initial=initial.cc.clone()
+                problem=problem_of(errors, "cc") optional=true/>
+            <RecipientField prefix="compose" id="bcc" label=Msg::FieldBcc hint=None value=bcc initial=String::new()
+                problem=problem_of(errors, "bcc") optional=true/>
             <Field prefix="compose" id="subject" label=Msg::FieldMailSubject hint=None value=subject
                 initial=initial.subject.clone() problem=problem_of(errors, "subject") autocomplete="off" input_type="text"
                 maxlength=Some(SUBJECT_MAX) optional=true/>

@@ -1,3 +1,4 @@
 pub mod account;
+pub mod directory;
 pub mod mail;
 pub mod portal;
