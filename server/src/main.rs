@@ -527,6 +527,11 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
                         "directory: {} entries imported from {} lines, {} malformed line(s) skipped; the new extract is in force",
                         r.entries, r.lines, r.malformed
                     );
+                    println!(
+                        "read and stored in {:.1} s, indexed in {:.1} s",
+                        r.load_time.as_secs_f64(),
+                        r.index_time.as_secs_f64()
+                    );
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {

@@ -108,7 +108,7 @@ mod ssr {
     use hygie_core::directory::{Entry, Query, Source};
 
     use super::*;
-    use crate::server::{audit_account, limit_hourly, Services};
+    use crate::server::{audit_account, Services};
 
     /// Search pages per account and hour; suggestions (one per pause in typing) have their own.
     pub const SEARCHES_PER_HOUR: i64 = 300;

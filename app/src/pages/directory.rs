@@ -90,6 +90,9 @@ pub fn DirectoryPage() -> impl IntoView {
     );
     let facets = Resource::new(|| (), |_| directory_facets());
     let initial = query.get_untracked();
+    let for_facets = initial.clone();
+    let (init_place, init_identifier, init_type) =
+        (initial.place.clone(), initial.identifier.clone(), initial.mailbox_type.clone());
     view! {
         <Title text=t.t(Msg::DirectoryTitle)/>
         <div class="page-head">
@@ -108,9 +111,8 @@ pub fn DirectoryPage() -> impl IntoView {
                 <legend>{t.t(Msg::DirFilters)}</legend>
                 <Suspense fallback=Loading>
                     {
-                        let initial = initial.clone();
                         move || {
-                            let initial = initial.clone();
+                            let initial = for_facets.clone();
                             Suspend::new(async move {
                                 let f = facets.await.unwrap_or_default();
                                 view! {
@@ -139,11 +141,11 @@ pub fn DirectoryPage() -> impl IntoView {
                 </Suspense>
                 <div class="field">
                     <label for="dir-place">{t.t(Msg::DirPlace)}</label>
-                    <input type="text" id="dir-place" name="lieu" value=initial.place.clone() autocomplete="off" maxlength="200"/>
+                    <input type="text" id="dir-place" name="lieu" value=init_place autocomplete="off" maxlength="200"/>
                 </div>
                 <div class="field">
                     <label for="dir-identifier">{t.t(Msg::DirIdentifier)}</label>
-                    <input type="text" id="dir-identifier" name="identifiant" value=initial.identifier.clone()
+                    <input type="text" id="dir-identifier" name="identifiant" value=init_identifier
                         inputmode="numeric" autocomplete="off" maxlength="20"/>
                 </div>
                 <div class="field">
@@ -151,7 +153,7 @@ pub fn DirectoryPage() -> impl IntoView {
                     <select id="dir-type" name="type">
                         <option value="">{t.t(Msg::DirAnyType)}</option>
                         {TYPES.iter().map(|(code, label)| {
-                            let selected = *code == initial.mailbox_type;
+                            let selected = *code == init_type;
                             view! { <option value=*code selected=selected>{t.t(*label)}</option> }
                         }).collect_view()}
                     </select>

@@ -15,7 +15,7 @@ pub const FIELDS: usize = 31;
 pub const MAX_REPORTED: usize = 1000;
 /// An import holding the lock longer than this is taken for crashed.
 const LOCK_STALE_MS: Millis = 3_600_000;
-const ROWS_PER_STATEMENT: usize = 1000;
+const ROWS_PER_STATEMENT: usize = 500;
 const ROWS_PER_TRANSACTION: usize = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +56,9 @@ pub struct ImportReport {
     pub malformed: u64,
     /// The first [`MAX_REPORTED`] malformed lines.
     pub problems: Vec<LineProblem>,
+    /// Time spent reading and storing the lines, then indexing them.
+    pub load_time: std::time::Duration,
+    pub index_time: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -279,6 +282,7 @@ async fn load<R: BufRead + Send>(
     );
     crate::with_pool!(db, p => { sqlx::query(&create).execute(p).await?; });
 
+    let started = std::time::Instant::now();
     let mut report = ImportReport { import_id, ..ImportReport::default() };
     let mut professions: HashMap<String, i64> = HashMap::new();
     let mut specialties: HashMap<String, i64> = HashMap::new();
@@ -340,6 +344,8 @@ async fn load<R: BufRead + Send>(
         return Err(ImportError::Empty);
     }
 
+    report.load_time = started.elapsed();
+    let started = std::time::Instant::now();
     for (column, index) in [
         ("name_key", "name"),
         ("rev_key", "rev"),
@@ -354,6 +360,7 @@ async fn load<R: BufRead + Send>(
         crate::with_pool!(db, p => { sqlx::query(&sql).execute(p).await?; });
     }
     crate::with_pool!(db, p => { sqlx::query(&format!("ANALYZE {name}")).execute(p).await?; });
+    report.index_time = started.elapsed();
 
     // The switch: facets, the import's record and the current pointer in one transaction.
     let previous = super::current_import(db).await?;
@@ -398,6 +405,10 @@ async fn store_batch(db: &Db, table: &str, rows: &[(u64, Line)]) -> Result<u64, 
     if rows.is_empty() {
         return Ok(0);
     }
+    // Bare `?` on SQLite: for `$n` or `?n`, binding looks every parameter's name up in a list of
+    // all the statement's names (sqlx asks each one's name), which is quadratic in the thousands
+    // of parameters of a batch. Anonymous parameters have no name to look up.
+    let numbered = db.backend() == crate::Backend::Postgres;
     crate::with_pool!(db, p => {
         let mut tx = p.begin().await?;
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
@@ -413,7 +424,12 @@ async fn store_batch(db: &Db, table: &str, rows: &[(u64, Line)]) -> Result<u64, 
                         sql.push_str(", ");
                     }
                     n += 1;
-                    sql.push_str(&format!("${n}"));
+                    if numbered {
+                        sql.push('$');
+                        sql.push_str(&n.to_string());
+                    } else {
+                        sql.push('?');
+                    }
                 }
                 sql.push(')');
             }

@@ -11,7 +11,7 @@
 //! the new one, never a mix, and keep working during the import. The previous table is dropped
 //! when the next import starts (a search still reading it would have to outlive a whole import).
 
-mod import;
+pub(crate) mod import;
 pub mod sample;
 
 pub use import::{import, ImportError, ImportReport, LineProblem, Malformed};
@@ -225,77 +225,79 @@ pub async fn current_import(db: &Db) -> Result<Option<i64>, StoreError> {
     Ok(v.flatten())
 }
 
-/// Conditions and their bound values, numbered from a running placeholder count.
-struct Conditions {
-    local: Vec<String>,
-    national: Vec<String>,
-    binds: Vec<String>,
-    /// A part of the query that the local accounts cannot match (a CAB mailbox type).
-    local_impossible: bool,
+/// The two ways a name matches: last name then first name (the most relevant, listed first),
+/// or first name then last name (organisations: legal name, or trade name / service).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Branch {
+    Name,
+    Reversed,
 }
 
-impl Conditions {
+/// One SQL statement of a search: its conditions and their bound values.
+struct Statement {
+    conditions: Vec<String>,
+    binds: Vec<String>,
+}
+
+impl Statement {
     fn bind(&mut self, v: String) -> String {
         self.binds.push(v);
         format!("${}", self.binds.len())
     }
 }
 
-fn conditions(q: &Query) -> Conditions {
-    let mut c = Conditions { local: vec![], national: vec![], binds: vec![], local_impossible: false };
+/// The conditions of `q` on the table aliased `a` (accounts) or `d` (extract), for `branch`
+/// when the query has a name. `None` when this source cannot match (a CAB mailbox type asked
+/// of the accounts).
+fn statement(q: &Query, local: bool, branch: Option<Branch>) -> Option<Statement> {
+    let alias = if local { "a" } else { "d" };
+    let mut st = Statement { conditions: Vec::new(), binds: Vec::new() };
     let text = q.text.trim();
     if text.contains('@') {
         let a = text.to_lowercase();
-        let (lo, hi) = (c.bind(a.clone()), c.bind(upper(&a)));
-        c.local.push(format!("a.address >= {lo} AND a.address < {hi}"));
-        c.national.push(format!("d.address >= {lo} AND d.address < {hi}"));
-    } else {
+        let (lo, hi) = (st.bind(a.clone()), st.bind(upper(&a)));
+        st.conditions.push(format!("{alias}.address >= {lo} AND {alias}.address < {hi}"));
+    } else if let Some(branch) = branch {
         let k = key(text);
-        if !k.is_empty() {
-            let (lo, hi) = (c.bind(k.clone()), c.bind(upper(&k)));
-            for (v, alias) in [(&mut c.local, "a"), (&mut c.national, "d")] {
-                v.push(format!(
-                    "(({alias}.name_key >= {lo} AND {alias}.name_key < {hi}) OR \
-                     ({alias}.rev_key >= {lo} AND {alias}.rev_key < {hi}))"
-                ));
-            }
+        let (lo, hi) = (st.bind(k.clone()), st.bind(upper(&k)));
+        match branch {
+            Branch::Name => st.conditions.push(format!("{alias}.name_key >= {lo} AND {alias}.name_key < {hi}")),
+            // Not already listed by the name branch.
+            Branch::Reversed => st.conditions.push(format!(
+                "{alias}.rev_key >= {lo} AND {alias}.rev_key < {hi} \
+                 AND NOT ({alias}.name_key >= {lo} AND {alias}.name_key < {hi})"
+            )),
         }
     }
     let profession = key(&q.profession);
     if !profession.is_empty() {
-        let p = c.bind(profession);
-        c.local.push(format!("a.profession_key = {p}"));
-        c.national.push(format!("d.profession_key = {p}"));
+        let p = st.bind(profession);
+        st.conditions.push(format!("{alias}.profession_key = {p}"));
     }
     let specialty = key(&q.specialty);
     if !specialty.is_empty() {
-        let (lo, hi) = (c.bind(specialty.clone()), c.bind(upper(&specialty)));
-        c.local.push(format!("a.specialty_key >= {lo} AND a.specialty_key < {hi}"));
-        c.national.push(format!("d.specialty_key >= {lo} AND d.specialty_key < {hi}"));
+        let (lo, hi) = (st.bind(specialty.clone()), st.bind(upper(&specialty)));
+        st.conditions.push(format!("{alias}.specialty_key >= {lo} AND {alias}.specialty_key < {hi}"));
     }
     let place = key(&q.place);
     if !place.is_empty() {
-        match place_kind(&place) {
-            PlaceKind::Postcode => {
-                let p = c.bind(place.clone());
-                c.national.push(format!("d.postcode = {p}"));
-                let l = c.bind(format!("% {place} %"));
-                c.local.push(format!("(' ' || a.place_key || ' ') LIKE {l}"));
+        // Accounts have one free-text practice place: matched as words inside it.
+        let cond = match (place_kind(&place), local) {
+            (PlaceKind::Postcode, false) => format!("d.postcode = {}", st.bind(place.clone())),
+            (PlaceKind::Departement, false) => format!("d.departement = {}", st.bind(place.to_uppercase())),
+            (PlaceKind::City, false) => {
+                let (lo, hi) = (st.bind(place.clone()), st.bind(upper(&place)));
+                format!("d.city_key >= {lo} AND d.city_key < {hi}")
             }
-            PlaceKind::Departement => {
-                let p = c.bind(place.to_uppercase());
-                c.national.push(format!("d.departement = {p}"));
-                // A postcode of the département in the practice place ("69003 lyon").
-                let l = c.bind(format!("% {place}{} %", "_".repeat(5 - place.len())));
-                c.local.push(format!("(' ' || a.place_key || ' ') LIKE {l}"));
+            (PlaceKind::Postcode, true) => format!("(' ' || a.place_key || ' ') LIKE {}", st.bind(format!("% {place} %"))),
+            // A postcode of the département in the practice place ("69003 lyon").
+            (PlaceKind::Departement, true) => {
+                let pattern = format!("% {place}{} %", "_".repeat(5 - place.len()));
+                format!("(' ' || a.place_key || ' ') LIKE {}", st.bind(pattern))
             }
-            PlaceKind::City => {
-                let (lo, hi) = (c.bind(place.clone()), c.bind(upper(&place)));
-                c.national.push(format!("d.city_key >= {lo} AND d.city_key < {hi}"));
-                let l = c.bind(format!("% {place}%"));
-                c.local.push(format!("(' ' || a.place_key) LIKE {l}"));
-            }
-        }
+            (PlaceKind::City, true) => format!("(' ' || a.place_key) LIKE {}", st.bind(format!("% {place}%"))),
+        };
+        st.conditions.push(cond);
     }
     let identifier: String = q.identifier.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
     if !identifier.is_empty() {
@@ -304,29 +306,26 @@ fn conditions(q: &Query) -> Conditions {
             12 if identifier.starts_with('8') || identifier.starts_with('0') => identifier[1..].to_string(),
             _ => identifier,
         };
-        let p = c.bind(number);
-        c.local.push(format!("a.id_value = {p}"));
-        c.national.push(format!("d.id_value = {p}"));
+        let p = st.bind(number);
+        st.conditions.push(format!("{alias}.id_value = {p}"));
     }
     let t = q.mailbox_type.trim().to_uppercase();
     if !t.is_empty() {
-        let local = match t.as_str() {
-            "PER" => Some("personal"),
-            "ORG" => Some("organisational"),
-            "APP" => Some("applicative"),
-            _ => None,
-        };
-        let p = c.bind(t.clone());
-        c.national.push(format!("d.mailbox_type = {p}"));
-        match local {
-            Some(l) => {
-                let p = c.bind(l.to_string());
-                c.local.push(format!("a.mailbox_type = {p}"));
+        let value = if local {
+            match t.as_str() {
+                "PER" => "personal",
+                "ORG" => "organisational",
+                "APP" => "applicative",
+                _ => return None,
             }
-            None => c.local_impossible = true,
-        }
+            .to_string()
+        } else {
+            t
+        };
+        let p = st.bind(value);
+        st.conditions.push(format!("{alias}.mailbox_type = {p}"));
     }
-    c
+    Some(st)
 }
 
 enum PlaceKind {
@@ -349,45 +348,72 @@ fn place_kind(place: &str) -> PlaceKind {
     }
 }
 
-/// One page of published entries matching `q`, by name order (an exact last name comes before
-/// longer ones: "martin jean" sorts before "martineau"). Returns at most `limit` entries after
+/// One page of published entries matching `q`: last-name matches first ("martin jean" before
+/// "martineau"), then first-name-first matches, each in key order. At most `limit` entries after
 /// skipping `offset`. An empty query returns nothing.
+///
+/// Each (source, match kind) is one statement reading its index in key order and stopping after
+/// `offset + limit` rows, so a two-letter prefix on the national extract costs a few index pages,
+/// not a sort of every match; the few lists are merged here.
 pub async fn search(db: &Db, q: &Query, offset: i64, limit: i64) -> Result<Vec<Entry>, StoreError> {
-    if q.is_empty() {
+    if q.is_empty() || limit <= 0 {
         return Ok(Vec::new());
     }
     let import_id = current_import(db).await?;
-    let mut c = conditions(q);
-    let local_where = std::iter::once(LOCAL_PUBLISHED.to_string()).chain(c.local.iter().cloned()).collect::<Vec<_>>();
-    let mut parts = Vec::new();
-    if !c.local_impossible {
-        parts.push(format!("SELECT {LOCAL_COLUMNS} FROM accounts a WHERE {}", local_where.join(" AND ")));
-    }
-    if let Some(id) = import_id {
-        let national_where =
-            std::iter::once(NATIONAL_PUBLISHED.to_string()).chain(c.national.iter().cloned()).collect::<Vec<_>>();
-        parts.push(format!("SELECT {NATIONAL_COLUMNS} FROM {} d WHERE {}", table(id), national_where.join(" AND ")));
-    }
-    if parts.is_empty() {
-        return Ok(Vec::new());
-    }
-    let lim = c.bind(String::new());
-    let off = c.bind(String::new());
-    let sql = format!(
-        "SELECT source, id, mailbox_type, address, id_kind, id_value, title, last_name, first_name, profession, \
-         specialty, organisation, service, street, postcode, city, departement, phone, no_paper FROM ({}) AS r \
-         ORDER BY name_key, address, source, id LIMIT {lim} OFFSET {off}",
-        parts.join(" UNION ALL ")
-    );
-    let n = c.binds.len();
-    let rows: Vec<Row> = crate::with_pool!(db, p => {
-        let mut query = sqlx::query_as::<_, Row>(&sql);
-        for v in &c.binds[..n - 2] {
-            query = query.bind(v);
+    let offset = offset.max(0);
+    let wanted = offset + limit;
+    let branches: Vec<Option<Branch>> = if !q.text.contains('@') && !key(&q.text).is_empty() {
+        vec![Some(Branch::Name), Some(Branch::Reversed)]
+    } else {
+        vec![None]
+    };
+    let mut found: Vec<(Option<Branch>, String, Row)> = Vec::new();
+    for branch in branches {
+        for local in [true, false] {
+            let table_name = match (local, import_id) {
+                (true, _) => "accounts a".to_string(),
+                (false, Some(id)) => format!("{} d", table(id)),
+                (false, None) => continue,
+            };
+            let Some(mut st) = statement(q, local, branch) else { continue };
+            let (columns, published, sort) = match (local, branch) {
+                (true, Some(Branch::Reversed)) => (LOCAL_COLUMNS, LOCAL_PUBLISHED, "a.rev_key"),
+                (true, _) => (LOCAL_COLUMNS, LOCAL_PUBLISHED, "a.name_key"),
+                (false, Some(Branch::Reversed)) => (NATIONAL_COLUMNS, NATIONAL_PUBLISHED, "d.rev_key"),
+                (false, _) => (NATIONAL_COLUMNS, NATIONAL_PUBLISHED, "d.name_key"),
+            };
+            st.conditions.insert(0, published.to_string());
+            let lim = st.binds.len() + 1;
+            let sql = format!(
+                "SELECT {columns}, {sort} AS sort_key FROM {table_name} WHERE {} ORDER BY {sort}, address, id LIMIT ${lim}",
+                st.conditions.join(" AND ")
+            );
+            let rows: Vec<(Row, String)> = crate::with_pool!(db, p => {
+                let mut query = sqlx::query_as::<_, SortedRow>(&sql);
+                for v in &st.binds {
+                    query = query.bind(v);
+                }
+                query.bind(wanted).fetch_all(p).await?.into_iter().map(|r| (r.row, r.sort_key)).collect()
+            });
+            found.extend(rows.into_iter().map(|(row, sort_key)| (branch, sort_key, row)));
         }
-        query.bind(limit.max(0)).bind(offset.max(0)).fetch_all(p).await?
+    }
+    found.sort_by(|a, b| {
+        (a.0, &a.1, &a.2.address, &a.2.source, a.2.id).cmp(&(b.0, &b.1, &b.2.address, &b.2.source, b.2.id))
     });
-    Ok(rows.into_iter().map(|r| r.into_entry(import_id)).collect())
+    Ok(found
+        .into_iter()
+        .skip(offset as usize)
+        .take(limit as usize)
+        .map(|(_, _, row)| row.into_entry(import_id))
+        .collect())
+}
+
+#[derive(sqlx::FromRow)]
+struct SortedRow {
+    #[sqlx(flatten)]
+    row: Row,
+    sort_key: String,
 }
 
 /// One published entry by its key (`c12`, `n3-4567`), or `None` if it is not (or no longer)

@@ -364,3 +364,41 @@ async fn a_reimport_replaces_the_extract_atomically() {
         assert_eq!(tables, 2, "the current extract and the one before it");
     }
 }
+
+/// A file the size of the real extract: every malformed line is reported by its number (the
+/// first thousand listed, all counted), the rest is searchable. Speed is measured by
+/// `scripts/bench-directory.sh`, not here.
+#[tokio::test]
+async fn a_full_size_extract_with_one_percent_malformed_lines() {
+    const LINES: u64 = 542_000;
+    let mut text = Vec::with_capacity(140 << 20);
+    let bad = sample::write(&mut text, LINES, 100).unwrap();
+    assert_eq!(bad.len(), 5_420);
+    for t in TestDb::both().await {
+        let started = std::time::Instant::now();
+        let clock = ManualClock::new(NOW);
+        let mut last = 0;
+        let r = import(&t.db, &clock, &text[..], &mut |bytes| {
+            assert!(bytes >= last, "progress goes forward");
+            last = bytes;
+        })
+        .await
+        .unwrap();
+        eprintln!(
+            "{:?}: 542,000 lines imported in {:?} (debug build): loaded in {:?}, indexed in {:?}",
+            t.db.backend(),
+            started.elapsed(),
+            r.load_time,
+            r.index_time
+        );
+        assert_eq!(last, text.len() as u64, "progress reaches the end of the file");
+        assert_eq!((r.lines, r.malformed, r.entries), (LINES, 5_420, LINES - 5_420));
+        assert_eq!(r.problems.len(), import::MAX_REPORTED);
+        assert_eq!(r.problems.iter().map(|p| p.line).collect::<Vec<_>>(), bad[..import::MAX_REPORTED]);
+        let found = search(&t.db, &Query::name("martin"), 0, 20).await.unwrap();
+        assert_eq!(found.len(), 20);
+        assert!(found.iter().all(|e| e.last_name == "MARTIN" || e.last_name.starts_with("MARTIN")));
+        let lyon = Query { specialty: "cardiologie".into(), place: "69".into(), ..Query::default() };
+        assert!(search(&t.db, &lyon, 0, 20).await.unwrap().iter().all(|e| e.departement.as_deref() == Some("69")));
+    }
+}
