@@ -76,7 +76,7 @@ test('a social worker finds colleagues by name and by specialty and city, opens 
 
   // The nurse's entry (an account of this service), then write to him from there.
   await searchByName(page, 'louis');
-  await page.getByRole('link', { name: 'Louis Martin' }).click();
+  await page.getByRole('link', { name: 'Louis Martin', exact: true }).click();
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Louis Martin');
   await expect(page.locator('.details')).toContainText(DEMO.nurse.address);
   await expect(page.locator('.details')).toContainText('Compte de ce service');
@@ -90,7 +90,7 @@ test('a social worker finds colleagues by name and by specialty and city, opens 
 
   // A national entry's page.
   await searchByName(page, 'leroux');
-  await page.getByRole('link', { name: 'Dr Hugo LEROUX' }).click();
+  await page.getByRole('link', { name: 'Dr Hugo LEROUX', exact: true }).click();
   await expect(page.locator('.details')).toContainText('RPPS 10001110003');
   await expect(page.locator('.details')).toContainText('Ne souhaite plus recevoir de documents papier');
   await expect(page.locator('.details')).toContainText('Annuaire national MSSanté');

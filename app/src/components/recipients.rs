@@ -80,7 +80,9 @@ pub fn RecipientField(
         );
     };
     let choose = move |i: usize| {
-        if let Some(e) = suggestions.read_untracked().get(i).cloned() {
+        // Cloned out first: the list is replaced below, which needs no reader left.
+        let picked = suggestions.with_untracked(|list| list.get(i).cloned());
+        if let Some(e) = picked {
             value.set(complete(&value.get_untracked(), &e.address));
             generation.update_value(|g| *g += 1);
             close();
