@@ -15,4 +15,12 @@ say "outgoing mail and SMS: target/release/hygie outbox list | show ID"
 say "demonstration accounts (created in an empty database): see README, « Running on the embedded defaults »"
 export LEPTOS_SITE_ROOT="$ROOT/target/site"
 export HYGIE_DEMO_ACCOUNTS="${HYGIE_DEMO_ACCOUNTS:-true}"
+# A generated national extract, so that the directory has correspondents to find (demo only).
+if [ "$HYGIE_DEMO_ACCOUNTS" = true ] && "$ROOT/target/release/hygie" directory status | grep -q 'none imported'; then
+  say "importing a generated directory extract (5,000 fictitious correspondents)"
+  sample="$(mktemp)"
+  "$ROOT/target/release/hygie" directory sample --lines 5000 --malformed-every 0 "$sample" >/dev/null
+  "$ROOT/target/release/hygie" directory import "$sample" | tail -n 2
+  rm -f "$sample"
+fi
 exec "$ROOT/target/release/hygie" serve

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::process::Command;
-
 use common::browser::*;
 use common::{TestServer, ENGINES};
 use hygie_core::accounts::{self, AccountRecord, Created};
@@ -92,12 +90,15 @@ async fn the_directory_serves_signed_in_people_and_never_the_liste_rouge() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("extraction.txt");
         std::fs::write(&file, extract()).unwrap();
-        let out = Command::new(env!("CARGO_BIN_EXE_hygie"))
+        // Awaited, not blocking: the server under test runs on this same runtime, and a blocked
+        // runtime would hold its open SQLite write transaction hostage.
+        let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_hygie"))
             .args(["directory", "import"])
             .arg(&file)
             .env("HYGIE_DATABASE_URL", s.config.database_url())
             .env("HYGIE_DATA_DIR", &s.config.data_dir)
             .output()
+            .await
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
