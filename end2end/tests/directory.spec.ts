@@ -74,16 +74,16 @@ test('a social worker finds colleagues by name and by specialty and city, opens 
   await expect(results).toHaveCount(1);
   await expect(results.first()).toContainText('Dr Hugo LEROUX');
 
-  // The nurse's entry (an account of this service), then write to him from there.
-  await searchByName(page, 'louis');
-  await page.getByRole('link', { name: 'Louis Martin', exact: true }).click();
-  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Louis Martin');
-  await expect(page.locator('.details')).toContainText(DEMO.nurse.address);
+  // The doctor's entry (an account of this service), then write to her from there.
+  await searchByName(page, 'camille');
+  await page.getByRole('link', { name: 'Camille Durand', exact: true }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Camille Durand');
+  await expect(page.locator('.details')).toContainText(DEMO.doctor.address);
   await expect(page.locator('.details')).toContainText('Compte de ce service');
   await expectNoAxeViolations(page);
-  await page.getByRole('link', { name: 'Écrire à Louis Martin' }).click();
+  await page.getByRole('link', { name: 'Écrire à Camille Durand' }).click();
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Nouveau message');
-  await expect(page.getByLabel('À', { exact: true })).toHaveValue(DEMO.nurse.address);
+  await expect(page.getByLabel('À', { exact: true })).toHaveValue(DEMO.doctor.address);
   await page.getByLabel('Objet').fill("Trouvé dans l'annuaire");
   await page.getByRole('button', { name: 'Envoyer' }).click();
   await expect(page.getByText('Message envoyé.')).toBeVisible();

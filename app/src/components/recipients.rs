@@ -63,16 +63,18 @@ pub fn RecipientField(
             close();
             return;
         }
+        // The field may be gone (message sent, page left) by the time these run: `try_` reads
+        // and writes do nothing then.
         set_timeout(
             move || {
-                if generation.get_value() != asked {
+                if generation.try_get_value() != Some(asked) {
                     return;
                 }
                 leptos::task::spawn_local(async move {
                     let found = directory_suggest(token).await.unwrap_or_default();
-                    if generation.get_value() == asked {
-                        suggestions.set(found);
-                        active.set(None);
+                    if generation.try_get_value() == Some(asked) {
+                        suggestions.try_set(found);
+                        active.try_set(None);
                     }
                 });
             },
