@@ -94,7 +94,7 @@ impl Query {
             && key(&self.profession).is_empty()
             && key(&self.specialty).is_empty()
             && key(&self.place).is_empty()
-            && self.identifier.trim().is_empty()
+            && !self.identifier.chars().any(|c| c.is_ascii_alphanumeric())
             && self.mailbox_type.trim().is_empty()
     }
 }
@@ -211,8 +211,15 @@ const NATIONAL_COLUMNS: &str = "'n' AS source, d.id AS id, d.mailbox_type AS mai
 /// Only active accounts off the liste rouge are ever published.
 const LOCAL_PUBLISHED: &str = "a.status = 'active' AND a.liste_rouge = FALSE";
 
-/// An extract entry is hidden when the address is one of ours (ours is the authority).
-const NATIONAL_PUBLISHED: &str = "NOT EXISTS (SELECT 1 FROM accounts o WHERE o.address = d.address)";
+/// An extract entry is hidden when the address is one of ours (ours is the authority). On
+/// PostgreSQL the extract's columns are `COLLATE "C"`: comparing in the accounts' collation
+/// keeps their unique index usable.
+fn national_published(backend: Backend) -> &'static str {
+    match backend {
+        Backend::Sqlite => "NOT EXISTS (SELECT 1 FROM accounts o WHERE o.address = d.address)",
+        Backend::Postgres => "NOT EXISTS (SELECT 1 FROM accounts o WHERE o.address = (d.address COLLATE \"default\"))",
+    }
+}
 
 pub(crate) fn table(import_id: i64) -> String {
     format!("directory_g{import_id}")
@@ -249,14 +256,19 @@ impl Statement {
 /// The conditions of `q` on the table aliased `a` (accounts) or `d` (extract), for `branch`
 /// when the query has a name. `None` when this source cannot match (a CAB mailbox type asked
 /// of the accounts).
-fn statement(q: &Query, local: bool, branch: Option<Branch>) -> Option<Statement> {
+fn statement(q: &Query, backend: Backend, local: bool, branch: Option<Branch>) -> Option<Statement> {
     let alias = if local { "a" } else { "d" };
     let mut st = Statement { conditions: Vec::new(), binds: Vec::new() };
     let text = q.text.trim();
     if text.contains('@') {
         let a = text.to_lowercase();
         let (lo, hi) = (st.bind(a.clone()), st.bind(upper(&a)));
-        st.conditions.push(format!("{alias}.address >= {lo} AND {alias}.address < {hi}"));
+        // A prefix range needs byte order: PostgreSQL's default collation may sort `~` first.
+        let column = match (backend, local) {
+            (Backend::Postgres, true) => "a.address COLLATE \"C\"".to_string(),
+            _ => format!("{alias}.address"),
+        };
+        st.conditions.push(format!("{column} >= {lo} AND {column} < {hi}"));
     } else if let Some(branch) = branch {
         let k = key(text);
         let (lo, hi) = (st.bind(k.clone()), st.bind(upper(&k)));
@@ -303,7 +315,8 @@ fn statement(q: &Query, local: bool, branch: Option<Branch>) -> Option<Statement
     if !identifier.is_empty() {
         // The national id is the kind digit then the number (RPPS: 8 + 11 digits).
         let number = match identifier.len() {
-            12 if identifier.starts_with('8') || identifier.starts_with('0') => identifier[1..].to_string(),
+            12 if identifier.starts_with('8') => identifier[1..].to_string(),
+            10 if identifier.starts_with('0') => identifier[1..].to_string(),
             _ => identifier,
         };
         let p = st.bind(number);
@@ -375,12 +388,12 @@ pub async fn search(db: &Db, q: &Query, offset: i64, limit: i64) -> Result<Vec<E
                 (false, Some(id)) => format!("{} d", table(id)),
                 (false, None) => continue,
             };
-            let Some(mut st) = statement(q, local, branch) else { continue };
+            let Some(mut st) = statement(q, db.backend(), local, branch) else { continue };
             let (columns, published, sort) = match (local, branch) {
                 (true, Some(Branch::Reversed)) => (LOCAL_COLUMNS, LOCAL_PUBLISHED, "a.rev_key"),
                 (true, _) => (LOCAL_COLUMNS, LOCAL_PUBLISHED, "a.name_key"),
-                (false, Some(Branch::Reversed)) => (NATIONAL_COLUMNS, NATIONAL_PUBLISHED, "d.rev_key"),
-                (false, _) => (NATIONAL_COLUMNS, NATIONAL_PUBLISHED, "d.name_key"),
+                (false, Some(Branch::Reversed)) => (NATIONAL_COLUMNS, national_published(db.backend()), "d.rev_key"),
+                (false, _) => (NATIONAL_COLUMNS, national_published(db.backend()), "d.name_key"),
             };
             st.conditions.insert(0, published.to_string());
             let lim = st.binds.len() + 1;
@@ -433,7 +446,8 @@ pub async fn entry(db: &Db, entry_key: &str) -> Result<Option<Entry>, StoreError
             if current_import(db).await? != Some(g) {
                 return Ok(None);
             }
-            format!("SELECT {NATIONAL_COLUMNS} FROM {} d WHERE {NATIONAL_PUBLISHED} AND d.id = $1", table(g))
+            let published = national_published(db.backend());
+            format!("SELECT {NATIONAL_COLUMNS} FROM {} d WHERE {published} AND d.id = $1", table(g))
         }
     };
     let row: Option<Row> = crate::with_pool!(db, p => sqlx::query_as(&sql).bind(id).fetch_optional(p).await?);
@@ -442,16 +456,31 @@ pub async fn entry(db: &Db, entry_key: &str) -> Result<Option<Entry>, StoreError
 
 /// The professions and specialties of the directory, most common first, for the filters.
 pub async fn facets(db: &Db) -> Result<Facets, StoreError> {
-    let import_id = current_import(db).await?.unwrap_or(0);
-    let rows: Vec<(String, String, i64)> = crate::with_pool!(db, p => sqlx::query_as(
+    let import_id = current_import(db).await?;
+    // The counts stored at import, less the extract entries hidden behind one of our accounts
+    // (which may be on the liste rouge), plus the published accounts.
+    let hidden = match import_id {
+        Some(id) => {
+            let t = table(id);
+            let published = national_published(db.backend()).replacen("NOT EXISTS", "EXISTS", 1);
+            format!(
+                " UNION ALL SELECT 'profession', d.profession, -COUNT(*) FROM {t} d WHERE {published} \
+                   AND d.profession IS NOT NULL GROUP BY d.profession \
+                 UNION ALL SELECT 'specialty', d.specialty, -COUNT(*) FROM {t} d WHERE {published} \
+                   AND d.specialty IS NOT NULL GROUP BY d.specialty"
+            )
+        }
+        None => String::new(),
+    };
+    let sql = format!(
         "SELECT kind, label, entries FROM directory_facets WHERE import_id = $1 \
          UNION ALL SELECT 'profession', profession, COUNT(*) FROM accounts a \
-           WHERE a.status = 'active' AND a.liste_rouge = FALSE AND profession IS NOT NULL AND profession <> '' \
-           GROUP BY profession \
+           WHERE {LOCAL_PUBLISHED} AND profession IS NOT NULL AND profession <> '' GROUP BY profession \
          UNION ALL SELECT 'specialty', specialty, COUNT(*) FROM accounts a \
-           WHERE a.status = 'active' AND a.liste_rouge = FALSE AND specialty IS NOT NULL AND specialty <> '' \
-           GROUP BY specialty")
-        .bind(import_id).fetch_all(p).await?);
+           WHERE {LOCAL_PUBLISHED} AND specialty IS NOT NULL AND specialty <> '' GROUP BY specialty{hidden}"
+    );
+    let rows: Vec<(String, String, i64)> =
+        crate::with_pool!(db, p => sqlx::query_as(&sql).bind(import_id.unwrap_or(0)).fetch_all(p).await?);
     let mut f = Facets::default();
     for (kind, label, n) in rows {
         let list = if kind == "profession" { &mut f.professions } else { &mut f.specialties };
@@ -461,6 +490,7 @@ pub async fn facets(db: &Db) -> Result<Facets, StoreError> {
         }
     }
     for list in [&mut f.professions, &mut f.specialties] {
+        list.retain(|(_, n)| *n > 0);
         list.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     }
     Ok(f)

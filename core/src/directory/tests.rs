@@ -239,7 +239,10 @@ async fn the_liste_rouge_never_leaks() {
             );
         }
         assert!(entry(&t.db, &format!("c{id}")).await.unwrap().is_none());
-        assert!(facets(&t.db).await.unwrap().professions.iter().all(|(_, n)| *n == 2), "counts leak nothing either");
+        let f = facets(&t.db).await.unwrap();
+        assert_eq!(f.professions, [("Médecin".to_string(), 1)], "counts leak nothing either");
+        assert_eq!(f.specialties, [("Pédiatrie".to_string(), 1)]);
+        assert!(search_one(&t.db, &Query { identifier: "-".into(), ..Query::default() }).await.is_empty());
 
         // Off the liste rouge, the account is found, ours rather than the extract's copy, and
         // with the phone its holder chose to publish.
