@@ -20,7 +20,7 @@ for run in first second; do
   say "import ($run)"
   /usr/bin/time -f "$run import: %e s wall, %M KiB peak memory" "$BIN" directory import "$dir/extract.txt" \
     > "$dir/import.out" 2> "$dir/time.out" || { cat "$dir/import.out" "$dir/time.out"; die "import failed"; }
-  tail -n 1 "$dir/import.out"
+  tail -n 2 "$dir/import.out"
   grep -c '^line ' "$dir/import.out" | xargs printf 'malformed lines listed: %s\n'
   tail -n 1 "$dir/time.out"
 done
