@@ -62,7 +62,11 @@ pub async fn run(db: &Db, n: usize) -> Result<(), StoreError> {
     let places = ["Lyon", "75", "13005", "Paris", "2A"];
     let queries: Vec<Query> = (0..n)
         .map(|_| Query {
-            specialty: facets.specialties.get(next(facets.specialties.len().max(1))).map(|s| s.0.clone()).unwrap_or_default(),
+            specialty: facets
+                .specialties
+                .get(next(facets.specialties.len().max(1)))
+                .map(|s| s.0.clone())
+                .unwrap_or_default(),
             place: places[next(places.len())].to_string(),
             ..Query::default()
         })

@@ -501,8 +501,10 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
             let db = hygie_server::open_database(&config).await.map_err(|e| e.to_string())?;
             let bar = indicatif::ProgressBar::new(size);
             bar.set_style(
-                indicatif::ProgressStyle::with_template("{bar:40} {percent:>3}%  {bytes}/{total_bytes}  {elapsed_precise}")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {percent:>3}%  {bytes}/{total_bytes}  {elapsed_precise}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             );
             let reader = std::io::BufReader::with_capacity(1 << 16, f);
             let result =

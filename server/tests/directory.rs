@@ -164,7 +164,10 @@ async fn the_directory_serves_signed_in_people_and_never_the_liste_rouge() {
         };
         assert_eq!(z.call("preferences", &prefs("false")).await.status, 200);
         let shown = a.call("directory-entry", &[("key", &format!("c{zoe_id}"))]).await;
-        assert_eq!((shown.body["phone"].as_str(), shown.body["no_paper"].as_bool()), (Some("+33611112222"), Some(true)));
+        assert_eq!(
+            (shown.body["phone"].as_str(), shown.body["no_paper"].as_bool()),
+            (Some("+33611112222"), Some(true))
+        );
         assert_eq!(z.call("preferences", &prefs("true")).await.status, 200);
         for q in ["mart", "martinot", "zoé", "zoe.martinot@hygie.localhost", "zoe.martinot@"] {
             assert!(!addresses(&search(&a, q).await.body).contains(&zoe), "{q} found the liste rouge");

@@ -13,12 +13,8 @@ use crate::pages::mail::auth_redirect;
 use crate::use_i18n;
 
 /// Mailbox types, as the extract codes them.
-const TYPES: &[(&str, Msg)] = &[
-    ("PER", Msg::DirTypePer),
-    ("ORG", Msg::DirTypeOrg),
-    ("CAB", Msg::DirTypeCab),
-    ("APP", Msg::DirTypeApp),
-];
+const TYPES: &[(&str, Msg)] =
+    &[("PER", Msg::DirTypePer), ("ORG", Msg::DirTypeOrg), ("CAB", Msg::DirTypeCab), ("APP", Msg::DirTypeApp)];
 
 fn type_label(t: I18n, code: &str) -> String {
     TYPES.iter().find(|(c, _)| *c == code).map(|(_, m)| t.t(*m).to_string()).unwrap_or_else(|| code.to_string())
@@ -75,9 +71,8 @@ pub fn DirectoryPage() -> impl IntoView {
             mailbox_type: p.get("type").unwrap_or_default(),
         })
     });
-    let page = Memo::new(move |_| {
-        params.with(|p| p.get("page").and_then(|v| v.parse::<i64>().ok()).unwrap_or(1).max(1) - 1)
-    });
+    let page =
+        Memo::new(move |_| params.with(|p| p.get("page").and_then(|v| v.parse::<i64>().ok()).unwrap_or(1).max(1) - 1));
     let results = Resource::new(
         move || (query.get(), page.get()),
         |(q, page)| async move {

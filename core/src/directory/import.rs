@@ -266,7 +266,7 @@ async fn load<R: BufRead + Send>(
     input: &mut R,
     progress: &mut (dyn FnMut(u64) + Send),
 ) -> Result<ImportReport, ImportError> {
-    drop_retired(db).await?;
+    drop_retired(db, import_id).await?;
     let t = text_type(db);
     let name = table(import_id);
     let id_type = match db.backend() {
@@ -387,11 +387,16 @@ async fn load<R: BufRead + Send>(
     Ok(report)
 }
 
-/// Drops the tables of imports that are no longer current (the previous extract, failed loads).
-async fn drop_retired(db: &Db) -> Result<(), ImportError> {
+/// Drops the tables of imports that are no longer current: the previous extract, failed loads,
+/// and loads that were still "running" when their process died (this import holds the lock,
+/// so no other one is running).
+async fn drop_retired(db: &Db, this_import: i64) -> Result<(), ImportError> {
     let current = super::current_import(db).await?;
+    crate::with_pool!(db, p => { sqlx::query(
+        "UPDATE directory_imports SET status = 'failed' WHERE status = 'running' AND id <> $1")
+        .bind(this_import).execute(p).await?; });
     let ids: Vec<i64> = crate::with_pool!(db, p => sqlx::query_scalar(
-        "SELECT id FROM directory_imports WHERE status <> 'running'").fetch_all(p).await?);
+        "SELECT id FROM directory_imports WHERE id <> $1").bind(this_import).fetch_all(p).await?);
     for id in ids.into_iter().filter(|id| Some(*id) != current) {
         crate::with_pool!(db, p => {
             sqlx::query(&format!("DROP TABLE IF EXISTS {}", table(id))).execute(p).await?;

@@ -301,7 +301,9 @@ fn statement(q: &Query, backend: Backend, local: bool, branch: Option<Branch>) -
                 let (lo, hi) = (st.bind(place.clone()), st.bind(upper(&place)));
                 format!("d.city_key >= {lo} AND d.city_key < {hi}")
             }
-            (PlaceKind::Postcode, true) => format!("(' ' || a.place_key || ' ') LIKE {}", st.bind(format!("% {place} %"))),
+            (PlaceKind::Postcode, true) => {
+                format!("(' ' || a.place_key || ' ') LIKE {}", st.bind(format!("% {place} %")))
+            }
             // A postcode of the département in the practice place ("69003 lyon").
             (PlaceKind::Departement, true) => {
                 let pattern = format!("% {place}{} %", "_".repeat(5 - place.len()));
@@ -523,8 +525,7 @@ pub fn account_keys(a: &AccountRecord) -> [String; 5] {
 /// Fills the search keys of accounts created before the directory existed.
 pub async fn refresh_account_keys(db: &Db) -> Result<u64, StoreError> {
     #[allow(clippy::type_complexity)]
-    let rows: Vec<(i64, String, String, String, Option<String>, Option<String>, Option<String>)> =
-        crate::with_pool!(db, p => sqlx::query_as(
+    let rows: Vec<(i64, String, String, String, Option<String>, Option<String>, Option<String>)> = crate::with_pool!(db, p => sqlx::query_as(
             "SELECT id, address, last_name, first_name, profession, specialty, practice_place FROM accounts \
              WHERE name_key IS NULL").fetch_all(p).await?);
     for (id, address, last_name, first_name, profession, specialty, practice_place) in &rows {

@@ -23,7 +23,14 @@ fn header() -> String {
     String::from_utf8(out).unwrap()
 }
 
-fn person(address: &str, last: &str, first: &str, profession: &str, specialty: &str, place: (&str, &str, &str)) -> String {
+fn person(
+    address: &str,
+    last: &str,
+    first: &str,
+    profession: &str,
+    specialty: &str,
+    place: (&str, &str, &str),
+) -> String {
     let routing = format!("{} {}", place.1, place.0);
     line(&[
         (0, "PER"),
@@ -144,11 +151,40 @@ async fn searching_by_name_filters_and_address() {
     for t in TestDb::both().await {
         let text = [
             header(),
-            person("jean.martin@med.mssante.fr", "MARTIN", "Jean", "Médecin", "Cardiologie et maladies vasculaires", ("LYON", "69003", "69")),
-            person("anne.martineau@med.mssante.fr", "MARTINEAU", "Anne", "Médecin", "Pédiatrie", ("LYON", "69003", "69")),
-            person("eloise.lefevre@med.mssante.fr", "LEFÈVRE", "Éloïse", "Médecin", "Cardiologie et maladies vasculaires", ("PARIS", "75015", "75")),
+            person(
+                "jean.martin@med.mssante.fr",
+                "MARTIN",
+                "Jean",
+                "Médecin",
+                "Cardiologie et maladies vasculaires",
+                ("LYON", "69003", "69"),
+            ),
+            person(
+                "anne.martineau@med.mssante.fr",
+                "MARTINEAU",
+                "Anne",
+                "Médecin",
+                "Pédiatrie",
+                ("LYON", "69003", "69"),
+            ),
+            person(
+                "eloise.lefevre@med.mssante.fr",
+                "LEFÈVRE",
+                "Éloïse",
+                "Médecin",
+                "Cardiologie et maladies vasculaires",
+                ("PARIS", "75015", "75"),
+            ),
             person("paul.martin@inf.mssante.fr", "MARTIN", "Paul", "Infirmier", "", ("AJACCIO", "20000", "2A")),
-            line(&[(0, "ORG"), (1, "urgences@ch-lyon.mssante.fr"), (7, "Urgences"), (18, "Centre hospitalier de Lyon"), (27, "69003 LYON"), (28, "69003"), (29, "69")]),
+            line(&[
+                (0, "ORG"),
+                (1, "urgences@ch-lyon.mssante.fr"),
+                (7, "Urgences"),
+                (18, "Centre hospitalier de Lyon"),
+                (27, "69003 LYON"),
+                (28, "69003"),
+                (29, "69"),
+            ]),
         ]
         .join("\n");
         let r = import_text(&t.db, &text).await;
@@ -303,9 +339,20 @@ async fn one_import_at_a_time() {
         let text = [header(), person("a@b.mssante.fr", "A", "B", "", "", ("", "", ""))].join("\n");
         let r = import(&t.db, &clock, text.as_bytes(), &mut |_| {}).await;
         assert!(matches!(r, Err(ImportError::Busy(60_000))), "{r:?}");
-        // A lock older than an hour is a crashed import's.
+        // A lock older than an hour is a crashed import's: its half-loaded table goes too.
+        crate::with_pool!(&t.db, p => {
+            sqlx::query("INSERT INTO directory_imports (id, started_ms, status) VALUES (77, $1, 'running')")
+                .bind(NOW - 60_000).execute(p).await.unwrap();
+            sqlx::query("CREATE TABLE directory_g77 (id INTEGER)").execute(p).await.unwrap();
+        });
         clock.advance_ms(3_600_000);
         import(&t.db, &clock, text.as_bytes(), &mut |_| {}).await.unwrap();
+        let left: i64 = crate::with_pool!(&t.db, p => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM directory_imports WHERE id = 77 AND status = 'failed'").fetch_one(p).await.unwrap());
+        assert_eq!(left, 1);
+        let table =
+            crate::with_pool!(&t.db, p => sqlx::query("SELECT 1 FROM directory_g77").fetch_all(p).await.map(|_| ()));
+        assert!(table.is_err(), "the crashed import's table is dropped");
     }
 }
 
