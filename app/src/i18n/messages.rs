@@ -403,7 +403,7 @@ messages! {
     SearchPlaceholder => "Rechercher (de:, à:, objet:, pj:, non-lu:)", "Search (from:, to:, subject:, has:attachment, is:unread)";
     SearchButton => "Rechercher", "Search";
     SearchTitle => "Recherche", "Search";
-    SearchHelp => "Mots du message, et au besoin : de:nom, à:nom, objet:mot, pj: (avec pièce jointe), non-lu:.", "Words of the message and, if needed: from:name, to:name, subject:word, has:attachment, is:unread.";
+    SearchHelp => "Mots du message, et au besoin : de:nom, à:nom, objet:mot, pj: (avec pièce jointe), non-lu:, après:2026-10-01, avant:15/10/2026.", "Words of the message and, if needed: from:name, to:name, subject:word, has:attachment, is:unread, after:2026-10-01, before:15/10/2026.";
     SearchNothing => "Aucun message ne correspond à cette recherche.", "No message matches this search.";
     SearchCount => "{count} message(s) trouvé(s).", "{count} message(s) found.";
     MessageContent => "Contenu du message", "Message content";

@@ -505,6 +505,20 @@ pub struct SearchQuery {
     pub subject: Vec<String>,
     pub has_attachment: bool,
     pub unread: bool,
+    /// `après:`/`after:` a day: from its midnight (UTC), inclusive.
+    pub after_ms: Option<Millis>,
+    /// `avant:`/`before:` a day: before its midnight (UTC).
+    pub before_ms: Option<Millis>,
+}
+
+/// Midnight UTC of a day written `2026-10-01`, `01/10/2026` or `1/10/2026`, in milliseconds.
+fn day_start_ms(text: &str) -> Option<Millis> {
+    let parts: Vec<&str> = text.split(['-', '/', '.']).collect();
+    let [a, b, c] = parts.as_slice() else { return None };
+    let (y, m, d) = if a.len() == 4 { (a, b, c) } else { (c, b, a) };
+    let (y, m, d): (i32, u8, u8) = (y.parse().ok()?, m.parse().ok()?, d.parse().ok()?);
+    let date = time::Date::from_calendar_date(y, time::Month::try_from(m).ok()?, d).ok()?;
+    Some(date.midnight().assume_utc().unix_timestamp() * 1000)
 }
 
 impl SearchQuery {
@@ -524,6 +538,10 @@ impl SearchQuery {
                 "has" if value == "attachment" || value == "pj" => s.has_attachment = true,
                 "non-lu" | "nonlu" => s.unread = true,
                 "is" if value == "unread" => s.unread = true,
+                "après" | "apres" | "after" | "depuis" | "since" if day_start_ms(&value).is_some() => {
+                    s.after_ms = day_start_ms(&value)
+                }
+                "avant" | "before" if day_start_ms(&value).is_some() => s.before_ms = day_start_ms(&value),
                 _ => s.words.push(lower),
             }
         }
@@ -613,6 +631,13 @@ pub async fn search(
     }
     if q.unread {
         sql.push_str(" AND m.unread");
+    }
+    // Integers from the parser, never text: formatted in.
+    if let Some(after) = q.after_ms {
+        sql.push_str(&format!(" AND m.date_ms >= {after}"));
+    }
+    if let Some(before) = q.before_ms {
+        sql.push_str(&format!(" AND m.date_ms < {before}"));
     }
     sql.push_str(&format!(" ORDER BY m.date_ms DESC, m.id DESC LIMIT {}", limit.clamp(1, 500)));
     Ok(crate::with_pool!(db, p => {
@@ -909,6 +934,14 @@ mod tests {
         assert_eq!(q.subject, ["résultats"]);
         assert!(q.has_attachment && q.unread);
         assert!(SearchQuery::parse("   ").is_empty());
+        let d = SearchQuery::parse("bilan après:2026-10-01 avant:15/10/2026");
+        assert_eq!(d.words, ["bilan"]);
+        assert_eq!(d.after_ms, Some(1_790_812_800_000), "2026-10-01T00:00:00Z");
+        assert_eq!(d.before_ms.zip(d.after_ms).map(|(b, a)| b - a), Some(14 * 86_400_000));
+        assert_eq!(SearchQuery::parse("after:1/2/2027").after_ms, Some(1_801_440_000_000), "1 February 2027");
+        let nonsense = SearchQuery::parse("avant:hier après:2026-13-01");
+        assert_eq!((nonsense.before_ms, nonsense.after_ms), (None, None));
+        assert_eq!(nonsense.words, ["avant:hier", "après:2026-13-01"], "kept as words, not lost");
     }
 
     #[test]
@@ -1010,6 +1043,10 @@ mod tests {
             assert_eq!(found("introuvable", b.id).await, 0);
             assert_eq!(found("demain", holder(&t.db, &clock, "dora").await.id).await, 0, "another mailbox");
             assert!(found("demain à:bruno", a.id).await >= 1, "the sender finds it in Sent");
+            let today = time::OffsetDateTime::from_unix_timestamp(clock.now_ms() / 1000).unwrap().date();
+            let (y, m, d) = (today.year(), today.month() as u8, today.day());
+            assert!(found(&format!("demain après:{y}-{m:02}-{d:02}"), b.id).await >= 1);
+            assert_eq!(found(&format!("demain avant:{d:02}/{m:02}/{y}"), b.id).await, 0, "dates");
 
             // Import: stored as they are, searchable, attachments named, unparsable skipped.
             let mbox_msg = |n: usize| {
