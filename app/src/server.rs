@@ -160,17 +160,21 @@ pub async fn signed_in(svc: &Services, terms_required: bool) -> Result<(Session,
     Ok((session, account))
 }
 
-/// Counts one use of a costly action against `key` ("search:12") and refuses it past `max` per
-/// hour, with the wait in the error.
-pub async fn limit_hourly(svc: &Services, key: &str, max: i64) -> Result<(), AppError> {
-    use hygie_core::ratelimit::{self, Decision, Limit};
-    let limit = Limit { max, window_ms: 3_600_000 };
+/// Counts one hit on `key` ("search:12", "signin:IP") and refuses it past `limit`, with the
+/// wait in the error.
+pub async fn limit_hits(svc: &Services, key: &str, limit: hygie_core::ratelimit::Limit) -> Result<(), AppError> {
+    use hygie_core::ratelimit::{self, Decision};
     match ratelimit::hit(&svc.db, svc.clock.as_ref(), key, limit).await.map_err(AppError::internal)? {
         Decision::Allowed { .. } => Ok(()),
         Decision::Limited { retry_after_ms } => {
             Err(AppError::RateLimited { retry_after_secs: (retry_after_ms.max(0) as u64).div_ceil(1000) })
         }
     }
+}
+
+/// [`limit_hits`] with at most `max` hits an hour.
+pub async fn limit_hourly(svc: &Services, key: &str, max: i64) -> Result<(), AppError> {
+    limit_hits(svc, key, hygie_core::ratelimit::Limit { max, window_ms: 3_600_000 }).await
 }
 
 /// Records an action of a signed-in account in the audit trail.

@@ -26,7 +26,6 @@ pub struct ResetInfo {
 mod ssr {
     use hygie_core::auth::policy::PasswordProblem;
     use hygie_core::auth::signin::LinkProblem;
-    use hygie_core::ratelimit;
 
     use crate::domain::{FieldError, FieldProblem};
     use crate::error::AppError;
@@ -54,12 +53,7 @@ mod ssr {
     /// Counts one sign-in-type attempt from this client IP against the configured limit.
     pub async fn limit_ip(svc: &Services) -> Result<(), AppError> {
         let key = format!("signin:{}", client_ip().unwrap_or_default());
-        match ratelimit::hit(&svc.db, svc.clock.as_ref(), &key, svc.auth.per_ip).await.map_err(AppError::internal)? {
-            ratelimit::Decision::Allowed { .. } => Ok(()),
-            ratelimit::Decision::Limited { retry_after_ms } => {
-                Err(AppError::RateLimited { retry_after_secs: (retry_after_ms.max(0) as u64).div_ceil(1000) })
-            }
-        }
+        crate::server::limit_hits(svc, &key, svc.auth.per_ip).await
     }
 
     /// Checks the shape of a one-time code before spending an attempt on it.

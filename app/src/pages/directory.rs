@@ -10,7 +10,7 @@ use crate::components::feedback::{ErrorNotice, Loading};
 use crate::error::AppError;
 use crate::i18n::{I18n, Msg};
 use crate::pages::mail::auth_redirect;
-use crate::use_i18n;
+use crate::{encode_query_value, use_i18n};
 
 /// Mailbox types, as the extract codes them.
 const TYPES: &[(&str, Msg)] =
@@ -32,7 +32,7 @@ fn results_href(q: &DirectoryQuery, page: i64) -> String {
     ]
     .iter()
     .filter(|(_, v)| !v.is_empty())
-    .map(|(k, v)| format!("{k}={}", urlencoding(v)))
+    .map(|(k, v)| format!("{k}={}", encode_query_value(v)))
     .collect();
     if page > 0 {
         parts.push(format!("page={}", page + 1));
@@ -40,20 +40,8 @@ fn results_href(q: &DirectoryQuery, page: i64) -> String {
     format!("/annuaire?{}", parts.join("&"))
 }
 
-/// Percent-encodes a query-string value.
-pub fn urlencoding(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    for b in v.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
 fn write_href(address: &str) -> String {
-    format!("/messagerie/ecrire?a={}", urlencoding(address))
+    format!("/messagerie/ecrire?a={}", encode_query_value(address))
 }
 
 /// `/annuaire`: the search form, then the results.
@@ -182,7 +170,7 @@ pub fn DirectoryPage() -> impl IntoView {
                                 </nav>
                             }.into_any()
                         }
-                        Err(error) => failure(t, error),
+                        Err(error) => failure(error),
                     }
                 })}
             </Suspense>
@@ -190,11 +178,8 @@ pub fn DirectoryPage() -> impl IntoView {
     }
 }
 
-fn failure(t: I18n, error: AppError) -> AnyView {
-    auth_redirect(&error).unwrap_or_else(|| {
-        let _ = t;
-        view! { <ErrorNotice error/> }.into_any()
-    })
+fn failure(error: AppError) -> AnyView {
+    auth_redirect(&error).unwrap_or_else(|| view! { <ErrorNotice error/> }.into_any())
 }
 
 fn entry_row(t: I18n, e: DirectoryEntry) -> impl IntoView {
@@ -233,7 +218,7 @@ pub fn DirectoryEntryPage() -> impl IntoView {
                         <p role="status">{t.t(Msg::DirEntryGone)}</p>
                         <p><a href="/annuaire">{t.t(Msg::DirBack)}</a></p>
                     }.into_any(),
-                    Err(error) => failure(t, error),
+                    Err(error) => failure(error),
                 }
             })}
         </Suspense>

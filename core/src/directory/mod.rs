@@ -199,14 +199,13 @@ const LOCAL_COLUMNS: &str = "'c' AS source, a.id AS id, \
     a.last_name AS last_name, a.first_name AS first_name, a.profession AS profession, a.specialty AS specialty, \
     CAST(NULL AS TEXT) AS organisation, CAST(NULL AS TEXT) AS service, a.practice_place AS street, \
     CAST(NULL AS TEXT) AS postcode, CAST(NULL AS TEXT) AS city, CAST(NULL AS TEXT) AS departement, \
-    CASE WHEN a.publish_phone THEN a.mobile ELSE NULL END AS phone, a.no_paper AS no_paper, a.name_key AS name_key";
+    CASE WHEN a.publish_phone THEN a.mobile ELSE NULL END AS phone, a.no_paper AS no_paper";
 
 const NATIONAL_COLUMNS: &str = "'n' AS source, d.id AS id, d.mailbox_type AS mailbox_type, d.address AS address, \
     d.id_kind AS id_kind, d.id_value AS id_value, d.title AS title, d.last_name AS last_name, \
     d.first_name AS first_name, d.profession AS profession, d.specialty AS specialty, \
     d.organisation AS organisation, d.service AS service, d.street AS street, d.postcode AS postcode, \
-    d.city AS city, d.departement AS departement, CAST(NULL AS TEXT) AS phone, d.no_paper AS no_paper, \
-    d.name_key AS name_key";
+    d.city AS city, d.departement AS departement, CAST(NULL AS TEXT) AS phone, d.no_paper AS no_paper";
 
 /// Only active accounts off the liste rouge are ever published.
 const LOCAL_PUBLISHED: &str = "a.status = 'active' AND a.liste_rouge = FALSE";
