@@ -45,7 +45,7 @@ pub enum AppError {
     #[error("link expired")]
     LinkExpired,
     /// A recipient a message cannot go to; `reason`: "outside" (the trust space), "unknown" (no
-    /// such mailbox here), "remote" (another operator).
+    /// such mailbox here).
     #[error("recipient refused")]
     RecipientRefused { address: String, reason: String },
 }
@@ -82,8 +82,7 @@ impl AppError {
             AppError::RecipientRefused { address, reason } => {
                 let msg = match reason.as_str() {
                     "outside" => Msg::ErrRecipientOutside,
-                    "unknown" => Msg::ErrRecipientUnknown,
-                    _ => Msg::ErrRecipientRemote,
+                    _ => Msg::ErrRecipientUnknown,
                 };
                 t.fmt(msg, &[("address", address)])
             }

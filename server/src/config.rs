@@ -35,6 +35,8 @@ pub struct Config {
     pub domains: Vec<String>,
     pub tls: TlsConfig,
     pub mail: MailConfig,
+    /// Secure mail to the other operators of the trust space.
+    pub mss: MssConfig,
     pub sms: SmsConfig,
     pub support: SupportConfig,
     pub operator: OrganisationConfig,
@@ -91,6 +93,35 @@ pub struct MailConfig {
     pub smtp_password: Option<SecretString>,
     /// The sender of every message Hygie sends outside.
     pub from: String,
+}
+
+/// How secure messages reach mailboxes of other operators: through the trust space's SMTP relay
+/// (TLS by default), or, in development, into the local outbox.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MssConfig {
+    pub transport: MailTransportKind,
+    pub smtp_host: String,
+    pub smtp_port: u16,
+    pub smtp_security: SmtpSecurity,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<SecretString>,
+    /// A message not delivered after this many hours comes back to its sender as undelivered.
+    pub expiry_hours: i64,
+}
+
+impl Default for MssConfig {
+    fn default() -> Self {
+        MssConfig {
+            transport: MailTransportKind::Dev,
+            smtp_host: String::new(),
+            smtp_port: 25,
+            smtp_security: SmtpSecurity::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            expiry_hours: 48,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -168,6 +199,7 @@ impl Default for Config {
             domains: vec!["hygie.localhost".into()],
             tls: TlsConfig::default(),
             mail: MailConfig::default(),
+            mss: MssConfig::default(),
             sms: SmsConfig::default(),
             support: SupportConfig::default(),
             operator: OrganisationConfig {
@@ -248,6 +280,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "log",
     "tls",
     "mail",
+    "mss",
     "sms",
     "support",
     "operator",
@@ -288,6 +321,12 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err(ConfigError::Invalid("tls.cert and tls.key go together: set both or neither".into()));
+        }
+        if self.mss.transport == MailTransportKind::Smtp && self.mss.smtp_host.trim().is_empty() {
+            return Err(ConfigError::Invalid("mss.smtp_host is required with mss.transport = \"smtp\"".into()));
+        }
+        if !(1..=24 * 30).contains(&self.mss.expiry_hours) {
+            return Err(ConfigError::Invalid("mss.expiry_hours must be between 1 and 720".into()));
         }
         if self.mail.transport == MailTransportKind::Smtp && self.mail.smtp_host.trim().is_empty() {
             return Err(ConfigError::Invalid("mail.smtp_host is required with mail.transport = \"smtp\"".into()));

@@ -18,7 +18,10 @@ use app::server::{AuthSettings, Services};
 use hygie_core::auth::session::SessionPolicy;
 use hygie_core::clock::Clock;
 use hygie_core::contact::ContactSettings;
-use hygie_core::outbox::{DevOutbox, EmailTransport, RetryPolicy, SmsGateway, SmsTransport, SmtpSettings, Transport};
+use hygie_core::outbox::{
+    smtp_mailer, DevOutbox, EmailTransport, MssTransport, RetryPolicy, SmsGateway, SmsTransport, SmtpSettings,
+    Transport,
+};
 use hygie_core::ratelimit::Limit;
 use hygie_core::{audit, terms, Db};
 use leptos::config::LeptosOptions;
@@ -97,6 +100,17 @@ pub fn build_transport(config: &Config) -> Result<Transport, StartError> {
             timeout: Duration::from_secs(30),
         })?,
     };
+    let mss = match config.mss.transport {
+        MailTransportKind::Dev => MssTransport::Dev(dev.clone()),
+        MailTransportKind::Smtp => MssTransport::Relay(smtp_mailer(
+            &config.mss.smtp_host,
+            config.mss.smtp_port,
+            config.mss.smtp_security,
+            config.mss.smtp_username.clone(),
+            config.mss.smtp_password.clone(),
+            Duration::from_secs(60),
+        )?),
+    };
     let sms = match config.sms.transport {
         SmsTransportKind::Dev => SmsTransport::Dev(dev),
         SmsTransportKind::None => SmsTransport::Disabled,
@@ -105,7 +119,7 @@ pub fn build_transport(config: &Config) -> Result<Transport, StartError> {
             _ => SmsTransport::Disabled,
         },
     };
-    Ok(Transport { email, sms })
+    Ok(Transport { email, sms, mss })
 }
 
 fn site_info(config: &Config) -> SiteInfo {
@@ -194,6 +208,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
     let policy = RetryPolicy {
         base_ms: config.outbox.retry_base_seconds * 1000,
         max_attempts: config.outbox.max_attempts,
+        mss_expiry_ms: config.mss.expiry_hours * 3_600_000,
         ..RetryPolicy::default()
     };
     tasks.push(tokio::spawn(worker::outbox_loop(

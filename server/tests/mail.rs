@@ -129,3 +129,94 @@ async fn messages_go_between_accounts_and_stay_in_their_mailboxes() {
         s.stop().await;
     }
 }
+
+/// Secure mail to another operator of the trust space leaves through the real SMTP sink: the
+/// sender sees "sent" at once; a recipient the other server refuses comes back as a delivery
+/// failure notice in the sender's Inbox; a greylisting server is retried after the backoff.
+#[tokio::test]
+async fn mail_to_other_operators_is_queued_retried_and_bounced() {
+    for engine in ENGINES {
+        let s = TestServer::start(engine).await;
+        hygie_core::trust_space::replace(s.db(), &s.clock, &["labo.mssante.fr".to_string()]).await.unwrap();
+        let (_, alice) = account(&s, "alice.roy", Some(MOBILE)).await;
+        let a = Browser::new(&s);
+        sign_in(&s, &a, &alice, 1).await;
+        let before = s.smtp.messages().len();
+
+        let to = "dr.martin@labo.mssante.fr, inconnu@labo.mssante.fr";
+        let mut form = send_form(to, "Compte rendu opératoire", "Intervention sans complication.");
+        form[2] = ("input[bcc]", "greylist@labo.mssante.fr");
+        let sent = a.call("mail-send", &form).await;
+        assert_eq!(sent.status, 200, "{engine:?}: {:?}", sent.body);
+        let sent_id = sent.body.as_i64().unwrap().to_string();
+
+        // Dr Martin's server got the message, as one SMTP transaction for him alone.
+        let got = s.smtp.wait_for(before + 1).await;
+        let text = String::from_utf8_lossy(&got[before]).to_string();
+        assert!(text.contains("X-Envelope-To: dr.martin@labo.mssante.fr\r\n"), "{text}");
+        assert!(text.contains(&format!("X-Envelope-From: {alice}")), "envelope from the sender");
+        let parsed = hygie_core::mail::summarise(&got[before]).unwrap();
+        assert_eq!(parsed.subject, "Compte rendu opératoire");
+        assert_eq!(parsed.body_text.trim_end(), "Intervention sans complication.");
+        assert!(!text.contains("greylist@"), "Bcc is not in the message");
+
+        // The unknown mailbox comes back to Alice, in her Inbox.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        let report = loop {
+            let inbox = a.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.body;
+            if inbox["total"] == 1 {
+                break inbox["items"][0].clone();
+            }
+            assert!(std::time::Instant::now() < deadline, "no delivery failure notice: {inbox}");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        };
+        assert_eq!(report["subject"], "Non remis / Undelivered: Compte rendu opératoire");
+        let opened = a.call("mail-open", &[("id", &report["id"].as_i64().unwrap().to_string())]).await.body;
+        let body = opened["body"].as_str().unwrap();
+        assert!(body.contains("inconnu@labo.mssante.fr") && body.contains("550"), "{body}");
+        assert!(!body.contains("Intervention"), "the notice does not repeat the message");
+
+        // The greylisted recipient is retried once the backoff has passed, then delivered.
+        let mine = a.call("mail-open", &[("id", &sent_id)]).await.body;
+        let status = |v: &serde_json::Value, who: &str| {
+            v["deliveries"].as_array().unwrap().iter().find(|d| d["recipient"] == who).unwrap()["status"].clone()
+        };
+        assert_eq!(status(&mine, "dr.martin@labo.mssante.fr"), "sent");
+        assert_eq!(status(&mine, "inconnu@labo.mssante.fr"), "failed");
+        assert_eq!(status(&mine, "greylist@labo.mssante.fr"), "pending");
+        s.clock.advance_ms(10_000);
+        let got = s.smtp.wait_for(before + 2).await;
+        assert!(String::from_utf8_lossy(&got[before + 1]).contains("X-Envelope-To: greylist@labo.mssante.fr\r\n"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while status(&a.call("mail-open", &[("id", &sent_id)]).await.body, "greylist@labo.mssante.fr") != "sent" {
+            assert!(std::time::Instant::now() < deadline, "greylisted delivery not recorded");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+
+        let log = actions(&s).await;
+        for expected in
+            ["mail.send success", "outbox.sent.mail.remote success", "outbox.failed.mail.remote failure:smtp"]
+        {
+            assert!(log.iter().any(|a| a == expected), "{expected} missing from {log:?}");
+        }
+        let dump = format!("{:?}", hygie_core::audit::latest(s.db(), 1000).await.unwrap());
+        assert!(!dump.contains("Intervention") && !dump.contains("opératoire"), "no content in the audit trail");
+        // Bodies leave the queue once delivered or given up on: the message stays as Alice's Sent copy.
+        let bodies: i64 = match s.db() {
+            hygie_core::Db::Sqlite(p) => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status <> 'pending' AND body IS NOT NULL")
+                    .fetch_one(p)
+                    .await
+                    .unwrap()
+            }
+            hygie_core::Db::Postgres(p) => {
+                sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status <> 'pending' AND body IS NOT NULL")
+                    .fetch_one(p)
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(bodies, 0);
+        s.stop().await;
+    }
+}

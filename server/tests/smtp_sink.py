@@ -1,5 +1,9 @@
-"""A real SMTP server for Hygie's API tests: accepts every message on 127.0.0.1:PORT and
-writes each one, as received, to DIR/<n>.eml. Started and stopped by the tests.
+"""A real SMTP server for Hygie's API tests: accepts messages on 127.0.0.1:PORT and writes
+each one, as received, to DIR/<n>.eml. Started and stopped by the tests.
+
+Like a real operator's server, it refuses some recipients: a mailbox whose name starts with
+"inconnu" does not exist (550, permanent), and one starting with "greylist" is told to come back
+later the first time (451, temporary), then accepted.
 
 usage: python3 smtp_sink.py PORT DIR
 """
@@ -15,6 +19,17 @@ class Sink:
     def __init__(self, directory):
         self.directory = directory
         self.counter = itertools.count(1)
+        self.seen = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        local = address.split("@")[0].lower()
+        if local.startswith("inconnu"):
+            return "550 5.1.1 Mailbox unknown"
+        if local.startswith("greylist") and address not in self.seen:
+            self.seen.add(address)
+            return "451 4.7.1 Greylisted, come back later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         n = next(self.counter)

@@ -80,6 +80,16 @@ pub struct MessageView {
     pub message_id: String,
     /// References for a reply: this message's references and its own id.
     pub thread_refs: Vec<String>,
+    /// In the sender's copy: where delivery to other operators stands, per recipient.
+    pub deliveries: Vec<DeliveryView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryView {
+    pub recipient: String,
+    /// `pending`, `sent` or `failed`.
+    pub status: String,
+    pub attempts: i64,
 }
 
 pub const FOLDER_ROLES: &[&str] = &["inbox", "sent", "drafts", "archive", "trash"];
@@ -137,6 +147,12 @@ pub async fn mail_open(id: i64) -> Result<MessageView, AppError> {
         return Err(AppError::NotFound);
     };
     audit_account(&svc, a.id, "mail.open", Outcome::Success, Some(format!("message:{id}"))).await;
+    let deliveries = hygie_core::mail::remote_deliveries(&svc.db, a.id, m.id)
+        .await
+        .map_err(AppError::internal)?
+        .into_iter()
+        .map(|d| DeliveryView { recipient: d.recipient, status: d.status, attempts: d.attempts })
+        .collect();
     let mut thread_refs = m.references.clone();
     if !m.message_id.is_empty() && !thread_refs.contains(&m.message_id) {
         thread_refs.push(m.message_id.clone());
@@ -157,6 +173,7 @@ pub async fn mail_open(id: i64) -> Result<MessageView, AppError> {
         attachments: m.attachment_names,
         message_id: m.message_id,
         thread_refs,
+        deliveries,
     })
 }
 
@@ -194,7 +211,8 @@ pub async fn mail_send(input: ComposeInput) -> Result<i64, AppError> {
     let refused = |address: String, reason: &str| AppError::RecipientRefused { address, reason: reason.into() };
     match mail::send(&svc.db, svc.clock.as_ref(), &a, &draft, &svc.auth.domains, &svc.auth.public_url).await {
         Ok(sent) => {
-            let object = format!("message:{} recipients:{}", sent.sent_id, sent.delivered.len());
+            let object =
+                format!("message:{} recipients:{} queued:{}", sent.sent_id, sent.delivered.len(), sent.queued.len());
             audit_account(&svc, a.id, "mail.send", Outcome::Success, Some(object)).await;
             Ok(sent.sent_id)
         }
@@ -209,7 +227,6 @@ pub async fn mail_send(input: ComposeInput) -> Result<i64, AppError> {
                 ),
                 SendError::OutsideTrustSpace(x) => ("outside_trust_space", refused(x, "outside")),
                 SendError::UnknownMailbox(x) => ("unknown_mailbox", refused(x, "unknown")),
-                SendError::RemoteNotYet(x) => ("remote_operator", refused(x, "remote")),
                 SendError::Store(e) => return Err(AppError::internal(e)),
             };
             audit_account(&svc, a.id, "mail.send", Outcome::Failure(code.into()), None).await;

@@ -388,7 +388,10 @@ messages! {
     ErrMailSummary => "Le message n'a pas été envoyé. Corrigez les champs signalés :", "The message was not sent. Please correct the fields marked:";
     ErrRecipientOutside => "{address} n'appartient pas à l'espace de confiance de la messagerie sécurisée de santé : le message n'a pas été envoyé.", "{address} is outside the secure health messaging trust space: the message was not sent.";
     ErrRecipientUnknown => "Aucune boîte aux lettres {address} n'existe sur ce service : le message n'a pas été envoyé.", "There is no mailbox {address} on this service: the message was not sent.";
-    ErrRecipientRemote => "{address} est chez un autre opérateur de l'espace de confiance ; l'envoi vers les autres opérateurs n'est pas encore disponible. Le message n'a pas été envoyé.", "{address} is with another operator of the trust space; sending to other operators is not available yet. The message was not sent.";
+    DeliveriesTitle => "Remise chez les autres opérateurs", "Delivery to other operators";
+    DeliveryPending => "{address} : remise en cours ({attempts} tentative(s) ; Hygie réessaie pendant 48 heures)", "{address}: being delivered ({attempts} attempt(s); Hygie keeps trying for 48 hours)";
+    DeliverySent => "{address} : remis au serveur de son opérateur", "{address}: handed to their operator's server";
+    DeliveryFailed => "{address} : non remis (un avis de non-remise est dans votre boîte de réception)", "{address}: not delivered (a delivery failure notice is in your Inbox)";
     SelectionActions => "Actions sur la sélection", "Actions on the selection";
     SelectMessage => "Sélectionner : {subject}", "Select: {subject}";
     MarkRead => "Marquer comme lu", "Mark as read";

@@ -357,6 +357,20 @@ fn MessageDetails(m: MessageView) -> impl IntoView {
                 }.into_any(),
                 None => view! { <pre class="mail-body" tabindex="0">{m.body.clone()}</pre> }.into_any(),
             }}
+            {(!m.deliveries.is_empty()).then(|| view! {
+                <h2>{t.t(Msg::DeliveriesTitle)}</h2>
+                <ul class="deliveries">
+                    {m.deliveries.iter().map(|d| {
+                        let (msg, class) = match d.status.as_str() {
+                            "sent" => (Msg::DeliverySent, "delivery-sent"),
+                            "failed" => (Msg::DeliveryFailed, "delivery-failed"),
+                            _ => (Msg::DeliveryPending, "delivery-pending"),
+                        };
+                        let text = t.fmt(msg, &[("address", &d.recipient), ("attempts", &d.attempts.to_string())]);
+                        view! { <li class=class>{text}</li> }
+                    }).collect_view()}
+                </ul>
+            })}
             {(!m.attachments.is_empty()).then(|| view! {
                 <h2>{t.t(Msg::Attachments)}</h2>
                 <ul class="attachments">

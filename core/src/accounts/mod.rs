@@ -309,6 +309,7 @@ pub async fn set_destination(db: &Db, id: i64, channel: Channel, value: &str) ->
     let sql = match channel {
         Channel::Email => "UPDATE accounts SET notification_email = $1 WHERE id = $2",
         Channel::Sms => "UPDATE accounts SET mobile = $1 WHERE id = $2",
+        Channel::Mss => return Err(StoreError::Other("secure mail is not a contact channel".into())),
     };
     crate::with_pool!(db, p => { sqlx::query(sql).bind(value).bind(id).execute(p).await?; });
     Ok(())

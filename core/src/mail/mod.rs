@@ -198,9 +198,6 @@ pub enum SendError {
     /// An address on this instance's domains that holds no active mailbox.
     #[error("{0} has no mailbox here")]
     UnknownMailbox(String),
-    /// Inside the trust space but on another operator: not delivered by this version yet.
-    #[error("{0} is on another operator")]
-    RemoteNotYet(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -216,6 +213,8 @@ impl From<sqlx::Error> for SendError {
 pub struct Sent {
     pub sent_id: i64,
     pub delivered: Vec<i64>,
+    /// Recipients on other operators, queued for delivery over SMTP.
+    pub queued: Vec<String>,
 }
 
 fn domain_of(address: &str) -> &str {
@@ -278,6 +277,7 @@ pub async fn send(
         return Err(SendError::NoRecipient);
     }
     let mut local: Vec<i64> = Vec::new();
+    let mut remote: Vec<String> = Vec::new();
     for address in &all {
         let domain = domain_of(address);
         if instance_domains.iter().any(|x| x.eq_ignore_ascii_case(domain)) {
@@ -286,7 +286,7 @@ pub async fn send(
                 None => return Err(SendError::UnknownMailbox(address.clone())),
             }
         } else if crate::trust_space::contains(db, domain).await? {
-            return Err(SendError::RemoteNotYet(address.clone()));
+            remote.push(address.clone());
         } else {
             return Err(SendError::OutsideTrustSpace(address.clone()));
         }
@@ -294,6 +294,13 @@ pub async fn send(
     let now = clock.now_ms();
     let message_id = format!("{}@{}", crate::random_hex(16), domain_of(&sender.address));
     let raw = build(sender, d, &message_id, now / 1000).map_err(|e| StoreError::Other(e.to_string()))?;
+    // The outbox keeps text; what mail-builder writes is 7-bit (encoded words, base64,
+    // quoted-printable), so this never fails for a message built here.
+    let raw_text = if remote.is_empty() {
+        String::new()
+    } else {
+        String::from_utf8(raw.clone()).map_err(|_| StoreError::Other("message is not 7-bit".into()))?
+    };
     let thread_id =
         d.references.first().cloned().or_else(|| d.in_reply_to.clone()).unwrap_or_else(|| message_id.clone());
     let snip = snippet(&d.body);
@@ -341,6 +348,15 @@ pub async fn send(
                 .execute(&mut *tx).await?;
             ids.push(id);
         }
+        // One queue entry per recipient on another operator, in the same transaction as the
+        // Sent copy: a message reported sent is queued, or nothing happened at all.
+        for address in &remote {
+            sqlx::query(
+                "INSERT INTO outbox (created_ms, channel, category, recipient, body, next_attempt_ms, account_id, message_ref) \
+                 VALUES ($1, 'mss', 'mail.remote', $2, $3, $1, $4, $5)")
+                .bind(now).bind(address).bind(&raw_text).bind(sender.id).bind(ids[0])
+                .execute(&mut *tx).await?;
+        }
         tx.commit().await?;
     });
     // Delivered and committed: a notice that fails must not turn "sent" into an error.
@@ -349,7 +365,94 @@ pub async fn send(
             tracing::warn!(error = %e, account = account_id, "new-mail notice not queued");
         }
     }
-    Ok(Sent { sent_id: ids[0], delivered: ids[1..].to_vec() })
+    Ok(Sent { sent_id: ids[0], delivered: ids[1..].to_vec(), queued: remote })
+}
+
+/// Where a message sent to another operator stands, for one recipient.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct RemoteDelivery {
+    pub recipient: String,
+    /// `pending`, `sent` or `failed`.
+    pub status: String,
+    pub attempts: i64,
+    /// When it was handed to the relay, for `sent`.
+    pub sent_ms: Option<Millis>,
+}
+
+/// The deliveries to other operators of message `id` of `account_id` (its Sent copy).
+pub async fn remote_deliveries(db: &Db, account_id: i64, id: i64) -> Result<Vec<RemoteDelivery>, StoreError> {
+    Ok(crate::with_pool!(db, p => sqlx::query_as(
+        "SELECT recipient, status, attempts, sent_ms FROM outbox \
+         WHERE account_id = $1 AND message_ref = $2 AND channel = 'mss' ORDER BY recipient")
+        .bind(account_id).bind(id).fetch_all(p).await?))
+}
+
+/// Puts a delivery-failure report in the sender's Inbox: message `origin` could not be delivered
+/// to `recipient`, with the reason (an SMTP status, never the message's content). The report
+/// answers the original, so it sits in its conversation.
+pub async fn report_failure(
+    db: &Db,
+    clock: &dyn Clock,
+    origin: crate::outbox::Origin,
+    recipient: &str,
+    error: &crate::outbox::TransportError,
+    permanent: bool,
+) -> Result<(), StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Original {
+        message_id: String,
+        thread_id: String,
+        subject: String,
+        date_ms: Millis,
+    }
+    let original: Option<Original> = crate::with_pool!(db, p => sqlx::query_as(
+        "SELECT message_id, thread_id, subject, date_ms FROM messages WHERE id = $1 AND account_id = $2")
+        .bind(origin.message_id).bind(origin.account_id).fetch_optional(p).await?);
+    let Some(account) = accounts::get(db, origin.account_id).await? else { return Ok(()) };
+    let (original_ids, subject, date) = match &original {
+        Some(o) => {
+            let mut ids = vec![o.thread_id.clone(), o.message_id.clone()];
+            ids.dedup();
+            (Some(ids), o.subject.clone(), crate::clock::format_utc(o.date_ms))
+        }
+        // Deleted for good since: the report still says who did not get it.
+        None => (None, String::new(), String::new()),
+    };
+    let (why_fr, why_en) = if permanent {
+        (
+            format!("Le serveur du destinataire a refusé le message ({error})."),
+            format!("The recipient's server refused the message ({error})."),
+        )
+    } else {
+        (
+            "Le serveur du destinataire n'a pas pu être joint pendant le délai de remise ; Hygie a cessé ses tentatives.".to_string(),
+            "The recipient's server could not be reached within the delivery period; Hygie stopped trying.".to_string(),
+        )
+    };
+    let body = format!(
+        "Votre message n'a pas pu être remis à {recipient}.\n\n\
+         Objet : {subject}\nEnvoyé le : {date} (UTC)\n\n{why_fr}\n\n\
+         Les autres destinataires ne sont pas concernés. Le message reste dans vos « Envoyés » : \
+         vérifiez l'adresse dans l'annuaire, puis renvoyez-le si besoin.\n\n---\n\
+         Your message could not be delivered to {recipient}.\n\
+         Subject: {subject}\nSent: {date} (UTC)\n\n{why_en}\n"
+    );
+    let domain = domain_of(&account.address).to_string();
+    let report_id = format!("{}@{domain}", crate::random_hex(16));
+    let mut b = MessageBuilder::new()
+        .from(Address::new_address(Some("Hygie (remise du courrier)"), format!("mailer-daemon@{domain}")))
+        .to(Address::new_address(None::<String>, account.address.clone()))
+        .subject(format!("Non remis / Undelivered: {subject}"))
+        .text_body(body)
+        .message_id(report_id)
+        .date(clock.now_ms() / 1000);
+    if let Some(ids) = original_ids {
+        b = b.in_reply_to(ids[ids.len() - 1].clone()).references(ids);
+    }
+    let raw = b.write_to_vec().map_err(|e| StoreError::Other(e.to_string()))?;
+    import_batch(db, clock, account.id, "inbox", &[Imported { raw, date_ms: Some(clock.now_ms()), unread: true }])
+        .await?;
+    Ok(())
 }
 
 struct NewRow {
@@ -985,15 +1088,13 @@ mod tests {
 
             // Refusals name the address and deliver nothing.
             crate::trust_space::replace(&t.db, &clock, &["labo.mssante.fr".into()]).await.unwrap();
-            for (to, expect) in
-                [("x@gmail.com", "outside"), ("nobody@hygie.example", "unknown"), ("y@labo.mssante.fr", "remote")]
-            {
+            for (to, expect) in [("x@gmail.com", "outside"), ("nobody@hygie.example", "unknown")] {
                 let d2 = Draft { to: vec![b.address.clone(), to.into()], subject: "x".into(), ..Default::default() };
                 let err = send(&t.db, &clock, &a, &d2, &domains, "https://h.example").await.unwrap_err();
                 match (expect, err) {
-                    ("outside", SendError::OutsideTrustSpace(x))
-                    | ("unknown", SendError::UnknownMailbox(x))
-                    | ("remote", SendError::RemoteNotYet(x)) => assert_eq!(x, to),
+                    ("outside", SendError::OutsideTrustSpace(x)) | ("unknown", SendError::UnknownMailbox(x)) => {
+                        assert_eq!(x, to)
+                    }
                     (e, other) => panic!("{e}: {other:?}"),
                 }
             }
@@ -1144,6 +1245,82 @@ mod tests {
                 f.iter().map(|f| f.role.as_str()).collect::<Vec<_>>(),
                 ["inbox", "sent", "drafts", "archive", "trash"]
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn remote_recipients_are_queued_with_the_sent_copy_and_failures_come_back() {
+        use crate::outbox::{self, DevOutbox, EmailTransport, MssTransport, RetryPolicy, SmsTransport, Transport};
+        for t in TestDb::both().await {
+            let clock = ManualClock::new(1_800_000_000_000);
+            let domains = vec!["hygie.example".to_string()];
+            let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
+            crate::trust_space::replace(&t.db, &clock, &["labo.mssante.fr".into()]).await.unwrap();
+            let d = Draft {
+                to: vec![b.address.clone(), "y@labo.mssante.fr".into()],
+                bcc: vec!["z@labo.mssante.fr".into()],
+                subject: "Résultats d'analyse".into(),
+                body: "Voir ci-dessous, œdème résolu.".into(),
+                ..Default::default()
+            };
+            let sent = send(&t.db, &clock, &a, &d, &domains, "https://h.example").await.unwrap();
+            assert_eq!(sent.delivered.len(), 1, "Bruno is here");
+            assert_eq!(sent.queued, ["y@labo.mssante.fr", "z@labo.mssante.fr"]);
+            let status = remote_deliveries(&t.db, a.id, sent.sent_id).await.unwrap();
+            assert_eq!(status.iter().map(|s| s.status.as_str()).collect::<Vec<_>>(), ["pending", "pending"]);
+            assert!(remote_deliveries(&t.db, b.id, sent.sent_id).await.unwrap().is_empty(), "scoped by account");
+
+            // Delivered through the development transport: the raw message, Bcc not in it.
+            let dir = std::env::temp_dir().join(format!("hygie-mss-{}", crate::random_hex(6)));
+            let policy = RetryPolicy::default();
+            let dev = Transport::dev(&dir);
+            assert_eq!(outbox::run_once(&t.db, &clock, &policy, &dev, 10).await.unwrap().sent, 3, "2 + Bruno's notice");
+            let files = DevOutbox::new(&dir).list().unwrap();
+            let mss: Vec<_> = files.iter().filter(|e| e.channel == "mss").collect();
+            assert_eq!(mss.len(), 2);
+            let parsed = summarise(mss[0].body.as_bytes()).unwrap();
+            assert_eq!(parsed.subject, "Résultats d'analyse");
+            assert_eq!(parsed.body_text.trim_end(), "Voir ci-dessous, œdème résolu.");
+            assert!(!mss[0].body.to_lowercase().contains("z@labo"), "Bcc is not written into the message");
+            let status = remote_deliveries(&t.db, a.id, sent.sent_id).await.unwrap();
+            assert!(status.iter().all(|s| s.status == "sent" && s.sent_ms.is_some()));
+            let _ = std::fs::remove_dir_all(&dir);
+
+            // An operator that cannot be reached: retried, then given up after the expiry, and
+            // the sender finds a report in their Inbox, in the conversation of the original.
+            let unreachable = Transport {
+                email: EmailTransport::Dev(DevOutbox::new(&dir)),
+                sms: SmsTransport::Disabled,
+                mss: MssTransport::Relay(
+                    outbox::smtp_mailer(
+                        "127.0.0.1",
+                        9,
+                        outbox::SmtpSecurity::None,
+                        None,
+                        None,
+                        std::time::Duration::from_secs(2),
+                    )
+                    .unwrap(),
+                ),
+            };
+            let policy =
+                RetryPolicy { base_ms: 1_000, max_ms: 60_000, mss_expiry_ms: 3_600_000, ..RetryPolicy::default() };
+            let d2 = Draft { to: vec!["y@labo.mssante.fr".into()], subject: "Relance".into(), ..Default::default() };
+            let second = send(&t.db, &clock, &a, &d2, &domains, "https://h.example").await.unwrap();
+            assert_eq!(outbox::run_once(&t.db, &clock, &policy, &unreachable, 10).await.unwrap().retried, 1);
+            assert_eq!(list(&t.db, &clock, a.id, "inbox", 0, 50).await.unwrap().1, 0, "no report while retrying");
+            clock.advance_ms(3_600_000);
+            assert_eq!(outbox::run_once(&t.db, &clock, &policy, &unreachable, 10).await.unwrap().failed, 1);
+            let (inbox, _) = list(&t.db, &clock, a.id, "inbox", 0, 50).await.unwrap();
+            assert_eq!(inbox.len(), 1);
+            assert_eq!(inbox[0].subject, "Non remis / Undelivered: Relance");
+            assert!(inbox[0].unread);
+            let report = open(&t.db, a.id, inbox[0].id).await.unwrap().unwrap();
+            assert!(report.body_text.contains("y@labo.mssante.fr"));
+            let original = open(&t.db, a.id, second.sent_id).await.unwrap().unwrap();
+            assert_eq!(report.thread_id, original.thread_id);
+            assert_eq!(remote_deliveries(&t.db, a.id, second.sent_id).await.unwrap()[0].status, "failed");
+            let _ = std::fs::remove_dir_all(&dir);
         }
     }
 }

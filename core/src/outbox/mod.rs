@@ -4,13 +4,14 @@
 //! retries with backoff. Claims are leases in the database (`FOR UPDATE SKIP LOCKED` on
 //! PostgreSQL), so several Hygie instances can drain one outbox without sending anything twice.
 //!
-//! A message body is kept only until it is delivered: once sent, it is erased from the database.
+//! A message body is kept only until it is delivered or given up on: then it is erased from the
+//! database.
 
 mod transport;
 
 pub use transport::{
-    DevOutbox, DevOutboxEntry, EmailTransport, SmsGateway, SmsTransport, SmtpSecurity, SmtpSettings, Transport,
-    TransportError,
+    smtp_mailer, DevOutbox, DevOutboxEntry, EmailTransport, MssTransport, SmsGateway, SmsTransport, SmtpSecurity,
+    SmtpSettings, Transport, TransportError,
 };
 
 use crate::clock::{Clock, Millis};
@@ -20,6 +21,9 @@ use crate::store::{Db, StoreError};
 pub enum Channel {
     Email,
     Sms,
+    /// A secure message to a mailbox of another operator of the trust space: the body is the
+    /// raw RFC 5322 message, sent over SMTP to that recipient alone.
+    Mss,
 }
 
 impl Channel {
@@ -27,14 +31,15 @@ impl Channel {
         match self {
             Channel::Email => "email",
             Channel::Sms => "sms",
+            Channel::Mss => "mss",
         }
     }
 
     fn parse(s: &str) -> Channel {
-        if s == "sms" {
-            Channel::Sms
-        } else {
-            Channel::Email
+        match s {
+            "sms" => Channel::Sms,
+            "mss" => Channel::Mss,
+            _ => Channel::Email,
         }
     }
 }
@@ -68,6 +73,15 @@ pub struct Claimed {
     pub created_ms: Millis,
     pub attempts: i64,
     pub message: Outgoing,
+    /// For secure mail: the sender's account and their Sent copy.
+    pub origin: Option<Origin>,
+}
+
+/// Who sent a secure message, and which of their messages it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    pub account_id: i64,
+    pub message_id: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -81,6 +95,8 @@ struct ClaimedRow {
     reply_to: Option<String>,
     body: Option<String>,
     attempts: i64,
+    account_id: Option<i64>,
+    message_ref: Option<i64>,
 }
 
 /// Status counts, for `hygie outbox list` and health checks.
@@ -97,13 +113,16 @@ pub struct RetryPolicy {
     pub base_ms: Millis,
     pub max_ms: Millis,
     pub max_attempts: i64,
+    /// Secure mail is retried for this long (from when it was sent) rather than a number of
+    /// times: another operator's server may be down for hours.
+    pub mss_expiry_ms: Millis,
     /// How long a claim stays exclusive; a worker that dies mid-send releases it by expiry.
     pub lease_ms: Millis,
 }
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { base_ms: 5_000, max_ms: 3_600_000, max_attempts: 10, lease_ms: 120_000 }
+        Self { base_ms: 5_000, max_ms: 3_600_000, max_attempts: 10, mss_expiry_ms: 48 * 3_600_000, lease_ms: 120_000 }
     }
 }
 
@@ -144,7 +163,7 @@ pub async fn claim(db: &Db, clock: &dyn Clock, policy: &RetryPolicy, limit: i64)
                 "UPDATE outbox SET locked_until_ms = $1 WHERE id IN ( \
                    SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_ms <= $2 \
                    AND (locked_until_ms IS NULL OR locked_until_ms <= $2) ORDER BY id LIMIT $3) \
-                 RETURNING id, created_ms, channel, category, recipient, subject, reply_to, body, attempts",
+                 RETURNING id, created_ms, channel, category, recipient, subject, reply_to, body, attempts, account_id, message_ref",
             )
             .bind(lease_until)
             .bind(now)
@@ -160,7 +179,7 @@ pub async fn claim(db: &Db, clock: &dyn Clock, policy: &RetryPolicy, limit: i64)
                    SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_ms <= $2 \
                    AND (locked_until_ms IS NULL OR locked_until_ms <= $2) ORDER BY id LIMIT $3 \
                    FOR UPDATE SKIP LOCKED) \
-                 RETURNING id, created_ms, channel, category, recipient, subject, reply_to, body, attempts",
+                 RETURNING id, created_ms, channel, category, recipient, subject, reply_to, body, attempts, account_id, message_ref",
             )
             .bind(lease_until)
             .bind(now)
@@ -175,6 +194,10 @@ pub async fn claim(db: &Db, clock: &dyn Clock, policy: &RetryPolicy, limit: i64)
             id: r.id,
             created_ms: r.created_ms,
             attempts: r.attempts,
+            origin: match (r.account_id, r.message_ref) {
+                (Some(account_id), Some(message_id)) => Some(Origin { account_id, message_id }),
+                _ => None,
+            },
             message: Outgoing {
                 channel: Channel::parse(&r.channel),
                 category: r.category,
@@ -201,8 +224,18 @@ pub async fn mark_sent(db: &Db, clock: &dyn Clock, id: i64) -> Result<(), StoreE
     Ok(())
 }
 
-/// Records a failed attempt: schedules a retry, or gives up after `policy.max_attempts` or on a
-/// permanent error. Returns whether the message is now failed for good.
+/// Whether a failed attempt is the last: on a permanent error, after `policy.max_attempts`, or
+/// for secure mail once `policy.mss_expiry_ms` has passed since it was sent.
+pub fn gives_up(policy: &RetryPolicy, claimed: &Claimed, permanent: bool, now: Millis) -> bool {
+    permanent
+        || match claimed.message.channel {
+            Channel::Mss => now - claimed.created_ms >= policy.mss_expiry_ms,
+            _ => claimed.attempts + 1 >= policy.max_attempts,
+        }
+}
+
+/// Records a failed attempt: schedules a retry, or gives up (see [`gives_up`]). Returns whether
+/// the message is now failed for good.
 pub async fn mark_attempt_failed(
     db: &Db,
     clock: &dyn Clock,
@@ -212,14 +245,15 @@ pub async fn mark_attempt_failed(
     permanent: bool,
 ) -> Result<bool, StoreError> {
     let attempts = claimed.attempts + 1;
-    let give_up = permanent || attempts >= policy.max_attempts;
-    let next = clock.now_ms() + policy.delay_after(attempts);
+    let now = clock.now_ms();
+    let give_up = gives_up(policy, claimed, permanent, now);
+    let next = now + policy.delay_after(attempts);
     let status = if give_up { "failed" } else { "pending" };
     // The error text comes from the transport (status codes, server replies): no message content.
     let reason: String = error.to_string().chars().take(500).collect();
     crate::with_pool!(db, p => { sqlx::query(
         "UPDATE outbox SET status = $1, attempts = $2, next_attempt_ms = $3, locked_until_ms = NULL, \
-         last_error = $4 WHERE id = $5")
+         last_error = $4, body = CASE WHEN $1 = 'failed' THEN NULL ELSE body END WHERE id = $5")
         .bind(status)
         .bind(attempts)
         .bind(next)
@@ -277,6 +311,13 @@ pub async fn run_once(
             Err(e) => {
                 let permanent = e.is_permanent();
                 tracing::warn!(outbox_id = item.id, attempt = item.attempts + 1, permanent, error = %e, "outbox delivery failed");
+                // A secure message given up on is reported to its sender first: should recording
+                // the failure then fail, the report may come twice, but it cannot be lost.
+                if let (Channel::Mss, Some(origin)) = (item.message.channel, item.origin) {
+                    if gives_up(policy, &item, permanent, clock.now_ms()) {
+                        crate::mail::report_failure(db, clock, origin, &item.message.recipient, &e, permanent).await?;
+                    }
+                }
                 let gave_up = mark_attempt_failed(db, clock, policy, &item, &e, permanent).await?;
                 if gave_up {
                     report.failed += 1;

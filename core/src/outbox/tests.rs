@@ -21,7 +21,7 @@ fn temp_dir() -> std::path::PathBuf {
 
 #[test]
 fn backoff_doubles_and_is_capped() {
-    let p = RetryPolicy { base_ms: 1_000, max_ms: 10_000, max_attempts: 5, lease_ms: 1 };
+    let p = RetryPolicy { base_ms: 1_000, max_ms: 10_000, max_attempts: 5, lease_ms: 1, ..RetryPolicy::default() };
     assert_eq!(p.delay_after(1), 1_000);
     assert_eq!(p.delay_after(2), 2_000);
     assert_eq!(p.delay_after(4), 8_000);
@@ -66,7 +66,8 @@ async fn delivered_to_dev_outbox_and_body_erased() {
 async fn transient_failures_are_retried_with_backoff_then_given_up() {
     for t in TestDb::both().await {
         let clock = ManualClock::new(1_800_000_000_000);
-        let policy = RetryPolicy { base_ms: 1_000, max_ms: 60_000, max_attempts: 3, lease_ms: 30_000 };
+        let policy =
+            RetryPolicy { base_ms: 1_000, max_ms: 60_000, max_attempts: 3, lease_ms: 30_000, ..RetryPolicy::default() };
         // A port nothing listens on: connection refused, a transient error.
         let transport = Transport {
             email: EmailTransport::smtp(SmtpSettings {
@@ -80,6 +81,7 @@ async fn transient_failures_are_retried_with_backoff_then_given_up() {
             })
             .unwrap(),
             sms: SmsTransport::Disabled,
+            mss: MssTransport::Dev(DevOutbox::new(temp_dir())),
         };
         enqueue(&t.db, &clock, &email("a@example.org")).await.unwrap();
 
@@ -103,8 +105,11 @@ async fn transient_failures_are_retried_with_backoff_then_given_up() {
 async fn sms_without_gateway_fails_permanently_at_once() {
     for t in TestDb::both().await {
         let clock = ManualClock::new(1_800_000_000_000);
-        let transport =
-            Transport { email: EmailTransport::Dev(DevOutbox::new(temp_dir())), sms: SmsTransport::Disabled };
+        let transport = Transport {
+            email: EmailTransport::Dev(DevOutbox::new(temp_dir())),
+            sms: SmsTransport::Disabled,
+            mss: MssTransport::Dev(DevOutbox::new(temp_dir())),
+        };
         let sms = Outgoing {
             channel: Channel::Sms,
             category: "test.sms".into(),
@@ -225,7 +230,11 @@ fn sms(to: &str) -> Outgoing {
 
 fn gateway(url: String, token: &str) -> Transport {
     let gw = SmsGateway::new(url, secrecy::SecretString::from(token)).unwrap();
-    Transport { email: EmailTransport::Dev(DevOutbox::new(temp_dir())), sms: SmsTransport::Gateway(gw) }
+    Transport {
+        email: EmailTransport::Dev(DevOutbox::new(temp_dir())),
+        sms: SmsTransport::Gateway(gw),
+        mss: MssTransport::Dev(DevOutbox::new(temp_dir())),
+    }
 }
 
 #[tokio::test]

@@ -81,21 +81,42 @@ pub enum EmailTransport {
     Smtp { mailer: AsyncSmtpTransport<Tokio1Executor>, from: Mailbox },
 }
 
+/// An SMTP client for `host:port` with the given security and optional credentials.
+pub fn smtp_mailer(
+    host: &str,
+    port: u16,
+    security: SmtpSecurity,
+    username: Option<String>,
+    password: Option<SecretString>,
+    timeout: Duration,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, TransportError> {
+    let builder = match security {
+        SmtpSecurity::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host),
+        SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host),
+        SmtpSecurity::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)),
+    }
+    .map_err(|e| TransportError::Smtp(e.to_string(), true))?;
+    let mut builder = builder.port(port).timeout(Some(timeout));
+    if let (Some(user), Some(pass)) = (username, password) {
+        builder = builder.credentials(Credentials::new(user, pass.expose_secret().to_string()));
+    }
+    Ok(builder.build())
+}
+
 impl EmailTransport {
     pub fn smtp(s: SmtpSettings) -> Result<EmailTransport, TransportError> {
         let from: Mailbox = s.from.parse().map_err(|_| TransportError::InvalidAddress("sender".into()))?;
-        let builder = match s.security {
-            SmtpSecurity::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&s.host),
-            SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&s.host),
-            SmtpSecurity::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host)),
-        }
-        .map_err(|e| TransportError::Smtp(e.to_string(), true))?;
-        let mut builder = builder.port(s.port).timeout(Some(s.timeout));
-        if let (Some(user), Some(pass)) = (s.username, s.password) {
-            builder = builder.credentials(Credentials::new(user, pass.expose_secret().to_string()));
-        }
-        Ok(EmailTransport::Smtp { mailer: builder.build(), from })
+        let mailer = smtp_mailer(&s.host, s.port, s.security, s.username, s.password, s.timeout)?;
+        Ok(EmailTransport::Smtp { mailer, from })
     }
+}
+
+/// Where secure mail to other operators of the trust space goes.
+pub enum MssTransport {
+    /// The development outbox: the raw message, readable with `hygie outbox show`.
+    Dev(DevOutbox),
+    /// The trust space's SMTP relay, which routes to each operator.
+    Relay(AsyncSmtpTransport<Tokio1Executor>),
 }
 
 /// An HTTP SMS gateway: `POST url` with `Authorization: Bearer TOKEN` and the JSON body
@@ -127,13 +148,18 @@ pub enum SmsTransport {
 pub struct Transport {
     pub email: EmailTransport,
     pub sms: SmsTransport,
+    pub mss: MssTransport,
 }
 
 impl Transport {
     /// Everything to the development outbox in `dir`.
     pub fn dev(dir: impl Into<PathBuf>) -> Transport {
         let dev = DevOutbox::new(dir);
-        Transport { email: EmailTransport::Dev(dev.clone()), sms: SmsTransport::Dev(dev) }
+        Transport {
+            email: EmailTransport::Dev(dev.clone()),
+            sms: SmsTransport::Dev(dev.clone()),
+            mss: MssTransport::Dev(dev),
+        }
     }
 
     pub async fn send(&self, id: i64, now: Millis, msg: &Outgoing) -> Result<(), TransportError> {
@@ -154,6 +180,17 @@ impl Transport {
                 SmsTransport::Gateway(gw) => send_sms(gw, id, msg).await,
                 SmsTransport::Disabled => Err(TransportError::NoSmsGateway),
             },
+            Channel::Mss => match &self.mss {
+                MssTransport::Dev(dev) => dev.write(id, now, msg),
+                MssTransport::Relay(mailer) => {
+                    let envelope = mss_envelope(msg)?;
+                    mailer
+                        .send_raw(&envelope, msg.body.as_bytes())
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| TransportError::Smtp(smtp_error_text(&e), e.is_permanent()))
+                }
+            },
         }
     }
 }
@@ -166,6 +203,21 @@ fn smtp_error_text(e: &lettre::transport::smtp::Error) -> String {
         None if e.is_transient() => "transient error".into(),
         None => "connection or protocol error".into(),
     }
+}
+
+/// The SMTP envelope of a secure message: its From address to its one recipient.
+fn mss_envelope(msg: &Outgoing) -> Result<lettre::address::Envelope, TransportError> {
+    let parsed = mail_parser::MessageParser::default()
+        .parse_headers(msg.body.as_bytes())
+        .ok_or_else(|| TransportError::Build("unreadable message".into()))?;
+    let from = parsed
+        .from()
+        .and_then(|a| a.first())
+        .and_then(|a| a.address())
+        .ok_or_else(|| TransportError::InvalidAddress("sender".into()))?;
+    let from: lettre::Address = from.parse().map_err(|_| TransportError::InvalidAddress("sender".into()))?;
+    let to: lettre::Address = msg.recipient.parse().map_err(|_| TransportError::InvalidAddress("recipient".into()))?;
+    lettre::address::Envelope::new(Some(from), vec![to]).map_err(|e| TransportError::Build(e.to_string()))
 }
 
 fn build_email(from: &Mailbox, msg: &Outgoing) -> Result<Message, TransportError> {

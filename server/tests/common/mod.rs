@@ -130,6 +130,11 @@ impl TestServer {
         config.mail.smtp_port = smtp.port;
         config.mail.smtp_security = SmtpSecurity::None;
         config.mail.from = "Hygie <ne-pas-repondre@hygie.test>".into();
+        // Other operators of the trust space are reached through the same sink.
+        config.mss.transport = MailTransportKind::Smtp;
+        config.mss.smtp_host = "127.0.0.1".into();
+        config.mss.smtp_port = smtp.port;
+        config.mss.smtp_security = SmtpSecurity::None;
         config.sms.transport = SmsTransportKind::Dev;
         config.support.address = "assistance@hygie.test".into();
         config.support.contact_per_hour = 3;
