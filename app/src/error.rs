@@ -45,9 +45,15 @@ pub enum AppError {
     #[error("link expired")]
     LinkExpired,
     /// A recipient a message cannot go to; `reason`: "outside" (the trust space), "unknown" (no
-    /// such mailbox here).
+    /// such mailbox here), "full" (their mailbox here is full).
     #[error("recipient refused")]
     RecipientRefused { address: String, reason: String },
+    /// The message's text and attachments are over the limit (in MB).
+    #[error("message too large")]
+    TooLarge { max_mb: i64 },
+    /// The sender's mailbox is full (quota in MB).
+    #[error("quota exceeded")]
+    QuotaExceeded { quota_mb: i64 },
 }
 
 impl AppError {
@@ -82,10 +88,13 @@ impl AppError {
             AppError::RecipientRefused { address, reason } => {
                 let msg = match reason.as_str() {
                     "outside" => Msg::ErrRecipientOutside,
+                    "full" => Msg::ErrRecipientFull,
                     _ => Msg::ErrRecipientUnknown,
                 };
                 t.fmt(msg, &[("address", address)])
             }
+            AppError::TooLarge { max_mb } => t.fmt(Msg::ErrTooLarge, &[("max", &max_mb.to_string())]),
+            AppError::QuotaExceeded { quota_mb } => t.fmt(Msg::ErrQuotaExceeded, &[("quota", &quota_mb.to_string())]),
         }
     }
 }

@@ -24,6 +24,7 @@ pub struct Services {
     pub site: Arc<SiteInfo>,
     pub contact: ContactSettings,
     pub auth: AuthSettings,
+    pub mail_limits: hygie_core::mail::attach::Limits,
 }
 
 /// Sign-in settings from the configuration.

@@ -37,6 +37,8 @@ pub struct Config {
     pub mail: MailConfig,
     /// Secure mail to the other operators of the trust space.
     pub mss: MssConfig,
+    /// Mailbox sizes.
+    pub mailbox: MailboxConfig,
     pub sms: SmsConfig,
     pub support: SupportConfig,
     pub operator: OrganisationConfig,
@@ -93,6 +95,21 @@ pub struct MailConfig {
     pub smtp_password: Option<SecretString>,
     /// The sender of every message Hygie sends outside.
     pub from: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MailboxConfig {
+    /// A message's text and attachments together, in MB (1 to 100).
+    pub max_message_mb: i64,
+    /// Each mailbox's quota, in MB.
+    pub quota_mb: i64,
+}
+
+impl Default for MailboxConfig {
+    fn default() -> Self {
+        MailboxConfig { max_message_mb: 25, quota_mb: 2048 }
+    }
 }
 
 /// How secure messages reach mailboxes of other operators: through the trust space's SMTP relay
@@ -200,6 +217,7 @@ impl Default for Config {
             tls: TlsConfig::default(),
             mail: MailConfig::default(),
             mss: MssConfig::default(),
+            mailbox: MailboxConfig::default(),
             sms: SmsConfig::default(),
             support: SupportConfig::default(),
             operator: OrganisationConfig {
@@ -281,6 +299,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "tls",
     "mail",
     "mss",
+    "mailbox",
     "sms",
     "support",
     "operator",
@@ -324,6 +343,12 @@ impl Config {
         }
         if self.mss.transport == MailTransportKind::Smtp && self.mss.smtp_host.trim().is_empty() {
             return Err(ConfigError::Invalid("mss.smtp_host is required with mss.transport = \"smtp\"".into()));
+        }
+        if !(1..=100).contains(&self.mailbox.max_message_mb) {
+            return Err(ConfigError::Invalid("mailbox.max_message_mb must be between 1 and 100".into()));
+        }
+        if self.mailbox.quota_mb < self.mailbox.max_message_mb {
+            return Err(ConfigError::Invalid("mailbox.quota_mb must be at least mailbox.max_message_mb".into()));
         }
         if !(1..=24 * 30).contains(&self.mss.expiry_hours) {
             return Err(ConfigError::Invalid("mss.expiry_hours must be between 1 and 720".into()));

@@ -184,6 +184,10 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
             per_ip: Limit { max: config.session.signin_per_ip_per_hour, window_ms: 3_600_000 },
             domains: config.domains.clone(),
         },
+        mail_limits: hygie_core::mail::attach::Limits {
+            max_message_bytes: config.mailbox.max_message_mb * 1024 * 1024,
+            quota_bytes: config.mailbox.quota_mb * 1024 * 1024,
+        },
     };
     let local = config.public_url().contains("://localhost") || config.public_url().contains("://127.0.0.1");
     if config.demo_accounts && !local {

@@ -62,6 +62,11 @@ pub fn router(state: AppState) -> Router {
         .route("/langue/{code}", get(get_language))
         .route("/healthz", get(healthz))
         .route("/messagerie/pj/{id}/{index}", get(get_attachment))
+        .route(
+            "/messagerie/pj",
+            post(post_upload)
+                .layer(axum::extract::DefaultBodyLimit::max(state.services.mail_limits.max_message_bytes as usize + 1)),
+        )
         .leptos_routes_with_context(&state, routes, context.clone(), move || app::shell(opts.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, app::shell))
         .layer(middleware::from_fn(server_fn_status))
@@ -126,6 +131,8 @@ pub fn status_of(e: &AppError) -> StatusCode {
             StatusCode::UNPROCESSABLE_ENTITY
         }
         AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        AppError::QuotaExceeded { .. } => StatusCode::INSUFFICIENT_STORAGE,
         AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -142,22 +149,19 @@ async fn healthz(State(state): State<AppState>) -> Response {
 
 /// Downloads an attachment of one of the signed-in account's messages: always as a download
 /// (`Content-Disposition: attachment`), never sniffed, under a policy that allows nothing.
-async fn get_attachment(
-    State(state): State<AppState>,
-    Path((id, index)): Path<(i64, usize)>,
-    req: Request,
-) -> Response {
-    let svc = &state.services;
-    let Some(app::server::CurrentSession(session)) = req.extensions().get::<app::server::CurrentSession>().cloned()
+/// The signed-in, active account of a plain (non server-function) mail request that accepted the
+/// terms in force, or the response to send instead.
+async fn mail_account(svc: &Services, req: &http::request::Parts) -> Result<i64, Response> {
+    let Some(app::server::CurrentSession(session)) = req.extensions.get::<app::server::CurrentSession>().cloned()
     else {
-        return (StatusCode::UNAUTHORIZED, "Connectez-vous. / Sign in.\n").into_response();
+        return Err((StatusCode::UNAUTHORIZED, "Connectez-vous. / Sign in.\n").into_response());
     };
     let active = match hygie_core::accounts::get(&svc.db, session.account_id).await {
         Ok(a) => a.is_some_and(|a| a.status == "active" && a.locked_ms.is_none()),
         Err(_) => false,
     };
     if session.level != hygie_core::auth::session::Level::Full || !active {
-        return (StatusCode::UNAUTHORIZED, "Connectez-vous. / Sign in.\n").into_response();
+        return Err((StatusCode::UNAUTHORIZED, "Connectez-vous. / Sign in.\n").into_response());
     }
     // The terms in force come first, as for every other mail endpoint.
     let terms_ok = match hygie_core::terms::current(&svc.db).await {
@@ -166,12 +170,100 @@ async fn get_attachment(
         Err(_) => false,
     };
     if !terms_ok {
-        return (StatusCode::FORBIDDEN, "Acceptez d'abord les conditions d'utilisation. / Accept the terms first.\n")
-            .into_response();
+        return Err((
+            StatusCode::FORBIDDEN,
+            "Acceptez d'abord les conditions d'utilisation. / Accept the terms first.\n",
+        )
+            .into_response());
     }
-    let actor = Actor::Account(session.account_id.to_string());
-    let ip = ip_of(req.extensions());
-    let found = match hygie_core::mail::attachment(&svc.db, session.account_id, id, index).await {
+    Ok(session.account_id)
+}
+
+/// An error as JSON (the composer reads it like a server function's), with its HTTP status.
+fn json_error(e: AppError) -> Response {
+    let mut res = (status_of(&e), axum::Json(&e)).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+#[derive(Deserialize)]
+struct UploadQuery {
+    nom: String,
+}
+
+/// `POST /messagerie/pj?nom=NAME` with the file as the body (its type in `Content-Type`): keeps
+/// it for the account's next message. Answers `{"id", "name", "size"}`, or an error as JSON:
+/// 413 over the per-message limit, 507 over the quota, 429 over 300 files an hour.
+async fn post_upload(State(state): State<AppState>, Query(q): Query<UploadQuery>, req: Request) -> Response {
+    let svc = &state.services;
+    let (parts, body) = req.into_parts();
+    let account_id = match mail_account(svc, &parts).await {
+        Ok(id) => id,
+        Err(res) => return res,
+    };
+    let actor = Actor::Account(account_id.to_string());
+    let ip = ip_of(&parts.extensions);
+    let limits = svc.mail_limits;
+    let max_mb = limits.max_message_bytes / (1024 * 1024);
+    let declared =
+        parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
+    let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let deny = |code: &str| AuditEvent::new(actor.clone(), "mail.upload", Outcome::Denied(code.into())).ip(ip.clone());
+    if declared.is_some_and(|n| n > limits.max_message_bytes) {
+        audit::record(&svc.db, svc.clock.as_ref(), deny("too_large")).await;
+        return json_error(AppError::TooLarge { max_mb });
+    }
+    if let Err(e) = app::server::limit_hourly(svc, &format!("upload:{account_id}"), 300).await {
+        audit::record(&svc.db, svc.clock.as_ref(), deny("rate_limited")).await;
+        return json_error(e);
+    }
+    let bytes = match axum::body::to_bytes(body, limits.max_message_bytes as usize).await {
+        Ok(b) => b,
+        Err(_) => {
+            audit::record(&svc.db, svc.clock.as_ref(), deny("too_large")).await;
+            return json_error(AppError::TooLarge { max_mb });
+        }
+    };
+    let used = match hygie_core::mail::attach::usage(&svc.db, account_id).await {
+        Ok(u) => u,
+        Err(e) => return json_error(AppError::internal(e)),
+    };
+    if used + bytes.len() as i64 > limits.quota_bytes {
+        audit::record(&svc.db, svc.clock.as_ref(), deny("quota")).await;
+        return json_error(AppError::QuotaExceeded { quota_mb: limits.quota_bytes / (1024 * 1024) });
+    }
+    match hygie_core::mail::attach::store_upload(&svc.db, svc.clock.as_ref(), account_id, &q.nom, &content_type, &bytes)
+        .await
+    {
+        Ok(up) => {
+            // The file's name may name a patient: its id and size only.
+            let ev = AuditEvent::new(actor, "mail.upload", Outcome::Success)
+                .ip(ip)
+                .object(format!("upload:{} size:{}", up.id, up.size));
+            audit::record(&svc.db, svc.clock.as_ref(), ev).await;
+            let mut res =
+                axum::Json(serde_json::json!({"id": up.id, "name": up.name, "size": up.size})).into_response();
+            res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
+        }
+        Err(e) => json_error(AppError::internal(e)),
+    }
+}
+
+async fn get_attachment(
+    State(state): State<AppState>,
+    Path((id, index)): Path<(i64, usize)>,
+    req: Request,
+) -> Response {
+    let svc = &state.services;
+    let (parts, _) = req.into_parts();
+    let account_id = match mail_account(svc, &parts).await {
+        Ok(id) => id,
+        Err(res) => return res,
+    };
+    let actor = Actor::Account(account_id.to_string());
+    let ip = ip_of(&parts.extensions);
+    let found = match hygie_core::mail::attachment(&svc.db, account_id, id, index).await {
         Ok(found) => found,
         Err(e) => {
             let text = AppError::internal(e).message(app::i18n::I18n { locale: Locale::Fr });
@@ -457,6 +549,8 @@ async fn post_contact(State(state): State<AppState>, req: Request) -> Response {
         Err(e) => {
             let status = match e {
                 AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+                AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                AppError::QuotaExceeded { .. } => StatusCode::INSUFFICIENT_STORAGE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };
             (status, ContactFlash { input, errors: Vec::new(), failure: Some(e) })

@@ -23,12 +23,16 @@ pub async fn outbox_loop(db: Db, clock: Arc<dyn Clock>, transport: Transport, po
     }
 }
 
-/// Removes expired rate-limit counters every ten minutes.
+/// Every ten minutes: removes expired rate-limit counters, and composer uploads left unsent
+/// for a day.
 pub async fn housekeeping_loop(db: Db, clock: Arc<dyn Clock>) {
     loop {
         let day_ago = clock.now_ms() - 86_400_000;
         if let Err(e) = ratelimit::purge_before(&db, day_ago).await {
             tracing::warn!(error = %e, "rate-limit housekeeping failed");
+        }
+        if let Err(e) = hygie_core::mail::attach::purge_uploads(&db, clock.as_ref()).await {
+            tracing::warn!(error = %e, "upload housekeeping failed");
         }
         tokio::time::sleep(Duration::from_secs(600)).await;
     }

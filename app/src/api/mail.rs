@@ -198,7 +198,36 @@ pub async fn mail_send(input: ComposeInput) -> Result<i64, AppError> {
         audit_account(&svc, a.id, "mail.send", Outcome::Denied("rate_limited".into()), None).await;
         return Err(AppError::RateLimited { retry_after_secs: (retry_after_ms.max(0) as u64).div_ceil(1000) });
     }
+    // The uploads must be this account's and still there; forwarded files come from one of its
+    // messages.
+    let uploads = mail::attach::uploads(&svc.db, a.id, &c.attachments).await.map_err(AppError::internal)?;
+    if uploads.len() != c.attachments.len() {
+        audit_account(&svc, a.id, "mail.send", Outcome::Failure("unknown_upload".into()), None).await;
+        return Err(AppError::Invalid(vec![crate::domain::FieldError {
+            field: "attachments".into(),
+            problem: crate::domain::FieldProblem::UnknownValue,
+        }]));
+    }
+    let mut attachments: Vec<mail::attach::Part> = uploads.into_iter().map(|(_, p)| p).collect();
+    if let Some(from) = c.forward_from {
+        for index in &c.forward_parts {
+            match mail::attachment(&svc.db, a.id, from, *index).await.map_err(AppError::internal)? {
+                Some(f) => attachments.push(mail::attach::Part {
+                    name: mail::attach::clean_name(&f.name),
+                    content_type: mail::attach::clean_type(&f.content_type),
+                    bytes: f.bytes,
+                }),
+                None => {
+                    let object = Some(format!("message:{from}"));
+                    audit_account(&svc, a.id, "mail.send", Outcome::Denied("not_found".into()), object).await;
+                    return Err(AppError::NotFound);
+                }
+            }
+        }
+    }
     let draft = mail::Draft {
+        upload_ids: c.attachments.clone(),
+        attachments,
         to: c.to,
         cc: c.cc,
         bcc: c.bcc,
@@ -209,7 +238,9 @@ pub async fn mail_send(input: ComposeInput) -> Result<i64, AppError> {
         references: c.references,
     };
     let refused = |address: String, reason: &str| AppError::RecipientRefused { address, reason: reason.into() };
-    match mail::send(&svc.db, svc.clock.as_ref(), &a, &draft, &svc.auth.domains, &svc.auth.public_url).await {
+    let limits = svc.mail_limits;
+    let mb = |bytes: i64| bytes / (1024 * 1024);
+    match mail::send(&svc.db, svc.clock.as_ref(), &a, &draft, &svc.auth.domains, &svc.auth.public_url, &limits).await {
         Ok(sent) => {
             let object =
                 format!("message:{} recipients:{} queued:{}", sent.sent_id, sent.delivered.len(), sent.queued.len());
@@ -227,12 +258,52 @@ pub async fn mail_send(input: ComposeInput) -> Result<i64, AppError> {
                 ),
                 SendError::OutsideTrustSpace(x) => ("outside_trust_space", refused(x, "outside")),
                 SendError::UnknownMailbox(x) => ("unknown_mailbox", refused(x, "unknown")),
+                SendError::MailboxFull(x) => ("mailbox_full", refused(x, "full")),
+                SendError::TooLarge { max_bytes } => ("too_large", AppError::TooLarge { max_mb: mb(max_bytes) }),
+                SendError::QuotaExceeded { quota_bytes } => {
+                    ("quota", AppError::QuotaExceeded { quota_mb: mb(quota_bytes) })
+                }
                 SendError::Store(e) => return Err(AppError::internal(e)),
             };
             audit_account(&svc, a.id, "mail.send", Outcome::Failure(code.into()), None).await;
             Err(err)
         }
     }
+}
+
+/// The signed-in account's mailbox size and its limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MailUsage {
+    pub used_bytes: i64,
+    pub quota_bytes: i64,
+    pub max_message_bytes: i64,
+}
+
+#[server(name = MailUsageGet, prefix = "/api", endpoint = "mail-usage")]
+pub async fn mail_usage() -> Result<MailUsage, AppError> {
+    use crate::server::{services, signed_in};
+    let svc = services()?;
+    let (_, a) = signed_in(&svc, true).await?;
+    let used_bytes = hygie_core::mail::attach::usage(&svc.db, a.id).await.map_err(AppError::internal)?;
+    Ok(MailUsage {
+        used_bytes,
+        quota_bytes: svc.mail_limits.quota_bytes,
+        max_message_bytes: svc.mail_limits.max_message_bytes,
+    })
+}
+
+/// Removes a file added to the message being written. Not found for another account's.
+#[server(name = MailUploadDelete, prefix = "/api", endpoint = "mail-upload-delete")]
+pub async fn mail_upload_delete(id: i64) -> Result<(), AppError> {
+    use hygie_core::audit::Outcome;
+
+    use crate::server::{audit_account, services, signed_in};
+    let svc = services()?;
+    let (_, a) = signed_in(&svc, true).await?;
+    let found = hygie_core::mail::attach::delete_upload(&svc.db, a.id, id).await.map_err(AppError::internal)?;
+    let outcome = if found { Outcome::Success } else { Outcome::Denied("not_found".into()) };
+    audit_account(&svc, a.id, "mail.upload_delete", outcome, Some(format!("upload:{id}"))).await;
+    found.then_some(()).ok_or(AppError::NotFound)
 }
 
 /// Applies `action` ("read", "unread", "flag", "unflag", "inbox", "archive", "trash", "restore",

@@ -9,6 +9,7 @@ use super::{text_field, FieldError, FieldProblem};
 pub const SUBJECT_MAX: usize = 250;
 pub const BODY_MAX: usize = 500_000;
 pub const RECIPIENTS_MAX: usize = 100;
+pub const ATTACHMENTS_MAX: usize = 50;
 
 /// What the composer sends, as typed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -23,6 +24,14 @@ pub struct ComposeInput {
     pub in_reply_to: String,
     /// Space-separated Message-IDs of the thread, for replies.
     pub references: String,
+    /// Files uploaded for this message (ids from `POST /messagerie/pj`).
+    #[serde(default)]
+    pub attachments: Vec<i64>,
+    /// For a forward: the message forwarded (0 for none) and which of its attachments go along.
+    #[serde(default)]
+    pub forward_from: i64,
+    #[serde(default)]
+    pub forward_parts: Vec<usize>,
 }
 
 /// A checked message.
@@ -36,6 +45,9 @@ pub struct Compose {
     pub urgent: bool,
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
+    pub attachments: Vec<i64>,
+    pub forward_from: Option<i64>,
+    pub forward_parts: Vec<usize>,
 }
 
 /// Splits a recipient field on commas, semicolons and spaces; checks each address.
@@ -90,6 +102,12 @@ impl Compose {
         if body.chars().count() > BODY_MAX {
             errors.push(FieldError { field: "body".into(), problem: FieldProblem::TooLong { max: BODY_MAX } });
         }
+        if input.attachments.len() + input.forward_parts.len() > ATTACHMENTS_MAX {
+            errors.push(FieldError {
+                field: "attachments".into(),
+                problem: FieldProblem::TooLong { max: ATTACHMENTS_MAX },
+            });
+        }
         if !errors.is_empty() {
             return Err(errors);
         }
@@ -113,6 +131,13 @@ impl Compose {
             urgent: input.urgent,
             in_reply_to: Some(clean_id(&input.in_reply_to)).filter(|s| !s.is_empty()),
             references: input.references.split_whitespace().map(clean_id).filter(|s| !s.is_empty()).take(30).collect(),
+            attachments: {
+                let mut ids = input.attachments.clone();
+                ids.dedup();
+                ids
+            },
+            forward_from: (input.forward_from > 0).then_some(input.forward_from),
+            forward_parts: if input.forward_from > 0 { input.forward_parts.clone() } else { Vec::new() },
         })
     }
 }

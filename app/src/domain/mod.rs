@@ -38,6 +38,8 @@ pub enum FieldProblem {
     InvalidCode,
     /// The current password typed to confirm a change is wrong.
     WrongPassword,
+    /// Still on its way (attachments uploading).
+    Pending,
 }
 
 impl FieldProblem {
@@ -59,6 +61,7 @@ impl FieldProblem {
             FieldProblem::PersonalPassword => t.t(Msg::ErrPersonalPassword).into(),
             FieldProblem::InvalidCode => t.t(Msg::ErrInvalidCode).into(),
             FieldProblem::WrongPassword => t.t(Msg::ErrWrongPassword).into(),
+            FieldProblem::Pending => t.t(Msg::AttachNotReady).into(),
         }
     }
 }

@@ -7,8 +7,10 @@ use leptos_router::components::Redirect;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::api::{
-    mail_folders, mail_list, mail_open, mail_search, MailAct, MailEmptyTrash, MailSend, MessageLine, MessageView,
+    mail_folders, mail_list, mail_open, mail_search, mail_usage, MailAct, MailEmptyTrash, MailSend, MessageLine,
+    MessageView,
 };
+use crate::components::attachments::{human_size, AttachmentsField, ForwardedFile, PendingFile};
 use crate::components::feedback::{ErrorNotice, Loading};
 use crate::components::form::{focus_later, problem_of, show_error, ErrorSummary, Field};
 use crate::components::recipients::RecipientField;
@@ -53,6 +55,7 @@ fn failure_view(t: I18n, error: AppError) -> AnyView {
 fn FolderNav(current: Signal<String>) -> impl IntoView {
     let t = use_i18n();
     let folders = Resource::new(|| (), |_| mail_folders());
+    let usage = Resource::new(|| (), |_| mail_usage());
     view! {
         <nav class="mail-folders" aria-label=t.t(Msg::FoldersLabel)>
             <a class="button button-primary" href="/messagerie/ecrire">{t.t(Msg::Write)}</a>
@@ -75,6 +78,23 @@ fn FolderNav(current: Signal<String>) -> impl IntoView {
             </Suspense>
             <a href="/annuaire">{t.t(Msg::NavDirectory)}</a>
             <a href="/compte">{t.t(Msg::NavAccount)}</a>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    usage.await.ok().map(|u| {
+                        let text = t.fmt(
+                            Msg::QuotaUsed,
+                            &[("used", &human_size(t, u.used_bytes)), ("quota", &human_size(t, u.quota_bytes))],
+                        );
+                        view! {
+                            <p class="quota">
+                                <span id="quota-label">{text}</span>
+                                <meter min="0" max=u.quota_bytes value=u.used_bytes high=u.quota_bytes * 9 / 10
+                                    aria-labelledby="quota-label"></meter>
+                            </p>
+                        }
+                    })
+                })}
+            </Suspense>
         </nav>
     }
 }
@@ -346,6 +366,7 @@ fn MessageDetails(m: MessageView) -> impl IntoView {
             <div class="button-row">
                 <a class="button" href=format!("/messagerie/ecrire?repondre={}", m.id)>{t.t(Msg::Reply)}</a>
                 <a class="button" href=format!("/messagerie/ecrire?repondre={}&tous=1", m.id)>{t.t(Msg::ReplyAll)}</a>
+                <a class="button" href=format!("/messagerie/ecrire?transferer={}", m.id)>{t.t(Msg::Forward)}</a>
                 {actions}
                 <a href=format!("/messagerie/{slug}")>{t.t(Msg::BackToList)}</a>
             </div>
@@ -389,14 +410,52 @@ fn label_of(field: &str) -> Msg {
         "cc" => Msg::FieldCc,
         "bcc" => Msg::FieldBcc,
         "subject" => Msg::FieldMailSubject,
+        "attachments" => Msg::Attachments,
         _ => Msg::FieldBody,
     }
 }
 
-/// The composer's starting point: empty, addressed (`?a=`), or a reply (`?repondre=ID`).
-fn prefill(t: I18n, reply: Option<(MessageView, bool)>, to: Option<String>) -> ComposeInput {
-    let Some((m, all)) = reply else {
-        return ComposeInput { to: to.unwrap_or_default(), ..Default::default() };
+/// How the composer starts.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+enum Start {
+    Blank { to: Option<String> },
+    Reply { m: MessageView, all: bool },
+    Forward { m: MessageView },
+}
+
+/// The composer's starting point: empty, addressed (`?a=`), a reply (`?repondre=ID`, `&tous=1`
+/// for all), or a forward (`?transferer=ID`, with the message's attachments).
+fn prefill(t: I18n, start: Start) -> (ComposeInput, Vec<ForwardedFile>) {
+    let (m, all) = match start {
+        Start::Blank { to } => return (ComposeInput { to: to.unwrap_or_default(), ..Default::default() }, Vec::new()),
+        Start::Forward { m } => {
+            let subject = if m.subject.to_lowercase().starts_with("tr:") || m.subject.to_lowercase().starts_with("fwd:")
+            {
+                m.subject.clone()
+            } else {
+                format!("TR: {}", m.subject)
+            };
+            let from =
+                if m.from_name.is_empty() { m.from_addr.clone() } else { format!("{} <{}>", m.from_name, m.from_addr) };
+            let intro = t.fmt(
+                Msg::ForwardIntro,
+                &[("from", &from), ("date", &t.locale.date_time(&m.date)), ("subject", &m.subject), ("to", &m.to)],
+            );
+            let files = m
+                .attachments
+                .iter()
+                .enumerate()
+                .map(|(index, name)| ForwardedFile { index, name: name.clone() })
+                .collect();
+            let input = ComposeInput {
+                subject,
+                body: format!("\n\n{intro}\n\n{}\n", m.body),
+                forward_from: m.id,
+                ..Default::default()
+            };
+            return (input, files);
+        }
+        Start::Reply { m, all } => (m, all),
     };
     let mine = m.folder == "sent";
     let split = |s: &str| s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect::<Vec<_>>();
@@ -414,7 +473,7 @@ fn prefill(t: I18n, reply: Option<(MessageView, bool)>, to: Option<String>) -> C
     let who = if m.from_name.is_empty() { m.from_addr.clone() } else { m.from_name.clone() };
     let intro = t.fmt(Msg::ReplyQuote, &[("date", &t.locale.date_time(&m.date)), ("who", &who)]);
     let quoted: Vec<String> = m.body.lines().map(|l| format!("> {l}")).collect();
-    ComposeInput {
+    let input = ComposeInput {
         to,
         cc,
         subject,
@@ -422,7 +481,8 @@ fn prefill(t: I18n, reply: Option<(MessageView, bool)>, to: Option<String>) -> C
         in_reply_to: m.message_id.clone(),
         references: m.thread_refs.join(" "),
         ..Default::default()
-    }
+    };
+    (input, Vec::new())
 }
 
 /// `/messagerie/ecrire`: write a message.
@@ -431,14 +491,21 @@ pub fn ComposePage() -> impl IntoView {
     let t = use_i18n();
     let query = use_query_map();
     let reply_to = query.with_untracked(|q| q.get("repondre").and_then(|v| v.parse::<i64>().ok()));
+    let forward = query.with_untracked(|q| q.get("transferer").and_then(|v| v.parse::<i64>().ok()));
     let all = query.with_untracked(|q| q.get("tous").is_some());
     let address = query.with_untracked(|q| q.get("a"));
     let source = Resource::new(
-        move || reply_to,
-        move |id| async move {
-            match id {
-                Some(id) => mail_open(id).await.map(|m| Some((m, all))),
-                None => Ok(None),
+        move || (reply_to, forward),
+        move |(reply, forward)| {
+            let address = address.clone();
+            async move {
+                let usage = mail_usage().await?;
+                let start = match (reply, forward) {
+                    (Some(id), _) => Start::Reply { m: mail_open(id).await?, all },
+                    (None, Some(id)) => Start::Forward { m: mail_open(id).await? },
+                    (None, None) => Start::Blank { to: address },
+                };
+                Ok::<_, AppError>((start, usage.max_message_bytes))
             }
         },
     );
@@ -449,15 +516,15 @@ pub fn ComposePage() -> impl IntoView {
             <section class="mail-main">
                 <h1>{t.t(Msg::ComposeTitle)}</h1>
                 <Suspense fallback=Loading>
-                    {move || {
-                        let address = address.clone();
-                        Suspend::new(async move {
-                            match source.await {
-                                Ok(reply) => view! { <ComposeForm initial=prefill(t, reply, address)/> }.into_any(),
-                                Err(error) => failure_view(t, error),
+                    {move || Suspend::new(async move {
+                        match source.await {
+                            Ok((start, max_bytes)) => {
+                                let (initial, forwarded) = prefill(t, start);
+                                view! { <ComposeForm initial forwarded max_bytes/> }.into_any()
                             }
-                        })
-                    }}
+                            Err(error) => failure_view(t, error),
+                        }
+                    })}
                 </Suspense>
             </section>
         </div>
@@ -465,8 +532,12 @@ pub fn ComposePage() -> impl IntoView {
 }
 
 #[component]
-fn ComposeForm(initial: ComposeInput) -> impl IntoView {
+fn ComposeForm(initial: ComposeInput, forwarded: Vec<ForwardedFile>, max_bytes: i64) -> impl IntoView {
     let t = use_i18n();
+    let files = RwSignal::new(Vec::<PendingFile>::new());
+    let forwarded = RwSignal::new(forwarded);
+    let forward_from = initial.forward_from;
+    let uploading = move || files.with(|f| f.iter().any(|p| p.id.get().is_none()));
     let to = RwSignal::new(initial.to.clone());
     let cc = RwSignal::new(initial.cc.clone());
     let bcc = RwSignal::new(String::new());
@@ -493,6 +564,11 @@ fn ComposeForm(initial: ComposeInput) -> impl IntoView {
         if pending.get_untracked() {
             return;
         }
+        if files.with_untracked(|f| f.iter().any(|p| p.id.get_untracked().is_none())) {
+            errors.set(vec![FieldError { field: "attachments".into(), problem: crate::domain::FieldProblem::Pending }]);
+            focus_later(summary);
+            return;
+        }
         let input = ComposeInput {
             to: to.get_untracked(),
             cc: cc.get_untracked(),
@@ -502,6 +578,9 @@ fn ComposeForm(initial: ComposeInput) -> impl IntoView {
             urgent: urgent.get_untracked(),
             in_reply_to: in_reply_to.clone(),
             references: references.clone(),
+            attachments: files.with_untracked(|f| f.iter().filter_map(|p| p.id.get_untracked()).collect()),
+            forward_from,
+            forward_parts: forwarded.with_untracked(|f| f.iter().map(|x| x.index).collect()),
         };
         failure.set(None);
         match crate::domain::compose::Compose::parse(&input) {
@@ -529,13 +608,20 @@ fn ComposeForm(initial: ComposeInput) -> impl IntoView {
                 maxlength=Some(SUBJECT_MAX) optional=true/>
             <Field prefix="compose" id="body" label=Msg::FieldBody hint=None value=body initial=initial.body.clone()
                 problem=problem_of(errors, "body") autocomplete="off" input_type="textarea" maxlength=None optional=true/>
+            <AttachmentsField files forwarded max_bytes/>
             <div class="check">
                 <input type="checkbox" id="compose-urgent" prop:checked=move || urgent.get()
                     on:change=move |ev| urgent.set(event_target_checked(&ev))/>
                 <label for="compose-urgent">{t.t(Msg::FieldUrgent)}</label>
             </div>
             <button type="submit" class="button button-primary" disabled=move || pending.get()>
-                {move || if pending.get() { t.t(Msg::Sending) } else { t.t(Msg::Send) }}
+                {move || if pending.get() {
+                    t.t(Msg::Sending)
+                } else if uploading() {
+                    t.t(Msg::AttachWaiting)
+                } else {
+                    t.t(Msg::Send)
+                }}
             </button>
         </form>
     }

@@ -7,6 +7,7 @@ use mail_builder::headers::raw::Raw;
 use mail_builder::MessageBuilder;
 use mail_parser::{MessageParser, MimeHeaders};
 
+pub mod attach;
 pub mod html;
 
 use crate::accounts::{self, Account};
@@ -35,6 +36,9 @@ pub struct Draft {
     /// The Message-ID (without brackets) this one answers.
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
+    pub attachments: Vec<attach::Part>,
+    /// The composer's uploads these attachments came from: deleted when the message is sent.
+    pub upload_ids: Vec<i64>,
 }
 
 /// Builds the RFC 5322 form of `d` from `from`. Bcc recipients are not written into it.
@@ -62,6 +66,9 @@ pub fn build(from: &Account, d: &Draft, message_id: &str, date_secs: i64) -> Res
     }
     if d.urgent {
         b = b.header("Importance", Raw::new("high")).header("X-Priority", Raw::new("1"));
+    }
+    for a in &d.attachments {
+        b = b.attachment(a.content_type.clone(), a.name.clone(), a.bytes.clone());
     }
     b.write_to_vec()
 }
@@ -198,6 +205,15 @@ pub enum SendError {
     /// An address on this instance's domains that holds no active mailbox.
     #[error("{0} has no mailbox here")]
     UnknownMailbox(String),
+    /// Body and attachments are over the per-message limit.
+    #[error("message over {max_bytes} bytes")]
+    TooLarge { max_bytes: i64 },
+    /// The sender's mailbox would be over its quota with this message in Sent.
+    #[error("quota exceeded")]
+    QuotaExceeded { quota_bytes: i64 },
+    /// A recipient's mailbox here is full.
+    #[error("{0}'s mailbox is full")]
+    MailboxFull(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -269,7 +285,12 @@ pub async fn send(
     d: &Draft,
     instance_domains: &[String],
     public_url: &str,
+    limits: &attach::Limits,
 ) -> Result<Sent, SendError> {
+    let declared = d.body.len() as i64 + d.attachments.iter().map(|a| a.bytes.len() as i64).sum::<i64>();
+    if declared > limits.max_message_bytes {
+        return Err(SendError::TooLarge { max_bytes: limits.max_message_bytes });
+    }
     let mut all: Vec<String> = d.to.iter().chain(&d.cc).chain(&d.bcc).map(|a| a.trim().to_lowercase()).collect();
     all.sort();
     all.dedup();
@@ -277,12 +298,16 @@ pub async fn send(
         return Err(SendError::NoRecipient);
     }
     let mut local: Vec<i64> = Vec::new();
+    let mut local_addresses: Vec<&String> = Vec::new();
     let mut remote: Vec<String> = Vec::new();
     for address in &all {
         let domain = domain_of(address);
         if instance_domains.iter().any(|x| x.eq_ignore_ascii_case(domain)) {
             match accounts::find_by_address(db, address).await?.filter(|a| a.status == "active") {
-                Some(a) => local.push(a.id),
+                Some(a) => {
+                    local.push(a.id);
+                    local_addresses.push(address);
+                }
                 None => return Err(SendError::UnknownMailbox(address.clone())),
             }
         } else if crate::trust_space::contains(db, domain).await? {
@@ -294,6 +319,16 @@ pub async fn send(
     let now = clock.now_ms();
     let message_id = format!("{}@{}", crate::random_hex(16), domain_of(&sender.address));
     let raw = build(sender, d, &message_id, now / 1000).map_err(|e| StoreError::Other(e.to_string()))?;
+    let size = raw.len() as i64;
+    let leaving: i64 = d.attachments.iter().map(|a| a.bytes.len() as i64).sum();
+    if attach::usage(db, sender.id).await? - leaving + size > limits.quota_bytes {
+        return Err(SendError::QuotaExceeded { quota_bytes: limits.quota_bytes });
+    }
+    for (id, address) in local.iter().zip(&local_addresses) {
+        if *id != sender.id && attach::usage(db, *id).await? + size > limits.quota_bytes {
+            return Err(SendError::MailboxFull((*address).clone()));
+        }
+    }
     // The outbox keeps text; what mail-builder writes is 7-bit (encoded words, base64,
     // quoted-printable), so this never fails for a message built here.
     let raw_text = if remote.is_empty() {
@@ -331,6 +366,7 @@ pub async fn send(
     rows.extend(inboxes.iter().map(|(acc, folder)| row(*acc, *folder, String::new(), true)));
 
     let people = format!("{} {} {} {}", rows[0].from_name, sender.address, d.to.join(" "), d.cc.join(" "));
+    let attachment_names = d.attachments.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ");
     let index_sql = index_statement(db);
     let mut ids = Vec::new();
     crate::with_pool!(db, p => {
@@ -338,15 +374,21 @@ pub async fn send(
         for r in &rows {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO messages (account_id, folder_id, message_id, thread_id, in_reply_to, from_addr, from_name, \
-                 to_addrs, cc_addrs, bcc_addrs, subject, snippet, date_ms, size, urgent, unread, raw, created_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $13) RETURNING id")
+                 to_addrs, cc_addrs, bcc_addrs, subject, snippet, date_ms, size, urgent, unread, raw, created_ms, \
+                 attachment_names) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $13, $18) RETURNING id")
                 .bind(r.account_id).bind(r.folder).bind(&r.message_id).bind(&r.thread_id).bind(&r.in_reply_to)
                 .bind(&r.from_addr).bind(&r.from_name).bind(&r.to).bind(&r.cc).bind(&r.bcc).bind(&r.subject)
-                .bind(&r.snippet).bind(r.date_ms).bind(raw.len() as i64).bind(r.urgent).bind(r.unread).bind(&raw)
+                .bind(&r.snippet).bind(r.date_ms).bind(size).bind(r.urgent).bind(r.unread).bind(&raw)
+                .bind(&attachment_names)
                 .fetch_one(&mut *tx).await?;
-            sqlx::query(index_sql).bind(id).bind(&r.subject).bind(index_text(&d.body)).bind(&people).bind("")
-                .execute(&mut *tx).await?;
+            sqlx::query(index_sql).bind(id).bind(&r.subject).bind(index_text(&d.body)).bind(&people)
+                .bind(&attachment_names).execute(&mut *tx).await?;
             ids.push(id);
+        }
+        for upload in &d.upload_ids {
+            sqlx::query("DELETE FROM mail_uploads WHERE id = $1 AND account_id = $2")
+                .bind(upload).bind(sender.id).execute(&mut *tx).await?;
         }
         // One queue entry per recipient on another operator, in the same transaction as the
         // Sent copy: a message reported sent is queued, or nothing happened at all.
@@ -1008,8 +1050,18 @@ mod tests {
             urgent: true,
             in_reply_to: Some("abc@hygie.example".into()),
             references: vec!["root@hygie.example".into(), "abc@hygie.example".into()],
+            attachments: vec![
+                attach::Part {
+                    name: "Échographie rénale.pdf".into(),
+                    content_type: "application/pdf".into(),
+                    bytes: (0..=255u8).cycle().take(70_000).collect(),
+                },
+                attach::Part { name: "notes.txt".into(), content_type: "text/plain".into(), bytes: b"a\r\nb".to_vec() },
+            ],
+            upload_ids: Vec::new(),
         };
         let raw = build(&from, &d, "m1@hygie.example", 1_800_000_000).unwrap();
+        assert!(raw.is_ascii(), "7-bit on the wire");
         let text = String::from_utf8_lossy(&raw);
         assert!(!text.contains("secret@"), "no Bcc in the message");
         assert!(text.lines().all(|l| l.len() <= 998), "RFC 5322 line length");
@@ -1024,6 +1076,10 @@ mod tests {
         assert_eq!(s.references, ["root@hygie.example", "abc@hygie.example"]);
         assert!(s.urgent);
         assert_eq!(s.body_text.trim_end(), d.body.trim_end());
+        assert_eq!(s.attachment_names, ["Échographie rénale.pdf", "notes.txt"]);
+        let parsed = MessageParser::default().parse(&raw).unwrap();
+        let bytes: Vec<Vec<u8>> = parsed.attachments().map(|a| a.contents().to_vec()).collect();
+        assert_eq!(bytes, [d.attachments[0].bytes.clone(), d.attachments[1].bytes.clone()], "bytes unchanged");
     }
 
     #[test]
@@ -1070,7 +1126,8 @@ mod tests {
                 body: "Pouvez-vous le voir demain ?".into(),
                 ..Default::default()
             };
-            let sent = send(&t.db, &clock, &a, &d, &domains, "https://h.example").await.unwrap();
+            let sent =
+                send(&t.db, &clock, &a, &d, &domains, "https://h.example", &attach::Limits::default()).await.unwrap();
             assert_eq!(sent.delivered.len(), 2);
             let (inbox, total) = list(&t.db, &clock, b.id, "inbox", 0, 50).await.unwrap();
             assert_eq!((inbox.len(), total), (1, 1));
@@ -1090,7 +1147,9 @@ mod tests {
             crate::trust_space::replace(&t.db, &clock, &["labo.mssante.fr".into()]).await.unwrap();
             for (to, expect) in [("x@gmail.com", "outside"), ("nobody@hygie.example", "unknown")] {
                 let d2 = Draft { to: vec![b.address.clone(), to.into()], subject: "x".into(), ..Default::default() };
-                let err = send(&t.db, &clock, &a, &d2, &domains, "https://h.example").await.unwrap_err();
+                let err = send(&t.db, &clock, &a, &d2, &domains, "https://h.example", &attach::Limits::default())
+                    .await
+                    .unwrap_err();
                 match (expect, err) {
                     ("outside", SendError::OutsideTrustSpace(x)) | ("unknown", SendError::UnknownMailbox(x)) => {
                         assert_eq!(x, to)
@@ -1108,7 +1167,7 @@ mod tests {
             };
             assert_eq!(notices(t.db.clone()).await, ["bruno@exemple.fr", "chloe@exemple.fr"]);
             clock.advance_ms(14 * 60_000);
-            send(&t.db, &clock, &a, &d, &domains, "https://h.example").await.unwrap();
+            send(&t.db, &clock, &a, &d, &domains, "https://h.example", &attach::Limits::default()).await.unwrap();
             assert_eq!(notices(t.db.clone()).await.len(), 2);
             clock.advance_ms(60_000);
             accounts::set_preferences(
@@ -1123,7 +1182,7 @@ mod tests {
             )
             .await
             .unwrap();
-            send(&t.db, &clock, &a, &d, &domains, "https://h.example").await.unwrap();
+            send(&t.db, &clock, &a, &d, &domains, "https://h.example", &attach::Limits::default()).await.unwrap();
             assert_eq!(
                 notices(t.db.clone()).await,
                 ["bruno@exemple.fr", "chloe@exemple.fr", "bruno@exemple.fr"],
@@ -1263,7 +1322,8 @@ mod tests {
                 body: "Voir ci-dessous, œdème résolu.".into(),
                 ..Default::default()
             };
-            let sent = send(&t.db, &clock, &a, &d, &domains, "https://h.example").await.unwrap();
+            let sent =
+                send(&t.db, &clock, &a, &d, &domains, "https://h.example", &attach::Limits::default()).await.unwrap();
             assert_eq!(sent.delivered.len(), 1, "Bruno is here");
             assert_eq!(sent.queued, ["y@labo.mssante.fr", "z@labo.mssante.fr"]);
             let status = remote_deliveries(&t.db, a.id, sent.sent_id).await.unwrap();
@@ -1306,7 +1366,8 @@ mod tests {
             let policy =
                 RetryPolicy { base_ms: 1_000, max_ms: 60_000, mss_expiry_ms: 3_600_000, ..RetryPolicy::default() };
             let d2 = Draft { to: vec!["y@labo.mssante.fr".into()], subject: "Relance".into(), ..Default::default() };
-            let second = send(&t.db, &clock, &a, &d2, &domains, "https://h.example").await.unwrap();
+            let second =
+                send(&t.db, &clock, &a, &d2, &domains, "https://h.example", &attach::Limits::default()).await.unwrap();
             assert_eq!(outbox::run_once(&t.db, &clock, &policy, &unreachable, 10).await.unwrap().retried, 1);
             assert_eq!(list(&t.db, &clock, a.id, "inbox", 0, 50).await.unwrap().1, 0, "no report while retrying");
             clock.advance_ms(3_600_000);
@@ -1321,6 +1382,81 @@ mod tests {
             assert_eq!(report.thread_id, original.thread_id);
             assert_eq!(remote_deliveries(&t.db, a.id, second.sent_id).await.unwrap()[0].status, "failed");
             let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+
+    #[tokio::test]
+    async fn attachments_travel_with_the_message_within_the_size_limit_and_quota() {
+        for t in TestDb::both().await {
+            let clock = ManualClock::new(1_800_000_000_000);
+            let domains = vec!["hygie.example".to_string()];
+            let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
+            let pdf = b"%PDF-1.4 compte rendu".to_vec();
+            let up = attach::store_upload(&t.db, &clock, a.id, "Compte rendu été.pdf", "application/pdf", &pdf)
+                .await
+                .unwrap();
+            assert_eq!((up.name.as_str(), up.size), ("Compte rendu été.pdf", pdf.len() as i64));
+            assert!(attach::uploads(&t.db, b.id, &[up.id]).await.unwrap().is_empty(), "another account's upload");
+            let parts: Vec<attach::Part> =
+                attach::uploads(&t.db, a.id, &[up.id]).await.unwrap().into_iter().map(|(_, p)| p).collect();
+            let d = Draft {
+                to: vec![b.address.clone()],
+                subject: "CR".into(),
+                body: "Ci-joint.".into(),
+                attachments: parts,
+                upload_ids: vec![up.id],
+                ..Default::default()
+            };
+            let limits = attach::Limits::default();
+            let sent = send(&t.db, &clock, &a, &d, &domains, "https://h.example", &limits).await.unwrap();
+            assert!(attach::uploads(&t.db, a.id, &[up.id]).await.unwrap().is_empty(), "the upload left with it");
+            let got = open(&t.db, b.id, sent.delivered[0]).await.unwrap().unwrap();
+            assert_eq!(got.attachment_names, ["Compte rendu été.pdf"]);
+            let file = attachment(&t.db, b.id, sent.delivered[0], 0).await.unwrap().unwrap();
+            assert_eq!((file.content_type.as_str(), file.bytes), ("application/pdf", pdf.clone()));
+            let (inbox, _) = list(&t.db, &clock, b.id, "inbox", 0, 10).await.unwrap();
+            assert!(inbox[0].has_attachments);
+            let found = search(&t.db, &clock, b.id, &SearchQuery::parse("rendu pj:"), None, 10).await.unwrap();
+            assert_eq!(found.len(), 1, "attachment names are searchable");
+
+            // Over the per-message limit: refused, nothing stored.
+            let small = attach::Limits { max_message_bytes: 1_000, quota_bytes: 1_000_000 };
+            let big = Draft {
+                to: vec![b.address.clone()],
+                attachments: vec![attach::Part {
+                    name: "scanner.dcm".into(),
+                    content_type: "application/dicom".into(),
+                    bytes: vec![7; 1_001],
+                }],
+                ..Default::default()
+            };
+            assert!(matches!(
+                send(&t.db, &clock, &a, &big, &domains, "https://h.example", &small).await,
+                Err(SendError::TooLarge { max_bytes: 1_000 })
+            ));
+            // Quotas: the sender's own, then a full recipient.
+            let used_a = attach::usage(&t.db, a.id).await.unwrap();
+            let used_b = attach::usage(&t.db, b.id).await.unwrap();
+            assert!(used_a > pdf.len() as i64 && used_b > pdf.len() as i64);
+            let tight = attach::Limits { max_message_bytes: 1_000_000, quota_bytes: used_a + 10 };
+            let note = Draft { to: vec![b.address.clone()], body: "x".into(), ..Default::default() };
+            assert!(matches!(
+                send(&t.db, &clock, &a, &note, &domains, "https://h.example", &tight).await,
+                Err(SendError::QuotaExceeded { .. })
+            ));
+            let c = holder(&t.db, &clock, "chloe").await;
+            let tight = attach::Limits { max_message_bytes: 1_000_000, quota_bytes: used_b + 10 };
+            match send(&t.db, &clock, &c, &note, &domains, "https://h.example", &tight).await {
+                Err(SendError::MailboxFull(x)) => assert_eq!(x, b.address),
+                other => panic!("{other:?}"),
+            }
+            assert_eq!(attach::usage(&t.db, b.id).await.unwrap(), used_b, "nothing delivered");
+
+            // Uploads never sent are deleted after a day.
+            attach::store_upload(&t.db, &clock, a.id, "oubli.txt", "text/plain", b"x").await.unwrap();
+            assert_eq!(attach::purge_uploads(&t.db, &clock).await.unwrap(), 0);
+            clock.advance_ms(attach::UPLOAD_TTL_MS + 1);
+            assert_eq!(attach::purge_uploads(&t.db, &clock).await.unwrap(), 1);
         }
     }
 }

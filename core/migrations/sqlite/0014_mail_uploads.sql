@@ -1,0 +1,14 @@
+-- Files added in the composer, waiting to leave with a message: deleted when it is sent, or after
+-- a day. They count against the holder's quota meanwhile.
+CREATE TABLE mail_uploads (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    account_id    INTEGER NOT NULL REFERENCES accounts (id),
+    name          TEXT    NOT NULL,
+    content_type  TEXT    NOT NULL,
+    size          INTEGER NOT NULL,
+    bytes         BLOB    NOT NULL,
+    created_ms    INTEGER NOT NULL
+);
+CREATE INDEX mail_uploads_account ON mail_uploads (account_id, created_ms);
+-- A mailbox's size (its quota in use) from the index alone.
+CREATE INDEX messages_size ON messages (account_id, size);
