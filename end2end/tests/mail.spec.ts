@@ -1,4 +1,5 @@
 import { test, expect } from '@playwright/test';
+import * as fs from 'fs';
 import { expectNoAxeViolations, watchConsole, signInToMailbox, nextOutbox, DEMO } from './helpers';
 
 test.describe.configure({ mode: 'serial' });
@@ -25,6 +26,25 @@ test('a social worker writes to a nurse, who reads and replies; the reply comes 
   await expect(page.getByLabel('Objet')).toHaveValue('Suivi de M. Bernard');
 
   await page.getByLabel('À', { exact: true }).fill(DEMO.nurse.address);
+
+  // Attachments: the limit is said before anything is uploaded; one file by the picker, one by
+  // drag-and-drop; a file over the limit is refused before upload, with the reason.
+  await expect(page.getByText("Jusqu'à 25 Mo par message, texte et pièces jointes ensemble.")).toBeVisible();
+  const picker = page.getByLabel('Joindre des fichiers');
+  await picker.setInputFiles({ name: 'ordonnance-bernard.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4 ordonnance') });
+  await expect(page.locator('.attach-item').filter({ hasText: 'ordonnance-bernard.pdf' })).toContainText('prêt');
+  await picker.setInputFiles({ name: 'scanner.dcm', mimeType: 'application/dicom', buffer: Buffer.alloc(26 * 1024 * 1024) });
+  await expect(page.locator('.attach-refused')).toContainText("« scanner.dcm » (26 Mo) n'a pas été ajouté : le message dépasserait 25 Mo.");
+  await expect(page.locator('.attach-item').filter({ hasText: 'scanner.dcm' })).toHaveCount(0);
+  const dropped = await page.evaluateHandle(() => {
+    const d = new DataTransfer();
+    d.items.add(new File(['Hb 13,5 g/dL'], 'bilan-sanguin.txt', { type: 'text/plain' }));
+    return d;
+  });
+  await page.locator('.dropzone').dispatchEvent('drop', { dataTransfer: dropped });
+  await expect(page.locator('.attach-item').filter({ hasText: 'bilan-sanguin.txt' })).toContainText('prêt');
+  await expectNoAxeViolations(page);
+
   await page.getByRole('button', { name: 'Envoyer' }).click();
   await expect(page).toHaveURL(/\/messagerie\/envoyes\?envoye=1$/);
   await expect(page.getByText('Message envoyé.')).toBeVisible();
@@ -47,6 +67,12 @@ test('a social worker writes to a nurse, who reads and replies; the reply comes 
   await line.getByRole('link').click();
   await expect(nurse.getByRole('heading', { level: 1 })).toHaveText('Suivi de M. Bernard');
   await expect(nurse.locator('.mail-body')).toContainText('pouvez-vous passer jeudi ?');
+  await expect(nurse.locator('.attachments li')).toHaveText(['ordonnance-bernard.pdf', 'bilan-sanguin.txt']);
+  const download = nurse.waitForEvent('download');
+  await nurse.getByRole('link', { name: 'bilan-sanguin.txt' }).click();
+  const file = await download;
+  expect(file.suggestedFilename()).toBe('bilan-sanguin.txt');
+  expect(fs.readFileSync(await file.path(), 'utf8')).toBe('Hb 13,5 g/dL');
   await expectNoAxeViolations(nurse);
   await nurse.getByRole('link', { name: 'Répondre', exact: true }).click();
   await expect(nurse.getByLabel('À', { exact: true })).toHaveValue(DEMO.social.address);

@@ -220,3 +220,120 @@ async fn mail_to_other_operators_is_queued_retried_and_bounced() {
         s.stop().await;
     }
 }
+
+/// Files go up from the composer, leave with the message, are forwarded along; the per-message
+/// limit and the quota are explained, and nobody can use or remove another account's files.
+#[tokio::test]
+async fn attachments_upload_send_forward_within_limits() {
+    for engine in ENGINES {
+        let s = TestServer::start_with(engine, |c| {
+            c.mailbox.max_message_mb = 1;
+            c.mailbox.quota_mb = 2;
+        })
+        .await;
+        let (_, alice) = account(&s, "alice.roy", Some(MOBILE)).await;
+        let (_, bruno) = account(&s, "bruno.roy", Some("+33700000001")).await;
+        let (_, carla) = account(&s, "carla.roy", Some("+33700000002")).await;
+        let (a, b, c) = (Browser::new(&s), Browser::new(&s), Browser::new(&s));
+        sign_in(&s, &a, &alice, 1).await;
+        sign_in(&s, &b, &bruno, 2).await;
+        sign_in(&s, &c, &carla, 3).await;
+
+        let anon = Browser::new(&s);
+        assert_eq!(anon.upload("x.pdf", "application/pdf", b"x".to_vec()).await.status, 401);
+
+        let pdf: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
+        let up = a.upload("Échographie rénale.pdf", "application/pdf", pdf.clone()).await;
+        assert_eq!(up.status, 200, "{engine:?}: {:?}", up.body);
+        assert_eq!(up.body["name"], "Échographie rénale.pdf");
+        assert_eq!(up.body["size"], 300_000);
+        let up_id = up.body["id"].as_i64().unwrap().to_string();
+        let usage = a.call("mail-usage", &[]).await.body;
+        assert_eq!((usage["used_bytes"].as_i64(), usage["quota_bytes"].as_i64()), (Some(300_000), Some(2 << 20)));
+        assert_eq!(usage["max_message_bytes"], 1 << 20);
+
+        // Over the per-message limit: refused before it is stored, with the limit.
+        let big = a.upload("scanner.dcm", "application/dicom", vec![0; (1 << 20) + 1]).await;
+        assert_eq!((big.status, big.body.clone()), (413, json!({"TooLarge": {"max_mb": 1}})));
+
+        // Another account can neither send nor remove Alice's upload.
+        let mut theft = send_form(&carla, "x", "");
+        theft.push(("input[attachments][0]", &up_id));
+        let r = b.call("mail-send", &theft).await;
+        assert_eq!((r.status, r.body["Invalid"][0]["field"].clone()), (422, json!("attachments")));
+        assert_eq!(b.call("mail-upload-delete", &[("id", &up_id)]).await.status, 404);
+
+        // Sent with the message: Bruno downloads the same bytes.
+        let mut form = send_form(&bruno, "Écho", "Ci-joint l'échographie.");
+        form.push(("input[attachments][0]", &up_id));
+        let sent = a.call("mail-send", &form).await;
+        assert_eq!(sent.status, 200, "{:?}", sent.body);
+        let line = b.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.body["items"][0].clone();
+        assert_eq!(line["has_attachments"], true);
+        let bruno_copy = line["id"].as_i64().unwrap().to_string();
+        let opened = b.call("mail-open", &[("id", &bruno_copy)]).await.body;
+        assert_eq!(opened["attachments"], json!(["Échographie rénale.pdf"]));
+        let file = b.c.get(format!("{}/messagerie/pj/{bruno_copy}/0", s.base)).send().await.unwrap();
+        assert_eq!(file.bytes().await.unwrap().to_vec(), pdf);
+        // The upload left with the message: it cannot be sent twice.
+        let again = a.call("mail-send", &form).await;
+        assert_eq!(again.body["Invalid"][0]["field"], "attachments");
+
+        // Bruno forwards it to Carla with its attachment; he cannot forward Alice's copy.
+        let mut fwd = send_form(&carla, "TR: Écho", "Pour avis.");
+        fwd.push(("input[forward_from]", &bruno_copy));
+        fwd.push(("input[forward_parts][0]", "0"));
+        let r = b.call("mail-send", &fwd).await;
+        assert_eq!(r.status, 200, "{:?}", r.body);
+        let carla_line = c.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.body["items"][0].clone();
+        let carla_id = carla_line["id"].as_i64().unwrap();
+        let file = c.c.get(format!("{}/messagerie/pj/{carla_id}/0", s.base)).send().await.unwrap();
+        assert_eq!(file.bytes().await.unwrap().to_vec(), pdf, "forwarded byte for byte");
+        let alice_sent = sent.body.as_i64().unwrap().to_string();
+        let stolen = b
+            .call(
+                "mail-send",
+                &[
+                    ("input[to]", carla.as_str()),
+                    ("input[cc]", ""),
+                    ("input[bcc]", ""),
+                    ("input[subject]", "x"),
+                    ("input[body]", ""),
+                    ("input[urgent]", "false"),
+                    ("input[in_reply_to]", ""),
+                    ("input[references]", ""),
+                    ("input[forward_from]", &alice_sent),
+                    ("input[forward_parts][0]", "0"),
+                ],
+            )
+            .await;
+        assert_eq!(stolen.status, 404);
+
+        // Alice's quota (2 MB): her Sent copy counts; uploads stop at the quota.
+        let mut last = 200;
+        for n in 0..8 {
+            let r = a.upload(&format!("part{n}.bin"), "application/octet-stream", vec![1; 400_000]).await;
+            last = r.status;
+            if r.status != 200 {
+                assert_eq!(r.body, json!({"QuotaExceeded": {"quota_mb": 2}}));
+                break;
+            }
+        }
+        assert_eq!(last, 507, "the quota stops uploads");
+
+        let log = actions(&s).await;
+        for expected in [
+            "mail.upload success",
+            "mail.upload denied:too_large",
+            "mail.upload denied:quota",
+            "mail.send failure:unknown_upload",
+            "mail.upload_delete denied:not_found",
+            "mail.send denied:not_found",
+        ] {
+            assert!(log.iter().any(|a| a == expected), "{expected} missing from {log:?}");
+        }
+        let dump = format!("{:?}", hygie_core::audit::latest(s.db(), 1000).await.unwrap());
+        assert!(!dump.contains("chographie"), "no file name in the audit trail");
+        s.stop().await;
+    }
+}

@@ -31,7 +31,7 @@ pub struct ForwardedFile {
 pub fn human_size(t: I18n, bytes: i64) -> String {
     let mb = bytes as f64 / (1024.0 * 1024.0);
     let text = if mb >= 1.0 {
-        format!("{mb:.1} {}", t.t(Msg::UnitMb))
+        format!("{} {}", format!("{mb:.1}").trim_end_matches(".0"), t.t(Msg::UnitMb))
     } else {
         format!("{} {}", (bytes as f64 / 1024.0).ceil() as i64, t.t(Msg::UnitKb))
     };

@@ -28,6 +28,11 @@ pub struct Answer {
 
 impl Browser {
     pub fn new(s: &TestServer) -> Browser {
+        Browser::at(&s.base)
+    }
+
+    /// A browser for a Hygie at `base` (`https://127.0.0.1:PORT`).
+    pub fn at(base: &str) -> Browser {
         let c = reqwest::Client::builder()
             .danger_accept_invalid_certs(true)
             .cookie_store(true)
@@ -36,7 +41,7 @@ impl Browser {
             .timeout(Duration::from_secs(30))
             .build()
             .unwrap();
-        Browser { c, base: s.base.clone() }
+        Browser { c, base: base.to_string() }
     }
 
     pub async fn call(&self, endpoint: &str, pairs: &[(&str, &str)]) -> Answer {
@@ -56,6 +61,24 @@ impl Browser {
         let text = res.text().await.unwrap();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
         Answer { status, body, cookies }
+    }
+
+    /// Adds a file to the message being written, as the composer does.
+    pub async fn upload(&self, name: &str, content_type: &str, bytes: Vec<u8>) -> Answer {
+        let url = format!("{}/messagerie/pj?nom={}", self.base, super::enc(name));
+        let res = self
+            .c
+            .post(url)
+            .header(header::CONTENT_TYPE, content_type)
+            .header(header::ORIGIN, &self.base)
+            .body(bytes)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Answer { status, body, cookies: Vec::new() }
     }
 
     pub async fn password(&self, address: &str, password: &str) -> Answer {

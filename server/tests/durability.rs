@@ -1,0 +1,141 @@
+//! A message reported sent is on disk: Hygie is killed with SIGKILL right after answering, and
+//! after a restart on the same database both mailboxes hold every message (and the sessions
+//! are still valid: they live in the database too). On each database engine.
+
+mod common;
+
+use std::path::Path;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::browser::{six_digits, Browser, PASSWORD};
+use common::{free_port, Engine, ENGINES};
+use hygie_core::accounts::{self, AccountRecord, Created};
+use hygie_core::clock::SystemClock;
+use hygie_core::outbox::DevOutbox;
+use hygie_core::store::testing::TestDb;
+use serde_json::json;
+
+struct Process {
+    child: tokio::process::Child,
+    base: String,
+}
+
+/// `hygie serve` as its own process, on `url`, with its data (outbox) in `data`.
+async fn serve(url: &str, data: &Path) -> Process {
+    let (port, http) = (free_port(), free_port());
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hygie"))
+        .arg("serve")
+        .env("HYGIE_DATA_DIR", data)
+        .env("HYGIE_DATABASE_URL", url)
+        .env("HYGIE_LISTEN", format!("127.0.0.1:{port}"))
+        .env("HYGIE_HTTP_LISTEN", format!("127.0.0.1:{http}"))
+        .env("HYGIE_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("hygie serve starts");
+    let base = format!("https://127.0.0.1:{port}");
+    let probe = Browser::at(&base);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while probe.c.get(format!("{base}/healthz")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "hygie serve did not answer");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Process { child, base }
+}
+
+async fn holder(db: &hygie_core::Db, local: &str, mobile: &str) -> String {
+    let address = format!("{local}@hygie.localhost");
+    let rec = AccountRecord {
+        address: address.clone(),
+        mailbox_type: "personal".into(),
+        kind: "other".into(),
+        last_name: "Roy".into(),
+        first_name: local.into(),
+        notification_email: format!("{local}@exemple.fr"),
+        mobile: Some(mobile.into()),
+        ..Default::default()
+    };
+    let Created::New(id) = accounts::create(db, &SystemClock, &rec).await.unwrap() else { panic!("exists") };
+    let hash = hygie_core::auth::password::hash(hygie_core::auth::policy::normalise(PASSWORD).into()).await.unwrap();
+    accounts::set_password_hash(db, &SystemClock, id, hash.as_stored()).await.unwrap();
+    accounts::activate(db, id).await.unwrap();
+    address
+}
+
+/// Signs in with the password and the SMS code from the development outbox.
+async fn sign_in(b: &Browser, address: &str, mobile: &str, outbox: &Path) {
+    let before = DevOutbox::new(outbox).list().unwrap_or_default().len();
+    assert_eq!(b.password(address, PASSWORD).await.status, 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let code = loop {
+        let sms: Vec<_> = DevOutbox::new(outbox).list().unwrap_or_default().into_iter().skip(before).collect();
+        if let Some(m) = sms.iter().find(|m| m.channel == "sms" && m.to == mobile) {
+            break six_digits(&m.body);
+        }
+        assert!(Instant::now() < deadline, "no SMS code for {address}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let next = b.code(&code).await;
+    assert_eq!(next.status, 200, "{:?}", next.body);
+    if next.body == json!("/compte/cgu") {
+        assert_eq!(b.call("accept-terms", &[("version", "1.1")]).await.status, 200);
+    }
+}
+
+#[tokio::test]
+async fn messages_reported_sent_survive_sigkill() {
+    for engine in ENGINES {
+        let t = match engine {
+            Engine::Sqlite => TestDb::sqlite().await,
+            Engine::Postgres => TestDb::postgres().await,
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let alice = holder(&t.db, "alice", "+33612345678").await;
+        let bruno = holder(&t.db, "bruno", "+33612345679").await;
+
+        let mut first = serve(&t.url, &data).await;
+        let a = Browser::at(&first.base);
+        sign_in(&a, &alice, "+33612345678", &data.join("outbox")).await;
+        let mut sent = Vec::new();
+        for n in 0..10 {
+            let subject = format!("Transmission {n}");
+            let form = [
+                ("input[to]", bruno.as_str()),
+                ("input[cc]", ""),
+                ("input[bcc]", ""),
+                ("input[subject]", subject.as_str()),
+                ("input[body]", "Constantes stables."),
+                ("input[urgent]", "false"),
+                ("input[in_reply_to]", ""),
+                ("input[references]", ""),
+            ];
+            let r = a.call("mail-send", &form).await;
+            assert_eq!(r.status, 200, "{engine:?}: {:?}", r.body);
+            sent.push(r.body.as_i64().unwrap());
+        }
+        // The tenth "sent" has just been answered: kill at once, no shutdown of any kind.
+        first.child.start_kill().unwrap();
+        first.child.wait().await.unwrap();
+
+        let second = serve(&t.url, &data).await;
+        let a = Browser { c: a.c, base: second.base.clone() };
+        let mine = a.call("mail-list", &[("folder", "sent"), ("page", "0")]).await;
+        assert_eq!(mine.status, 200, "{engine:?}: the session survived the restart: {:?}", mine.body);
+        assert_eq!(mine.body["total"], 10);
+        let b = Browser::at(&second.base);
+        sign_in(&b, &bruno, "+33612345679", &data.join("outbox")).await;
+        let inbox = b.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.body;
+        assert_eq!(inbox["total"], 10, "{engine:?}");
+        let subjects: Vec<&str> =
+            inbox["items"].as_array().unwrap().iter().map(|i| i["subject"].as_str().unwrap()).collect();
+        assert!(subjects.contains(&"Transmission 9"), "the last one too: {subjects:?}");
+        for id in sent {
+            assert_eq!(a.call("mail-open", &[("id", &id.to_string())]).await.status, 200);
+        }
+        drop(second);
+    }
+}
