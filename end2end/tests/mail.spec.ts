@@ -90,8 +90,16 @@ test('a social worker writes to a nurse, who reads and replies; the reply comes 
   await page.getByRole('link', { name: /Boîte de réception/ }).click();
   const reply = page.locator('.message-list li').filter({ hasText: 'RE: Suivi de M. Bernard' });
   await expect(reply).toContainText('Louis Martin');
+  await expect(reply.locator('.thread-count')).toContainText('2');
   await reply.getByRole('link').click();
   await expect(page.locator('.mail-body')).toContainText('Entendu, je passe jeudi matin.');
+  // The reply sits in its conversation with the message it answers (from Sent).
+  const conversation = page.getByRole('region', { name: 'Conversation (2 messages)' });
+  await expect(conversation.locator('li')).toHaveCount(2);
+  await expect(conversation.locator('li').first()).toContainText('Nadia Benali');
+  await expect(conversation.locator('li').first()).toContainText('M. Bernard sort demain');
+  await expect(conversation.locator('[aria-current="true"]')).toContainText('Louis Martin');
+  await expectNoAxeViolations(page);
 
   // Delete it, find it in the Trash, restore it.
   await page.getByRole('button', { name: 'Supprimer', exact: true }).click();

@@ -24,8 +24,11 @@ pub struct MessageLine {
     /// UTC, ISO 8601.
     pub date: String,
     pub unread: bool,
+    pub flagged: bool,
     pub urgent: bool,
     pub has_attachments: bool,
+    /// Messages in its conversation (1 when alone).
+    pub thread_count: i64,
 }
 
 #[cfg(feature = "ssr")]
@@ -45,8 +48,10 @@ impl MessageLine {
             snippet: m.snippet,
             date: hygie_core::clock::format_utc(m.date_ms),
             unread: m.unread,
+            flagged: m.flagged,
             urgent: m.urgent,
             has_attachments: m.has_attachments,
+            thread_count: m.thread_count,
         }
     }
 }
@@ -82,6 +87,18 @@ pub struct MessageView {
     pub thread_refs: Vec<String>,
     /// In the sender's copy: where delivery to other operators stands, per recipient.
     pub deliveries: Vec<DeliveryView>,
+    /// The conversation this message belongs to, oldest first, when it has others.
+    pub conversation: Vec<ConversationItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConversationItem {
+    pub id: i64,
+    pub folder: String,
+    pub who: String,
+    pub date: String,
+    pub snippet: String,
+    pub unread: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,6 +170,22 @@ pub async fn mail_open(id: i64) -> Result<MessageView, AppError> {
         .into_iter()
         .map(|d| DeliveryView { recipient: d.recipient, status: d.status, attempts: d.attempts })
         .collect();
+    let thread = hygie_core::mail::thread(&svc.db, a.id, &m.thread_id).await.map_err(AppError::internal)?;
+    let conversation = if thread.len() > 1 {
+        thread
+            .into_iter()
+            .map(|x| ConversationItem {
+                id: x.id,
+                folder: x.role,
+                who: if x.from_name.is_empty() { x.from_addr } else { x.from_name },
+                date: format_utc(x.date_ms),
+                snippet: x.snippet,
+                unread: x.unread,
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let mut thread_refs = m.references.clone();
     if !m.message_id.is_empty() && !thread_refs.contains(&m.message_id) {
         thread_refs.push(m.message_id.clone());
@@ -174,6 +207,7 @@ pub async fn mail_open(id: i64) -> Result<MessageView, AppError> {
         message_id: m.message_id,
         thread_refs,
         deliveries,
+        conversation,
     })
 }
 

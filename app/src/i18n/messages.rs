@@ -386,6 +386,12 @@ messages! {
     SentNotice => "Message envoyé.", "Message sent.";
     ReplyQuote => "Le {date}, {who} a écrit :", "On {date}, {who} wrote:";
     Forward => "Transférer", "Forward";
+    Flagged => "suivi", "flagged";
+    Flag => "Suivre", "Flag";
+    Unflag => "Ne plus suivre", "Unflag";
+    ThreadMessages => "messages dans la conversation", "messages in the conversation";
+    WithAttachments => "avec pièces jointes", "with attachments";
+    ConversationTitle => "Conversation ({count} messages)", "Conversation ({count} messages)";
     ForwardIntro => "-------- Message transféré --------\nDe : {from}\nDate : {date}\nObjet : {subject}\nÀ : {to}", "-------- Forwarded message --------\nFrom: {from}\nDate: {date}\nSubject: {subject}\nTo: {to}";
     UnitMb => "Mo", "MB";
     UnitKb => "ko", "kB";

@@ -172,6 +172,8 @@ pub fn MailboxPage() -> impl IntoView {
                                             view! {
                                                 <button type="button" class="button" on:click=move |_| run("read")>{t.t(Msg::MarkRead)}</button>
                                                 <button type="button" class="button" on:click=move |_| run("unread")>{t.t(Msg::MarkUnread)}</button>
+                                                <button type="button" class="button" on:click=move |_| run("flag")>{t.t(Msg::Flag)}</button>
+                                                <button type="button" class="button" on:click=move |_| run("unflag")>{t.t(Msg::Unflag)}</button>
                                                 <button type="button" class="button" on:click=move |_| run("archive")>{t.t(Msg::Archive)}</button>
                                                 <button type="button" class="button" on:click=move |_| run("trash")>{t.t(Msg::Delete)}</button>
                                             }.into_any()
@@ -227,7 +229,19 @@ fn message_row(t: I18n, m: MessageLine, selected: Option<RwSignal<Vec<i64>>>) ->
                 </span>
                 <span class="subject">
                     {m.urgent.then(|| view! { <span class="tag tag-urgent">{t.t(Msg::Urgent)}</span>" " })}
+                    {m.flagged.then(|| view! {
+                        <span class="mark mark-flag" aria-hidden="true">"★"</span>
+                        <span class="sr-only">{t.t(Msg::Flagged)}" : "</span>
+                    })}
                     {subject}
+                    {(m.thread_count > 1).then(|| view! {
+                        " "<span class="thread-count">{m.thread_count}
+                            <span class="sr-only">" "{t.t(Msg::ThreadMessages)}</span></span>
+                    })}
+                    {m.has_attachments.then(|| view! {
+                        " "<span class="mark" aria-hidden="true">"📎"</span>
+                        <span class="sr-only">{t.t(Msg::WithAttachments)}</span>
+                    })}
                 </span>
                 <span class="snippet">{m.snippet.clone()}</span>
                 <span class="date">{t.locale.date_time(&m.date)}</span>
@@ -378,6 +392,30 @@ fn MessageDetails(m: MessageView) -> impl IntoView {
                 }.into_any(),
                 None => view! { <pre class="mail-body" tabindex="0">{m.body.clone()}</pre> }.into_any(),
             }}
+            {(!m.conversation.is_empty()).then(|| {
+                let title = t.fmt(Msg::ConversationTitle, &[("count", &m.conversation.len().to_string())]);
+                view! {
+                    <section class="conversation" aria-labelledby="conversation-title">
+                        <h2 id="conversation-title">{title}</h2>
+                        <ol>
+                            {m.conversation.iter().map(|c| {
+                                let here = c.id == m.id;
+                                let line = format!("{} — {}", c.who, t.locale.date_time(&c.date));
+                                view! {
+                                    <li class:unread=c.unread class:current=here>
+                                        {if here {
+                                            view! { <span aria-current="true"><strong>{line}</strong></span> }.into_any()
+                                        } else {
+                                            view! { <a href=format!("/messagerie/message/{}", c.id)>{line}</a> }.into_any()
+                                        }}
+                                        <span class="snippet">{c.snippet.clone()}</span>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ol>
+                    </section>
+                }
+            })}
             {(!m.deliveries.is_empty()).then(|| view! {
                 <h2>{t.t(Msg::DeliveriesTitle)}</h2>
                 <ul class="deliveries">

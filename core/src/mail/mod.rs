@@ -529,7 +529,13 @@ pub struct ListItem {
     pub flagged: bool,
     pub urgent: bool,
     pub has_attachments: bool,
+    /// Messages of its conversation in the mailbox, itself included.
+    pub thread_count: i64,
 }
+
+/// The size of a row's conversation (`m` is the row), read from the thread index.
+const THREAD_COUNT: &str =
+    "(SELECT COUNT(*) FROM messages t WHERE t.account_id = m.account_id AND t.thread_id = m.thread_id) AS thread_count";
 
 /// One page of a folder, newest first, and the folder's total.
 pub async fn list(
@@ -542,14 +548,36 @@ pub async fn list(
 ) -> Result<(Vec<ListItem>, i64), StoreError> {
     let folder = folder_id(db, clock, account_id, role).await?;
     let items = crate::with_pool!(db, p => sqlx::query_as(
-        "SELECT id, from_addr, from_name, to_addrs, subject, snippet, date_ms, unread, flagged, urgent, \
-         attachment_names <> '' AS has_attachments FROM messages WHERE account_id = $1 AND folder_id = $2 \
-         ORDER BY date_ms DESC, id DESC LIMIT $3 OFFSET $4")
+        &format!("SELECT m.id, m.from_addr, m.from_name, m.to_addrs, m.subject, m.snippet, m.date_ms, m.unread, m.flagged, \
+         m.urgent, m.attachment_names <> '' AS has_attachments, {THREAD_COUNT} FROM messages m \
+         WHERE m.account_id = $1 AND m.folder_id = $2 ORDER BY m.date_ms DESC, m.id DESC LIMIT $3 OFFSET $4"))
         .bind(account_id).bind(folder).bind(per_page).bind(page.max(0) * per_page).fetch_all(p).await?);
     let total: i64 = crate::with_pool!(db, p => sqlx::query_scalar(
         "SELECT COUNT(*) FROM messages WHERE account_id = $1 AND folder_id = $2")
         .bind(account_id).bind(folder).fetch_one(p).await?);
     Ok((items, total))
+}
+
+/// A message of a conversation, for the reader.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct ThreadItem {
+    pub id: i64,
+    pub role: String,
+    pub from_addr: String,
+    pub from_name: String,
+    pub snippet: String,
+    pub date_ms: Millis,
+    pub unread: bool,
+}
+
+/// The account's messages of conversation `thread_id`, oldest first (at most 200), the Trash
+/// left out.
+pub async fn thread(db: &Db, account_id: i64, thread_id: &str) -> Result<Vec<ThreadItem>, StoreError> {
+    Ok(crate::with_pool!(db, p => sqlx::query_as(
+        "SELECT m.id, f.role, m.from_addr, m.from_name, m.snippet, m.date_ms, m.unread \
+         FROM messages m JOIN mail_folders f ON f.id = m.folder_id \
+         WHERE m.account_id = $1 AND m.thread_id = $2 AND f.role <> 'trash' ORDER BY m.date_ms, m.id LIMIT 200")
+        .bind(account_id).bind(thread_id).fetch_all(p).await?))
 }
 
 /// A whole message of the account.
@@ -760,9 +788,9 @@ pub async fn search(
         Some(role) => Some(folder_id(db, clock, account_id, role).await?),
         None => None,
     };
-    let mut sql = String::from(
+    let mut sql = format!(
         "SELECT m.id, m.from_addr, m.from_name, m.to_addrs, m.subject, m.snippet, m.date_ms, m.unread, m.flagged, \
-         m.urgent, m.attachment_names <> '' AS has_attachments FROM messages m WHERE m.account_id = $1",
+         m.urgent, m.attachment_names <> '' AS has_attachments, {THREAD_COUNT} FROM messages m WHERE m.account_id = $1"
     );
     for c in &clauses {
         sql.push_str(" AND ");
@@ -1457,6 +1485,41 @@ mod tests {
             assert_eq!(attach::purge_uploads(&t.db, &clock).await.unwrap(), 0);
             clock.advance_ms(attach::UPLOAD_TTL_MS + 1);
             assert_eq!(attach::purge_uploads(&t.db, &clock).await.unwrap(), 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_reply_joins_its_conversation() {
+        for t in TestDb::both().await {
+            let clock = ManualClock::new(1_800_000_000_000);
+            let domains = vec!["hygie.example".to_string()];
+            let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
+            let limits = attach::Limits::default();
+            let first = Draft { to: vec![b.address.clone()], subject: "Suivi".into(), ..Default::default() };
+            let sent = send(&t.db, &clock, &a, &first, &domains, "https://h.example", &limits).await.unwrap();
+            let received = open(&t.db, b.id, sent.delivered[0]).await.unwrap().unwrap();
+            clock.advance_ms(60_000);
+            let reply = Draft {
+                to: vec![a.address.clone()],
+                subject: "RE: Suivi".into(),
+                body: "Entendu.".into(),
+                in_reply_to: Some(received.message_id.clone()),
+                references: vec![received.message_id.clone()],
+                ..Default::default()
+            };
+            let answered = send(&t.db, &clock, &b, &reply, &domains, "https://h.example", &limits).await.unwrap();
+            let mine = open(&t.db, a.id, answered.delivered[0]).await.unwrap().unwrap();
+            let conv = thread(&t.db, a.id, &mine.thread_id).await.unwrap();
+            assert_eq!(
+                conv.iter().map(|c| (c.id, c.role.as_str())).collect::<Vec<_>>(),
+                [(sent.sent_id, "sent"), (answered.delivered[0], "inbox")]
+            );
+            let (inbox, _) = list(&t.db, &clock, a.id, "inbox", 0, 10).await.unwrap();
+            assert_eq!(inbox[0].thread_count, 2);
+            // Not another account's conversation, and not what is in the Trash.
+            assert!(thread(&t.db, b.id, &mine.thread_id).await.unwrap().iter().all(|c| c.id != sent.sent_id));
+            apply(&t.db, &clock, a.id, &[sent.sent_id], Action::Trash).await.unwrap();
+            assert_eq!(thread(&t.db, a.id, &mine.thread_id).await.unwrap().len(), 1);
         }
     }
 }
