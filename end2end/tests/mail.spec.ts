@@ -128,6 +128,47 @@ test('a social worker writes to a nurse, who reads and replies; the reply comes 
   expect(problems).toEqual([]);
 });
 
+test('drafts save themselves, keep their files, come back and leave when sent', async ({ page }) => {
+  const problems = watchConsole(page);
+  await signInToMailbox(page, DEMO.social.address, DEMO.social.password, DEMO.social.mobile);
+  await page.getByRole('link', { name: 'Écrire' }).click();
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  await page.getByLabel('À', { exact: true }).fill('louis.mar');
+  await page.getByLabel('Objet').fill('Compte rendu de visite');
+  await page.getByLabel('Message', { exact: true }).fill('Visite du 12 : logement adapté.');
+  await page.getByLabel('Joindre des fichiers').setInputFiles({ name: 'grille-autonomie.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4 AGGIR') });
+  await expect(page.locator('.attach-item').filter({ hasText: 'grille-autonomie.pdf' })).toContainText('prêt');
+  // Saved on its own within a few seconds, unfinished address included.
+  await expect(page.locator('.draft-status')).toHaveText('Brouillon enregistré.', { timeout: 12_000 });
+
+  // More text, then straight to another page: saved on leaving.
+  await page.getByLabel('Message', { exact: true }).fill('Visite du 12 : logement adapté. Aide à domicile à prévoir.');
+  await page.getByRole('link', { name: 'Brouillons' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Brouillons');
+  await expect(page.locator('.message-list li')).toHaveCount(1);
+  await expect(page.locator('.message-list li')).toContainText('Compte rendu de visite');
+  // The save on leaving may land just after the list was read: look again until it shows.
+  await expect.poll(async () => {
+    await page.reload();
+    return page.locator('.message-list li').first().textContent();
+  }, { timeout: 10_000 }).toContain('Aide à domicile');
+  await page.locator('.message-list li a').first().click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Nouveau message');
+  await expect(page.getByRole('button', { name: 'Envoyer' })).toBeEnabled();
+  await expect(page.getByLabel('À', { exact: true })).toHaveValue('louis.mar');
+  await expect(page.getByLabel('Message', { exact: true })).toHaveValue('Visite du 12 : logement adapté. Aide à domicile à prévoir.');
+  await expect(page.locator('.attach-item').filter({ hasText: 'grille-autonomie.pdf' })).toContainText('prêt');
+
+  await page.getByLabel('À', { exact: true }).fill(DEMO.nurse.address);
+  await page.getByRole('button', { name: 'Envoyer' }).click();
+  await expect(page.getByText('Message envoyé.')).toBeVisible();
+  const sent = page.locator('.message-list li').filter({ hasText: 'Compte rendu de visite' });
+  await expect(sent.getByText('avec pièces jointes')).toHaveCount(1);
+  await page.getByRole('link', { name: 'Brouillons' }).click();
+  await expect(page.getByText('Aucun message dans ce dossier.')).toBeVisible();
+  expect(problems).toEqual([]);
+});
+
 test.describe('on a 375 px phone', () => {
   test.use({ viewport: { width: 375, height: 740 } });
 

@@ -85,6 +85,10 @@ pub struct MessageView {
     pub message_id: String,
     /// References for a reply: this message's references and its own id.
     pub thread_refs: Vec<String>,
+    /// The message this one answers (for a draft, to keep it in its conversation).
+    pub in_reply_to: String,
+    /// This message's own references.
+    pub references: Vec<String>,
     /// In the sender's copy: where delivery to other operators stands, per recipient.
     pub deliveries: Vec<DeliveryView>,
     /// The conversation this message belongs to, oldest first, when it has others.
@@ -186,6 +190,7 @@ pub async fn mail_open(id: i64) -> Result<MessageView, AppError> {
     } else {
         Vec::new()
     };
+    let references = m.references.clone();
     let mut thread_refs = m.references.clone();
     if !m.message_id.is_empty() && !thread_refs.contains(&m.message_id) {
         thread_refs.push(m.message_id.clone());
@@ -206,9 +211,109 @@ pub async fn mail_open(id: i64) -> Result<MessageView, AppError> {
         attachments: m.attachment_names,
         message_id: m.message_id,
         thread_refs,
+        in_reply_to: m.in_reply_to.unwrap_or_default(),
+        references,
         deliveries,
         conversation,
     })
+}
+
+/// The files of a message being written: its uploads (this account's, still there) and the
+/// attachments kept from a forwarded message or from its own draft. On failure, the audit
+/// outcome and the error.
+#[cfg(feature = "ssr")]
+async fn gather_attachments(
+    svc: &crate::server::Services,
+    account_id: i64,
+    c: &crate::domain::compose::Compose,
+) -> Result<Vec<hygie_core::mail::attach::Part>, (hygie_core::audit::Outcome, AppError)> {
+    use hygie_core::audit::Outcome;
+    use hygie_core::mail::{self, attach};
+    let uploads = attach::uploads(&svc.db, account_id, &c.attachments)
+        .await
+        .map_err(|e| (Outcome::Failure("internal".into()), AppError::internal(e)))?;
+    if uploads.len() != c.attachments.len() {
+        let e = AppError::Invalid(vec![crate::domain::FieldError {
+            field: "attachments".into(),
+            problem: crate::domain::FieldProblem::UnknownValue,
+        }]);
+        return Err((Outcome::Failure("unknown_upload".into()), e));
+    }
+    // In the order the composer lists them: kept files first, then new uploads.
+    let mut parts: Vec<attach::Part> = Vec::new();
+    if let Some(from) = c.forward_from {
+        for index in &c.forward_parts {
+            match mail::attachment(&svc.db, account_id, from, *index)
+                .await
+                .map_err(|e| (Outcome::Failure("internal".into()), AppError::internal(e)))?
+            {
+                Some(f) => parts.push(attach::Part {
+                    name: attach::clean_name(&f.name),
+                    content_type: attach::clean_type(&f.content_type),
+                    bytes: f.bytes,
+                }),
+                None => return Err((Outcome::Denied("not_found".into()), AppError::NotFound)),
+            }
+        }
+    }
+    parts.extend(uploads.into_iter().map(|(_, p)| p));
+    Ok(parts)
+}
+
+/// A saved draft: its id and its attachments' names, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DraftSaved {
+    pub id: i64,
+    pub attachments: Vec<String>,
+}
+
+/// Saves the message being written into Drafts (the same draft from save to save). Recipients
+/// are kept as typed.
+#[server(name = MailSaveDraft, prefix = "/api", endpoint = "mail-save-draft")]
+pub async fn mail_save_draft(input: ComposeInput) -> Result<DraftSaved, AppError> {
+    use hygie_core::audit::Outcome;
+    use hygie_core::mail::{self, drafts, SendError};
+
+    use crate::domain::compose::Compose;
+    use crate::server::{audit_account, services, signed_in};
+    let svc = services()?;
+    let (_, a) = signed_in(&svc, true).await?;
+    let c = Compose::parse_draft(&input).map_err(AppError::Invalid)?;
+    crate::server::limit_hourly(&svc, &format!("draft:{}", a.id), 2_000).await?;
+    let attachments = match gather_attachments(&svc, a.id, &c).await {
+        Ok(parts) => parts,
+        Err((code, e)) => {
+            audit_account(&svc, a.id, "mail.draft_save", code, None).await;
+            return Err(e);
+        }
+    };
+    let draft = mail::Draft {
+        subject: c.subject,
+        body: c.body,
+        urgent: c.urgent,
+        in_reply_to: c.in_reply_to,
+        references: c.references,
+        attachments,
+        upload_ids: c.attachments,
+        ..Default::default()
+    };
+    let typed = drafts::Typed { to: input.to, cc: input.cc, bcc: input.bcc };
+    let limits = svc.mail_limits;
+    match drafts::save(&svc.db, svc.clock.as_ref(), &a, c.draft_id, &draft, &typed, &limits).await {
+        Ok(saved) => {
+            // Creating a draft is recorded; its later saves (every few seconds) change that row only.
+            if c.draft_id != Some(saved.id) {
+                audit_account(&svc, a.id, "mail.draft_create", Outcome::Success, Some(format!("message:{}", saved.id)))
+                    .await;
+            }
+            Ok(DraftSaved { id: saved.id, attachments: saved.attachment_names })
+        }
+        Err(SendError::TooLarge { max_bytes }) => Err(AppError::TooLarge { max_mb: max_bytes / (1024 * 1024) }),
+        Err(SendError::QuotaExceeded { quota_bytes }) => {
+            Err(AppError::QuotaExceeded { quota_mb: quota_bytes / (1024 * 1024) })
+        }
+        Err(e) => Err(AppError::internal(e)),
+    }
 }
 
 /// Sends a message; returns the id of the sender's copy (in Sent).
@@ -232,35 +337,16 @@ pub async fn mail_send(input: ComposeInput) -> Result<i64, AppError> {
         audit_account(&svc, a.id, "mail.send", Outcome::Denied("rate_limited".into()), None).await;
         return Err(AppError::RateLimited { retry_after_secs: (retry_after_ms.max(0) as u64).div_ceil(1000) });
     }
-    // The uploads must be this account's and still there; forwarded files come from one of its
-    // messages.
-    let uploads = mail::attach::uploads(&svc.db, a.id, &c.attachments).await.map_err(AppError::internal)?;
-    if uploads.len() != c.attachments.len() {
-        audit_account(&svc, a.id, "mail.send", Outcome::Failure("unknown_upload".into()), None).await;
-        return Err(AppError::Invalid(vec![crate::domain::FieldError {
-            field: "attachments".into(),
-            problem: crate::domain::FieldProblem::UnknownValue,
-        }]));
-    }
-    let mut attachments: Vec<mail::attach::Part> = uploads.into_iter().map(|(_, p)| p).collect();
-    if let Some(from) = c.forward_from {
-        for index in &c.forward_parts {
-            match mail::attachment(&svc.db, a.id, from, *index).await.map_err(AppError::internal)? {
-                Some(f) => attachments.push(mail::attach::Part {
-                    name: mail::attach::clean_name(&f.name),
-                    content_type: mail::attach::clean_type(&f.content_type),
-                    bytes: f.bytes,
-                }),
-                None => {
-                    let object = Some(format!("message:{from}"));
-                    audit_account(&svc, a.id, "mail.send", Outcome::Denied("not_found".into()), object).await;
-                    return Err(AppError::NotFound);
-                }
-            }
+    let attachments = match gather_attachments(&svc, a.id, &c).await {
+        Ok(parts) => parts,
+        Err((code, e)) => {
+            audit_account(&svc, a.id, "mail.send", code, c.forward_from.map(|id| format!("message:{id}"))).await;
+            return Err(e);
         }
-    }
+    };
     let draft = mail::Draft {
         upload_ids: c.attachments.clone(),
+        replaces_draft: c.draft_id,
         attachments,
         to: c.to,
         cc: c.cc,

@@ -25,6 +25,8 @@ pub struct PendingFile {
 pub struct ForwardedFile {
     pub index: usize,
     pub name: String,
+    /// Already saved in this message's draft (rather than taken from a forwarded message).
+    pub in_draft: bool,
 }
 
 /// "2,5 Mo" / "2.5 MB", "830 ko" / "830 kB".
@@ -144,7 +146,11 @@ pub fn AttachmentsField(
                     view! {
                         <li class="attach-item">
                             <span class="attach-name">{f.name.clone()}</span>
-                            <span class="hint">{t.t(Msg::AttachForwarded)}</span>
+                            {if f.in_draft {
+                                view! { <span class="attach-done">{t.t(Msg::AttachDone)}</span> }.into_any()
+                            } else {
+                                view! { <span class="hint">{t.t(Msg::AttachForwarded)}</span> }.into_any()
+                            }}
                             <button type="button" class="link-button"
                                 aria-label=t.fmt(Msg::AttachRemove, &[("name", &name)])
                                 on:click=move |_| forwarded.update(|v| v.retain(|x| x.index != index))>

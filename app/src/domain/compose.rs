@@ -32,6 +32,9 @@ pub struct ComposeInput {
     pub forward_from: i64,
     #[serde(default)]
     pub forward_parts: Vec<usize>,
+    /// The draft this message is saved in (0 before the first save).
+    #[serde(default)]
+    pub draft_id: i64,
 }
 
 /// A checked message.
@@ -48,6 +51,7 @@ pub struct Compose {
     pub attachments: Vec<i64>,
     pub forward_from: Option<i64>,
     pub forward_parts: Vec<usize>,
+    pub draft_id: Option<i64>,
 }
 
 /// Splits a recipient field on commas, semicolons and spaces; checks each address.
@@ -69,7 +73,23 @@ pub fn recipients(raw: &str) -> Result<Vec<String>, FieldProblem> {
 }
 
 impl Compose {
+    /// A message to send: every recipient must be a valid address, and there must be one.
     pub fn parse(input: &ComposeInput) -> Result<Compose, Vec<FieldError>> {
+        Self::check(input, true)
+    }
+
+    /// A draft: recipients stay as typed (they are not read from here), a subject's line breaks
+    /// are dropped; the other limits hold.
+    pub fn parse_draft(input: &ComposeInput) -> Result<Compose, Vec<FieldError>> {
+        let mut lenient = input.clone();
+        lenient.to.clear();
+        lenient.cc.clear();
+        lenient.bcc.clear();
+        lenient.subject = input.subject.chars().filter(|c| !c.is_control()).collect();
+        Self::check(&lenient, false)
+    }
+
+    fn check(input: &ComposeInput, require_recipient: bool) -> Result<Compose, Vec<FieldError>> {
         let mut errors = Vec::new();
         let mut field = |name: &str, r: Result<Vec<String>, FieldProblem>| match r {
             Ok(v) => v,
@@ -81,7 +101,7 @@ impl Compose {
         let to = field("to", recipients(&input.to));
         let cc = field("cc", recipients(&input.cc));
         let bcc = field("bcc", recipients(&input.bcc));
-        if errors.is_empty() && to.is_empty() && cc.is_empty() && bcc.is_empty() {
+        if require_recipient && errors.is_empty() && to.is_empty() && cc.is_empty() && bcc.is_empty() {
             errors.push(FieldError { field: "to".into(), problem: FieldProblem::Required });
         }
         if to.len() + cc.len() + bcc.len() > RECIPIENTS_MAX {
@@ -138,6 +158,7 @@ impl Compose {
             },
             forward_from: (input.forward_from > 0).then_some(input.forward_from),
             forward_parts: if input.forward_from > 0 { input.forward_parts.clone() } else { Vec::new() },
+            draft_id: (input.draft_id > 0).then_some(input.draft_id),
         })
     }
 }
@@ -181,5 +202,22 @@ mod tests {
         .unwrap();
         assert_eq!(forged.in_reply_to, None, "no header injection through the reply fields");
         assert!(forged.references.iter().all(|r| !r.contains(['\r', '\n', '>'])));
+    }
+
+    #[test]
+    fn a_draft_keeps_unfinished_recipients_out_of_the_check() {
+        let input = ComposeInput {
+            to: "dr.martin@, pas fini".into(),
+            subject: "Ligne\r\nX-Injected: 1".into(),
+            draft_id: 7,
+            ..Default::default()
+        };
+        assert!(Compose::parse(&input).is_err());
+        let d = Compose::parse_draft(&input).unwrap();
+        assert!(d.to.is_empty(), "recipients are kept as typed elsewhere, never parsed into headers");
+        assert_eq!(d.subject, "LigneX-Injected: 1");
+        assert_eq!(d.draft_id, Some(7));
+        let too_long = ComposeInput { body: "x".repeat(BODY_MAX + 1), ..Default::default() };
+        assert_eq!(Compose::parse_draft(&too_long).unwrap_err()[0].field, "body");
     }
 }

@@ -388,6 +388,10 @@ messages! {
     Forward => "Transférer", "Forward";
     Flagged => "suivi", "flagged";
     Flag => "Suivre", "Flag";
+    DraftSave => "Enregistrer le brouillon", "Save draft";
+    DraftDiscard => "Abandonner", "Discard";
+    DraftSaving => "Enregistrement du brouillon…", "Saving draft…";
+    DraftSaved => "Brouillon enregistré.", "Draft saved.";
     Unflag => "Ne plus suivre", "Unflag";
     ThreadMessages => "messages dans la conversation", "messages in the conversation";
     WithAttachments => "avec pièces jointes", "with attachments";

@@ -7,8 +7,8 @@ use leptos_router::components::Redirect;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::api::{
-    mail_folders, mail_list, mail_open, mail_search, mail_usage, MailAct, MailEmptyTrash, MailSend, MessageLine,
-    MessageView,
+    mail_folders, mail_list, mail_open, mail_search, mail_usage, MailAct, MailEmptyTrash, MailSaveDraft, MailSend,
+    MessageLine, MessageView,
 };
 use crate::components::attachments::{human_size, AttachmentsField, ForwardedFile, PendingFile};
 use crate::components::feedback::{ErrorNotice, Loading};
@@ -160,6 +160,7 @@ pub fn MailboxPage() -> impl IntoView {
                                     <a href=format!("/messagerie/{s}?page={}", p.page + 1)>{t.t(Msg::OlderPage)}</a>
                                 });
                                 let in_trash = p.folder == "trash";
+                                let drafts = p.folder == "drafts";
                                 let toolbar = (!p.items.is_empty()).then(|| view! {
                                     <div class="button-row mail-toolbar" role="toolbar" aria-label=t.t(Msg::SelectionActions)>
                                         {if in_trash {
@@ -188,7 +189,7 @@ pub fn MailboxPage() -> impl IntoView {
                                     } else {
                                         view! {
                                             <ul class="message-list">
-                                                {p.items.into_iter().map(|m| message_row(t, m, Some(selected))).collect_view()}
+                                                {p.items.into_iter().map(|m| message_row(t, m, Some(selected), drafts)).collect_view()}
                                             </ul>
                                             <p class="pager">{newer}" "<span>{range}</span>" "{older}</p>
                                         }.into_any()
@@ -205,7 +206,8 @@ pub fn MailboxPage() -> impl IntoView {
 }
 
 /// One line of a message list; with `selected`, a checkbox to select it.
-fn message_row(t: I18n, m: MessageLine, selected: Option<RwSignal<Vec<i64>>>) -> impl IntoView {
+/// Drafts open in the composer.
+fn message_row(t: I18n, m: MessageLine, selected: Option<RwSignal<Vec<i64>>>, draft: bool) -> impl IntoView {
     let subject = if m.subject.is_empty() { t.t(Msg::NoSubject).to_string() } else { m.subject.clone() };
     let id = m.id;
     let select_label = t.fmt(Msg::SelectMessage, &[("subject", &subject)]);
@@ -222,7 +224,7 @@ fn message_row(t: I18n, m: MessageLine, selected: Option<RwSignal<Vec<i64>>>) ->
     view! {
         <li class:unread=m.unread>
             {checkbox}
-            <a href=format!("/messagerie/message/{id}")>
+            <a href=if draft { format!("/messagerie/ecrire?brouillon={id}") } else { format!("/messagerie/message/{id}") }>
                 <span class="who">
                     {m.unread.then(|| view! { <span class="sr-only">{t.t(Msg::Unread)}" : "</span> })}
                     {m.who.clone()}
@@ -285,7 +287,7 @@ pub fn SearchPage() -> impl IntoView {
                             Ok(items) => view! {
                                 <p role="status">{t.fmt(Msg::SearchCount, &[("count", &items.len().to_string())])}</p>
                                 <ul class="message-list">
-                                    {items.into_iter().map(|m| message_row(t, m, None)).collect_view()}
+                                    {items.into_iter().map(|m| message_row(t, m, None, false)).collect_view()}
                                 </ul>
                             }.into_any(),
                             Err(error) => failure_view(t, error),
@@ -459,6 +461,7 @@ enum Start {
     Blank { to: Option<String> },
     Reply { m: MessageView, all: bool },
     Forward { m: MessageView },
+    Draft { m: MessageView },
 }
 
 /// The composer's starting point: empty, addressed (`?a=`), a reply (`?repondre=ID`, `&tous=1`
@@ -483,13 +486,36 @@ fn prefill(t: I18n, start: Start) -> (ComposeInput, Vec<ForwardedFile>) {
                 .attachments
                 .iter()
                 .enumerate()
-                .map(|(index, name)| ForwardedFile { index, name: name.clone() })
+                .map(|(index, name)| ForwardedFile { index, name: name.clone(), in_draft: false })
                 .collect();
             let input = ComposeInput {
                 subject,
                 body: format!("\n\n{intro}\n\n{}\n", m.body),
                 forward_from: m.id,
                 ..Default::default()
+            };
+            return (input, files);
+        }
+        Start::Draft { m } => {
+            let files = m
+                .attachments
+                .iter()
+                .enumerate()
+                .map(|(index, name)| ForwardedFile { index, name: name.clone(), in_draft: true })
+                .collect();
+            let input = ComposeInput {
+                to: m.to.clone(),
+                cc: m.cc.clone(),
+                bcc: m.bcc.clone(),
+                subject: m.subject.clone(),
+                body: m.body.trim_end_matches('\n').to_string(),
+                urgent: m.urgent,
+                in_reply_to: m.in_reply_to.clone(),
+                references: m.references.join(" "),
+                attachments: Vec::new(),
+                forward_from: m.id,
+                forward_parts: (0..m.attachments.len()).collect(),
+                draft_id: m.id,
             };
             return (input, files);
         }
@@ -530,18 +556,20 @@ pub fn ComposePage() -> impl IntoView {
     let query = use_query_map();
     let reply_to = query.with_untracked(|q| q.get("repondre").and_then(|v| v.parse::<i64>().ok()));
     let forward = query.with_untracked(|q| q.get("transferer").and_then(|v| v.parse::<i64>().ok()));
+    let draft = query.with_untracked(|q| q.get("brouillon").and_then(|v| v.parse::<i64>().ok()));
     let all = query.with_untracked(|q| q.get("tous").is_some());
     let address = query.with_untracked(|q| q.get("a"));
     let source = Resource::new(
-        move || (reply_to, forward),
-        move |(reply, forward)| {
+        move || (reply_to, forward, draft),
+        move |(reply, forward, draft)| {
             let address = address.clone();
             async move {
                 let usage = mail_usage().await?;
-                let start = match (reply, forward) {
-                    (Some(id), _) => Start::Reply { m: mail_open(id).await?, all },
-                    (None, Some(id)) => Start::Forward { m: mail_open(id).await? },
-                    (None, None) => Start::Blank { to: address },
+                let start = match (reply, forward, draft) {
+                    (Some(id), _, _) => Start::Reply { m: mail_open(id).await?, all },
+                    (None, Some(id), _) => Start::Forward { m: mail_open(id).await? },
+                    (None, None, Some(id)) => Start::Draft { m: mail_open(id).await? },
+                    (None, None, None) => Start::Blank { to: address },
                 };
                 Ok::<_, AppError>((start, usage.max_message_bytes))
             }
@@ -574,32 +602,144 @@ fn ComposeForm(initial: ComposeInput, forwarded: Vec<ForwardedFile>, max_bytes: 
     let t = use_i18n();
     let files = RwSignal::new(Vec::<PendingFile>::new());
     let forwarded = RwSignal::new(forwarded);
-    let forward_from = initial.forward_from;
+    let forward_from = RwSignal::new(initial.forward_from);
+    let draft_id = RwSignal::new(initial.draft_id);
     let uploading = move || files.with(|f| f.iter().any(|p| p.id.get().is_none()));
     let to = RwSignal::new(initial.to.clone());
     let cc = RwSignal::new(initial.cc.clone());
-    let bcc = RwSignal::new(String::new());
+    let bcc = RwSignal::new(initial.bcc.clone());
     let subject = RwSignal::new(initial.subject.clone());
     let body = RwSignal::new(initial.body.clone());
-    let urgent = RwSignal::new(false);
+    let urgent = RwSignal::new(initial.urgent);
     let errors = RwSignal::new(Vec::<FieldError>::new());
     let failure = RwSignal::new(None::<AppError>);
     let summary = NodeRef::<leptos::html::Div>::new();
     let send = ServerAction::<MailSend>::new();
     let pending = send.pending();
     let navigate = use_navigate();
+    let (in_reply_to, references) =
+        (StoredValue::new(initial.in_reply_to.clone()), StoredValue::new(initial.references.clone()));
+
+    // The message as it stands (nothing tracked: read on demand).
+    let current = move || ComposeInput {
+        to: to.get_untracked(),
+        cc: cc.get_untracked(),
+        bcc: bcc.get_untracked(),
+        subject: subject.get_untracked(),
+        body: body.get_untracked(),
+        urgent: urgent.get_untracked(),
+        in_reply_to: in_reply_to.get_value(),
+        references: references.get_value(),
+        attachments: files.with_untracked(|f| f.iter().filter_map(|p| p.id.get_untracked()).collect()),
+        forward_from: forward_from.get_untracked(),
+        forward_parts: forwarded.with_untracked(|f| f.iter().map(|x| x.index).collect()),
+        draft_id: draft_id.get_untracked(),
+    };
+
+    // Drafts: saved every 5 seconds when something changed, when the page is hidden or left.
+    let save_draft = ServerAction::<MailSaveDraft>::new();
+    let saving = save_draft.pending();
+    let saved_as = StoredValue::new(initial.clone());
+    let in_flight = StoredValue::new(ComposeInput::default());
+    let finished = StoredValue::new(false);
+    let draft_status = RwSignal::new(None::<Result<(), String>>);
+    let try_save = move || {
+        if finished.get_value() || saving.get_untracked() || pending.get_untracked() {
+            return;
+        }
+        if files.with_untracked(|f| f.iter().any(|p| p.id.get_untracked().is_none())) {
+            return;
+        }
+        let input = current();
+        if input == saved_as.get_value() {
+            return;
+        }
+        in_flight.set_value(input.clone());
+        save_draft.dispatch(MailSaveDraft { input });
+    };
+    Effect::new(move |_| match save_draft.value().get() {
+        Some(Ok(saved)) => {
+            let sent = in_flight.get_value();
+            // The uploads now live in the draft: they come back as its attachments.
+            files.update(|f| f.retain(|p| !p.id.get_untracked().is_some_and(|id| sent.attachments.contains(&id))));
+            let kept: Vec<ForwardedFile> = saved
+                .attachments
+                .iter()
+                .enumerate()
+                .map(|(index, name)| ForwardedFile { index, name: name.clone(), in_draft: true })
+                .collect();
+            forwarded.set(kept.clone());
+            forward_from.set(saved.id);
+            draft_id.set(saved.id);
+            saved_as.set_value(ComposeInput {
+                attachments: Vec::new(),
+                forward_from: saved.id,
+                forward_parts: kept.iter().map(|k| k.index).collect(),
+                draft_id: saved.id,
+                ..sent
+            });
+            draft_status.set(Some(Ok(())));
+        }
+        Some(Err(e)) => draft_status.set(Some(Err(e.message(t)))),
+        None => {}
+    });
+    #[cfg(feature = "hydrate")]
+    {
+        let timer = set_interval_with_handle(try_save, std::time::Duration::from_secs(5)).ok();
+        let hidden = window_event_listener(leptos::ev::pagehide, move |_| try_save());
+        on_cleanup(move || {
+            if let Some(timer) = timer {
+                timer.clear();
+            }
+            hidden.remove();
+            // Leaving the composer: one last save, outside the component being dropped.
+            if !finished.try_get_value().unwrap_or(true) {
+                let input = ComposeInput {
+                    to: to.try_get_untracked().unwrap_or_default(),
+                    cc: cc.try_get_untracked().unwrap_or_default(),
+                    bcc: bcc.try_get_untracked().unwrap_or_default(),
+                    subject: subject.try_get_untracked().unwrap_or_default(),
+                    body: body.try_get_untracked().unwrap_or_default(),
+                    urgent: urgent.try_get_untracked().unwrap_or_default(),
+                    in_reply_to: in_reply_to.try_get_value().unwrap_or_default(),
+                    references: references.try_get_value().unwrap_or_default(),
+                    attachments: files
+                        .try_with_untracked(|f| f.iter().filter_map(|p| p.id.get_untracked()).collect())
+                        .unwrap_or_default(),
+                    forward_from: forward_from.try_get_untracked().unwrap_or_default(),
+                    forward_parts: forwarded
+                        .try_with_untracked(|f| f.iter().map(|x| x.index).collect())
+                        .unwrap_or_default(),
+                    draft_id: draft_id.try_get_untracked().unwrap_or_default(),
+                };
+                if Some(&input) != saved_as.try_get_value().as_ref() {
+                    leptos::task::spawn_local(async move {
+                        let _ = crate::api::mail_save_draft(input).await;
+                    });
+                }
+            }
+        });
+    }
+
     Effect::new(move |_| match send.value().get() {
-        Some(Ok(_)) => navigate("/messagerie/envoyes?envoye=1", Default::default()),
+        Some(Ok(_)) => {
+            finished.set_value(true);
+            navigate("/messagerie/envoyes?envoye=1", Default::default())
+        }
         Some(Err(e)) => {
             show_error(e, errors, failure);
             focus_later(summary);
         }
         None => {}
     });
-    let (in_reply_to, references) = (initial.in_reply_to.clone(), initial.references.clone());
-    let on_submit = move |ev: SubmitEvent| {
-        ev.prevent_default();
+    // Sending waits for a draft save under way, so that the save cannot bring the draft back.
+    let send_queued = StoredValue::new(false);
+    let submit_now = move || {
         if pending.get_untracked() {
+            return;
+        }
+        if saving.get_untracked() {
+            send_queued.set_value(true);
             return;
         }
         if files.with_untracked(|f| f.iter().any(|p| p.id.get_untracked().is_none())) {
@@ -607,19 +747,7 @@ fn ComposeForm(initial: ComposeInput, forwarded: Vec<ForwardedFile>, max_bytes: 
             focus_later(summary);
             return;
         }
-        let input = ComposeInput {
-            to: to.get_untracked(),
-            cc: cc.get_untracked(),
-            bcc: bcc.get_untracked(),
-            subject: subject.get_untracked(),
-            body: body.get_untracked(),
-            urgent: urgent.get_untracked(),
-            in_reply_to: in_reply_to.clone(),
-            references: references.clone(),
-            attachments: files.with_untracked(|f| f.iter().filter_map(|p| p.id.get_untracked()).collect()),
-            forward_from,
-            forward_parts: forwarded.with_untracked(|f| f.iter().map(|x| x.index).collect()),
-        };
+        let input = current();
         failure.set(None);
         match crate::domain::compose::Compose::parse(&input) {
             Err(e) => {
@@ -632,14 +760,45 @@ fn ComposeForm(initial: ComposeInput, forwarded: Vec<ForwardedFile>, max_bytes: 
             }
         }
     };
+    Effect::new(move |_| {
+        if !saving.get() && send_queued.get_value() {
+            send_queued.set_value(false);
+            submit_now();
+        }
+    });
+    let on_submit = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        submit_now();
+    };
+    // Until the page is interactive, sending cannot work: the button waits (and a form posted
+    // before that carries nothing in its address).
+    let ready = RwSignal::new(false);
+    Effect::new(move |_| ready.set(true));
+    let discard = ServerAction::<MailAct>::new();
+    let navigate_away = use_navigate();
+    let leave = navigate_away.clone();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = discard.value().get() {
+            navigate_away("/messagerie/brouillons", Default::default());
+        }
+    });
+    let on_discard = move |_| {
+        finished.set_value(true);
+        let id = draft_id.get_untracked();
+        if id > 0 {
+            discard.dispatch(MailAct { action: "trash".into(), ids: vec![id] });
+        } else {
+            leave("/messagerie/reception", Default::default());
+        }
+    };
     view! {
         <ErrorSummary prefix="compose" errors failure label_of node_ref=summary intro=Msg::ErrMailSummary/>
-        <form class="form compose" novalidate on:submit=on_submit>
+        <form class="form compose" method="post" novalidate on:submit=on_submit>
             <RecipientField prefix="compose" id="to" label=Msg::FieldTo hint=Some(Msg::FieldRecipientsHint) value=to
                 initial=initial.to.clone() problem=problem_of(errors, "to")/>
             <RecipientField prefix="compose" id="cc" label=Msg::FieldCc hint=None value=cc initial=initial.cc.clone()
                 problem=problem_of(errors, "cc") optional=true/>
-            <RecipientField prefix="compose" id="bcc" label=Msg::FieldBcc hint=None value=bcc initial=String::new()
+            <RecipientField prefix="compose" id="bcc" label=Msg::FieldBcc hint=None value=bcc initial=initial.bcc.clone()
                 problem=problem_of(errors, "bcc") optional=true/>
             <Field prefix="compose" id="subject" label=Msg::FieldMailSubject hint=None value=subject
                 initial=initial.subject.clone() problem=problem_of(errors, "subject") autocomplete="off" input_type="text"
@@ -652,15 +811,28 @@ fn ComposeForm(initial: ComposeInput, forwarded: Vec<ForwardedFile>, max_bytes: 
                     on:change=move |ev| urgent.set(event_target_checked(&ev))/>
                 <label for="compose-urgent">{t.t(Msg::FieldUrgent)}</label>
             </div>
-            <button type="submit" class="button button-primary" disabled=move || pending.get()>
-                {move || if pending.get() {
-                    t.t(Msg::Sending)
-                } else if uploading() {
-                    t.t(Msg::AttachWaiting)
-                } else {
-                    t.t(Msg::Send)
-                }}
-            </button>
+            <div class="button-row">
+                <button type="submit" class="button button-primary" disabled=move || pending.get() || !ready.get()>
+                    {move || if pending.get() {
+                        t.t(Msg::Sending)
+                    } else if uploading() {
+                        t.t(Msg::AttachWaiting)
+                    } else {
+                        t.t(Msg::Send)
+                    }}
+                </button>
+                <button type="button" class="button" on:click=move |_| try_save()>{t.t(Msg::DraftSave)}</button>
+                <button type="button" class="button" on:click=on_discard>{t.t(Msg::DraftDiscard)}</button>
+                <span class="draft-status" role="status">
+                    {move || match draft_status.get() {
+                        Some(Ok(())) if saving.get() => t.t(Msg::DraftSaving).to_string(),
+                        Some(Ok(())) => t.t(Msg::DraftSaved).to_string(),
+                        Some(Err(e)) => e,
+                        None if saving.get() => t.t(Msg::DraftSaving).to_string(),
+                        None => String::new(),
+                    }}
+                </span>
+            </div>
         </form>
     }
 }

@@ -8,6 +8,7 @@ use mail_builder::MessageBuilder;
 use mail_parser::{MessageParser, MimeHeaders};
 
 pub mod attach;
+pub mod drafts;
 pub mod html;
 
 use crate::accounts::{self, Account};
@@ -39,6 +40,8 @@ pub struct Draft {
     pub attachments: Vec<attach::Part>,
     /// The composer's uploads these attachments came from: deleted when the message is sent.
     pub upload_ids: Vec<i64>,
+    /// The draft this message was written in: deleted when it is sent.
+    pub replaces_draft: Option<i64>,
 }
 
 /// Builds the RFC 5322 form of `d` from `from`. Bcc recipients are not written into it.
@@ -341,6 +344,8 @@ pub async fn send(
     let snip = snippet(&d.body);
 
     let sent_folder = folder_id(db, clock, sender.id, "sent").await?;
+    let drafts_folder = folder_id(db, clock, sender.id, "drafts").await?;
+    let sqlite = db.backend() == Backend::Sqlite;
     let mut inboxes = Vec::new();
     for id in &local {
         inboxes.push((*id, folder_id(db, clock, *id, "inbox").await?));
@@ -389,6 +394,15 @@ pub async fn send(
         for upload in &d.upload_ids {
             sqlx::query("DELETE FROM mail_uploads WHERE id = $1 AND account_id = $2")
                 .bind(upload).bind(sender.id).execute(&mut *tx).await?;
+        }
+        if let Some(draft) = d.replaces_draft {
+            if sqlite {
+                sqlx::query("DELETE FROM messages_fts WHERE rowid IN \
+                             (SELECT id FROM messages WHERE id = $1 AND account_id = $2 AND folder_id = $3)")
+                    .bind(draft).bind(sender.id).bind(drafts_folder).execute(&mut *tx).await?;
+            }
+            sqlx::query("DELETE FROM messages WHERE id = $1 AND account_id = $2 AND folder_id = $3")
+                .bind(draft).bind(sender.id).bind(drafts_folder).execute(&mut *tx).await?;
         }
         // One queue entry per recipient on another operator, in the same transaction as the
         // Sent copy: a message reported sent is queued, or nothing happened at all.
@@ -600,6 +614,7 @@ pub struct Opened {
     pub body_html: Option<String>,
     pub attachment_names: Vec<String>,
     pub references: Vec<String>,
+    pub in_reply_to: Option<String>,
 }
 
 /// Opens message `id` of `account_id` (and marks it read). `None` for another account's id.
@@ -646,6 +661,7 @@ pub async fn open(db: &Db, account_id: i64, id: i64) -> Result<Option<Opened>, S
         body_html: s.body_html.map(|h| html::sanitise(&h, false)),
         attachment_names: s.attachment_names,
         references: s.references,
+        in_reply_to: s.in_reply_to,
     }))
 }
 
@@ -1087,6 +1103,7 @@ mod tests {
                 attach::Part { name: "notes.txt".into(), content_type: "text/plain".into(), bytes: b"a\r\nb".to_vec() },
             ],
             upload_ids: Vec::new(),
+            replaces_draft: None,
         };
         let raw = build(&from, &d, "m1@hygie.example", 1_800_000_000).unwrap();
         assert!(raw.is_ascii(), "7-bit on the wire");
@@ -1520,6 +1537,69 @@ mod tests {
             assert!(thread(&t.db, b.id, &mine.thread_id).await.unwrap().iter().all(|c| c.id != sent.sent_id));
             apply(&t.db, &clock, a.id, &[sent.sent_id], Action::Trash).await.unwrap();
             assert_eq!(thread(&t.db, a.id, &mine.thread_id).await.unwrap().len(), 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn drafts_are_saved_in_place_with_their_files_and_leave_when_sent() {
+        for t in TestDb::both().await {
+            let clock = ManualClock::new(1_800_000_000_000);
+            let domains = vec!["hygie.example".to_string()];
+            let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
+            let limits = attach::Limits::default();
+            let typed = drafts::Typed { to: "bruno@, pas fini".into(), ..Default::default() };
+            let up = attach::store_upload(&t.db, &clock, a.id, "photo plaie.jpg", "image/jpeg", b"\xff\xd8jpeg")
+                .await
+                .unwrap();
+            let parts = attach::uploads(&t.db, a.id, &[up.id]).await.unwrap().into_iter().map(|(_, p)| p).collect();
+            let d = Draft {
+                subject: "Pansement".into(),
+                body: "Plaie propre, à revoir".into(),
+                attachments: parts,
+                upload_ids: vec![up.id],
+                ..Default::default()
+            };
+            let first = drafts::save(&t.db, &clock, &a, None, &d, &typed, &limits).await.unwrap();
+            assert_eq!(first.attachment_names, ["photo plaie.jpg"]);
+            assert!(attach::uploads(&t.db, a.id, &[up.id]).await.unwrap().is_empty(), "the upload is in the draft now");
+            // Saved again (more text, the file kept from the draft itself): same id, one draft.
+            let kept = attachment(&t.db, a.id, first.id, 0).await.unwrap().unwrap();
+            let d2 = Draft {
+                body: "Plaie propre, à revoir jeudi".into(),
+                subject: "Pansement".into(),
+                attachments: vec![attach::Part { name: kept.name, content_type: kept.content_type, bytes: kept.bytes }],
+                ..Default::default()
+            };
+            let typed2 = drafts::Typed { to: b.address.clone(), ..Default::default() };
+            let second = drafts::save(&t.db, &clock, &a, Some(first.id), &d2, &typed2, &limits).await.unwrap();
+            assert_eq!(second.id, first.id);
+            let (list_drafts, total) = list(&t.db, &clock, a.id, "drafts", 0, 10).await.unwrap();
+            assert_eq!(total, 1);
+            assert_eq!(list_drafts[0].to_addrs, b.address);
+            let reopened = open(&t.db, a.id, first.id).await.unwrap().unwrap();
+            assert_eq!(reopened.body_text.trim_end(), "Plaie propre, à revoir jeudi");
+            assert_eq!(reopened.attachment_names, ["photo plaie.jpg"]);
+            let found = search(&t.db, &clock, a.id, &SearchQuery::parse("jeudi"), Some("drafts"), 10).await.unwrap();
+            assert_eq!(found.len(), 1, "the index follows the latest text");
+            assert!(search(&t.db, &clock, b.id, &SearchQuery::parse("jeudi"), None, 10).await.unwrap().is_empty());
+            // Another account cannot overwrite it: its save makes a draft of its own.
+            let other = drafts::save(&t.db, &clock, &b, Some(first.id), &d2, &typed2, &limits).await.unwrap();
+            assert_ne!(other.id, first.id);
+
+            // Sent: the draft leaves the Drafts folder in the same transaction.
+            let out = Draft {
+                to: vec![b.address.clone()],
+                subject: "Pansement".into(),
+                body: reopened.body_text.clone(),
+                replaces_draft: Some(first.id),
+                ..Default::default()
+            };
+            send(&t.db, &clock, &a, &out, &domains, "https://h.example", &limits).await.unwrap();
+            assert_eq!(list(&t.db, &clock, a.id, "drafts", 0, 10).await.unwrap().1, 0);
+            assert!(search(&t.db, &clock, a.id, &SearchQuery::parse("jeudi"), Some("drafts"), 10)
+                .await
+                .unwrap()
+                .is_empty());
         }
     }
 }

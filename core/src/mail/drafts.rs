@@ -1,0 +1,129 @@
+//! Drafts: a message being written, saved every few seconds into the Drafts folder. Recipients
+//! are kept as typed (they may not be valid yet) in the row, never in the message's headers; the
+//! raw message holds the subject, text and attachments, so that reopening a draft brings its
+//! files back like a forward does.
+
+use mail_builder::headers::address::Address;
+use mail_builder::MessageBuilder;
+
+use super::{attach, folder_id, index_statement, index_text, snippet, Draft};
+use crate::accounts::Account;
+use crate::clock::Clock;
+use crate::store::{Backend, Db, StoreError};
+
+/// Recipients as typed in the composer.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Typed {
+    pub to: String,
+    pub cc: String,
+    pub bcc: String,
+}
+
+/// What a save produced: the draft's id (the same one from save to save) and its attachments'
+/// names, in order (their indexes serve to keep them at the next save or at sending).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Saved {
+    pub id: i64,
+    pub attachment_names: Vec<String>,
+}
+
+fn one_line(s: &str, max: usize) -> String {
+    s.chars().filter(|c| !c.is_control()).take(max).collect()
+}
+
+/// Saves `d` (text, attachments; its uploads are used up) as draft `existing` of `author`, or as
+/// a new draft when there is none (or it was deleted meanwhile).
+pub async fn save(
+    db: &Db,
+    clock: &dyn Clock,
+    author: &Account,
+    existing: Option<i64>,
+    d: &Draft,
+    typed: &Typed,
+    limits: &attach::Limits,
+) -> Result<Saved, super::SendError> {
+    let declared = d.body.len() as i64 + d.attachments.iter().map(|a| a.bytes.len() as i64).sum::<i64>();
+    if declared > limits.max_message_bytes {
+        return Err(super::SendError::TooLarge { max_bytes: limits.max_message_bytes });
+    }
+    let now = clock.now_ms();
+    let domain = author.address.rsplit_once('@').map(|(_, x)| x).unwrap_or("hygie.invalid");
+    let message_id = format!("{}@{domain}", crate::random_hex(16));
+    let mut b = MessageBuilder::new()
+        .from(Address::new_address(None::<String>, author.address.clone()))
+        .subject(d.subject.clone())
+        .text_body(d.body.clone())
+        .message_id(message_id.clone())
+        .date(now / 1000);
+    if let Some(r) = &d.in_reply_to {
+        b = b.in_reply_to(r.clone());
+    }
+    if !d.references.is_empty() {
+        b = b.references(d.references.clone());
+    }
+    for a in &d.attachments {
+        b = b.attachment(a.content_type.clone(), a.name.clone(), a.bytes.clone());
+    }
+    let raw = b.write_to_vec().map_err(|e| StoreError::Other(e.to_string()))?;
+    let size = raw.len() as i64;
+    let replaced: i64 = match existing {
+        Some(id) => crate::with_pool!(db, p => sqlx::query_scalar(
+            "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM messages WHERE id = $1 AND account_id = $2")
+            .bind(id).bind(author.id).fetch_one(p).await?),
+        None => 0,
+    };
+    let leaving: i64 = d.attachments.iter().map(|a| a.bytes.len() as i64).sum();
+    if attach::usage(db, author.id).await? - replaced - leaving + size > limits.quota_bytes {
+        return Err(super::SendError::QuotaExceeded { quota_bytes: limits.quota_bytes });
+    }
+    let drafts = folder_id(db, clock, author.id, "drafts").await?;
+    let names: Vec<String> = d.attachments.iter().map(|a| a.name.clone()).collect();
+    let attachment_names = names.join(", ");
+    let (to, cc, bcc) = (one_line(&typed.to, 5_000), one_line(&typed.cc, 5_000), one_line(&typed.bcc, 5_000));
+    let thread_id =
+        d.references.first().cloned().or_else(|| d.in_reply_to.clone()).unwrap_or_else(|| message_id.clone());
+    let people = format!("{to} {cc}");
+    let index_sql = index_statement(db);
+    let sqlite = db.backend() == Backend::Sqlite;
+    let id = crate::with_pool!(db, p => {
+        let mut tx = p.begin().await?;
+        let updated: Option<i64> = match existing {
+            Some(id) => sqlx::query_scalar(
+                "UPDATE messages SET message_id = $3, thread_id = $4, in_reply_to = $5, to_addrs = $6, cc_addrs = $7, \
+                 bcc_addrs = $8, subject = $9, snippet = $10, date_ms = $11, size = $12, urgent = $13, raw = $14, \
+                 attachment_names = $15 WHERE id = $1 AND account_id = $2 AND folder_id = $16 RETURNING id")
+                .bind(id).bind(author.id).bind(&message_id).bind(&thread_id).bind(&d.in_reply_to).bind(&to)
+                .bind(&cc).bind(&bcc).bind(&d.subject).bind(snippet(&d.body)).bind(now).bind(size).bind(d.urgent)
+                .bind(&raw).bind(&attachment_names).bind(drafts)
+                .fetch_optional(&mut *tx).await?,
+            None => None,
+        };
+        let id = match updated {
+            Some(id) => {
+                if sqlite {
+                    sqlx::query("DELETE FROM messages_fts WHERE rowid = $1").bind(id).execute(&mut *tx).await?;
+                }
+                id
+            }
+            None => sqlx::query_scalar(
+                "INSERT INTO messages (account_id, folder_id, message_id, thread_id, in_reply_to, from_addr, from_name, \
+                 to_addrs, cc_addrs, bcc_addrs, subject, snippet, date_ms, size, urgent, unread, raw, created_ms, \
+                 attachment_names) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, FALSE, $16, $13, $17) RETURNING id")
+                .bind(author.id).bind(drafts).bind(&message_id).bind(&thread_id).bind(&d.in_reply_to)
+                .bind(&author.address).bind(format!("{} {}", author.first_name, author.last_name).trim().to_string())
+                .bind(&to).bind(&cc).bind(&bcc).bind(&d.subject).bind(snippet(&d.body)).bind(now).bind(size)
+                .bind(d.urgent).bind(&raw).bind(&attachment_names)
+                .fetch_one(&mut *tx).await?,
+        };
+        sqlx::query(index_sql).bind(id).bind(&d.subject).bind(index_text(&d.body)).bind(&people)
+            .bind(&attachment_names).execute(&mut *tx).await?;
+        for upload in &d.upload_ids {
+            sqlx::query("DELETE FROM mail_uploads WHERE id = $1 AND account_id = $2")
+                .bind(upload).bind(author.id).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        id
+    });
+    Ok(Saved { id, attachment_names: names })
+}
