@@ -169,6 +169,60 @@ test('drafts save themselves, keep their files, come back and leave when sent', 
   expect(problems).toEqual([]);
 });
 
+test('own folders: create, nest, move by menu and by drag-and-drop, rename, delete', async ({ page }) => {
+  const problems = watchConsole(page);
+  await signInToMailbox(page, DEMO.nurse.address, DEMO.nurse.password, DEMO.nurse.email);
+  const nav = page.getByRole('navigation', { name: 'Dossiers' });
+  await nav.getByText('Nouveau dossier').click();
+  await nav.getByLabel('Nom du dossier').fill('Patients');
+  await nav.getByRole('button', { name: 'Créer le dossier' }).click();
+  await expect(nav.getByRole('link', { name: 'Patients' })).toBeVisible();
+  await nav.getByLabel('Nom du dossier').fill('M. Bernard');
+  await nav.getByLabel('Placer dans').selectOption({ label: 'Patients' });
+  await nav.getByRole('button', { name: 'Créer le dossier' }).click();
+  await expect(nav.locator('.own-folders ul').getByRole('link', { name: 'M. Bernard' })).toBeVisible();
+  await nav.getByLabel('Nom du dossier').fill('patients');
+  await nav.getByRole('button', { name: 'Créer le dossier' }).click();
+  await expect(nav.getByRole('alert')).toHaveText('Un dossier porte déjà ce nom à cet endroit.');
+  await expectNoAxeViolations(page);
+
+  // By the menu: select a message, move it to "M. Bernard".
+  const first = page.locator('.message-list li').filter({ hasText: 'Suivi de M. Bernard' });
+  await first.getByRole('checkbox').check();
+  await page.getByLabel('Déplacer vers').selectOption({ label: 'M. Bernard' });
+  await page.getByRole('button', { name: 'Déplacer', exact: true }).click();
+  await expect(page.getByText('1 message(s) modifié(s).')).toBeVisible();
+  await expect(page.locator('.message-list')).not.toContainText('Suivi de M. Bernard');
+  // By drag-and-drop: another message onto "Patients".
+  const other = page.locator('.message-list li').filter({ hasText: 'Compte rendu de visite' });
+  const carried = await page.evaluateHandle(() => new DataTransfer());
+  await other.dispatchEvent('dragstart', { dataTransfer: carried });
+  await nav.getByRole('link', { name: 'Patients' }).dispatchEvent('dragover', { dataTransfer: carried });
+  await nav.getByRole('link', { name: 'Patients' }).dispatchEvent('drop', { dataTransfer: carried });
+  await expect(page.locator('.message-list li').filter({ hasText: 'Compte rendu de visite' })).toHaveCount(0);
+  await expect(page.getByText('1 message(s) modifié(s).')).toBeVisible();
+
+  await nav.getByRole('link', { name: 'M. Bernard' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('M. Bernard');
+  await expect(page.locator('.message-list')).toContainText('Suivi de M. Bernard');
+  await page.getByText('Renommer', { exact: true }).click();
+  await page.getByLabel('Nom du dossier', { exact: true }).last().fill('M. et Mme Bernard');
+  await page.getByRole('button', { name: 'Enregistrer le nom' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('M. et Mme Bernard');
+  await expectNoAxeViolations(page);
+
+  // Deleting "Patients" takes "M. et Mme Bernard" along; both messages go to the Trash.
+  await nav.getByRole('link', { name: 'Patients' }).click();
+  await expect(page.locator('.message-list')).toContainText('Compte rendu de visite');
+  await page.getByRole('button', { name: 'Supprimer le dossier' }).click();
+  await page.getByRole('button', { name: /^Confirmer : supprimer le dossier/ }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Corbeille');
+  await expect(page.locator('.message-list')).toContainText('Compte rendu de visite');
+  await expect(page.locator('.message-list')).toContainText('Suivi de M. Bernard');
+  await expect(nav.getByRole('link', { name: 'Patients' })).toHaveCount(0);
+  expect(problems).toEqual([]);
+});
+
 test.describe('on a 375 px phone', () => {
   test.use({ viewport: { width: 375, height: 740 } });
 

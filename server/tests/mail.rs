@@ -337,3 +337,53 @@ async fn attachments_upload_send_forward_within_limits() {
         s.stop().await;
     }
 }
+
+/// One's own folders belong to oneself: another account's folder is not found by any endpoint.
+#[tokio::test]
+async fn own_folders_are_scoped_to_their_holder() {
+    for engine in ENGINES {
+        let s = TestServer::start(engine).await;
+        let (_, alice) = account(&s, "alice.roy", Some(MOBILE)).await;
+        let (_, bruno) = account(&s, "bruno.roy", Some("+33700000001")).await;
+        let (a, b) = (Browser::new(&s), Browser::new(&s));
+        sign_in(&s, &a, &alice, 1).await;
+        sign_in(&s, &b, &bruno, 2).await;
+        let created = b.call("mail-folder-create", &[("name", "Patients"), ("parent", "0")]).await;
+        assert_eq!(created.status, 200, "{engine:?}: {:?}", created.body);
+        let id = created.body.as_i64().unwrap().to_string();
+        let key = format!("d{id}");
+        let dup = b.call("mail-folder-create", &[("name", "PATIENTS"), ("parent", "0")]).await;
+        assert_eq!((dup.status, dup.body["Invalid"][0]["problem"].clone()), (422, json!("FolderExists")));
+        let sent = a.call("mail-send", &send_form(&bruno, "Dossier", "x")).await.body.as_i64().unwrap().to_string();
+        let line = b.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.body["items"][0]["id"].clone();
+        let mine = line.as_i64().unwrap().to_string();
+        let action = format!("move:{key}");
+
+        // Alice cannot see, list, rename, delete or fill Bruno's folder.
+        assert_eq!(a.call("mail-list", &[("folder", &key), ("page", "0")]).await.status, 404);
+        assert_eq!(a.call("mail-folder-rename", &[("id", &id), ("name", "x")]).await.status, 404);
+        assert_eq!(a.call("mail-folder-delete", &[("id", &id)]).await.status, 404);
+        assert_eq!(a.call("mail-act", &[("action", &action), ("ids[0]", &sent)]).await.body, json!(0));
+        assert!(a.call("mail-folders", &[]).await.body.as_array().unwrap().iter().all(|f| f["key"] != key.as_str()));
+        // Bruno can.
+        assert_eq!(b.call("mail-act", &[("action", &action), ("ids[0]", &mine)]).await.body, json!(1));
+        let page = b.call("mail-list", &[("folder", &key), ("page", "0")]).await.body;
+        assert_eq!((page["total"].clone(), page["name"].clone()), (json!(1), json!("Patients")));
+        assert_eq!(b.call("mail-folder-rename", &[("id", &id), ("name", "Suivis")]).await.status, 200);
+        assert_eq!(b.call("mail-folder-delete", &[("id", &id)]).await.body, json!(1));
+        assert_eq!(b.call("mail-list", &[("folder", "trash"), ("page", "0")]).await.body["total"], 1);
+
+        let log = actions(&s).await;
+        for expected in [
+            "mail.folder_create success",
+            "mail.folder_create failure:invalid",
+            "mail.folder_rename denied:not_found",
+            "mail.folder_delete denied:not_found",
+            "mail.folder_rename success",
+            "mail.folder_delete success",
+        ] {
+            assert!(log.iter().any(|a| a == expected), "{expected} missing from {log:?}");
+        }
+        s.stop().await;
+    }
+}

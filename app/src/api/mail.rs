@@ -8,8 +8,13 @@ use crate::error::AppError;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FolderView {
+    pub id: i64,
+    /// What lists and moves name it by: a standard folder's role, `d<ID>` for one's own.
+    pub key: String,
     pub role: String,
     pub name: String,
+    /// For one's own folders: the folder it sits in.
+    pub parent: Option<i64>,
     pub total: i64,
     pub unread: i64,
 }
@@ -59,6 +64,8 @@ impl MessageLine {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MessagePage {
     pub folder: String,
+    /// One's own folder's name (empty for a standard folder).
+    pub name: String,
     pub items: Vec<MessageLine>,
     pub total: i64,
     pub page: i64,
@@ -116,13 +123,19 @@ pub struct DeliveryView {
 pub const FOLDER_ROLES: &[&str] = &["inbox", "sent", "drafts", "archive", "trash"];
 pub const PER_PAGE: i64 = 50;
 
+/// The account's folder behind `key` (a standard role, or `d<ID>` for one of its own) and its
+/// name; not found otherwise.
 #[cfg(feature = "ssr")]
-fn valid_folder(folder: &str) -> Result<(), AppError> {
-    if FOLDER_ROLES.contains(&folder) {
-        Ok(())
-    } else {
-        Err(AppError::NotFound)
+async fn valid_folder(svc: &crate::server::Services, account_id: i64, key: &str) -> Result<String, AppError> {
+    if FOLDER_ROLES.contains(&key) {
+        return Ok(String::new());
     }
+    let id = hygie_core::mail::folders::resolve(&svc.db, svc.clock.as_ref(), account_id, key)
+        .await
+        .map_err(AppError::internal)?
+        .ok_or(AppError::NotFound)?;
+    let rows = hygie_core::mail::folders(&svc.db, svc.clock.as_ref(), account_id).await.map_err(AppError::internal)?;
+    Ok(rows.into_iter().find(|f| f.id == id).map(|f| f.name).unwrap_or_default())
 }
 
 #[server(name = MailFolders, prefix = "/api", endpoint = "mail-folders")]
@@ -131,7 +144,18 @@ pub async fn mail_folders() -> Result<Vec<FolderView>, AppError> {
     let svc = services()?;
     let (_, a) = signed_in(&svc, true).await?;
     let rows = hygie_core::mail::folders(&svc.db, svc.clock.as_ref(), a.id).await.map_err(AppError::internal)?;
-    Ok(rows.into_iter().map(|f| FolderView { role: f.role, name: f.name, total: f.total, unread: f.unread }).collect())
+    Ok(rows
+        .into_iter()
+        .map(|f| FolderView {
+            id: f.id,
+            key: if f.role == "custom" { format!("d{}", f.id) } else { f.role.clone() },
+            role: f.role,
+            name: f.name,
+            parent: f.parent_id,
+            total: f.total,
+            unread: f.unread,
+        })
+        .collect())
 }
 
 #[server(name = MailList, prefix = "/api", endpoint = "mail-list")]
@@ -139,7 +163,7 @@ pub async fn mail_list(folder: String, page: i64) -> Result<MessagePage, AppErro
     use crate::server::{services, signed_in};
     let svc = services()?;
     let (_, a) = signed_in(&svc, true).await?;
-    valid_folder(&folder)?;
+    let name = valid_folder(&svc, a.id, &folder).await?;
     let page = page.clamp(0, 1_000_000);
     let (items, total) = hygie_core::mail::list(&svc.db, svc.clock.as_ref(), a.id, &folder, page, PER_PAGE)
         .await
@@ -148,6 +172,7 @@ pub async fn mail_list(folder: String, page: i64) -> Result<MessagePage, AppErro
     Ok(MessagePage {
         items: items.into_iter().map(|m| MessageLine::from_item(m, sent)).collect(),
         folder,
+        name,
         total,
         page: page.max(0),
         per_page: PER_PAGE,
@@ -426,8 +451,85 @@ pub async fn mail_upload_delete(id: i64) -> Result<(), AppError> {
     found.then_some(()).ok_or(AppError::NotFound)
 }
 
-/// Applies `action` ("read", "unread", "flag", "unflag", "inbox", "archive", "trash", "restore",
-/// "delete") to the signed-in account's messages among `ids`. Returns how many changed.
+#[cfg(feature = "ssr")]
+fn folder_error(e: hygie_core::mail::folders::FolderError) -> AppError {
+    use crate::domain::{FieldError, FieldProblem};
+    use hygie_core::mail::folders::{FolderError, NAME_MAX};
+    let invalid = |problem| AppError::Invalid(vec![FieldError { field: "name".into(), problem }]);
+    match e {
+        FolderError::InvalidName => invalid(FieldProblem::FolderName { max: NAME_MAX }),
+        FolderError::Duplicate => invalid(FieldProblem::FolderExists),
+        FolderError::TooDeep => invalid(FieldProblem::FolderTooDeep),
+        FolderError::Cycle => invalid(FieldProblem::FolderTooDeep),
+        FolderError::NotFound => AppError::NotFound,
+        FolderError::Store(e) => AppError::internal(e),
+    }
+}
+
+/// Creates a folder of one's own, at the top (`parent` 0) or inside another of one's folders.
+#[server(name = MailFolderCreate, prefix = "/api", endpoint = "mail-folder-create")]
+pub async fn mail_folder_create(name: String, parent: i64) -> Result<i64, AppError> {
+    use hygie_core::audit::Outcome;
+
+    use crate::server::{audit_account, services, signed_in};
+    let svc = services()?;
+    let (_, a) = signed_in(&svc, true).await?;
+    let parent = (parent > 0).then_some(parent);
+    match hygie_core::mail::folders::create(&svc.db, svc.clock.as_ref(), a.id, &name, parent).await {
+        Ok(id) => {
+            audit_account(&svc, a.id, "mail.folder_create", Outcome::Success, Some(format!("folder:{id}"))).await;
+            Ok(id)
+        }
+        Err(e) => {
+            let e = folder_error(e);
+            audit_account(&svc, a.id, "mail.folder_create", Outcome::Failure("invalid".into()), None).await;
+            Err(e)
+        }
+    }
+}
+
+#[server(name = MailFolderRename, prefix = "/api", endpoint = "mail-folder-rename")]
+pub async fn mail_folder_rename(id: i64, name: String) -> Result<(), AppError> {
+    use hygie_core::audit::Outcome;
+
+    use crate::server::{audit_account, services, signed_in};
+    let svc = services()?;
+    let (_, a) = signed_in(&svc, true).await?;
+    let result = hygie_core::mail::folders::rename(&svc.db, a.id, id, &name).await.map_err(folder_error);
+    let outcome = match &result {
+        Ok(()) => Outcome::Success,
+        Err(AppError::NotFound) => Outcome::Denied("not_found".into()),
+        Err(_) => Outcome::Failure("invalid".into()),
+    };
+    audit_account(&svc, a.id, "mail.folder_rename", outcome, Some(format!("folder:{id}"))).await;
+    result
+}
+
+/// Deletes one of one's folders and its sub-folders; their messages go to the Trash. Returns
+/// how many messages moved.
+#[server(name = MailFolderDelete, prefix = "/api", endpoint = "mail-folder-delete")]
+pub async fn mail_folder_delete(id: i64) -> Result<u64, AppError> {
+    use hygie_core::audit::Outcome;
+
+    use crate::server::{audit_account, services, signed_in};
+    let svc = services()?;
+    let (_, a) = signed_in(&svc, true).await?;
+    let result = hygie_core::mail::folders::delete(&svc.db, svc.clock.as_ref(), a.id, id).await.map_err(folder_error);
+    let outcome = match &result {
+        Ok(n) => {
+            audit_account(&svc, a.id, "mail.folder_delete", Outcome::Success, Some(format!("folder:{id} moved:{n}")))
+                .await;
+            return result;
+        }
+        Err(AppError::NotFound) => Outcome::Denied("not_found".into()),
+        Err(_) => Outcome::Failure("invalid".into()),
+    };
+    audit_account(&svc, a.id, "mail.folder_delete", outcome, Some(format!("folder:{id}"))).await;
+    result
+}
+
+/// Applies `action` ("read", "unread", "flag", "unflag", "inbox", "archive", "move:d<ID>", "trash",
+/// "restore", "delete") to the signed-in account's messages among `ids`. Returns how many changed.
 #[server(name = MailAct, prefix = "/api", endpoint = "mail-act")]
 pub async fn mail_act(action: String, ids: Vec<i64>) -> Result<u64, AppError> {
     use hygie_core::audit::Outcome;

@@ -40,6 +40,12 @@ pub enum FieldProblem {
     WrongPassword,
     /// Still on its way (attachments uploading).
     Pending,
+    /// A folder name: 1 to `max` characters, no slash.
+    FolderName {
+        max: usize,
+    },
+    FolderExists,
+    FolderTooDeep,
 }
 
 impl FieldProblem {
@@ -62,6 +68,9 @@ impl FieldProblem {
             FieldProblem::InvalidCode => t.t(Msg::ErrInvalidCode).into(),
             FieldProblem::WrongPassword => t.t(Msg::ErrWrongPassword).into(),
             FieldProblem::Pending => t.t(Msg::AttachNotReady).into(),
+            FieldProblem::FolderName { max } => t.fmt(Msg::ErrFolderName, &[("max", &max.to_string())]),
+            FieldProblem::FolderExists => t.t(Msg::ErrFolderExists).into(),
+            FieldProblem::FolderTooDeep => t.t(Msg::ErrFolderTooDeep).into(),
         }
     }
 }

@@ -7,8 +7,8 @@ use leptos_router::components::Redirect;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::api::{
-    mail_folders, mail_list, mail_open, mail_search, mail_usage, MailAct, MailEmptyTrash, MailSaveDraft, MailSend,
-    MessageLine, MessageView,
+    mail_folders, mail_list, mail_open, mail_search, mail_usage, FolderView, MailAct, MailEmptyTrash, MailFolderCreate,
+    MailFolderDelete, MailFolderRename, MailSaveDraft, MailSend, MessageLine, MessageView,
 };
 use crate::components::attachments::{human_size, AttachmentsField, ForwardedFile, PendingFile};
 use crate::components::feedback::{ErrorNotice, Loading};
@@ -50,29 +50,172 @@ fn failure_view(t: I18n, error: AppError) -> AnyView {
     auth_redirect(&error).unwrap_or_else(|| view! { <h1>{t.t(Msg::NavMail)}</h1><ErrorNotice error/> }.into_any())
 }
 
-/// The folder list beside every webmail page.
+/// Where a folder's page is: `/messagerie/reception`… for the standard ones, `/messagerie/d12` for
+/// one's own.
+fn folder_href(key: &str) -> String {
+    match FOLDERS.iter().find(|(_, r, _)| *r == key) {
+        Some((slug, _, _)) => format!("/messagerie/{slug}"),
+        None => format!("/messagerie/{key}"),
+    }
+}
+
+/// An error said in one sentence: a form's first field problem, or the error itself.
+fn sentence(t: I18n, e: &AppError) -> String {
+    match e {
+        AppError::Invalid(fields) if !fields.is_empty() => fields[0].problem.message(t),
+        e => e.message(t),
+    }
+}
+
+/// Whether a folder key names one of the holder's own folders (`d12`), not a standard one.
+fn is_own(key: &str) -> bool {
+    key.len() > 1 && key.starts_with('d') && key[1..].bytes().all(|b| b.is_ascii_digit())
+}
+
+/// What a drop on a folder does to the messages dragged there.
+fn drop_action(key: &str) -> Option<String> {
+    match key {
+        "inbox" | "archive" | "trash" => Some(key.to_string()),
+        k if is_own(k) => Some(format!("move:{k}")),
+        _ => None,
+    }
+}
+
+/// The ids carried by a drag from the message list (`hygie-ids:1,2,3`).
+fn dragged_ids(ev: &leptos::ev::DragEvent) -> Vec<i64> {
+    ev.data_transfer()
+        .and_then(|d| d.get_data("text/plain").ok())
+        .and_then(|t| t.strip_prefix("hygie-ids:").map(str::to_owned))
+        .map(|t| t.split(',').filter_map(|x| x.parse().ok()).collect())
+        .unwrap_or_default()
+}
+
+/// Bumped when one's folders change, for the pages that list them.
+#[derive(Clone, Copy)]
+struct FolderChanges(RwSignal<usize>);
+
+/// The folder list beside every webmail page: the standard folders, one's own (nested), a form
+/// for a new one, the quota in use. Messages dragged from the list drop onto a folder.
 #[component]
 fn FolderNav(current: Signal<String>) -> impl IntoView {
     let t = use_i18n();
-    let folders = Resource::new(|| (), |_| mail_folders());
-    let usage = Resource::new(|| (), |_| mail_usage());
+    // The page's action on messages, when the page has a list (drops use it, counts follow it).
+    let act = use_context::<ServerAction<MailAct>>();
+    let create = ServerAction::<MailFolderCreate>::new();
+    let renamed_or_deleted = use_context::<FolderChanges>();
+    let changes = move || {
+        act.map(|a| a.version().get()).unwrap_or(0)
+            + create.version().get()
+            + renamed_or_deleted.map(|FolderChanges(v)| v.get()).unwrap_or(0)
+    };
+    let folders = Resource::new(changes, |_| mail_folders());
+    let usage = Resource::new(changes, |_| mail_usage());
+    let new_name = RwSignal::new(String::new());
+    let new_parent = RwSignal::new(String::from("0"));
+    let create_error = move || match create.value().get() {
+        Some(Err(e)) => Some(sentence(t, &e)),
+        _ => None,
+    };
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = create.value().get() {
+            new_name.set(String::new());
+            new_parent.set("0".into());
+            if let Some(FolderChanges(v)) = renamed_or_deleted {
+                v.update(|n| *n += 1);
+            }
+        }
+    });
+    let link = move |f: FolderView| {
+        let label =
+            if f.role == "custom" { f.name.clone() } else { folder_entry(&f.role).1.text(t.locale).to_string() };
+        let key = f.key.clone();
+        let here = {
+            let key = key.clone();
+            move || (current.get() == key).then_some("page")
+        };
+        let count = (f.unread > 0).then(|| {
+            view! {
+                <span class="count">{f.unread}<span class="sr-only">" "{t.t(Msg::UnreadCount)}</span></span>
+            }
+        });
+        let target = drop_action(&key);
+        let on_drop = move |ev: leptos::ev::DragEvent| {
+            ev.prevent_default();
+            let ids = dragged_ids(&ev);
+            if let (Some(act), Some(action)) = (act, target.clone()) {
+                if !ids.is_empty() {
+                    act.dispatch(MailAct { action, ids });
+                }
+            }
+        };
+        let droppable = act.is_some() && drop_action(&key).is_some();
+        view! {
+            <a href=folder_href(&key) aria-current=here class:drop-target=droppable
+                on:dragover=move |ev: leptos::ev::DragEvent| if droppable { ev.prevent_default() }
+                on:drop=on_drop>{label}{count}</a>
+        }
+    };
     view! {
         <nav class="mail-folders" aria-label=t.t(Msg::FoldersLabel)>
             <a class="button button-primary" href="/messagerie/ecrire">{t.t(Msg::Write)}</a>
             <Suspense fallback=Loading>
                 {move || Suspend::new(async move {
                     let list = folders.await.unwrap_or_default();
+                    let standard: Vec<FolderView> = list.iter().filter(|f| f.role != "custom").cloned().collect();
+                    let own: Vec<FolderView> = list.iter().filter(|f| f.role == "custom").cloned().collect();
+                    fn tree(
+                        own: &[FolderView],
+                        parent: Option<i64>,
+                        link: &(impl Fn(FolderView) -> AnyView + Clone),
+                    ) -> Vec<AnyView> {
+                        let mut level: Vec<&FolderView> = own.iter().filter(|f| f.parent == parent).collect();
+                        level.sort_by_key(|f| f.name.to_lowercase());
+                        level
+                            .into_iter()
+                            .map(|f| {
+                                let children = tree(own, Some(f.id), link);
+                                let sub = (!children.is_empty()).then(|| view! { <ul>{children}</ul> });
+                                view! { <li>{link(f.clone())}{sub}</li> }.into_any()
+                            })
+                            .collect()
+                    }
+                    let link_any = move |f: FolderView| link(f).into_any();
+                    let own_tree = tree(&own, None, &link_any);
+                    let parents = own.clone();
                     view! {
                         <ul>
-                            {list.into_iter().map(|f| {
-                                let (slug, label) = folder_entry(&f.role);
-                                let here = move || (current.get() == f.role).then_some("page");
-                                let count = (f.unread > 0).then(|| view! {
-                                    <span class="count">{f.unread}<span class="sr-only">" "{t.t(Msg::UnreadCount)}</span></span>
-                                });
-                                view! { <li><a href=format!("/messagerie/{slug}") aria-current=here>{t.t(label)}{count}</a></li> }
-                            }).collect_view()}
+                            {standard.into_iter().map(|f| view! { <li>{link(f)}</li> }).collect_view()}
                         </ul>
+                        {(!own_tree.is_empty()).then(|| view! {
+                            <h2 class="folders-title">{t.t(Msg::MyFolders)}</h2>
+                            <ul class="own-folders">{own_tree}</ul>
+                        })}
+                        <details class="folder-new">
+                            <summary>{t.t(Msg::FolderNew)}</summary>
+                            <form class="form" on:submit=move |ev: SubmitEvent| {
+                                ev.prevent_default();
+                                let parent = new_parent.get_untracked().parse().unwrap_or(0);
+                                create.dispatch(MailFolderCreate { name: new_name.get_untracked(), parent });
+                            }>
+                                <label for="folder-new-name">{t.t(Msg::FolderName)}</label>
+                                <input id="folder-new-name" type="text" maxlength="60" required
+                                    aria-invalid=move || create_error().is_some().then_some("true")
+                                    aria-describedby=move || create_error().is_some().then_some("folder-new-error")
+                                    prop:value=move || new_name.get()
+                                    on:input=move |ev| new_name.set(event_target_value(&ev))/>
+                                <label for="folder-new-parent">{t.t(Msg::FolderParent)}</label>
+                                <select id="folder-new-parent" on:change=move |ev| new_parent.set(event_target_value(&ev))>
+                                    <option value="0" selected=move || new_parent.get() == "0">{t.t(Msg::FolderTop)}</option>
+                                    {parents.into_iter().map(|f| {
+                                        let value = f.id.to_string();
+                                        let here = value.clone();
+                                        view! { <option value=value selected=move || new_parent.get() == here>{f.name}</option> }
+                                    }).collect_view()}
+                                </select>
+                                <p id="folder-new-error" class="error" role="alert">{create_error}</p>
+                                <button type="submit" class="button">{t.t(Msg::FolderCreate)}</button>
+                            </form>
+                        </details>
                     }
                 })}
             </Suspense>
@@ -106,15 +249,43 @@ pub fn MailboxPage() -> impl IntoView {
     let params = use_params_map();
     let query = use_query_map();
     let slug = move || params.read().get("folder").unwrap_or_else(|| "reception".into());
-    let role = Signal::derive(move || role_of(&slug()).unwrap_or("unknown").to_string());
+    // A standard folder's role, or `d<ID>` for one's own folder.
+    let role = Signal::derive(move || {
+        let slug = slug();
+        match role_of(&slug) {
+            Some(role) => role.to_string(),
+            None if is_own(&slug) => slug,
+            None => "unknown".to_string(),
+        }
+    });
     let page = Signal::derive(move || query.read().get("page").and_then(|p| p.parse::<i64>().ok()).unwrap_or(0));
     let sent_notice = move || query.read().get("envoye").is_some();
     let act = ServerAction::<MailAct>::new();
+    // The folder list drops dragged messages through this same action.
+    provide_context(act);
     let empty = ServerAction::<MailEmptyTrash>::new();
+    let rename = ServerAction::<MailFolderRename>::new();
+    let remove = ServerAction::<MailFolderDelete>::new();
     let list = Resource::new(
-        move || (role.get(), page.get(), act.version().get(), empty.version().get()),
-        |(r, p, _, _)| mail_list(r, p),
+        move || (role.get(), page.get(), act.version().get(), empty.version().get(), rename.version().get()),
+        |(r, p, _, _, _)| mail_list(r, p),
     );
+    let folder_changes = RwSignal::new(0usize);
+    provide_context(FolderChanges(folder_changes));
+    let navigate = use_navigate();
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = remove.value().get() {
+            folder_changes.update(|n| *n += 1);
+            navigate("/messagerie/corbeille", Default::default());
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = rename.value().get() {
+            folder_changes.update(|n| *n += 1);
+        }
+    });
+    let move_target = RwSignal::new(String::new());
+    let move_folders = Resource::new(move || (act.version().get(), folder_changes.get()), |_| mail_folders());
     let selected = RwSignal::new(Vec::<i64>::new());
     let run = move |action: &'static str| {
         let ids = selected.get_untracked();
@@ -146,7 +317,10 @@ pub fn MailboxPage() -> impl IntoView {
                     {move || Suspend::new(async move {
                         match list.await {
                             Ok(p) => {
+                                let custom = is_own(&p.folder);
                                 let (s, label) = folder_entry(&p.folder);
+                                let s = if custom { p.folder.clone() } else { s.to_string() };
+                                let title = if custom { p.name.clone() } else { t.t(label).to_string() };
                                 let first = p.page * p.per_page;
                                 let range = t.fmt(Msg::PageInfo, &[
                                     ("from", &(first + 1).min(p.total).to_string()),
@@ -159,6 +333,78 @@ pub fn MailboxPage() -> impl IntoView {
                                 let older = (first + (p.items.len() as i64) < p.total).then(|| view! {
                                     <a href=format!("/messagerie/{s}?page={}", p.page + 1)>{t.t(Msg::OlderPage)}</a>
                                 });
+                                let folder_id: i64 = p.folder.trim_start_matches('d').parse().unwrap_or(0);
+                                let manage = custom.then(|| {
+                                    let name = RwSignal::new(p.name.clone());
+                                    let confirming = RwSignal::new(false);
+                                    let rename_error = move || match rename.value().get() {
+                                        Some(Err(e)) => Some(sentence(t, &e)),
+                                        _ => None,
+                                    };
+                                    view! {
+                                        <div class="folder-manage button-row">
+                                            <details>
+                                                <summary>{t.t(Msg::FolderRename)}</summary>
+                                                <form class="form" on:submit=move |ev: SubmitEvent| {
+                                                    ev.prevent_default();
+                                                    rename.dispatch(MailFolderRename { id: folder_id, name: name.get_untracked() });
+                                                }>
+                                                    <label for="folder-rename">{t.t(Msg::FolderName)}</label>
+                                                    <input id="folder-rename" type="text" maxlength="60" required
+                                                        prop:value=move || name.get()
+                                                        on:input=move |ev| name.set(event_target_value(&ev))/>
+                                                    <p class="error" role="alert">{rename_error}</p>
+                                                    <button type="submit" class="button">{t.t(Msg::FolderRenameSave)}</button>
+                                                </form>
+                                            </details>
+                                            {move || if confirming.get() {
+                                                view! {
+                                                    <button type="button" class="button button-danger"
+                                                        on:click=move |_| { remove.dispatch(MailFolderDelete { id: folder_id }); }>
+                                                        {t.t(Msg::FolderDeleteConfirm)}
+                                                    </button>
+                                                }.into_any()
+                                            } else {
+                                                view! {
+                                                    <button type="button" class="button" on:click=move |_| confirming.set(true)>
+                                                        {t.t(Msg::FolderDelete)}
+                                                    </button>
+                                                }.into_any()
+                                            }}
+                                        </div>
+                                    }
+                                });
+                                let current_key = p.folder.clone();
+                                let move_menu = move || {
+                                    let current_key = current_key.clone();
+                                    Suspend::new(async move {
+                                        let targets: Vec<FolderView> = move_folders
+                                            .await
+                                            .unwrap_or_default()
+                                            .into_iter()
+                                            .filter(|f| f.key != current_key && !["sent", "drafts", "trash"].contains(&f.role.as_str()))
+                                            .collect();
+                                        view! {
+                                            <label for="move-target" class="sr-only">{t.t(Msg::MoveTo)}</label>
+                                            <select id="move-target" on:change=move |ev| move_target.set(event_target_value(&ev))>
+                                                <option value="">{t.t(Msg::MoveTo)}"…"</option>
+                                                {targets.into_iter().map(|f| {
+                                                    let label = if f.role == "custom" { f.name.clone() } else { folder_entry(&f.role).1.text(t.locale).to_string() };
+                                                    view! { <option value=f.key.clone()>{label}</option> }
+                                                }).collect_view()}
+                                            </select>
+                                            <button type="button" class="button" on:click=move |_| {
+                                                if let Some(action) = drop_action(&move_target.get_untracked()) {
+                                                    let ids = selected.get_untracked();
+                                                    if !ids.is_empty() {
+                                                        act.dispatch(MailAct { action, ids });
+                                                        selected.set(Vec::new());
+                                                    }
+                                                }
+                                            }>{t.t(Msg::Move)}</button>
+                                        }
+                                    })
+                                };
                                 let in_trash = p.folder == "trash";
                                 let drafts = p.folder == "drafts";
                                 let toolbar = (!p.items.is_empty()).then(|| view! {
@@ -177,12 +423,14 @@ pub fn MailboxPage() -> impl IntoView {
                                                 <button type="button" class="button" on:click=move |_| run("unflag")>{t.t(Msg::Unflag)}</button>
                                                 <button type="button" class="button" on:click=move |_| run("archive")>{t.t(Msg::Archive)}</button>
                                                 <button type="button" class="button" on:click=move |_| run("trash")>{t.t(Msg::Delete)}</button>
+                                                <Suspense fallback=|| ()>{move_menu.clone()}</Suspense>
                                             }.into_any()
                                         }}
                                     </div>
                                 });
                                 view! {
-                                    <h1>{t.t(label)}</h1>
+                                    <h1>{title}</h1>
+                                    {manage}
                                     {toolbar}
                                     {if p.items.is_empty() {
                                         view! { <p>{t.t(Msg::NoMessages)}</p> }.into_any()
@@ -222,7 +470,18 @@ fn message_row(t: I18n, m: MessageLine, selected: Option<RwSignal<Vec<i64>>>, dr
         }
     });
     view! {
-        <li class:unread=m.unread>
+        <li class:unread=m.unread draggable=selected.is_some().then_some("true")
+            on:dragstart=move |ev: leptos::ev::DragEvent| {
+                // The selection if this message is in it, else this message alone.
+                let mut ids = selected.map(|s| s.get_untracked()).unwrap_or_default();
+                if !ids.contains(&id) {
+                    ids = vec![id];
+                }
+                let text = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+                if let Some(d) = ev.data_transfer() {
+                    let _ = d.set_data("text/plain", &format!("hygie-ids:{text}"));
+                }
+            }>
             {checkbox}
             <a href=if draft { format!("/messagerie/ecrire?brouillon={id}") } else { format!("/messagerie/message/{id}") }>
                 <span class="who">

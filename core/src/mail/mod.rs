@@ -9,6 +9,7 @@ use mail_parser::{MessageParser, MimeHeaders};
 
 pub mod attach;
 pub mod drafts;
+pub mod folders;
 pub mod html;
 
 use crate::accounts::{self, Account};
@@ -164,6 +165,8 @@ pub struct FolderRow {
     pub id: i64,
     pub role: String,
     pub name: String,
+    /// For the holder's own folders: the folder it sits in.
+    pub parent_id: Option<i64>,
     pub total: i64,
     pub unread: i64,
 }
@@ -177,7 +180,7 @@ pub async fn folders(db: &Db, clock: &dyn Clock, account_id: i64) -> Result<Vec<
         ensure_folders(db, clock, account_id).await?;
     }
     Ok(crate::with_pool!(db, p => sqlx::query_as(
-        "SELECT f.id, f.role, f.name, \
+        "SELECT f.id, f.role, f.name, f.parent_id, \
                 (SELECT COUNT(*) FROM messages m WHERE m.folder_id = f.id) AS total, \
                 (SELECT COUNT(*) FROM messages m WHERE m.folder_id = f.id AND m.unread) AS unread \
          FROM mail_folders f WHERE f.account_id = $1 ORDER BY f.id")
@@ -560,7 +563,9 @@ pub async fn list(
     page: i64,
     per_page: i64,
 ) -> Result<(Vec<ListItem>, i64), StoreError> {
-    let folder = folder_id(db, clock, account_id, role).await?;
+    let folder = folders::resolve(db, clock, account_id, role)
+        .await?
+        .ok_or_else(|| StoreError::Other(format!("no folder {role}")))?;
     let items = crate::with_pool!(db, p => sqlx::query_as(
         &format!("SELECT m.id, m.from_addr, m.from_name, m.to_addrs, m.subject, m.snippet, m.date_ms, m.unread, m.flagged, \
          m.urgent, m.attachment_names <> '' AS has_attachments, {THREAD_COUNT} FROM messages m \
@@ -801,7 +806,11 @@ pub async fn search(
         add(&mut binds, like(w), &|n| format!("(LOWER(m.to_addrs) LIKE ${n} OR LOWER(m.cc_addrs) LIKE ${n})"));
     }
     let folder_filter = match folder {
-        Some(role) => Some(folder_id(db, clock, account_id, role).await?),
+        Some(key) => Some(
+            folders::resolve(db, clock, account_id, key)
+                .await?
+                .ok_or_else(|| StoreError::Other(format!("no folder {key}")))?,
+        ),
         None => None,
     };
     let mut sql = format!(
@@ -930,6 +939,8 @@ pub enum Action {
     Unflag,
     /// Move to a standard folder (not the Trash: see `Trash`).
     MoveTo(&'static str),
+    /// Move to one of the holder's own folders.
+    MoveToFolder(i64),
     /// To the Trash, remembering where from.
     Trash,
     /// Out of the Trash, back where it came from (the Inbox if that is unknown).
@@ -950,7 +961,7 @@ impl Action {
             "trash" => Action::Trash,
             "restore" => Action::Restore,
             "delete" => Action::DeleteForever,
-            _ => return None,
+            other => Action::MoveToFolder(other.strip_prefix("move:d")?.parse().ok()?),
         })
     }
 }
@@ -971,6 +982,10 @@ pub async fn apply(
     let inbox = folder_id(db, clock, account_id, "inbox").await?;
     let target = match action {
         Action::MoveTo(role) => folder_id(db, clock, account_id, role).await?,
+        Action::MoveToFolder(id) => match folders::resolve(db, clock, account_id, &format!("d{id}")).await? {
+            Some(f) => f,
+            None => return Ok(0),
+        },
         _ => 0,
     };
     let (sql, a, b): (&str, i64, i64) = match action {
@@ -978,7 +993,7 @@ pub async fn apply(
         Action::MarkUnread => ("UPDATE messages SET unread = TRUE WHERE id = $1 AND account_id = $2 AND $3 = $3", 0, 0),
         Action::Flag => ("UPDATE messages SET flagged = TRUE WHERE id = $1 AND account_id = $2 AND $3 = $3", 0, 0),
         Action::Unflag => ("UPDATE messages SET flagged = FALSE WHERE id = $1 AND account_id = $2 AND $3 = $3", 0, 0),
-        Action::MoveTo(_) => {
+        Action::MoveTo(_) | Action::MoveToFolder(_) => {
             ("UPDATE messages SET folder_id = $3, trashed_from = NULL WHERE id = $1 AND account_id = $2", target, 0)
         }
         Action::Trash => (
@@ -1600,6 +1615,62 @@ mod tests {
                 .await
                 .unwrap()
                 .is_empty());
+        }
+    }
+
+    #[tokio::test]
+    async fn own_folders_nest_rename_take_messages_and_go_to_the_trash() {
+        use folders::FolderError;
+        for t in TestDb::both().await {
+            let clock = ManualClock::new(1_800_000_000_000);
+            let domains = vec!["hygie.example".to_string()];
+            let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
+            let patients = folders::create(&t.db, &clock, b.id, "  Patients  ", None).await.unwrap();
+            let dupont = folders::create(&t.db, &clock, b.id, "Famille Dupont", Some(patients)).await.unwrap();
+            let y2026 = folders::create(&t.db, &clock, b.id, "2026", Some(dupont)).await.unwrap();
+            assert!(matches!(
+                folders::create(&t.db, &clock, b.id, "trop", Some(y2026)).await,
+                Err(FolderError::TooDeep)
+            ));
+            assert!(matches!(
+                folders::create(&t.db, &clock, b.id, "patients", None).await,
+                Err(FolderError::Duplicate)
+            ));
+            assert!(matches!(folders::create(&t.db, &clock, b.id, "a/b", None).await, Err(FolderError::InvalidName)));
+            assert!(matches!(
+                folders::create(&t.db, &clock, a.id, "x", Some(patients)).await,
+                Err(FolderError::NotFound)
+            ));
+            assert!(matches!(folders::nest(&t.db, b.id, patients, Some(y2026)).await, Err(FolderError::Cycle)));
+            folders::rename(&t.db, b.id, dupont, "Famille Dupond").await.unwrap();
+            assert!(matches!(folders::rename(&t.db, a.id, dupont, "volé").await, Err(FolderError::NotFound)));
+            let inbox_id = folder_id(&t.db, &clock, b.id, "inbox").await.unwrap();
+            assert!(folders::rename(&t.db, b.id, inbox_id, "Autre").await.is_err(), "standard folders stay");
+            let rows = folders(&t.db, &clock, b.id).await.unwrap();
+            let d = rows.iter().find(|f| f.id == dupont).unwrap();
+            assert_eq!((d.name.as_str(), d.parent_id), ("Famille Dupond", Some(patients)));
+
+            // A message moves in; the folder lists it; another account cannot move into it.
+            let d1 = Draft { to: vec![b.address.clone()], subject: "Dossier".into(), ..Default::default() };
+            let sent =
+                send(&t.db, &clock, &a, &d1, &domains, "https://h.example", &attach::Limits::default()).await.unwrap();
+            let m = sent.delivered[0];
+            let key = format!("d{dupont}");
+            assert_eq!(Action::parse(&format!("move:{key}")), Some(Action::MoveToFolder(dupont)));
+            assert_eq!(apply(&t.db, &clock, a.id, &[sent.sent_id], Action::MoveToFolder(dupont)).await.unwrap(), 0);
+            assert_eq!(apply(&t.db, &clock, b.id, &[m], Action::MoveToFolder(dupont)).await.unwrap(), 1);
+            assert_eq!(list(&t.db, &clock, b.id, &key, 0, 10).await.unwrap().1, 1);
+            assert!(list(&t.db, &clock, a.id, &key, 0, 10).await.is_err(), "not Alice's folder");
+            let found = search(&t.db, &clock, b.id, &SearchQuery::parse("dossier"), Some(&key), 10).await.unwrap();
+            assert_eq!(found.len(), 1);
+
+            // Deleting "Patients" takes its sub-folders; the message goes to the Trash, and
+            // restoring it brings it to the Inbox.
+            assert_eq!(folders::delete(&t.db, &clock, b.id, patients).await.unwrap(), 1);
+            assert!(folders(&t.db, &clock, b.id).await.unwrap().iter().all(|f| f.role != "custom"));
+            assert_eq!(list(&t.db, &clock, b.id, "trash", 0, 10).await.unwrap().1, 1);
+            apply(&t.db, &clock, b.id, &[m], Action::Restore).await.unwrap();
+            assert_eq!(list(&t.db, &clock, b.id, "inbox", 0, 10).await.unwrap().1, 1);
         }
     }
 }
