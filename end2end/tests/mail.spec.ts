@@ -1,5 +1,8 @@
 import { test, expect } from '@playwright/test';
 import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { execFileSync } from 'child_process';
 import { expectNoAxeViolations, watchConsole, signInToMailbox, nextOutbox, DEMO } from './helpers';
 
 test.describe.configure({ mode: 'serial' });
@@ -220,6 +223,61 @@ test('own folders: create, nest, move by menu and by drag-and-drop, rename, dele
   await expect(page.locator('.message-list')).toContainText('Compte rendu de visite');
   await expect(page.locator('.message-list')).toContainText('Suivi de M. Bernard');
   await expect(nav.getByRole('link', { name: 'Patients' })).toHaveCount(0);
+  expect(problems).toEqual([]);
+});
+
+test('new mail shows without a reload; keyboard shortcuts, listed on ?', async ({ page }) => {
+  const problems = watchConsole(page);
+  await signInToMailbox(page, DEMO.nurse.address, DEMO.nurse.password, DEMO.nurse.email);
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Boîte de réception');
+
+  // A message arrives (imported by the operator's command) while the list is open.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hygie-live-'));
+  const mbox = path.join(dir, 'arrivee.mbox');
+  fs.writeFileSync(mbox, [
+    'From labo@labo.mssante.fr Sun Nov 22 10:00:00 2026',
+    'From: Laboratoire <labo@labo.mssante.fr>',
+    `To: ${DEMO.nurse.address}`,
+    'Subject: Résultats disponibles',
+    `Date: ${new Date().toUTCString()}`,
+    'Message-ID: <live-1@labo.mssante.fr>',
+    '',
+    'Les résultats de Mme Durand sont disponibles.',
+    '',
+  ].join('\n'));
+  const bin = process.env.HYGIE_E2E_BIN;
+  if (!bin) throw new Error('HYGIE_E2E_BIN is not set');
+  execFileSync(bin, ['mail', 'import', '--account', DEMO.nurse.address, mbox], { encoding: 'utf8' });
+  await expect(page.locator('.message-list li').filter({ hasText: 'Résultats disponibles' })).toBeVisible({ timeout: 25_000 });
+  await expect(page.getByRole('status').filter({ hasText: 'Nouveau message reçu.' })).toHaveCount(1);
+
+  // ? lists the shortcuts; Escape closes the list.
+  await page.keyboard.press('?');
+  const help = page.getByRole('dialog', { name: 'Raccourcis clavier' });
+  await expect(help).toBeVisible();
+  await expect(help).toContainText('Répondre (message ouvert)');
+  await expectNoAxeViolations(page);
+  await page.keyboard.press('Escape');
+  await expect(help).toHaveCount(0);
+  // j goes down the list, x selects, e archives the selection.
+  await page.keyboard.press('j');
+  await expect(page.locator('.message-list li > a').first()).toBeFocused();
+  await page.keyboard.press('x');
+  await expect(page.locator('.message-list li input.select').first()).toBeChecked();
+  await page.keyboard.press('e');
+  await expect(page.getByText('1 message(s) modifié(s).')).toBeVisible();
+  // Typing in a field is never taken for a shortcut.
+  await page.getByRole('searchbox', { name: 'Rechercher dans vos messages' }).fill('cej');
+  await expect(page).toHaveURL(/\/messagerie$/);
+  await page.getByRole('searchbox', { name: 'Rechercher dans vos messages' }).blur();
+  // In a message (the one just archived): r answers it.
+  await page.getByRole('link', { name: 'Archives' }).click();
+  await page.locator('.message-list li > a').filter({ hasText: 'Résultats disponibles' }).click();
+  await expect(page.locator('article.message')).toBeVisible();
+  await page.keyboard.press('r');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Nouveau message');
+  await expect(page.getByLabel('Objet')).toHaveValue(/^RE: /);
+  await page.getByRole('button', { name: 'Abandonner' }).click();
   expect(problems).toEqual([]);
 });
 

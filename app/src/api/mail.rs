@@ -416,6 +416,15 @@ pub async fn mail_send(input: ComposeInput) -> Result<i64, AppError> {
     }
 }
 
+/// The id of the newest message of the signed-in account: pages poll it to show new mail.
+#[server(name = MailNewest, prefix = "/api", endpoint = "mail-newest")]
+pub async fn mail_newest() -> Result<i64, AppError> {
+    use crate::server::{services, signed_in};
+    let svc = services()?;
+    let (_, a) = signed_in(&svc, true).await?;
+    hygie_core::mail::newest(&svc.db, a.id).await.map_err(AppError::internal)
+}
+
 /// The signed-in account's mailbox size and its limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MailUsage {

@@ -3,3 +3,4 @@ pub mod feedback;
 pub mod form;
 pub mod layout;
 pub mod recipients;
+pub mod shortcuts;

@@ -14,6 +14,7 @@ use crate::components::attachments::{human_size, AttachmentsField, ForwardedFile
 use crate::components::feedback::{ErrorNotice, Loading};
 use crate::components::form::{focus_later, problem_of, show_error, ErrorSummary, Field};
 use crate::components::recipients::RecipientField;
+use crate::components::shortcuts::{use_shortcuts, ShortcutHelp};
 use crate::domain::compose::{ComposeInput, SUBJECT_MAX};
 use crate::domain::FieldError;
 use crate::error::AppError;
@@ -266,9 +267,16 @@ pub fn MailboxPage() -> impl IntoView {
     let empty = ServerAction::<MailEmptyTrash>::new();
     let rename = ServerAction::<MailFolderRename>::new();
     let remove = ServerAction::<MailFolderDelete>::new();
+    let refresh = RwSignal::new(0usize);
     let list = Resource::new(
-        move || (role.get(), page.get(), act.version().get(), empty.version().get(), rename.version().get()),
-        |(r, p, _, _, _)| mail_list(r, p),
+        move || {
+            (
+                role.get(),
+                page.get(),
+                act.version().get() + empty.version().get() + rename.version().get() + refresh.get(),
+            )
+        },
+        |(r, p, _)| mail_list(r, p),
     );
     let folder_changes = RwSignal::new(0usize);
     provide_context(FolderChanges(folder_changes));
@@ -285,6 +293,39 @@ pub fn MailboxPage() -> impl IntoView {
         }
     });
     let move_target = RwSignal::new(String::new());
+    let help = RwSignal::new(false);
+    let new_mail = RwSignal::new(false);
+    // New mail shows without a reload: the newest message's id is checked every 10 seconds.
+    #[cfg(feature = "hydrate")]
+    {
+        let last = StoredValue::new(None::<i64>);
+        let poll = move || {
+            leptos::task::spawn_local(async move {
+                let Ok(n) = crate::api::mail_newest().await else { return };
+                match last.try_get_value().flatten() {
+                    Some(prev) if prev != n => {
+                        last.try_set_value(Some(n));
+                        refresh.try_update(|v| *v += 1);
+                        folder_changes.try_update(|v| *v += 1);
+                        if n > prev {
+                            new_mail.try_set(true);
+                        }
+                    }
+                    None => {
+                        last.try_set_value(Some(n));
+                    }
+                    _ => {}
+                }
+            });
+        };
+        poll();
+        let timer = set_interval_with_handle(poll, std::time::Duration::from_secs(10)).ok();
+        on_cleanup(move || {
+            if let Some(timer) = timer {
+                timer.clear();
+            }
+        });
+    }
     let move_folders = Resource::new(move || (act.version().get(), folder_changes.get()), |_| mail_folders());
     let selected = RwSignal::new(Vec::<i64>::new());
     let run = move |action: &'static str| {
@@ -294,6 +335,17 @@ pub fn MailboxPage() -> impl IntoView {
             selected.set(Vec::new());
         }
     };
+    let go = use_navigate();
+    use_shortcuts(help, move |key| match key {
+        "c" => go("/messagerie/ecrire", Default::default()),
+        "/" => keys::focus_id("mail-search-q"),
+        "j" => keys::step_rows(1),
+        "k" => keys::step_rows(-1),
+        "x" => keys::toggle_row(),
+        "e" => run("archive"),
+        "#" => run("trash"),
+        _ => {}
+    });
     let done = move || {
         match act.value().get() {
         Some(Ok(n)) => Some(view! {
@@ -309,6 +361,8 @@ pub fn MailboxPage() -> impl IntoView {
             <FolderNav current=role/>
             <section class="mail-main">
                 <SearchBox initial=String::new()/>
+                <ShortcutHelp open=help/>
+                <p class="sr-only" role="status">{move || new_mail.get().then(|| t.t(Msg::NewMailArrived))}</p>
                 <Show when=sent_notice>
                     <p class="notice notice-success" role="status">{t.t(Msg::SentNotice)}</p>
                 </Show>
@@ -450,6 +504,69 @@ pub fn MailboxPage() -> impl IntoView {
                 </Suspense>
             </section>
         </div>
+    }
+}
+
+/// What the list's shortcuts do to the page.
+mod keys {
+    /// Puts the focus on the element with this id.
+    pub fn focus_id(id: &str) {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            if let Some(el) = leptos::prelude::document()
+                .get_element_by_id(id)
+                .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+            {
+                let _ = el.focus();
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = id;
+    }
+
+    /// Moves the focus `by` rows in the message list (from the first when none has it).
+    pub fn step_rows(by: i32) {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            let doc = leptos::prelude::document();
+            let Ok(links) = doc.query_selector_all(".message-list li > a") else { return };
+            let links: Vec<web_sys::HtmlElement> =
+                (0..links.length()).filter_map(|i| links.get(i)?.dyn_into().ok()).collect();
+            if links.is_empty() {
+                return;
+            }
+            let active = doc.active_element();
+            let at = links.iter().position(|l| {
+                active
+                    .as_ref()
+                    .is_some_and(|a| l.is_same_node(Some(a)) || l.parent_node().is_some_and(|p| p.contains(Some(a))))
+            });
+            let next = match at {
+                Some(i) => (i as i32 + by).clamp(0, links.len() as i32 - 1) as usize,
+                None => 0,
+            };
+            let _ = links[next].focus();
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = by;
+    }
+
+    /// Ticks or unticks the selection box of the row that has the focus.
+    pub fn toggle_row() {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            let doc = leptos::prelude::document();
+            let row = doc.active_element().and_then(|a| a.closest(".message-list li").ok().flatten());
+            if let Some(box_) = row
+                .and_then(|r| r.query_selector("input.select").ok().flatten())
+                .and_then(|b| b.dyn_into::<web_sys::HtmlElement>().ok())
+            {
+                box_.click();
+            }
+        }
     }
 }
 
@@ -622,10 +739,28 @@ fn MessageDetails(m: MessageView) -> impl IntoView {
         }
         .into_any()
     };
+    let help = RwSignal::new(false);
+    let go = use_navigate();
+    let (slug_for_keys, message) = (slug, m.id);
+    let trash = m.folder == "trash";
+    use_shortcuts(help, move |key| {
+        let to = match key {
+            "r" => format!("/messagerie/ecrire?repondre={message}"),
+            "a" => format!("/messagerie/ecrire?repondre={message}&tous=1"),
+            "f" => format!("/messagerie/ecrire?transferer={message}"),
+            "c" => "/messagerie/ecrire".to_string(),
+            "u" => format!("/messagerie/{slug_for_keys}"),
+            "e" if !trash => return run("archive"),
+            "#" if !trash => return run("trash"),
+            _ => return,
+        };
+        go(&to, Default::default());
+    });
     let subject = if m.subject.is_empty() { t.t(Msg::NoSubject).to_string() } else { m.subject.clone() };
     let from = if m.from_name.is_empty() { m.from_addr.clone() } else { format!("{} <{}>", m.from_name, m.from_addr) };
     let row = |label: Msg, value: String| (!value.is_empty()).then(|| view! { <dt>{t.t(label)}</dt><dd>{value}</dd> });
     view! {
+        <ShortcutHelp open=help/>
         <article class="message" aria-labelledby="message-subject">
             <h1 id="message-subject">
                 {m.urgent.then(|| view! { <span class="tag tag-urgent">{t.t(Msg::Urgent)}</span>" " })}

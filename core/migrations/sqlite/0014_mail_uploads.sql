@@ -12,3 +12,5 @@ CREATE TABLE mail_uploads (
 CREATE INDEX mail_uploads_account ON mail_uploads (account_id, created_ms);
 -- A mailbox's size (its quota in use) from the index alone.
 CREATE INDEX messages_size ON messages (account_id, size);
+-- The newest message of a mailbox, which open pages poll to show new mail without a reload.
+CREATE INDEX messages_account_newest ON messages (account_id, id);

@@ -577,6 +577,14 @@ pub async fn list(
     Ok((items, total))
 }
 
+/// The id of the account's newest message (0 for an empty mailbox): open pages compare it to
+/// show new mail without a reload. One index lookup.
+pub async fn newest(db: &Db, account_id: i64) -> Result<i64, StoreError> {
+    let id: Option<i64> = crate::with_pool!(db, p => sqlx::query_scalar(
+        "SELECT MAX(id) FROM messages WHERE account_id = $1").bind(account_id).fetch_one(p).await?);
+    Ok(id.unwrap_or(0))
+}
+
 /// A message of a conversation, for the reader.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct ThreadItem {
