@@ -1,5 +1,6 @@
 import { test, expect } from '@playwright/test';
 import * as http from 'http';
+import * as https from 'https';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -58,6 +59,48 @@ test('a hostile HTML mail runs nothing and fetches nothing', async ({ page }) =>
   await page.waitForTimeout(1500);
   expect(hits).toEqual([]);
   expect(dialogs).toEqual([]);
+  trap.close();
+  fs.rmSync(mbox);
+});
+
+// Remote images wait for the holder's choice; once she chooses to see this sender's images,
+// they load (and only the images: nothing else of the hostile list).
+test('remote images show only after "show images from this sender"', async ({ page }) => {
+  const dataDir = process.env.HYGIE_DATA_DIR;
+  if (!dataDir) throw new Error('HYGIE_DATA_DIR is not set');
+  const hits: string[] = [];
+  const trap = https.createServer(
+    { cert: fs.readFileSync(path.join(dataDir, 'tls', 'dev-cert.pem')), key: fs.readFileSync(path.join(dataDir, 'tls', 'dev-key.pem')) },
+    (req, res) => { hits.push(req.url || ''); res.setHeader('Content-Type', 'image/gif'); res.end(Buffer.from('R0lGODlhAQABAAAAACw=', 'base64')); },
+  );
+  await new Promise<void>((r) => trap.listen(0, '127.0.0.1', () => r()));
+  const t = `https://127.0.0.1:${(trap.address() as { port: number }).port}`;
+  const mbox = path.join(os.tmpdir(), `images-${Date.now()}.mbox`);
+  fs.writeFileSync(mbox, [
+    'From lettre@labo.mssante.fr Mon Nov  2 11:00:00 2026',
+    'From: Lettre du labo <lettre@labo.mssante.fr>',
+    `To: ${DEMO.nurse.address}`,
+    'Subject: Lettre illustrée',
+    'Date: Mon, 02 Nov 2026 11:00:00 +0100',
+    'Message-ID: <images@labo.mssante.fr>',
+    'MIME-Version: 1.0',
+    'Content-Type: text/html; charset=utf-8',
+    '',
+    `<p>Nouveautés du laboratoire.</p><img src="${t}/photo.gif" alt="photo"><div style="background:url(${t}/css)">x</div>`,
+    '',
+  ].join('\n'));
+  execFileSync(process.env.HYGIE_E2E_BIN || '', ['mail', 'import', '--account', DEMO.nurse.address, mbox], { stdio: 'pipe' });
+  await signInToMailbox(page, DEMO.nurse.address, DEMO.nurse.password, DEMO.nurse.email);
+  await page.locator('.message-list li').filter({ hasText: 'Lettre illustrée' }).getByRole('link').click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Lettre illustrée');
+  await expect(page.frameLocator('iframe.mail-html').getByText('Nouveautés du laboratoire.')).toBeVisible();
+  await page.waitForTimeout(1000);
+  expect(hits).toEqual([]);
+  await page.getByRole('button', { name: 'Toujours afficher les images de lettre@labo.mssante.fr' }).click();
+  await expect(page.getByRole('button', { name: /Toujours afficher les images/ })).toHaveCount(0);
+  await expect.poll(() => hits, { timeout: 10_000 }).toEqual(['/photo.gif']);
+  await page.waitForTimeout(500);
+  expect(hits).toEqual(['/photo.gif']);
   trap.close();
   fs.rmSync(mbox);
 });

@@ -88,6 +88,8 @@ pub struct MessageView {
     pub body: String,
     /// The HTML body, sanitised, when the message has one (shown in a sandboxed frame).
     pub body_html: Option<String>,
+    /// Remote images were left out: the holder may choose to see this sender's.
+    pub remote_images_blocked: bool,
     pub attachments: Vec<String>,
     pub message_id: String,
     /// References for a reply: this message's references and its own id.
@@ -233,6 +235,7 @@ pub async fn mail_open(id: i64) -> Result<MessageView, AppError> {
         urgent: m.urgent,
         body: m.body_text,
         body_html: m.body_html,
+        remote_images_blocked: m.remote_images_blocked,
         attachments: m.attachment_names,
         message_id: m.message_id,
         thread_refs,
@@ -414,6 +417,27 @@ pub async fn mail_send(input: ComposeInput) -> Result<i64, AppError> {
             Err(err)
         }
     }
+}
+
+/// Shows remote images from the sender of message `id` from now on ("show images from this
+/// sender"). Not found for another account's message.
+#[server(name = MailAllowImages, prefix = "/api", endpoint = "mail-allow-images")]
+pub async fn mail_allow_images(id: i64) -> Result<(), AppError> {
+    use hygie_core::audit::Outcome;
+
+    use crate::server::{audit_account, services, signed_in};
+    let svc = services()?;
+    let (_, a) = signed_in(&svc, true).await?;
+    let object = Some(format!("message:{id}"));
+    let Some(sender) = hygie_core::mail::sender_of(&svc.db, a.id, id).await.map_err(AppError::internal)? else {
+        audit_account(&svc, a.id, "mail.images_allow", Outcome::Denied("not_found".into()), object).await;
+        return Err(AppError::NotFound);
+    };
+    hygie_core::mail::allow_images_from(&svc.db, svc.clock.as_ref(), a.id, &sender)
+        .await
+        .map_err(AppError::internal)?;
+    audit_account(&svc, a.id, "mail.images_allow", Outcome::Success, object).await;
+    Ok(())
 }
 
 /// The id of the newest message of the signed-in account: pages poll it to show new mail.

@@ -388,6 +388,8 @@ messages! {
     Forward => "Transférer", "Forward";
     Flagged => "suivi", "flagged";
     Flag => "Suivre", "Flag";
+    ImagesBlocked => "Les images distantes de ce message sont bloquées : les afficher préviendrait l'expéditeur que vous l'avez ouvert.", "Remote images in this message are blocked: showing them would tell the sender you opened it.";
+    ImagesAllow => "Toujours afficher les images de {sender}", "Always show images from {sender}";
     Close => "Fermer", "Close";
     KeysTitle => "Raccourcis clavier", "Keyboard shortcuts";
     KeyCompose => "Écrire un message", "Write a message";

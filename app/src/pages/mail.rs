@@ -7,8 +7,8 @@ use leptos_router::components::Redirect;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::api::{
-    mail_folders, mail_list, mail_open, mail_search, mail_usage, FolderView, MailAct, MailEmptyTrash, MailFolderCreate,
-    MailFolderDelete, MailFolderRename, MailSaveDraft, MailSend, MessageLine, MessageView,
+    mail_folders, mail_list, mail_open, mail_search, mail_usage, FolderView, MailAct, MailAllowImages, MailEmptyTrash,
+    MailFolderCreate, MailFolderDelete, MailFolderRename, MailSaveDraft, MailSend, MessageLine, MessageView,
 };
 use crate::components::attachments::{human_size, AttachmentsField, ForwardedFile, PendingFile};
 use crate::components::feedback::{ErrorNotice, Loading};
@@ -681,7 +681,9 @@ pub fn ReadPage() -> impl IntoView {
     let t = use_i18n();
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
-    let message = Resource::new(id, mail_open);
+    let allow = ServerAction::<MailAllowImages>::new();
+    provide_context(allow);
+    let message = Resource::new(move || (id(), allow.version().get()), |(id, _)| mail_open(id));
     let role = RwSignal::new(String::new());
     view! {
         <Title text=t.t(Msg::NavMail)/>
@@ -780,6 +782,19 @@ fn MessageDetails(m: MessageView) -> impl IntoView {
                 {actions}
                 <a href=format!("/messagerie/{slug}")>{t.t(Msg::BackToList)}</a>
             </div>
+            {m.remote_images_blocked.then(|| {
+                let allow = use_context::<ServerAction<MailAllowImages>>();
+                let id = m.id;
+                view! {
+                    <div class="notice images-blocked" role="note">
+                        <p>{t.t(Msg::ImagesBlocked)}</p>
+                        <button type="button" class="button"
+                            on:click=move |_| if let Some(a) = allow { a.dispatch(MailAllowImages { id }); }>
+                            {t.fmt(Msg::ImagesAllow, &[("sender", &m.from_addr)])}
+                        </button>
+                    </div>
+                }
+            })}
             {match m.body_html.clone() {
                 // Sanitised already; the frame adds a second wall: no scripts, no same origin.
                 Some(html) => view! {

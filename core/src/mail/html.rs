@@ -94,6 +94,53 @@ pub fn sanitise(html: &str, remote_images: bool) -> String {
     b.clean(html).to_string()
 }
 
+/// An image carried inside the message, named by its Content-ID.
+pub struct Inline<'a> {
+    pub content_id: &'a str,
+    pub content_type: &'a str,
+    pub bytes: &'a [u8],
+}
+
+/// Image types shown inline (never SVG, which can carry scripts and remote references).
+const INLINE_TYPES: &[&str] = &["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+/// Replaces `cid:` image references of sanitised `html` by the images the message carries, as
+/// `data:` URLs (the page's policy allows them; nothing is fetched). At most 10 MB in all;
+/// unknown references are dropped.
+pub fn inline_cid_images(html: &str, parts: &[Inline<'_>]) -> String {
+    use base64::Engine;
+    let mut out = html.to_string();
+    let mut budget: usize = 10 * 1024 * 1024;
+    for p in parts {
+        let ct = p.content_type.to_ascii_lowercase();
+        if !INLINE_TYPES.contains(&ct.as_str()) || p.bytes.len() > budget {
+            continue;
+        }
+        let id = p.content_id.trim().trim_start_matches('<').trim_end_matches('>');
+        if id.is_empty() {
+            continue;
+        }
+        // As ammonia writes the attribute: the value HTML-escaped, in double quotes.
+        let escaped = id.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;");
+        let needle = format!("src=\"cid:{escaped}\"");
+        if out.contains(&needle) {
+            budget -= p.bytes.len();
+            let data = base64::engine::general_purpose::STANDARD.encode(p.bytes);
+            out = out.replace(&needle, &format!("src=\"data:{ct};base64,{data}\""));
+        }
+    }
+    // What is left pointed nowhere.
+    let mut cleaned = String::with_capacity(out.len());
+    let mut rest = out.as_str();
+    while let Some(i) = rest.find("src=\"cid:") {
+        cleaned.push_str(&rest[..i]);
+        let after = &rest[i + 9..];
+        rest = after.find('"').map(|j| &after[j + 1..]).unwrap_or("");
+    }
+    cleaned.push_str(rest);
+    cleaned
+}
+
 /// Whether `html` asks for remote images (to offer "show images from this sender").
 pub fn has_remote_images(html: &str) -> bool {
     sanitise(html, true) != sanitise(html, false)
@@ -102,6 +149,24 @@ pub fn has_remote_images(html: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cid_images_come_from_the_message_and_nothing_else() {
+        let html = sanitise(
+            r#"<p>Logo</p><img src="cid:logo@labo" alt="logo"><img src="cid:absent"><img src="cid:dessin">"#,
+            false,
+        );
+        let png = b"\x89PNG\r\n";
+        let parts = [
+            Inline { content_id: "<logo@labo>", content_type: "image/png", bytes: png },
+            Inline { content_id: "dessin", content_type: "image/svg+xml", bytes: b"<svg onload=alert(1)/>" },
+        ];
+        let out = inline_cid_images(&html, &parts);
+        assert!(out.contains(r#"src="data:image/png;base64,iVBORw0K""#), "{out}");
+        assert!(!out.contains("cid:"), "unknown and SVG references are dropped: {out}");
+        assert!(!out.contains("svg"));
+        assert_eq!(out.matches("<img").count(), 3, "the images stay, without a source");
+    }
 
     /// Hostile mails: nothing active or remote may survive.
     const CORPUS: &[&str] = &[

@@ -628,6 +628,46 @@ pub struct Opened {
     pub attachment_names: Vec<String>,
     pub references: Vec<String>,
     pub in_reply_to: Option<String>,
+    /// The HTML asks for remote images that were left out (the holder has not chosen to see
+    /// this sender's images).
+    pub remote_images_blocked: bool,
+}
+
+/// Shows remote images from `sender` to `account_id` from now on.
+pub async fn allow_images_from(db: &Db, clock: &dyn Clock, account_id: i64, sender: &str) -> Result<(), StoreError> {
+    crate::with_pool!(db, p => { sqlx::query(
+        "INSERT INTO mail_image_senders (account_id, sender, created_ms) VALUES ($1, $2, $3) \
+         ON CONFLICT (account_id, sender) DO NOTHING")
+        .bind(account_id).bind(sender.to_lowercase()).bind(clock.now_ms()).execute(p).await?; });
+    Ok(())
+}
+
+/// The sender's address of message `id` of `account_id`.
+pub async fn sender_of(db: &Db, account_id: i64, id: i64) -> Result<Option<String>, StoreError> {
+    Ok(crate::with_pool!(db, p => sqlx::query_scalar(
+        "SELECT from_addr FROM messages WHERE id = $1 AND account_id = $2")
+        .bind(id).bind(account_id).fetch_optional(p).await?))
+}
+
+async fn images_allowed(db: &Db, account_id: i64, sender: &str) -> Result<bool, StoreError> {
+    let found: Option<i64> = crate::with_pool!(db, p => sqlx::query_scalar(
+        "SELECT account_id FROM mail_image_senders WHERE account_id = $1 AND sender = $2")
+        .bind(account_id).bind(sender.to_lowercase()).fetch_optional(p).await?);
+    Ok(found.is_some())
+}
+
+/// The images a message carries for its HTML (`cid:` references).
+fn inline_images(raw: &[u8]) -> Vec<(String, String, Vec<u8>)> {
+    let Some(m) = MessageParser::default().parse(raw) else { return Vec::new() };
+    m.parts
+        .iter()
+        .filter_map(|p| {
+            let cid = p.content_id()?.to_string();
+            let ct =
+                p.content_type().map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or(""))).unwrap_or_default();
+            Some((cid, ct, p.contents().to_vec()))
+        })
+        .collect()
 }
 
 /// Opens message `id` of `account_id` (and marks it read). `None` for another account's id.
@@ -657,6 +697,18 @@ pub async fn open(db: &Db, account_id: i64, id: i64) -> Result<Option<Opened>, S
     crate::with_pool!(db, p => { sqlx::query("UPDATE messages SET unread = FALSE WHERE id = $1 AND account_id = $2 AND unread")
         .bind(r.id).bind(account_id).execute(p).await?; });
     let s = summarise(&r.raw).unwrap_or_default();
+    let (body_html, remote_images_blocked) = match &s.body_html {
+        Some(h) => {
+            let allowed = images_allowed(db, account_id, &r.from_addr).await?;
+            let clean = html::sanitise(h, allowed);
+            let blocked = !allowed && html::has_remote_images(h);
+            let images = if clean.contains("cid:") { inline_images(&r.raw) } else { Vec::new() };
+            let parts: Vec<html::Inline<'_>> =
+                images.iter().map(|(c, t, b)| html::Inline { content_id: c, content_type: t, bytes: b }).collect();
+            (Some(html::inline_cid_images(&clean, &parts)), blocked)
+        }
+        None => (None, false),
+    };
     Ok(Some(Opened {
         id: r.id,
         folder_role: r.role,
@@ -671,7 +723,8 @@ pub async fn open(db: &Db, account_id: i64, id: i64) -> Result<Option<Opened>, S
         date_ms: r.date_ms,
         urgent: r.urgent,
         body_text: s.body_text,
-        body_html: s.body_html.map(|h| html::sanitise(&h, false)),
+        body_html,
+        remote_images_blocked,
         attachment_names: s.attachment_names,
         references: s.references,
         in_reply_to: s.in_reply_to,
@@ -1679,6 +1732,32 @@ mod tests {
             assert_eq!(list(&t.db, &clock, b.id, "trash", 0, 10).await.unwrap().1, 1);
             apply(&t.db, &clock, b.id, &[m], Action::Restore).await.unwrap();
             assert_eq!(list(&t.db, &clock, b.id, "inbox", 0, 10).await.unwrap().1, 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn remote_images_wait_for_the_holder_and_inline_images_show() {
+        for t in TestDb::both().await {
+            let clock = ManualClock::new(1_800_000_000_000);
+            let b = holder(&t.db, &clock, "bruno").await;
+            let raw = "From: Labo <labo@labo.mssante.fr>\r\nTo: bruno@hygie.example\r\nSubject: Images\r\n\
+                MIME-Version: 1.0\r\nContent-Type: multipart/related; boundary=\"r\"\r\n\r\n\
+                --r\r\nContent-Type: text/html\r\n\r\n<p>Logo <img src=\"cid:logo@labo\"> et \
+                <img src=\"https://traceur.example/p.gif\"></p>\r\n\
+                --r\r\nContent-Type: image/png\r\nContent-ID: <logo@labo>\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+                iVBORw0KGgo=\r\n--r--\r\n";
+            let imported = Imported { raw: raw.as_bytes().to_vec(), date_ms: None, unread: true };
+            import_batch(&t.db, &clock, b.id, "inbox", &[imported]).await.unwrap();
+            let id = list(&t.db, &clock, b.id, "inbox", 0, 10).await.unwrap().0[0].id;
+            let first = open(&t.db, b.id, id).await.unwrap().unwrap();
+            let html = first.body_html.unwrap();
+            assert!(first.remote_images_blocked);
+            assert!(html.contains("data:image/png;base64,iVBORw0KGgo="), "{html}");
+            assert!(!html.contains("traceur"));
+            allow_images_from(&t.db, &clock, b.id, "LABO@labo.mssante.fr").await.unwrap();
+            let again = open(&t.db, b.id, id).await.unwrap().unwrap();
+            assert!(!again.remote_images_blocked);
+            assert!(again.body_html.unwrap().contains("https://traceur.example/p.gif"));
         }
     }
 }
