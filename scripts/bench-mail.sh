@@ -73,3 +73,5 @@ measure "folders with counts" mail-folders ""
 measure "open a message" mail-open "id=$first"
 measure "search one word" mail-search 'q=glyc%C3%A9mie'
 measure "search two words + operator" mail-search 'q=bilan+radiologie+de%3Amartin'
+measure "quota in use (sum of sizes)" mail-usage ""
+measure "newest message (live poll)" mail-newest ""

@@ -106,7 +106,7 @@ test('the composer suggests correspondents from two letters, chosen with the key
   await page.waitForTimeout(500);
   await expect(page.locator('#compose-to-suggestions')).toBeHidden();
   await to.pressSequentially('ou');
-  const options = page.getByRole('option');
+  const options = page.getByRole('listbox').getByRole('option');
   await expect(options).toHaveCount(1);
   await expect(options.first()).toContainText('Louis Martin');
   await expect(to).toHaveAttribute('aria-expanded', 'true');
@@ -158,7 +158,7 @@ test('on the liste rouge, a holder disappears from everyone else’s searches', 
   await gotoHydrated(page, '/messagerie/ecrire');
   await page.getByRole('combobox', { name: 'À', exact: true }).pressSequentially('louis');
   await page.waitForTimeout(800);
-  await expect(page.getByRole('option')).toHaveCount(0);
+  await expect(page.getByRole('listbox').getByRole('option')).toHaveCount(0);
 
   await setListeRouge(false);
   await searchByName(page, 'louis');
