@@ -1,6 +1,9 @@
 //! Hygie's user interface: the public portal (and, later, the webmail), its server functions
 //! and the domain types shared by the browser and the server.
 
+// Release builds keep the full view types (debug builds erase them); the mailbox page nests deep.
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod components;
 pub mod domain;

@@ -365,6 +365,9 @@ async fn own_folders_are_scoped_to_their_holder() {
         assert_eq!(a.call("mail-folder-delete", &[("id", &id)]).await.status, 404);
         assert_eq!(a.call("mail-act", &[("action", &action), ("ids[0]", &sent)]).await.body, json!(0));
         assert!(a.call("mail-folders", &[]).await.body.as_array().unwrap().iter().all(|f| f["key"] != key.as_str()));
+        // Nor choose to see images on the strength of Bruno's message.
+        assert_eq!(a.call("mail-allow-images", &[("id", &mine)]).await.status, 404);
+        assert_eq!(b.call("mail-allow-images", &[("id", &mine)]).await.status, 200);
         // Bruno can.
         assert_eq!(b.call("mail-act", &[("action", &action), ("ids[0]", &mine)]).await.body, json!(1));
         let page = b.call("mail-list", &[("folder", &key), ("page", "0")]).await.body;
@@ -381,6 +384,8 @@ async fn own_folders_are_scoped_to_their_holder() {
             "mail.folder_delete denied:not_found",
             "mail.folder_rename success",
             "mail.folder_delete success",
+            "mail.images_allow denied:not_found",
+            "mail.images_allow success",
         ] {
             assert!(log.iter().any(|a| a == expected), "{expected} missing from {log:?}");
         }
