@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 BIN="${BIN:-$ROOT/target/release/hygie}"
 MESSAGES="${MESSAGES:-10000}"
-if [ "${SKIP_BUILD:-}" != 1 ]; then ensure_rust_tools; cargo leptos build --release; fi
+if [ "${SKIP_BUILD:-}" != 1 ]; then ensure_rust_tools; ensure_node_modules; cargo leptos build --release; fi
 
 dir="$(mktemp -d)"
 port="$(free_port)"
