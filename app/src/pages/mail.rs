@@ -901,6 +901,8 @@ fn prefill(t: I18n, start: Start) -> (ComposeInput, Vec<ForwardedFile>) {
                 subject,
                 body: format!("\n\n{intro}\n\n{}\n", m.body),
                 forward_from: m.id,
+                // As the composer lists them, so that an untouched forward is not saved as a draft.
+                forward_parts: (0..m.attachments.len()).collect(),
                 ..Default::default()
             };
             return (input, files);
