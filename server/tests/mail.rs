@@ -290,23 +290,10 @@ async fn attachments_upload_send_forward_within_limits() {
         let file = c.c.get(format!("{}/messagerie/pj/{carla_id}/0", s.base)).send().await.unwrap();
         assert_eq!(file.bytes().await.unwrap().to_vec(), pdf, "forwarded byte for byte");
         let alice_sent = sent.body.as_i64().unwrap().to_string();
-        let stolen = b
-            .call(
-                "mail-send",
-                &[
-                    ("input[to]", carla.as_str()),
-                    ("input[cc]", ""),
-                    ("input[bcc]", ""),
-                    ("input[subject]", "x"),
-                    ("input[body]", ""),
-                    ("input[urgent]", "false"),
-                    ("input[in_reply_to]", ""),
-                    ("input[references]", ""),
-                    ("input[forward_from]", &alice_sent),
-                    ("input[forward_parts][0]", "0"),
-                ],
-            )
-            .await;
+        let mut stolen = send_form(&carla, "x", "");
+        stolen.push(("input[forward_from]", &alice_sent));
+        stolen.push(("input[forward_parts][0]", "0"));
+        let stolen = b.call("mail-send", &stolen).await;
         assert_eq!(stolen.status, 404);
 
         // Alice's quota (2 MB): her Sent copy counts; uploads stop at the quota.

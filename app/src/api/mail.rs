@@ -132,12 +132,11 @@ async fn valid_folder(svc: &crate::server::Services, account_id: i64, key: &str)
     if FOLDER_ROLES.contains(&key) {
         return Ok(String::new());
     }
-    let id = hygie_core::mail::folders::resolve(&svc.db, svc.clock.as_ref(), account_id, key)
+    // One lookup by id: not the whole folder list with its counts, on every list page.
+    hygie_core::mail::folders::own_name(&svc.db, account_id, key)
         .await
         .map_err(AppError::internal)?
-        .ok_or(AppError::NotFound)?;
-    let rows = hygie_core::mail::folders(&svc.db, svc.clock.as_ref(), account_id).await.map_err(AppError::internal)?;
-    Ok(rows.into_iter().find(|f| f.id == id).map(|f| f.name).unwrap_or_default())
+        .ok_or(AppError::NotFound)
 }
 
 #[server(name = MailFolders, prefix = "/api", endpoint = "mail-folders")]

@@ -57,6 +57,14 @@ pub async fn resolve(db: &Db, clock: &dyn Clock, account_id: i64, key: &str) -> 
     Ok(None)
 }
 
+/// The name of one of the account's own folders, by key (`d<ID>`); `None` for anything else.
+pub async fn own_name(db: &Db, account_id: i64, key: &str) -> Result<Option<String>, StoreError> {
+    let Some(id) = key.strip_prefix('d').and_then(|n| n.parse::<i64>().ok()) else { return Ok(None) };
+    Ok(crate::with_pool!(db, p => sqlx::query_scalar(
+        "SELECT name FROM mail_folders WHERE id = $1 AND account_id = $2 AND role = 'custom'")
+        .bind(id).bind(account_id).fetch_optional(p).await?))
+}
+
 #[derive(sqlx::FromRow)]
 struct Own {
     id: i64,
