@@ -25,6 +25,8 @@ pub struct Services {
     pub contact: ContactSettings,
     pub auth: AuthSettings,
     pub mail_limits: hygie_core::mail::attach::Limits,
+    /// Draws PDF attachments' pages for preview.
+    pub previewer: hygie_core::mail::preview::Previewer,
 }
 
 /// Sign-in settings from the configuration.

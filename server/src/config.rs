@@ -104,11 +104,15 @@ pub struct MailboxConfig {
     pub max_message_mb: i64,
     /// Each mailbox's quota, in MB.
     pub quota_mb: i64,
+    /// PDF pages drawn at once for previews by this instance (each in its own process).
+    pub preview_concurrent: usize,
+    /// The Hygie binary that draws PDF pages (`PROGRAM pdf-page`); default: this one.
+    pub preview_program: Option<PathBuf>,
 }
 
 impl Default for MailboxConfig {
     fn default() -> Self {
-        MailboxConfig { max_message_mb: 25, quota_mb: 2048 }
+        MailboxConfig { max_message_mb: 25, quota_mb: 2048, preview_concurrent: 2, preview_program: None }
     }
 }
 
@@ -349,6 +353,9 @@ impl Config {
         }
         if self.mailbox.quota_mb < self.mailbox.max_message_mb {
             return Err(ConfigError::Invalid("mailbox.quota_mb must be at least mailbox.max_message_mb".into()));
+        }
+        if !(1..=16).contains(&self.mailbox.preview_concurrent) {
+            return Err(ConfigError::Invalid("mailbox.preview_concurrent must be between 1 and 16".into()));
         }
         if !(1..=24 * 30).contains(&self.mss.expiry_hours) {
             return Err(ConfigError::Invalid("mss.expiry_hours must be between 1 and 720".into()));

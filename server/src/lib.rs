@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod config;
 pub mod directory_bench;
 pub mod mail_import;
+pub mod pdf;
 pub mod tls;
 pub mod web;
 pub mod worker;
@@ -43,6 +44,8 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot create the data directory {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
+    #[error("cannot find the hygie binary for PDF previews (set mailbox.preview_program): {0}")]
+    PreviewProgram(std::io::Error),
 }
 
 /// A running Hygie: its addresses and what it takes to stop it.
@@ -148,6 +151,14 @@ fn site_info(config: &Config) -> SiteInfo {
     }
 }
 
+/// The binary that draws PDF pages: as configured, or this one.
+fn preview_program(config: &Config) -> Result<std::path::PathBuf, StartError> {
+    match &config.mailbox.preview_program {
+        Some(p) => Ok(p.clone()),
+        None => std::env::current_exe().map_err(StartError::PreviewProgram),
+    }
+}
+
 pub fn leptos_options(config: &Config) -> LeptosOptions {
     LeptosOptions::builder()
         .output_name("hygie")
@@ -188,6 +199,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
             max_message_bytes: config.mailbox.max_message_mb * 1024 * 1024,
             quota_bytes: config.mailbox.quota_mb * 1024 * 1024,
         },
+        previewer: hygie_core::mail::preview::Previewer::new(preview_program(&config)?, config.mailbox.preview_concurrent),
     };
     let local = config.public_url().contains("://localhost") || config.public_url().contains("://127.0.0.1");
     if config.demo_accounts && !local {

@@ -57,6 +57,15 @@ enum Command {
     /// The directory of correspondents (the national MSSanté extract).
     #[command(subcommand)]
     Directory(DirectoryCommand),
+    /// Draw page PAGE of the PDF on standard input as a PNG on standard output (0: count the
+    /// pages only). Hygie runs it, confined, for each previewed page.
+    #[command(name = "pdf-page", hide = true)]
+    PdfPage {
+        #[arg(long)]
+        page: u32,
+        #[arg(long, default_value_t = 600)]
+        width: u32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -211,6 +220,10 @@ enum DbCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Before any configuration, runtime or thread: the child has nothing of the server.
+    if let Some(Command::PdfPage { page, width }) = cli.command {
+        return hygie_server::pdf::child_main(page, width);
+    }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
         Err(e) => {
@@ -578,6 +591,8 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
             println!("database up to date");
             Ok(ExitCode::SUCCESS)
         }
+        // Handled in `main`, before the runtime starts.
+        Command::PdfPage { page, width } => Ok(hygie_server::pdf::child_main(page, width)),
     }
 }
 

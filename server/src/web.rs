@@ -62,6 +62,7 @@ pub fn router(state: AppState) -> Router {
         .route("/langue/{code}", get(get_language))
         .route("/healthz", get(healthz))
         .route("/messagerie/pj/{id}/{index}", get(get_attachment))
+        .route("/messagerie/pj/{id}/{index}/apercu/{page}", get(get_preview_page))
         .route(
             "/messagerie/pj",
             post(post_upload)
@@ -296,6 +297,87 @@ async fn get_attachment(
     h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
     res
+}
+
+#[derive(Deserialize)]
+struct PreviewQuery {
+    /// Width in pixels (600 or 1200; others are rounded to the nearest).
+    largeur: Option<u32>,
+}
+
+/// `GET /messagerie/pj/ID/INDEX/apercu/PAGE?largeur=600`: page PAGE (from 1) of a PDF attachment
+/// of one of the signed-in account's messages, drawn as a PNG image by the confined renderer.
+/// 404 for another account's message, a file that is not a PDF by its content, or a page past
+/// the end; 422 for a PDF that cannot be drawn.
+async fn get_preview_page(
+    State(state): State<AppState>,
+    Path((id, index, page)): Path<(i64, usize, u32)>,
+    Query(q): Query<PreviewQuery>,
+    req: Request,
+) -> Response {
+    use hygie_core::mail::preview::{is_pdf, PreviewError};
+    let svc = &state.services;
+    let (parts, _) = req.into_parts();
+    let account_id = match mail_account(svc, &parts).await {
+        Ok(id) => id,
+        Err(res) => return res,
+    };
+    let actor = Actor::Account(account_id.to_string());
+    let ip = ip_of(&parts.extensions);
+    let object = format!("message:{id} attachment:{index} page:{page}");
+    let record = |outcome: Outcome| {
+        let ev = AuditEvent::new(actor.clone(), "mail.preview_page", outcome).ip(ip.clone()).object(object.clone());
+        audit::record(&svc.db, svc.clock.as_ref(), ev)
+    };
+    let plain = |status: StatusCode, text: &'static str| {
+        let mut res = (status, text).into_response();
+        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res
+    };
+    let file = match hygie_core::mail::attachment(&svc.db, account_id, id, index).await {
+        Ok(found) => found.filter(|f| is_pdf(&f.bytes)),
+        Err(e) => {
+            let text = AppError::internal(e).message(app::i18n::I18n { locale: Locale::Fr });
+            return (StatusCode::INTERNAL_SERVER_ERROR, text).into_response();
+        }
+    };
+    let Some(file) = file else {
+        record(Outcome::Denied("not_found".into())).await;
+        return plain(StatusCode::NOT_FOUND, "Pièce jointe introuvable. / Attachment not found.\n");
+    };
+    if let Err(e) = app::server::limit_hourly(svc, &format!("preview:{account_id}"), app::api::mail::PREVIEW_PER_HOUR).await
+    {
+        record(Outcome::Denied("rate_limited".into())).await;
+        return json_error(e);
+    }
+    let width = q.largeur.unwrap_or(hygie_core::mail::preview::WIDTHS[0]);
+    match svc.previewer.page(&file.bytes, page, width).await {
+        Ok(drawn) => {
+            record(Outcome::Success).await;
+            let mut res = Response::new(Body::from(drawn.png));
+            let h = res.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
+            h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox"));
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+            res
+        }
+        Err(PreviewError::NoSuchPage) => {
+            record(Outcome::Denied("no_page".into())).await;
+            plain(StatusCode::NOT_FOUND, "Page introuvable. / No such page.\n")
+        }
+        Err(PreviewError::Unreadable) => {
+            record(Outcome::Failure("unreadable".into())).await;
+            plain(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Ce fichier ne peut pas être affiché : téléchargez-le. / This file cannot be shown: download it.\n",
+            )
+        }
+        Err(PreviewError::Busy) => json_error(AppError::RateLimited { retry_after_secs: 15 }),
+        Err(e) => {
+            let text = AppError::internal(e).message(app::i18n::I18n { locale: Locale::Fr });
+            (StatusCode::INTERNAL_SERVER_ERROR, text).into_response()
+        }
+    }
 }
 
 // ---- Middleware -------------------------------------------------------------------------

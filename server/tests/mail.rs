@@ -379,3 +379,120 @@ async fn own_folders_are_scoped_to_their_holder() {
         s.stop().await;
     }
 }
+
+/// PNG width and height from its IHDR chunk.
+fn png_size(png: &[u8]) -> (u32, u32) {
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "a PNG image");
+    (u32::from_be_bytes(png[16..20].try_into().unwrap()), u32::from_be_bytes(png[20..24].try_into().unwrap()))
+}
+
+/// A PDF attachment is previewed as images drawn by the confined `hygie pdf-page`: only for the
+/// message's holder, only for files that are PDFs by their content, with every page request in
+/// the trail.
+#[tokio::test]
+async fn pdf_attachments_preview_as_images_for_their_holder_only() {
+    for engine in ENGINES {
+        let s = TestServer::start(engine).await;
+        let (_, alice) = account(&s, "alice.roy", Some(MOBILE)).await;
+        let (_, bruno) = account(&s, "bruno.roy", Some("+33700000001")).await;
+        let (_, carla) = account(&s, "carla.roy", Some("+33700000002")).await;
+        let (a, b, c) = (Browser::new(&s), Browser::new(&s), Browser::new(&s));
+        sign_in(&s, &a, &alice, 1).await;
+        sign_in(&s, &b, &bruno, 2).await;
+        sign_in(&s, &c, &carla, 3).await;
+
+        let long_page = String::from_utf8(hygie_server::pdf::sample(1))
+            .unwrap()
+            .replace("/MediaBox [0 0 595 842]", "/MediaBox [0 0 595 84200]");
+        let files: Vec<(&str, &str, Vec<u8>)> = vec![
+            ("compte-rendu.pdf", "application/pdf", hygie_server::pdf::sample(3)),
+            ("faux.pdf", "application/pdf", b"<html><script>alert(1)</script></html>".to_vec()),
+            ("abime.pdf", "application/pdf", b"%PDF-1.4\nplus rien de lisible".to_vec()),
+            // The content decides, not the declared type or the name.
+            ("lettre.txt", "text/plain", hygie_server::pdf::sample(1)),
+            ("rouleau.pdf", "application/pdf", long_page.into_bytes()),
+        ];
+        let mut form = send_form(&bruno, "Résultats", "Ci-joint.");
+        let ids: Vec<String> = {
+            let mut ids = Vec::new();
+            for (name, kind, bytes) in &files {
+                let up = a.upload(name, kind, bytes.clone()).await;
+                assert_eq!(up.status, 200, "{engine:?}: {:?}", up.body);
+                ids.push(up.body["id"].as_i64().unwrap().to_string());
+            }
+            ids
+        };
+        let keys: Vec<String> = (0..ids.len()).map(|n| format!("input[attachments][{n}]")).collect();
+        for (k, id) in keys.iter().zip(&ids) {
+            form.push((k.as_str(), id.as_str()));
+        }
+        assert_eq!(a.call("mail-send", &form).await.status, 200);
+        let line = b.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.body["items"][0].clone();
+        let id = line["id"].as_i64().unwrap().to_string();
+        let opened = b.call("mail-open", &[("id", &id)]).await.body;
+        assert_eq!(opened["attachment_pdf"], json!([true, false, true, true, true]));
+
+        async fn preview_of(who: &Browser, id: &str, index: &str) -> Answer {
+            who.call("mail-pdf-preview", &[("id", id), ("index", index)]).await
+        }
+        let preview = |who, index| preview_of(who, &id, index);
+        let r = preview(&b, "0").await;
+        assert_eq!((r.status, r.body.clone()), (200, json!({"pages": 3, "shown": 3})), "{engine:?}");
+        assert_eq!(preview(&b, "1").await.status, 404, "not a PDF by its content");
+        assert_eq!(preview(&b, "2").await.body, json!({"pages": 0, "shown": 0}), "unreadable: nothing to show");
+        assert_eq!(preview(&b, "3").await.body, json!({"pages": 1, "shown": 1}));
+        assert_eq!(preview(&c, "0").await.status, 404, "another account's message");
+        assert_eq!(preview(&Browser::new(&s), "0").await.status, 401);
+
+        let page = |who: &Browser, path: String| {
+            let url = format!("{}/messagerie/pj/{id}/{path}", s.base);
+            let client = who.c.clone();
+            async move { client.get(url).send().await.unwrap() }
+        };
+        let res = page(&b, "0/apercu/2?largeur=600".into()).await;
+        assert_eq!(res.status(), 200);
+        let h = res.headers().clone();
+        assert_eq!(h["content-type"], "image/png");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["content-security-policy"], "default-src 'none'; sandbox");
+        assert_eq!(h["cache-control"], "private, no-store");
+        let (w, height) = png_size(&res.bytes().await.unwrap());
+        assert_eq!(w, 600);
+        assert!((848..=850).contains(&height), "A4 proportions: {height}");
+        let sharp = page(&b, "0/apercu/1?largeur=1200".into()).await.bytes().await.unwrap();
+        assert_eq!(png_size(&sharp).0, 1200);
+        // Widths are the two the previewer draws at.
+        let odd = page(&b, "0/apercu/1?largeur=100000".into()).await.bytes().await.unwrap();
+        assert_eq!(png_size(&odd).0, 1200);
+        // A page that claims to be 30 metres long is drawn at most 6,000 pixels tall.
+        let tall = page(&b, "4/apercu/1".into()).await;
+        assert_eq!(tall.status(), 200);
+        let (tw, th) = png_size(&tall.bytes().await.unwrap());
+        assert_eq!((tw, th), (42, 6000));
+
+        assert_eq!(page(&b, "0/apercu/4".into()).await.status(), 404, "past the last page");
+        assert_eq!(page(&b, "0/apercu/0".into()).await.status(), 404);
+        assert_eq!(page(&b, "1/apercu/1".into()).await.status(), 404, "not a PDF");
+        let broken = page(&b, "2/apercu/1".into()).await;
+        assert_eq!(broken.status(), 422);
+        assert!(broken.text().await.unwrap().contains("téléchargez-le"));
+        assert_eq!(page(&c, "0/apercu/1".into()).await.status(), 404, "another account's message");
+        assert_eq!(page(&Browser::new(&s), "0/apercu/1".into()).await.status(), 401);
+        // The server is still whole after the broken file.
+        assert_eq!(page(&b, "3/apercu/1".into()).await.status(), 200);
+
+        let log = actions(&s).await;
+        for expected in [
+            "mail.preview success",
+            "mail.preview denied:not_found",
+            "mail.preview failure:unreadable",
+            "mail.preview_page success",
+            "mail.preview_page denied:no_page",
+            "mail.preview_page denied:not_found",
+            "mail.preview_page failure:unreadable",
+        ] {
+            assert!(log.iter().any(|a| a == expected), "{expected} missing from {log:?}");
+        }
+        s.stop().await;
+    }
+}

@@ -91,6 +91,8 @@ pub struct MessageView {
     /// Remote images were left out: the holder may choose to see this sender's.
     pub remote_images_blocked: bool,
     pub attachments: Vec<String>,
+    /// For each attachment: a PDF by its content, which can be previewed.
+    pub attachment_pdf: Vec<bool>,
     pub message_id: String,
     /// References for a reply: this message's references and its own id.
     pub thread_refs: Vec<String>,
@@ -236,6 +238,7 @@ pub async fn mail_open(id: i64) -> Result<MessageView, AppError> {
         body_html: m.body_html,
         remote_images_blocked: m.remote_images_blocked,
         attachments: m.attachment_names,
+        attachment_pdf: m.attachment_pdf,
         message_id: m.message_id,
         thread_refs,
         in_reply_to: m.in_reply_to.unwrap_or_default(),
@@ -438,6 +441,53 @@ pub async fn mail_allow_images(id: i64) -> Result<(), AppError> {
     audit_account(&svc, a.id, "mail.images_allow", Outcome::Success, object).await;
     Ok(())
 }
+
+/// What a PDF attachment's preview can show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PdfPreview {
+    /// Pages in the document (0 when it cannot be read).
+    pub pages: u32,
+    /// Pages the preview shows (the first ones, at most `hygie_core::mail::preview::MAX_PAGES`).
+    pub shown: u32,
+}
+
+/// Opens the preview of attachment `index` of message `id`: counts its pages (drawn one by one
+/// by `GET /messagerie/pj/ID/INDEX/apercu/PAGE`). Not found for another account's message or a
+/// file that is not a PDF by its content.
+#[server(name = MailPdfPreview, prefix = "/api", endpoint = "mail-pdf-preview")]
+pub async fn mail_pdf_preview(id: i64, index: u32) -> Result<PdfPreview, AppError> {
+    use hygie_core::audit::Outcome;
+    use hygie_core::mail::preview::{is_pdf, PreviewError, MAX_PAGES};
+
+    use crate::server::{audit_account, limit_hourly, services, signed_in};
+    let svc = services()?;
+    let (_, a) = signed_in(&svc, true).await?;
+    let object = Some(format!("message:{id} attachment:{index}"));
+    let file = hygie_core::mail::attachment(&svc.db, a.id, id, index as usize).await.map_err(AppError::internal)?;
+    let Some(file) = file.filter(|f| is_pdf(&f.bytes)) else {
+        audit_account(&svc, a.id, "mail.preview", Outcome::Denied("not_found".into()), object).await;
+        return Err(AppError::NotFound);
+    };
+    if let Err(e) = limit_hourly(&svc, &format!("preview:{}", a.id), PREVIEW_PER_HOUR).await {
+        audit_account(&svc, a.id, "mail.preview", Outcome::Denied("rate_limited".into()), object).await;
+        return Err(e);
+    }
+    match svc.previewer.count(&file.bytes).await {
+        Ok(pages) => {
+            audit_account(&svc, a.id, "mail.preview", Outcome::Success, object).await;
+            Ok(PdfPreview { pages, shown: pages.min(MAX_PAGES) })
+        }
+        Err(PreviewError::Unreadable) => {
+            audit_account(&svc, a.id, "mail.preview", Outcome::Failure("unreadable".into()), object).await;
+            Ok(PdfPreview { pages: 0, shown: 0 })
+        }
+        Err(PreviewError::Busy) => Err(AppError::RateLimited { retry_after_secs: 15 }),
+        Err(e) => Err(AppError::internal(e)),
+    }
+}
+
+/// PDF pages (and page counts) an account may have drawn per hour.
+pub const PREVIEW_PER_HOUR: i64 = 2000;
 
 /// The id of the newest message of the signed-in account: pages poll it to show new mail.
 #[server(name = MailNewest, prefix = "/api", endpoint = "mail-newest")]

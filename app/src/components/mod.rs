@@ -2,5 +2,6 @@ pub mod attachments;
 pub mod feedback;
 pub mod form;
 pub mod layout;
+pub mod pdf_preview;
 pub mod recipients;
 pub mod shortcuts;

@@ -391,6 +391,16 @@ messages! {
     ImagesBlocked => "Les images distantes de ce message sont bloquées : les afficher préviendrait l'expéditeur que vous l'avez ouvert.", "Remote images in this message are blocked: showing them would tell the sender you opened it.";
     ImagesAllow => "Toujours afficher les images de {sender}", "Always show images from {sender}";
     Close => "Fermer", "Close";
+    Download => "Télécharger", "Download";
+    PreviewOpen => "Aperçu", "Preview";
+    PreviewOpenOf => "Aperçu de {name}", "Preview of {name}";
+    PreviewTitle => "Aperçu : {name}", "Preview: {name}";
+    PreviewLoading => "Préparation de l'aperçu…", "Preparing the preview…";
+    PreviewPage => "Page {n} sur {count}", "Page {n} of {count}";
+    PreviewPageFailed => "La page {n} ne peut pas être affichée.", "Page {n} cannot be shown.";
+    PreviewUnreadable => "Ce fichier ne peut pas être affiché ici (protégé par mot de passe ou endommagé). Téléchargez-le pour l'ouvrir.", "This file cannot be shown here (password-protected or damaged). Download it to open it.";
+    PreviewTruncated => "L'aperçu montre les {shown} premières pages sur {count} ; téléchargez le fichier pour le lire en entier.", "The preview shows the first {shown} pages of {count}; download the file to read all of it.";
+    PreviewSafety => "Aperçu en images : rien de ce que contient le document ne s'exécute.", "Preview as images: nothing the document contains is run.";
     KeysTitle => "Raccourcis clavier", "Keyboard shortcuts";
     KeyCompose => "Écrire un message", "Write a message";
     KeySearch => "Aller à la recherche", "Go to search";

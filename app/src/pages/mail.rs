@@ -12,6 +12,7 @@ use crate::api::{
 };
 use crate::components::attachments::{human_size, AttachmentsField, ForwardedFile, PendingFile};
 use crate::components::feedback::{ErrorNotice, Loading};
+use crate::components::pdf_preview::PdfPreview;
 use crate::components::form::{focus_later, problem_of, show_error, ErrorSummary, Field};
 use crate::components::recipients::RecipientField;
 use crate::components::shortcuts::{use_shortcuts, ShortcutHelp};
@@ -844,8 +845,14 @@ fn MessageDetails(m: MessageView) -> impl IntoView {
             {(!m.attachments.is_empty()).then(|| view! {
                 <h2>{t.t(Msg::Attachments)}</h2>
                 <ul class="attachments">
-                    {m.attachments.iter().enumerate().map(|(n, a)| view! {
-                        <li><a href=format!("/messagerie/pj/{}/{n}", m.id) rel="external" download=a.clone()>{a.clone()}</a></li>
+                    {m.attachments.iter().enumerate().map(|(n, a)| {
+                        let pdf = m.attachment_pdf.get(n).copied().unwrap_or(false);
+                        view! {
+                            <li>
+                                <a href=format!("/messagerie/pj/{}/{n}", m.id) rel="external" download=a.clone()>{a.clone()}</a>
+                                {pdf.then(|| view! { " " <PdfPreview id=m.id index=n name=a.clone()/> })}
+                            </li>
+                        }
                     }).collect_view()}
                 </ul>
             })}

@@ -11,6 +11,7 @@ pub mod attach;
 pub mod drafts;
 pub mod folders;
 pub mod html;
+pub mod preview;
 
 use crate::accounts::{self, Account};
 use crate::clock::{Clock, Millis};
@@ -92,6 +93,8 @@ pub struct Summary {
     /// The HTML body as sent (not yet sanitised), when there is one.
     pub body_html: Option<String>,
     pub attachment_names: Vec<String>,
+    /// For each of `attachment_names`: is it a PDF by its content (it can be previewed)?
+    pub attachment_pdf: Vec<bool>,
     pub urgent: bool,
 }
 
@@ -130,6 +133,11 @@ pub fn summarise(raw: &[u8]) -> Option<Summary> {
             _ => None,
         }),
         attachment_names: m.attachments().filter_map(|a| a.attachment_name().map(str::to_owned)).collect(),
+        attachment_pdf: m
+            .attachments()
+            .filter(|a| a.attachment_name().is_some())
+            .map(|a| preview::is_pdf(a.contents()))
+            .collect(),
         urgent: m.header_raw("Importance").is_some_and(|v| v.trim().eq_ignore_ascii_case("high"))
             || m.header_raw("X-Priority").is_some_and(|v| v.trim().starts_with('1')),
     })
@@ -626,6 +634,8 @@ pub struct Opened {
     /// The HTML body, sanitised (no remote images), when the message has one.
     pub body_html: Option<String>,
     pub attachment_names: Vec<String>,
+    /// For each attachment: can it be previewed as a PDF?
+    pub attachment_pdf: Vec<bool>,
     pub references: Vec<String>,
     pub in_reply_to: Option<String>,
     /// The HTML asks for remote images that were left out (the holder has not chosen to see
@@ -726,6 +736,7 @@ pub async fn open(db: &Db, account_id: i64, id: i64) -> Result<Option<Opened>, S
         body_html,
         remote_images_blocked,
         attachment_names: s.attachment_names,
+        attachment_pdf: s.attachment_pdf,
         references: s.references,
         in_reply_to: s.in_reply_to,
     }))

@@ -136,6 +136,8 @@ impl TestServer {
         config.mss.smtp_port = smtp.port;
         config.mss.smtp_security = SmtpSecurity::None;
         config.sms.transport = SmsTransportKind::Dev;
+        // The server runs inside the test binary: PDF pages are drawn by the real hygie binary.
+        config.mailbox.preview_program = Some(env!("CARGO_BIN_EXE_hygie").into());
         config.support.address = "assistance@hygie.test".into();
         config.support.contact_per_hour = 3;
         config.operator.name = "Opérateur Test SAS".into();
