@@ -39,6 +39,9 @@ impl Consent {
 pub struct PageEnv {
     pub locale: Locale,
     pub consent: Consent,
+    /// The page was served to a signed-in person (`<body data-session>`): the header offers
+    /// their mailbox and account rather than "sign in".
+    pub signed_in: bool,
 }
 
 impl PageEnv {
@@ -57,7 +60,7 @@ impl PageEnv {
             .and_then(Locale::from_code)
             .unwrap_or_else(|| Locale::negotiate(accept_language.unwrap_or("")));
         let consent = Self::cookie(cookie, Consent::COOKIE).map(Consent::from_code).unwrap_or_default();
-        PageEnv { locale, consent }
+        PageEnv { locale, consent, signed_in: false }
     }
 
     /// In the browser: what the server wrote into the document.
@@ -77,12 +80,26 @@ impl PageEnv {
                 .and_then(|b| b.get_attribute("data-consent"))
                 .map(|c| Consent::from_code(&c))
                 .unwrap_or_default();
-            PageEnv { locale: lang, consent }
+            let signed_in =
+                doc.as_ref().and_then(|d| d.body()).is_some_and(|b| b.get_attribute("data-session").is_some());
+            PageEnv { locale: lang, consent, signed_in }
         }
         #[cfg(not(feature = "hydrate"))]
         PageEnv::default()
     }
 }
+
+/// Is `path` a page of the public portal? Audience measurement (and so its consent banner)
+/// concerns the portal only: nothing is counted in the mailbox, the directory or the account.
+pub fn is_portal_path(path: &str) -> bool {
+    !["/messagerie", "/annuaire", "/compte"]
+        .iter()
+        .any(|p| path == *p || path.strip_prefix(p).is_some_and(|rest| rest.starts_with('/')))
+}
+
+/// Whether the person is signed in, as the header shows it (set on sign-in and sign-out).
+#[derive(Debug, Clone, Copy)]
+pub struct SignedIn(pub leptos::prelude::RwSignal<bool>);
 
 #[cfg(test)]
 mod tests {
@@ -91,10 +108,20 @@ mod tests {
     #[test]
     fn cookie_beats_accept_language() {
         let e = PageEnv::from_headers(Some("a=1; hygie_lang=en; hygie_consent=refused"), Some("fr-FR"));
-        assert_eq!(e, PageEnv { locale: Locale::En, consent: Consent::Refused });
+        assert_eq!(e, PageEnv { locale: Locale::En, consent: Consent::Refused, signed_in: false });
         let e = PageEnv::from_headers(None, Some("en-US,en;q=0.9"));
-        assert_eq!(e, PageEnv { locale: Locale::En, consent: Consent::Unknown });
+        assert_eq!(e, PageEnv { locale: Locale::En, consent: Consent::Unknown, signed_in: false });
         let e = PageEnv::from_headers(Some("hygie_lang=de"), None);
         assert_eq!(e.locale, Locale::Fr);
+    }
+
+    #[test]
+    fn the_portal_is_measured_not_the_mailbox() {
+        for p in ["/", "/faq", "/cgu/1.0", "/connexion", "/assistance", "/messageries-securisees", "/comptes"] {
+            assert!(is_portal_path(p), "{p}");
+        }
+        for p in ["/messagerie", "/messagerie/reception", "/annuaire/fiche/x", "/compte", "/compte/cgu"] {
+            assert!(!is_portal_path(p), "{p}");
+        }
     }
 }

@@ -43,7 +43,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
-            <body data-consent=env.consent.code()>
+            <body data-consent=env.consent.code() data-session=env.signed_in.then_some("1")>
                 <App/>
             </body>
         </html>
@@ -65,6 +65,7 @@ pub fn App() -> impl IntoView {
     let env = use_context::<PageEnv>().unwrap_or_else(PageEnv::from_document);
     provide_context(env);
     provide_context(I18n { locale: env.locale });
+    provide_context(crate::env::SignedIn(RwSignal::new(env.signed_in)));
 
     view! {
         <Stylesheet id="hygie" href="/pkg/hygie.css"/>

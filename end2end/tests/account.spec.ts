@@ -95,6 +95,9 @@ test('a doctor signs in with the SMS code, accepts the terms, changes her mobile
   // Signing out ends this session too.
   await page.getByRole('button', { name: 'Se déconnecter' }).click();
   await expect(page).toHaveURL(/\/connexion$/);
+  // The header follows at once: sign in again, no mailbox link.
+  await expect(page.getByRole('banner').getByRole('link', { name: 'Se connecter' })).toBeVisible();
+  await expect(page.getByRole('banner').getByRole('link', { name: 'Mon compte' })).toHaveCount(0);
   await page.goto('/compte');
   await expect(page).toHaveURL(/\/connexion$/);
   expect(problems).toEqual([]);

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
-import { expectNoAxeViolations, watchConsole, signInToMailbox, nextOutbox, DEMO } from './helpers';
+import { expectNoAxeViolations, watchConsole, signInToMailbox, nextOutbox, samplePdf, DEMO } from './helpers';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -11,6 +11,12 @@ test('a social worker writes to a nurse, who reads and replies; the reply comes 
   const problems = watchConsole(page);
   await signInToMailbox(page, DEMO.social.address, DEMO.social.password, DEMO.social.mobile);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Boîte de réception');
+  // Signed in: the header leads to the mailbox and the account, and no cookie banner (nothing
+  // is measured in the mailbox).
+  const header = page.locator('.site-header');
+  await expect(header.getByRole('link', { name: 'Mon compte' })).toBeVisible();
+  await expect(header.getByRole('link', { name: 'Se connecter' })).toHaveCount(0);
+  await expect(page.getByRole('region', { name: "Cookies de mesure d'audience" })).toHaveCount(0);
   await expectNoAxeViolations(page);
 
   await page.getByRole('link', { name: 'Écrire' }).click();
@@ -34,7 +40,12 @@ test('a social worker writes to a nurse, who reads and replies; the reply comes 
   // drag-and-drop; a file over the limit is refused before upload, with the reason.
   await expect(page.getByText("Jusqu'à 25 Mo par message, texte et pièces jointes ensemble.")).toBeVisible();
   const picker = page.getByLabel('Joindre des fichiers');
-  await picker.setInputFiles({ name: 'ordonnance-bernard.pdf', mimeType: 'application/pdf', buffer: Buffer.from('%PDF-1.4 ordonnance') });
+  // The browser's own picker (in its language) is hidden behind the French button, yet still
+  // reached with the keyboard.
+  await expect(page.getByText('No file chosen')).toHaveCount(0);
+  await picker.focus();
+  await expect(picker).toBeFocused();
+  await picker.setInputFiles({ name: 'ordonnance-bernard.pdf', mimeType: 'application/pdf', buffer: samplePdf(2) });
   await expect(page.locator('.attach-item').filter({ hasText: 'ordonnance-bernard.pdf' })).toContainText('prêt');
   await picker.setInputFiles({ name: 'scanner.dcm', mimeType: 'application/dicom', buffer: Buffer.alloc(26 * 1024 * 1024) });
   await expect(page.locator('.attach-refused')).toContainText("« scanner.dcm » (26 Mo) n'a pas été ajouté : le message dépasserait 25 Mo.");
@@ -70,7 +81,28 @@ test('a social worker writes to a nurse, who reads and replies; the reply comes 
   await line.getByRole('link').click();
   await expect(nurse.getByRole('heading', { level: 1 })).toHaveText('Suivi de M. Bernard');
   await expect(nurse.locator('.mail-body')).toContainText('pouvez-vous passer jeudi ?');
-  await expect(nurse.locator('.attachments li')).toHaveText(['ordonnance-bernard.pdf', 'bilan-sanguin.txt']);
+  await expect(nurse.locator('.attachments li > a')).toHaveText(['ordonnance-bernard.pdf', 'bilan-sanguin.txt']);
+  // The PDF is previewed as images drawn by the server: the browser never gets the PDF to show.
+  await expect(nurse.getByRole('button', { name: 'Aperçu de bilan-sanguin.txt' })).toHaveCount(0);
+  const pdfResponses: string[] = [];
+  nurse.on('response', (r) => {
+    if ((r.headers()['content-type'] || '').includes('pdf')) pdfResponses.push(r.url());
+  });
+  const opener = nurse.getByRole('button', { name: 'Aperçu de ordonnance-bernard.pdf' });
+  await opener.click();
+  const preview = nurse.getByRole('dialog', { name: 'Aperçu : ordonnance-bernard.pdf' });
+  await expect(preview.getByRole('button', { name: 'Fermer' })).toBeFocused();
+  const pages = preview.getByRole('img');
+  await expect(pages).toHaveCount(2);
+  await expect(pages.first()).toHaveAttribute('alt', 'Page 1 sur 2');
+  await expect.poll(() => pages.first().evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBeGreaterThan(0);
+  await pages.last().scrollIntoViewIfNeeded();
+  await expect.poll(() => pages.last().evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBeGreaterThan(0);
+  await expectNoAxeViolations(nurse);
+  await nurse.keyboard.press('Escape');
+  await expect(preview).toHaveCount(0);
+  await expect(opener).toBeFocused();
+  expect(pdfResponses).toEqual([]);
   const download = nurse.waitForEvent('download');
   await nurse.getByRole('link', { name: 'bilan-sanguin.txt' }).click();
   const file = await download;

@@ -86,7 +86,11 @@ fn provide_request_context(state: &AppState, flash: Option<ContactFlash>) {
     provide_context(state.services.clone());
     if let Some(parts) = use_context::<http::request::Parts>() {
         let h = |name| parts.headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
-        provide_context(PageEnv::from_headers(h(header::COOKIE), h(header::ACCEPT_LANGUAGE)));
+        let mut env = PageEnv::from_headers(h(header::COOKIE), h(header::ACCEPT_LANGUAGE));
+        env.signed_in = parts.extensions.get::<app::server::CurrentSession>().is_some_and(|s| {
+            s.0.level == hygie_core::auth::session::Level::Full
+        });
+        provide_context(env);
         if let Some(n) = parts.extensions.get::<CspNonce>() {
             provide_context(leptos::nonce::Nonce::from_value(n.0.clone()));
         }
@@ -505,7 +509,8 @@ async fn audience(State(state): State<AppState>, req: Request, next: Next) -> Re
     let track = (req.method() == Method::GET)
         .then(|| {
             let cookies = req.headers().get(header::COOKIE)?.to_str().ok()?;
-            if PageEnv::cookie(cookies, Consent::COOKIE) != Some("accepted") {
+            if PageEnv::cookie(cookies, Consent::COOKIE) != Some("accepted") || !app::env::is_portal_path(req.uri().path())
+            {
                 return None;
             }
             let visitor = PageEnv::cookie(cookies, Consent::AUDIENCE_COOKIE)?.to_string();

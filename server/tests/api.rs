@@ -319,6 +319,17 @@ async fn audience_consent_is_given_remembered_and_withdrawn() {
         }
         assert!(counted, "audience not recorded");
 
+        // Only the portal is measured: the mailbox, the directory and the account never are,
+        // and they show no banner.
+        let before = hygie_core::audience::summary(s.db(), 1).await.unwrap()[0].views;
+        for path in ["/messagerie", "/messagerie/reception", "/annuaire", "/compte"] {
+            get(&s, path, Some("fr"), Some(&jar)).await;
+            let body = get(&s, path, Some("fr"), None).await.text().await.unwrap();
+            assert!(!body.contains("cookie-banner"), "no banner on {path}");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(hygie_core::audience::summary(s.db(), 1).await.unwrap()[0].views, before);
+
         // Withdrawal clears the audience cookie.
         let res = post_form(&s, "/cookies/consentement", form(&[("choix", "refuser"), ("retour", "/cookies")])).await;
         let cookies = set_cookies(&res);

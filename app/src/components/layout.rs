@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_location;
 
-use crate::env::Consent;
+use crate::env::{is_portal_path, Consent, SignedIn};
 use crate::i18n::Msg;
 use crate::{encode_query_value, use_i18n, use_page_env};
 
@@ -35,7 +35,11 @@ pub fn Layout(children: Children) -> impl IntoView {
     };
     let other = t.locale.other();
     let switch_href = move || format!("/langue/{}?retour={}", other.code(), here());
-    let show_banner = move || env.consent == Consent::Unknown && location.pathname.get() != "/cookies";
+    let show_banner = move || {
+        let path = location.pathname.get();
+        env.consent == Consent::Unknown && path != "/cookies" && is_portal_path(&path)
+    };
+    let signed_in = use_context::<SignedIn>().map(|s| s.0).unwrap_or_else(|| RwSignal::new(false));
 
     view! {
         <a class="skip-link" href="#contenu">{t.t(Msg::SkipToContent)}</a>
@@ -48,7 +52,14 @@ pub fn Layout(children: Children) -> impl IntoView {
                         <span class="brand-tagline">{t.t(Msg::Tagline)}</span>
                     </span>
                 </a>
-                <a class="signin-link" href="/connexion">{t.t(Msg::NavSignIn)}</a>
+                {move || if signed_in.get() {
+                    view! {
+                        <a class="signin-link" href="/messagerie">{t.t(Msg::NavMail)}</a>
+                        <a class="account-link" href="/compte">{t.t(Msg::NavAccount)}</a>
+                    }.into_any()
+                } else {
+                    view! { <a class="signin-link" href="/connexion">{t.t(Msg::NavSignIn)}</a> }.into_any()
+                }}
                 <a class="lang-switch" href=switch_href rel="external" lang=other.code() hreflang=other.code()
                     aria-label=t.t(Msg::LangSwitchLabel)>
                     {t.t(Msg::LangSwitchText)}

@@ -161,8 +161,8 @@ messages! {
     CookiesColKind => "Catégorie", "Category";
     CookieLangPurpose => "Retient la langue que vous avez choisie.", "Remembers the language you chose.";
     CookieConsentPurpose => "Retient votre choix sur la mesure d'audience.", "Remembers your choice about audience measurement.";
-    CookieAudiencePurpose => "Identifiant aléatoire qui permet de compter les visiteurs distincts du portail. Les statistiques restent chez l'opérateur.",
-                             "Random identifier used to count distinct visitors of the portal. The statistics stay with the operator.";
+    CookieAudiencePurpose => "Identifiant aléatoire qui permet de compter les visiteurs distincts des pages publiques du portail ; rien n'est compté dans la messagerie, l'annuaire ni votre compte. Les statistiques restent chez l'opérateur.",
+                             "Random identifier used to count distinct visitors of the portal's public pages; nothing is counted in the mailbox, the directory or your account. The statistics stay with the operator.";
     CookieOneYear => "1 an", "1 year";
     CookieSixMonths => "6 mois", "6 months";
     CookieThirteenMonths => "13 mois", "13 months";

@@ -222,7 +222,6 @@ fn FolderNav(current: Signal<String>) -> impl IntoView {
                 })}
             </Suspense>
             <a href="/annuaire">{t.t(Msg::NavDirectory)}</a>
-            <a href="/compte">{t.t(Msg::NavAccount)}</a>
             <Suspense fallback=|| ()>
                 {move || Suspend::new(async move {
                     usage.await.ok().map(|u| {

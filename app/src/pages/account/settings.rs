@@ -39,9 +39,13 @@ pub fn AccountPage() -> impl IntoView {
 fn AccountSections(a: AccountView, refetch: Callback<()>) -> impl IntoView {
     let t = use_i18n();
     let sign_out = ServerAction::<SignOut>::new();
+    let session = use_context::<crate::env::SignedIn>();
     let navigate = use_navigate();
     Effect::new(move |_| {
         if sign_out.value().get().is_some() {
+            if let Some(crate::env::SignedIn(s)) = session {
+                s.set(false);
+            }
             navigate("/connexion", Default::default());
         }
     });

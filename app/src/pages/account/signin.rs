@@ -112,9 +112,15 @@ fn CodeForm(step: RwSignal<Option<CodeSent>>) -> impl IntoView {
     let resend = ServerAction::<ResendSignInCode>::new();
     let pending = verify.pending();
     let navigate = use_navigate();
+    let session = use_context::<crate::env::SignedIn>();
 
     Effect::new(move |_| match verify.value().get() {
-        Some(Ok(next)) => navigate(&next, Default::default()),
+        Some(Ok(next)) => {
+            if let Some(crate::env::SignedIn(s)) = session {
+                s.set(true);
+            }
+            navigate(&next, Default::default())
+        }
         Some(Err(e)) => {
             show_error(e, errors, failure);
             code.set(String::new());

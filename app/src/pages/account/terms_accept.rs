@@ -37,6 +37,7 @@ fn AcceptForm(terms: crate::api::TermsView) -> impl IntoView {
     let t = use_i18n();
     let accept = ServerAction::<AcceptTerms>::new();
     let sign_out = ServerAction::<SignOut>::new();
+    let session = use_context::<crate::env::SignedIn>();
     let navigate = use_navigate();
     let nav2 = navigate.clone();
     Effect::new(move |_| {
@@ -46,6 +47,9 @@ fn AcceptForm(terms: crate::api::TermsView) -> impl IntoView {
     });
     Effect::new(move |_| {
         if sign_out.value().get().is_some() {
+            if let Some(crate::env::SignedIn(s)) = session {
+                s.set(false);
+            }
             nav2("/connexion", Default::default());
         }
     });
