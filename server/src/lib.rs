@@ -199,7 +199,10 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
             max_message_bytes: config.mailbox.max_message_mb * 1024 * 1024,
             quota_bytes: config.mailbox.quota_mb * 1024 * 1024,
         },
-        previewer: hygie_core::mail::preview::Previewer::new(preview_program(&config)?, config.mailbox.preview_concurrent),
+        previewer: hygie_core::mail::preview::Previewer::new(
+            preview_program(&config)?,
+            config.mailbox.preview_concurrent,
+        ),
     };
     let local = config.public_url().contains("://localhost") || config.public_url().contains("://127.0.0.1");
     if config.demo_accounts && !local {

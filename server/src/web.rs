@@ -87,9 +87,10 @@ fn provide_request_context(state: &AppState, flash: Option<ContactFlash>) {
     if let Some(parts) = use_context::<http::request::Parts>() {
         let h = |name| parts.headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
         let mut env = PageEnv::from_headers(h(header::COOKIE), h(header::ACCEPT_LANGUAGE));
-        env.signed_in = parts.extensions.get::<app::server::CurrentSession>().is_some_and(|s| {
-            s.0.level == hygie_core::auth::session::Level::Full
-        });
+        env.signed_in = parts
+            .extensions
+            .get::<app::server::CurrentSession>()
+            .is_some_and(|s| s.0.level == hygie_core::auth::session::Level::Full);
         provide_context(env);
         if let Some(n) = parts.extensions.get::<CspNonce>() {
             provide_context(leptos::nonce::Nonce::from_value(n.0.clone()));
@@ -349,7 +350,8 @@ async fn get_preview_page(
         record(Outcome::Denied("not_found".into())).await;
         return plain(StatusCode::NOT_FOUND, "Pièce jointe introuvable. / Attachment not found.\n");
     };
-    if let Err(e) = app::server::limit_hourly(svc, &format!("preview:{account_id}"), app::api::mail::PREVIEW_PER_HOUR).await
+    if let Err(e) =
+        app::server::limit_hourly(svc, &format!("preview:{account_id}"), app::api::mail::PREVIEW_PER_HOUR).await
     {
         record(Outcome::Denied("rate_limited".into())).await;
         return json_error(e);
@@ -509,7 +511,8 @@ async fn audience(State(state): State<AppState>, req: Request, next: Next) -> Re
     let track = (req.method() == Method::GET)
         .then(|| {
             let cookies = req.headers().get(header::COOKIE)?.to_str().ok()?;
-            if PageEnv::cookie(cookies, Consent::COOKIE) != Some("accepted") || !app::env::is_portal_path(req.uri().path())
+            if PageEnv::cookie(cookies, Consent::COOKIE) != Some("accepted")
+                || !app::env::is_portal_path(req.uri().path())
             {
                 return None;
             }

@@ -496,3 +496,61 @@ async fn pdf_attachments_preview_as_images_for_their_holder_only() {
         s.stop().await;
     }
 }
+
+/// Lists fold each conversation into one line (the holder can turn it off); acting on the
+/// line's messages moves the whole conversation.
+#[tokio::test]
+async fn conversations_fold_into_one_line() {
+    for engine in ENGINES {
+        let s = TestServer::start(engine).await;
+        let (_, alice) = account(&s, "alice.roy", Some(MOBILE)).await;
+        let (_, bruno) = account(&s, "bruno.roy", Some("+33700000001")).await;
+        let (a, b) = (Browser::new(&s), Browser::new(&s));
+        sign_in(&s, &a, &alice, 1).await;
+        sign_in(&s, &b, &bruno, 2).await;
+
+        assert_eq!(a.call("mail-send", &send_form(&bruno, "Suivi", "Premier.")).await.status, 200);
+        async fn inbox(who: &Browser) -> serde_json::Value {
+            who.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.body
+        }
+        let first = inbox(&b).await["items"][0].clone();
+        let opened = b.call("mail-open", &[("id", &first["id"].to_string())]).await.body;
+        let msg_id = opened["message_id"].as_str().unwrap().to_string();
+        // Bruno answers; Alice writes again in the same conversation.
+        let mut reply = send_form(&alice, "RE: Suivi", "Réponse.");
+        reply[6] = ("input[in_reply_to]", &msg_id);
+        reply[7] = ("input[references]", &msg_id);
+        assert_eq!(b.call("mail-send", &reply).await.status, 200);
+        let mut again = send_form(&bruno, "RE: Suivi", "Encore.");
+        again[6] = ("input[in_reply_to]", &msg_id);
+        again[7] = ("input[references]", &msg_id);
+        assert_eq!(a.call("mail-send", &again).await.status, 200);
+        assert_eq!(a.call("mail-send", &send_form(&bruno, "Autre", "Seul.")).await.status, 200);
+
+        let page = inbox(&b).await;
+        assert_eq!((page["folded"].clone(), page["total"].clone()), (json!(true), json!(2)), "{engine:?}: {page}");
+        let line = page["items"][1].clone();
+        assert_eq!(line["subject"], "RE: Suivi");
+        assert_eq!(line["ids"].as_array().unwrap().len(), 2, "both of Alice's messages in Bruno's inbox");
+        assert_eq!(line["thread_count"], 3, "with Bruno's reply in Sent");
+        assert_eq!(line["unread"], true);
+        assert_eq!(line["open"], line["ids"][0], "the unread one");
+
+        // Archiving the line's messages takes the whole conversation out of the inbox.
+        let ids: Vec<String> = line["ids"].as_array().unwrap().iter().map(|v| v.to_string()).collect();
+        let keys: Vec<String> = (0..ids.len()).map(|n| format!("ids[{n}]")).collect();
+        let mut form = vec![("action", "archive")];
+        form.extend(keys.iter().map(String::as_str).zip(ids.iter().map(String::as_str)));
+        assert_eq!(b.call("mail-act", &form).await.body, json!(2));
+        assert_eq!(inbox(&b).await["total"], 1);
+
+        // Turned off, every message has its line again.
+        assert_eq!(b.call("mail-set-folding", &[("fold", "false")]).await.status, 200);
+        let page = b.call("mail-list", &[("folder", "archive"), ("page", "0")]).await.body;
+        assert_eq!((page["folded"].clone(), page["total"].clone()), (json!(false), json!(2)));
+        // Alice's lists keep her own choice.
+        assert_eq!(a.call("mail-list", &[("folder", "sent"), ("page", "0")]).await.body["folded"], true);
+        assert!(actions(&s).await.iter().any(|x| x == "mail.folding success"));
+        s.stop().await;
+    }
+}

@@ -34,6 +34,11 @@ pub struct MessageLine {
     pub has_attachments: bool,
     /// Messages in its conversation (1 when alone).
     pub thread_count: i64,
+    /// The messages the line stands for: itself, or, when the list folds conversations, its
+    /// conversation's messages in this folder (selecting the line selects them all).
+    pub ids: Vec<i64>,
+    /// The message the line opens: the conversation's oldest unread one, else the newest.
+    pub open: i64,
 }
 
 #[cfg(feature = "ssr")]
@@ -57,6 +62,8 @@ impl MessageLine {
             urgent: m.urgent,
             has_attachments: m.has_attachments,
             thread_count: m.thread_count,
+            ids: if m.folded_ids.is_empty() { vec![m.id] } else { m.folded_ids },
+            open: m.first_unread.unwrap_or(m.id),
         }
     }
 }
@@ -70,6 +77,8 @@ pub struct MessagePage {
     pub total: i64,
     pub page: i64,
     pub per_page: i64,
+    /// Lines are conversations (the holder's choice; never in Drafts).
+    pub folded: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,7 +177,9 @@ pub async fn mail_list(folder: String, page: i64) -> Result<MessagePage, AppErro
     let (_, a) = signed_in(&svc, true).await?;
     let name = valid_folder(&svc, a.id, &folder).await?;
     let page = page.clamp(0, 1_000_000);
-    let (items, total) = hygie_core::mail::list(&svc.db, svc.clock.as_ref(), a.id, &folder, page, PER_PAGE)
+    let folded =
+        folder != "drafts" && hygie_core::mail::folds_threads(&svc.db, a.id).await.map_err(AppError::internal)?;
+    let (items, total) = hygie_core::mail::list(&svc.db, svc.clock.as_ref(), a.id, &folder, page, PER_PAGE, folded)
         .await
         .map_err(AppError::internal)?;
     let sent = folder == "sent";
@@ -179,7 +190,22 @@ pub async fn mail_list(folder: String, page: i64) -> Result<MessagePage, AppErro
         total,
         page: page.max(0),
         per_page: PER_PAGE,
+        folded,
     })
+}
+
+/// Folds conversations into one line in the signed-in account's lists, or not.
+#[server(name = MailSetFolding, prefix = "/api", endpoint = "mail-set-folding")]
+pub async fn mail_set_folding(fold: bool) -> Result<(), AppError> {
+    use hygie_core::audit::Outcome;
+
+    use crate::server::{audit_account, services, signed_in};
+    let svc = services()?;
+    let (_, a) = signed_in(&svc, true).await?;
+    hygie_core::mail::set_folds_threads(&svc.db, a.id, fold).await.map_err(AppError::internal)?;
+    let choice = if fold { "conversations" } else { "messages" };
+    audit_account(&svc, a.id, "mail.folding", Outcome::Success, Some(choice.into())).await;
+    Ok(())
 }
 
 #[server(name = MailOpen, prefix = "/api", endpoint = "mail-open")]

@@ -391,6 +391,8 @@ messages! {
     ImagesBlocked => "Les images distantes de ce message sont bloquées : les afficher préviendrait l'expéditeur que vous l'avez ouvert.", "Remote images in this message are blocked: showing them would tell the sender you opened it.";
     ImagesAllow => "Toujours afficher les images de {sender}", "Always show images from {sender}";
     Close => "Fermer", "Close";
+    FoldConversations => "Regrouper les conversations", "Group conversations";
+    SelectConversation => "Sélectionner la conversation : {subject} ({count} messages)", "Select the conversation: {subject} ({count} messages)";
     Download => "Télécharger", "Download";
     PreviewOpen => "Aperçu", "Preview";
     PreviewOpenOf => "Aperçu de {name}", "Preview of {name}";

@@ -8,12 +8,13 @@ use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::api::{
     mail_folders, mail_list, mail_open, mail_search, mail_usage, FolderView, MailAct, MailAllowImages, MailEmptyTrash,
-    MailFolderCreate, MailFolderDelete, MailFolderRename, MailSaveDraft, MailSend, MessageLine, MessageView,
+    MailFolderCreate, MailFolderDelete, MailFolderRename, MailSaveDraft, MailSend, MailSetFolding, MessageLine,
+    MessageView,
 };
 use crate::components::attachments::{human_size, AttachmentsField, ForwardedFile, PendingFile};
 use crate::components::feedback::{ErrorNotice, Loading};
-use crate::components::pdf_preview::PdfPreview;
 use crate::components::form::{focus_later, problem_of, show_error, ErrorSummary, Field};
+use crate::components::pdf_preview::PdfPreview;
 use crate::components::recipients::RecipientField;
 use crate::components::shortcuts::{use_shortcuts, ShortcutHelp};
 use crate::domain::compose::{ComposeInput, SUBJECT_MAX};
@@ -265,6 +266,7 @@ pub fn MailboxPage() -> impl IntoView {
     // The folder list drops dragged messages through this same action.
     provide_context(act);
     let empty = ServerAction::<MailEmptyTrash>::new();
+    let folding = ServerAction::<MailSetFolding>::new();
     let rename = ServerAction::<MailFolderRename>::new();
     let remove = ServerAction::<MailFolderDelete>::new();
     let refresh = RwSignal::new(0usize);
@@ -273,7 +275,11 @@ pub fn MailboxPage() -> impl IntoView {
             (
                 role.get(),
                 page.get(),
-                act.version().get() + empty.version().get() + rename.version().get() + refresh.get(),
+                act.version().get()
+                    + empty.version().get()
+                    + rename.version().get()
+                    + folding.version().get()
+                    + refresh.get(),
             )
         },
         |(r, p, _)| mail_list(r, p),
@@ -482,8 +488,20 @@ pub fn MailboxPage() -> impl IntoView {
                                         }}
                                     </div>
                                 });
+                                let fold_toggle = (!drafts).then(|| {
+                                    let folded = p.folded;
+                                    view! {
+                                        <button type="button" class="link-button fold-toggle" aria-pressed=folded.to_string()
+                                            on:click=move |_| { folding.dispatch(MailSetFolding { fold: !folded }); }>
+                                            {t.t(Msg::FoldConversations)}
+                                        </button>
+                                    }
+                                });
                                 view! {
-                                    <h1>{title}</h1>
+                                    <div class="list-head">
+                                        <h1>{title}</h1>
+                                        {fold_toggle}
+                                    </div>
                                     {manage}
                                     {toolbar}
                                     {if p.items.is_empty() {
@@ -574,25 +592,38 @@ mod keys {
 /// Drafts open in the composer.
 fn message_row(t: I18n, m: MessageLine, selected: Option<RwSignal<Vec<i64>>>, draft: bool) -> impl IntoView {
     let subject = if m.subject.is_empty() { t.t(Msg::NoSubject).to_string() } else { m.subject.clone() };
-    let id = m.id;
-    let select_label = t.fmt(Msg::SelectMessage, &[("subject", &subject)]);
+    let id = m.open;
+    // The messages the line stands for (a folded conversation: all of them in this folder).
+    let ids = StoredValue::new(m.ids.clone());
+    let select_label = if m.ids.len() > 1 {
+        t.fmt(Msg::SelectConversation, &[("subject", &subject), ("count", &m.ids.len().to_string())])
+    } else {
+        t.fmt(Msg::SelectMessage, &[("subject", &subject)])
+    };
     let checkbox = selected.map(|selected| {
         view! {
             <input type="checkbox" class="select" aria-label=select_label
-                prop:checked=move || selected.with(|s| s.contains(&id))
+                prop:checked=move || ids.with_value(|ids| selected.with(|s| ids.iter().all(|i| s.contains(i))))
                 on:change=move |ev| {
                     let on = event_target_checked(&ev);
-                    selected.update(|s| { s.retain(|x| *x != id); if on { s.push(id); } });
+                    let mine = ids.get_value();
+                    selected.update(|s| {
+                        s.retain(|x| !mine.contains(x));
+                        if on {
+                            s.extend(mine);
+                        }
+                    });
                 }/>
         }
     });
     view! {
         <li class:unread=m.unread draggable=selected.is_some().then_some("true")
             on:dragstart=move |ev: leptos::ev::DragEvent| {
-                // The selection if this message is in it, else this message alone.
+                // The selection if this line is in it, else this line's messages alone.
+                let mine = ids.get_value();
                 let mut ids = selected.map(|s| s.get_untracked()).unwrap_or_default();
-                if !ids.contains(&id) {
-                    ids = vec![id];
+                if !mine.iter().all(|i| ids.contains(i)) {
+                    ids = mine;
                 }
                 let text = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
                 if let Some(d) = ev.data_transfer() {

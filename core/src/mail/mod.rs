@@ -556,13 +556,24 @@ pub struct ListItem {
     pub has_attachments: bool,
     /// Messages of its conversation in the mailbox, itself included.
     pub thread_count: i64,
+    /// When the list folds conversations: the messages of this line's conversation in this
+    /// folder, newest first, itself included (actions on the line apply to all of them). Empty
+    /// when the list does not fold.
+    #[sqlx(skip)]
+    pub folded_ids: Vec<i64>,
+    /// When folded: the oldest unread message of the line's conversation in this folder (the
+    /// one to open first), if any.
+    #[sqlx(skip)]
+    pub first_unread: Option<i64>,
 }
 
 /// The size of a row's conversation (`m` is the row), read from the thread index.
 const THREAD_COUNT: &str =
     "(SELECT COUNT(*) FROM messages t WHERE t.account_id = m.account_id AND t.thread_id = m.thread_id) AS thread_count";
 
-/// One page of a folder, newest first, and the folder's total.
+/// One page of a folder, newest first, and the folder's total: messages, or with `fold`,
+/// conversations (one line each, its newest message in the folder; the total counts
+/// conversations).
 pub async fn list(
     db: &Db,
     clock: &dyn Clock,
@@ -570,19 +581,83 @@ pub async fn list(
     role: &str,
     page: i64,
     per_page: i64,
+    fold: bool,
 ) -> Result<(Vec<ListItem>, i64), StoreError> {
     let folder = folders::resolve(db, clock, account_id, role)
         .await?
         .ok_or_else(|| StoreError::Other(format!("no folder {role}")))?;
-    let items = crate::with_pool!(db, p => sqlx::query_as(
+    // Folded, a line is a message with no newer one of its conversation in the folder.
+    let newest_only = if fold {
+        " AND NOT EXISTS (SELECT 1 FROM messages n WHERE n.account_id = m.account_id AND n.folder_id = m.folder_id \
+         AND n.thread_id = m.thread_id AND (n.date_ms > m.date_ms OR (n.date_ms = m.date_ms AND n.id > m.id)))"
+    } else {
+        ""
+    };
+    let mut items: Vec<ListItem> = crate::with_pool!(db, p => sqlx::query_as(
         &format!("SELECT m.id, m.from_addr, m.from_name, m.to_addrs, m.subject, m.snippet, m.date_ms, m.unread, m.flagged, \
          m.urgent, m.attachment_names <> '' AS has_attachments, {THREAD_COUNT} FROM messages m \
-         WHERE m.account_id = $1 AND m.folder_id = $2 ORDER BY m.date_ms DESC, m.id DESC LIMIT $3 OFFSET $4"))
+         WHERE m.account_id = $1 AND m.folder_id = $2{newest_only} ORDER BY m.date_ms DESC, m.id DESC LIMIT $3 OFFSET $4"))
         .bind(account_id).bind(folder).bind(per_page).bind(page.max(0) * per_page).fetch_all(p).await?);
+    let count = if fold { "COUNT(DISTINCT thread_id)" } else { "COUNT(*)" };
     let total: i64 = crate::with_pool!(db, p => sqlx::query_scalar(
-        "SELECT COUNT(*) FROM messages WHERE account_id = $1 AND folder_id = $2")
+        &format!("SELECT {count} FROM messages WHERE account_id = $1 AND folder_id = $2"))
         .bind(account_id).bind(folder).fetch_one(p).await?);
+    if fold && !items.is_empty() {
+        fold_lines(db, account_id, folder, &mut items).await?;
+    }
     Ok((items, total))
+}
+
+/// Gives each folded line its conversation's messages in the folder, and marks the line unread,
+/// flagged or with attachments when any of them is.
+async fn fold_lines(db: &Db, account_id: i64, folder: i64, items: &mut [ListItem]) -> Result<(), StoreError> {
+    #[derive(sqlx::FromRow)]
+    struct Member {
+        id: i64,
+        line: i64,
+        unread: bool,
+        flagged: bool,
+        has_attachments: bool,
+    }
+    let ids: Vec<String> = items.iter().map(|i| i.id.to_string()).collect();
+    // The lines' ids are integers from the database: listing them in the statement is safe.
+    let sql = format!(
+        "SELECT m.id, l.id AS line, m.unread, m.flagged, m.attachment_names <> '' AS has_attachments \
+         FROM messages l JOIN messages m ON m.account_id = l.account_id AND m.folder_id = l.folder_id \
+         AND m.thread_id = l.thread_id \
+         WHERE l.account_id = $1 AND l.folder_id = $2 AND l.id IN ({}) ORDER BY m.date_ms DESC, m.id DESC",
+        ids.join(", ")
+    );
+    let members: Vec<Member> = crate::with_pool!(db, p => sqlx::query_as(&sql)
+        .bind(account_id).bind(folder).fetch_all(p).await?);
+    for item in items.iter_mut() {
+        let mine = members.iter().filter(|m| m.line == item.id);
+        for m in mine {
+            item.folded_ids.push(m.id);
+            item.unread |= m.unread;
+            item.flagged |= m.flagged;
+            item.has_attachments |= m.has_attachments;
+            if m.unread {
+                // Newest first: the last one seen is the oldest.
+                item.first_unread = Some(m.id);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Does the account's message list fold conversations (the default)?
+pub async fn folds_threads(db: &Db, account_id: i64) -> Result<bool, StoreError> {
+    let fold: Option<bool> = crate::with_pool!(db, p => sqlx::query_scalar(
+        "SELECT mail_fold_threads FROM accounts WHERE id = $1").bind(account_id).fetch_optional(p).await?);
+    Ok(fold.unwrap_or(true))
+}
+
+/// Folds conversations in the account's message lists, or shows every message on its own line.
+pub async fn set_folds_threads(db: &Db, account_id: i64, fold: bool) -> Result<(), StoreError> {
+    crate::with_pool!(db, p => { sqlx::query("UPDATE accounts SET mail_fold_threads = $1 WHERE id = $2")
+        .bind(fold).bind(account_id).execute(p).await?; });
+    Ok(())
 }
 
 /// The id of the account's newest message (0 for an empty mailbox): open pages compare it to
@@ -1261,14 +1336,14 @@ mod tests {
             let sent =
                 send(&t.db, &clock, &a, &d, &domains, "https://h.example", &attach::Limits::default()).await.unwrap();
             assert_eq!(sent.delivered.len(), 2);
-            let (inbox, total) = list(&t.db, &clock, b.id, "inbox", 0, 50).await.unwrap();
+            let (inbox, total) = list(&t.db, &clock, b.id, "inbox", 0, 50, false).await.unwrap();
             assert_eq!((inbox.len(), total), (1, 1));
             assert!(inbox[0].unread);
             assert_eq!(inbox[0].subject, "Patient commun");
             let opened = open(&t.db, b.id, inbox[0].id).await.unwrap().unwrap();
             assert_eq!(opened.bcc_addrs, "", "Bcc is not disclosed to recipients");
             assert_eq!(opened.body_text.trim_end(), "Pouvez-vous le voir demain ?");
-            assert!(!list(&t.db, &clock, b.id, "inbox", 0, 50).await.unwrap().0[0].unread, "read once opened");
+            assert!(!list(&t.db, &clock, b.id, "inbox", 0, 50, false).await.unwrap().0[0].unread, "read once opened");
             let mine = open(&t.db, a.id, sent.sent_id).await.unwrap().unwrap();
             assert_eq!(mine.folder_role, "sent");
             assert_eq!(mine.bcc_addrs, c.address);
@@ -1289,7 +1364,7 @@ mod tests {
                     (e, other) => panic!("{e}: {other:?}"),
                 }
             }
-            assert_eq!(list(&t.db, &clock, b.id, "inbox", 0, 50).await.unwrap().1, 1, "nothing more delivered");
+            assert_eq!(list(&t.db, &clock, b.id, "inbox", 0, 50, false).await.unwrap().1, 1, "nothing more delivered");
 
             // Bruno and Chloé were told once; within 15 minutes, not again; after, again.
             let notices = |db: Db| async move {
@@ -1357,7 +1432,7 @@ mod tests {
             let batch: Vec<Imported> = (1..=3).map(mbox_msg).collect();
             assert_eq!(import_batch(&t.db, &clock, b.id, "archive", &batch).await.unwrap(), 3);
             assert_eq!(import_batch(&t.db, &clock, b.id, "archive", &batch).await.unwrap(), 0, "idempotent");
-            let (arch, _) = list(&t.db, &clock, b.id, "archive", 0, 50).await.unwrap();
+            let (arch, _) = list(&t.db, &clock, b.id, "archive", 0, 50, false).await.unwrap();
             assert_eq!(arch.len(), 3);
             assert_eq!(arch[0].subject, "Bilan n°3", "by the Date header");
             assert!(arch.iter().all(|m| m.has_attachments));
@@ -1382,7 +1457,7 @@ mod tests {
                 unread: true,
             };
             assert_eq!(import_batch(&t.db, &clock, b.id, "archive", &[hostile]).await.unwrap(), 1);
-            let html_id = list(&t.db, &clock, b.id, "archive", 0, 50)
+            let html_id = list(&t.db, &clock, b.id, "archive", 0, 50, false)
                 .await
                 .unwrap()
                 .0
@@ -1400,23 +1475,23 @@ mod tests {
             empty_trash(&t.db, &clock, b.id).await.unwrap();
 
             // Managing: read state, flag, archive, trash and restore, delete for good; scoped.
-            let m = list(&t.db, &clock, b.id, "inbox", 0, 50).await.unwrap().0[0].id;
+            let m = list(&t.db, &clock, b.id, "inbox", 0, 50, false).await.unwrap().0[0].id;
             assert_eq!(apply(&t.db, &clock, a.id, &[m], Action::Trash).await.unwrap(), 0, "not another's");
             assert_eq!(apply(&t.db, &clock, b.id, &[m], Action::MarkUnread).await.unwrap(), 1);
-            assert!(list(&t.db, &clock, b.id, "inbox", 0, 50).await.unwrap().0[0].unread);
+            assert!(list(&t.db, &clock, b.id, "inbox", 0, 50, false).await.unwrap().0[0].unread);
             apply(&t.db, &clock, b.id, &[m], Action::Flag).await.unwrap();
-            assert!(list(&t.db, &clock, b.id, "inbox", 0, 50).await.unwrap().0[0].flagged);
+            assert!(list(&t.db, &clock, b.id, "inbox", 0, 50, false).await.unwrap().0[0].flagged);
             apply(&t.db, &clock, b.id, &[m], Action::MoveTo("archive")).await.unwrap();
-            assert_eq!(list(&t.db, &clock, b.id, "archive", 0, 50).await.unwrap().1, 1);
+            assert_eq!(list(&t.db, &clock, b.id, "archive", 0, 50, false).await.unwrap().1, 1);
             assert_eq!(
                 apply(&t.db, &clock, b.id, &[m], Action::DeleteForever).await.unwrap(),
                 0,
                 "only from the Trash"
             );
             apply(&t.db, &clock, b.id, &[m], Action::Trash).await.unwrap();
-            assert_eq!(list(&t.db, &clock, b.id, "trash", 0, 50).await.unwrap().1, 1);
+            assert_eq!(list(&t.db, &clock, b.id, "trash", 0, 50, false).await.unwrap().1, 1);
             assert_eq!(apply(&t.db, &clock, b.id, &[m], Action::Restore).await.unwrap(), 1);
-            assert_eq!(list(&t.db, &clock, b.id, "archive", 0, 50).await.unwrap().1, 1, "back where it was");
+            assert_eq!(list(&t.db, &clock, b.id, "archive", 0, 50, false).await.unwrap().1, 1, "back where it was");
             apply(&t.db, &clock, b.id, &[m], Action::Trash).await.unwrap();
             assert_eq!(apply(&t.db, &clock, b.id, &[m], Action::DeleteForever).await.unwrap(), 1);
             assert!(open(&t.db, b.id, m).await.unwrap().is_none());
@@ -1424,7 +1499,7 @@ mod tests {
                 &t.db,
                 &clock,
                 c.id,
-                &[list(&t.db, &clock, c.id, "inbox", 0, 50).await.unwrap().0[0].id],
+                &[list(&t.db, &clock, c.id, "inbox", 0, 50, false).await.unwrap().0[0].id],
                 Action::Trash,
             )
             .await
@@ -1501,10 +1576,14 @@ mod tests {
             let second =
                 send(&t.db, &clock, &a, &d2, &domains, "https://h.example", &attach::Limits::default()).await.unwrap();
             assert_eq!(outbox::run_once(&t.db, &clock, &policy, &unreachable, 10).await.unwrap().retried, 1);
-            assert_eq!(list(&t.db, &clock, a.id, "inbox", 0, 50).await.unwrap().1, 0, "no report while retrying");
+            assert_eq!(
+                list(&t.db, &clock, a.id, "inbox", 0, 50, false).await.unwrap().1,
+                0,
+                "no report while retrying"
+            );
             clock.advance_ms(3_600_000);
             assert_eq!(outbox::run_once(&t.db, &clock, &policy, &unreachable, 10).await.unwrap().failed, 1);
-            let (inbox, _) = list(&t.db, &clock, a.id, "inbox", 0, 50).await.unwrap();
+            let (inbox, _) = list(&t.db, &clock, a.id, "inbox", 0, 50, false).await.unwrap();
             assert_eq!(inbox.len(), 1);
             assert_eq!(inbox[0].subject, "Non remis / Undelivered: Relance");
             assert!(inbox[0].unread);
@@ -1546,7 +1625,7 @@ mod tests {
             assert_eq!(got.attachment_names, ["Compte rendu été.pdf"]);
             let file = attachment(&t.db, b.id, sent.delivered[0], 0).await.unwrap().unwrap();
             assert_eq!((file.content_type.as_str(), file.bytes), ("application/pdf", pdf.clone()));
-            let (inbox, _) = list(&t.db, &clock, b.id, "inbox", 0, 10).await.unwrap();
+            let (inbox, _) = list(&t.db, &clock, b.id, "inbox", 0, 10, false).await.unwrap();
             assert!(inbox[0].has_attachments);
             let found = search(&t.db, &clock, b.id, &SearchQuery::parse("rendu pj:"), None, 10).await.unwrap();
             assert_eq!(found.len(), 1, "attachment names are searchable");
@@ -1618,12 +1697,81 @@ mod tests {
                 conv.iter().map(|c| (c.id, c.role.as_str())).collect::<Vec<_>>(),
                 [(sent.sent_id, "sent"), (answered.delivered[0], "inbox")]
             );
-            let (inbox, _) = list(&t.db, &clock, a.id, "inbox", 0, 10).await.unwrap();
+            let (inbox, _) = list(&t.db, &clock, a.id, "inbox", 0, 10, false).await.unwrap();
             assert_eq!(inbox[0].thread_count, 2);
             // Not another account's conversation, and not what is in the Trash.
             assert!(thread(&t.db, b.id, &mine.thread_id).await.unwrap().iter().all(|c| c.id != sent.sent_id));
             apply(&t.db, &clock, a.id, &[sent.sent_id], Action::Trash).await.unwrap();
             assert_eq!(thread(&t.db, a.id, &mine.thread_id).await.unwrap().len(), 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn folded_lists_show_one_line_per_conversation() {
+        for t in TestDb::both().await {
+            let clock = ManualClock::new(1_800_000_000_000);
+            let domains = vec!["hygie.example".to_string()];
+            let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
+            let limits = attach::Limits::default();
+            // Three messages of one conversation, and one on its own in between.
+            let mut refs: Vec<String> = Vec::new();
+            let mut delivered = Vec::new();
+            for (n, subject) in ["Suivi", "Autre sujet", "RE: Suivi", "RE: Suivi"].iter().enumerate() {
+                let alone = n == 1;
+                let d = Draft {
+                    to: vec![b.address.clone()],
+                    subject: subject.to_string(),
+                    in_reply_to: if alone { None } else { refs.last().cloned() },
+                    references: if alone { Vec::new() } else { refs.clone() },
+                    ..Default::default()
+                };
+                let sent = send(&t.db, &clock, &a, &d, &domains, "https://h.example", &limits).await.unwrap();
+                let got = open(&t.db, a.id, sent.sent_id).await.unwrap().unwrap();
+                if !alone {
+                    refs.push(got.message_id);
+                }
+                delivered.push(sent.delivered[0]);
+                clock.advance_ms(60_000);
+            }
+            let (first, other, _, newest) = (delivered[0], delivered[1], delivered[2], delivered[3]);
+            // Bruno reads the newest: the older two stay unread.
+            open(&t.db, b.id, newest).await.unwrap();
+
+            let (flat, total) = list(&t.db, &clock, b.id, "inbox", 0, 50, false).await.unwrap();
+            assert_eq!((flat.len(), total), (4, 4));
+            assert!(flat.iter().all(|l| l.folded_ids.is_empty()));
+
+            let (lines, total) = list(&t.db, &clock, b.id, "inbox", 0, 50, true).await.unwrap();
+            assert_eq!(total, 2, "two conversations");
+            assert_eq!(lines.iter().map(|l| l.id).collect::<Vec<_>>(), [newest, other]);
+            assert_eq!(lines[0].folded_ids, [newest, delivered[2], first], "newest first");
+            assert!(lines[0].unread, "unread while any message of it is");
+            assert_eq!(lines[0].first_unread, Some(first), "the oldest unread opens first");
+            assert_eq!(lines[0].thread_count, 3);
+            assert_eq!((lines[1].folded_ids.clone(), lines[1].first_unread), (vec![other], Some(other)));
+
+            // Pages count conversations.
+            let (second, _) = list(&t.db, &clock, b.id, "inbox", 1, 1, true).await.unwrap();
+            assert_eq!(second.iter().map(|l| l.id).collect::<Vec<_>>(), [other]);
+
+            // A message moved away leaves the conversation's line in this folder.
+            apply(&t.db, &clock, b.id, &[newest], Action::MoveTo("archive")).await.unwrap();
+            let (lines, _) = list(&t.db, &clock, b.id, "inbox", 0, 50, true).await.unwrap();
+            assert_eq!(lines[0].folded_ids, [delivered[2], first]);
+            let (archived, total) = list(&t.db, &clock, b.id, "archive", 0, 50, true).await.unwrap();
+            assert_eq!((archived[0].folded_ids.clone(), total), (vec![newest], 1));
+            assert!(!archived[0].unread);
+
+            // Alice's Sent folds the same way, on her own copies.
+            let (sent, total) = list(&t.db, &clock, a.id, "sent", 0, 50, true).await.unwrap();
+            assert_eq!((sent.len(), total, sent[0].folded_ids.len()), (2, 2, 3));
+            assert!(sent[0].folded_ids.iter().all(|id| !delivered.contains(id)));
+
+            // The holder's choice, folded by default.
+            assert!(folds_threads(&t.db, b.id).await.unwrap());
+            set_folds_threads(&t.db, b.id, false).await.unwrap();
+            assert!(!folds_threads(&t.db, b.id).await.unwrap());
+            assert!(folds_threads(&t.db, a.id).await.unwrap(), "one holder's choice only");
         }
     }
 
@@ -1660,7 +1808,7 @@ mod tests {
             let typed2 = drafts::Typed { to: b.address.clone(), ..Default::default() };
             let second = drafts::save(&t.db, &clock, &a, Some(first.id), &d2, &typed2, &limits).await.unwrap();
             assert_eq!(second.id, first.id);
-            let (list_drafts, total) = list(&t.db, &clock, a.id, "drafts", 0, 10).await.unwrap();
+            let (list_drafts, total) = list(&t.db, &clock, a.id, "drafts", 0, 10, false).await.unwrap();
             assert_eq!(total, 1);
             assert_eq!(list_drafts[0].to_addrs, b.address);
             let reopened = open(&t.db, a.id, first.id).await.unwrap().unwrap();
@@ -1682,7 +1830,7 @@ mod tests {
                 ..Default::default()
             };
             send(&t.db, &clock, &a, &out, &domains, "https://h.example", &limits).await.unwrap();
-            assert_eq!(list(&t.db, &clock, a.id, "drafts", 0, 10).await.unwrap().1, 0);
+            assert_eq!(list(&t.db, &clock, a.id, "drafts", 0, 10, false).await.unwrap().1, 0);
             assert!(search(&t.db, &clock, a.id, &SearchQuery::parse("jeudi"), Some("drafts"), 10)
                 .await
                 .unwrap()
@@ -1731,8 +1879,8 @@ mod tests {
             assert_eq!(Action::parse(&format!("move:{key}")), Some(Action::MoveToFolder(dupont)));
             assert_eq!(apply(&t.db, &clock, a.id, &[sent.sent_id], Action::MoveToFolder(dupont)).await.unwrap(), 0);
             assert_eq!(apply(&t.db, &clock, b.id, &[m], Action::MoveToFolder(dupont)).await.unwrap(), 1);
-            assert_eq!(list(&t.db, &clock, b.id, &key, 0, 10).await.unwrap().1, 1);
-            assert!(list(&t.db, &clock, a.id, &key, 0, 10).await.is_err(), "not Alice's folder");
+            assert_eq!(list(&t.db, &clock, b.id, &key, 0, 10, false).await.unwrap().1, 1);
+            assert!(list(&t.db, &clock, a.id, &key, 0, 10, false).await.is_err(), "not Alice's folder");
             let found = search(&t.db, &clock, b.id, &SearchQuery::parse("dossier"), Some(&key), 10).await.unwrap();
             assert_eq!(found.len(), 1);
 
@@ -1740,9 +1888,9 @@ mod tests {
             // restoring it brings it to the Inbox.
             assert_eq!(folders::delete(&t.db, &clock, b.id, patients).await.unwrap(), 1);
             assert!(folders(&t.db, &clock, b.id).await.unwrap().iter().all(|f| f.role != "custom"));
-            assert_eq!(list(&t.db, &clock, b.id, "trash", 0, 10).await.unwrap().1, 1);
+            assert_eq!(list(&t.db, &clock, b.id, "trash", 0, 10, false).await.unwrap().1, 1);
             apply(&t.db, &clock, b.id, &[m], Action::Restore).await.unwrap();
-            assert_eq!(list(&t.db, &clock, b.id, "inbox", 0, 10).await.unwrap().1, 1);
+            assert_eq!(list(&t.db, &clock, b.id, "inbox", 0, 10, false).await.unwrap().1, 1);
         }
     }
 
@@ -1759,7 +1907,7 @@ mod tests {
                 iVBORw0KGgo=\r\n--r--\r\n";
             let imported = Imported { raw: raw.as_bytes().to_vec(), date_ms: None, unread: true };
             import_batch(&t.db, &clock, b.id, "inbox", &[imported]).await.unwrap();
-            let id = list(&t.db, &clock, b.id, "inbox", 0, 10).await.unwrap().0[0].id;
+            let id = list(&t.db, &clock, b.id, "inbox", 0, 10, false).await.unwrap().0[0].id;
             let first = open(&t.db, b.id, id).await.unwrap().unwrap();
             let html = first.body_html.unwrap();
             assert!(first.remote_images_blocked);

@@ -137,12 +137,10 @@ impl Previewer {
             let status = child.wait().await.map_err(|e| PreviewError::Failed(format!("waiting: {e}")))?;
             Ok::<_, PreviewError>((status, out))
         };
-        let (status, out) = tokio::time::timeout(DEADLINE, work)
-            .await
-            .map_err(|_| {
-                tracing::warn!("the PDF renderer ran out of time on a file");
-                PreviewError::Unreadable
-            })??;
+        let (status, out) = tokio::time::timeout(DEADLINE, work).await.map_err(|_| {
+            tracing::warn!("the PDF renderer ran out of time on a file");
+            PreviewError::Unreadable
+        })??;
         match status.code() {
             Some(0) => parse_answer(&out),
             Some(EXIT_UNREADABLE) => Err(PreviewError::Unreadable),
@@ -160,11 +158,7 @@ fn parse_answer(out: &[u8]) -> Result<RenderedPage, PreviewError> {
     let bad = || PreviewError::Failed("malformed answer".into());
     let end = out.iter().position(|&b| b == b'\n').ok_or_else(bad)?;
     let line = std::str::from_utf8(&out[..end]).map_err(|_| bad())?;
-    let count = line
-        .strip_prefix(ANSWER_TAG)
-        .map(str::trim)
-        .and_then(|n| n.parse::<u32>().ok())
-        .ok_or_else(bad)?;
+    let count = line.strip_prefix(ANSWER_TAG).map(str::trim).and_then(|n| n.parse::<u32>().ok()).ok_or_else(bad)?;
     Ok(RenderedPage { count, png: out[end + 1..].to_vec() })
 }
 
