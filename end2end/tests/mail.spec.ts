@@ -314,6 +314,62 @@ test('new mail shows without a reload; keyboard shortcuts, listed on ?', async (
   expect(problems).toEqual([]);
 });
 
+test('a conversation is one line in the list; it can be unfolded', async ({ page }) => {
+  const problems = watchConsole(page);
+  await signInToMailbox(page, DEMO.nurse.address, DEMO.nurse.password, DEMO.nurse.email);
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hygie-thread-'));
+  const mbox = path.join(dir, 'conversation.mbox');
+  const message = (n: number, subject: string, refs: string) => [
+    `From ehpad@ehpad.mssante.fr Sun Nov 22 1${n}:00:00 2026`,
+    'From: EHPAD Les Tilleuls <ehpad@ehpad.mssante.fr>',
+    `To: ${DEMO.nurse.address}`,
+    `Subject: ${subject}`,
+    `Date: Sun, 22 Nov 2026 1${n}:00:00 +0000`,
+    `Message-ID: <passage-${n}@ehpad.mssante.fr>`,
+    ...(refs ? [`In-Reply-To: ${refs.split(' ').pop()}`, `References: ${refs}`] : []),
+    '',
+    `Message ${n} au sujet du passage.`,
+    '',
+  ].join('\n');
+  fs.writeFileSync(mbox, [
+    message(1, 'Avis de passage', ''),
+    message(2, 'RE: Avis de passage', '<passage-1@ehpad.mssante.fr>'),
+    message(3, 'RE: Avis de passage', '<passage-1@ehpad.mssante.fr> <passage-2@ehpad.mssante.fr>'),
+  ].join('\n'));
+  const bin = process.env.HYGIE_E2E_BIN;
+  if (!bin) throw new Error('HYGIE_E2E_BIN is not set');
+  execFileSync(bin, ['mail', 'import', '--account', DEMO.nurse.address, mbox], { encoding: 'utf8' });
+  await page.reload();
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+
+  const toggle = page.getByRole('button', { name: 'Regrouper les conversations' });
+  await expect(toggle).toHaveAttribute('aria-pressed', 'true');
+  const lines = page.locator('.message-list li').filter({ hasText: 'Avis de passage' });
+  await expect(lines).toHaveCount(1);
+  await expect(lines.locator('.thread-count')).toContainText('3');
+  await expect(lines).toHaveClass(/unread/);
+  await expectNoAxeViolations(page);
+
+  // Unfolded: each message has its line; folded again.
+  await toggle.click();
+  await expect(toggle).toHaveAttribute('aria-pressed', 'false');
+  await expect(lines).toHaveCount(3);
+  await toggle.click();
+  await expect(lines).toHaveCount(1);
+
+  // Selecting the line selects the conversation: archived together.
+  await page.getByRole('checkbox', { name: 'Sélectionner la conversation : RE: Avis de passage (3 messages)' }).check();
+  await page.getByRole('button', { name: 'Archiver' }).click();
+  await expect(page.getByText('3 message(s) modifié(s).')).toBeVisible();
+  await expect(lines).toHaveCount(0);
+  // Opening the line opens its oldest unread message; the reader lists the conversation.
+  await page.getByRole('link', { name: 'Archives' }).click();
+  await page.locator('.message-list li > a').filter({ hasText: 'Avis de passage' }).click();
+  await expect(page.locator('.mail-body')).toContainText('Message 1 au sujet du passage.');
+  await expect(page.getByRole('region', { name: 'Conversation (3 messages)' }).locator('li')).toHaveCount(3);
+  expect(problems).toEqual([]);
+});
+
 test.describe('on a 375 px phone', () => {
   test.use({ viewport: { width: 375, height: 740 } });
 

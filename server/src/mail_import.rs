@@ -61,7 +61,12 @@ pub async fn import(
         let f = std::fs::File::open(path).map_err(read_err)?;
         Box::new(
             mbox::MessageIterator::new(BufReader::new(f))
-                .map(|m| m.map(|m| Imported { raw: m.unwrap_contents(), date_ms: None, unread: false })),
+                .map(|m| {
+                    m.map(|m| {
+                        let raw = m.unwrap_contents();
+                        Imported { unread: mbox_unread(&raw), raw, date_ms: None }
+                    })
+                }),
         )
     };
     for m in messages {
@@ -81,4 +86,32 @@ pub async fn import(
     report.skipped += k;
     bar.finish_and_clear();
     Ok(report)
+}
+
+/// An mbox message is unread unless its `Status:` header (written by mail readers: `RO` once
+/// read) holds `R`.
+fn mbox_unread(raw: &[u8]) -> bool {
+    for line in raw.split(|&b| b == b'\n') {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            break;
+        }
+        if line.len() > 7 && line[..7].eq_ignore_ascii_case(b"status:") {
+            return !line[7..].contains(&b'R');
+        }
+    }
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mbox_unread;
+
+    #[test]
+    fn the_status_header_says_what_was_read() {
+        assert!(mbox_unread(b"From: a@b.fr\nSubject: x\n\nStatus: RO in the body\n"));
+        assert!(!mbox_unread(b"From: a@b.fr\nStatus: RO\n\nbody\n"));
+        assert!(!mbox_unread(b"status: R\r\n\r\n"));
+        assert!(mbox_unread(b"Status: O\n\n"), "seen in the list, never opened");
+    }
 }
