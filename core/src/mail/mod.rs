@@ -614,25 +614,30 @@ async fn fold_lines(db: &Db, account_id: i64, folder: i64, items: &mut [ListItem
     #[derive(sqlx::FromRow)]
     struct Member {
         id: i64,
-        line: i64,
+        thread_id: String,
+        date_ms: Millis,
         unread: bool,
         flagged: bool,
         has_attachments: bool,
     }
     let ids: Vec<String> = items.iter().map(|i| i.id.to_string()).collect();
-    // The lines' ids are integers from the database: listing them in the statement is safe.
+    // The lines' ids are integers from the database: listing them in the statement is safe. The
+    // conversations are looked up through the lines' thread ids (a join from the lines lets
+    // SQLite walk the whole folder first).
     let sql = format!(
-        "SELECT m.id, l.id AS line, m.unread, m.flagged, m.attachment_names <> '' AS has_attachments \
-         FROM messages l JOIN messages m ON m.account_id = l.account_id AND m.folder_id = l.folder_id \
-         AND m.thread_id = l.thread_id \
-         WHERE l.account_id = $1 AND l.folder_id = $2 AND l.id IN ({}) ORDER BY m.date_ms DESC, m.id DESC",
+        "SELECT m.id, m.thread_id, m.date_ms, m.unread, m.flagged, m.attachment_names <> '' AS has_attachments \
+         FROM messages m WHERE m.account_id = $1 AND m.folder_id = $2 AND m.thread_id IN \
+         (SELECT t.thread_id FROM messages t WHERE t.account_id = $1 AND t.folder_id = $2 AND t.id IN ({}))",
         ids.join(", ")
     );
-    let members: Vec<Member> = crate::with_pool!(db, p => sqlx::query_as(&sql)
+    let mut members: Vec<Member> = crate::with_pool!(db, p => sqlx::query_as(&sql)
         .bind(account_id).bind(folder).fetch_all(p).await?);
+    members.sort_by(|a, b| (b.date_ms, b.id).cmp(&(a.date_ms, a.id)));
     for item in items.iter_mut() {
-        let mine = members.iter().filter(|m| m.line == item.id);
-        for m in mine {
+        let Some(thread) = members.iter().find(|m| m.id == item.id).map(|m| m.thread_id.clone()) else {
+            continue;
+        };
+        for m in members.iter().filter(|m| m.thread_id == thread) {
             item.folded_ids.push(m.id);
             item.unread |= m.unread;
             item.flagged |= m.flagged;
