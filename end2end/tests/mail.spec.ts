@@ -99,6 +99,10 @@ test('a social worker writes to a nurse, who reads and replies; the reply comes 
   await pages.last().scrollIntoViewIfNeeded();
   await expect.poll(() => pages.last().evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBeGreaterThan(0);
   await expectNoAxeViolations(nurse);
+  // The mailbox's shortcuts stay out of the dialog: r does not start a reply here.
+  await nurse.keyboard.press('r');
+  await expect(preview).toBeVisible();
+  await expect(nurse.getByRole('heading', { level: 1 })).toHaveText('Suivi de M. Bernard');
   await nurse.keyboard.press('Escape');
   await expect(preview).toHaveCount(0);
   await expect(opener).toBeFocused();

@@ -38,7 +38,10 @@ pub fn use_shortcuts(help: RwSignal<bool>, handler: impl Fn(&str) + 'static) {
                 .and_then(|t| t.dyn_into::<web_sys::HtmlElement>().ok())
                 .map(|el| {
                     let tag = el.tag_name().to_ascii_lowercase();
-                    matches!(tag.as_str(), "input" | "textarea" | "select") || el.is_content_editable()
+                    // Inside another dialog (a PDF preview), keys belong to that dialog.
+                    let other_dialog =
+                        el.closest("[aria-modal='true']:not(.shortcut-dialog)").ok().flatten().is_some();
+                    matches!(tag.as_str(), "input" | "textarea" | "select") || el.is_content_editable() || other_dialog
                 })
                 .unwrap_or(false);
             if typing {
