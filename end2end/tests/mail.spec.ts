@@ -99,6 +99,11 @@ test('a social worker writes to a nurse, who reads and replies; the reply comes 
   await pages.last().scrollIntoViewIfNeeded();
   await expect.poll(() => pages.last().evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBeGreaterThan(0);
   await expectNoAxeViolations(nurse);
+  // Tab goes round inside the dialog.
+  await nurse.keyboard.press('Tab');
+  await expect(preview.getByRole('link', { name: 'Télécharger' })).toBeFocused();
+  await nurse.keyboard.press('Shift+Tab');
+  await expect(preview.getByRole('button', { name: 'Fermer' })).toBeFocused();
   // The mailbox's shortcuts stay out of the dialog: r does not start a reply here.
   await nurse.keyboard.press('r');
   await expect(preview).toBeVisible();

@@ -59,15 +59,12 @@ pub async fn import(
         }))
     } else {
         let f = std::fs::File::open(path).map_err(read_err)?;
-        Box::new(
-            mbox::MessageIterator::new(BufReader::new(f))
-                .map(|m| {
-                    m.map(|m| {
-                        let raw = m.unwrap_contents();
-                        Imported { unread: mbox_unread(&raw), raw, date_ms: None }
-                    })
-                }),
-        )
+        Box::new(mbox::MessageIterator::new(BufReader::new(f)).map(|m| {
+            m.map(|m| {
+                let raw = m.unwrap_contents();
+                Imported { unread: mbox_unread(&raw), raw, date_ms: None }
+            })
+        }))
     };
     for m in messages {
         match m {

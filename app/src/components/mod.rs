@@ -1,4 +1,5 @@
 pub mod attachments;
+pub mod dialog;
 pub mod feedback;
 pub mod form;
 pub mod layout;

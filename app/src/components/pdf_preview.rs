@@ -5,6 +5,7 @@
 use leptos::prelude::*;
 
 use crate::api::mail::MailPdfPreview;
+use crate::components::dialog::trap_tab;
 use crate::i18n::Msg;
 use crate::use_i18n;
 
@@ -62,7 +63,12 @@ pub fn PdfPreview(id: i64, index: usize, name: String) -> impl IntoView {
         </button>
         <Show when=move || open.get()>
             <div class="preview-dialog" role="dialog" aria-modal="true" aria-labelledby=title_id.clone()
-                on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Escape" { close() }>
+                on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                    if ev.key() == "Escape" {
+                        close()
+                    }
+                    trap_tab(&ev);
+                }>
                 <div class="preview-head">
                     <h2 id=title_id.clone()>{title.clone()}</h2>
                     <a class="button" href=download.clone() rel="external" download=file_name.clone()>

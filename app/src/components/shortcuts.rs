@@ -39,8 +39,7 @@ pub fn use_shortcuts(help: RwSignal<bool>, handler: impl Fn(&str) + 'static) {
                 .map(|el| {
                     let tag = el.tag_name().to_ascii_lowercase();
                     // Inside another dialog (a PDF preview), keys belong to that dialog.
-                    let other_dialog =
-                        el.closest("[aria-modal='true']:not(.shortcut-dialog)").ok().flatten().is_some();
+                    let other_dialog = el.closest("[aria-modal='true']:not(.shortcut-dialog)").ok().flatten().is_some();
                     matches!(tag.as_str(), "input" | "textarea" | "select") || el.is_content_editable() || other_dialog
                 })
                 .unwrap_or(false);
@@ -85,7 +84,12 @@ pub fn ShortcutHelp(open: RwSignal<bool>) -> impl IntoView {
             on:click=move |_| open.set(true)>{t.t(Msg::KeysTitle)}" (?)"</button>
         <Show when=move || open.get()>
             <div class="shortcut-dialog" role="dialog" aria-modal="true" aria-labelledby="shortcuts-title"
-                on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Escape" { open.set(false) }>
+                on:keydown=move |ev: leptos::ev::KeyboardEvent| {
+                    if ev.key() == "Escape" {
+                        open.set(false)
+                    }
+                    crate::components::dialog::trap_tab(&ev);
+                }>
                 <h2 id="shortcuts-title">{t.t(Msg::KeysTitle)}</h2>
                 <dl>
                     {SHORTCUTS.iter().map(|(k, m)| view! { <dt><kbd>{*k}</kbd></dt><dd>{t.t(*m)}</dd> }).collect_view()}
