@@ -153,8 +153,6 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// Downloads an attachment of one of the signed-in account's messages: always as a download
-/// (`Content-Disposition: attachment`), never sniffed, under a policy that allows nothing.
 /// The signed-in, active account of a plain (non server-function) mail request that accepted the
 /// terms in force, or the response to send instead.
 async fn mail_account(svc: &Services, req: &http::request::Parts) -> Result<i64, Response> {
@@ -183,6 +181,13 @@ async fn mail_account(svc: &Services, req: &http::request::Parts) -> Result<i64,
             .into_response());
     }
     Ok(session.account_id)
+}
+
+/// An unexpected failure of a plain (non-JSON) mail request: logged under a reference, which the
+/// text gives.
+fn internal_text(e: impl std::fmt::Display) -> Response {
+    let text = AppError::internal(e).message(app::i18n::I18n { locale: Locale::Fr });
+    (StatusCode::INTERNAL_SERVER_ERROR, text).into_response()
 }
 
 /// An error as JSON (the composer reads it like a server function's), with its HTTP status.
@@ -256,6 +261,8 @@ async fn post_upload(State(state): State<AppState>, Query(q): Query<UploadQuery>
     }
 }
 
+/// Downloads an attachment of one of the signed-in account's messages: always as a download
+/// (`Content-Disposition: attachment`), never sniffed, under a policy that allows nothing.
 async fn get_attachment(
     State(state): State<AppState>,
     Path((id, index)): Path<(i64, usize)>,
@@ -272,8 +279,7 @@ async fn get_attachment(
     let found = match hygie_core::mail::attachment(&svc.db, account_id, id, index).await {
         Ok(found) => found,
         Err(e) => {
-            let text = AppError::internal(e).message(app::i18n::I18n { locale: Locale::Fr });
-            return (StatusCode::INTERNAL_SERVER_ERROR, text).into_response();
+            return internal_text(e);
         }
     };
     let object = format!("message:{id} attachment:{index}");
@@ -320,7 +326,7 @@ async fn get_preview_page(
     Query(q): Query<PreviewQuery>,
     req: Request,
 ) -> Response {
-    use hygie_core::mail::preview::{is_pdf, PreviewError};
+    use hygie_core::mail::preview::PreviewError;
     let svc = &state.services;
     let (parts, _) = req.into_parts();
     let account_id = match mail_account(svc, &parts).await {
@@ -339,11 +345,10 @@ async fn get_preview_page(
         res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         res
     };
-    let file = match hygie_core::mail::attachment(&svc.db, account_id, id, index).await {
-        Ok(found) => found.filter(|f| is_pdf(&f.bytes)),
+    let file = match hygie_core::mail::pdf_attachment(&svc.db, account_id, id, index).await {
+        Ok(found) => found,
         Err(e) => {
-            let text = AppError::internal(e).message(app::i18n::I18n { locale: Locale::Fr });
-            return (StatusCode::INTERNAL_SERVER_ERROR, text).into_response();
+            return internal_text(e);
         }
     };
     let Some(file) = file else {
@@ -379,10 +384,7 @@ async fn get_preview_page(
             )
         }
         Err(PreviewError::Busy) => json_error(AppError::RateLimited { retry_after_secs: 15 }),
-        Err(e) => {
-            let text = AppError::internal(e).message(app::i18n::I18n { locale: Locale::Fr });
-            (StatusCode::INTERNAL_SERVER_ERROR, text).into_response()
-        }
+        Err(e) => internal_text(e),
     }
 }
 

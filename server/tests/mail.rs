@@ -20,15 +20,33 @@ fn send_form<'a>(to: &'a str, subject: &'a str, body: &'a str) -> Vec<(&'static 
     ]
 }
 
+/// The test holders: alice.roy, bruno.roy, carla.roy (the first `N`), each signed in in its own
+/// browser, with their addresses.
+async fn holders<const N: usize>(s: &TestServer) -> [(String, Browser); N] {
+    let people = [("alice.roy", MOBILE), ("bruno.roy", "+33700000001"), ("carla.roy", "+33700000002")];
+    let mut out = Vec::new();
+    for (i, (local, mobile)) in people.into_iter().take(N).enumerate() {
+        let (_, address) = account(s, local, Some(mobile)).await;
+        let browser = Browser::new(s);
+        sign_in(s, &browser, &address, i + 1).await;
+        out.push((address, browser));
+    }
+    out.try_into().unwrap_or_else(|_| panic!("at most {} test holders", people.len()))
+}
+
+/// Each of `expected` ("action outcome") is in the audit trail.
+async fn assert_logged(s: &TestServer, expected: &[&str]) {
+    let log = actions(s).await;
+    for e in expected {
+        assert!(log.iter().any(|a| a == e), "{e} missing from {log:?}");
+    }
+}
+
 #[tokio::test]
 async fn messages_go_between_accounts_and_stay_in_their_mailboxes() {
     for engine in ENGINES {
         let s = TestServer::start(engine).await;
-        let (_, alice) = account(&s, "alice.roy", Some(MOBILE)).await;
-        let (_, bruno) = account(&s, "bruno.roy", Some("+33700000001")).await;
-        let (a, b) = (Browser::new(&s), Browser::new(&s));
-        sign_in(&s, &a, &alice, 1).await;
-        sign_in(&s, &b, &bruno, 2).await;
+        let [(alice, a), (bruno, b)] = holders(&s).await;
 
         // Not signed in: nothing.
         let anon = Browser::new(&s);
@@ -113,17 +131,18 @@ async fn messages_go_between_accounts_and_stay_in_their_mailboxes() {
         assert_eq!(anon.c.get(&url).send().await.unwrap().status(), 401);
         assert_eq!(b.c.get(format!("{}/messagerie/pj/{pdf_id}/1", s.base)).send().await.unwrap().status(), 404);
 
-        let log = actions(&s).await;
-        for expected in [
-            "mail.send success",
-            "mail.send failure:outside_trust_space",
-            "mail.open success",
-            "mail.open denied:not_found",
-            "mail.download success",
-            "mail.download denied:not_found",
-        ] {
-            assert!(log.iter().any(|a| a == expected), "{expected} missing from {log:?}");
-        }
+        assert_logged(
+            &s,
+            &[
+                "mail.send success",
+                "mail.send failure:outside_trust_space",
+                "mail.open success",
+                "mail.open denied:not_found",
+                "mail.download success",
+                "mail.download denied:not_found",
+            ],
+        )
+        .await;
         let dump = format!("{:?}", hygie_core::audit::latest(s.db(), 1000).await.unwrap());
         assert!(!dump.contains("Glycémie") && !dump.contains("Dœuf"), "no content in the audit trail");
         s.stop().await;
@@ -193,12 +212,11 @@ async fn mail_to_other_operators_is_queued_retried_and_bounced() {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
 
-        let log = actions(&s).await;
-        for expected in
-            ["mail.send success", "outbox.sent.mail.remote success", "outbox.failed.mail.remote failure:smtp"]
-        {
-            assert!(log.iter().any(|a| a == expected), "{expected} missing from {log:?}");
-        }
+        assert_logged(
+            &s,
+            &["mail.send success", "outbox.sent.mail.remote success", "outbox.failed.mail.remote failure:smtp"],
+        )
+        .await;
         let dump = format!("{:?}", hygie_core::audit::latest(s.db(), 1000).await.unwrap());
         assert!(!dump.contains("Intervention") && !dump.contains("opératoire"), "no content in the audit trail");
         // Bodies leave the queue once delivered or given up on: the message stays as Alice's Sent copy.
@@ -231,13 +249,7 @@ async fn attachments_upload_send_forward_within_limits() {
             c.mailbox.quota_mb = 2;
         })
         .await;
-        let (_, alice) = account(&s, "alice.roy", Some(MOBILE)).await;
-        let (_, bruno) = account(&s, "bruno.roy", Some("+33700000001")).await;
-        let (_, carla) = account(&s, "carla.roy", Some("+33700000002")).await;
-        let (a, b, c) = (Browser::new(&s), Browser::new(&s), Browser::new(&s));
-        sign_in(&s, &a, &alice, 1).await;
-        sign_in(&s, &b, &bruno, 2).await;
-        sign_in(&s, &c, &carla, 3).await;
+        let [(_, a), (bruno, b), (carla, c)] = holders(&s).await;
 
         let anon = Browser::new(&s);
         assert_eq!(anon.upload("x.pdf", "application/pdf", b"x".to_vec()).await.status, 401);
@@ -308,17 +320,18 @@ async fn attachments_upload_send_forward_within_limits() {
         }
         assert_eq!(last, 507, "the quota stops uploads");
 
-        let log = actions(&s).await;
-        for expected in [
-            "mail.upload success",
-            "mail.upload denied:too_large",
-            "mail.upload denied:quota",
-            "mail.send failure:unknown_upload",
-            "mail.upload_delete denied:not_found",
-            "mail.send denied:not_found",
-        ] {
-            assert!(log.iter().any(|a| a == expected), "{expected} missing from {log:?}");
-        }
+        assert_logged(
+            &s,
+            &[
+                "mail.upload success",
+                "mail.upload denied:too_large",
+                "mail.upload denied:quota",
+                "mail.send failure:unknown_upload",
+                "mail.upload_delete denied:not_found",
+                "mail.send denied:not_found",
+            ],
+        )
+        .await;
         let dump = format!("{:?}", hygie_core::audit::latest(s.db(), 1000).await.unwrap());
         assert!(!dump.contains("chographie"), "no file name in the audit trail");
         s.stop().await;
@@ -330,11 +343,7 @@ async fn attachments_upload_send_forward_within_limits() {
 async fn own_folders_are_scoped_to_their_holder() {
     for engine in ENGINES {
         let s = TestServer::start(engine).await;
-        let (_, alice) = account(&s, "alice.roy", Some(MOBILE)).await;
-        let (_, bruno) = account(&s, "bruno.roy", Some("+33700000001")).await;
-        let (a, b) = (Browser::new(&s), Browser::new(&s));
-        sign_in(&s, &a, &alice, 1).await;
-        sign_in(&s, &b, &bruno, 2).await;
+        let [(_, a), (bruno, b)] = holders(&s).await;
         let created = b.call("mail-folder-create", &[("name", "Patients"), ("parent", "0")]).await;
         assert_eq!(created.status, 200, "{engine:?}: {:?}", created.body);
         let id = created.body.as_i64().unwrap().to_string();
@@ -363,19 +372,20 @@ async fn own_folders_are_scoped_to_their_holder() {
         assert_eq!(b.call("mail-folder-delete", &[("id", &id)]).await.body, json!(1));
         assert_eq!(b.call("mail-list", &[("folder", "trash"), ("page", "0")]).await.body["total"], 1);
 
-        let log = actions(&s).await;
-        for expected in [
-            "mail.folder_create success",
-            "mail.folder_create failure:invalid",
-            "mail.folder_rename denied:not_found",
-            "mail.folder_delete denied:not_found",
-            "mail.folder_rename success",
-            "mail.folder_delete success",
-            "mail.images_allow denied:not_found",
-            "mail.images_allow success",
-        ] {
-            assert!(log.iter().any(|a| a == expected), "{expected} missing from {log:?}");
-        }
+        assert_logged(
+            &s,
+            &[
+                "mail.folder_create success",
+                "mail.folder_create failure:invalid",
+                "mail.folder_rename denied:not_found",
+                "mail.folder_delete denied:not_found",
+                "mail.folder_rename success",
+                "mail.folder_delete success",
+                "mail.images_allow denied:not_found",
+                "mail.images_allow success",
+            ],
+        )
+        .await;
         s.stop().await;
     }
 }
@@ -393,13 +403,7 @@ fn png_size(png: &[u8]) -> (u32, u32) {
 async fn pdf_attachments_preview_as_images_for_their_holder_only() {
     for engine in ENGINES {
         let s = TestServer::start(engine).await;
-        let (_, alice) = account(&s, "alice.roy", Some(MOBILE)).await;
-        let (_, bruno) = account(&s, "bruno.roy", Some("+33700000001")).await;
-        let (_, carla) = account(&s, "carla.roy", Some("+33700000002")).await;
-        let (a, b, c) = (Browser::new(&s), Browser::new(&s), Browser::new(&s));
-        sign_in(&s, &a, &alice, 1).await;
-        sign_in(&s, &b, &bruno, 2).await;
-        sign_in(&s, &c, &carla, 3).await;
+        let [(_, a), (bruno, b), (_, c)] = holders(&s).await;
 
         let long_page = String::from_utf8(hygie_server::pdf::sample(1))
             .unwrap()
@@ -481,18 +485,19 @@ async fn pdf_attachments_preview_as_images_for_their_holder_only() {
         // The server is still whole after the broken file.
         assert_eq!(page(&b, "3/apercu/1".into()).await.status(), 200);
 
-        let log = actions(&s).await;
-        for expected in [
-            "mail.preview success",
-            "mail.preview denied:not_found",
-            "mail.preview failure:unreadable",
-            "mail.preview_page success",
-            "mail.preview_page denied:no_page",
-            "mail.preview_page denied:not_found",
-            "mail.preview_page failure:unreadable",
-        ] {
-            assert!(log.iter().any(|a| a == expected), "{expected} missing from {log:?}");
-        }
+        assert_logged(
+            &s,
+            &[
+                "mail.preview success",
+                "mail.preview denied:not_found",
+                "mail.preview failure:unreadable",
+                "mail.preview_page success",
+                "mail.preview_page denied:no_page",
+                "mail.preview_page denied:not_found",
+                "mail.preview_page failure:unreadable",
+            ],
+        )
+        .await;
         s.stop().await;
     }
 }
@@ -503,11 +508,7 @@ async fn pdf_attachments_preview_as_images_for_their_holder_only() {
 async fn conversations_fold_into_one_line() {
     for engine in ENGINES {
         let s = TestServer::start(engine).await;
-        let (_, alice) = account(&s, "alice.roy", Some(MOBILE)).await;
-        let (_, bruno) = account(&s, "bruno.roy", Some("+33700000001")).await;
-        let (a, b) = (Browser::new(&s), Browser::new(&s));
-        sign_in(&s, &a, &alice, 1).await;
-        sign_in(&s, &b, &bruno, 2).await;
+        let [(alice, a), (bruno, b)] = holders(&s).await;
 
         assert_eq!(a.call("mail-send", &send_form(&bruno, "Suivi", "Premier.")).await.status, 200);
         async fn inbox(who: &Browser) -> serde_json::Value {

@@ -483,14 +483,14 @@ pub struct PdfPreview {
 #[server(name = MailPdfPreview, prefix = "/api", endpoint = "mail-pdf-preview")]
 pub async fn mail_pdf_preview(id: i64, index: u32) -> Result<PdfPreview, AppError> {
     use hygie_core::audit::Outcome;
-    use hygie_core::mail::preview::{is_pdf, PreviewError, MAX_PAGES};
+    use hygie_core::mail::preview::{PreviewError, MAX_PAGES};
 
     use crate::server::{audit_account, limit_hourly, services, signed_in};
     let svc = services()?;
     let (_, a) = signed_in(&svc, true).await?;
     let object = Some(format!("message:{id} attachment:{index}"));
-    let file = hygie_core::mail::attachment(&svc.db, a.id, id, index as usize).await.map_err(AppError::internal)?;
-    let Some(file) = file.filter(|f| is_pdf(&f.bytes)) else {
+    let file = hygie_core::mail::pdf_attachment(&svc.db, a.id, id, index as usize).await.map_err(AppError::internal)?;
+    let Some(file) = file else {
         audit_account(&svc, a.id, "mail.preview", Outcome::Denied("not_found".into()), object).await;
         return Err(AppError::NotFound);
     };

@@ -1082,6 +1082,12 @@ pub async fn attachment(db: &Db, account_id: i64, id: i64, index: usize) -> Resu
     }))
 }
 
+/// Attachment `index` of message `id` of `account_id` when it is a PDF by its content, the only
+/// kind that can be previewed.
+pub async fn pdf_attachment(db: &Db, account_id: i64, id: i64, index: usize) -> Result<Option<Attachment>, StoreError> {
+    Ok(attachment(db, account_id, id, index).await?.filter(|f| preview::is_pdf(&f.bytes)))
+}
+
 /// What can be done to a selection of messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
