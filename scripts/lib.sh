@@ -10,6 +10,17 @@ WASM_BINDGEN_VERSION="0.2.130"
 say() { printf '\033[1;34m==>\033[0m %s\n' "$*"; }
 die() { printf '\033[1;31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 
+# report_disk: says how much room the build has; a full disk kills the linker with SIGBUS, which
+# otherwise reads like a toolchain bug.
+report_disk() {
+  local avail_kb
+  avail_kb=$(df -Pk "$ROOT" | awk 'NR==2 {print $4}')
+  say "free disk space next to the build: $(( avail_kb / 1024 / 1024 )) GiB ($(du -sh "$ROOT/target" 2>/dev/null | cut -f1 || echo 0) in target/)"
+  if [ "$avail_kb" -lt $(( 6 * 1024 * 1024 )) ]; then
+    printf '\033[1;33mwarning:\033[0m less than 6 GiB free; a clean build and test run needs about 5 GiB\n' >&2
+  fi
+}
+
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"
   elif command -v sudo >/dev/null 2>&1; then sudo "$@"

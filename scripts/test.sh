@@ -4,6 +4,9 @@
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 started=$(date +%s)
+# CI builds once from scratch: the incremental cache would only take disk space.
+if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=0; fi
+report_disk
 
 ensure_apt chromium postgresql python3-aiosmtpd ca-certificates
 ensure_rust_tools
@@ -52,4 +55,5 @@ export HYGIE_E2E_BIN="$ROOT/target/debug/hygie"
 say "audit trail after the end-to-end run"
 "$ROOT/target/debug/hygie" audit verify
 
+report_disk
 say "all tests passed in $(( $(date +%s) - started )) s"
