@@ -2,7 +2,8 @@
 # Benchmark: a 10,000-message mailbox imported with `hygie mail import`, then the latency of
 # the list page, opening a message and searching, through the real server functions (p50/p99
 # over 100 requests each). Release build by default; BIN=target/debug/hygie SKIP_BUILD=1 to
-# measure another binary. MESSAGES=n changes the mailbox size.
+# measure another binary. MESSAGES=n changes the mailbox size. NEIGHBOURS=1 or 2 imports the same
+# mailbox into one or two other accounts too, as on an instance shared by many holders.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 BIN="${BIN:-$ROOT/target/release/hygie}"
@@ -69,6 +70,12 @@ start=$(date +%s.%N)
 "$BIN" mail import --account camille.durand@hygie.localhost "$dir/box.mbox"
 python3 -c "import sys; print(f'import of {sys.argv[1]} messages: {float(sys.argv[3]) - float(sys.argv[2]):.1f} s')" \
   "$MESSAGES" "$start" "$(date +%s.%N)"
+
+neighbours=(louis.martin nadia.benali)
+for n in $(seq 1 "${NEIGHBOURS:-0}"); do
+  say "importing the same mailbox for ${neighbours[$((n - 1))]}"
+  "$BIN" mail import --account "${neighbours[$((n - 1))]}@hygie.localhost" "$dir/box.mbox" >/dev/null
+done
 
 jar="$dir/jar"
 api() { curl -sk -b "$jar" -c "$jar" -H "Origin: https://127.0.0.1:$port" -H 'Accept: application/json' \

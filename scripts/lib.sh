@@ -17,7 +17,7 @@ report_disk() {
   avail_kb=$(df -Pk "$ROOT" | awk 'NR==2 {print $4}')
   say "free disk space next to the build: $(( avail_kb / 1024 / 1024 )) GiB ($(du -sh "$ROOT/target" 2>/dev/null | cut -f1 || echo 0) in target/)"
   if [ "$avail_kb" -lt $(( 6 * 1024 * 1024 )) ]; then
-    printf '\033[1;33mwarning:\033[0m less than 6 GiB free; a clean build and test run needs about 5 GiB\n' >&2
+    printf '\033[1;33mwarning:\033[0m less than 6 GiB free; a clean build and test run fills about 3 GiB in target/\n' >&2
   fi
 }
 

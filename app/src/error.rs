@@ -54,6 +54,9 @@ pub enum AppError {
     /// The sender's mailbox is full (quota in MB).
     #[error("quota exceeded")]
     QuotaExceeded { quota_mb: i64 },
+    /// The draft being saved was sent or deleted meanwhile.
+    #[error("draft gone")]
+    DraftGone,
 }
 
 impl AppError {
@@ -95,6 +98,7 @@ impl AppError {
             }
             AppError::TooLarge { max_mb } => t.fmt(Msg::ErrTooLarge, &[("max", &max_mb.to_string())]),
             AppError::QuotaExceeded { quota_mb } => t.fmt(Msg::ErrQuotaExceeded, &[("quota", &quota_mb.to_string())]),
+            AppError::DraftGone => t.t(Msg::ErrDraftGone).into(),
         }
     }
 }

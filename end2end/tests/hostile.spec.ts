@@ -98,6 +98,9 @@ test('remote images show only after "show images from this sender"', async ({ pa
   expect(hits).toEqual([]);
   await page.getByRole('button', { name: 'Toujours afficher les images de lettre@labo.mssante.fr' }).click();
   await expect(page.getByRole('button', { name: /Toujours afficher les images/ })).toHaveCount(0);
+  // The refetched message carries the remote address again (the server's part), so a missing
+  // request below is the browser's part.
+  await expect(page.locator('iframe.mail-html')).toHaveAttribute('srcdoc', new RegExp(`${t}/photo\\.gif`));
   await expect.poll(() => hits, { timeout: 10_000 }).toEqual(['/photo.gif']);
   await page.waitForTimeout(500);
   expect(hits).toEqual(['/photo.gif']);

@@ -3,7 +3,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
-import { expectNoAxeViolations, watchConsole, signInToMailbox, nextOutbox, samplePdf, DEMO } from './helpers';
+import { expectNoAxeViolations, gotoHydrated, watchConsole, signInToMailbox, nextOutbox, samplePdf, DEMO } from './helpers';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -211,6 +211,48 @@ test('drafts save themselves, keep their files, come back and leave when sent', 
   await page.getByRole('link', { name: 'Brouillons' }).click();
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Brouillons');
   await expect(page.locator('.message-list li').filter({ hasText: 'Compte rendu de visite' })).toHaveCount(0);
+
+  // Deleted from another window while still being written: the text stays on screen, the person
+  // is told, and it is saved again as a new draft.
+  await page.getByRole('link', { name: 'Écrire' }).click();
+  await expect(page.getByRole('button', { name: 'Envoyer' })).toBeEnabled();
+  await page.getByLabel('Objet').fill('Synthèse de situation');
+  await page.getByLabel('Message', { exact: true }).fill('Famille suivie depuis mars.');
+  await page.getByRole('button', { name: 'Enregistrer le brouillon' }).click();
+  await expect(page.locator('.draft-status')).toHaveText('Brouillon enregistré.');
+  const other = await page.context().newPage();
+  await gotoHydrated(other, '/messagerie/brouillons');
+  await other.getByRole('checkbox', { name: 'Sélectionner : Synthèse de situation' }).check();
+  await other.getByRole('button', { name: 'Supprimer', exact: true }).click();
+  await expect(other.locator('.message-list li').filter({ hasText: 'Synthèse de situation' })).toHaveCount(0);
+  // The next automatic save finds the draft gone; the one after makes a new draft.
+  await page.getByLabel('Message', { exact: true }).fill('Famille suivie depuis mars. Visite prévue.');
+  await expect(page.locator('.draft-status')).toContainText('envoyé ou supprimé depuis une autre fenêtre', { timeout: 12_000 });
+  await expect(page.getByLabel('Message', { exact: true })).toHaveValue('Famille suivie depuis mars. Visite prévue.');
+  await expect(page.locator('.draft-status')).toHaveText('Brouillon enregistré.', { timeout: 12_000 });
+  await other.reload();
+  await expect(other.locator('.message-list li').filter({ hasText: 'Synthèse de situation' })).toContainText('Visite prévue');
+  await other.close();
+
+  // Abandoned while its first save is still on the way: the save's draft goes too.
+  await page.getByRole('link', { name: 'Brouillons' }).click();
+  await expect(page.locator('.message-list li').filter({ hasText: 'Synthèse de situation' })).toHaveCount(1);
+  await page.getByRole('link', { name: 'Écrire' }).click();
+  await expect(page.getByRole('button', { name: 'Envoyer' })).toBeEnabled();
+  await page.route('**/api/mail-save-draft', async (route) => {
+    await new Promise((r) => setTimeout(r, 1500));
+    await route.continue();
+  });
+  await page.getByLabel('Objet').fill('Note abandonnée');
+  await page.getByRole('button', { name: 'Enregistrer le brouillon' }).click();
+  await expect(page.locator('.draft-status')).toHaveText('Enregistrement du brouillon…');
+  await page.getByRole('button', { name: 'Abandonner' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toHaveText('Brouillons');
+  await page.unroute('**/api/mail-save-draft');
+  await page.waitForTimeout(1000);
+  await page.reload();
+  await expect(page.locator('.message-list li').filter({ hasText: 'Synthèse de situation' })).toHaveCount(1);
+  await expect(page.locator('.message-list li').filter({ hasText: 'Note abandonnée' })).toHaveCount(0);
   expect(problems).toEqual([]);
 });
 

@@ -139,6 +139,7 @@ pub fn status_of(e: &AppError) -> StatusCode {
         AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         AppError::QuotaExceeded { .. } => StatusCode::INSUFFICIENT_STORAGE,
+        AppError::DraftGone => StatusCode::CONFLICT,
         AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -555,3 +555,58 @@ async fn conversations_fold_into_one_line() {
         s.stop().await;
     }
 }
+
+async fn drafts_total(who: &Browser) -> serde_json::Value {
+    who.call("mail-list", &[("folder", "drafts"), ("page", "0")]).await.body["total"].clone()
+}
+
+/// Saves a draft to `to` with `body`, over the draft `draft_id` (0: a new one).
+async fn save(who: &Browser, to: &str, body: &str, draft_id: i64) -> Answer {
+    let id = draft_id.to_string();
+    let mut form = send_form(to, "Compte rendu", body);
+    form.push(("input[draft_id]", &id));
+    who.call("mail-save-draft", &form).await
+}
+
+#[tokio::test]
+async fn a_draft_thrown_away_or_sent_stays_gone() {
+    for engine in ENGINES {
+        let s = TestServer::start(engine).await;
+        let [(_, a), (bruno, b)] = holders(&s).await;
+        // Created once, then saved in place.
+        let first = save(&a, &bruno, "Patient vu ce matin", 0).await;
+        assert_eq!(first.status, 200, "{engine:?} {:?}", first.body);
+        let id = first.body["id"].as_i64().unwrap();
+        assert_eq!(save(&a, &bruno, "Patient vu ce matin, revoir", id).await.body["id"], id);
+        assert_eq!(drafts_total(&a).await, 1);
+
+        // Thrown away (to the Trash); a save that arrives late does not bring it back.
+        assert_eq!(a.call("mail-act", &[("action", "trash"), ("ids[0]", &id.to_string())]).await.body, json!(1));
+        let late = save(&a, &bruno, "Patient vu ce matin, revoir jeudi", id).await;
+        assert_eq!((late.status, late.body), (409, json!("DraftGone")));
+        assert_eq!(drafts_total(&a).await, 0);
+        assert_eq!(a.call("mail-list", &[("folder", "trash"), ("page", "0")]).await.body["total"], 1);
+
+        // Another holder's save on that id learns nothing and writes nothing.
+        let theirs = save(&b, &bruno, "volé", id).await;
+        assert_eq!((theirs.status, theirs.body), (409, json!("DraftGone")));
+        assert_eq!(drafts_total(&b).await, 0);
+
+        // The composer then saves the text as a new draft, which sending takes away for good.
+        let again = save(&a, &bruno, "Patient vu ce matin, revoir jeudi", 0).await.body["id"].as_i64().unwrap();
+        assert_ne!(again, id);
+        let mut form = send_form(&bruno, "Compte rendu", "Patient vu ce matin, revoir jeudi");
+        let again_text = again.to_string();
+        form.push(("input[draft_id]", &again_text));
+        assert_eq!(a.call("mail-send", &form).await.status, 200);
+        assert_eq!(save(&a, &bruno, "trop tard", again).await.status, 409);
+        assert_eq!(drafts_total(&a).await, 0);
+        assert_eq!(b.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.body["total"], 1);
+
+        assert_logged(
+            &s,
+            &["mail.draft_create success", "mail.draft_save success", "mail.draft_save failure:draft_gone", "mail.send success"],
+        )
+            .await;
+    }
+}

@@ -357,16 +357,19 @@ pub async fn mail_save_draft(input: ComposeInput) -> Result<DraftSaved, AppError
     let limits = svc.mail_limits;
     match drafts::save(&svc.db, svc.clock.as_ref(), &a, c.draft_id, &draft, &typed, &limits).await {
         Ok(saved) => {
-            // Creating a draft is recorded; its later saves (every few seconds) change that row only.
-            if c.draft_id != Some(saved.id) {
-                audit_account(&svc, a.id, "mail.draft_create", Outcome::Success, Some(format!("message:{}", saved.id)))
-                    .await;
-            }
+            // Every save is recorded (the composer saves only when something changed).
+            let action = if c.draft_id == Some(saved.id) { "mail.draft_save" } else { "mail.draft_create" };
+            audit_account(&svc, a.id, action, Outcome::Success, Some(format!("message:{}", saved.id))).await;
             Ok(DraftSaved { id: saved.id, attachments: saved.attachment_names })
         }
         Err(SendError::TooLarge { max_bytes }) => Err(AppError::TooLarge { max_mb: max_bytes / (1024 * 1024) }),
         Err(SendError::QuotaExceeded { quota_bytes }) => {
             Err(AppError::QuotaExceeded { quota_mb: quota_bytes / (1024 * 1024) })
+        }
+        Err(SendError::DraftGone) => {
+            let target = c.draft_id.map(|id| format!("message:{id}"));
+            audit_account(&svc, a.id, "mail.draft_save", Outcome::Failure("draft_gone".into()), target).await;
+            Err(AppError::DraftGone)
         }
         Err(e) => Err(AppError::internal(e)),
     }
@@ -439,6 +442,8 @@ pub async fn mail_send(input: ComposeInput) -> Result<i64, AppError> {
                 SendError::QuotaExceeded { quota_bytes } => {
                     ("quota", AppError::QuotaExceeded { quota_mb: mb(quota_bytes) })
                 }
+                // Sending never saves a draft again: it only takes the draft away.
+                SendError::DraftGone => ("draft_gone", AppError::DraftGone),
                 SendError::Store(e) => return Err(AppError::internal(e)),
             };
             audit_account(&svc, a.id, "mail.send", Outcome::Failure(code.into()), None).await;

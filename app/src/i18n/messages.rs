@@ -462,6 +462,7 @@ messages! {
     ErrRecipientFull => "La boîte aux lettres de {address} est pleine : elle ne peut rien recevoir pour l'instant. Le message n'a pas été envoyé.", "{address}'s mailbox is full and cannot receive anything for now. The message was not sent.";
     ErrTooLarge => "Le message dépasse {max} Mo (texte et pièces jointes ensemble). Retirez une pièce jointe, ou envoyez-la dans un second message.", "The message is over {max} MB (text and attachments together). Remove an attachment, or send it in a second message.";
     ErrQuotaExceeded => "Votre boîte aux lettres est pleine ({quota} Mo). Supprimez des messages et videz la corbeille pour libérer de la place. Le message n'a pas été envoyé.", "Your mailbox is full ({quota} MB). Delete messages and empty the Trash to make room. The message was not sent.";
+    ErrDraftGone => "Ce brouillon a été envoyé ou supprimé depuis une autre fenêtre. Votre texte est toujours ici : il est enregistré comme un nouveau brouillon.", "This draft was sent or deleted from another window. Your text is still here: it is saved as a new draft.";
     DeliveriesTitle => "Remise chez les autres opérateurs", "Delivery to other operators";
     DeliveryPending => "{address} : remise en cours ({attempts} tentative(s) ; Hygie réessaie pendant 48 heures)", "{address}: being delivered ({attempts} attempt(s); Hygie keeps trying for 48 hours)";
     DeliverySent => "{address} : remis au serveur de son opérateur", "{address}: handed to their operator's server";

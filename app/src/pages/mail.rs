@@ -1091,6 +1091,9 @@ fn ComposeForm(initial: ComposeInput, forwarded: Vec<ForwardedFile>, max_bytes: 
     let in_flight = StoredValue::new(ComposeInput::default());
     let finished = StoredValue::new(false);
     let draft_status = RwSignal::new(None::<Result<(), String>>);
+    // Counts the save answers once taken in: what waited for a save (sending, discarding) runs
+    // after this, so it sees the draft's id and files as the answer left them.
+    let settled = RwSignal::new(0_u32);
     let try_save = move || {
         if finished.get_value() || saving.get_untracked() || pending.get_untracked() {
             return;
@@ -1127,8 +1130,20 @@ fn ComposeForm(initial: ComposeInput, forwarded: Vec<ForwardedFile>, max_bytes: 
                 ..sent
             });
             draft_status.set(Some(Ok(())));
+            settled.update(|n| *n += 1);
         }
-        Some(Err(e)) => draft_status.set(Some(Err(e.message(t)))),
+        Some(Err(AppError::DraftGone)) if !finished.get_value() => {
+            // Sent or deleted from another window: the text on screen becomes a new draft at the
+            // next save, and the person is told.
+            draft_id.set(0);
+            saved_as.set_value(ComposeInput::default());
+            draft_status.set(Some(Err(AppError::DraftGone.message(t))));
+            settled.update(|n| *n += 1);
+        }
+        Some(Err(e)) => {
+            draft_status.set(Some(Err(e.message(t))));
+            settled.update(|n| *n += 1);
+        }
         None => {}
     });
     #[cfg(feature = "hydrate")]
@@ -1209,7 +1224,8 @@ fn ComposeForm(initial: ComposeInput, forwarded: Vec<ForwardedFile>, max_bytes: 
         }
     };
     Effect::new(move |_| {
-        if !saving.get() && send_queued.get_value() {
+        settled.track();
+        if send_queued.get_value() {
             send_queued.set_value(false);
             submit_now();
         }
@@ -1230,13 +1246,31 @@ fn ComposeForm(initial: ComposeInput, forwarded: Vec<ForwardedFile>, max_bytes: 
             navigate_away("/messagerie/brouillons", Default::default());
         }
     });
-    let on_discard = move |_| {
-        finished.set_value(true);
+    let discard_now = move || {
         let id = draft_id.get_untracked();
         if id > 0 {
             discard.dispatch(MailAct { action: "trash".into(), ids: vec![id] });
         } else {
             leave("/messagerie/reception", Default::default());
+        }
+    };
+    // Discarding waits for a save under way too: its answer names the draft to throw away (the
+    // first save creates it), and a save arriving after the discard would find no draft.
+    let discard_queued = StoredValue::new(false);
+    let discard_later = discard_now.clone();
+    Effect::new(move |_| {
+        settled.track();
+        if discard_queued.get_value() {
+            discard_queued.set_value(false);
+            discard_later();
+        }
+    });
+    let on_discard = move |_| {
+        finished.set_value(true);
+        if saving.get_untracked() {
+            discard_queued.set_value(true);
+        } else {
+            discard_now();
         }
     };
     view! {

@@ -98,14 +98,17 @@ pub async fn save(
                 .fetch_optional(&mut *tx).await?,
             None => None,
         };
-        let id = match updated {
-            Some(id) => {
+        let id = match (updated, existing) {
+            (Some(id), _) => {
                 if sqlite {
                     sqlx::query("DELETE FROM messages_fts WHERE rowid = $1").bind(id).execute(&mut *tx).await?;
                 }
                 id
             }
-            None => sqlx::query_scalar(
+            // Sent, discarded or deleted since the composer last saved it: a new draft would
+            // bring back what the person threw away. The composer decides what to do.
+            (None, Some(_)) => return Err(super::SendError::DraftGone),
+            (None, None) => sqlx::query_scalar(
                 "INSERT INTO messages (account_id, folder_id, message_id, thread_id, in_reply_to, from_addr, from_name, \
                  to_addrs, cc_addrs, bcc_addrs, subject, snippet, date_ms, size, urgent, unread, raw, created_ms, \
                  attachment_names) \

@@ -228,6 +228,10 @@ pub enum SendError {
     /// A recipient's mailbox here is full.
     #[error("{0}'s mailbox is full")]
     MailboxFull(String),
+    /// The draft being saved again is no longer one of the author's drafts: sent, discarded or
+    /// deleted meanwhile (another window, or a discard that overtook the save).
+    #[error("the draft is no longer in Drafts")]
+    DraftGone,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -832,7 +836,9 @@ fn index_text(body: &str) -> String {
 fn index_statement(db: &Db) -> &'static str {
     match db.backend() {
         Backend::Sqlite => {
-            "INSERT INTO messages_fts (rowid, subject, body, people, attachments) VALUES ($1, $2, $3, $4, $5)"
+            // The holder's token comes from the message row itself, written just before.
+            "INSERT INTO messages_fts (rowid, subject, body, people, attachments, owner) \
+             SELECT $1, $2, $3, $4, $5, 'a' || account_id FROM messages WHERE id = $1"
         }
         Backend::Postgres => {
             "UPDATE messages SET search = setweight(to_tsvector('french', $2), 'A') || to_tsvector('french', $3) \
@@ -930,9 +936,10 @@ pub async fn search(
     if !words.is_empty() || !subject_words.is_empty() {
         match db.backend() {
             Backend::Sqlite => {
-                let m = words
-                    .iter()
-                    .map(|w| format!("\"{w}\"*"))
+                // The holder first, so that only their messages' matches are walked; free words
+                // never match the holder column.
+                let m = std::iter::once(format!("owner : \"a{account_id}\""))
+                    .chain(words.iter().map(|w| format!("{{subject body people attachments}} : \"{w}\"*")))
                     .chain(subject_words.iter().map(|w| format!("subject : \"{w}\"*")))
                     .collect::<Vec<_>>()
                     .join(" ");
@@ -1420,6 +1427,8 @@ mod tests {
             assert_eq!(found("pj:", b.id).await, 0);
             assert_eq!(found("introuvable", b.id).await, 0);
             assert_eq!(found("demain", holder(&t.db, &clock, "dora").await.id).await, 0, "another mailbox");
+            // The holder's token in the index is no word of the messages.
+            assert_eq!(found(&format!("a{}", b.id), b.id).await, 0, "the owner column is not searched");
             assert!(found("demain à:bruno", a.id).await >= 1, "the sender finds it in Sent");
             let today = time::OffsetDateTime::from_unix_timestamp(clock.now_ms() / 1000).unwrap().date();
             let (y, m, d) = (today.year(), today.month() as u8, today.day());
@@ -1828,9 +1837,12 @@ mod tests {
             let found = search(&t.db, &clock, a.id, &SearchQuery::parse("jeudi"), Some("drafts"), 10).await.unwrap();
             assert_eq!(found.len(), 1, "the index follows the latest text");
             assert!(search(&t.db, &clock, b.id, &SearchQuery::parse("jeudi"), None, 10).await.unwrap().is_empty());
-            // Another account cannot overwrite it: its save makes a draft of its own.
-            let other = drafts::save(&t.db, &clock, &b, Some(first.id), &d2, &typed2, &limits).await.unwrap();
-            assert_ne!(other.id, first.id);
+            // Another account cannot overwrite it, nor learn that it exists.
+            assert!(matches!(
+                drafts::save(&t.db, &clock, &b, Some(first.id), &d2, &typed2, &limits).await,
+                Err(SendError::DraftGone)
+            ));
+            assert_eq!(list(&t.db, &clock, b.id, "drafts", 0, 10, false).await.unwrap().1, 0);
 
             // Sent: the draft leaves the Drafts folder in the same transaction.
             let out = Draft {
@@ -1841,6 +1853,12 @@ mod tests {
                 ..Default::default()
             };
             send(&t.db, &clock, &a, &out, &domains, "https://h.example", &limits).await.unwrap();
+            assert_eq!(list(&t.db, &clock, a.id, "drafts", 0, 10, false).await.unwrap().1, 0);
+            // A save that arrives after the sending (a late autosave) does not bring it back.
+            assert!(matches!(
+                drafts::save(&t.db, &clock, &a, Some(first.id), &d2, &typed2, &limits).await,
+                Err(SendError::DraftGone)
+            ));
             assert_eq!(list(&t.db, &clock, a.id, "drafts", 0, 10, false).await.unwrap().1, 0);
             assert!(search(&t.db, &clock, a.id, &SearchQuery::parse("jeudi"), Some("drafts"), 10)
                 .await
