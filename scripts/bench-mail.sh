@@ -16,7 +16,8 @@ export HYGIE_DATA_DIR="$dir/data" HYGIE_LISTEN="127.0.0.1:$port" HYGIE_HTTP_LIST
 export HYGIE_DEMO_ACCOUNTS=true LEPTOS_SITE_ROOT="$ROOT/target/site"
 "$BIN" serve >"$dir/log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
+# KEEP_DIR=1 keeps the database (and the mbox) for a closer look afterwards.
+trap 'kill $pid 2>/dev/null; if [ "${KEEP_DIR:-}" = 1 ]; then echo "kept: $dir"; else rm -rf "$dir"; fi' EXIT
 for _ in $(seq 1 100); do curl -skf "https://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
 
 say "generating an mbox of $MESSAGES messages"

@@ -3,6 +3,7 @@
 //! replaces the whole list in one transaction: readers see the old list or the new one, and a
 //! file that does not parse or holds no domain changes nothing.
 
+use crate::store::BeginWrite;
 use std::collections::HashSet;
 use std::io::BufRead;
 
@@ -93,7 +94,7 @@ fn tag(ns: &ResolveResult, local: &[u8]) -> Tag {
 /// Replaces the whole list in one transaction. Returns how many domains are now in force.
 pub async fn replace(db: &Db, clock: &dyn Clock, domains: &[String]) -> Result<u64, StoreError> {
     crate::with_pool!(db, p => {
-        let mut tx = p.begin().await?;
+        let mut tx = p.begin_write().await?;
         sqlx::query("DELETE FROM trust_domains").execute(&mut *tx).await?;
         for chunk in domains.chunks(500) {
             let values: Vec<String> = (1..=chunk.len()).map(|i| format!("(${i})")).collect();

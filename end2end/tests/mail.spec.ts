@@ -235,9 +235,13 @@ test('drafts save themselves, keep their files, come back and leave when sent', 
   await other.close();
 
   // Abandoned while its first save is still on the way: the save's draft goes too.
+  // From a draft, "Écrire" starts a new message.
   await page.getByRole('link', { name: 'Brouillons' }).click();
-  await expect(page.locator('.message-list li').filter({ hasText: 'Synthèse de situation' })).toHaveCount(1);
+  await page.locator('.message-list li').filter({ hasText: 'Synthèse de situation' }).locator('a').click();
+  await expect(page.getByLabel('Objet')).toHaveValue('Synthèse de situation');
   await page.getByRole('link', { name: 'Écrire' }).click();
+  await expect(page.getByLabel('Objet')).toHaveValue('');
+  await expect(page.getByLabel('Message', { exact: true })).toHaveValue('');
   await expect(page.getByRole('button', { name: 'Envoyer' })).toBeEnabled();
   await page.route('**/api/mail-save-draft', async (route) => {
     await new Promise((r) => setTimeout(r, 1500));

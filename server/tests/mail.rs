@@ -605,8 +605,13 @@ async fn a_draft_thrown_away_or_sent_stays_gone() {
 
         assert_logged(
             &s,
-            &["mail.draft_create success", "mail.draft_save success", "mail.draft_save failure:draft_gone", "mail.send success"],
+            &[
+                "mail.draft_create success",
+                "mail.draft_save success",
+                "mail.draft_save failure:draft_gone",
+                "mail.send success",
+            ],
         )
-            .await;
+        .await;
     }
 }

@@ -4,7 +4,7 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Redirect;
-use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
+use leptos_router::hooks::{use_location, use_navigate, use_params_map, use_query_map};
 
 use crate::api::{
     mail_folders, mail_list, mail_open, mail_search, mail_usage, FolderView, MailAct, MailAllowImages, MailEmptyTrash,
@@ -1000,6 +1000,17 @@ fn prefill(t: I18n, start: Start) -> (ComposeInput, Vec<ForwardedFile>) {
 /// `/messagerie/ecrire`: write a message.
 #[component]
 pub fn ComposePage() -> impl IntoView {
+    let location = use_location();
+    // Another address on this page (Écrire while replying or in a draft) starts another message;
+    // the one on screen is saved as a draft as it leaves.
+    move || {
+        location.search.track();
+        view! { <Composer/> }
+    }
+}
+
+#[component]
+fn Composer() -> impl IntoView {
     let t = use_i18n();
     let query = use_query_map();
     let reply_to = query.with_untracked(|q| q.get("repondre").and_then(|v| v.parse::<i64>().ok()));

@@ -3,6 +3,7 @@
 //! current once loaded and indexed. Memory stays flat: one batch of rows at a time, plus the
 //! distinct professions and specialties and the first [`MAX_REPORTED`] problems.
 
+use crate::store::BeginWrite;
 use std::collections::HashMap;
 use std::io::BufRead;
 
@@ -365,7 +366,7 @@ async fn load<R: BufRead + Send>(
     // The switch: facets, the import's record and the current pointer in one transaction.
     let previous = super::current_import(db).await?;
     crate::with_pool!(db, p => {
-        let mut tx = p.begin().await?;
+        let mut tx = p.begin_write().await?;
         for (kind, counts) in [("profession", &professions), ("specialty", &specialties)] {
             for (label, n) in counts {
                 sqlx::query("INSERT INTO directory_facets (import_id, kind, label, entries) VALUES ($1, $2, $3, $4)")
@@ -415,7 +416,7 @@ async fn store_batch(db: &Db, table: &str, rows: &[(u64, Line)]) -> Result<u64, 
     // of parameters of a batch. Anonymous parameters have no name to look up.
     let numbered = db.backend() == crate::Backend::Postgres;
     crate::with_pool!(db, p => {
-        let mut tx = p.begin().await?;
+        let mut tx = p.begin_write().await?;
         for chunk in rows.chunks(ROWS_PER_STATEMENT) {
             let mut sql = format!("INSERT INTO {table} ({}) VALUES ", COLUMNS.join(", "));
             let mut n = 0;

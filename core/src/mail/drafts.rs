@@ -3,6 +3,7 @@
 //! raw message holds the subject, text and attachments, so that reopening a draft brings its
 //! files back like a forward does.
 
+use crate::store::BeginWrite;
 use mail_builder::headers::address::Address;
 use mail_builder::MessageBuilder;
 
@@ -86,7 +87,7 @@ pub async fn save(
     let index_sql = index_statement(db);
     let sqlite = db.backend() == Backend::Sqlite;
     let id = crate::with_pool!(db, p => {
-        let mut tx = p.begin().await?;
+        let mut tx = p.begin_write().await?;
         let updated: Option<i64> = match existing {
             Some(id) => sqlx::query_scalar(
                 "UPDATE messages SET message_id = $3, thread_id = $4, in_reply_to = $5, to_addrs = $6, cc_addrs = $7, \

@@ -3,6 +3,7 @@
 //! and URLs by a key: a standard folder's role (`inbox`…) or `d<ID>` for the holder's own.
 
 use crate::clock::Clock;
+use crate::store::BeginWrite;
 use crate::store::{Db, StoreError};
 
 /// The deepest nesting: a folder, a sub-folder and a sub-sub-folder.
@@ -188,7 +189,7 @@ pub async fn delete(db: &Db, clock: &dyn Clock, account_id: i64, id: i64) -> Res
     let trash = super::folder_id(db, clock, account_id, "trash").await?;
     let mut moved = 0;
     crate::with_pool!(db, p => {
-        let mut tx = p.begin().await?;
+        let mut tx = p.begin_write().await?;
         for f in &doomed {
             moved += sqlx::query(
                 "UPDATE messages SET folder_id = $1, trashed_from = NULL WHERE folder_id = $2 AND account_id = $3")

@@ -2,6 +2,7 @@
 //! this instance's accounts, lists and reading. Every query is scoped by account: another
 //! account's ids are simply not found.
 
+use crate::store::BeginWrite;
 use mail_builder::headers::address::Address;
 use mail_builder::headers::raw::Raw;
 use mail_builder::MessageBuilder;
@@ -390,7 +391,7 @@ pub async fn send(
     let index_sql = index_statement(db);
     let mut ids = Vec::new();
     crate::with_pool!(db, p => {
-        let mut tx = p.begin().await?;
+        let mut tx = p.begin_write().await?;
         for r in &rows {
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO messages (account_id, folder_id, message_id, thread_id, in_reply_to, from_addr, from_name, \
@@ -1029,7 +1030,7 @@ pub async fn import_batch(
     let index_sql = index_statement(db);
     let mut stored = 0;
     crate::with_pool!(db, p => {
-        let mut tx = p.begin().await?;
+        let mut tx = p.begin_write().await?;
         for m in batch {
             let Some(s) = summarise(&m.raw) else { continue };
             let parsed_date = MessageParser::default().parse_headers(&m.raw).and_then(|h| h.date().map(|d| d.to_timestamp() * 1000));
@@ -1181,7 +1182,7 @@ pub async fn apply(
     let mut changed = 0;
     // The whole selection changes together, or not at all.
     crate::with_pool!(db, p => {
-        let mut tx = p.begin().await?;
+        let mut tx = p.begin_write().await?;
         for id in ids {
             if drop_index {
                 sqlx::query("DELETE FROM messages_fts WHERE rowid IN \
@@ -1202,7 +1203,7 @@ pub async fn empty_trash(db: &Db, clock: &dyn Clock, account_id: i64) -> Result<
     let trash = folder_id(db, clock, account_id, "trash").await?;
     let sqlite = db.backend() == Backend::Sqlite;
     Ok(crate::with_pool!(db, p => {
-        let mut tx = p.begin().await?;
+        let mut tx = p.begin_write().await?;
         if sqlite {
             sqlx::query(
                 "DELETE FROM messages_fts WHERE rowid IN (SELECT id FROM messages WHERE account_id = $1 AND folder_id = $2)")
@@ -1792,6 +1793,41 @@ mod tests {
             set_folds_threads(&t.db, b.id, false).await.unwrap();
             assert!(!folds_threads(&t.db, b.id).await.unwrap());
             assert!(folds_threads(&t.db, a.id).await.unwrap(), "one holder's choice only");
+        }
+    }
+
+    #[tokio::test]
+    async fn two_processes_import_at_once_without_locking_each_other_out() {
+        for t in TestDb::both().await {
+            let clock = ManualClock::new(1_800_000_000_000);
+            let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
+            // A second pool on the same database: the server and `hygie mail import` side by side.
+            let other = Db::connect(&t.url).await.unwrap();
+            let run = |db: Db, account: i64, tag: &'static str| {
+                let clock = clock.clone();
+                tokio::spawn(async move {
+                    for batch in 0..25 {
+                        let messages: Vec<Imported> = (0..4)
+                            .map(|n| Imported {
+                                raw: format!(
+                                    "From: Labo <r@labo.mssante.fr>\r\nSubject: {tag} {batch}-{n}\r\n\
+                                     Message-ID: <{tag}-{batch}-{n}@labo.mssante.fr>\r\n\r\nBilan.\r\n"
+                                )
+                                .into_bytes(),
+                                date_ms: None,
+                                unread: true,
+                            })
+                            .collect();
+                        import_batch(&db, &clock, account, "inbox", &messages).await?;
+                    }
+                    Ok::<_, StoreError>(())
+                })
+            };
+            let (x, y) = tokio::join!(run(t.db.clone(), a.id, "a"), run(other, b.id, "b"));
+            x.unwrap().unwrap();
+            y.unwrap().unwrap();
+            assert_eq!(list(&t.db, &clock, a.id, "inbox", 0, 10, false).await.unwrap().1, 100);
+            assert_eq!(list(&t.db, &clock, b.id, "inbox", 0, 10, false).await.unwrap().1, 100);
         }
     }
 

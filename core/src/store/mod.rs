@@ -29,6 +29,30 @@ pub enum Backend {
     Postgres,
 }
 
+/// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN IMMEDIATE`): a
+/// deferred transaction that reads before it writes fails straight away with "database is
+/// locked" when another connection or process (the server, `hygie mail import`) committed in
+/// between, where an immediate one waits its turn (`busy_timeout`). On PostgreSQL, `BEGIN`.
+#[allow(async_fn_in_trait)]
+pub trait BeginWrite {
+    type Database: sqlx::Database;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Self::Database>, sqlx::Error>;
+}
+
+impl BeginWrite for SqlitePool {
+    type Database = sqlx::Sqlite;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl BeginWrite for PgPool {
+    type Database = sqlx::Postgres;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+}
+
 /// A connection pool on one of the two supported engines. Cheap to clone.
 #[derive(Clone, Debug)]
 pub enum Db {
