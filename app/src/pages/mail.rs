@@ -4,7 +4,7 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::Redirect;
-use leptos_router::hooks::{use_location, use_navigate, use_params_map, use_query_map};
+use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::api::{
     mail_folders, mail_list, mail_open, mail_search, mail_usage, FolderView, MailAct, MailAllowImages, MailEmptyTrash,
@@ -1000,38 +1000,26 @@ fn prefill(t: I18n, start: Start) -> (ComposeInput, Vec<ForwardedFile>) {
 /// `/messagerie/ecrire`: write a message.
 #[component]
 pub fn ComposePage() -> impl IntoView {
-    let location = use_location();
-    // Another address on this page (Écrire while replying or in a draft) starts another message;
-    // the one on screen is saved as a draft as it leaves.
-    move || {
-        location.search.track();
-        view! { <Composer/> }
-    }
-}
-
-#[component]
-fn Composer() -> impl IntoView {
     let t = use_i18n();
     let query = use_query_map();
-    let reply_to = query.with_untracked(|q| q.get("repondre").and_then(|v| v.parse::<i64>().ok()));
-    let forward = query.with_untracked(|q| q.get("transferer").and_then(|v| v.parse::<i64>().ok()));
-    let draft = query.with_untracked(|q| q.get("brouillon").and_then(|v| v.parse::<i64>().ok()));
-    let all = query.with_untracked(|q| q.get("tous").is_some());
-    let address = query.with_untracked(|q| q.get("a"));
+    // Tracked: another address on this page (Écrire while replying or in a draft) loads another
+    // message into a new form; the one on screen is saved as a draft as it leaves.
     let source = Resource::new(
-        move || (reply_to, forward, draft),
-        move |(reply, forward, draft)| {
-            let address = address.clone();
-            async move {
-                let usage = mail_usage().await?;
-                let start = match (reply, forward, draft) {
-                    (Some(id), _, _) => Start::Reply { m: mail_open(id).await?, all },
-                    (None, Some(id), _) => Start::Forward { m: mail_open(id).await? },
-                    (None, None, Some(id)) => Start::Draft { m: mail_open(id).await? },
-                    (None, None, None) => Start::Blank { to: address },
-                };
-                Ok::<_, AppError>((start, usage.max_message_bytes))
-            }
+        move || {
+            query.with(|q| {
+                let id = |key: &str| q.get(key).and_then(|v| v.parse::<i64>().ok());
+                (id("repondre"), id("transferer"), id("brouillon"), q.get("tous").is_some(), q.get("a"))
+            })
+        },
+        move |(reply, forward, draft, all, address)| async move {
+            let usage = mail_usage().await?;
+            let start = match (reply, forward, draft) {
+                (Some(id), _, _) => Start::Reply { m: mail_open(id).await?, all },
+                (None, Some(id), _) => Start::Forward { m: mail_open(id).await? },
+                (None, None, Some(id)) => Start::Draft { m: mail_open(id).await? },
+                (None, None, None) => Start::Blank { to: address },
+            };
+            Ok::<_, AppError>((start, usage.max_message_bytes))
         },
     );
     view! {
