@@ -3,7 +3,6 @@
 //! replaces the whole list in one transaction: readers see the old list or the new one, and a
 //! file that does not parse or holds no domain changes nothing.
 
-use crate::store::BeginWrite;
 use std::collections::HashSet;
 use std::io::BufRead;
 
@@ -12,7 +11,7 @@ use quick_xml::name::{Namespace, ResolveResult};
 use quick_xml::NsReader;
 
 use crate::clock::Clock;
-use crate::store::{Db, StoreError};
+use crate::store::{BeginWrite, Db, StoreError};
 
 pub const NAMESPACE: &[u8] = b"https://listeblanche.mssante.fr/schema";
 

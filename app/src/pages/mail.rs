@@ -1107,43 +1107,42 @@ fn ComposeForm(initial: ComposeInput, forwarded: Vec<ForwardedFile>, max_bytes: 
         in_flight.set_value(input.clone());
         save_draft.dispatch(MailSaveDraft { input });
     };
-    Effect::new(move |_| match save_draft.value().get() {
-        Some(Ok(saved)) => {
-            let sent = in_flight.get_value();
-            // The uploads now live in the draft: they come back as its attachments.
-            files.update(|f| f.retain(|p| !p.id.get_untracked().is_some_and(|id| sent.attachments.contains(&id))));
-            let kept: Vec<ForwardedFile> = saved
-                .attachments
-                .iter()
-                .enumerate()
-                .map(|(index, name)| ForwardedFile { index, name: name.clone(), in_draft: true })
-                .collect();
-            forwarded.set(kept.clone());
-            forward_from.set(saved.id);
-            draft_id.set(saved.id);
-            saved_as.set_value(ComposeInput {
-                attachments: Vec::new(),
-                forward_from: saved.id,
-                forward_parts: kept.iter().map(|k| k.index).collect(),
-                draft_id: saved.id,
-                ..sent
-            });
-            draft_status.set(Some(Ok(())));
-            settled.update(|n| *n += 1);
+    Effect::new(move |_| {
+        let Some(answer) = save_draft.value().get() else { return };
+        match answer {
+            Ok(saved) => {
+                let sent = in_flight.get_value();
+                // The uploads now live in the draft: they come back as its attachments.
+                files.update(|f| f.retain(|p| !p.id.get_untracked().is_some_and(|id| sent.attachments.contains(&id))));
+                let kept: Vec<ForwardedFile> = saved
+                    .attachments
+                    .iter()
+                    .enumerate()
+                    .map(|(index, name)| ForwardedFile { index, name: name.clone(), in_draft: true })
+                    .collect();
+                forwarded.set(kept.clone());
+                forward_from.set(saved.id);
+                draft_id.set(saved.id);
+                saved_as.set_value(ComposeInput {
+                    attachments: Vec::new(),
+                    forward_from: saved.id,
+                    forward_parts: kept.iter().map(|k| k.index).collect(),
+                    draft_id: saved.id,
+                    ..sent
+                });
+                draft_status.set(Some(Ok(())));
+            }
+            Err(e) => {
+                // Sent or deleted from another window: the text on screen becomes a new draft at
+                // the next save, and the message says so.
+                if matches!(e, AppError::DraftGone) && !finished.get_value() {
+                    draft_id.set(0);
+                    saved_as.set_value(ComposeInput::default());
+                }
+                draft_status.set(Some(Err(e.message(t))));
+            }
         }
-        Some(Err(AppError::DraftGone)) if !finished.get_value() => {
-            // Sent or deleted from another window: the text on screen becomes a new draft at the
-            // next save, and the person is told.
-            draft_id.set(0);
-            saved_as.set_value(ComposeInput::default());
-            draft_status.set(Some(Err(AppError::DraftGone.message(t))));
-            settled.update(|n| *n += 1);
-        }
-        Some(Err(e)) => {
-            draft_status.set(Some(Err(e.message(t))));
-            settled.update(|n| *n += 1);
-        }
-        None => {}
+        settled.update(|n| *n += 1);
     });
     #[cfg(feature = "hydrate")]
     {

@@ -3,13 +3,12 @@
 //! current once loaded and indexed. Memory stays flat: one batch of rows at a time, plus the
 //! distinct professions and specialties and the first [`MAX_REPORTED`] problems.
 
-use crate::store::BeginWrite;
 use std::collections::HashMap;
 use std::io::BufRead;
 
 use super::{key, table, text_type};
 use crate::clock::{Clock, Millis};
-use crate::store::{Db, StoreError};
+use crate::store::{BeginWrite, Db, StoreError};
 
 pub const FIELDS: usize = 31;
 /// Problems listed one by one; beyond this they are only counted.

@@ -3,14 +3,13 @@
 //! raw message holds the subject, text and attachments, so that reopening a draft brings its
 //! files back like a forward does.
 
-use crate::store::BeginWrite;
 use mail_builder::headers::address::Address;
 use mail_builder::MessageBuilder;
 
 use super::{attach, folder_id, index_statement, index_text, snippet, Draft};
 use crate::accounts::Account;
 use crate::clock::Clock;
-use crate::store::{Backend, Db, StoreError};
+use crate::store::{Backend, BeginWrite, Db, StoreError};
 
 /// Recipients as typed in the composer.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -3,8 +3,7 @@
 //! and URLs by a key: a standard folder's role (`inbox`…) or `d<ID>` for the holder's own.
 
 use crate::clock::Clock;
-use crate::store::BeginWrite;
-use crate::store::{Db, StoreError};
+use crate::store::{BeginWrite, Db, StoreError};
 
 /// The deepest nesting: a folder, a sub-folder and a sub-sub-folder.
 pub const MAX_DEPTH: usize = 3;

@@ -2,7 +2,6 @@
 //! this instance's accounts, lists and reading. Every query is scoped by account: another
 //! account's ids are simply not found.
 
-use crate::store::BeginWrite;
 use mail_builder::headers::address::Address;
 use mail_builder::headers::raw::Raw;
 use mail_builder::MessageBuilder;
@@ -17,7 +16,7 @@ pub mod preview;
 use crate::accounts::{self, Account};
 use crate::clock::{Clock, Millis};
 use crate::store::Backend;
-use crate::store::{Db, StoreError};
+use crate::store::{BeginWrite, Db, StoreError};
 
 /// The folders every mailbox has, with their French names.
 pub const STANDARD_FOLDERS: &[(&str, &str)] = &[
