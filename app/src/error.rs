@@ -103,6 +103,65 @@ impl AppError {
     }
 }
 
+#[cfg(feature = "ssr")]
+impl From<hygie_core::auth::holder::HolderDenied> for AppError {
+    fn from(e: hygie_core::auth::holder::HolderDenied) -> Self {
+        use hygie_core::auth::holder::HolderDenied;
+        match e {
+            HolderDenied::Level { .. } => AppError::Unauthorized,
+            HolderDenied::TermsPending => AppError::TermsPending,
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<hygie_core::StoreError> for AppError {
+    fn from(e: hygie_core::StoreError) -> Self {
+        AppError::internal(e)
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<hygie_core::mail::SendError> for AppError {
+    fn from(e: hygie_core::mail::SendError) -> Self {
+        use hygie_core::mail::SendError;
+
+        use crate::domain::{FieldError, FieldProblem};
+        let refused = |address: String, reason: &str| AppError::RecipientRefused { address, reason: reason.into() };
+        let mb = |bytes: i64| bytes / (1024 * 1024);
+        let invalid = |field: &str, problem| AppError::Invalid(vec![FieldError { field: field.into(), problem }]);
+        match e {
+            SendError::NoRecipient => invalid("to", FieldProblem::Required),
+            SendError::OutsideTrustSpace(x) => refused(x, "outside"),
+            SendError::UnknownMailbox(x) => refused(x, "unknown"),
+            SendError::MailboxFull(x) => refused(x, "full"),
+            SendError::TooLarge { max_bytes } => AppError::TooLarge { max_mb: mb(max_bytes) },
+            SendError::QuotaExceeded { quota_bytes } => AppError::QuotaExceeded { quota_mb: mb(quota_bytes) },
+            SendError::DraftGone => AppError::DraftGone,
+            SendError::UnknownUpload => invalid("attachments", FieldProblem::UnknownValue),
+            SendError::ForwardedNotFound => AppError::NotFound,
+            SendError::Store(e) => AppError::internal(e),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<hygie_core::mail::folders::FolderError> for AppError {
+    fn from(e: hygie_core::mail::folders::FolderError) -> Self {
+        use hygie_core::mail::folders::{FolderError, NAME_MAX};
+
+        use crate::domain::{FieldError, FieldProblem};
+        let invalid = |problem| AppError::Invalid(vec![FieldError { field: "name".into(), problem }]);
+        match e {
+            FolderError::InvalidName => invalid(FieldProblem::FolderName { max: NAME_MAX }),
+            FolderError::Duplicate => invalid(FieldProblem::FolderExists),
+            FolderError::TooDeep | FolderError::Cycle => invalid(FieldProblem::FolderTooDeep),
+            FolderError::NotFound => AppError::NotFound,
+            FolderError::Store(e) => AppError::internal(e),
+        }
+    }
+}
+
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 

@@ -4,12 +4,14 @@
 use std::sync::Arc;
 
 use hygie_core::accounts::{self, Account};
-use hygie_core::auth::session::{Level, Session, SessionPolicy};
+use hygie_core::auth::holder::Holder;
+pub use hygie_core::auth::session::Level;
+use hygie_core::auth::session::{Session, SessionPolicy};
 use hygie_core::auth::signin::Ctx;
 use hygie_core::clock::Clock;
 use hygie_core::contact::{self, ContactError, ContactRequest, ContactSettings};
 use hygie_core::ratelimit::Limit;
-use hygie_core::{audit, terms, Db};
+use hygie_core::{audit, Db};
 use leptos::prelude::*;
 
 use crate::api::SiteInfo;
@@ -48,6 +50,11 @@ pub const SESSION_COOKIE: &str = "__Host-hygie_session";
 /// The session the server's middleware found for this request's cookie, if any.
 #[derive(Debug, Clone)]
 pub struct CurrentSession(pub Session);
+
+/// The holder the server's middleware resolved from this request's session: an active,
+/// unlocked account, at its session's level.
+#[derive(Debug, Clone)]
+pub struct CurrentHolder(pub Holder);
 
 /// A fresh password proof is needed for sensitive changes within this time.
 pub const REAUTH_WINDOW_MS: i64 = 5 * 60_000;
@@ -144,22 +151,33 @@ pub fn clear_session_cookie() {
     set_cookie(format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; Secure; HttpOnly; SameSite=Strict"));
 }
 
-/// The signed-in account of this request. With `terms`, also requires the terms in force to be
-/// accepted (everything but the acceptance page itself and signing out).
+/// The holder of this request, signed in at `level` at least, who accepted the terms in force.
+/// Every server function that acts for someone starts here.
+pub fn require_holder(level: Level) -> Result<Holder, AppError> {
+    let holder = current_holder().ok_or(AppError::Unauthorized)?;
+    holder.require(level)?;
+    Ok(holder)
+}
+
+/// [`require_holder`] without the terms: the acceptance page itself, and signing out.
+pub fn require_signed_in(level: Level) -> Result<Holder, AppError> {
+    let holder = current_holder().ok_or(AppError::Unauthorized)?;
+    holder.require_level(level)?;
+    Ok(holder)
+}
+
+/// The holder the middleware resolved for this request, at whatever level.
+pub fn current_holder() -> Option<Holder> {
+    request_parts().and_then(|p| p.extensions.get::<CurrentHolder>().map(|c| c.0.clone()))
+}
+
+/// The signed-in holder's session and whole account (settings need more than the holder
+/// carries). With `terms`, also requires the terms in force to be accepted.
 pub async fn signed_in(svc: &Services, terms_required: bool) -> Result<(Session, Account), AppError> {
-    let session = current_session().filter(|s| s.level == Level::Full).ok_or(AppError::Unauthorized)?;
-    let account = accounts::get(&svc.db, session.account_id)
-        .await
-        .map_err(AppError::internal)?
-        .filter(|a| a.status == "active" && a.locked_ms.is_none())
-        .ok_or(AppError::Unauthorized)?;
-    if terms_required {
-        if let Some(current) = terms::current(&svc.db).await.map_err(AppError::internal)? {
-            if !terms::accepted(&svc.db, account.id, &current.doc.version).await.map_err(AppError::internal)? {
-                return Err(AppError::TermsPending);
-            }
-        }
-    }
+    let holder = if terms_required { require_holder(Level::Full)? } else { require_signed_in(Level::Full)? };
+    let session = current_session().ok_or(AppError::Unauthorized)?;
+    let account =
+        accounts::get(&svc.db, holder.account_id).await.map_err(AppError::internal)?.ok_or(AppError::Unauthorized)?;
     Ok((session, account))
 }
 
@@ -178,6 +196,24 @@ pub async fn limit_hits(svc: &Services, key: &str, limit: hygie_core::ratelimit:
 /// [`limit_hits`] with at most `max` hits an hour.
 pub async fn limit_hourly(svc: &Services, key: &str, max: i64) -> Result<(), AppError> {
     limit_hits(svc, key, hygie_core::ratelimit::Limit { max, window_ms: 3_600_000 }).await
+}
+
+/// Records `event` on its own (a refusal, a reading): if the trail cannot be written, the
+/// request fails.
+pub async fn record(svc: &Services, event: audit::AuditEvent) -> Result<(), AppError> {
+    audit::append(&svc.db, svc.clock.as_ref(), event).await?;
+    Ok(())
+}
+
+/// [`limit_hourly`] for the holder's `action`: a refusal is recorded.
+pub async fn audited_limit(svc: &Services, holder: &Holder, action: &str, key: &str, max: i64) -> Result<(), AppError> {
+    match limit_hourly(svc, key, max).await {
+        Err(e @ AppError::RateLimited { .. }) => {
+            record(svc, holder.event(action, audit::Outcome::Denied("rate_limited".into()))).await?;
+            Err(e)
+        }
+        other => other,
+    }
 }
 
 /// Records an action of a signed-in account in the audit trail.

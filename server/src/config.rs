@@ -18,6 +18,10 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// `sqlite:PATH` or `postgres://…`; default: `sqlite:DATA_DIR/hygie.db`.
     pub database_url: Option<String>,
+    /// The key that seals the audit trail, kept outside the database; default
+    /// `DATA_DIR/audit.key`, made at first start. Every instance sharing one database needs the
+    /// same file.
+    pub audit_key_file: Option<PathBuf>,
     /// HTTPS listening address.
     pub listen: SocketAddr,
     /// Plain HTTP listening address, which only redirects to HTTPS; empty to disable.
@@ -211,6 +215,7 @@ impl Default for Config {
         Config {
             data_dir: PathBuf::from("data"),
             database_url: None,
+            audit_key_file: None,
             listen: SocketAddr::from(([127, 0, 0, 1], 8443)),
             http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
             public_url: None,
@@ -294,6 +299,7 @@ pub enum ConfigError {
 const TOP_LEVEL_KEYS: &[&str] = &[
     "data_dir",
     "database_url",
+    "audit_key_file",
     "listen",
     "http_listen",
     "public_url",
@@ -404,6 +410,10 @@ impl Config {
 
     pub fn database_url(&self) -> String {
         self.database_url.clone().unwrap_or_else(|| format!("sqlite:{}", self.data_dir.join("hygie.db").display()))
+    }
+
+    pub fn audit_key_path(&self) -> PathBuf {
+        self.audit_key_file.clone().unwrap_or_else(|| self.data_dir.join("audit.key"))
     }
 
     pub fn outbox_dir(&self) -> PathBuf {

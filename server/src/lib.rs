@@ -44,6 +44,8 @@ pub enum StartError {
     Bind { addr: SocketAddr, source: std::io::Error },
     #[error("cannot create the data directory {path}: {source}")]
     DataDir { path: String, source: std::io::Error },
+    #[error("audit key: {0}")]
+    AuditKey(#[from] hygie_core::audit::KeyError),
     #[error("cannot find the hygie binary for PDF previews (set mailbox.preview_program): {0}")]
     PreviewProgram(std::io::Error),
 }
@@ -84,9 +86,20 @@ impl Running {
 pub async fn open_database(config: &Config) -> Result<Db, StartError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|source| StartError::DataDir { path: config.data_dir.display().to_string(), source })?;
-    let db = Db::connect(&config.database_url()).await?;
+    let key_path = config.audit_key_path();
+    let known_key = hygie_core::audit::AuditKey::load(&key_path)?;
+    // Until the key is known, nothing is appended: a new key seals from the next record on.
+    let provisional = known_key.clone().unwrap_or_else(|| hygie_core::audit::AuditKey::generate(i64::MAX));
+    let db = Db::connect(&config.database_url(), provisional).await?;
     db.migrate().await?;
-    Ok(db)
+    if known_key.is_some() {
+        return Ok(db);
+    }
+    let next = hygie_core::audit::head(&db).await?.0 + 1;
+    let key = hygie_core::audit::AuditKey::generate(next);
+    key.save_new(&key_path)?;
+    tracing::info!(path = %key_path.display(), from = next, "audit key created: keep it secret and back it up");
+    Ok(db.with_audit_key(key))
 }
 
 pub fn build_transport(config: &Config) -> Result<Transport, StartError> {

@@ -295,11 +295,13 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
                     "#{:<6} {}  {:<24} {:<16} {:<32} {:<20} {}",
                     r.seq,
                     format_utc(r.at_ms),
-                    r.actor,
-                    r.ip.as_deref().unwrap_or("-"),
-                    r.action,
-                    r.object.as_deref().unwrap_or("-"),
-                    r.outcome
+                    // A record's text may come from outside (a user agent, a name): it never
+                    // reaches the terminal as control characters.
+                    audit::printable(&r.actor),
+                    audit::printable(r.ip.as_deref().unwrap_or("-")),
+                    audit::printable(&r.action),
+                    audit::printable(r.object.as_deref().unwrap_or("-")),
+                    audit::printable(&r.outcome)
                 );
             }
             Ok(ExitCode::SUCCESS)

@@ -8,7 +8,7 @@ use app::domain::contact::ContactInput;
 use app::env::{Consent, PageEnv};
 use app::error::AppError;
 use app::i18n::Locale;
-use app::server::{ClientIp, CspNonce, Services};
+use app::server::{ClientIp, CspNonce, CurrentHolder, CurrentSession, Services};
 use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequest, Path, Query, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
@@ -18,6 +18,8 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use base64::Engine;
 use hygie_core::audit::{self, Actor, AuditEvent, Outcome};
+use hygie_core::auth::holder::{Holder, HolderDenied, HolderSession, Level};
+use hygie_core::auth::session::Activity;
 use leptos::prelude::*;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use serde::Deserialize;
@@ -87,10 +89,7 @@ fn provide_request_context(state: &AppState, flash: Option<ContactFlash>) {
     if let Some(parts) = use_context::<http::request::Parts>() {
         let h = |name| parts.headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
         let mut env = PageEnv::from_headers(h(header::COOKIE), h(header::ACCEPT_LANGUAGE));
-        env.signed_in = parts
-            .extensions
-            .get::<app::server::CurrentSession>()
-            .is_some_and(|s| s.0.level == hygie_core::auth::session::Level::Full);
+        env.signed_in = parts.extensions.get::<CurrentHolder>().is_some_and(|h| h.0.level >= Level::Full);
         provide_context(env);
         if let Some(n) = parts.extensions.get::<CspNonce>() {
             provide_context(leptos::nonce::Nonce::from_value(n.0.clone()));
@@ -154,34 +153,32 @@ async fn healthz(State(state): State<AppState>) -> Response {
     }
 }
 
-/// The signed-in, active account of a plain (non server-function) mail request that accepted the
-/// terms in force, or the response to send instead.
-async fn mail_account(svc: &Services, req: &http::request::Parts) -> Result<i64, Response> {
-    let Some(app::server::CurrentSession(session)) = req.extensions.get::<app::server::CurrentSession>().cloned()
-    else {
-        return Err((StatusCode::UNAUTHORIZED, "Connectez-vous. / Sign in.\n").into_response());
-    };
-    let active = match hygie_core::accounts::get(&svc.db, session.account_id).await {
-        Ok(a) => a.is_some_and(|a| a.status == "active" && a.locked_ms.is_none()),
-        Err(_) => false,
-    };
-    if session.level != hygie_core::auth::session::Level::Full || !active {
-        return Err((StatusCode::UNAUTHORIZED, "Connectez-vous. / Sign in.\n").into_response());
+/// The signed-in holder of a plain (non server-function) request, who accepted the terms in
+/// force: handlers take it as an extractor, which answers 401 or 403 otherwise.
+pub struct SignedIn(pub Holder);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for SignedIn {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut http::request::Parts, _: &S) -> Result<Self, Response> {
+        let holder = parts.extensions.get::<CurrentHolder>().map(|h| h.0.clone());
+        let refused = |status, text: &'static str| {
+            let mut res = (status, text).into_response();
+            res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
+        };
+        let sign_in = || refused(StatusCode::UNAUTHORIZED, "Connectez-vous. / Sign in.\n");
+        let holder = holder.ok_or_else(sign_in)?;
+        match holder.require(Level::Full) {
+            Ok(()) => Ok(SignedIn(holder)),
+            Err(HolderDenied::Level { .. }) => Err(sign_in()),
+            // The terms in force come first, as for every other endpoint.
+            Err(HolderDenied::TermsPending) => Err(refused(
+                StatusCode::FORBIDDEN,
+                "Acceptez d'abord les conditions d'utilisation. / Accept the terms first.\n",
+            )),
+        }
     }
-    // The terms in force come first, as for every other mail endpoint.
-    let terms_ok = match hygie_core::terms::current(&svc.db).await {
-        Ok(Some(t)) => hygie_core::terms::accepted(&svc.db, session.account_id, &t.doc.version).await.unwrap_or(false),
-        Ok(None) => true,
-        Err(_) => false,
-    };
-    if !terms_ok {
-        return Err((
-            StatusCode::FORBIDDEN,
-            "Acceptez d'abord les conditions d'utilisation. / Accept the terms first.\n",
-        )
-            .into_response());
-    }
-    Ok(session.account_id)
 }
 
 /// An unexpected failure of a plain (non-JSON) mail request: logged under a reference, which the
@@ -206,13 +203,15 @@ struct UploadQuery {
 /// `POST /messagerie/pj?nom=NAME` with the file as the body (its type in `Content-Type`): keeps
 /// it for the account's next message. Answers `{"id", "name", "size"}`, or an error as JSON:
 /// 413 over the per-message limit, 507 over the quota, 429 over 300 files an hour.
-async fn post_upload(State(state): State<AppState>, Query(q): Query<UploadQuery>, req: Request) -> Response {
+async fn post_upload(
+    State(state): State<AppState>,
+    SignedIn(holder): SignedIn,
+    Query(q): Query<UploadQuery>,
+    req: Request,
+) -> Response {
     let svc = &state.services;
     let (parts, body) = req.into_parts();
-    let account_id = match mail_account(svc, &parts).await {
-        Ok(id) => id,
-        Err(res) => return res,
-    };
+    let account_id = holder.account_id;
     let actor = Actor::Account(account_id.to_string());
     let ip = ip_of(&parts.extensions);
     let limits = svc.mail_limits;
@@ -266,15 +265,13 @@ async fn post_upload(State(state): State<AppState>, Query(q): Query<UploadQuery>
 /// (`Content-Disposition: attachment`), never sniffed, under a policy that allows nothing.
 async fn get_attachment(
     State(state): State<AppState>,
+    SignedIn(holder): SignedIn,
     Path((id, index)): Path<(i64, usize)>,
     req: Request,
 ) -> Response {
     let svc = &state.services;
     let (parts, _) = req.into_parts();
-    let account_id = match mail_account(svc, &parts).await {
-        Ok(id) => id,
-        Err(res) => return res,
-    };
+    let account_id = holder.account_id;
     let actor = Actor::Account(account_id.to_string());
     let ip = ip_of(&parts.extensions);
     let found = match hygie_core::mail::attachment(&svc.db, account_id, id, index).await {
@@ -325,15 +322,13 @@ async fn get_preview_page(
     State(state): State<AppState>,
     Path((id, index, page)): Path<(i64, usize, u32)>,
     Query(q): Query<PreviewQuery>,
+    SignedIn(holder): SignedIn,
     req: Request,
 ) -> Response {
     use hygie_core::mail::preview::PreviewError;
     let svc = &state.services;
     let (parts, _) = req.into_parts();
-    let account_id = match mail_account(svc, &parts).await {
-        Ok(id) => id,
-        Err(res) => return res,
-    };
+    let account_id = holder.account_id;
     let actor = Actor::Account(account_id.to_string());
     let ip = ip_of(&parts.extensions);
     let object = format!("message:{id} attachment:{index} page:{page}");
@@ -475,11 +470,17 @@ pub fn is_same_origin(origin: Option<&str>, fetch_site: Option<&str>, host: Opti
     }
 }
 
-/// Finds the session of the request's `__Host-hygie_session` cookie (not for static files) and
-/// hands it to pages and server functions as a request extension.
+/// Server functions the page calls on its own, not the person: they do not count as activity,
+/// so an idle session ends even while its mailbox page keeps polling for new mail.
+const BACKGROUND_PATHS: &[&str] = &["/api/mail-newest"];
+
+/// Finds the session of the request's `__Host-hygie_session` cookie (not for static files),
+/// resolves its holder once, and hands both to pages, server functions and handlers as request
+/// extensions.
 async fn session(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let path = req.uri().path();
     let is_static = path.starts_with("/pkg/") || path == "/favicon.ico" || path == "/healthz";
+    let activity = if BACKGROUND_PATHS.contains(&path) { Activity::Background } else { Activity::Person };
     let token = (!is_static)
         .then(|| {
             let cookies = req.headers().get(header::COOKIE)?.to_str().ok()?;
@@ -488,9 +489,19 @@ async fn session(State(state): State<AppState>, mut req: Request, next: Next) ->
         .flatten();
     if let Some(token) = token {
         let svc = &state.services;
-        match hygie_core::auth::session::lookup(&svc.db, svc.clock.as_ref(), &svc.auth.sessions, &token).await {
+        match hygie_core::auth::session::lookup(&svc.db, svc.clock.as_ref(), &svc.auth.sessions, &token, activity).await
+        {
             Ok(Some(s)) => {
-                req.extensions_mut().insert(app::server::CurrentSession(s));
+                let ip = ip_of(req.extensions());
+                let signed = HolderSession { id: s.id, authenticated_ms: s.authenticated_ms };
+                match Holder::resolve(&svc.db, s.account_id, s.level, Some(signed), ip).await {
+                    Ok(Some(holder)) => {
+                        req.extensions_mut().insert(CurrentHolder(holder));
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "holder lookup failed"),
+                }
+                req.extensions_mut().insert(CurrentSession(s));
             }
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "session lookup failed"),

@@ -220,14 +220,14 @@ async fn mail_to_other_operators_is_queued_retried_and_bounced() {
         let dump = format!("{:?}", hygie_core::audit::latest(s.db(), 1000).await.unwrap());
         assert!(!dump.contains("Intervention") && !dump.contains("opératoire"), "no content in the audit trail");
         // Bodies leave the queue once delivered or given up on: the message stays as Alice's Sent copy.
-        let bodies: i64 = match s.db() {
-            hygie_core::Db::Sqlite(p) => {
+        let bodies: i64 = match s.db().pool() {
+            hygie_core::store::Pool::Sqlite(p) => {
                 sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status <> 'pending' AND body IS NOT NULL")
                     .fetch_one(p)
                     .await
                     .unwrap()
             }
-            hygie_core::Db::Postgres(p) => {
+            hygie_core::store::Pool::Postgres(p) => {
                 sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status <> 'pending' AND body IS NOT NULL")
                     .fetch_one(p)
                     .await

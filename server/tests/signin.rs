@@ -202,6 +202,35 @@ async fn sessions_end_when_idle_at_their_absolute_limit_and_on_sign_out() {
     }
 }
 
+/// A mailbox left open on a shared practice PC: the page polls for new mail every 10 seconds,
+/// and that alone does not keep the session alive. Anything the person does, does.
+#[tokio::test]
+async fn the_idle_timeout_ends_a_session_whose_mailbox_keeps_polling() {
+    for engine in ENGINES {
+        let s = TestServer::start_with(engine, |c| c.session.idle_minutes = 30).await;
+        let (_, address) = account(&s, "lea.moreau", Some(MOBILE)).await;
+        let b = Browser::new(&s);
+        sign_in(&s, &b, &address, 1).await;
+        assert_eq!(b.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.status, 200);
+        // 29 minutes 50 of polling: the session is still there, the poll answers.
+        for _ in 0..179 {
+            s.clock.advance_ms(10_000);
+            let poll = b.call("mail-newest", &[]).await;
+            assert_eq!(poll.status, 200, "{engine:?} {:?}", poll.body);
+        }
+        // The person clicks: that is activity, and the clock starts again from here.
+        assert_eq!(b.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.status, 200);
+        for _ in 0..179 {
+            s.clock.advance_ms(10_000);
+            assert_eq!(b.call("mail-newest", &[]).await.status, 200);
+        }
+        s.clock.advance_ms(10_000);
+        assert_eq!(b.call("mail-newest", &[]).await.body, json!("Unauthorized"), "30 minutes of polling alone");
+        assert_eq!(b.my_account().await.body, json!("Unauthorized"), "the session is over, not just the poll");
+        s.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn a_stolen_cookie_stops_working_after_sign_out() {
     let s = TestServer::start(Engine::Sqlite).await;

@@ -1,5 +1,9 @@
-//! The webmail's server functions: folders, message lists, reading, sending.
+//! The webmail's server functions: folders, message lists, reading, sending. Each is a thin
+//! adapter: the holder, the input parsed, one core verb (which checks, changes and records in
+//! one transaction), the answer mapped.
 
+#[cfg(feature = "ssr")]
+use hygie_core::audit::Outcome;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -152,10 +156,10 @@ async fn valid_folder(svc: &crate::server::Services, account_id: i64, key: &str)
 
 #[server(name = MailFolders, prefix = "/api", endpoint = "mail-folders")]
 pub async fn mail_folders() -> Result<Vec<FolderView>, AppError> {
-    use crate::server::{services, signed_in};
+    use crate::server::{require_holder, services, Level};
     let svc = services()?;
-    let (_, a) = signed_in(&svc, true).await?;
-    let rows = hygie_core::mail::folders(&svc.db, svc.clock.as_ref(), a.id).await.map_err(AppError::internal)?;
+    let holder = require_holder(Level::Full)?;
+    let rows = hygie_core::mail::folders(&svc.db, svc.clock.as_ref(), holder.account_id).await?;
     Ok(rows
         .into_iter()
         .map(|f| FolderView {
@@ -172,16 +176,14 @@ pub async fn mail_folders() -> Result<Vec<FolderView>, AppError> {
 
 #[server(name = MailList, prefix = "/api", endpoint = "mail-list")]
 pub async fn mail_list(folder: String, page: i64) -> Result<MessagePage, AppError> {
-    use crate::server::{services, signed_in};
+    use crate::server::{require_holder, services, Level};
     let svc = services()?;
-    let (_, a) = signed_in(&svc, true).await?;
-    let name = valid_folder(&svc, a.id, &folder).await?;
+    let holder = require_holder(Level::Full)?;
+    let name = valid_folder(&svc, holder.account_id, &folder).await?;
     let page = page.clamp(0, 1_000_000);
-    let folded =
-        folder != "drafts" && hygie_core::mail::folds_threads(&svc.db, a.id).await.map_err(AppError::internal)?;
-    let (items, total) = hygie_core::mail::list(&svc.db, svc.clock.as_ref(), a.id, &folder, page, PER_PAGE, folded)
-        .await
-        .map_err(AppError::internal)?;
+    let folded = folder != "drafts" && hygie_core::mail::folds_threads(&svc.db, holder.account_id).await?;
+    let (items, total) =
+        hygie_core::mail::list(&svc.db, svc.clock.as_ref(), &holder, &folder, page, PER_PAGE, folded).await?;
     let sent = folder == "sent";
     Ok(MessagePage {
         items: items.into_iter().map(|m| MessageLine::from_item(m, sent)).collect(),
@@ -197,38 +199,27 @@ pub async fn mail_list(folder: String, page: i64) -> Result<MessagePage, AppErro
 /// Folds conversations into one line in the signed-in account's lists, or not.
 #[server(name = MailSetFolding, prefix = "/api", endpoint = "mail-set-folding")]
 pub async fn mail_set_folding(fold: bool) -> Result<(), AppError> {
-    use hygie_core::audit::Outcome;
-
-    use crate::server::{audit_account, services, signed_in};
+    use crate::server::{require_holder, services, Level};
     let svc = services()?;
-    let (_, a) = signed_in(&svc, true).await?;
-    hygie_core::mail::set_folds_threads(&svc.db, a.id, fold).await.map_err(AppError::internal)?;
-    let choice = if fold { "conversations" } else { "messages" };
-    audit_account(&svc, a.id, "mail.folding", Outcome::Success, Some(choice.into())).await;
-    Ok(())
+    let holder = require_holder(Level::Full)?;
+    Ok(hygie_core::mail::set_folds_threads(&svc.db, svc.clock.as_ref(), &holder, fold).await?)
 }
 
 #[server(name = MailOpen, prefix = "/api", endpoint = "mail-open")]
 pub async fn mail_open(id: i64) -> Result<MessageView, AppError> {
-    use hygie_core::audit::Outcome;
     use hygie_core::clock::format_utc;
 
-    use crate::server::{audit_account, services, signed_in};
+    use crate::server::{require_holder, services, Level};
     let svc = services()?;
-    let (_, a) = signed_in(&svc, true).await?;
-    let Some(m) = hygie_core::mail::open(&svc.db, a.id, id).await.map_err(AppError::internal)? else {
-        audit_account(&svc, a.id, "mail.open", Outcome::Denied("not_found".into()), Some(format!("message:{id}")))
-            .await;
-        return Err(AppError::NotFound);
-    };
-    audit_account(&svc, a.id, "mail.open", Outcome::Success, Some(format!("message:{id}"))).await;
-    let deliveries = hygie_core::mail::remote_deliveries(&svc.db, a.id, m.id)
-        .await
-        .map_err(AppError::internal)?
+    let holder = require_holder(Level::Full)?;
+    let a = &holder;
+    let m = hygie_core::mail::open(&svc.db, svc.clock.as_ref(), &holder, id).await?.ok_or(AppError::NotFound)?;
+    let deliveries = hygie_core::mail::remote_deliveries(&svc.db, a.account_id, m.id)
+        .await?
         .into_iter()
         .map(|d| DeliveryView { recipient: d.recipient, status: d.status, attempts: d.attempts })
         .collect();
-    let thread = hygie_core::mail::thread(&svc.db, a.id, &m.thread_id).await.map_err(AppError::internal)?;
+    let thread = hygie_core::mail::thread(&svc.db, a.account_id, &m.thread_id).await?;
     let conversation = if thread.len() > 1 {
         thread
             .into_iter()
@@ -274,48 +265,6 @@ pub async fn mail_open(id: i64) -> Result<MessageView, AppError> {
     })
 }
 
-/// The files of a message being written: its uploads (this account's, still there) and the
-/// attachments kept from a forwarded message or from its own draft. On failure, the audit
-/// outcome and the error.
-#[cfg(feature = "ssr")]
-async fn gather_attachments(
-    svc: &crate::server::Services,
-    account_id: i64,
-    c: &crate::domain::compose::Compose,
-) -> Result<Vec<hygie_core::mail::attach::Part>, (hygie_core::audit::Outcome, AppError)> {
-    use hygie_core::audit::Outcome;
-    use hygie_core::mail::{self, attach};
-    let uploads = attach::uploads(&svc.db, account_id, &c.attachments)
-        .await
-        .map_err(|e| (Outcome::Failure("internal".into()), AppError::internal(e)))?;
-    if uploads.len() != c.attachments.len() {
-        let e = AppError::Invalid(vec![crate::domain::FieldError {
-            field: "attachments".into(),
-            problem: crate::domain::FieldProblem::UnknownValue,
-        }]);
-        return Err((Outcome::Failure("unknown_upload".into()), e));
-    }
-    // In the order the composer lists them: kept files first, then new uploads.
-    let mut parts: Vec<attach::Part> = Vec::new();
-    if let Some(from) = c.forward_from {
-        for index in &c.forward_parts {
-            match mail::attachment(&svc.db, account_id, from, *index)
-                .await
-                .map_err(|e| (Outcome::Failure("internal".into()), AppError::internal(e)))?
-            {
-                Some(f) => parts.push(attach::Part {
-                    name: attach::clean_name(&f.name),
-                    content_type: attach::clean_type(&f.content_type),
-                    bytes: f.bytes,
-                }),
-                None => return Err((Outcome::Denied("not_found".into()), AppError::NotFound)),
-            }
-        }
-    }
-    parts.extend(uploads.into_iter().map(|(_, p)| p));
-    Ok(parts)
-}
-
 /// A saved draft: its id and its attachments' names, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DraftSaved {
@@ -323,154 +272,70 @@ pub struct DraftSaved {
     pub attachments: Vec<String>,
 }
 
+#[cfg(feature = "ssr")]
+impl From<crate::domain::compose::Compose> for hygie_core::mail::Draft {
+    fn from(c: crate::domain::compose::Compose) -> Self {
+        hygie_core::mail::Draft {
+            to: c.to,
+            cc: c.cc,
+            bcc: c.bcc,
+            subject: c.subject,
+            body: c.body,
+            urgent: c.urgent,
+            in_reply_to: c.in_reply_to,
+            references: c.references,
+            attachments: Vec::new(),
+            upload_ids: c.attachments,
+            forward_from: c.forward_from,
+            forward_parts: c.forward_parts,
+            replaces_draft: c.draft_id,
+        }
+    }
+}
+
 /// Saves the message being written into Drafts (the same draft from save to save). Recipients
 /// are kept as typed.
 #[server(name = MailSaveDraft, prefix = "/api", endpoint = "mail-save-draft")]
 pub async fn mail_save_draft(input: ComposeInput) -> Result<DraftSaved, AppError> {
-    use hygie_core::audit::Outcome;
-    use hygie_core::mail::{self, drafts, SendError};
+    use hygie_core::mail::drafts;
 
     use crate::domain::compose::Compose;
-    use crate::server::{audit_account, services, signed_in};
+    use crate::server::{limit_hourly, require_holder, services, Level};
     let svc = services()?;
-    let (_, a) = signed_in(&svc, true).await?;
+    let holder = require_holder(Level::Full)?;
     let c = Compose::parse_draft(&input).map_err(AppError::Invalid)?;
-    crate::server::limit_hourly(&svc, &format!("draft:{}", a.id), 2_000).await?;
-    let attachments = match gather_attachments(&svc, a.id, &c).await {
-        Ok(parts) => parts,
-        Err((code, e)) => {
-            audit_account(&svc, a.id, "mail.draft_save", code, None).await;
-            return Err(e);
-        }
-    };
-    let draft = mail::Draft {
-        subject: c.subject,
-        body: c.body,
-        urgent: c.urgent,
-        in_reply_to: c.in_reply_to,
-        references: c.references,
-        attachments,
-        upload_ids: c.attachments,
-        ..Default::default()
-    };
+    limit_hourly(&svc, &format!("draft:{}", holder.account_id), 2_000).await?;
+    let existing = c.draft_id;
     let typed = drafts::Typed { to: input.to, cc: input.cc, bcc: input.bcc };
-    let limits = svc.mail_limits;
-    match drafts::save(&svc.db, svc.clock.as_ref(), &a, c.draft_id, &draft, &typed, &limits).await {
-        Ok(saved) => {
-            // Every save is recorded (the composer saves only when something changed).
-            let action = if c.draft_id == Some(saved.id) { "mail.draft_save" } else { "mail.draft_create" };
-            audit_account(&svc, a.id, action, Outcome::Success, Some(format!("message:{}", saved.id))).await;
-            Ok(DraftSaved { id: saved.id, attachments: saved.attachment_names })
-        }
-        Err(SendError::TooLarge { max_bytes }) => Err(AppError::TooLarge { max_mb: max_bytes / (1024 * 1024) }),
-        Err(SendError::QuotaExceeded { quota_bytes }) => {
-            Err(AppError::QuotaExceeded { quota_mb: quota_bytes / (1024 * 1024) })
-        }
-        Err(SendError::DraftGone) => {
-            let target = c.draft_id.map(|id| format!("message:{id}"));
-            audit_account(&svc, a.id, "mail.draft_save", Outcome::Failure("draft_gone".into()), target).await;
-            Err(AppError::DraftGone)
-        }
-        Err(e) => Err(AppError::internal(e)),
-    }
+    let draft = hygie_core::mail::Draft { to: Vec::new(), cc: Vec::new(), bcc: Vec::new(), ..c.into() };
+    let saved = drafts::save(&svc.db, svc.clock.as_ref(), &holder, existing, &draft, &typed, &svc.mail_limits).await?;
+    Ok(DraftSaved { id: saved.id, attachments: saved.attachment_names })
 }
 
 /// Sends a message; returns the id of the sender's copy (in Sent).
 #[server(name = MailSend, prefix = "/api", endpoint = "mail-send")]
 pub async fn mail_send(input: ComposeInput) -> Result<i64, AppError> {
-    use hygie_core::audit::Outcome;
-    use hygie_core::mail::{self, SendError};
-    use hygie_core::ratelimit::{self, Decision, Limit};
-
     use crate::domain::compose::Compose;
-    use crate::server::{audit_account, services, signed_in};
+    use crate::server::{limit_hourly, require_holder, services, Level};
     let svc = services()?;
-    let (_, a) = signed_in(&svc, true).await?;
+    let holder = require_holder(Level::Full)?;
     let c = Compose::parse(&input).map_err(AppError::Invalid)?;
-    let limit = Limit { max: 200, window_ms: 3_600_000 };
-    if let Decision::Limited { retry_after_ms } =
-        ratelimit::hit(&svc.db, svc.clock.as_ref(), &format!("send:{}", a.id), limit)
-            .await
-            .map_err(AppError::internal)?
-    {
-        audit_account(&svc, a.id, "mail.send", Outcome::Denied("rate_limited".into()), None).await;
-        return Err(AppError::RateLimited { retry_after_secs: (retry_after_ms.max(0) as u64).div_ceil(1000) });
-    }
-    let attachments = match gather_attachments(&svc, a.id, &c).await {
-        Ok(parts) => parts,
-        Err((code, e)) => {
-            audit_account(&svc, a.id, "mail.send", code, c.forward_from.map(|id| format!("message:{id}"))).await;
-            return Err(e);
-        }
-    };
-    let draft = mail::Draft {
-        upload_ids: c.attachments.clone(),
-        replaces_draft: c.draft_id,
-        attachments,
-        to: c.to,
-        cc: c.cc,
-        bcc: c.bcc,
-        subject: c.subject,
-        body: c.body,
-        urgent: c.urgent,
-        in_reply_to: c.in_reply_to,
-        references: c.references,
-    };
-    let refused = |address: String, reason: &str| AppError::RecipientRefused { address, reason: reason.into() };
-    let limits = svc.mail_limits;
-    let mb = |bytes: i64| bytes / (1024 * 1024);
-    match mail::send(&svc.db, svc.clock.as_ref(), &a, &draft, &svc.auth.domains, &svc.auth.public_url, &limits).await {
-        Ok(sent) => {
-            let object =
-                format!("message:{} recipients:{} queued:{}", sent.sent_id, sent.delivered.len(), sent.queued.len());
-            audit_account(&svc, a.id, "mail.send", Outcome::Success, Some(object)).await;
-            Ok(sent.sent_id)
-        }
-        Err(e) => {
-            let (code, err) = match e {
-                SendError::NoRecipient => (
-                    "no_recipient",
-                    AppError::Invalid(vec![crate::domain::FieldError {
-                        field: "to".into(),
-                        problem: crate::domain::FieldProblem::Required,
-                    }]),
-                ),
-                SendError::OutsideTrustSpace(x) => ("outside_trust_space", refused(x, "outside")),
-                SendError::UnknownMailbox(x) => ("unknown_mailbox", refused(x, "unknown")),
-                SendError::MailboxFull(x) => ("mailbox_full", refused(x, "full")),
-                SendError::TooLarge { max_bytes } => ("too_large", AppError::TooLarge { max_mb: mb(max_bytes) }),
-                SendError::QuotaExceeded { quota_bytes } => {
-                    ("quota", AppError::QuotaExceeded { quota_mb: mb(quota_bytes) })
-                }
-                // Sending never saves a draft again: it only takes the draft away.
-                SendError::DraftGone => ("draft_gone", AppError::DraftGone),
-                SendError::Store(e) => return Err(AppError::internal(e)),
-            };
-            audit_account(&svc, a.id, "mail.send", Outcome::Failure(code.into()), None).await;
-            Err(err)
-        }
-    }
+    limit_hourly(&svc, &format!("send:{}", holder.account_id), 200).await?;
+    let (domains, url) = (&svc.auth.domains, &svc.auth.public_url);
+    let sent =
+        hygie_core::mail::send(&svc.db, svc.clock.as_ref(), &holder, &c.into(), domains, url, &svc.mail_limits).await?;
+    Ok(sent.sent_id)
 }
 
 /// Shows remote images from the sender of message `id` from now on ("show images from this
 /// sender"). Not found for another account's message.
 #[server(name = MailAllowImages, prefix = "/api", endpoint = "mail-allow-images")]
 pub async fn mail_allow_images(id: i64) -> Result<(), AppError> {
-    use hygie_core::audit::Outcome;
-
-    use crate::server::{audit_account, services, signed_in};
+    use crate::server::{require_holder, services, Level};
     let svc = services()?;
-    let (_, a) = signed_in(&svc, true).await?;
-    let object = Some(format!("message:{id}"));
-    let Some(sender) = hygie_core::mail::sender_of(&svc.db, a.id, id).await.map_err(AppError::internal)? else {
-        audit_account(&svc, a.id, "mail.images_allow", Outcome::Denied("not_found".into()), object).await;
-        return Err(AppError::NotFound);
-    };
-    hygie_core::mail::allow_images_from(&svc.db, svc.clock.as_ref(), a.id, &sender)
-        .await
-        .map_err(AppError::internal)?;
-    audit_account(&svc, a.id, "mail.images_allow", Outcome::Success, object).await;
-    Ok(())
+    let holder = require_holder(Level::Full)?;
+    let found = hygie_core::mail::allow_images_from(&svc.db, svc.clock.as_ref(), &holder, id).await?;
+    found.then_some(()).ok_or(AppError::NotFound)
 }
 
 /// What a PDF attachment's preview can show.
@@ -487,46 +352,40 @@ pub struct PdfPreview {
 /// file that is not a PDF by its content.
 #[server(name = MailPdfPreview, prefix = "/api", endpoint = "mail-pdf-preview")]
 pub async fn mail_pdf_preview(id: i64, index: u32) -> Result<PdfPreview, AppError> {
-    use hygie_core::audit::Outcome;
     use hygie_core::mail::preview::{PreviewError, MAX_PAGES};
 
-    use crate::server::{audit_account, limit_hourly, services, signed_in};
+    use crate::server::{audited_limit, record, require_holder, services, Level};
     let svc = services()?;
-    let (_, a) = signed_in(&svc, true).await?;
-    let object = Some(format!("message:{id} attachment:{index}"));
-    let file = hygie_core::mail::pdf_attachment(&svc.db, a.id, id, index as usize).await.map_err(AppError::internal)?;
+    let holder = require_holder(Level::Full)?;
+    let object = format!("message:{id} attachment:{index}");
+    let file = hygie_core::mail::pdf_attachment(&svc.db, holder.account_id, id, index as usize).await?;
     let Some(file) = file else {
-        audit_account(&svc, a.id, "mail.preview", Outcome::Denied("not_found".into()), object).await;
+        record(&svc, holder.event("mail.preview", Outcome::Denied("not_found".into())).object(object)).await?;
         return Err(AppError::NotFound);
     };
-    if let Err(e) = limit_hourly(&svc, &format!("preview:{}", a.id), PREVIEW_PER_HOUR).await {
-        audit_account(&svc, a.id, "mail.preview", Outcome::Denied("rate_limited".into()), object).await;
-        return Err(e);
-    }
-    match svc.previewer.count(&file.bytes).await {
-        Ok(pages) => {
-            audit_account(&svc, a.id, "mail.preview", Outcome::Success, object).await;
-            Ok(PdfPreview { pages, shown: pages.min(MAX_PAGES) })
-        }
-        Err(PreviewError::Unreadable) => {
-            audit_account(&svc, a.id, "mail.preview", Outcome::Failure("unreadable".into()), object).await;
-            Ok(PdfPreview { pages: 0, shown: 0 })
-        }
-        Err(PreviewError::Busy) => Err(AppError::RateLimited { retry_after_secs: 15 }),
-        Err(e) => Err(AppError::internal(e)),
-    }
+    let key = format!("preview:{}", holder.account_id);
+    audited_limit(&svc, &holder, "mail.preview", &key, PREVIEW_PER_HOUR).await?;
+    let (outcome, answer) = match svc.previewer.count(&file.bytes).await {
+        Ok(pages) => (Outcome::Success, PdfPreview { pages, shown: pages.min(MAX_PAGES) }),
+        Err(PreviewError::Unreadable) => (Outcome::Failure("unreadable".into()), PdfPreview { pages: 0, shown: 0 }),
+        Err(PreviewError::Busy) => return Err(AppError::RateLimited { retry_after_secs: 15 }),
+        Err(e) => return Err(AppError::internal(e)),
+    };
+    record(&svc, holder.event("mail.preview", outcome).object(object)).await?;
+    Ok(answer)
 }
 
 /// PDF pages (and page counts) an account may have drawn per hour.
 pub const PREVIEW_PER_HOUR: i64 = 2000;
 
-/// The id of the newest message of the signed-in account: pages poll it to show new mail.
+/// The id of the newest message of the signed-in account: pages poll it to show new mail. A
+/// background request: it does not keep the session alive (see the server's middleware).
 #[server(name = MailNewest, prefix = "/api", endpoint = "mail-newest")]
 pub async fn mail_newest() -> Result<i64, AppError> {
-    use crate::server::{services, signed_in};
+    use crate::server::{require_holder, services, Level};
     let svc = services()?;
-    let (_, a) = signed_in(&svc, true).await?;
-    hygie_core::mail::newest(&svc.db, a.id).await.map_err(AppError::internal)
+    let holder = require_holder(Level::Full)?;
+    Ok(hygie_core::mail::newest(&svc.db, holder.account_id).await?)
 }
 
 /// The signed-in account's mailbox size and its limits.
@@ -539,10 +398,10 @@ pub struct MailUsage {
 
 #[server(name = MailUsageGet, prefix = "/api", endpoint = "mail-usage")]
 pub async fn mail_usage() -> Result<MailUsage, AppError> {
-    use crate::server::{services, signed_in};
+    use crate::server::{require_holder, services, Level};
     let svc = services()?;
-    let (_, a) = signed_in(&svc, true).await?;
-    let used_bytes = hygie_core::mail::attach::usage(&svc.db, a.id).await.map_err(AppError::internal)?;
+    let holder = require_holder(Level::Full)?;
+    let used_bytes = hygie_core::mail::attach::usage(&svc.db, holder.account_id).await?;
     Ok(MailUsage {
         used_bytes,
         quota_bytes: svc.mail_limits.quota_bytes,
@@ -553,159 +412,88 @@ pub async fn mail_usage() -> Result<MailUsage, AppError> {
 /// Removes a file added to the message being written. Not found for another account's.
 #[server(name = MailUploadDelete, prefix = "/api", endpoint = "mail-upload-delete")]
 pub async fn mail_upload_delete(id: i64) -> Result<(), AppError> {
-    use hygie_core::audit::Outcome;
-
-    use crate::server::{audit_account, services, signed_in};
+    use crate::server::{require_holder, services, Level};
     let svc = services()?;
-    let (_, a) = signed_in(&svc, true).await?;
-    let found = hygie_core::mail::attach::delete_upload(&svc.db, a.id, id).await.map_err(AppError::internal)?;
-    let outcome = if found { Outcome::Success } else { Outcome::Denied("not_found".into()) };
-    audit_account(&svc, a.id, "mail.upload_delete", outcome, Some(format!("upload:{id}"))).await;
+    let holder = require_holder(Level::Full)?;
+    let found = hygie_core::mail::attach::delete_upload(&svc.db, svc.clock.as_ref(), &holder, id).await?;
     found.then_some(()).ok_or(AppError::NotFound)
-}
-
-#[cfg(feature = "ssr")]
-fn folder_error(e: hygie_core::mail::folders::FolderError) -> AppError {
-    use crate::domain::{FieldError, FieldProblem};
-    use hygie_core::mail::folders::{FolderError, NAME_MAX};
-    let invalid = |problem| AppError::Invalid(vec![FieldError { field: "name".into(), problem }]);
-    match e {
-        FolderError::InvalidName => invalid(FieldProblem::FolderName { max: NAME_MAX }),
-        FolderError::Duplicate => invalid(FieldProblem::FolderExists),
-        FolderError::TooDeep => invalid(FieldProblem::FolderTooDeep),
-        FolderError::Cycle => invalid(FieldProblem::FolderTooDeep),
-        FolderError::NotFound => AppError::NotFound,
-        FolderError::Store(e) => AppError::internal(e),
-    }
 }
 
 /// Creates a folder of one's own, at the top (`parent` 0) or inside another of one's folders.
 #[server(name = MailFolderCreate, prefix = "/api", endpoint = "mail-folder-create")]
 pub async fn mail_folder_create(name: String, parent: i64) -> Result<i64, AppError> {
-    use hygie_core::audit::Outcome;
-
-    use crate::server::{audit_account, services, signed_in};
+    use crate::server::{require_holder, services, Level};
     let svc = services()?;
-    let (_, a) = signed_in(&svc, true).await?;
+    let holder = require_holder(Level::Full)?;
     let parent = (parent > 0).then_some(parent);
-    match hygie_core::mail::folders::create(&svc.db, svc.clock.as_ref(), a.id, &name, parent).await {
-        Ok(id) => {
-            audit_account(&svc, a.id, "mail.folder_create", Outcome::Success, Some(format!("folder:{id}"))).await;
-            Ok(id)
-        }
-        Err(e) => {
-            let e = folder_error(e);
-            audit_account(&svc, a.id, "mail.folder_create", Outcome::Failure("invalid".into()), None).await;
-            Err(e)
-        }
-    }
+    Ok(hygie_core::mail::folders::create(&svc.db, svc.clock.as_ref(), &holder, &name, parent).await?)
 }
 
 #[server(name = MailFolderRename, prefix = "/api", endpoint = "mail-folder-rename")]
 pub async fn mail_folder_rename(id: i64, name: String) -> Result<(), AppError> {
-    use hygie_core::audit::Outcome;
-
-    use crate::server::{audit_account, services, signed_in};
+    use crate::server::{require_holder, services, Level};
     let svc = services()?;
-    let (_, a) = signed_in(&svc, true).await?;
-    let result = hygie_core::mail::folders::rename(&svc.db, a.id, id, &name).await.map_err(folder_error);
-    let outcome = match &result {
-        Ok(()) => Outcome::Success,
-        Err(AppError::NotFound) => Outcome::Denied("not_found".into()),
-        Err(_) => Outcome::Failure("invalid".into()),
-    };
-    audit_account(&svc, a.id, "mail.folder_rename", outcome, Some(format!("folder:{id}"))).await;
-    result
+    let holder = require_holder(Level::Full)?;
+    Ok(hygie_core::mail::folders::rename(&svc.db, svc.clock.as_ref(), &holder, id, &name).await?)
 }
 
 /// Deletes one of one's folders and its sub-folders; their messages go to the Trash. Returns
 /// how many messages moved.
 #[server(name = MailFolderDelete, prefix = "/api", endpoint = "mail-folder-delete")]
 pub async fn mail_folder_delete(id: i64) -> Result<u64, AppError> {
-    use hygie_core::audit::Outcome;
-
-    use crate::server::{audit_account, services, signed_in};
+    use crate::server::{require_holder, services, Level};
     let svc = services()?;
-    let (_, a) = signed_in(&svc, true).await?;
-    let result = hygie_core::mail::folders::delete(&svc.db, svc.clock.as_ref(), a.id, id).await.map_err(folder_error);
-    let outcome = match &result {
-        Ok(n) => {
-            audit_account(&svc, a.id, "mail.folder_delete", Outcome::Success, Some(format!("folder:{id} moved:{n}")))
-                .await;
-            return result;
-        }
-        Err(AppError::NotFound) => Outcome::Denied("not_found".into()),
-        Err(_) => Outcome::Failure("invalid".into()),
-    };
-    audit_account(&svc, a.id, "mail.folder_delete", outcome, Some(format!("folder:{id}"))).await;
-    result
+    let holder = require_holder(Level::Full)?;
+    Ok(hygie_core::mail::folders::delete(&svc.db, svc.clock.as_ref(), &holder, id).await?)
 }
 
 /// Applies `action` ("read", "unread", "flag", "unflag", "inbox", "archive", "move:d<ID>", "trash",
 /// "restore", "delete") to the signed-in account's messages among `ids`. Returns how many changed.
 #[server(name = MailAct, prefix = "/api", endpoint = "mail-act")]
 pub async fn mail_act(action: String, ids: Vec<i64>) -> Result<u64, AppError> {
-    use hygie_core::audit::Outcome;
-    use hygie_core::mail::{self, Action};
-
-    use crate::server::{audit_account, services, signed_in};
+    use crate::domain::{FieldError, FieldProblem};
+    use crate::server::{require_holder, services, Level};
     let svc = services()?;
-    let (_, a) = signed_in(&svc, true).await?;
-    let Some(act) = Action::parse(&action) else {
-        return Err(AppError::Invalid(vec![crate::domain::FieldError {
-            field: "action".into(),
-            problem: crate::domain::FieldProblem::UnknownValue,
-        }]));
-    };
+    let holder = require_holder(Level::Full)?;
+    let invalid = |field: &str, problem| AppError::Invalid(vec![FieldError { field: field.into(), problem }]);
+    let act = hygie_core::mail::Action::parse(&action).ok_or_else(|| invalid("action", FieldProblem::UnknownValue))?;
     if ids.len() > 500 {
-        return Err(AppError::Invalid(vec![crate::domain::FieldError {
-            field: "ids".into(),
-            problem: crate::domain::FieldProblem::TooLong { max: 500 },
-        }]));
+        return Err(invalid("ids", FieldProblem::TooLong { max: 500 }));
     }
-    let n = mail::apply(&svc.db, svc.clock.as_ref(), a.id, &ids, act).await.map_err(AppError::internal)?;
-    let listed: Vec<String> = ids.iter().take(50).map(i64::to_string).collect();
-    let object = format!("messages:{} changed:{n}", listed.join(","));
-    audit_account(&svc, a.id, &format!("mail.{action}"), Outcome::Success, Some(object)).await;
-    Ok(n)
+    Ok(hygie_core::mail::apply(&svc.db, svc.clock.as_ref(), &holder, &ids, act).await?)
 }
 
 /// Deletes everything in the Trash. Returns how many messages.
 #[server(name = MailEmptyTrash, prefix = "/api", endpoint = "mail-empty-trash")]
 pub async fn mail_empty_trash() -> Result<u64, AppError> {
-    use hygie_core::audit::Outcome;
-
-    use crate::server::{audit_account, services, signed_in};
+    use crate::server::{require_holder, services, Level};
     let svc = services()?;
-    let (_, a) = signed_in(&svc, true).await?;
-    let n = hygie_core::mail::empty_trash(&svc.db, svc.clock.as_ref(), a.id).await.map_err(AppError::internal)?;
-    audit_account(&svc, a.id, "mail.empty_trash", Outcome::Success, Some(format!("deleted:{n}"))).await;
-    Ok(n)
+    let holder = require_holder(Level::Full)?;
+    Ok(hygie_core::mail::empty_trash(&svc.db, svc.clock.as_ref(), &holder).await?)
 }
 
 /// Searches every folder of the signed-in account (words, `de:`, `à:`, `objet:`, `pj:`,
 /// `non-lu:` and their English forms). At most 200 results, newest first.
 #[server(name = MailSearch, prefix = "/api", endpoint = "mail-search")]
 pub async fn mail_search(q: String) -> Result<Vec<MessageLine>, AppError> {
-    use hygie_core::audit::Outcome;
     use hygie_core::mail::{self, SearchQuery};
 
-    use crate::server::{audit_account, services, signed_in};
+    use crate::server::{audited_limit, record, require_holder, services, Level};
     let svc = services()?;
-    let (_, a) = signed_in(&svc, true).await?;
+    let holder = require_holder(Level::Full)?;
     let query = SearchQuery::parse(&q.chars().take(500).collect::<String>());
     if query.is_empty() {
         return Ok(Vec::new());
     }
     // Searching is cheap for one person and costly in bulk.
-    crate::server::limit_hourly(&svc, &format!("search:{}", a.id), 600).await?;
-    let items = mail::search(&svc.db, svc.clock.as_ref(), a.id, &query, None, 200).await.map_err(AppError::internal)?;
-    // The search is recorded, not its words: they may name a patient.
-    audit_account(&svc, a.id, "mail.search", Outcome::Success, Some(format!("results:{}", items.len()))).await;
+    audited_limit(&svc, &holder, "mail.search", &format!("search:{}", holder.account_id), 600).await?;
+    let items = mail::search(&svc.db, svc.clock.as_ref(), holder.account_id, &query, None, 200).await?;
+    // The search is recorded, not its words: they may name a patient. No record, no results.
+    record(&svc, holder.event("mail.search", Outcome::Success).object(format!("results:{}", items.len()))).await?;
     Ok(items
         .into_iter()
         .map(|m| {
-            let mine = m.from_addr == a.address;
+            let mine = m.from_addr == holder.address;
             MessageLine::from_item(m, mine)
         })
         .collect())

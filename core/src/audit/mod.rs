@@ -1,18 +1,30 @@
-//! The audit trail: an append-only, hash-chained record of every action.
+//! The audit trail: an append-only, keyed hash chain of every action.
 //!
-//! Each record carries the SHA-256 of the previous one (`prev_hash`) and its own hash over its
-//! fields and `prev_hash`. Editing, deleting or reordering records breaks the chain, and
-//! [`verify`] names the first record where it breaks. The newest sequence number and hash are
-//! also kept in `audit_head`, updated in the same transaction, so that cutting off the end of the
-//! chain is detected as well.
+//! Each record carries the hash of the previous one (`prev_hash`) and its own hash over its
+//! fields and `prev_hash`: an HMAC-SHA256 under the [`AuditKey`], which lives outside the
+//! database, so write access to the database alone cannot forge or rebuild the chain. Editing,
+//! deleting or reordering records breaks the chain, and [`verify`] names the first record where
+//! it breaks. The newest sequence number and hash are also kept in `audit_head`, updated in the
+//! same transaction, so that cutting off the end of the chain is detected as well.
+//!
+//! An action and its record commit together: a verb writes its change and calls
+//! [`AuditTx::append_audit`] last, inside the same transaction. If the record cannot be
+//! written, the transaction rolls back and the action fails.
 //!
 //! Records never hold message content, codes, tokens or passwords: only who, what, on which
 //! object, and how it ended.
 
+mod key;
+
+use std::future::Future;
+
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
+pub use key::{AuditKey, KeyError};
+
 use crate::clock::{Clock, Millis};
-use crate::store::{Db, StoreError};
+use crate::store::{BeginWrite, Db, StoreError};
 
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -98,8 +110,40 @@ pub struct AuditRecord {
     pub hash: String,
 }
 
-/// The hash of a record: SHA-256 over the previous hash and each field, length-prefixed so that
-/// no two different records serialise alike.
+/// Feeds a record's fields, length-prefixed so that no two different records serialise alike.
+#[allow(clippy::too_many_arguments)]
+fn feed(
+    mut update: impl FnMut(&[u8]),
+    version: &str,
+    prev_hash: &str,
+    seq: i64,
+    at_ms: Millis,
+    actor: &str,
+    ip: Option<&str>,
+    action: &str,
+    object: Option<&str>,
+    outcome: &str,
+) {
+    let mut field = |s: Option<&str>| match s {
+        Some(s) => {
+            update(&(s.len() as u64).to_be_bytes());
+            update(s.as_bytes());
+        }
+        None => update(&u64::MAX.to_be_bytes()),
+    };
+    field(Some(version));
+    field(Some(prev_hash));
+    field(Some(&seq.to_string()));
+    field(Some(&at_ms.to_string()));
+    field(Some(actor));
+    field(ip);
+    field(Some(action));
+    field(object);
+    field(Some(outcome));
+}
+
+/// The unkeyed hash of records written before the trail had a key: SHA-256 over the fields.
+#[allow(clippy::too_many_arguments)]
 pub fn record_hash(
     prev_hash: &str,
     seq: i64,
@@ -111,28 +155,38 @@ pub fn record_hash(
     outcome: &str,
 ) -> String {
     let mut h = Sha256::new();
-    let mut field = |s: Option<&str>| match s {
-        Some(s) => {
-            h.update((s.len() as u64).to_be_bytes());
-            h.update(s.as_bytes());
-        }
-        None => h.update(u64::MAX.to_be_bytes()),
-    };
-    field(Some("hygie-audit-v1"));
-    field(Some(prev_hash));
-    field(Some(&seq.to_string()));
-    field(Some(&at_ms.to_string()));
-    field(Some(actor));
-    field(ip);
-    field(Some(action));
-    field(object);
-    field(Some(outcome));
+    feed(|b| h.update(b), "hygie-audit-v1", prev_hash, seq, at_ms, actor, ip, action, object, outcome);
     hex::encode(h.finalize())
 }
 
+/// The hash of a record: HMAC-SHA256 under `key` over the fields, or the unkeyed hash for a
+/// record older than the key.
+#[allow(clippy::too_many_arguments)]
+pub fn sealed_hash(
+    key: &AuditKey,
+    prev_hash: &str,
+    seq: i64,
+    at_ms: Millis,
+    actor: &str,
+    ip: Option<&str>,
+    action: &str,
+    object: Option<&str>,
+    outcome: &str,
+) -> String {
+    if seq < key.from_seq() {
+        return record_hash(prev_hash, seq, at_ms, actor, ip, action, object, outcome);
+    }
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key.secret()) else {
+        unreachable!("HMAC takes keys of any length")
+    };
+    feed(|b| mac.update(b), "hygie-audit-v2", prev_hash, seq, at_ms, actor, ip, action, object, outcome);
+    hex::encode(mac.finalize().into_bytes())
+}
+
 impl AuditRecord {
-    fn expected_hash(&self) -> String {
-        record_hash(
+    fn expected_hash(&self, key: &AuditKey) -> String {
+        sealed_hash(
+            key,
             &self.prev_hash,
             self.seq,
             self.at_ms,
@@ -145,60 +199,85 @@ impl AuditRecord {
     }
 }
 
-/// Appends `event` to the chain and returns its sequence number. Appends are serialised across
-/// processes by the database (SQLite `BEGIN IMMEDIATE`, PostgreSQL row lock on the head).
-pub async fn append(db: &Db, clock: &dyn Clock, event: AuditEvent) -> Result<i64, StoreError> {
-    let actor = event.actor.as_text();
-    let outcome = event.outcome.as_text();
-    macro_rules! body {
-        ($tx:ident, $head_sql:expr) => {{
-            let (last_seq, last_hash): (i64, String) = sqlx::query_as($head_sql).fetch_one(&mut *$tx).await?;
-            let seq = last_seq + 1;
-            let at_ms = clock.now_ms();
-            let hash = record_hash(
-                &last_hash,
-                seq,
-                at_ms,
-                &actor,
-                event.ip.as_deref(),
-                &event.action,
-                event.object.as_deref(),
-                &outcome,
-            );
-            sqlx::query(
-                "INSERT INTO audit_log (seq, at_ms, actor, ip, action, object, outcome, prev_hash, hash) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(seq)
-            .bind(at_ms)
-            .bind(&actor)
-            .bind(&event.ip)
-            .bind(&event.action)
-            .bind(&event.object)
-            .bind(&outcome)
-            .bind(&last_hash)
-            .bind(&hash)
-            .execute(&mut *$tx)
-            .await?;
-            sqlx::query("UPDATE audit_head SET last_seq = $1, last_hash = $2 WHERE id = 1")
+/// Appends to the audit chain inside a write transaction that the caller commits: the record
+/// commits or rolls back with the change it records. Implemented for both engines' connections,
+/// so a verb calls it on `&mut *tx` in either arm of [`crate::with_pool!`].
+///
+/// Call it last before commit: on PostgreSQL it locks the chain's head row until the transaction
+/// ends (appends from every instance are serialised there), and on SQLite the transaction must
+/// be a write transaction from the start ([`BeginWrite::begin_write`]).
+pub trait AuditTx {
+    fn append_audit(
+        &mut self,
+        key: &AuditKey,
+        at_ms: Millis,
+        event: &AuditEvent,
+    ) -> impl Future<Output = Result<i64, sqlx::Error>> + Send;
+}
+
+macro_rules! impl_audit_tx {
+    ($conn:ty, $head_sql:expr) => {
+        impl AuditTx for $conn {
+            async fn append_audit(
+                &mut self,
+                key: &AuditKey,
+                at_ms: Millis,
+                event: &AuditEvent,
+            ) -> Result<i64, sqlx::Error> {
+                let actor = event.actor.as_text();
+                let outcome = event.outcome.as_text();
+                let (last_seq, last_hash): (i64, String) = sqlx::query_as($head_sql).fetch_one(&mut *self).await?;
+                let seq = last_seq + 1;
+                let hash = sealed_hash(
+                    key,
+                    &last_hash,
+                    seq,
+                    at_ms,
+                    &actor,
+                    event.ip.as_deref(),
+                    &event.action,
+                    event.object.as_deref(),
+                    &outcome,
+                );
+                sqlx::query(
+                    "INSERT INTO audit_log (seq, at_ms, actor, ip, action, object, outcome, prev_hash, hash) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
                 .bind(seq)
+                .bind(at_ms)
+                .bind(&actor)
+                .bind(&event.ip)
+                .bind(&event.action)
+                .bind(&event.object)
+                .bind(&outcome)
+                .bind(&last_hash)
                 .bind(&hash)
-                .execute(&mut *$tx)
+                .execute(&mut *self)
                 .await?;
-            $tx.commit().await?;
-            Ok(seq)
-        }};
-    }
-    match db {
-        Db::Sqlite(p) => {
-            let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
-            body!(tx, "SELECT last_seq, last_hash FROM audit_head WHERE id = 1")
+                sqlx::query("UPDATE audit_head SET last_seq = $1, last_hash = $2 WHERE id = 1")
+                    .bind(seq)
+                    .bind(&hash)
+                    .execute(&mut *self)
+                    .await?;
+                Ok(seq)
+            }
         }
-        Db::Postgres(p) => {
-            let mut tx = p.begin().await?;
-            body!(tx, "SELECT last_seq, last_hash FROM audit_head WHERE id = 1 FOR UPDATE")
-        }
-    }
+    };
+}
+
+impl_audit_tx!(sqlx::SqliteConnection, "SELECT last_seq, last_hash FROM audit_head WHERE id = 1");
+impl_audit_tx!(sqlx::PgConnection, "SELECT last_seq, last_hash FROM audit_head WHERE id = 1 FOR UPDATE");
+
+/// Appends `event` on its own (an action whose only effect is its record: a refusal, a read,
+/// an operator command) and returns its sequence number.
+pub async fn append(db: &Db, clock: &dyn Clock, event: AuditEvent) -> Result<i64, StoreError> {
+    let key = db.audit_key().clone();
+    Ok(crate::with_pool!(db, p => {
+        let mut tx = p.begin_write().await?;
+        let seq = tx.append_audit(&key, clock.now_ms(), &event).await?;
+        tx.commit().await?;
+        seq
+    }))
 }
 
 /// Records an event, logging (without content) if the trail cannot be written. Use where the
@@ -255,8 +334,10 @@ impl VerifyReport {
     }
 }
 
-/// Walks the whole chain in order, in pages, and reports the first break.
+/// Walks the whole chain in order, in pages, and reports the first break. Records are checked
+/// with the store's key (from the key's first record on).
 pub async fn verify(db: &Db) -> Result<VerifyReport, StoreError> {
+    let key = db.audit_key().clone();
     const PAGE: i64 = 2_000;
     let mut expected_seq = 1i64;
     let mut prev_hash = GENESIS_HASH.to_string();
@@ -281,7 +362,7 @@ pub async fn verify(db: &Db) -> Result<VerifyReport, StoreError> {
             if r.prev_hash != prev_hash {
                 return Ok(broken(count, r.seq, BreakReason::ChainMismatch));
             }
-            if r.expected_hash() != r.hash {
+            if r.expected_hash(&key) != r.hash {
                 return Ok(broken(count, r.seq, BreakReason::HashMismatch));
             }
             prev_hash = r.hash.clone();
@@ -299,6 +380,29 @@ pub async fn verify(db: &Db) -> Result<VerifyReport, StoreError> {
 
 fn broken(records: i64, seq: i64, reason: BreakReason) -> VerifyReport {
     VerifyReport { records, first_break: Some(Break { seq, reason }) }
+}
+
+/// The chain's head: the last sequence number and its hash.
+pub async fn head(db: &Db) -> Result<(i64, String), StoreError> {
+    Ok(crate::with_pool!(db, p => sqlx::query_as("SELECT last_seq, last_hash FROM audit_head WHERE id = 1")
+        .fetch_one(p)
+        .await?))
+}
+
+/// `text` made safe to print on a terminal: control characters (escape sequences, carriage
+/// returns, bidi overrides) are shown as `\u{…}` instead of acting on the operator's screen.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let format_char = matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+            | '\u{061c}' | '\u{feff}');
+        if c.is_control() || format_char || c == '\\' {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// The newest records, newest first (for the operator's `hygie audit tail`).

@@ -64,11 +64,11 @@ async fn edited_record_is_detected() {
 }
 
 #[tokio::test]
-async fn edited_record_with_recomputed_hash_is_detected_at_the_next_one() {
+async fn edited_record_with_recomputed_unkeyed_hash_is_detected() {
     for t in TestDb::both().await {
         let clock = ManualClock::new(1_700_000_000_000);
         seed(&t.db, &clock, 6).await;
-        // A forger who recomputes the edited record's own hash still breaks the link to it.
+        // A forger with the database but not the key cannot make the edited record's seal.
         let r: AuditRecord = crate::with_pool!(&t.db, p => sqlx::query_as(
             "SELECT seq, at_ms, actor, ip, action, object, outcome, prev_hash, hash FROM audit_log WHERE seq = 3")
             .fetch_one(p).await.unwrap());
@@ -85,8 +85,113 @@ async fn edited_record_with_recomputed_hash_is_detected_at_the_next_one() {
         crate::with_pool!(&t.db, p => { sqlx::query("UPDATE audit_log SET action = 'forged', hash = $1 WHERE seq = 3")
             .bind(&forged).execute(p).await.unwrap(); });
         let report = verify(&t.db).await.unwrap();
+        assert_eq!(report.first_break, Some(Break { seq: 3, reason: BreakReason::HashMismatch }));
+        // Even with a key, a forger who reseals only that record breaks the link to the next.
+        let resealed = sealed_hash(
+            t.db.audit_key(),
+            &r.prev_hash,
+            r.seq,
+            r.at_ms,
+            &r.actor,
+            r.ip.as_deref(),
+            "forged",
+            r.object.as_deref(),
+            &r.outcome,
+        );
+        crate::with_pool!(&t.db, p => { sqlx::query("UPDATE audit_log SET hash = $1 WHERE seq = 3")
+            .bind(&resealed).execute(p).await.unwrap(); });
+        let report = verify(&t.db).await.unwrap();
         assert_eq!(report.first_break, Some(Break { seq: 4, reason: BreakReason::ChainMismatch }));
     }
+}
+
+/// Write access to the database alone cannot rebuild a chain that verifies: every record is
+/// recomputed in order, hashes, links and head included, without the key.
+#[tokio::test]
+async fn a_chain_rebuilt_without_the_key_does_not_verify() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(1_700_000_000_000);
+        seed(&t.db, &clock, 4).await;
+        let records: Vec<AuditRecord> = crate::with_pool!(&t.db, p => sqlx::query_as(
+            "SELECT seq, at_ms, actor, ip, action, object, outcome, prev_hash, hash FROM audit_log ORDER BY seq")
+            .fetch_all(p).await.unwrap());
+        let mut prev = GENESIS_HASH.to_string();
+        for r in &records {
+            let object = if r.seq == 2 { Some("contact:forged") } else { r.object.as_deref() };
+            let h = record_hash(&prev, r.seq, r.at_ms, &r.actor, r.ip.as_deref(), &r.action, object, &r.outcome);
+            crate::with_pool!(&t.db, p => { sqlx::query("UPDATE audit_log SET object = $1, prev_hash = $2, hash = $3 WHERE seq = $4")
+                .bind(object).bind(&prev).bind(&h).bind(r.seq).execute(p).await.unwrap(); });
+            prev = h;
+        }
+        crate::with_pool!(&t.db, p => { sqlx::query("UPDATE audit_head SET last_hash = $1 WHERE id = 1")
+            .bind(&prev).execute(p).await.unwrap(); });
+        let report = verify(&t.db).await.unwrap();
+        assert_eq!(report.first_break, Some(Break { seq: 1, reason: BreakReason::HashMismatch }));
+    }
+}
+
+/// A trail begun before the key: its older records are checked as unkeyed links, and the first
+/// keyed record seals them (its seal covers the previous hash).
+#[tokio::test]
+async fn records_older_than_the_key_are_sealed_by_the_first_keyed_one() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(1_700_000_000_000);
+        let key = AuditKey::generate(4);
+        let db = t.db.clone().with_audit_key(key.clone());
+        seed(&db, &clock, 3).await;
+        // Records 1 to 3 are plain SHA-256 links, as an older Hygie wrote them.
+        let third: String = crate::with_pool!(&db, p => sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq = 3")
+            .fetch_one(p).await.unwrap());
+        let r3: AuditRecord = crate::with_pool!(&db, p => sqlx::query_as(
+            "SELECT seq, at_ms, actor, ip, action, object, outcome, prev_hash, hash FROM audit_log WHERE seq = 3")
+            .fetch_one(p).await.unwrap());
+        assert_eq!(
+            third,
+            record_hash(
+                &r3.prev_hash,
+                3,
+                r3.at_ms,
+                &r3.actor,
+                r3.ip.as_deref(),
+                &r3.action,
+                r3.object.as_deref(),
+                &r3.outcome
+            )
+        );
+        seed(&db, &clock, 3).await;
+        assert_eq!(verify(&db).await.unwrap(), VerifyReport { records: 6, first_break: None });
+        // Another key does not verify the keyed part.
+        let other = t.db.clone().with_audit_key(AuditKey::generate(4));
+        assert_eq!(
+            verify(&other).await.unwrap().first_break,
+            Some(Break { seq: 4, reason: BreakReason::HashMismatch })
+        );
+        // Rewriting record 3 as an unkeyed link breaks at the first keyed record.
+        let forged = record_hash(
+            &r3.prev_hash,
+            3,
+            r3.at_ms,
+            &r3.actor,
+            r3.ip.as_deref(),
+            "forged",
+            r3.object.as_deref(),
+            &r3.outcome,
+        );
+        crate::with_pool!(&db, p => { sqlx::query("UPDATE audit_log SET action = 'forged', hash = $1 WHERE seq = 3")
+            .bind(&forged).execute(p).await.unwrap(); });
+        assert_eq!(verify(&db).await.unwrap().first_break, Some(Break { seq: 4, reason: BreakReason::ChainMismatch }));
+    }
+}
+
+#[test]
+fn printable_text_has_no_control_characters() {
+    assert_eq!(printable("mail.send"), "mail.send");
+    assert_eq!(printable("Firefox é"), "Firefox é");
+    let hostile = "x\u{1b}[2J\r\nfake line\u{202e}gnp.exe\\";
+    let shown = printable(hostile);
+    assert!(!shown.chars().any(|c| c.is_control() || c == '\u{202e}'), "{shown}");
+    assert!(shown.contains("\\u{1b}") && shown.contains("\\u{202e}"), "{shown}");
+    assert_ne!(printable("a\\u{1b}"), printable("a\u{1b}"), "an escape cannot be faked by typing one");
 }
 
 #[tokio::test]

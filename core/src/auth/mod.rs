@@ -1,6 +1,7 @@
 //! Authentication: password hashing and policy, one-time codes, sessions, and the sign-in flow
 //! that ties them to accounts.
 
+pub mod holder;
 pub mod otp;
 pub mod password;
 pub mod policy;

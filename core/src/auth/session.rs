@@ -99,13 +99,22 @@ pub async fn create(
     Ok((id, token))
 }
 
+/// Whether a request is the holder's doing, or the page's own (the new-mail poll): only the
+/// holder's keep a session from timing out when idle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activity {
+    Person,
+    Background,
+}
+
 /// Finds the live session of `token`: not ended, not past its absolute lifetime, not idle for
-/// longer than the policy allows. Records the activity.
+/// longer than the policy allows. Records the activity when it is the person's.
 pub async fn lookup(
     db: &Db,
     clock: &dyn Clock,
     policy: &SessionPolicy,
     token: &str,
+    activity: Activity,
 ) -> Result<Option<Session>, StoreError> {
     if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Ok(None);
@@ -124,7 +133,7 @@ pub async fn lookup(
         end(db, clock, id).await?;
         return Ok(None);
     }
-    if now - last_seen >= TOUCH_EVERY_MS {
+    if activity == Activity::Person && now - last_seen >= TOUCH_EVERY_MS {
         crate::with_pool!(db, p => { sqlx::query("UPDATE sessions SET last_seen_ms = $1 WHERE id = $2")
             .bind(now).bind(id).execute(p).await?; });
     }
@@ -213,20 +222,35 @@ mod tests {
             let policy = SessionPolicy::default();
             let acc = account(&t.db, &clock).await;
             let (_, tok) = create(&t.db, &clock, &policy, full(acc)).await.unwrap();
-            assert!(lookup(&t.db, &clock, &policy, tok.expose()).await.unwrap().is_some());
+            assert!(lookup(&t.db, &clock, &policy, tok.expose(), Activity::Person).await.unwrap().is_some());
             // Active every 29 minutes for 11 h 36: still alive.
             for _ in 0..24 {
                 clock.advance_ms(29 * 60_000);
-                assert!(lookup(&t.db, &clock, &policy, tok.expose()).await.unwrap().is_some());
+                assert!(lookup(&t.db, &clock, &policy, tok.expose(), Activity::Person).await.unwrap().is_some());
             }
             // Past 12 hours: ended however active.
             clock.advance_ms(29 * 60_000);
-            assert!(lookup(&t.db, &clock, &policy, tok.expose()).await.unwrap().is_none());
+            assert!(lookup(&t.db, &clock, &policy, tok.expose(), Activity::Person).await.unwrap().is_none());
 
             let (_, idle) = create(&t.db, &clock, &policy, full(acc)).await.unwrap();
             clock.advance_ms(30 * 60_000);
-            assert!(lookup(&t.db, &clock, &policy, idle.expose()).await.unwrap().is_none(), "30 min idle");
-            assert!(lookup(&t.db, &clock, &policy, "zz").await.unwrap().is_none());
+            assert!(
+                lookup(&t.db, &clock, &policy, idle.expose(), Activity::Person).await.unwrap().is_none(),
+                "30 min idle"
+            );
+            assert!(lookup(&t.db, &clock, &policy, "zz", Activity::Person).await.unwrap().is_none());
+
+            // The page's own requests (the new-mail poll) do not keep a session alive.
+            let (_, polled) = create(&t.db, &clock, &policy, full(acc)).await.unwrap();
+            for _ in 0..179 {
+                clock.advance_ms(10_000);
+                assert!(lookup(&t.db, &clock, &policy, polled.expose(), Activity::Background).await.unwrap().is_some());
+            }
+            clock.advance_ms(10_000);
+            assert!(
+                lookup(&t.db, &clock, &policy, polled.expose(), Activity::Background).await.unwrap().is_none(),
+                "30 min of polling alone ends the session"
+            );
         }
     }
 
@@ -242,10 +266,10 @@ mod tests {
             assert_eq!(list(&t.db, &clock, &policy, acc).await.unwrap().len(), 3);
             assert!(!end_of_account(&t.db, &clock, acc + 1, b).await.unwrap(), "not another account's");
             assert!(end_of_account(&t.db, &clock, acc, b).await.unwrap());
-            assert!(lookup(&t.db, &clock, &policy, tb.expose()).await.unwrap().is_none());
+            assert!(lookup(&t.db, &clock, &policy, tb.expose(), Activity::Person).await.unwrap().is_none());
             assert_eq!(end_all(&t.db, &clock, acc, Some(a)).await.unwrap(), 1);
-            assert!(lookup(&t.db, &clock, &policy, tc.expose()).await.unwrap().is_none());
-            let kept = lookup(&t.db, &clock, &policy, ta.expose()).await.unwrap().unwrap();
+            assert!(lookup(&t.db, &clock, &policy, tc.expose(), Activity::Person).await.unwrap().is_none());
+            let kept = lookup(&t.db, &clock, &policy, ta.expose(), Activity::Person).await.unwrap().unwrap();
             assert_eq!(kept.level, Level::Full);
             let rows = list(&t.db, &clock, &policy, acc).await.unwrap();
             assert_eq!(rows.len(), 1);

@@ -2,8 +2,10 @@
 //! instance behind the load balancer can send them) until their message leaves, and the sizes
 //! that bound a message and a mailbox.
 
+use crate::audit::{AuditTx, Outcome};
+use crate::auth::holder::Holder;
 use crate::clock::{Clock, Millis};
-use crate::store::{Db, StoreError};
+use crate::store::{BeginWrite, Db, StoreError};
 
 /// A file that goes with a message.
 #[derive(Clone, PartialEq, Eq)]
@@ -33,6 +35,77 @@ impl Default for Limits {
     fn default() -> Self {
         Limits { max_message_bytes: 25 * 1024 * 1024, quota_bytes: 2 * 1024 * 1024 * 1024 }
     }
+}
+
+/// Why the files of a message being written cannot be gathered.
+#[derive(Debug, thiserror::Error)]
+pub enum GatherError {
+    /// An upload that is not (or no longer) the holder's.
+    #[error("unknown upload")]
+    UnknownUpload,
+    /// The forwarded message, or one of its attachments, is not the holder's.
+    #[error("forwarded attachment not found")]
+    ForwardedNotFound,
+    /// The forwarded message alone is over the per-message limit.
+    #[error("forwarded message over {max_bytes} bytes")]
+    TooLarge { max_bytes: i64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// The files of a message being written, in the order the composer lists them: the attachments
+/// kept from `forward` (a message of the holder's and the indexes of its attachments; each index
+/// once, however often it is listed), then the holder's uploads `upload_ids`. The forwarded
+/// message is size-checked before it is loaded, and loaded and parsed once.
+pub async fn gather(
+    db: &Db,
+    account_id: i64,
+    upload_ids: &[i64],
+    forward: Option<(i64, &[usize])>,
+    limits: &Limits,
+) -> Result<Vec<Part>, GatherError> {
+    let mut unique_uploads: Vec<i64> = Vec::with_capacity(upload_ids.len());
+    for id in upload_ids {
+        if !unique_uploads.contains(id) {
+            unique_uploads.push(*id);
+        }
+    }
+    let found = uploads(db, account_id, &unique_uploads).await?;
+    if found.len() != unique_uploads.len() {
+        return Err(GatherError::UnknownUpload);
+    }
+    let mut parts = Vec::new();
+    if let Some((message, indexes)) = forward.filter(|(_, i)| !i.is_empty()) {
+        let mut wanted: Vec<usize> = Vec::with_capacity(indexes.len());
+        for i in indexes {
+            if !wanted.contains(i) {
+                wanted.push(*i);
+            }
+        }
+        let size: Option<i64> = crate::with_pool!(db, p => sqlx::query_scalar(
+            "SELECT size FROM messages WHERE id = $1 AND account_id = $2")
+            .bind(message).bind(account_id).fetch_optional(p).await.map_err(StoreError::Query)?);
+        match size {
+            None => return Err(GatherError::ForwardedNotFound),
+            // Base64 makes a message about 4/3 of its files: a message over the limit by more
+            // than that cannot carry files that fit.
+            Some(size) if size > limits.max_message_bytes.saturating_mul(4) / 3 + 64 * 1024 => {
+                return Err(GatherError::TooLarge { max_bytes: limits.max_message_bytes });
+            }
+            Some(_) => {}
+        }
+        let files = super::attachments_of(db, account_id, message, &wanted).await?;
+        for file in files {
+            let Some(f) = file else { return Err(GatherError::ForwardedNotFound) };
+            parts.push(Part { name: clean_name(&f.name), content_type: clean_type(&f.content_type), bytes: f.bytes });
+        }
+    }
+    parts.extend(found.into_iter().map(|(_, p)| p));
+    let total: i64 = parts.iter().map(|p| p.bytes.len() as i64).sum();
+    if total > limits.max_message_bytes {
+        return Err(GatherError::TooLarge { max_bytes: limits.max_message_bytes });
+    }
+    Ok(parts)
 }
 
 /// How long an upload waits for its message before it is deleted.
@@ -105,10 +178,18 @@ pub async fn uploads(db: &Db, account_id: i64, ids: &[i64]) -> Result<Vec<(i64, 
 }
 
 /// Removes one of the account's uploads; whether it was there.
-pub async fn delete_upload(db: &Db, account_id: i64, id: i64) -> Result<bool, StoreError> {
-    let n = crate::with_pool!(db, p => sqlx::query("DELETE FROM mail_uploads WHERE id = $1 AND account_id = $2")
-        .bind(id).bind(account_id).execute(p).await?.rows_affected());
-    Ok(n > 0)
+pub async fn delete_upload(db: &Db, clock: &dyn Clock, holder: &Holder, id: i64) -> Result<bool, StoreError> {
+    let object = format!("upload:{id}");
+    Ok(crate::with_pool!(db, p => {
+        let mut tx = p.begin_write().await?;
+        let n = sqlx::query("DELETE FROM mail_uploads WHERE id = $1 AND account_id = $2")
+            .bind(id).bind(holder.account_id).execute(&mut *tx).await?.rows_affected();
+        let outcome = if n > 0 { Outcome::Success } else { Outcome::Denied("not_found".into()) };
+        tx.append_audit(db.audit_key(), clock.now_ms(), &holder.event("mail.upload_delete", outcome).object(object))
+            .await?;
+        tx.commit().await?;
+        n > 0
+    }))
 }
 
 /// Deletes uploads older than [`UPLOAD_TTL_MS`]; how many.

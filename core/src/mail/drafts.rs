@@ -7,7 +7,8 @@ use mail_builder::headers::address::Address;
 use mail_builder::MessageBuilder;
 
 use super::{attach, folder_id, index_statement, index_text, snippet, Draft};
-use crate::accounts::Account;
+use crate::audit::{self, AuditTx, Outcome};
+use crate::auth::holder::Holder;
 use crate::clock::Clock;
 use crate::store::{Backend, BeginWrite, Db, StoreError};
 
@@ -32,16 +33,38 @@ fn one_line(s: &str, max: usize) -> String {
 }
 
 /// Saves `d` (text, attachments; its uploads are used up) as draft `existing` of `author`, or as
-/// a new draft when there is none (or it was deleted meanwhile).
+/// a new draft when there is none, and records the save in the same transaction
+/// (`mail.draft_create`, then `mail.draft_save`). A draft that was sent or deleted meanwhile is
+/// [`super::SendError::DraftGone`], recorded too.
 pub async fn save(
     db: &Db,
     clock: &dyn Clock,
-    author: &Account,
+    author: &Holder,
     existing: Option<i64>,
     d: &Draft,
     typed: &Typed,
     limits: &attach::Limits,
 ) -> Result<Saved, super::SendError> {
+    let result = save_checked(db, clock, author, existing, d, typed, limits).await;
+    if let Some(e) = result.as_ref().err().filter(|e| !matches!(e, super::SendError::Store(_))) {
+        let mut event = author.event("mail.draft_save", e.audit_outcome());
+        event.object = existing.map(|id| format!("message:{id}"));
+        audit::append(db, clock, event).await?;
+    }
+    result
+}
+
+async fn save_checked(
+    db: &Db,
+    clock: &dyn Clock,
+    author: &Holder,
+    existing: Option<i64>,
+    d: &Draft,
+    typed: &Typed,
+    limits: &attach::Limits,
+) -> Result<Saved, super::SendError> {
+    let gathered = d.with_files(db, author.account_id, limits).await?;
+    let d = &gathered;
     let declared = d.body.len() as i64 + d.attachments.iter().map(|a| a.bytes.len() as i64).sum::<i64>();
     if declared > limits.max_message_bytes {
         return Err(super::SendError::TooLarge { max_bytes: limits.max_message_bytes });
@@ -69,14 +92,14 @@ pub async fn save(
     let replaced: i64 = match existing {
         Some(id) => crate::with_pool!(db, p => sqlx::query_scalar(
             "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM messages WHERE id = $1 AND account_id = $2")
-            .bind(id).bind(author.id).fetch_one(p).await?),
+            .bind(id).bind(author.account_id).fetch_one(p).await?),
         None => 0,
     };
     let leaving: i64 = d.attachments.iter().map(|a| a.bytes.len() as i64).sum();
-    if attach::usage(db, author.id).await? - replaced - leaving + size > limits.quota_bytes {
+    if attach::usage(db, author.account_id).await? - replaced - leaving + size > limits.quota_bytes {
         return Err(super::SendError::QuotaExceeded { quota_bytes: limits.quota_bytes });
     }
-    let drafts = folder_id(db, clock, author.id, "drafts").await?;
+    let drafts = folder_id(db, clock, author.account_id, "drafts").await?;
     let names: Vec<String> = d.attachments.iter().map(|a| a.name.clone()).collect();
     let attachment_names = names.join(", ");
     let (to, cc, bcc) = (one_line(&typed.to, 5_000), one_line(&typed.cc, 5_000), one_line(&typed.bcc, 5_000));
@@ -92,7 +115,7 @@ pub async fn save(
                 "UPDATE messages SET message_id = $3, thread_id = $4, in_reply_to = $5, to_addrs = $6, cc_addrs = $7, \
                  bcc_addrs = $8, subject = $9, snippet = $10, date_ms = $11, size = $12, urgent = $13, raw = $14, \
                  attachment_names = $15 WHERE id = $1 AND account_id = $2 AND folder_id = $16 RETURNING id")
-                .bind(id).bind(author.id).bind(&message_id).bind(&thread_id).bind(&d.in_reply_to).bind(&to)
+                .bind(id).bind(author.account_id).bind(&message_id).bind(&thread_id).bind(&d.in_reply_to).bind(&to)
                 .bind(&cc).bind(&bcc).bind(&d.subject).bind(snippet(&d.body)).bind(now).bind(size).bind(d.urgent)
                 .bind(&raw).bind(&attachment_names).bind(drafts)
                 .fetch_optional(&mut *tx).await?,
@@ -113,8 +136,8 @@ pub async fn save(
                  to_addrs, cc_addrs, bcc_addrs, subject, snippet, date_ms, size, urgent, unread, raw, created_ms, \
                  attachment_names) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, FALSE, $16, $13, $17) RETURNING id")
-                .bind(author.id).bind(drafts).bind(&message_id).bind(&thread_id).bind(&d.in_reply_to)
-                .bind(&author.address).bind(format!("{} {}", author.first_name, author.last_name).trim().to_string())
+                .bind(author.account_id).bind(drafts).bind(&message_id).bind(&thread_id).bind(&d.in_reply_to)
+                .bind(&author.address).bind(&author.name)
                 .bind(&to).bind(&cc).bind(&bcc).bind(&d.subject).bind(snippet(&d.body)).bind(now).bind(size)
                 .bind(d.urgent).bind(&raw).bind(&attachment_names)
                 .fetch_one(&mut *tx).await?,
@@ -123,8 +146,12 @@ pub async fn save(
             .bind(&attachment_names).execute(&mut *tx).await?;
         for upload in &d.upload_ids {
             sqlx::query("DELETE FROM mail_uploads WHERE id = $1 AND account_id = $2")
-                .bind(upload).bind(author.id).execute(&mut *tx).await?;
+                .bind(upload).bind(author.account_id).execute(&mut *tx).await?;
         }
+        // Every save is recorded (the composer saves only when something changed).
+        let action = if existing == Some(id) { "mail.draft_save" } else { "mail.draft_create" };
+        let event = author.event(action, Outcome::Success).object(format!("message:{id}"));
+        tx.append_audit(db.audit_key(), now, &event).await?;
         tx.commit().await?;
         id
     });

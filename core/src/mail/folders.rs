@@ -2,6 +2,8 @@
 //! go to the Trash). Standard folders cannot be renamed or deleted. A folder is named in lists
 //! and URLs by a key: a standard folder's role (`inbox`…) or `d<ID>` for the holder's own.
 
+use crate::audit::{self, AuditTx, Outcome};
+use crate::auth::holder::Holder;
 use crate::clock::Clock;
 use crate::store::{BeginWrite, Db, StoreError};
 
@@ -31,6 +33,36 @@ pub enum FolderError {
 impl From<sqlx::Error> for FolderError {
     fn from(e: sqlx::Error) -> Self {
         FolderError::Store(StoreError::Query(e))
+    }
+}
+
+impl FolderError {
+    fn outcome(&self) -> Outcome {
+        match self {
+            FolderError::NotFound => Outcome::Denied("not_found".into()),
+            _ => Outcome::Failure("invalid".into()),
+        }
+    }
+}
+
+/// Records a refused folder change; a store failure is returned as is.
+async fn recorded<T>(
+    db: &Db,
+    clock: &dyn Clock,
+    holder: &Holder,
+    action: &str,
+    object: Option<String>,
+    result: Result<T, FolderError>,
+) -> Result<T, FolderError> {
+    match result {
+        Err(FolderError::Store(e)) => Err(FolderError::Store(e)),
+        Err(e) => {
+            let mut event = holder.event(action, e.outcome());
+            event.object = object;
+            audit::append(db, clock, event).await?;
+            Err(e)
+        }
+        ok => ok,
     }
 }
 
@@ -107,14 +139,27 @@ fn check_siblings(all: &[Own], parent: Option<i64>, name: &str, except: Option<i
     }
 }
 
-/// Creates a folder of `account_id`, inside `parent` (one of its own folders) or at the top.
+/// Creates a folder of the holder's, inside `parent` (one of their own folders) or at the top,
+/// recorded in the same transaction.
 pub async fn create(
     db: &Db,
     clock: &dyn Clock,
-    account_id: i64,
+    holder: &Holder,
     name: &str,
     parent: Option<i64>,
 ) -> Result<i64, FolderError> {
+    let result = create_checked(db, clock, holder, name, parent).await;
+    recorded(db, clock, holder, "mail.folder_create", None, result).await
+}
+
+async fn create_checked(
+    db: &Db,
+    clock: &dyn Clock,
+    holder: &Holder,
+    name: &str,
+    parent: Option<i64>,
+) -> Result<i64, FolderError> {
+    let account_id = holder.account_id;
     let name = clean_name(name)?;
     let all = own(db, account_id).await?;
     if let Some(p) = parent {
@@ -126,20 +171,41 @@ pub async fn create(
         }
     }
     check_siblings(&all, parent, &name, None)?;
-    let id: i64 = crate::with_pool!(db, p => sqlx::query_scalar(
-        "INSERT INTO mail_folders (account_id, role, name, parent_id, created_ms) VALUES ($1, 'custom', $2, $3, $4) RETURNING id")
-        .bind(account_id).bind(&name).bind(parent).bind(clock.now_ms()).fetch_one(p).await?);
+    let now = clock.now_ms();
+    let id: i64 = crate::with_pool!(db, p => {
+        let mut tx = p.begin_write().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO mail_folders (account_id, role, name, parent_id, created_ms) VALUES ($1, 'custom', $2, $3, $4) \
+             RETURNING id")
+            .bind(account_id).bind(&name).bind(parent).bind(now).fetch_one(&mut *tx).await?;
+        let event = holder.event("mail.folder_create", Outcome::Success).object(format!("folder:{id}"));
+        tx.append_audit(db.audit_key(), now, &event).await?;
+        tx.commit().await?;
+        id
+    });
     Ok(id)
 }
 
-/// Renames one of the account's own folders.
-pub async fn rename(db: &Db, account_id: i64, id: i64, name: &str) -> Result<(), FolderError> {
+/// Renames one of the holder's own folders, recorded in the same transaction.
+pub async fn rename(db: &Db, clock: &dyn Clock, holder: &Holder, id: i64, name: &str) -> Result<(), FolderError> {
+    let result = rename_checked(db, clock, holder, id, name).await;
+    recorded(db, clock, holder, "mail.folder_rename", Some(format!("folder:{id}")), result).await
+}
+
+async fn rename_checked(db: &Db, clock: &dyn Clock, holder: &Holder, id: i64, name: &str) -> Result<(), FolderError> {
+    let account_id = holder.account_id;
     let name = clean_name(name)?;
     let all = own(db, account_id).await?;
     let Some(f) = all.iter().find(|f| f.id == id) else { return Err(FolderError::NotFound) };
     check_siblings(&all, f.parent_id, &name, Some(id))?;
-    crate::with_pool!(db, p => { sqlx::query("UPDATE mail_folders SET name = $1 WHERE id = $2 AND account_id = $3")
-        .bind(&name).bind(id).bind(account_id).execute(p).await?; });
+    let event = holder.event("mail.folder_rename", Outcome::Success).object(format!("folder:{id}"));
+    crate::with_pool!(db, p => {
+        let mut tx = p.begin_write().await?;
+        sqlx::query("UPDATE mail_folders SET name = $1 WHERE id = $2 AND account_id = $3")
+            .bind(&name).bind(id).bind(account_id).execute(&mut *tx).await?;
+        tx.append_audit(db.audit_key(), clock.now_ms(), &event).await?;
+        tx.commit().await?;
+    });
     Ok(())
 }
 
@@ -169,9 +235,16 @@ pub async fn nest(db: &Db, account_id: i64, id: i64, parent: Option<i64>) -> Res
     Ok(())
 }
 
-/// Deletes one of the account's own folders and its sub-folders; their messages go to the Trash
-/// (from where "restore" puts them in the Inbox). Returns how many messages moved.
-pub async fn delete(db: &Db, clock: &dyn Clock, account_id: i64, id: i64) -> Result<u64, FolderError> {
+/// Deletes one of the holder's own folders and its sub-folders; their messages go to the Trash
+/// (from where "restore" puts them in the Inbox). Recorded in the same transaction. Returns how
+/// many messages moved.
+pub async fn delete(db: &Db, clock: &dyn Clock, holder: &Holder, id: i64) -> Result<u64, FolderError> {
+    let result = delete_checked(db, clock, holder, id).await;
+    recorded(db, clock, holder, "mail.folder_delete", Some(format!("folder:{id}")), result).await
+}
+
+async fn delete_checked(db: &Db, clock: &dyn Clock, holder: &Holder, id: i64) -> Result<u64, FolderError> {
+    let account_id = holder.account_id;
     let all = own(db, account_id).await?;
     if !all.iter().any(|f| f.id == id) {
         return Err(FolderError::NotFound);
@@ -198,6 +271,8 @@ pub async fn delete(db: &Db, clock: &dyn Clock, account_id: i64, id: i64) -> Res
             sqlx::query("DELETE FROM mail_folders WHERE id = $1 AND account_id = $2 AND role = 'custom'")
                 .bind(f).bind(account_id).execute(&mut *tx).await?;
         }
+        let event = holder.event("mail.folder_delete", Outcome::Success).object(format!("folder:{id} moved:{moved}"));
+        tx.append_audit(db.audit_key(), clock.now_ms(), &event).await?;
         tx.commit().await?;
     });
     Ok(moved)

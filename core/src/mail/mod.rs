@@ -13,7 +13,9 @@ pub mod folders;
 pub mod html;
 pub mod preview;
 
-use crate::accounts::{self, Account};
+use crate::accounts;
+use crate::audit::{self, AuditTx, Outcome};
+use crate::auth::holder::{AccountStatus, Holder};
 use crate::clock::{Clock, Millis};
 use crate::store::Backend;
 use crate::store::{BeginWrite, Db, StoreError};
@@ -40,15 +42,20 @@ pub struct Draft {
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
     pub attachments: Vec<attach::Part>,
-    /// The composer's uploads these attachments came from: deleted when the message is sent.
+    /// The holder's uploads that go with it (gathered into `attachments` when it is sent or
+    /// saved): deleted when the message is sent.
     pub upload_ids: Vec<i64>,
+    /// A message of the holder's whose attachments (by index) go with this one, before the
+    /// uploads: a forward, or a draft reopened.
+    pub forward_from: Option<i64>,
+    pub forward_parts: Vec<usize>,
     /// The draft this message was written in: deleted when it is sent.
     pub replaces_draft: Option<i64>,
 }
 
 /// Builds the RFC 5322 form of `d` from `from`. Bcc recipients are not written into it.
-pub fn build(from: &Account, d: &Draft, message_id: &str, date_secs: i64) -> Result<Vec<u8>, std::io::Error> {
-    let name = format!("{} {}", from.first_name, from.last_name).trim().to_string();
+pub fn build(from: &Holder, d: &Draft, message_id: &str, date_secs: i64) -> Result<Vec<u8>, std::io::Error> {
+    let name = from.name.clone();
     let list =
         |v: &[String]| Address::new_list(v.iter().map(|a| Address::new_address(None::<String>, a.clone())).collect());
     let mut b = MessageBuilder::new()
@@ -232,8 +239,36 @@ pub enum SendError {
     /// deleted meanwhile (another window, or a discard that overtook the save).
     #[error("the draft is no longer in Drafts")]
     DraftGone,
+    /// An upload that is not (or no longer) the holder's.
+    #[error("unknown upload")]
+    UnknownUpload,
+    /// The forwarded message or one of its attachments is not the holder's.
+    #[error("forwarded attachment not found")]
+    ForwardedNotFound,
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<attach::GatherError> for SendError {
+    fn from(e: attach::GatherError) -> Self {
+        match e {
+            attach::GatherError::UnknownUpload => SendError::UnknownUpload,
+            attach::GatherError::ForwardedNotFound => SendError::ForwardedNotFound,
+            attach::GatherError::TooLarge { max_bytes } => SendError::TooLarge { max_bytes },
+            attach::GatherError::Store(e) => SendError::Store(e),
+        }
+    }
+}
+
+impl Draft {
+    /// The same message with its files gathered: the forwarded attachments and the uploads,
+    /// then the files already given.
+    pub async fn with_files(&self, db: &Db, account_id: i64, limits: &attach::Limits) -> Result<Draft, SendError> {
+        let forward = self.forward_from.map(|id| (id, self.forward_parts.as_slice()));
+        let mut parts = attach::gather(db, account_id, &self.upload_ids, forward, limits).await?;
+        parts.extend(self.attachments.iter().cloned());
+        Ok(Draft { attachments: parts, forward_parts: Vec::new(), forward_from: None, ..self.clone() })
+    }
 }
 
 impl From<sqlx::Error> for SendError {
@@ -292,19 +327,69 @@ pub async fn notify_new_mail(
     Ok(true)
 }
 
+impl SendError {
+    /// How the audit trail records the refusal: another holder's message is denied, the rest
+    /// are failures.
+    pub fn audit_outcome(&self) -> Outcome {
+        match self {
+            SendError::ForwardedNotFound => Outcome::Denied(self.audit_code().into()),
+            _ => Outcome::Failure(self.audit_code().into()),
+        }
+    }
+
+    /// The audit trail's short code for a refusal (never the address).
+    pub fn audit_code(&self) -> &'static str {
+        match self {
+            SendError::NoRecipient => "no_recipient",
+            SendError::OutsideTrustSpace(_) => "outside_trust_space",
+            SendError::UnknownMailbox(_) => "unknown_mailbox",
+            SendError::TooLarge { .. } => "too_large",
+            SendError::QuotaExceeded { .. } => "quota",
+            SendError::MailboxFull(_) => "mailbox_full",
+            SendError::DraftGone => "draft_gone",
+            SendError::UnknownUpload => "unknown_upload",
+            SendError::ForwardedNotFound => "not_found",
+            SendError::Store(_) => "internal",
+        }
+    }
+}
+
 /// Sends `d` from `sender`: every recipient is checked first (nothing is sent if one is refused),
-/// then the sender's Sent copy and each recipient's Inbox copy are written in one transaction,
-/// committed before this returns. Recipients who asked for it are then told at their
-/// notification address (links point to `public_url`).
+/// then the sender's Sent copy, each recipient's Inbox copy and the audit record are written in
+/// one transaction, committed before this returns. A refusal is recorded too. Recipients who
+/// asked for it are then told at their notification address (links point to `public_url`).
 pub async fn send(
     db: &Db,
     clock: &dyn Clock,
-    sender: &Account,
+    sender: &Holder,
     d: &Draft,
     instance_domains: &[String],
     public_url: &str,
     limits: &attach::Limits,
 ) -> Result<Sent, SendError> {
+    let result = send_checked(db, clock, sender, d, instance_domains, public_url, limits).await;
+    if let Err(e) = &result {
+        if !matches!(e, SendError::Store(_)) {
+            let object = d.replaces_draft.map(|id| format!("message:{id}"));
+            let mut event = sender.event("mail.send", e.audit_outcome());
+            event.object = object;
+            audit::append(db, clock, event).await?;
+        }
+    }
+    result
+}
+
+async fn send_checked(
+    db: &Db,
+    clock: &dyn Clock,
+    sender: &Holder,
+    d: &Draft,
+    instance_domains: &[String],
+    public_url: &str,
+    limits: &attach::Limits,
+) -> Result<Sent, SendError> {
+    let gathered = d.with_files(db, sender.account_id, limits).await?;
+    let d = &gathered;
     let declared = d.body.len() as i64 + d.attachments.iter().map(|a| a.bytes.len() as i64).sum::<i64>();
     if declared > limits.max_message_bytes {
         return Err(SendError::TooLarge { max_bytes: limits.max_message_bytes });
@@ -321,7 +406,8 @@ pub async fn send(
     for address in &all {
         let domain = domain_of(address);
         if instance_domains.iter().any(|x| x.eq_ignore_ascii_case(domain)) {
-            match accounts::find_by_address(db, address).await?.filter(|a| a.status == "active") {
+            let active = |a: &accounts::Account| AccountStatus::parse(&a.status) == Some(AccountStatus::Active);
+            match accounts::find_by_address(db, address).await?.filter(active) {
                 Some(a) => {
                     local.push(a.id);
                     local_addresses.push(address);
@@ -339,11 +425,11 @@ pub async fn send(
     let raw = build(sender, d, &message_id, now / 1000).map_err(|e| StoreError::Other(e.to_string()))?;
     let size = raw.len() as i64;
     let leaving: i64 = d.attachments.iter().map(|a| a.bytes.len() as i64).sum();
-    if attach::usage(db, sender.id).await? - leaving + size > limits.quota_bytes {
+    if attach::usage(db, sender.account_id).await? - leaving + size > limits.quota_bytes {
         return Err(SendError::QuotaExceeded { quota_bytes: limits.quota_bytes });
     }
     for (id, address) in local.iter().zip(&local_addresses) {
-        if *id != sender.id && attach::usage(db, *id).await? + size > limits.quota_bytes {
+        if *id != sender.account_id && attach::usage(db, *id).await? + size > limits.quota_bytes {
             return Err(SendError::MailboxFull((*address).clone()));
         }
     }
@@ -358,8 +444,8 @@ pub async fn send(
         d.references.first().cloned().or_else(|| d.in_reply_to.clone()).unwrap_or_else(|| message_id.clone());
     let snip = snippet(&d.body);
 
-    let sent_folder = folder_id(db, clock, sender.id, "sent").await?;
-    let drafts_folder = folder_id(db, clock, sender.id, "drafts").await?;
+    let sent_folder = folder_id(db, clock, sender.account_id, "sent").await?;
+    let drafts_folder = folder_id(db, clock, sender.account_id, "drafts").await?;
     let sqlite = db.backend() == Backend::Sqlite;
     let mut inboxes = Vec::new();
     for id in &local {
@@ -372,7 +458,7 @@ pub async fn send(
         thread_id: thread_id.clone(),
         in_reply_to: d.in_reply_to.clone(),
         from_addr: sender.address.clone(),
-        from_name: format!("{} {}", sender.first_name, sender.last_name).trim().to_string(),
+        from_name: sender.name.clone(),
         to: d.to.join(", "),
         cc: d.cc.join(", "),
         bcc,
@@ -382,7 +468,7 @@ pub async fn send(
         urgent: d.urgent,
         unread,
     };
-    let mut rows = vec![row(sender.id, sent_folder, d.bcc.join(", "), false)];
+    let mut rows = vec![row(sender.account_id, sent_folder, d.bcc.join(", "), false)];
     rows.extend(inboxes.iter().map(|(acc, folder)| row(*acc, *folder, String::new(), true)));
 
     let people = format!("{} {} {} {}", rows[0].from_name, sender.address, d.to.join(" "), d.cc.join(" "));
@@ -408,16 +494,16 @@ pub async fn send(
         }
         for upload in &d.upload_ids {
             sqlx::query("DELETE FROM mail_uploads WHERE id = $1 AND account_id = $2")
-                .bind(upload).bind(sender.id).execute(&mut *tx).await?;
+                .bind(upload).bind(sender.account_id).execute(&mut *tx).await?;
         }
         if let Some(draft) = d.replaces_draft {
             if sqlite {
                 sqlx::query("DELETE FROM messages_fts WHERE rowid IN \
                              (SELECT id FROM messages WHERE id = $1 AND account_id = $2 AND folder_id = $3)")
-                    .bind(draft).bind(sender.id).bind(drafts_folder).execute(&mut *tx).await?;
+                    .bind(draft).bind(sender.account_id).bind(drafts_folder).execute(&mut *tx).await?;
             }
             sqlx::query("DELETE FROM messages WHERE id = $1 AND account_id = $2 AND folder_id = $3")
-                .bind(draft).bind(sender.id).bind(drafts_folder).execute(&mut *tx).await?;
+                .bind(draft).bind(sender.account_id).bind(drafts_folder).execute(&mut *tx).await?;
         }
         // One queue entry per recipient on another operator, in the same transaction as the
         // Sent copy: a message reported sent is queued, or nothing happened at all.
@@ -425,9 +511,11 @@ pub async fn send(
             sqlx::query(
                 "INSERT INTO outbox (created_ms, channel, category, recipient, body, next_attempt_ms, account_id, message_ref) \
                  VALUES ($1, 'mss', 'mail.remote', $2, $3, $1, $4, $5)")
-                .bind(now).bind(address).bind(&raw_text).bind(sender.id).bind(ids[0])
+                .bind(now).bind(address).bind(&raw_text).bind(sender.account_id).bind(ids[0])
                 .execute(&mut *tx).await?;
         }
+        let object = format!("message:{} recipients:{} queued:{}", ids[0], ids.len() - 1, remote.len());
+        tx.append_audit(db.audit_key(), now, &sender.event("mail.send", Outcome::Success).object(object)).await?;
         tx.commit().await?;
     });
     // Delivered and committed: a notice that fails must not turn "sent" into an error.
@@ -578,15 +666,19 @@ const THREAD_COUNT: &str =
 /// One page of a folder, newest first, and the folder's total: messages, or with `fold`,
 /// conversations (one line each, its newest message in the folder; the total counts
 /// conversations).
+/// One page of one of the holder's folders, newest first (one line per conversation when
+/// `fold`), and the folder's size. The listing shows subjects and senders, so it is recorded:
+/// no record, no list.
 pub async fn list(
     db: &Db,
     clock: &dyn Clock,
-    account_id: i64,
+    holder: &Holder,
     role: &str,
     page: i64,
     per_page: i64,
     fold: bool,
 ) -> Result<(Vec<ListItem>, i64), StoreError> {
+    let account_id = holder.account_id;
     let folder = folders::resolve(db, clock, account_id, role)
         .await?
         .ok_or_else(|| StoreError::Other(format!("no folder {role}")))?;
@@ -609,6 +701,8 @@ pub async fn list(
     if fold && !items.is_empty() {
         fold_lines(db, account_id, folder, &mut items).await?;
     }
+    let object = format!("folder:{role} page:{} lines:{}", page.max(0), items.len());
+    audit::append(db, clock, holder.event("mail.list", Outcome::Success).object(object)).await?;
     Ok((items, total))
 }
 
@@ -663,9 +757,16 @@ pub async fn folds_threads(db: &Db, account_id: i64) -> Result<bool, StoreError>
 }
 
 /// Folds conversations in the account's message lists, or shows every message on its own line.
-pub async fn set_folds_threads(db: &Db, account_id: i64, fold: bool) -> Result<(), StoreError> {
-    crate::with_pool!(db, p => { sqlx::query("UPDATE accounts SET mail_fold_threads = $1 WHERE id = $2")
-        .bind(fold).bind(account_id).execute(p).await?; });
+pub async fn set_folds_threads(db: &Db, clock: &dyn Clock, holder: &Holder, fold: bool) -> Result<(), StoreError> {
+    let choice = if fold { "conversations" } else { "messages" };
+    let event = holder.event("mail.folding", Outcome::Success).object(choice);
+    crate::with_pool!(db, p => {
+        let mut tx = p.begin_write().await?;
+        sqlx::query("UPDATE accounts SET mail_fold_threads = $1 WHERE id = $2")
+            .bind(fold).bind(holder.account_id).execute(&mut *tx).await?;
+        tx.append_audit(db.audit_key(), clock.now_ms(), &event).await?;
+        tx.commit().await?;
+    });
     Ok(())
 }
 
@@ -728,12 +829,27 @@ pub struct Opened {
 }
 
 /// Shows remote images from `sender` to `account_id` from now on.
-pub async fn allow_images_from(db: &Db, clock: &dyn Clock, account_id: i64, sender: &str) -> Result<(), StoreError> {
-    crate::with_pool!(db, p => { sqlx::query(
-        "INSERT INTO mail_image_senders (account_id, sender, created_ms) VALUES ($1, $2, $3) \
-         ON CONFLICT (account_id, sender) DO NOTHING")
-        .bind(account_id).bind(sender.to_lowercase()).bind(clock.now_ms()).execute(p).await?; });
-    Ok(())
+/// Shows remote images from the sender of the holder's message `id` from now on, recorded in
+/// the same transaction. Returns whether the message is the holder's (the refusal is recorded).
+pub async fn allow_images_from(db: &Db, clock: &dyn Clock, holder: &Holder, id: i64) -> Result<bool, StoreError> {
+    let object = format!("message:{id}");
+    let Some(sender) = sender_of(db, holder.account_id, id).await? else {
+        let event = holder.event("mail.images_allow", Outcome::Denied("not_found".into())).object(object);
+        audit::append(db, clock, event).await?;
+        return Ok(false);
+    };
+    let now = clock.now_ms();
+    let event = holder.event("mail.images_allow", Outcome::Success).object(object);
+    crate::with_pool!(db, p => {
+        let mut tx = p.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO mail_image_senders (account_id, sender, created_ms) VALUES ($1, $2, $3) \
+             ON CONFLICT (account_id, sender) DO NOTHING")
+            .bind(holder.account_id).bind(sender.to_lowercase()).bind(now).execute(&mut *tx).await?;
+        tx.append_audit(db.audit_key(), now, &event).await?;
+        tx.commit().await?;
+    });
+    Ok(true)
 }
 
 /// The sender's address of message `id` of `account_id`.
@@ -765,7 +881,10 @@ fn inline_images(raw: &[u8]) -> Vec<(String, String, Vec<u8>)> {
 }
 
 /// Opens message `id` of `account_id` (and marks it read). `None` for another account's id.
-pub async fn open(db: &Db, account_id: i64, id: i64) -> Result<Option<Opened>, StoreError> {
+/// Opens one of the holder's messages: marks it read and records the reading in one
+/// transaction. Another holder's id is not found (and the attempt recorded).
+pub async fn open(db: &Db, clock: &dyn Clock, holder: &Holder, id: i64) -> Result<Option<Opened>, StoreError> {
+    let account_id = holder.account_id;
     #[derive(sqlx::FromRow)]
     struct Row {
         id: i64,
@@ -787,9 +906,19 @@ pub async fn open(db: &Db, account_id: i64, id: i64) -> Result<Option<Opened>, S
          m.subject, m.date_ms, m.urgent, m.raw FROM messages m JOIN mail_folders f ON f.id = m.folder_id \
          WHERE m.id = $1 AND m.account_id = $2")
         .bind(id).bind(account_id).fetch_optional(p).await?);
-    let Some(r) = row else { return Ok(None) };
-    crate::with_pool!(db, p => { sqlx::query("UPDATE messages SET unread = FALSE WHERE id = $1 AND account_id = $2 AND unread")
-        .bind(r.id).bind(account_id).execute(p).await?; });
+    let object = format!("message:{id}");
+    let Some(r) = row else {
+        audit::append(db, clock, holder.event("mail.open", Outcome::Denied("not_found".into())).object(object)).await?;
+        return Ok(None);
+    };
+    let event = holder.event("mail.open", Outcome::Success).object(object);
+    crate::with_pool!(db, p => {
+        let mut tx = p.begin_write().await?;
+        sqlx::query("UPDATE messages SET unread = FALSE WHERE id = $1 AND account_id = $2 AND unread")
+            .bind(r.id).bind(account_id).execute(&mut *tx).await?;
+        tx.append_audit(db.audit_key(), clock.now_ms(), &event).await?;
+        tx.commit().await?;
+    });
     let s = summarise(&r.raw).unwrap_or_default();
     let (body_html, remote_images_blocked) = match &s.body_html {
         Some(h) => {
@@ -1073,20 +1202,36 @@ pub struct Attachment {
 /// Attachment number `index` (from 0, in the order `Opened::attachment_names` lists them) of
 /// message `id` of `account_id`. `None` for another account's message or a wrong index.
 pub async fn attachment(db: &Db, account_id: i64, id: i64, index: usize) -> Result<Option<Attachment>, StoreError> {
+    Ok(attachments_of(db, account_id, id, &[index]).await?.pop().flatten())
+}
+
+/// Attachments `indexes` of message `id` of `account_id`, in that order (`None` for an index
+/// past the end); the message is loaded and parsed once. Empty when it is not the account's.
+pub async fn attachments_of(
+    db: &Db,
+    account_id: i64,
+    id: i64,
+    indexes: &[usize],
+) -> Result<Vec<Option<Attachment>>, StoreError> {
     let raw: Option<Vec<u8>> = crate::with_pool!(db, p => sqlx::query_scalar(
         "SELECT raw FROM messages WHERE id = $1 AND account_id = $2")
         .bind(id).bind(account_id).fetch_optional(p).await?);
-    let Some(raw) = raw else { return Ok(None) };
-    let Some(m) = MessageParser::default().parse(&raw) else { return Ok(None) };
+    let Some(raw) = raw else { return Ok(indexes.iter().map(|_| None).collect()) };
+    let Some(m) = MessageParser::default().parse(&raw) else { return Ok(indexes.iter().map(|_| None).collect()) };
     let named: Vec<_> = m.attachments().filter(|a| a.attachment_name().is_some()).collect();
-    Ok(named.get(index).map(|a| Attachment {
-        name: a.attachment_name().unwrap_or("piece-jointe").to_string(),
-        content_type: a
-            .content_type()
-            .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("octet-stream")))
-            .unwrap_or_else(|| "application/octet-stream".into()),
-        bytes: a.contents().to_vec(),
-    }))
+    Ok(indexes
+        .iter()
+        .map(|index| {
+            named.get(*index).map(|a| Attachment {
+                name: a.attachment_name().unwrap_or("piece-jointe").to_string(),
+                content_type: a
+                    .content_type()
+                    .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("octet-stream")))
+                    .unwrap_or_else(|| "application/octet-stream".into()),
+                bytes: a.contents().to_vec(),
+            })
+        })
+        .collect())
 }
 
 /// Attachment `index` of message `id` of `account_id` when it is a PDF by its content, the only
@@ -1115,6 +1260,21 @@ pub enum Action {
 }
 
 impl Action {
+    /// The action as the audit trail names it (`mail.trash`, `mail.move:d12`...).
+    pub fn audit_name(&self) -> String {
+        match self {
+            Action::MarkRead => "mail.read".into(),
+            Action::MarkUnread => "mail.unread".into(),
+            Action::Flag => "mail.flag".into(),
+            Action::Unflag => "mail.unflag".into(),
+            Action::MoveTo(role) => format!("mail.{role}"),
+            Action::MoveToFolder(id) => format!("mail.move:d{id}"),
+            Action::Trash => "mail.trash".into(),
+            Action::Restore => "mail.restore".into(),
+            Action::DeleteForever => "mail.delete".into(),
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Action> {
         Some(match s {
             "read" => Action::MarkRead,
@@ -1131,15 +1291,16 @@ impl Action {
     }
 }
 
-/// Applies `action` to the account's messages among `ids` (others' ids are ignored). Returns
-/// how many messages changed.
+/// Applies `action` to the holder's messages among `ids` (others' ids are ignored), and records
+/// it in the same transaction. Returns how many messages changed.
 pub async fn apply(
     db: &Db,
     clock: &dyn Clock,
-    account_id: i64,
+    holder: &Holder,
     ids: &[i64],
     action: Action,
 ) -> Result<u64, StoreError> {
+    let account_id = holder.account_id;
     if ids.is_empty() {
         return Ok(0);
     }
@@ -1149,7 +1310,11 @@ pub async fn apply(
         Action::MoveTo(role) => folder_id(db, clock, account_id, role).await?,
         Action::MoveToFolder(id) => match folders::resolve(db, clock, account_id, &format!("d{id}")).await? {
             Some(f) => f,
-            None => return Ok(0),
+            None => {
+                let event = holder.event(action.audit_name(), Outcome::Denied("not_found".into()));
+                audit::append(db, clock, event.object(format!("folder:{id}"))).await?;
+                return Ok(0);
+            }
         },
         _ => 0,
     };
@@ -1178,6 +1343,11 @@ pub async fn apply(
         }
     };
     let drop_index = action == Action::DeleteForever && db.backend() == Backend::Sqlite;
+    let listed: Vec<String> = ids.iter().take(50).map(i64::to_string).collect();
+    let event = |changed: u64| {
+        let object = format!("messages:{} changed:{changed}", listed.join(","));
+        holder.event(action.audit_name(), Outcome::Success).object(object)
+    };
     let mut changed = 0;
     // The whole selection changes together, or not at all.
     crate::with_pool!(db, p => {
@@ -1192,13 +1362,16 @@ pub async fn apply(
             let q = if action == Action::Restore { q.bind(b) } else { q };
             changed += q.execute(&mut *tx).await?.rows_affected();
         }
+        tx.append_audit(db.audit_key(), clock.now_ms(), &event(changed)).await?;
         tx.commit().await?;
     });
     Ok(changed)
 }
 
-/// Deletes every message in the account's Trash. Returns how many.
-pub async fn empty_trash(db: &Db, clock: &dyn Clock, account_id: i64) -> Result<u64, StoreError> {
+/// Deletes every message in the holder's Trash, recorded in the same transaction. Returns how
+/// many.
+pub async fn empty_trash(db: &Db, clock: &dyn Clock, holder: &Holder) -> Result<u64, StoreError> {
+    let account_id = holder.account_id;
     let trash = folder_id(db, clock, account_id, "trash").await?;
     let sqlite = db.backend() == Backend::Sqlite;
     Ok(crate::with_pool!(db, p => {
@@ -1210,6 +1383,8 @@ pub async fn empty_trash(db: &Db, clock: &dyn Clock, account_id: i64) -> Result<
         }
         let n = sqlx::query("DELETE FROM messages WHERE account_id = $1 AND folder_id = $2")
             .bind(account_id).bind(trash).execute(&mut *tx).await?.rows_affected();
+        let event = holder.event("mail.empty_trash", Outcome::Success).object(format!("deleted:{n}"));
+        tx.append_audit(db.audit_key(), clock.now_ms(), &event).await?;
         tx.commit().await?;
         n
     }))
@@ -1222,7 +1397,7 @@ mod tests {
     use crate::clock::ManualClock;
     use crate::store::testing::TestDb;
 
-    async fn holder(db: &Db, clock: &ManualClock, local: &str) -> Account {
+    async fn holder(db: &Db, clock: &ManualClock, local: &str) -> Holder {
         let r = AccountRecord {
             address: format!("{local}@hygie.example"),
             mailbox_type: "personal".into(),
@@ -1234,35 +1409,19 @@ mod tests {
         };
         let Created::New(id) = accounts::create(db, clock, &r).await.unwrap() else { panic!() };
         accounts::activate(db, id).await.unwrap();
-        accounts::get(db, id).await.unwrap().unwrap()
+        Holder::resolve(db, id, crate::auth::holder::Level::Full, None, None).await.unwrap().unwrap()
     }
 
     #[test]
     fn mime_round_trip_keeps_accents_long_lines_and_headers() {
-        let from = Account {
-            id: 1,
+        let from = Holder {
+            account_id: 1,
             address: "elise.morel@hygie.example".into(),
-            mailbox_type: "personal".into(),
-            kind: "health".into(),
-            last_name: "Morel".into(),
-            first_name: "Élise".into(),
-            id_kind: None,
-            id_value: None,
-            profession: None,
-            specialty: None,
-            practice_place: None,
-            authority: None,
-            role: None,
-            notification_email: "e@exemple.fr".into(),
-            mobile: None,
-            status: "active".into(),
-            password_hash: None,
-            failed_logins: 0,
-            locked_ms: None,
-            notify_new_mail: true,
-            liste_rouge: false,
-            publish_phone: false,
-            no_paper: false,
+            name: "Élise Morel".into(),
+            level: crate::auth::holder::Level::Full,
+            terms_accepted: true,
+            session: None,
+            ip: None,
         };
         let long_line = "compte-rendu ".repeat(120);
         let d = Draft {
@@ -1283,6 +1442,8 @@ mod tests {
                 attach::Part { name: "notes.txt".into(), content_type: "text/plain".into(), bytes: b"a\r\nb".to_vec() },
             ],
             upload_ids: Vec::new(),
+            forward_from: None,
+            forward_parts: Vec::new(),
             replaces_draft: None,
         };
         let raw = build(&from, &d, "m1@hygie.example", 1_800_000_000).unwrap();
@@ -1354,19 +1515,19 @@ mod tests {
             let sent =
                 send(&t.db, &clock, &a, &d, &domains, "https://h.example", &attach::Limits::default()).await.unwrap();
             assert_eq!(sent.delivered.len(), 2);
-            let (inbox, total) = list(&t.db, &clock, b.id, "inbox", 0, 50, false).await.unwrap();
+            let (inbox, total) = list(&t.db, &clock, &b, "inbox", 0, 50, false).await.unwrap();
             assert_eq!((inbox.len(), total), (1, 1));
             assert!(inbox[0].unread);
             assert_eq!(inbox[0].subject, "Patient commun");
-            let opened = open(&t.db, b.id, inbox[0].id).await.unwrap().unwrap();
+            let opened = open(&t.db, &clock, &b, inbox[0].id).await.unwrap().unwrap();
             assert_eq!(opened.bcc_addrs, "", "Bcc is not disclosed to recipients");
             assert_eq!(opened.body_text.trim_end(), "Pouvez-vous le voir demain ?");
-            assert!(!list(&t.db, &clock, b.id, "inbox", 0, 50, false).await.unwrap().0[0].unread, "read once opened");
-            let mine = open(&t.db, a.id, sent.sent_id).await.unwrap().unwrap();
+            assert!(!list(&t.db, &clock, &b, "inbox", 0, 50, false).await.unwrap().0[0].unread, "read once opened");
+            let mine = open(&t.db, &clock, &a, sent.sent_id).await.unwrap().unwrap();
             assert_eq!(mine.folder_role, "sent");
             assert_eq!(mine.bcc_addrs, c.address);
             // Another account's id is not found.
-            assert!(open(&t.db, a.id, inbox[0].id).await.unwrap().is_none());
+            assert!(open(&t.db, &clock, &a, inbox[0].id).await.unwrap().is_none());
 
             // Refusals name the address and deliver nothing.
             crate::trust_space::replace(&t.db, &clock, &["labo.mssante.fr".into()]).await.unwrap();
@@ -1382,7 +1543,7 @@ mod tests {
                     (e, other) => panic!("{e}: {other:?}"),
                 }
             }
-            assert_eq!(list(&t.db, &clock, b.id, "inbox", 0, 50, false).await.unwrap().1, 1, "nothing more delivered");
+            assert_eq!(list(&t.db, &clock, &b, "inbox", 0, 50, false).await.unwrap().1, 1, "nothing more delivered");
 
             // Bruno and Chloé were told once; within 15 minutes, not again; after, again.
             let notices = |db: Db| async move {
@@ -1397,7 +1558,7 @@ mod tests {
             clock.advance_ms(60_000);
             accounts::set_preferences(
                 &t.db,
-                c.id,
+                c.account_id,
                 accounts::Preferences {
                     notify_new_mail: false,
                     liste_rouge: false,
@@ -1419,21 +1580,21 @@ mod tests {
                 let q = SearchQuery::parse(q);
                 async move { search(&db, &clock, who, &q, None, 50).await.unwrap().len() }
             };
-            assert!(found("demain", b.id).await >= 1);
-            assert!(found("pouv", b.id).await >= 1, "prefix");
-            assert!(found("de:alice", b.id).await >= 1);
-            assert_eq!(found("de:bruno", b.id).await, 0);
-            assert!(found("objet:patient", b.id).await >= 1);
-            assert_eq!(found("pj:", b.id).await, 0);
-            assert_eq!(found("introuvable", b.id).await, 0);
-            assert_eq!(found("demain", holder(&t.db, &clock, "dora").await.id).await, 0, "another mailbox");
+            assert!(found("demain", b.account_id).await >= 1);
+            assert!(found("pouv", b.account_id).await >= 1, "prefix");
+            assert!(found("de:alice", b.account_id).await >= 1);
+            assert_eq!(found("de:bruno", b.account_id).await, 0);
+            assert!(found("objet:patient", b.account_id).await >= 1);
+            assert_eq!(found("pj:", b.account_id).await, 0);
+            assert_eq!(found("introuvable", b.account_id).await, 0);
+            assert_eq!(found("demain", holder(&t.db, &clock, "dora").await.account_id).await, 0, "another mailbox");
             // The holder's token in the index is no word of the messages.
-            assert_eq!(found(&format!("a{}", b.id), b.id).await, 0, "the owner column is not searched");
-            assert!(found("demain à:bruno", a.id).await >= 1, "the sender finds it in Sent");
+            assert_eq!(found(&format!("a{}", b.account_id), b.account_id).await, 0, "the owner column is not searched");
+            assert!(found("demain à:bruno", a.account_id).await >= 1, "the sender finds it in Sent");
             let today = time::OffsetDateTime::from_unix_timestamp(clock.now_ms() / 1000).unwrap().date();
             let (y, m, d) = (today.year(), today.month() as u8, today.day());
-            assert!(found(&format!("demain après:{y}-{m:02}-{d:02}"), b.id).await >= 1);
-            assert_eq!(found(&format!("demain avant:{d:02}/{m:02}/{y}"), b.id).await, 0, "dates");
+            assert!(found(&format!("demain après:{y}-{m:02}-{d:02}"), b.account_id).await >= 1);
+            assert_eq!(found(&format!("demain avant:{d:02}/{m:02}/{y}"), b.account_id).await, 0, "dates");
 
             // Import: stored as they are, searchable, attachments named, unparsable skipped.
             let mbox_msg = |n: usize| {
@@ -1450,23 +1611,23 @@ mod tests {
             }
             };
             let batch: Vec<Imported> = (1..=3).map(mbox_msg).collect();
-            assert_eq!(import_batch(&t.db, &clock, b.id, "archive", &batch).await.unwrap(), 3);
-            assert_eq!(import_batch(&t.db, &clock, b.id, "archive", &batch).await.unwrap(), 0, "idempotent");
-            let (arch, _) = list(&t.db, &clock, b.id, "archive", 0, 50, false).await.unwrap();
+            assert_eq!(import_batch(&t.db, &clock, b.account_id, "archive", &batch).await.unwrap(), 3);
+            assert_eq!(import_batch(&t.db, &clock, b.account_id, "archive", &batch).await.unwrap(), 0, "idempotent");
+            let (arch, _) = list(&t.db, &clock, &b, "archive", 0, 50, false).await.unwrap();
             assert_eq!(arch.len(), 3);
             assert_eq!(arch[0].subject, "Bilan n°3", "by the Date header");
             assert!(arch.iter().all(|m| m.has_attachments));
-            assert_eq!(found("pj: glyquée", b.id).await, 3);
-            assert_eq!(found("bilan-2", b.id).await, 1, "attachment names are searched");
-            let opened = open(&t.db, b.id, arch[0].id).await.unwrap().unwrap();
+            assert_eq!(found("pj: glyquée", b.account_id).await, 3);
+            assert_eq!(found("bilan-2", b.account_id).await, 1, "attachment names are searched");
+            let opened = open(&t.db, &clock, &b, arch[0].id).await.unwrap().unwrap();
             assert_eq!(opened.attachment_names, ["bilan-3.pdf"]);
-            let pdf = attachment(&t.db, b.id, arch[0].id, 0).await.unwrap().unwrap();
+            let pdf = attachment(&t.db, b.account_id, arch[0].id, 0).await.unwrap().unwrap();
             assert_eq!(
                 (pdf.name.as_str(), pdf.content_type.as_str(), &pdf.bytes[..]),
                 ("bilan-3.pdf", "application/pdf", &b"%PDF-"[..])
             );
-            assert!(attachment(&t.db, a.id, arch[0].id, 0).await.unwrap().is_none(), "not another's");
-            assert!(attachment(&t.db, b.id, arch[0].id, 1).await.unwrap().is_none());
+            assert!(attachment(&t.db, a.account_id, arch[0].id, 0).await.unwrap().is_none(), "not another's");
+            assert!(attachment(&t.db, b.account_id, arch[0].id, 1).await.unwrap().is_none());
             // An HTML mail opens sanitised.
             let hostile = Imported {
                 raw: b"From: x@labo.mssante.fr\r\nTo: bruno@hygie.example\r\nSubject: html\r\nMIME-Version: 1.0\r\n\
@@ -1476,8 +1637,8 @@ mod tests {
                 date_ms: None,
                 unread: true,
             };
-            assert_eq!(import_batch(&t.db, &clock, b.id, "archive", &[hostile]).await.unwrap(), 1);
-            let html_id = list(&t.db, &clock, b.id, "archive", 0, 50, false)
+            assert_eq!(import_batch(&t.db, &clock, b.account_id, "archive", &[hostile]).await.unwrap(), 1);
+            let html_id = list(&t.db, &clock, &b, "archive", 0, 50, false)
                 .await
                 .unwrap()
                 .0
@@ -1485,48 +1646,44 @@ mod tests {
                 .find(|m| m.subject == "html")
                 .unwrap()
                 .id;
-            let h = open(&t.db, b.id, html_id).await.unwrap().unwrap().body_html.unwrap();
+            let h = open(&t.db, &clock, &b, html_id).await.unwrap().unwrap().body_html.unwrap();
             assert!(
                 h.contains("<p>Bonjour</p>") && !h.contains("script") && !h.contains("traceur") && !h.contains("svg"),
                 "{h}"
             );
-            apply(&t.db, &clock, b.id, &[html_id], Action::Trash).await.unwrap();
-            apply(&t.db, &clock, b.id, &arch.iter().map(|m| m.id).collect::<Vec<_>>(), Action::Trash).await.unwrap();
-            empty_trash(&t.db, &clock, b.id).await.unwrap();
+            apply(&t.db, &clock, &b, &[html_id], Action::Trash).await.unwrap();
+            apply(&t.db, &clock, &b, &arch.iter().map(|m| m.id).collect::<Vec<_>>(), Action::Trash).await.unwrap();
+            empty_trash(&t.db, &clock, &b).await.unwrap();
 
             // Managing: read state, flag, archive, trash and restore, delete for good; scoped.
-            let m = list(&t.db, &clock, b.id, "inbox", 0, 50, false).await.unwrap().0[0].id;
-            assert_eq!(apply(&t.db, &clock, a.id, &[m], Action::Trash).await.unwrap(), 0, "not another's");
-            assert_eq!(apply(&t.db, &clock, b.id, &[m], Action::MarkUnread).await.unwrap(), 1);
-            assert!(list(&t.db, &clock, b.id, "inbox", 0, 50, false).await.unwrap().0[0].unread);
-            apply(&t.db, &clock, b.id, &[m], Action::Flag).await.unwrap();
-            assert!(list(&t.db, &clock, b.id, "inbox", 0, 50, false).await.unwrap().0[0].flagged);
-            apply(&t.db, &clock, b.id, &[m], Action::MoveTo("archive")).await.unwrap();
-            assert_eq!(list(&t.db, &clock, b.id, "archive", 0, 50, false).await.unwrap().1, 1);
-            assert_eq!(
-                apply(&t.db, &clock, b.id, &[m], Action::DeleteForever).await.unwrap(),
-                0,
-                "only from the Trash"
-            );
-            apply(&t.db, &clock, b.id, &[m], Action::Trash).await.unwrap();
-            assert_eq!(list(&t.db, &clock, b.id, "trash", 0, 50, false).await.unwrap().1, 1);
-            assert_eq!(apply(&t.db, &clock, b.id, &[m], Action::Restore).await.unwrap(), 1);
-            assert_eq!(list(&t.db, &clock, b.id, "archive", 0, 50, false).await.unwrap().1, 1, "back where it was");
-            apply(&t.db, &clock, b.id, &[m], Action::Trash).await.unwrap();
-            assert_eq!(apply(&t.db, &clock, b.id, &[m], Action::DeleteForever).await.unwrap(), 1);
-            assert!(open(&t.db, b.id, m).await.unwrap().is_none());
+            let m = list(&t.db, &clock, &b, "inbox", 0, 50, false).await.unwrap().0[0].id;
+            assert_eq!(apply(&t.db, &clock, &a, &[m], Action::Trash).await.unwrap(), 0, "not another's");
+            assert_eq!(apply(&t.db, &clock, &b, &[m], Action::MarkUnread).await.unwrap(), 1);
+            assert!(list(&t.db, &clock, &b, "inbox", 0, 50, false).await.unwrap().0[0].unread);
+            apply(&t.db, &clock, &b, &[m], Action::Flag).await.unwrap();
+            assert!(list(&t.db, &clock, &b, "inbox", 0, 50, false).await.unwrap().0[0].flagged);
+            apply(&t.db, &clock, &b, &[m], Action::MoveTo("archive")).await.unwrap();
+            assert_eq!(list(&t.db, &clock, &b, "archive", 0, 50, false).await.unwrap().1, 1);
+            assert_eq!(apply(&t.db, &clock, &b, &[m], Action::DeleteForever).await.unwrap(), 0, "only from the Trash");
+            apply(&t.db, &clock, &b, &[m], Action::Trash).await.unwrap();
+            assert_eq!(list(&t.db, &clock, &b, "trash", 0, 50, false).await.unwrap().1, 1);
+            assert_eq!(apply(&t.db, &clock, &b, &[m], Action::Restore).await.unwrap(), 1);
+            assert_eq!(list(&t.db, &clock, &b, "archive", 0, 50, false).await.unwrap().1, 1, "back where it was");
+            apply(&t.db, &clock, &b, &[m], Action::Trash).await.unwrap();
+            assert_eq!(apply(&t.db, &clock, &b, &[m], Action::DeleteForever).await.unwrap(), 1);
+            assert!(open(&t.db, &clock, &b, m).await.unwrap().is_none());
             apply(
                 &t.db,
                 &clock,
-                c.id,
-                &[list(&t.db, &clock, c.id, "inbox", 0, 50, false).await.unwrap().0[0].id],
+                &c,
+                &[list(&t.db, &clock, &c, "inbox", 0, 50, false).await.unwrap().0[0].id],
                 Action::Trash,
             )
             .await
             .unwrap();
-            assert_eq!(empty_trash(&t.db, &clock, c.id).await.unwrap(), 1);
+            assert_eq!(empty_trash(&t.db, &clock, &c).await.unwrap(), 1);
 
-            let f = folders(&t.db, &clock, b.id).await.unwrap();
+            let f = folders(&t.db, &clock, b.account_id).await.unwrap();
             assert_eq!(
                 f.iter().map(|f| f.role.as_str()).collect::<Vec<_>>(),
                 ["inbox", "sent", "drafts", "archive", "trash"]
@@ -1553,9 +1710,12 @@ mod tests {
                 send(&t.db, &clock, &a, &d, &domains, "https://h.example", &attach::Limits::default()).await.unwrap();
             assert_eq!(sent.delivered.len(), 1, "Bruno is here");
             assert_eq!(sent.queued, ["y@labo.mssante.fr", "z@labo.mssante.fr"]);
-            let status = remote_deliveries(&t.db, a.id, sent.sent_id).await.unwrap();
+            let status = remote_deliveries(&t.db, a.account_id, sent.sent_id).await.unwrap();
             assert_eq!(status.iter().map(|s| s.status.as_str()).collect::<Vec<_>>(), ["pending", "pending"]);
-            assert!(remote_deliveries(&t.db, b.id, sent.sent_id).await.unwrap().is_empty(), "scoped by account");
+            assert!(
+                remote_deliveries(&t.db, b.account_id, sent.sent_id).await.unwrap().is_empty(),
+                "scoped by account"
+            );
 
             // Delivered through the development transport: the raw message, Bcc not in it.
             let dir = std::env::temp_dir().join(format!("hygie-mss-{}", crate::random_hex(6)));
@@ -1569,7 +1729,7 @@ mod tests {
             assert_eq!(parsed.subject, "Résultats d'analyse");
             assert_eq!(parsed.body_text.trim_end(), "Voir ci-dessous, œdème résolu.");
             assert!(!mss[0].body.to_lowercase().contains("z@labo"), "Bcc is not written into the message");
-            let status = remote_deliveries(&t.db, a.id, sent.sent_id).await.unwrap();
+            let status = remote_deliveries(&t.db, a.account_id, sent.sent_id).await.unwrap();
             assert!(status.iter().all(|s| s.status == "sent" && s.sent_ms.is_some()));
             let _ = std::fs::remove_dir_all(&dir);
 
@@ -1596,22 +1756,18 @@ mod tests {
             let second =
                 send(&t.db, &clock, &a, &d2, &domains, "https://h.example", &attach::Limits::default()).await.unwrap();
             assert_eq!(outbox::run_once(&t.db, &clock, &policy, &unreachable, 10).await.unwrap().retried, 1);
-            assert_eq!(
-                list(&t.db, &clock, a.id, "inbox", 0, 50, false).await.unwrap().1,
-                0,
-                "no report while retrying"
-            );
+            assert_eq!(list(&t.db, &clock, &a, "inbox", 0, 50, false).await.unwrap().1, 0, "no report while retrying");
             clock.advance_ms(3_600_000);
             assert_eq!(outbox::run_once(&t.db, &clock, &policy, &unreachable, 10).await.unwrap().failed, 1);
-            let (inbox, _) = list(&t.db, &clock, a.id, "inbox", 0, 50, false).await.unwrap();
+            let (inbox, _) = list(&t.db, &clock, &a, "inbox", 0, 50, false).await.unwrap();
             assert_eq!(inbox.len(), 1);
             assert_eq!(inbox[0].subject, "Non remis / Undelivered: Relance");
             assert!(inbox[0].unread);
-            let report = open(&t.db, a.id, inbox[0].id).await.unwrap().unwrap();
+            let report = open(&t.db, &clock, &a, inbox[0].id).await.unwrap().unwrap();
             assert!(report.body_text.contains("y@labo.mssante.fr"));
-            let original = open(&t.db, a.id, second.sent_id).await.unwrap().unwrap();
+            let original = open(&t.db, &clock, &a, second.sent_id).await.unwrap().unwrap();
             assert_eq!(report.thread_id, original.thread_id);
-            assert_eq!(remote_deliveries(&t.db, a.id, second.sent_id).await.unwrap()[0].status, "failed");
+            assert_eq!(remote_deliveries(&t.db, a.account_id, second.sent_id).await.unwrap()[0].status, "failed");
             let _ = std::fs::remove_dir_all(&dir);
         }
     }
@@ -1623,31 +1779,35 @@ mod tests {
             let domains = vec!["hygie.example".to_string()];
             let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
             let pdf = b"%PDF-1.4 compte rendu".to_vec();
-            let up = attach::store_upload(&t.db, &clock, a.id, "Compte rendu été.pdf", "application/pdf", &pdf)
+            let up = attach::store_upload(&t.db, &clock, a.account_id, "Compte rendu été.pdf", "application/pdf", &pdf)
                 .await
                 .unwrap();
             assert_eq!((up.name.as_str(), up.size), ("Compte rendu été.pdf", pdf.len() as i64));
-            assert!(attach::uploads(&t.db, b.id, &[up.id]).await.unwrap().is_empty(), "another account's upload");
-            let parts: Vec<attach::Part> =
-                attach::uploads(&t.db, a.id, &[up.id]).await.unwrap().into_iter().map(|(_, p)| p).collect();
+            assert!(
+                attach::uploads(&t.db, b.account_id, &[up.id]).await.unwrap().is_empty(),
+                "another account's upload"
+            );
+            // The verb gathers the upload itself.
             let d = Draft {
                 to: vec![b.address.clone()],
                 subject: "CR".into(),
                 body: "Ci-joint.".into(),
-                attachments: parts,
                 upload_ids: vec![up.id],
                 ..Default::default()
             };
             let limits = attach::Limits::default();
             let sent = send(&t.db, &clock, &a, &d, &domains, "https://h.example", &limits).await.unwrap();
-            assert!(attach::uploads(&t.db, a.id, &[up.id]).await.unwrap().is_empty(), "the upload left with it");
-            let got = open(&t.db, b.id, sent.delivered[0]).await.unwrap().unwrap();
+            assert!(
+                attach::uploads(&t.db, a.account_id, &[up.id]).await.unwrap().is_empty(),
+                "the upload left with it"
+            );
+            let got = open(&t.db, &clock, &b, sent.delivered[0]).await.unwrap().unwrap();
             assert_eq!(got.attachment_names, ["Compte rendu été.pdf"]);
-            let file = attachment(&t.db, b.id, sent.delivered[0], 0).await.unwrap().unwrap();
+            let file = attachment(&t.db, b.account_id, sent.delivered[0], 0).await.unwrap().unwrap();
             assert_eq!((file.content_type.as_str(), file.bytes), ("application/pdf", pdf.clone()));
-            let (inbox, _) = list(&t.db, &clock, b.id, "inbox", 0, 10, false).await.unwrap();
+            let (inbox, _) = list(&t.db, &clock, &b, "inbox", 0, 10, false).await.unwrap();
             assert!(inbox[0].has_attachments);
-            let found = search(&t.db, &clock, b.id, &SearchQuery::parse("rendu pj:"), None, 10).await.unwrap();
+            let found = search(&t.db, &clock, b.account_id, &SearchQuery::parse("rendu pj:"), None, 10).await.unwrap();
             assert_eq!(found.len(), 1, "attachment names are searchable");
 
             // Over the per-message limit: refused, nothing stored.
@@ -1666,8 +1826,8 @@ mod tests {
                 Err(SendError::TooLarge { max_bytes: 1_000 })
             ));
             // Quotas: the sender's own, then a full recipient.
-            let used_a = attach::usage(&t.db, a.id).await.unwrap();
-            let used_b = attach::usage(&t.db, b.id).await.unwrap();
+            let used_a = attach::usage(&t.db, a.account_id).await.unwrap();
+            let used_b = attach::usage(&t.db, b.account_id).await.unwrap();
             assert!(used_a > pdf.len() as i64 && used_b > pdf.len() as i64);
             let tight = attach::Limits { max_message_bytes: 1_000_000, quota_bytes: used_a + 10 };
             let note = Draft { to: vec![b.address.clone()], body: "x".into(), ..Default::default() };
@@ -1681,10 +1841,10 @@ mod tests {
                 Err(SendError::MailboxFull(x)) => assert_eq!(x, b.address),
                 other => panic!("{other:?}"),
             }
-            assert_eq!(attach::usage(&t.db, b.id).await.unwrap(), used_b, "nothing delivered");
+            assert_eq!(attach::usage(&t.db, b.account_id).await.unwrap(), used_b, "nothing delivered");
 
             // Uploads never sent are deleted after a day.
-            attach::store_upload(&t.db, &clock, a.id, "oubli.txt", "text/plain", b"x").await.unwrap();
+            attach::store_upload(&t.db, &clock, a.account_id, "oubli.txt", "text/plain", b"x").await.unwrap();
             assert_eq!(attach::purge_uploads(&t.db, &clock).await.unwrap(), 0);
             clock.advance_ms(attach::UPLOAD_TTL_MS + 1);
             assert_eq!(attach::purge_uploads(&t.db, &clock).await.unwrap(), 1);
@@ -1700,7 +1860,7 @@ mod tests {
             let limits = attach::Limits::default();
             let first = Draft { to: vec![b.address.clone()], subject: "Suivi".into(), ..Default::default() };
             let sent = send(&t.db, &clock, &a, &first, &domains, "https://h.example", &limits).await.unwrap();
-            let received = open(&t.db, b.id, sent.delivered[0]).await.unwrap().unwrap();
+            let received = open(&t.db, &clock, &b, sent.delivered[0]).await.unwrap().unwrap();
             clock.advance_ms(60_000);
             let reply = Draft {
                 to: vec![a.address.clone()],
@@ -1711,18 +1871,18 @@ mod tests {
                 ..Default::default()
             };
             let answered = send(&t.db, &clock, &b, &reply, &domains, "https://h.example", &limits).await.unwrap();
-            let mine = open(&t.db, a.id, answered.delivered[0]).await.unwrap().unwrap();
-            let conv = thread(&t.db, a.id, &mine.thread_id).await.unwrap();
+            let mine = open(&t.db, &clock, &a, answered.delivered[0]).await.unwrap().unwrap();
+            let conv = thread(&t.db, a.account_id, &mine.thread_id).await.unwrap();
             assert_eq!(
                 conv.iter().map(|c| (c.id, c.role.as_str())).collect::<Vec<_>>(),
                 [(sent.sent_id, "sent"), (answered.delivered[0], "inbox")]
             );
-            let (inbox, _) = list(&t.db, &clock, a.id, "inbox", 0, 10, false).await.unwrap();
+            let (inbox, _) = list(&t.db, &clock, &a, "inbox", 0, 10, false).await.unwrap();
             assert_eq!(inbox[0].thread_count, 2);
             // Not another account's conversation, and not what is in the Trash.
-            assert!(thread(&t.db, b.id, &mine.thread_id).await.unwrap().iter().all(|c| c.id != sent.sent_id));
-            apply(&t.db, &clock, a.id, &[sent.sent_id], Action::Trash).await.unwrap();
-            assert_eq!(thread(&t.db, a.id, &mine.thread_id).await.unwrap().len(), 1);
+            assert!(thread(&t.db, b.account_id, &mine.thread_id).await.unwrap().iter().all(|c| c.id != sent.sent_id));
+            apply(&t.db, &clock, &a, &[sent.sent_id], Action::Trash).await.unwrap();
+            assert_eq!(thread(&t.db, a.account_id, &mine.thread_id).await.unwrap().len(), 1);
         }
     }
 
@@ -1746,7 +1906,7 @@ mod tests {
                     ..Default::default()
                 };
                 let sent = send(&t.db, &clock, &a, &d, &domains, "https://h.example", &limits).await.unwrap();
-                let got = open(&t.db, a.id, sent.sent_id).await.unwrap().unwrap();
+                let got = open(&t.db, &clock, &a, sent.sent_id).await.unwrap().unwrap();
                 if !alone {
                     refs.push(got.message_id);
                 }
@@ -1755,13 +1915,13 @@ mod tests {
             }
             let (first, other, _, newest) = (delivered[0], delivered[1], delivered[2], delivered[3]);
             // Bruno reads the newest: the older two stay unread.
-            open(&t.db, b.id, newest).await.unwrap();
+            open(&t.db, &clock, &b, newest).await.unwrap();
 
-            let (flat, total) = list(&t.db, &clock, b.id, "inbox", 0, 50, false).await.unwrap();
+            let (flat, total) = list(&t.db, &clock, &b, "inbox", 0, 50, false).await.unwrap();
             assert_eq!((flat.len(), total), (4, 4));
             assert!(flat.iter().all(|l| l.folded_ids.is_empty()));
 
-            let (lines, total) = list(&t.db, &clock, b.id, "inbox", 0, 50, true).await.unwrap();
+            let (lines, total) = list(&t.db, &clock, &b, "inbox", 0, 50, true).await.unwrap();
             assert_eq!(total, 2, "two conversations");
             assert_eq!(lines.iter().map(|l| l.id).collect::<Vec<_>>(), [newest, other]);
             assert_eq!(lines[0].folded_ids, [newest, delivered[2], first], "newest first");
@@ -1771,27 +1931,27 @@ mod tests {
             assert_eq!((lines[1].folded_ids.clone(), lines[1].first_unread), (vec![other], Some(other)));
 
             // Pages count conversations.
-            let (second, _) = list(&t.db, &clock, b.id, "inbox", 1, 1, true).await.unwrap();
+            let (second, _) = list(&t.db, &clock, &b, "inbox", 1, 1, true).await.unwrap();
             assert_eq!(second.iter().map(|l| l.id).collect::<Vec<_>>(), [other]);
 
             // A message moved away leaves the conversation's line in this folder.
-            apply(&t.db, &clock, b.id, &[newest], Action::MoveTo("archive")).await.unwrap();
-            let (lines, _) = list(&t.db, &clock, b.id, "inbox", 0, 50, true).await.unwrap();
+            apply(&t.db, &clock, &b, &[newest], Action::MoveTo("archive")).await.unwrap();
+            let (lines, _) = list(&t.db, &clock, &b, "inbox", 0, 50, true).await.unwrap();
             assert_eq!(lines[0].folded_ids, [delivered[2], first]);
-            let (archived, total) = list(&t.db, &clock, b.id, "archive", 0, 50, true).await.unwrap();
+            let (archived, total) = list(&t.db, &clock, &b, "archive", 0, 50, true).await.unwrap();
             assert_eq!((archived[0].folded_ids.clone(), total), (vec![newest], 1));
             assert!(!archived[0].unread);
 
             // Alice's Sent folds the same way, on her own copies.
-            let (sent, total) = list(&t.db, &clock, a.id, "sent", 0, 50, true).await.unwrap();
+            let (sent, total) = list(&t.db, &clock, &a, "sent", 0, 50, true).await.unwrap();
             assert_eq!((sent.len(), total, sent[0].folded_ids.len()), (2, 2, 3));
             assert!(sent[0].folded_ids.iter().all(|id| !delivered.contains(id)));
 
             // The holder's choice, folded by default.
-            assert!(folds_threads(&t.db, b.id).await.unwrap());
-            set_folds_threads(&t.db, b.id, false).await.unwrap();
-            assert!(!folds_threads(&t.db, b.id).await.unwrap());
-            assert!(folds_threads(&t.db, a.id).await.unwrap(), "one holder's choice only");
+            assert!(folds_threads(&t.db, b.account_id).await.unwrap());
+            set_folds_threads(&t.db, &clock, &b, false).await.unwrap();
+            assert!(!folds_threads(&t.db, b.account_id).await.unwrap());
+            assert!(folds_threads(&t.db, a.account_id).await.unwrap(), "one holder's choice only");
         }
     }
 
@@ -1801,7 +1961,7 @@ mod tests {
             let clock = ManualClock::new(1_800_000_000_000);
             let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
             // A second pool on the same database: the server and `hygie mail import` side by side.
-            let other = Db::connect(&t.url).await.unwrap();
+            let other = Db::connect(&t.url, crate::audit::AuditKey::for_tests()).await.unwrap();
             let run = |db: Db, account: i64, tag: &'static str| {
                 let clock = clock.clone();
                 tokio::spawn(async move {
@@ -1822,11 +1982,11 @@ mod tests {
                     Ok::<_, StoreError>(())
                 })
             };
-            let (x, y) = tokio::join!(run(t.db.clone(), a.id, "a"), run(other, b.id, "b"));
+            let (x, y) = tokio::join!(run(t.db.clone(), a.account_id, "a"), run(other, b.account_id, "b"));
             x.unwrap().unwrap();
             y.unwrap().unwrap();
-            assert_eq!(list(&t.db, &clock, a.id, "inbox", 0, 10, false).await.unwrap().1, 100);
-            assert_eq!(list(&t.db, &clock, b.id, "inbox", 0, 10, false).await.unwrap().1, 100);
+            assert_eq!(list(&t.db, &clock, &a, "inbox", 0, 10, false).await.unwrap().1, 100);
+            assert_eq!(list(&t.db, &clock, &b, "inbox", 0, 10, false).await.unwrap().1, 100);
         }
     }
 
@@ -1838,22 +1998,24 @@ mod tests {
             let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
             let limits = attach::Limits::default();
             let typed = drafts::Typed { to: "bruno@, pas fini".into(), ..Default::default() };
-            let up = attach::store_upload(&t.db, &clock, a.id, "photo plaie.jpg", "image/jpeg", b"\xff\xd8jpeg")
-                .await
-                .unwrap();
-            let parts = attach::uploads(&t.db, a.id, &[up.id]).await.unwrap().into_iter().map(|(_, p)| p).collect();
+            let up =
+                attach::store_upload(&t.db, &clock, a.account_id, "photo plaie.jpg", "image/jpeg", b"\xff\xd8jpeg")
+                    .await
+                    .unwrap();
             let d = Draft {
                 subject: "Pansement".into(),
                 body: "Plaie propre, à revoir".into(),
-                attachments: parts,
                 upload_ids: vec![up.id],
                 ..Default::default()
             };
             let first = drafts::save(&t.db, &clock, &a, None, &d, &typed, &limits).await.unwrap();
             assert_eq!(first.attachment_names, ["photo plaie.jpg"]);
-            assert!(attach::uploads(&t.db, a.id, &[up.id]).await.unwrap().is_empty(), "the upload is in the draft now");
+            assert!(
+                attach::uploads(&t.db, a.account_id, &[up.id]).await.unwrap().is_empty(),
+                "the upload is in the draft now"
+            );
             // Saved again (more text, the file kept from the draft itself): same id, one draft.
-            let kept = attachment(&t.db, a.id, first.id, 0).await.unwrap().unwrap();
+            let kept = attachment(&t.db, a.account_id, first.id, 0).await.unwrap().unwrap();
             let d2 = Draft {
                 body: "Plaie propre, à revoir jeudi".into(),
                 subject: "Pansement".into(),
@@ -1863,21 +2025,25 @@ mod tests {
             let typed2 = drafts::Typed { to: b.address.clone(), ..Default::default() };
             let second = drafts::save(&t.db, &clock, &a, Some(first.id), &d2, &typed2, &limits).await.unwrap();
             assert_eq!(second.id, first.id);
-            let (list_drafts, total) = list(&t.db, &clock, a.id, "drafts", 0, 10, false).await.unwrap();
+            let (list_drafts, total) = list(&t.db, &clock, &a, "drafts", 0, 10, false).await.unwrap();
             assert_eq!(total, 1);
             assert_eq!(list_drafts[0].to_addrs, b.address);
-            let reopened = open(&t.db, a.id, first.id).await.unwrap().unwrap();
+            let reopened = open(&t.db, &clock, &a, first.id).await.unwrap().unwrap();
             assert_eq!(reopened.body_text.trim_end(), "Plaie propre, à revoir jeudi");
             assert_eq!(reopened.attachment_names, ["photo plaie.jpg"]);
-            let found = search(&t.db, &clock, a.id, &SearchQuery::parse("jeudi"), Some("drafts"), 10).await.unwrap();
+            let found =
+                search(&t.db, &clock, a.account_id, &SearchQuery::parse("jeudi"), Some("drafts"), 10).await.unwrap();
             assert_eq!(found.len(), 1, "the index follows the latest text");
-            assert!(search(&t.db, &clock, b.id, &SearchQuery::parse("jeudi"), None, 10).await.unwrap().is_empty());
+            assert!(search(&t.db, &clock, b.account_id, &SearchQuery::parse("jeudi"), None, 10)
+                .await
+                .unwrap()
+                .is_empty());
             // Another account cannot overwrite it, nor learn that it exists.
             assert!(matches!(
                 drafts::save(&t.db, &clock, &b, Some(first.id), &d2, &typed2, &limits).await,
                 Err(SendError::DraftGone)
             ));
-            assert_eq!(list(&t.db, &clock, b.id, "drafts", 0, 10, false).await.unwrap().1, 0);
+            assert_eq!(list(&t.db, &clock, &b, "drafts", 0, 10, false).await.unwrap().1, 0);
 
             // Sent: the draft leaves the Drafts folder in the same transaction.
             let out = Draft {
@@ -1888,14 +2054,14 @@ mod tests {
                 ..Default::default()
             };
             send(&t.db, &clock, &a, &out, &domains, "https://h.example", &limits).await.unwrap();
-            assert_eq!(list(&t.db, &clock, a.id, "drafts", 0, 10, false).await.unwrap().1, 0);
+            assert_eq!(list(&t.db, &clock, &a, "drafts", 0, 10, false).await.unwrap().1, 0);
             // A save that arrives after the sending (a late autosave) does not bring it back.
             assert!(matches!(
                 drafts::save(&t.db, &clock, &a, Some(first.id), &d2, &typed2, &limits).await,
                 Err(SendError::DraftGone)
             ));
-            assert_eq!(list(&t.db, &clock, a.id, "drafts", 0, 10, false).await.unwrap().1, 0);
-            assert!(search(&t.db, &clock, a.id, &SearchQuery::parse("jeudi"), Some("drafts"), 10)
+            assert_eq!(list(&t.db, &clock, &a, "drafts", 0, 10, false).await.unwrap().1, 0);
+            assert!(search(&t.db, &clock, a.account_id, &SearchQuery::parse("jeudi"), Some("drafts"), 10)
                 .await
                 .unwrap()
                 .is_empty());
@@ -1909,28 +2075,22 @@ mod tests {
             let clock = ManualClock::new(1_800_000_000_000);
             let domains = vec!["hygie.example".to_string()];
             let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
-            let patients = folders::create(&t.db, &clock, b.id, "  Patients  ", None).await.unwrap();
-            let dupont = folders::create(&t.db, &clock, b.id, "Famille Dupont", Some(patients)).await.unwrap();
-            let y2026 = folders::create(&t.db, &clock, b.id, "2026", Some(dupont)).await.unwrap();
+            let patients = folders::create(&t.db, &clock, &b, "  Patients  ", None).await.unwrap();
+            let dupont = folders::create(&t.db, &clock, &b, "Famille Dupont", Some(patients)).await.unwrap();
+            let y2026 = folders::create(&t.db, &clock, &b, "2026", Some(dupont)).await.unwrap();
+            assert!(matches!(folders::create(&t.db, &clock, &b, "trop", Some(y2026)).await, Err(FolderError::TooDeep)));
+            assert!(matches!(folders::create(&t.db, &clock, &b, "patients", None).await, Err(FolderError::Duplicate)));
+            assert!(matches!(folders::create(&t.db, &clock, &b, "a/b", None).await, Err(FolderError::InvalidName)));
             assert!(matches!(
-                folders::create(&t.db, &clock, b.id, "trop", Some(y2026)).await,
-                Err(FolderError::TooDeep)
-            ));
-            assert!(matches!(
-                folders::create(&t.db, &clock, b.id, "patients", None).await,
-                Err(FolderError::Duplicate)
-            ));
-            assert!(matches!(folders::create(&t.db, &clock, b.id, "a/b", None).await, Err(FolderError::InvalidName)));
-            assert!(matches!(
-                folders::create(&t.db, &clock, a.id, "x", Some(patients)).await,
+                folders::create(&t.db, &clock, &a, "x", Some(patients)).await,
                 Err(FolderError::NotFound)
             ));
-            assert!(matches!(folders::nest(&t.db, b.id, patients, Some(y2026)).await, Err(FolderError::Cycle)));
-            folders::rename(&t.db, b.id, dupont, "Famille Dupond").await.unwrap();
-            assert!(matches!(folders::rename(&t.db, a.id, dupont, "volé").await, Err(FolderError::NotFound)));
-            let inbox_id = folder_id(&t.db, &clock, b.id, "inbox").await.unwrap();
-            assert!(folders::rename(&t.db, b.id, inbox_id, "Autre").await.is_err(), "standard folders stay");
-            let rows = folders(&t.db, &clock, b.id).await.unwrap();
+            assert!(matches!(folders::nest(&t.db, b.account_id, patients, Some(y2026)).await, Err(FolderError::Cycle)));
+            folders::rename(&t.db, &clock, &b, dupont, "Famille Dupond").await.unwrap();
+            assert!(matches!(folders::rename(&t.db, &clock, &a, dupont, "volé").await, Err(FolderError::NotFound)));
+            let inbox_id = folder_id(&t.db, &clock, b.account_id, "inbox").await.unwrap();
+            assert!(folders::rename(&t.db, &clock, &b, inbox_id, "Autre").await.is_err(), "standard folders stay");
+            let rows = folders(&t.db, &clock, b.account_id).await.unwrap();
             let d = rows.iter().find(|f| f.id == dupont).unwrap();
             assert_eq!((d.name.as_str(), d.parent_id), ("Famille Dupond", Some(patients)));
 
@@ -1941,20 +2101,21 @@ mod tests {
             let m = sent.delivered[0];
             let key = format!("d{dupont}");
             assert_eq!(Action::parse(&format!("move:{key}")), Some(Action::MoveToFolder(dupont)));
-            assert_eq!(apply(&t.db, &clock, a.id, &[sent.sent_id], Action::MoveToFolder(dupont)).await.unwrap(), 0);
-            assert_eq!(apply(&t.db, &clock, b.id, &[m], Action::MoveToFolder(dupont)).await.unwrap(), 1);
-            assert_eq!(list(&t.db, &clock, b.id, &key, 0, 10, false).await.unwrap().1, 1);
-            assert!(list(&t.db, &clock, a.id, &key, 0, 10, false).await.is_err(), "not Alice's folder");
-            let found = search(&t.db, &clock, b.id, &SearchQuery::parse("dossier"), Some(&key), 10).await.unwrap();
+            assert_eq!(apply(&t.db, &clock, &a, &[sent.sent_id], Action::MoveToFolder(dupont)).await.unwrap(), 0);
+            assert_eq!(apply(&t.db, &clock, &b, &[m], Action::MoveToFolder(dupont)).await.unwrap(), 1);
+            assert_eq!(list(&t.db, &clock, &b, &key, 0, 10, false).await.unwrap().1, 1);
+            assert!(list(&t.db, &clock, &a, &key, 0, 10, false).await.is_err(), "not Alice's folder");
+            let found =
+                search(&t.db, &clock, b.account_id, &SearchQuery::parse("dossier"), Some(&key), 10).await.unwrap();
             assert_eq!(found.len(), 1);
 
             // Deleting "Patients" takes its sub-folders; the message goes to the Trash, and
             // restoring it brings it to the Inbox.
-            assert_eq!(folders::delete(&t.db, &clock, b.id, patients).await.unwrap(), 1);
-            assert!(folders(&t.db, &clock, b.id).await.unwrap().iter().all(|f| f.role != "custom"));
-            assert_eq!(list(&t.db, &clock, b.id, "trash", 0, 10, false).await.unwrap().1, 1);
-            apply(&t.db, &clock, b.id, &[m], Action::Restore).await.unwrap();
-            assert_eq!(list(&t.db, &clock, b.id, "inbox", 0, 10, false).await.unwrap().1, 1);
+            assert_eq!(folders::delete(&t.db, &clock, &b, patients).await.unwrap(), 1);
+            assert!(folders(&t.db, &clock, b.account_id).await.unwrap().iter().all(|f| f.role != "custom"));
+            assert_eq!(list(&t.db, &clock, &b, "trash", 0, 10, false).await.unwrap().1, 1);
+            apply(&t.db, &clock, &b, &[m], Action::Restore).await.unwrap();
+            assert_eq!(list(&t.db, &clock, &b, "inbox", 0, 10, false).await.unwrap().1, 1);
         }
     }
 
@@ -1970,17 +2131,169 @@ mod tests {
                 --r\r\nContent-Type: image/png\r\nContent-ID: <logo@labo>\r\nContent-Transfer-Encoding: base64\r\n\r\n\
                 iVBORw0KGgo=\r\n--r--\r\n";
             let imported = Imported { raw: raw.as_bytes().to_vec(), date_ms: None, unread: true };
-            import_batch(&t.db, &clock, b.id, "inbox", &[imported]).await.unwrap();
-            let id = list(&t.db, &clock, b.id, "inbox", 0, 10, false).await.unwrap().0[0].id;
-            let first = open(&t.db, b.id, id).await.unwrap().unwrap();
+            import_batch(&t.db, &clock, b.account_id, "inbox", &[imported]).await.unwrap();
+            let id = list(&t.db, &clock, &b, "inbox", 0, 10, false).await.unwrap().0[0].id;
+            let first = open(&t.db, &clock, &b, id).await.unwrap().unwrap();
             let html = first.body_html.unwrap();
             assert!(first.remote_images_blocked);
             assert!(html.contains("data:image/png;base64,iVBORw0KGgo="), "{html}");
             assert!(!html.contains("traceur"));
-            allow_images_from(&t.db, &clock, b.id, "LABO@labo.mssante.fr").await.unwrap();
-            let again = open(&t.db, b.id, id).await.unwrap().unwrap();
+            assert!(!allow_images_from(&t.db, &clock, &b, id + 1000).await.unwrap(), "not another's message");
+            assert!(allow_images_from(&t.db, &clock, &b, id).await.unwrap());
+            let again = open(&t.db, &clock, &b, id).await.unwrap().unwrap();
             assert!(!again.remote_images_blocked);
             assert!(again.body_html.unwrap().contains("https://traceur.example/p.gif"));
+        }
+    }
+
+    /// Makes every audit append fail, as a full disk or a broken trail would.
+    async fn break_audit(db: &Db) {
+        match db.pool() {
+            crate::store::Pool::Sqlite(p) => {
+                sqlx::query("CREATE TRIGGER audit_broken BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit unavailable'); END")
+                    .execute(p).await.unwrap();
+            }
+            crate::store::Pool::Postgres(p) => {
+                sqlx::query("CREATE FUNCTION audit_broken() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit unavailable'; END $$ LANGUAGE plpgsql")
+                    .execute(p).await.unwrap();
+                sqlx::query("CREATE TRIGGER audit_broken BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_broken()")
+                    .execute(p).await.unwrap();
+            }
+        }
+    }
+
+    async fn repair_audit(db: &Db) {
+        crate::with_pool!(db, p => { sqlx::query("DROP TRIGGER audit_broken ON audit_log").execute(p).await.ok(); });
+        crate::with_pool!(db, p => { sqlx::query("DROP TRIGGER IF EXISTS audit_broken").execute(p).await.ok(); });
+    }
+
+    async fn messages_of(db: &Db, account_id: i64) -> Vec<(i64, i64, bool)> {
+        crate::with_pool!(db, p => sqlx::query_as(
+            "SELECT id, folder_id, unread FROM messages WHERE account_id = $1 ORDER BY id")
+            .bind(account_id).fetch_all(p).await.unwrap())
+    }
+
+    /// An action and its audit record commit together: when the record cannot be written, the
+    /// action fails and nothing it would have changed has changed.
+    #[tokio::test]
+    async fn an_action_whose_audit_record_fails_changes_nothing() {
+        for t in TestDb::both().await {
+            let clock = ManualClock::new(1_800_000_000_000);
+            let domains = vec!["hygie.example".to_string()];
+            let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
+            let limits = attach::Limits::default();
+            let d = Draft {
+                to: vec![b.address.clone()],
+                subject: "Bilan".into(),
+                body: "Texte".into(),
+                ..Default::default()
+            };
+            let first = send(&t.db, &clock, &a, &d, &domains, "https://h.example", &limits).await.unwrap();
+            let received = first.delivered[0];
+            let folder = folders::create(&t.db, &clock, &b, "Patients", None).await.unwrap();
+            let before = (messages_of(&t.db, a.account_id).await, messages_of(&t.db, b.account_id).await);
+            let head = crate::audit::head(&t.db).await.unwrap();
+
+            break_audit(&t.db).await;
+            assert!(matches!(
+                send(&t.db, &clock, &a, &d, &domains, "https://h.example", &limits).await,
+                Err(SendError::Store(_))
+            ));
+            assert!(apply(&t.db, &clock, &b, &[received], Action::Trash).await.is_err());
+            assert!(apply(&t.db, &clock, &b, &[received], Action::MoveToFolder(folder)).await.is_err());
+            assert!(empty_trash(&t.db, &clock, &b).await.is_err());
+            assert!(open(&t.db, &clock, &b, received).await.is_err(), "no record, no reading");
+            assert!(list(&t.db, &clock, &b, "inbox", 0, 50, false).await.is_err(), "no record, no list");
+            assert!(folders::create(&t.db, &clock, &b, "Autre", None).await.is_err());
+            assert!(folders::rename(&t.db, &clock, &b, folder, "Renommé").await.is_err());
+            assert!(folders::delete(&t.db, &clock, &b, folder).await.is_err());
+            let typed = drafts::Typed::default();
+            assert!(drafts::save(&t.db, &clock, &a, None, &d, &typed, &limits).await.is_err());
+            repair_audit(&t.db).await;
+
+            assert_eq!((messages_of(&t.db, a.account_id).await, messages_of(&t.db, b.account_id).await), before);
+            assert_eq!(crate::audit::head(&t.db).await.unwrap(), head, "no record either");
+            let names: Vec<String> = crate::with_pool!(&t.db, p => sqlx::query_scalar("SELECT name FROM mail_folders WHERE account_id = $1 AND role = 'custom'")
+                    .bind(b.account_id).fetch_all(p).await.unwrap());
+            assert_eq!(names, vec!["Patients".to_string()]);
+            assert!(crate::audit::verify(&t.db).await.unwrap().is_intact());
+            // Working again, each action leaves its record.
+            apply(&t.db, &clock, &b, &[received], Action::Trash).await.unwrap();
+            let last = crate::audit::latest(&t.db, 1).await.unwrap();
+            assert_eq!(
+                (last[0].action.as_str(), last[0].actor.clone()),
+                ("mail.trash", format!("account:{}", b.account_id))
+            );
+        }
+    }
+
+    /// A forward lists each kept attachment once however often the request names it, loads the
+    /// original once, refuses another holder's message or upload, and checks sizes first.
+    #[tokio::test]
+    async fn forwarded_files_are_gathered_once_and_checked() {
+        for t in TestDb::both().await {
+            let clock = ManualClock::new(1_800_000_000_000);
+            let domains = vec!["hygie.example".to_string()];
+            let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
+            let limits = attach::Limits::default();
+            let file = attach::Part {
+                name: "bilan.pdf".into(),
+                content_type: "application/pdf".into(),
+                bytes: vec![7u8; 300_000],
+            };
+            let d = Draft {
+                to: vec![b.address.clone()],
+                subject: "Bilan".into(),
+                attachments: vec![file],
+                ..Default::default()
+            };
+            let sent = send(&t.db, &clock, &a, &d, &domains, "https://h.example", &limits).await.unwrap();
+            let got = sent.delivered[0];
+            let forward = |parts: Vec<usize>| Draft {
+                to: vec![a.address.clone()],
+                subject: "TR: Bilan".into(),
+                forward_from: Some(got),
+                forward_parts: parts,
+                ..Default::default()
+            };
+            let fwd = send(&t.db, &clock, &b, &forward(vec![0; 1_000]), &domains, "https://h.example", &limits)
+                .await
+                .unwrap();
+            let back = open(&t.db, &clock, &a, fwd.delivered[0]).await.unwrap().unwrap();
+            assert_eq!(back.attachment_names, ["bilan.pdf"], "one copy, not a thousand");
+            assert!(
+                matches!(
+                    send(&t.db, &clock, &a, &forward(vec![0]), &domains, "https://h.example", &limits).await,
+                    Err(SendError::ForwardedNotFound)
+                ),
+                "another holder's message"
+            );
+            assert!(
+                matches!(
+                    send(&t.db, &clock, &b, &forward(vec![3]), &domains, "https://h.example", &limits).await,
+                    Err(SendError::ForwardedNotFound)
+                ),
+                "no such attachment"
+            );
+            let tight = attach::Limits { max_message_bytes: 100_000, ..limits };
+            assert!(
+                matches!(
+                    send(&t.db, &clock, &b, &forward(vec![0]), &domains, "https://h.example", &tight).await,
+                    Err(SendError::TooLarge { .. })
+                ),
+                "checked against the limit before it is loaded"
+            );
+            let up = attach::store_upload(&t.db, &clock, a.account_id, "x.txt", "text/plain", b"x").await.unwrap();
+            let theirs = Draft { to: vec![a.address.clone()], upload_ids: vec![up.id], ..Default::default() };
+            assert!(matches!(
+                send(&t.db, &clock, &b, &theirs, &domains, "https://h.example", &limits).await,
+                Err(SendError::UnknownUpload)
+            ));
+            let log = crate::audit::latest(&t.db, 4).await.unwrap();
+            assert!(
+                log.iter().all(|r| r.action == "mail.send" && r.outcome.starts_with("failure:")),
+                "refusals recorded"
+            );
         }
     }
 }

@@ -15,7 +15,7 @@ pub use transport::{
 };
 
 use crate::clock::{Clock, Millis};
-use crate::store::{Db, StoreError};
+use crate::store::{Db, Pool, StoreError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
@@ -156,8 +156,8 @@ pub async fn enqueue(db: &Db, clock: &dyn Clock, msg: &Outgoing) -> Result<i64, 
 pub async fn claim(db: &Db, clock: &dyn Clock, policy: &RetryPolicy, limit: i64) -> Result<Vec<Claimed>, StoreError> {
     let now = clock.now_ms();
     let lease_until = now + policy.lease_ms;
-    let rows: Vec<ClaimedRow> = match db {
-        Db::Sqlite(p) => {
+    let rows: Vec<ClaimedRow> = match db.pool() {
+        Pool::Sqlite(p) => {
             let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
             let rows = sqlx::query_as(
                 "UPDATE outbox SET locked_until_ms = $1 WHERE id IN ( \
@@ -173,7 +173,7 @@ pub async fn claim(db: &Db, clock: &dyn Clock, policy: &RetryPolicy, limit: i64)
             tx.commit().await?;
             rows
         }
-        Db::Postgres(p) => {
+        Pool::Postgres(p) => {
             sqlx::query_as(
                 "UPDATE outbox SET locked_until_ms = $1 WHERE id IN ( \
                    SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_ms <= $2 \

@@ -5,6 +5,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
+use crate::audit::AuditKey;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
@@ -53,11 +54,19 @@ impl BeginWrite for PgPool {
     }
 }
 
-/// A connection pool on one of the two supported engines. Cheap to clone.
+/// A connection pool on one of the two supported engines.
 #[derive(Clone, Debug)]
-pub enum Db {
+pub enum Pool {
     Sqlite(SqlitePool),
     Postgres(PgPool),
+}
+
+/// The store: a pool on one of the two engines, and the key that seals the audit trail written
+/// through it (kept outside the database, see [`crate::audit::AuditKey`]). Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: Pool,
+    audit_key: AuditKey,
 }
 
 /// Runs the same expression on whichever pool a [`Db`] holds. The expression is type-checked
@@ -65,17 +74,23 @@ pub enum Db {
 #[macro_export]
 macro_rules! with_pool {
     ($db:expr, $pool:ident => $body:expr) => {
-        match $db {
-            $crate::store::Db::Sqlite($pool) => $body,
-            $crate::store::Db::Postgres($pool) => $body,
+        match $crate::store::Db::pool(&$db) {
+            $crate::store::Pool::Sqlite($pool) => $body,
+            $crate::store::Pool::Postgres($pool) => $body,
         }
     };
 }
 
 impl Db {
     /// Opens a pool for `url`: `sqlite:PATH` (created if missing; WAL, `synchronous=FULL`,
-    /// foreign keys on) or `postgres://…`.
-    pub async fn connect(url: &str) -> Result<Db, StoreError> {
+    /// foreign keys on) or `postgres://…`. Audit records written through it are sealed with
+    /// `audit_key`.
+    pub async fn connect(url: &str, audit_key: AuditKey) -> Result<Db, StoreError> {
+        let pool = Self::connect_pool(url).await?;
+        Ok(Db { pool, audit_key })
+    }
+
+    async fn connect_pool(url: &str) -> Result<Pool, StoreError> {
         if url.starts_with("sqlite:") {
             let opts = SqliteConnectOptions::from_str(url)
                 .map_err(StoreError::Connect)?
@@ -86,7 +101,7 @@ impl Db {
                 .busy_timeout(Duration::from_secs(10));
             let pool =
                 SqlitePoolOptions::new().max_connections(8).connect_with(opts).await.map_err(StoreError::Connect)?;
-            Ok(Db::Sqlite(pool))
+            Ok(Pool::Sqlite(pool))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts = PgConnectOptions::from_str(url).map_err(StoreError::Connect)?;
             let pool = PgPoolOptions::new()
@@ -95,7 +110,7 @@ impl Db {
                 .connect_with(opts)
                 .await
                 .map_err(StoreError::Connect)?;
-            Ok(Db::Postgres(pool))
+            Ok(Pool::Postgres(pool))
         } else {
             Err(StoreError::UnsupportedUrl)
         }
@@ -103,9 +118,9 @@ impl Db {
 
     /// Brings the schema up to date. Any failure is returned: start-up must stop on it.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        match self {
-            Db::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await,
-            Db::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await,
+        match &self.pool {
+            Pool::Sqlite(p) => sqlx::migrate!("./migrations/sqlite").run(p).await,
+            Pool::Postgres(p) => sqlx::migrate!("./migrations/postgres").run(p).await,
         }
         .map_err(StoreError::Migrate)?;
         // Search keys are computed in Rust (accent folding), so accounts older than the
@@ -115,10 +130,25 @@ impl Db {
     }
 
     pub fn backend(&self) -> Backend {
-        match self {
-            Db::Sqlite(_) => Backend::Sqlite,
-            Db::Postgres(_) => Backend::Postgres,
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
         }
+    }
+
+    /// The pool, for [`with_pool!`] and the few places that need one engine's own SQL.
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    /// The key that seals audit records written through this store.
+    pub fn audit_key(&self) -> &AuditKey {
+        &self.audit_key
+    }
+
+    /// The same pool, sealing audit records with `key` from now on.
+    pub fn with_audit_key(self, key: AuditKey) -> Db {
+        Db { pool: self.pool, audit_key: key }
     }
 
     pub async fn close(&self) {

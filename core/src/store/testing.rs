@@ -3,7 +3,8 @@
 //! PostgreSQL tests need `HYGIE_TEST_POSTGRES_URL` (the test command starts a local server and
 //! sets it). Without it they fail: a store test that silently skips one engine proves nothing.
 
-use super::Db;
+use super::{Db, Pool};
+use crate::audit::AuditKey;
 
 pub const PG_ENV: &str = "HYGIE_TEST_POSTGRES_URL";
 
@@ -35,7 +36,7 @@ impl TestDb {
         let dir = std::env::temp_dir().join(format!("hygie-test-{}", random_suffix()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         let url = format!("sqlite:{}", dir.join("hygie.db").display());
-        let db = Db::connect(&url).await.expect("open sqlite");
+        let db = Db::connect(&url, AuditKey::for_tests()).await.expect("open sqlite");
         db.migrate().await.expect("migrate sqlite");
         TestDb { db, url, _dir: Some(TempDir(dir)), pg_admin: None }
     }
@@ -48,13 +49,13 @@ impl TestDb {
             )
         });
         let name = format!("hygie_test_{}", random_suffix());
-        let admin = Db::connect(&admin_url).await.expect("connect to PostgreSQL admin database");
-        if let Db::Postgres(p) = &admin {
+        let admin = Db::connect(&admin_url, AuditKey::for_tests()).await.expect("connect to PostgreSQL admin database");
+        if let Pool::Postgres(p) = admin.pool() {
             sqlx::query(&format!("CREATE DATABASE {name}")).execute(p).await.expect("create test database");
         }
         admin.close().await;
         let url = with_database(&admin_url, &name);
-        let db = Db::connect(&url).await.expect("connect to test database");
+        let db = Db::connect(&url, AuditKey::for_tests()).await.expect("connect to test database");
         db.migrate().await.expect("migrate postgres");
         TestDb { db, url, _dir: None, pg_admin: Some((admin_url, name)) }
     }
@@ -73,7 +74,9 @@ impl Drop for TestDb {
                 let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
                 if let Ok(rt) = rt {
                     rt.block_on(async {
-                        if let Ok(Db::Postgres(p)) = Db::connect(&admin_url).await {
+                        if let Ok(Pool::Postgres(p)) =
+                            Db::connect(&admin_url, AuditKey::for_tests()).await.map(|d| d.pool().clone())
+                        {
                             let _ =
                                 sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&p).await;
                         }
