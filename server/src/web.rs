@@ -546,14 +546,60 @@ fn ip_of(req_ext: &http::Extensions) -> Option<String> {
     req_ext.get::<ClientIp>().map(|c| c.0.clone())
 }
 
-/// A local path to go back to, never another site (`//evil.example`, `https://…`).
+/// A local path to go back to, never another site (`//evil.example`, `https://…`, `/%09/evil`).
+/// Strict: the address keeps to an allow-list of ASCII characters, and its percent-decoded form
+/// (decoded until it no longer changes, so that `%252f` counts as `/`) must still be a plain path
+/// on this site: no scheme, no `//` or backslash, no control, white space or invisible character
+/// (browsers drop tabs and newlines, which turns `/\t/evil.example` into `//evil.example`).
 pub fn safe_return(path: Option<&str>) -> String {
     match path {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && !p.contains("://") => {
-            p.to_string()
-        }
+        Some(p) if is_local_path(p) => p.to_string(),
         _ => "/".to_string(),
     }
+}
+
+fn is_local_path(raw: &str) -> bool {
+    const PUNCTUATION: &[u8] = b"/-._~?=&%+,;@!$'()*";
+    if raw.len() > 2048 || !raw.bytes().all(|b| b.is_ascii_alphanumeric() || PUNCTUATION.contains(&b)) {
+        return false;
+    }
+    let mut decoded = raw.to_string();
+    let mut settled = false;
+    for _ in 0..4 {
+        let Some(next) = percent_decode(&decoded) else {
+            return false;
+        };
+        if next == decoded {
+            settled = true;
+            break;
+        }
+        decoded = next;
+    }
+    if !settled {
+        return false;
+    }
+    let plain = |c: char| if c.is_ascii() { c.is_ascii_graphic() && c != '\\' } else { c.is_alphanumeric() };
+    let local = |p: &str| p.starts_with('/') && !p.contains("//") && !p.contains(':');
+    local(raw) && local(&decoded) && decoded.chars().all(plain)
+}
+
+/// `%XX` sequences decoded; `None` for a malformed sequence or bytes that are not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 fn cookie_header(name: &str, value: &str, max_age_secs: i64) -> HeaderValue {
@@ -708,6 +754,49 @@ mod tests {
         assert_eq!(safe_return(Some("/\\evil.example")), "/");
         assert_eq!(safe_return(Some("/a?next=https://x")), "/");
         assert_eq!(safe_return(None), "/");
+    }
+
+    #[test]
+    fn return_address_cannot_leave_the_site_in_disguise() {
+        for evil in [
+            "/%09/evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r/evil.example",
+            "/ /evil.example",
+            "/%20/evil.example",
+            "/%0d%0a/evil.example",
+            "/%2fevil.example",
+            "/%2Fevil.example",
+            "%2f%2fevil.example",
+            "/%5cevil.example",
+            "/%5Cevil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "//evil.example",
+            "/%252f/evil.example",
+            "/%25252525252fevil.example",
+            "https:evil.example",
+            "javascript:alert(1)",
+            "/a?next=https%3a%2f%2fevil.example",
+            "/%e2%80%ae/evil.example",
+            "/%c2%a0/evil.example",
+            "/\u{85}/evil.example",
+            "/%zz",
+            "/%ff",
+            "/a#frag",
+            "evil.example",
+            "",
+        ] {
+            assert_eq!(safe_return(Some(evil)), "/", "{evil:?}");
+        }
+    }
+
+    #[test]
+    fn ordinary_local_paths_are_kept() {
+        for good in ["/", "/cgu/1.0", "/messagerie/message/42", "/annuaire/fiche/10001234567", "/r%C3%A9sum%C3%A9"] {
+            assert_eq!(safe_return(Some(good)), good);
+        }
     }
 
     #[test]

@@ -372,6 +372,13 @@ async fn language_switch_sets_a_cookie_and_never_leaves_the_site() {
             get(&s, &format!("/langue/fr?retour={}", evil.replace('/', "%2F").replace('\\', "%5C")), None, None).await;
         assert_eq!(res.headers()[header::LOCATION], "/", "{evil}");
     }
+    // Disguised: a tab or an encoded tab (browsers drop them and see `//evil.example`), encoded
+    // slashes and backslashes, all sent fully encoded as a browser's query would be.
+    for evil in ["/%09/evil.example", "/\t/evil.example", "/%2f/evil.example", "/%5c/evil.example", "/\u{3000}/x"] {
+        let res = get(&s, &format!("/langue/fr?retour={}", common::enc(evil)), None, None).await;
+        assert_eq!(res.status(), 303, "{evil:?}");
+        assert_eq!(res.headers()[header::LOCATION], "/", "{evil:?}");
+    }
     s.stop().await;
 }
 
