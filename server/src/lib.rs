@@ -6,6 +6,7 @@ pub mod config;
 pub mod directory_bench;
 pub mod mail_import;
 pub mod pdf;
+pub mod proxies;
 pub mod tls;
 pub mod web;
 pub mod worker;
@@ -214,8 +215,9 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
             Err(e) => tracing::warn!(error = %e, "demo accounts not created"),
         }
     }
-    let state =
-        web::AppState { leptos: leptos_options(&config), services, trust_forwarded_for: config.trust_forwarded_for };
+    let trusted_proxies = proxies::TrustedProxies::parse(&config.trusted_proxies)
+        .map_err(|e| config::ConfigError::Invalid(e.to_string()))?;
+    let state = web::AppState { leptos: leptos_options(&config), services, trusted_proxies };
 
     let rustls = tls::rustls_config(&config).await?;
     let listener = std::net::TcpListener::bind(config.listen)

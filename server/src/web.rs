@@ -27,7 +27,8 @@ use serde::Deserialize;
 pub struct AppState {
     pub leptos: LeptosOptions,
     pub services: Services,
-    pub trust_forwarded_for: bool,
+    /// Who may say who the client is (`X-Forwarded-For`).
+    pub trusted_proxies: crate::proxies::TrustedProxies,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -418,22 +419,13 @@ async fn security_headers(mut req: Request, next: Next) -> Response {
     res
 }
 
-/// Resolves the client IP once for handlers, server functions and the audit trail.
+/// Resolves the client IP once for handlers, server functions and the audit trail: the peer,
+/// or, on a connection from a trusted proxy, what `X-Forwarded-For` says (see [`crate::proxies`]).
 async fn client_ip(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
-    let forwarded = state
-        .trust_forwarded_for
-        .then(|| {
-            req.headers()
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.rsplit(',').next())
-                .map(|s| s.trim().to_string())
-                .filter(|s| s.parse::<std::net::IpAddr>().is_ok())
-        })
-        .flatten();
-    if let Some(ip) = forwarded.or(peer) {
-        req.extensions_mut().insert(ClientIp(ip));
+    if let Some(peer) = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()) {
+        let forwarded = req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+        let ip = state.trusted_proxies.client_ip(peer, forwarded);
+        req.extensions_mut().insert(ClientIp(ip.to_string()));
     }
     next.run(req).await
 }

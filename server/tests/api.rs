@@ -427,3 +427,26 @@ async fn a_failed_migration_stops_start_up_with_a_clear_message() {
     };
     assert!(err.contains("migration"), "{err}");
 }
+
+/// The client IP recorded for a language switch sent with this `X-Forwarded-For`.
+async fn recorded_ip(s: &TestServer, forwarded_for: &str) -> Option<String> {
+    let res = client().get(s.url("/langue/en")).header("x-forwarded-for", forwarded_for).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let trail = audit::latest(s.db(), 50).await.unwrap();
+    trail.into_iter().find(|r| r.action == "portal.language").and_then(|r| r.ip)
+}
+
+#[tokio::test]
+async fn x_forwarded_for_is_read_only_from_configured_proxies() {
+    // By default nobody is trusted: a client cannot choose the address it is audited and
+    // rate-limited under.
+    let s = TestServer::start(Engine::Sqlite).await;
+    assert_eq!(recorded_ip(&s, "198.51.100.7").await.as_deref(), Some("127.0.0.1"));
+    s.stop().await;
+    // Behind a load balancer on loopback: the last address it appended is the client's.
+    let s = TestServer::start_with(Engine::Sqlite, |c| c.trusted_proxies = vec!["127.0.0.0/8".into()]).await;
+    assert_eq!(recorded_ip(&s, "198.51.100.7").await.as_deref(), Some("198.51.100.7"));
+    assert_eq!(recorded_ip(&s, "6.6.6.6, 198.51.100.8").await.as_deref(), Some("198.51.100.8"), "forged entry left");
+    assert_eq!(recorded_ip(&s, "198.51.100.9, 127.0.0.2").await.as_deref(), Some("198.51.100.9"), "two proxies");
+    s.stop().await;
+}
