@@ -72,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(&state, routes, context.clone(), move || app::shell(opts.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, app::shell))
         .layer(middleware::from_fn(server_fn_status))
+        .layer(middleware::from_fn(cache_policy))
         .layer(middleware::from_fn_with_state(state.clone(), session))
         .layer(middleware::from_fn_with_state(state.clone(), audience))
         .layer(middleware::from_fn(origin_check))
@@ -489,6 +490,29 @@ async fn session(State(state): State<AppState>, mut req: Request, next: Next) ->
         }
     }
     next.run(req).await
+}
+
+/// The sign-out server function's path: its answer also clears what the browser kept.
+pub const SIGN_OUT_PATH: &str = "/api/sign-out";
+
+/// What a signed-in page or any server function answered must not stay in the browser's cache
+/// (a shared computer in a practice, the back button after signing out): `Cache-Control:
+/// no-store` on every answer to a request with a session and on every `/api/` answer, unless the
+/// handler already said `no-store`. Signing out also clears the site's cache, cookies and storage.
+/// Runs inside [`session`], which tells whether the request has one.
+async fn cache_policy(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let private = path.starts_with("/api/") || req.extensions().get::<app::server::CurrentSession>().is_some();
+    let sign_out = path == SIGN_OUT_PATH;
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    if private && !h.get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("no-store")) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if sign_out {
+        h.insert("clear-site-data", HeaderValue::from_static("\"cache\", \"cookies\", \"storage\""));
+    }
+    res
 }
 
 /// The path to count: link tokens (activation, reset, unlock) never reach the statistics.
