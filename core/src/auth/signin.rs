@@ -12,6 +12,7 @@ use crate::auth::policy::{self, PasswordProblem};
 use crate::auth::session::{self, Level, NewSession, Session, SessionPolicy, SessionToken};
 use crate::clock::{Clock, Millis};
 use crate::outbox::{self, Channel, Outgoing};
+use crate::ratelimit::{self, Decision, Limit};
 use crate::store::{Db, StoreError};
 
 /// Consecutive failures (password or code) after which an account locks.
@@ -20,6 +21,9 @@ pub const LOCK_AFTER: i64 = 100;
 pub const RESET_TTL_MS: Millis = 3_600_000;
 /// Unlock links are valid 72 hours.
 pub const UNLOCK_TTL_MS: Millis = 72 * 3_600_000;
+/// Reset mails one account receives at most per hour, whoever asks: "Mot de passe oublié" must
+/// not become a way to flood someone's inbox (the per-IP limit does not stop many addresses).
+pub const RESETS_PER_ACCOUNT_PER_HOUR: Limit = Limit { max: 3, window_ms: 3_600_000 };
 
 /// Who is asking, and the settings the flow needs.
 pub struct Ctx<'a> {
@@ -411,12 +415,23 @@ pub async fn activate(ctx: &Ctx<'_>, token: &str, password: &str) -> Result<Resu
 }
 
 /// "Mot de passe oublié": emails a reset link, with an SMS code when the account has a mobile.
-/// Says nothing about whether the address exists.
+/// Says nothing about whether the address exists, and answers the same when nothing is sent: a
+/// locked account (its unlock link comes first) or past [`RESETS_PER_ACCOUNT_PER_HOUR`]; both
+/// refusals are in the audit trail.
 pub async fn request_reset(ctx: &Ctx<'_>, address: &str) -> Result<(), StoreError> {
     let Some(a) = accounts::find_by_address(ctx.db, address).await?.filter(|a| a.status == "active") else {
         ctx.audit(Actor::Anonymous, "password.reset.request", Outcome::Failure("unknown_address".into()), None).await;
         return Ok(());
     };
+    if a.locked_ms.is_some() {
+        ctx.audit(actor(a.id), "password.reset.request", Outcome::Denied("locked".into()), None).await;
+        return Ok(());
+    }
+    let key = format!("reset:{}", a.id);
+    if let Decision::Limited { .. } = ratelimit::hit(ctx.db, ctx.clock, &key, RESETS_PER_ACCOUNT_PER_HOUR).await? {
+        ctx.audit(actor(a.id), "password.reset.request", Outcome::Denied("rate_limited".into()), None).await;
+        return Ok(());
+    }
     let token = accounts::issue_token(ctx.db, ctx.clock, a.id, TokenPurpose::Reset, RESET_TTL_MS).await?;
     let link = format!("{}/reinitialisation/{token}", ctx.public_url.trim_end_matches('/'));
     let sms_note = if let Some(mobile) = &a.mobile {
@@ -530,4 +545,118 @@ pub async fn unlock(db: &Db, id: i64) -> Result<(), StoreError> {
     crate::with_pool!(db, p => { sqlx::query("UPDATE accounts SET locked_ms = NULL, failed_logins = 0 WHERE id = $1")
         .bind(id).execute(p).await?; });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::{AccountRecord, Created};
+    use crate::clock::ManualClock;
+    use crate::store::testing::TestDb;
+
+    async fn active_account(db: &Db, clock: &dyn Clock, local: &str) -> i64 {
+        let rec = AccountRecord {
+            address: format!("{local}@hygie.localhost"),
+            mailbox_type: "personal".into(),
+            kind: "other".into(),
+            last_name: "Martin".into(),
+            first_name: "Élise".into(),
+            notification_email: format!("{local}@exemple.fr"),
+            ..Default::default()
+        };
+        let Created::New(id) = accounts::create(db, clock, &rec).await.unwrap() else { panic!("exists") };
+        accounts::activate(db, id).await.unwrap();
+        id
+    }
+
+    /// Reset mails queued for `email`.
+    async fn reset_mails(db: &Db, email: &str) -> i64 {
+        crate::with_pool!(db, p => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE category = 'password.reset' AND recipient = $1")
+            .bind(email).fetch_one(p).await.unwrap())
+    }
+
+    async fn outcomes(db: &Db, action: &str) -> Vec<String> {
+        let mut v: Vec<String> = audit::latest(db, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.action == action)
+            .map(|r| r.outcome)
+            .collect();
+        v.reverse();
+        v
+    }
+
+    #[tokio::test]
+    async fn reset_mails_are_limited_per_account_whoever_asks() {
+        for t in TestDb::both().await {
+            let clock = ManualClock::new(1_800_000_000_000);
+            active_account(&t.db, &clock, "elise.martin").await;
+            active_account(&t.db, &clock, "paul.roux").await;
+            // Five different clients ask for the same account within the hour.
+            for i in 0..5 {
+                let ip = format!("192.0.2.{i}");
+                let ctx = Ctx {
+                    db: &t.db,
+                    clock: &clock,
+                    policy: SessionPolicy { idle_ms: 1_800_000, absolute_ms: 43_200_000 },
+                    public_url: "https://hygie.test",
+                    ip: Some(&ip),
+                    user_agent: None,
+                };
+                request_reset(&ctx, "elise.martin@hygie.localhost").await.unwrap();
+            }
+            assert_eq!(reset_mails(&t.db, "elise.martin@exemple.fr").await, 3);
+            assert_eq!(
+                outcomes(&t.db, "password.reset.request").await,
+                ["success", "success", "success", "denied:rate_limited", "denied:rate_limited"]
+            );
+            let ctx = Ctx {
+                db: &t.db,
+                clock: &clock,
+                policy: SessionPolicy { idle_ms: 1_800_000, absolute_ms: 43_200_000 },
+                public_url: "https://hygie.test",
+                ip: None,
+                user_agent: None,
+            };
+            // Another account has its own count.
+            request_reset(&ctx, "paul.roux@hygie.localhost").await.unwrap();
+            assert_eq!(reset_mails(&t.db, "paul.roux@exemple.fr").await, 1);
+            // The next hour, mail again.
+            clock.advance_ms(3_600_000);
+            request_reset(&ctx, "elise.martin@hygie.localhost").await.unwrap();
+            assert_eq!(reset_mails(&t.db, "elise.martin@exemple.fr").await, 4);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_locked_account_gets_no_reset_mail() {
+        for t in TestDb::both().await {
+            let clock = ManualClock::new(1_800_000_000_000);
+            let id = active_account(&t.db, &clock, "anne.lefevre").await;
+            crate::with_pool!(&t.db, p => { sqlx::query("UPDATE accounts SET locked_ms = $1 WHERE id = $2")
+                .bind(clock.now_ms()).bind(id).execute(p).await.unwrap(); });
+            let ctx = Ctx {
+                db: &t.db,
+                clock: &clock,
+                policy: SessionPolicy { idle_ms: 1_800_000, absolute_ms: 43_200_000 },
+                public_url: "https://hygie.test",
+                ip: Some("192.0.2.9"),
+                user_agent: None,
+            };
+            // The same answer as for any address.
+            assert!(request_reset(&ctx, "anne.lefevre@hygie.localhost").await.is_ok());
+            assert_eq!(reset_mails(&t.db, "anne.lefevre@exemple.fr").await, 0);
+            let live: i64 = crate::with_pool!(&t.db, p => sqlx::query_scalar(
+                "SELECT COUNT(*) FROM account_tokens WHERE account_id = $1 AND purpose = 'reset'")
+                .bind(id).fetch_one(p).await.unwrap());
+            assert_eq!(live, 0, "no reset link issued");
+            assert_eq!(outcomes(&t.db, "password.reset.request").await, ["denied:locked"]);
+            // Unlocked, it works again.
+            unlock(&t.db, id).await.unwrap();
+            request_reset(&ctx, "anne.lefevre@hygie.localhost").await.unwrap();
+            assert_eq!(reset_mails(&t.db, "anne.lefevre@exemple.fr").await, 1);
+        }
+    }
 }
