@@ -132,7 +132,8 @@ pub fn summarise(raw: &[u8]) -> Option<Summary> {
             mail_parser::PartType::Html(h) => Some(h.to_string()),
             _ => None,
         }),
-        attachment_names: m.attachments().filter_map(|a| a.attachment_name().map(str::to_owned)).collect(),
+        // As shown to the holder: no bidi control may disguise a name (see `attach::clean_name`).
+        attachment_names: m.attachments().filter_map(|a| a.attachment_name().map(attach::clean_name)).collect(),
         attachment_pdf: m
             .attachments()
             .filter(|a| a.attachment_name().is_some())
@@ -1080,7 +1081,7 @@ pub async fn attachment(db: &Db, account_id: i64, id: i64, index: usize) -> Resu
     let Some(m) = MessageParser::default().parse(&raw) else { return Ok(None) };
     let named: Vec<_> = m.attachments().filter(|a| a.attachment_name().is_some()).collect();
     Ok(named.get(index).map(|a| Attachment {
-        name: a.attachment_name().unwrap_or("piece-jointe").to_string(),
+        name: attach::clean_name(a.attachment_name().unwrap_or("piece-jointe")),
         content_type: a
             .content_type()
             .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("octet-stream")))
@@ -1305,6 +1306,18 @@ mod tests {
         let parsed = MessageParser::default().parse(&raw).unwrap();
         let bytes: Vec<Vec<u8>> = parsed.attachments().map(|a| a.contents().to_vec()).collect();
         assert_eq!(bytes, [d.attachments[0].bytes.clone(), d.attachments[1].bytes.clone()], "bytes unchanged");
+    }
+
+    #[test]
+    fn received_attachment_names_are_shown_without_bidi_controls() {
+        // "facture<RLO>fdp.exe" would read "factureexe.pdf" in a mail client.
+        let raw = "From: a@labo.example\r\nTo: b@hygie.example\r\nSubject: Facture\r\nMIME-Version: 1.0\r\n\
+                   Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
+                   Ci-joint.\r\n--b\r\nContent-Type: application/octet-stream\r\n\
+                   Content-Disposition: attachment; filename*=UTF-8''facture%E2%80%AEfdp.exe\r\n\
+                   Content-Transfer-Encoding: base64\r\n\r\nTVo=\r\n--b--\r\n";
+        let s = summarise(raw.as_bytes()).unwrap();
+        assert_eq!(s.attachment_names, ["facturefdp.exe"]);
     }
 
     #[test]
