@@ -83,11 +83,43 @@ impl Running {
 /// Opens the database and brings its schema up to date; a failed migration is an error that
 /// must stop start-up.
 pub async fn open_database(config: &Config) -> Result<Db, StartError> {
-    std::fs::create_dir_all(&config.data_dir)
+    prepare_data_dir(&config.data_dir)
         .map_err(|source| StartError::DataDir { path: config.data_dir.display().to_string(), source })?;
     let db = Db::connect(&config.database_url()).await?;
     db.migrate().await?;
     Ok(db)
+}
+
+/// Creates the data directory for Hygie's user alone (0700): it holds the database, the
+/// development outbox (codes, mails) and the TLS key. An existing directory that Hygie's user
+/// owns and others may enter is made 0700; one owned by someone else is left as it is, with a
+/// warning, since its owner chose.
+pub fn prepare_data_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => {}
+        Err(e) => return Err(e),
+    }
+    let meta = std::fs::metadata(dir)?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 == 0 {
+        return Ok(());
+    }
+    if meta.uid() == rustix::process::geteuid().as_raw() {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        tracing::warn!(path = %dir.display(), was = format!("{mode:o}"), "data directory made private (0700)");
+    } else {
+        tracing::warn!(
+            path = %dir.display(),
+            mode = format!("{mode:o}"),
+            "the data directory belongs to another user and others may enter it: make it 0700"
+        );
+    }
+    Ok(())
 }
 
 pub fn build_transport(config: &Config) -> Result<Transport, StartError> {
@@ -272,4 +304,39 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
     .await;
     tracing::info!(%https_addr, ?http_addr, backend = ?db.backend(), "Hygie is serving");
     Ok(Running { https_addr, http_addr, db, handle, tasks })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::prepare_data_dir;
+
+    fn mode(p: &std::path::Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_data_directory_is_private() {
+        let tmp = tempfile::tempdir().unwrap();
+        // Created, with missing parents.
+        let fresh = tmp.path().join("var/lib/hygie");
+        prepare_data_dir(&fresh).unwrap();
+        assert_eq!(mode(&fresh), 0o700);
+        // An existing one that everyone could read, as `mkdir` under the usual umask leaves it.
+        let open = tmp.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(open.join("hygie.db"), b"").unwrap();
+        prepare_data_dir(&open).unwrap();
+        assert_eq!(mode(&open), 0o700);
+        assert!(open.join("hygie.db").exists(), "nothing inside is touched");
+        // Already private: left alone.
+        prepare_data_dir(&open).unwrap();
+        assert_eq!(mode(&open), 0o700);
+        // A file where the directory should be is an error, not a silent success.
+        let file = tmp.path().join("file");
+        std::fs::write(&file, b"").unwrap();
+        assert!(prepare_data_dir(&file).is_err());
+    }
 }
