@@ -237,6 +237,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
             config.mailbox.preview_concurrent,
         ),
     };
+    let probe = tokio::spawn(pdf::report_confinement(preview_program(&config)?, config.data_dir.clone()));
     let local = config.public_url().contains("://localhost") || config.public_url().contains("://127.0.0.1");
     if config.demo_accounts && !local {
         tracing::warn!("demo_accounts ignored: demonstration accounts are only for a Hygie served on localhost");
@@ -272,6 +273,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         Duration::from_secs(config.outbox.poll_seconds.max(1)),
     )));
     tasks.push(tokio::spawn(worker::housekeeping_loop(db.clone(), clock.clone())));
+    tasks.push(probe);
 
     let mut http_addr = None;
     if let Some(addr) = config.http_listen {

@@ -66,6 +66,15 @@ enum Command {
         #[arg(long, default_value_t = 600)]
         width: u32,
     },
+    /// Confine this process as `pdf-page` does, then try to connect to ADDR and to open FILE,
+    /// and say whether each was blocked. Hygie runs it at start-up to report its confinement.
+    #[command(name = "pdf-probe", hide = true)]
+    PdfProbe {
+        #[arg(long)]
+        file: PathBuf,
+        #[arg(long)]
+        connect: std::net::SocketAddr,
+    },
 }
 
 #[derive(Subcommand)]
@@ -221,8 +230,10 @@ enum DbCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Before any configuration, runtime or thread: the child has nothing of the server.
-    if let Some(Command::PdfPage { page, width }) = cli.command {
-        return hygie_server::pdf::child_main(page, width);
+    match &cli.command {
+        Some(Command::PdfPage { page, width }) => return hygie_server::pdf::child_main(*page, *width),
+        Some(Command::PdfProbe { file, connect }) => return hygie_server::pdf::probe_main(file, *connect),
+        _ => {}
     }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
@@ -593,6 +604,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
         }
         // Handled in `main`, before the runtime starts.
         Command::PdfPage { page, width } => Ok(hygie_server::pdf::child_main(page, width)),
+        Command::PdfProbe { file, connect } => Ok(hygie_server::pdf::probe_main(&file, connect)),
     }
 }
 
