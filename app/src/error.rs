@@ -162,6 +162,29 @@ impl From<hygie_core::mail::folders::FolderError> for AppError {
     }
 }
 
+#[cfg(feature = "ssr")]
+impl From<hygie_core::accounts::settings::SettingsError> for AppError {
+    fn from(e: hygie_core::accounts::settings::SettingsError) -> Self {
+        use hygie_core::accounts::settings::SettingsError;
+
+        use crate::domain::{FieldError, FieldProblem};
+        let invalid = |field: &str, problem| AppError::Invalid(vec![FieldError { field: field.into(), problem }]);
+        match e {
+            SettingsError::TermsChanged => AppError::TermsPending,
+            SettingsError::ReauthRequired => AppError::ReauthRequired,
+            SettingsError::WrongPassword => invalid("current", FieldProblem::WrongPassword),
+            SettingsError::Password(p) => crate::api::password_error("new_password", p),
+            SettingsError::OnSecureDomain => invalid("email", FieldProblem::OnSecureDomain),
+            SettingsError::RateLimited { retry_after_ms } => {
+                AppError::RateLimited { retry_after_secs: (retry_after_ms.max(0) as u64).div_ceil(1000) }
+            }
+            SettingsError::WrongCode { attempts_left } => AppError::WrongCode { attempts_left },
+            SettingsError::CodeExpired => AppError::CodeExpired,
+            SettingsError::Store(e) => AppError::internal(e),
+        }
+    }
+}
+
 impl FromServerFnError for AppError {
     type Encoder = JsonEncoding;
 

@@ -216,15 +216,16 @@ pub async fn audited_limit(svc: &Services, holder: &Holder, action: &str, key: &
     }
 }
 
-/// Records an action of a signed-in account in the audit trail.
+/// Records an action of a signed-in account in the audit trail; if the record cannot be
+/// written, the request fails.
 pub async fn audit_account(
     svc: &Services,
     account_id: i64,
     action: &str,
     outcome: audit::Outcome,
     object: Option<String>,
-) {
+) -> Result<(), AppError> {
     let mut ev = audit::AuditEvent::new(audit::Actor::Account(account_id.to_string()), action, outcome).ip(client_ip());
     ev.object = object;
-    audit::record(&svc.db, svc.clock.as_ref(), ev).await;
+    record(svc, ev).await
 }

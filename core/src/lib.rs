@@ -9,6 +9,7 @@ pub mod clock;
 pub mod contact;
 pub mod directory;
 pub mod mail;
+pub mod notify;
 pub mod outbox;
 pub mod ratelimit;
 pub mod store;

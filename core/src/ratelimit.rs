@@ -22,6 +22,23 @@ impl Decision {
     }
 }
 
+/// The part of a client address a per-IP limit counts on. An IPv4 address as it is; an IPv6
+/// address by its /64 network, since one subscriber usually holds a whole /64 and could
+/// otherwise take a fresh address for every attempt. An IPv4 address written as IPv6
+/// (`::ffff:192.0.2.1`) counts as the IPv4 one; anything that is not an address is kept as
+/// given.
+pub fn ip_key(ip: &str) -> String {
+    use std::net::{IpAddr, Ipv6Addr};
+    match ip.trim().parse::<IpAddr>().map(|a| a.to_canonical()) {
+        Ok(IpAddr::V4(v4)) => v4.to_string(),
+        Ok(IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{}/64", Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        Err(_) => ip.to_string(),
+    }
+}
+
 /// Counts one hit on `key` and says whether it is within `limit`. The hit is counted even when
 /// refused, so hammering does not shorten the wait.
 pub async fn hit(db: &Db, clock: &dyn Clock, key: &str, limit: Limit) -> Result<Decision, StoreError> {
@@ -83,6 +100,18 @@ mod tests {
             );
             assert_eq!(purge_before(&t.db, clock.now_ms()).await.unwrap(), 1);
         }
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64() {
+        assert_eq!(ip_key("192.0.2.1"), "192.0.2.1");
+        assert_eq!(ip_key("::ffff:192.0.2.1"), "192.0.2.1");
+        assert_eq!(ip_key("2001:db8:1:2:aaaa:bbbb:cccc:dddd"), "2001:db8:1:2::/64");
+        assert_eq!(ip_key("2001:DB8:1:2::1"), "2001:db8:1:2::/64");
+        assert_eq!(ip_key("2001:db8:1:2::1"), ip_key("2001:db8:1:2:ffff::9"));
+        assert_ne!(ip_key("2001:db8:1:2::1"), ip_key("2001:db8:1:3::1"));
+        assert_eq!(ip_key("::1"), "::/64");
+        assert_eq!(ip_key(""), "");
     }
 
     #[tokio::test]

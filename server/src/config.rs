@@ -30,9 +30,11 @@ pub struct Config {
     pub public_url: Option<String>,
     /// Where the compiled front end lives (`pkg/`, CSS, favicon).
     pub site_root: PathBuf,
-    /// Take the client IP from the last `X-Forwarded-For` entry (behind a trusted load
-    /// balancer only).
-    pub trust_forwarded_for: bool,
+    /// The load balancers and reverse proxies in front of Hygie, as addresses or networks
+    /// (`["10.0.0.0/8", "::1"]`). `X-Forwarded-For` is read only on connections from them, and
+    /// the client is its rightmost address that is not one of them. Empty (the default): the
+    /// header is ignored.
+    pub trusted_proxies: Vec<String>,
     /// `tracing` filter, e.g. `info,hygie=debug`.
     pub log: String,
     /// The mail domains whose mailboxes this Hygie holds (`jean.dupont@DOMAIN`).
@@ -220,7 +222,7 @@ impl Default for Config {
             http_listen: Some(SocketAddr::from(([127, 0, 0, 1], 8080))),
             public_url: None,
             site_root: PathBuf::from(std::env::var("LEPTOS_SITE_ROOT").unwrap_or_else(|_| "target/site".into())),
-            trust_forwarded_for: false,
+            trusted_proxies: Vec::new(),
             log: "info".into(),
             domains: vec!["hygie.localhost".into()],
             tls: TlsConfig::default(),
@@ -304,6 +306,8 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "http_listen",
     "public_url",
     "site_root",
+    "trusted_proxies",
+    // Replaced by trusted_proxies; still read, to refuse it with a clear message.
     "trust_forwarded_for",
     "log",
     "tls",
@@ -342,12 +346,22 @@ impl Config {
                 TOP_LEVEL_KEYS.iter().any(|k| k.eq_ignore_ascii_case(top))
             })
             .split("__");
-        let config: Config = fig.merge(env).extract().map_err(Box::new)?;
+        let fig = fig.merge(env);
+        if fig.find_value("trust_forwarded_for").is_ok() {
+            return Err(ConfigError::Invalid(
+                "trust_forwarded_for was replaced by trusted_proxies: list the addresses of the load balancers \
+                 in front of Hygie, such as trusted_proxies = [\"10.0.0.0/8\"]"
+                    .into(),
+            ));
+        }
+        let config: Config = fig.extract().map_err(Box::new)?;
         config.validate()?;
         Ok(config)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
+        crate::proxies::TrustedProxies::parse(&self.trusted_proxies)
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err(ConfigError::Invalid("tls.cert and tls.key go together: set both or neither".into()));
         }
@@ -430,6 +444,7 @@ mod tests {
         let c = Config::default();
         assert_eq!(c.database_url(), "sqlite:data/hygie.db");
         assert_eq!(c.mail.transport, MailTransportKind::Dev);
+        assert!(c.trusted_proxies.is_empty(), "X-Forwarded-For ignored unless proxies are listed");
         assert!(c.validate().is_ok());
     }
 
@@ -456,6 +471,26 @@ mod tests {
             assert_eq!(c.database_url(), "postgres://hygie@db/hygie");
             let shown = format!("{c:?}");
             assert!(!shown.contains("file-secret"), "secrets must be redacted: {shown}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn trusted_proxies_from_file_or_environment_and_the_old_switch_refused() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("hygie.toml", r#"trusted_proxies = ["10.0.0.0/8", "::1"]"#)?;
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.trusted_proxies, ["10.0.0.0/8", "::1"]);
+            jail.set_env("HYGIE_TRUSTED_PROXIES", r#"["192.0.2.0/24"]"#);
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.trusted_proxies, ["192.0.2.0/24"]);
+            jail.set_env("HYGIE_TRUSTED_PROXIES", r#"["load-balancer"]"#);
+            assert!(Config::load(None).unwrap_err().to_string().contains("load-balancer"));
+            Ok(())
+        });
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("HYGIE_TRUST_FORWARDED_FOR", "true");
+            assert!(Config::load(None).unwrap_err().to_string().contains("trusted_proxies"));
             Ok(())
         });
     }

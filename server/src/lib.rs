@@ -6,6 +6,7 @@ pub mod config;
 pub mod directory_bench;
 pub mod mail_import;
 pub mod pdf;
+pub mod proxies;
 pub mod tls;
 pub mod web;
 pub mod worker;
@@ -84,7 +85,7 @@ impl Running {
 /// Opens the database and brings its schema up to date; a failed migration is an error that
 /// must stop start-up.
 pub async fn open_database(config: &Config) -> Result<Db, StartError> {
-    std::fs::create_dir_all(&config.data_dir)
+    prepare_data_dir(&config.data_dir)
         .map_err(|source| StartError::DataDir { path: config.data_dir.display().to_string(), source })?;
     let key_path = config.audit_key_path();
     let known_key = hygie_core::audit::AuditKey::load(&key_path)?;
@@ -100,6 +101,38 @@ pub async fn open_database(config: &Config) -> Result<Db, StartError> {
     key.save_new(&key_path)?;
     tracing::info!(path = %key_path.display(), from = next, "audit key created: keep it secret and back it up");
     Ok(db.with_audit_key(key))
+}
+
+/// Creates the data directory for Hygie's user alone (0700): it holds the database, the
+/// development outbox (codes, mails) and the TLS key. An existing directory that Hygie's user
+/// owns and others may enter is made 0700; one owned by someone else is left as it is, with a
+/// warning, since its owner chose.
+pub fn prepare_data_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && dir.is_dir() => {}
+        Err(e) => return Err(e),
+    }
+    let meta = std::fs::metadata(dir)?;
+    let mode = meta.permissions().mode() & 0o777;
+    if mode & 0o077 == 0 {
+        return Ok(());
+    }
+    if meta.uid() == rustix::process::geteuid().as_raw() {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        tracing::warn!(path = %dir.display(), was = format!("{mode:o}"), "data directory made private (0700)");
+    } else {
+        tracing::warn!(
+            path = %dir.display(),
+            mode = format!("{mode:o}"),
+            "the data directory belongs to another user and others may enter it: make it 0700"
+        );
+    }
+    Ok(())
 }
 
 pub fn build_transport(config: &Config) -> Result<Transport, StartError> {
@@ -217,6 +250,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
             config.mailbox.preview_concurrent,
         ),
     };
+    let probe = tokio::spawn(pdf::report_confinement(preview_program(&config)?, config.data_dir.clone()));
     let local = config.public_url().contains("://localhost") || config.public_url().contains("://127.0.0.1");
     if config.demo_accounts && !local {
         tracing::warn!("demo_accounts ignored: demonstration accounts are only for a Hygie served on localhost");
@@ -227,8 +261,9 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
             Err(e) => tracing::warn!(error = %e, "demo accounts not created"),
         }
     }
-    let state =
-        web::AppState { leptos: leptos_options(&config), services, trust_forwarded_for: config.trust_forwarded_for };
+    let trusted_proxies = proxies::TrustedProxies::parse(&config.trusted_proxies)
+        .map_err(|e| config::ConfigError::Invalid(e.to_string()))?;
+    let state = web::AppState { leptos: leptos_options(&config), services, trusted_proxies };
 
     let rustls = tls::rustls_config(&config).await?;
     let listener = std::net::TcpListener::bind(config.listen)
@@ -251,6 +286,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         Duration::from_secs(config.outbox.poll_seconds.max(1)),
     )));
     tasks.push(tokio::spawn(worker::housekeeping_loop(db.clone(), clock.clone())));
+    tasks.push(probe);
 
     let mut http_addr = None;
     if let Some(addr) = config.http_listen {
@@ -283,4 +319,39 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
     .await;
     tracing::info!(%https_addr, ?http_addr, backend = ?db.backend(), "Hygie is serving");
     Ok(Running { https_addr, http_addr, db, handle, tasks })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::prepare_data_dir;
+
+    fn mode(p: &std::path::Path) -> u32 {
+        std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn the_data_directory_is_private() {
+        let tmp = tempfile::tempdir().unwrap();
+        // Created, with missing parents.
+        let fresh = tmp.path().join("var/lib/hygie");
+        prepare_data_dir(&fresh).unwrap();
+        assert_eq!(mode(&fresh), 0o700);
+        // An existing one that everyone could read, as `mkdir` under the usual umask leaves it.
+        let open = tmp.path().join("open");
+        std::fs::create_dir(&open).unwrap();
+        std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(open.join("hygie.db"), b"").unwrap();
+        prepare_data_dir(&open).unwrap();
+        assert_eq!(mode(&open), 0o700);
+        assert!(open.join("hygie.db").exists(), "nothing inside is touched");
+        // Already private: left alone.
+        prepare_data_dir(&open).unwrap();
+        assert_eq!(mode(&open), 0o700);
+        // A file where the directory should be is an error, not a silent success.
+        let file = tmp.path().join("file");
+        std::fs::write(&file, b"").unwrap();
+        assert!(prepare_data_dir(&file).is_err());
+    }
 }

@@ -66,6 +66,15 @@ enum Command {
         #[arg(long, default_value_t = 600)]
         width: u32,
     },
+    /// Confine this process as `pdf-page` does, then try to connect to ADDR and to open FILE,
+    /// and say whether each was blocked. Hygie runs it at start-up to report its confinement.
+    #[command(name = "pdf-probe", hide = true)]
+    PdfProbe {
+        #[arg(long)]
+        file: PathBuf,
+        #[arg(long)]
+        connect: std::net::SocketAddr,
+    },
 }
 
 #[derive(Subcommand)]
@@ -221,8 +230,10 @@ enum DbCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // Before any configuration, runtime or thread: the child has nothing of the server.
-    if let Some(Command::PdfPage { page, width }) = cli.command {
-        return hygie_server::pdf::child_main(page, width);
+    match &cli.command {
+        Some(Command::PdfPage { page, width }) => return hygie_server::pdf::child_main(*page, *width),
+        Some(Command::PdfProbe { file, connect }) => return hygie_server::pdf::probe_main(file, *connect),
+        _ => {}
     }
     let config = match Config::load(cli.config.as_deref()) {
         Ok(c) => c,
@@ -275,7 +286,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
                 None => audit::Outcome::Success,
                 Some(b) => audit::Outcome::Failure(format!("broken_at:{}", b.seq)),
             };
-            operator_audit(&db, "operator.audit.verify", None, outcome).await;
+            operator_audit(&db, "operator.audit.verify", None, outcome).await?;
             match report.first_break {
                 None => {
                     println!("audit trail intact: {} records verified", report.records);
@@ -289,7 +300,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
         }
         Command::Audit(AuditCommand::Tail { count }) => {
             let db = hygie_server::open_database(&config).await.map_err(|e| e.to_string())?;
-            operator_audit(&db, "operator.audit.tail", None, audit::Outcome::Success).await;
+            operator_audit(&db, "operator.audit.tail", None, audit::Outcome::Success).await?;
             for r in audit::latest(&db, count).await.map_err(|e| e.to_string())?.into_iter().rev() {
                 println!(
                     "#{:<6} {}  {:<24} {:<16} {:<32} {:<20} {}",
@@ -335,7 +346,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
             if let Ok(db) = hygie_server::open_database(&config).await {
                 let outcome =
                     if found.is_some() { audit::Outcome::Success } else { audit::Outcome::Failure("not_found".into()) };
-                operator_audit(&db, "operator.outbox.show", Some(format!("outbox:{id}")), outcome).await;
+                operator_audit(&db, "operator.outbox.show", Some(format!("outbox:{id}")), outcome).await?;
             }
             match found {
                 Some(e) => {
@@ -406,7 +417,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
                 report.existing,
                 report.rejected.len()
             );
-            operator_audit(&db, "operator.accounts.import", None, audit::Outcome::Success).await;
+            operator_audit(&db, "operator.accounts.import", None, audit::Outcome::Success).await?;
             Ok(if report.rejected.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(3) })
         }
         Command::Accounts(AccountsCommand::Unlock { address }) => {
@@ -418,7 +429,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
             let was_locked = account.locked_ms.is_some();
             hygie_core::auth::signin::unlock(&db, account.id).await.map_err(|e| e.to_string())?;
             operator_audit(&db, "account.unlock", Some(format!("account:{}", account.id)), audit::Outcome::Success)
-                .await;
+                .await?;
             if was_locked {
                 println!("account {} unlocked; its failure count is back to 0", account.address);
             } else {
@@ -443,7 +454,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
                         Some(format!("terms:{}", doc.version)),
                         audit::Outcome::Success,
                     )
-                    .await;
+                    .await?;
                     println!("terms version {} published; {told} account holder(s) notified", doc.version);
                     Ok(ExitCode::SUCCESS)
                 }
@@ -454,7 +465,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
                         Some(format!("terms:{}", doc.version)),
                         audit::Outcome::Failure("not_newer".into()),
                     )
-                    .await;
+                    .await?;
                     Err(format!("version {} is not newer than the published versions: nothing done", doc.version))
                 }
             }
@@ -465,12 +476,12 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
             let domains = match hygie_core::trust_space::parse(std::io::BufReader::new(f)) {
                 Ok(d) => d,
                 Err(e) => {
-                    operator_audit(&db, "trust_space.import", None, audit::Outcome::Failure("refused".into())).await;
+                    operator_audit(&db, "trust_space.import", None, audit::Outcome::Failure("refused".into())).await?;
                     return Err(format!("{} refused, the previous list stays in force: {e}", file.display()));
                 }
             };
             let n = hygie_core::trust_space::replace(&db, &SystemClock, &domains).await.map_err(|e| e.to_string())?;
-            operator_audit(&db, "trust_space.import", Some(format!("domains:{n}")), audit::Outcome::Success).await;
+            operator_audit(&db, "trust_space.import", Some(format!("domains:{n}")), audit::Outcome::Success).await?;
             println!("trust space: {n} domains in force");
             Ok(ExitCode::SUCCESS)
         }
@@ -503,7 +514,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
                 Some(format!("account:{} stored:{} skipped:{}", holder.id, report.stored, report.skipped)),
                 audit::Outcome::Success,
             )
-            .await;
+            .await?;
             println!(
                 "{} message(s) imported into {account} ({folder}), {} skipped (already there or unreadable)",
                 report.stored, report.skipped
@@ -539,7 +550,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
                         Some(format!("import:{} entries:{} malformed:{}", r.import_id, r.entries, r.malformed)),
                         audit::Outcome::Success,
                     )
-                    .await;
+                    .await?;
                     println!(
                         "directory: {} entries imported from {} lines, {} malformed line(s) skipped; the new extract is in force",
                         r.entries, r.lines, r.malformed
@@ -552,7 +563,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
                     Ok(ExitCode::SUCCESS)
                 }
                 Err(e) => {
-                    operator_audit(&db, "directory.import", None, audit::Outcome::Failure("refused".into())).await;
+                    operator_audit(&db, "directory.import", None, audit::Outcome::Failure("refused".into())).await?;
                     Err(format!("{}: {e}; the directory is unchanged", file.display()))
                 }
             }
@@ -595,6 +606,7 @@ async fn run(command: Command, config: Config) -> Result<ExitCode, String> {
         }
         // Handled in `main`, before the runtime starts.
         Command::PdfPage { page, width } => Ok(hygie_server::pdf::child_main(page, width)),
+        Command::PdfProbe { file, connect } => Ok(hygie_server::pdf::probe_main(&file, connect)),
     }
 }
 
@@ -607,11 +619,17 @@ fn operator() -> audit::Actor {
     audit::Actor::Operator(user)
 }
 
-/// Records an operator command in the audit trail, as the OS user who ran it.
-async fn operator_audit(db: &hygie_core::Db, action: &str, object: Option<String>, outcome: audit::Outcome) {
+/// Records an operator command in the audit trail, as the OS user who ran it. A command whose
+/// record cannot be written fails.
+async fn operator_audit(
+    db: &hygie_core::Db,
+    action: &str,
+    object: Option<String>,
+    outcome: audit::Outcome,
+) -> Result<(), String> {
     let mut event = audit::AuditEvent::new(operator(), action, outcome);
     event.object = object;
-    audit::record(db, &SystemClock, event).await;
+    audit::append(db, &SystemClock, event).await.map(|_| ()).map_err(|e| format!("audit trail: {e}"))
 }
 
 async fn shutdown_signal() {

@@ -6,6 +6,13 @@
 //! patient's document must never land on disk that way), no file written, bounded memory and
 //! CPU time. A file that takes more is stopped by the kernel, and the parent reports it as
 //! unreadable.
+//!
+//! It also gives up the network and the file system, so that a renderer taken over by a hostile
+//! file can neither read the data directory nor send anything anywhere: a seccomp filter makes
+//! `socket()` fail, and a Landlock ruleset that allows no file access at all (Linux 5.13 and
+//! later; TCP too from 6.7) stops it from opening any file. Its standard input and output are
+//! already open. Where the kernel lacks one of these, the server says so once at start-up
+//! ([`probe`], run on `hygie pdf-probe`).
 
 use std::io::{Read, Write};
 use std::process::ExitCode;
@@ -23,7 +30,8 @@ const MAX_CPU_SECONDS: u64 = 15;
 /// The tallest image drawn, in pixels: a page may claim to be kilometres long.
 const MAX_HEIGHT: f32 = 6000.0;
 
-/// Lowers this process's limits; each is a one-way change.
+/// Lowers this process's limits and gives up the network and the file system; each is a one-way
+/// change.
 fn confine() {
     use rustix::process::{setrlimit, Resource, Rlimit};
     let set = |resource, value: u64| {
@@ -33,6 +41,210 @@ fn confine() {
     set(Resource::Fsize, 0);
     set(Resource::As, MAX_MEMORY);
     set(Resource::Cpu, MAX_CPU_SECONDS);
+    // Needed by both below; also, nothing this process runs could gain privileges.
+    // SAFETY: prctl with integer arguments only.
+    unsafe {
+        libc::prctl(
+            libc::PR_SET_NO_NEW_PRIVS,
+            1 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+            0 as libc::c_ulong,
+        )
+    };
+    landlock::deny_all();
+    seccomp::deny_sockets();
+}
+
+/// Landlock (`landlock(7)`): a ruleset that handles every access right the kernel knows and
+/// grants none, so that no file or directory can be opened, created or run, and (ABI 4 and
+/// later) no TCP connection made or port bound.
+mod landlock {
+    #[repr(C)]
+    struct RulesetAttr {
+        handled_access_fs: u64,
+        handled_access_net: u64,
+        scoped: u64,
+    }
+
+    const CREATE_RULESET_VERSION: libc::c_uint = 1;
+
+    /// The kernel's Landlock ABI version, 0 without Landlock.
+    pub fn abi() -> i64 {
+        // SAFETY: asks for the version only: no attribute pointer, size 0.
+        let v = unsafe {
+            libc::syscall(
+                libc::SYS_landlock_create_ruleset,
+                std::ptr::null::<RulesetAttr>(),
+                0usize,
+                CREATE_RULESET_VERSION,
+            )
+        };
+        v.max(0)
+    }
+
+    /// Applies the ruleset; whether Landlock is in force.
+    pub fn deny_all() -> bool {
+        let abi = abi();
+        if abi < 1 {
+            return false;
+        }
+        // Filesystem rights: 13 in ABI 1, then REFER (2), TRUNCATE (3), IOCTL_DEV (5).
+        let fs: u64 = match abi {
+            1 => (1 << 13) - 1,
+            2 => (1 << 14) - 1,
+            3 | 4 => (1 << 15) - 1,
+            _ => (1 << 16) - 1,
+        };
+        // TCP bind and connect from ABI 4; abstract Unix sockets and signals scoped from ABI 6.
+        let net: u64 = if abi >= 4 { 0b11 } else { 0 };
+        let scoped: u64 = if abi >= 6 { 0b11 } else { 0 };
+        let attr = RulesetAttr { handled_access_fs: fs, handled_access_net: net, scoped };
+        let size = match abi {
+            1..=3 => 8,
+            4 | 5 => 16,
+            _ => std::mem::size_of::<RulesetAttr>(),
+        };
+        // SAFETY: `attr` lives across the call and `size` does not exceed it.
+        let fd = unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, &attr as *const RulesetAttr, size, 0u32) };
+        if fd < 0 {
+            return false;
+        }
+        // SAFETY: `fd` is the ruleset just created; no_new_privs is set by the caller.
+        let applied = unsafe { libc::syscall(libc::SYS_landlock_restrict_self, fd as libc::c_int, 0u32) } == 0;
+        // SAFETY: closes the descriptor this function opened.
+        unsafe { libc::close(fd as libc::c_int) };
+        applied
+    }
+}
+
+/// seccomp (`seccomp(2)`): a filter that fails `socket()` with EPERM, and any system call made
+/// through another architecture's interface (the 32-bit or x32 entry points), where numbers
+/// differ.
+mod seccomp {
+    #[cfg(target_arch = "x86_64")]
+    const AUDIT_ARCH: u32 = 0xc000_003e;
+    #[cfg(target_arch = "aarch64")]
+    const AUDIT_ARCH: u32 = 0xc000_00b7;
+    /// x32 system calls carry this bit on x86_64; none exists on aarch64.
+    const X32_BIT: u32 = 0x4000_0000;
+
+    const LD_W_ABS: u16 = 0x20;
+    const JEQ_K: u16 = 0x15;
+    const JGE_K: u16 = 0x35;
+    const RET_K: u16 = 0x06;
+
+    fn op(code: u16, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
+        libc::sock_filter { code, jt, jf, k }
+    }
+
+    /// Installs the filter; whether it is in force.
+    #[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+    pub fn deny_sockets() -> bool {
+        let deny = libc::SECCOMP_RET_ERRNO | libc::EPERM as u32;
+        let filter = [
+            op(LD_W_ABS, 0, 0, 4),       // arch
+            op(JEQ_K, 1, 0, AUDIT_ARCH), // native: go on
+            op(RET_K, 0, 0, deny),       // other ABI: refused
+            op(LD_W_ABS, 0, 0, 0),       // system call number
+            op(JGE_K, 0, 1, X32_BIT),    // x32: refused
+            op(RET_K, 0, 0, deny),
+            op(JEQ_K, 0, 1, libc::SYS_socket as u32), // socket(): refused
+            op(RET_K, 0, 0, deny),
+            op(RET_K, 0, 0, libc::SECCOMP_RET_ALLOW), // the rest: allowed
+        ];
+        let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr() as *mut libc::sock_filter };
+        // SAFETY: `prog` points to `filter`, which outlives the call; no_new_privs is set.
+        unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0 as libc::c_uint,
+                &prog as *const libc::sock_fprog,
+            ) == 0
+        }
+    }
+
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    pub fn deny_sockets() -> bool {
+        false
+    }
+}
+
+/// `hygie pdf-probe`: confines itself as the renderer does, then tries to connect to `connect`
+/// and to open `file`, and says what happened on its standard output, one line each:
+/// `network: blocked|open` and `files: blocked|open`.
+pub fn probe_main(file: &std::path::Path, connect: std::net::SocketAddr) -> ExitCode {
+    confine();
+    let refused = |e: &std::io::Error| matches!(e.raw_os_error(), Some(libc::EPERM | libc::EACCES));
+    let network = match std::net::TcpStream::connect_timeout(&connect, std::time::Duration::from_secs(2)) {
+        Err(e) if refused(&e) => "blocked",
+        _ => "open",
+    };
+    let files = match std::fs::File::open(file) {
+        Err(e) if refused(&e) => "blocked",
+        _ => "open",
+    };
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "network: {network}\nfiles: {files}").and_then(|_| out.flush()).is_err() {
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+/// What the renderer's confinement holds back on this machine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProbeReport {
+    pub network_blocked: bool,
+    pub files_blocked: bool,
+}
+
+/// Runs `program pdf-probe` against a file it writes in `data_dir` (removed afterwards) and a
+/// local address nothing needs to listen on.
+pub async fn probe(program: &std::path::Path, data_dir: &std::path::Path) -> Result<ProbeReport, String> {
+    let file = data_dir.join(format!(".pdf-probe-{}", hygie_core::random_hex(6)));
+    std::fs::write(&file, b"probe\n").map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    let run = tokio::process::Command::new(program)
+        .arg("pdf-probe")
+        .arg("--file")
+        .arg(&file)
+        .arg("--connect")
+        .arg("127.0.0.1:9")
+        .env_clear()
+        .current_dir("/")
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(10), run).await;
+    let _ = std::fs::remove_file(&file);
+    let out = out.map_err(|_| "no answer".to_string())?.map_err(|e| format!("cannot start: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = |name: &str| text.lines().find_map(|l| l.strip_prefix(name)).map(str::trim);
+    match (line("network:"), line("files:")) {
+        (Some(n), Some(f)) if out.status.success() => {
+            Ok(ProbeReport { network_blocked: n == "blocked", files_blocked: f == "blocked" })
+        }
+        _ => Err(format!("unexpected answer ({})", out.status)),
+    }
+}
+
+/// Says at start-up, in one line, what the PDF renderer is kept from on this machine.
+pub async fn report_confinement(program: std::path::PathBuf, data_dir: std::path::PathBuf) {
+    match probe(&program, &data_dir).await {
+        Ok(ProbeReport { network_blocked: true, files_blocked: true }) => {
+            tracing::info!("PDF renderer confined: no network, no file access");
+        }
+        Ok(r) => {
+            let missing = match (r.network_blocked, r.files_blocked) {
+                (false, false) => "network and file access (no seccomp, no Landlock)",
+                (false, true) => "network access (no seccomp filter)",
+                _ => "file access, including the data directory (no Landlock: Linux 5.13 or later)",
+            };
+            tracing::warn!("PDF renderer NOT confined from {missing}: previews of hostile files are riskier");
+        }
+        Err(e) => tracing::warn!(error = %e, "PDF renderer confinement could not be checked"),
+    }
 }
 
 /// The whole child: `page` 0 only counts the pages.

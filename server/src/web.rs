@@ -29,7 +29,8 @@ use serde::Deserialize;
 pub struct AppState {
     pub leptos: LeptosOptions,
     pub services: Services,
-    pub trust_forwarded_for: bool,
+    /// Who may say who the client is (`X-Forwarded-For`).
+    pub trusted_proxies: crate::proxies::TrustedProxies,
 }
 
 impl axum::extract::FromRef<AppState> for LeptosOptions {
@@ -73,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(&state, routes, context.clone(), move || app::shell(opts.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, app::shell))
         .layer(middleware::from_fn(server_fn_status))
+        .layer(middleware::from_fn(cache_policy))
         .layer(middleware::from_fn_with_state(state.clone(), session))
         .layer(middleware::from_fn_with_state(state.clone(), audience))
         .layer(middleware::from_fn(origin_check))
@@ -212,46 +214,35 @@ async fn post_upload(
     let svc = &state.services;
     let (parts, body) = req.into_parts();
     let account_id = holder.account_id;
-    let actor = Actor::Account(account_id.to_string());
-    let ip = ip_of(&parts.extensions);
     let limits = svc.mail_limits;
     let max_mb = limits.max_message_bytes / (1024 * 1024);
     let declared =
         parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
     let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    let deny = |code: &str| AuditEvent::new(actor.clone(), "mail.upload", Outcome::Denied(code.into())).ip(ip.clone());
+    let refuse = |code: &'static str, e: AppError| {
+        let event = holder.event("mail.upload", Outcome::Denied(code.into()));
+        async move { recorded(svc, event).await.err().unwrap_or_else(|| json_error(e)) }
+    };
     if declared.is_some_and(|n| n > limits.max_message_bytes) {
-        audit::record(&svc.db, svc.clock.as_ref(), deny("too_large")).await;
-        return json_error(AppError::TooLarge { max_mb });
+        return refuse("too_large", AppError::TooLarge { max_mb }).await;
     }
     if let Err(e) = app::server::limit_hourly(svc, &format!("upload:{account_id}"), 300).await {
-        audit::record(&svc.db, svc.clock.as_ref(), deny("rate_limited")).await;
-        return json_error(e);
+        return refuse("rate_limited", e).await;
     }
-    let bytes = match axum::body::to_bytes(body, limits.max_message_bytes as usize).await {
-        Ok(b) => b,
-        Err(_) => {
-            audit::record(&svc.db, svc.clock.as_ref(), deny("too_large")).await;
-            return json_error(AppError::TooLarge { max_mb });
-        }
+    let Ok(bytes) = axum::body::to_bytes(body, limits.max_message_bytes as usize).await else {
+        return refuse("too_large", AppError::TooLarge { max_mb }).await;
     };
     let used = match hygie_core::mail::attach::usage(&svc.db, account_id).await {
         Ok(u) => u,
         Err(e) => return json_error(AppError::internal(e)),
     };
     if used + bytes.len() as i64 > limits.quota_bytes {
-        audit::record(&svc.db, svc.clock.as_ref(), deny("quota")).await;
-        return json_error(AppError::QuotaExceeded { quota_mb: limits.quota_bytes / (1024 * 1024) });
+        return refuse("quota", AppError::QuotaExceeded { quota_mb: limits.quota_bytes / (1024 * 1024) }).await;
     }
-    match hygie_core::mail::attach::store_upload(&svc.db, svc.clock.as_ref(), account_id, &q.nom, &content_type, &bytes)
+    match hygie_core::mail::attach::store_upload(&svc.db, svc.clock.as_ref(), &holder, &q.nom, &content_type, &bytes)
         .await
     {
         Ok(up) => {
-            // The file's name may name a patient: its id and size only.
-            let ev = AuditEvent::new(actor, "mail.upload", Outcome::Success)
-                .ip(ip)
-                .object(format!("upload:{} size:{}", up.id, up.size));
-            audit::record(&svc.db, svc.clock.as_ref(), ev).await;
             let mut res =
                 axum::Json(serde_json::json!({"id": up.id, "name": up.name, "size": up.size})).into_response();
             res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -261,37 +252,36 @@ async fn post_upload(
     }
 }
 
+/// Records `event` on its own; if the trail cannot be written, the answer is that failure
+/// instead of what the request asked for.
+async fn recorded(svc: &Services, event: AuditEvent) -> Result<(), Response> {
+    audit::append(&svc.db, svc.clock.as_ref(), event).await.map(|_| ()).map_err(internal_text)
+}
+
 /// Downloads an attachment of one of the signed-in account's messages: always as a download
 /// (`Content-Disposition: attachment`), never sniffed, under a policy that allows nothing.
+/// Recorded before a byte leaves.
 async fn get_attachment(
     State(state): State<AppState>,
     SignedIn(holder): SignedIn,
     Path((id, index)): Path<(i64, usize)>,
-    req: Request,
 ) -> Response {
     let svc = &state.services;
-    let (parts, _) = req.into_parts();
-    let account_id = holder.account_id;
-    let actor = Actor::Account(account_id.to_string());
-    let ip = ip_of(&parts.extensions);
-    let found = match hygie_core::mail::attachment(&svc.db, account_id, id, index).await {
+    let found = match hygie_core::mail::attachment(&svc.db, holder.account_id, id, index).await {
         Ok(found) => found,
-        Err(e) => {
-            return internal_text(e);
-        }
+        Err(e) => return internal_text(e),
     };
     let object = format!("message:{id} attachment:{index}");
     let Some(file) = found else {
-        let ev = AuditEvent::new(actor, "mail.download", Outcome::Denied("not_found".into())).ip(ip).object(object);
-        audit::record(&svc.db, svc.clock.as_ref(), ev).await;
+        let event = holder.event("mail.download", Outcome::Denied("not_found".into())).object(object);
+        if let Err(res) = recorded(svc, event).await {
+            return res;
+        }
         return (StatusCode::NOT_FOUND, "Pièce jointe introuvable. / Attachment not found.\n").into_response();
     };
-    audit::record(
-        &svc.db,
-        svc.clock.as_ref(),
-        AuditEvent::new(actor, "mail.download", Outcome::Success).ip(ip).object(object),
-    )
-    .await;
+    if let Err(res) = recorded(svc, holder.event("mail.download", Outcome::Success).object(object)).await {
+        return res;
+    }
     let ascii: String =
         file.name.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
     let disposition =
@@ -323,19 +313,12 @@ async fn get_preview_page(
     Path((id, index, page)): Path<(i64, usize, u32)>,
     Query(q): Query<PreviewQuery>,
     SignedIn(holder): SignedIn,
-    req: Request,
 ) -> Response {
     use hygie_core::mail::preview::PreviewError;
     let svc = &state.services;
-    let (parts, _) = req.into_parts();
     let account_id = holder.account_id;
-    let actor = Actor::Account(account_id.to_string());
-    let ip = ip_of(&parts.extensions);
     let object = format!("message:{id} attachment:{index} page:{page}");
-    let record = |outcome: Outcome| {
-        let ev = AuditEvent::new(actor.clone(), "mail.preview_page", outcome).ip(ip.clone()).object(object.clone());
-        audit::record(&svc.db, svc.clock.as_ref(), ev)
-    };
+    let record = |outcome: Outcome| recorded(svc, holder.event("mail.preview_page", outcome).object(object.clone()));
     let plain = |status: StatusCode, text: &'static str| {
         let mut res = (status, text).into_response();
         res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -348,19 +331,22 @@ async fn get_preview_page(
         }
     };
     let Some(file) = file else {
-        record(Outcome::Denied("not_found".into())).await;
+        if let Err(res) = record(Outcome::Denied("not_found".into())).await {
+            return res;
+        }
         return plain(StatusCode::NOT_FOUND, "Pièce jointe introuvable. / Attachment not found.\n");
     };
     if let Err(e) =
         app::server::limit_hourly(svc, &format!("preview:{account_id}"), app::api::mail::PREVIEW_PER_HOUR).await
     {
-        record(Outcome::Denied("rate_limited".into())).await;
-        return json_error(e);
+        return record(Outcome::Denied("rate_limited".into())).await.err().unwrap_or_else(|| json_error(e));
     }
     let width = q.largeur.unwrap_or(hygie_core::mail::preview::WIDTHS[0]);
     match svc.previewer.page(&file.bytes, page, width).await {
         Ok(drawn) => {
-            record(Outcome::Success).await;
+            if let Err(res) = record(Outcome::Success).await {
+                return res;
+            }
             let mut res = Response::new(Body::from(drawn.png));
             let h = res.headers_mut();
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
@@ -369,11 +355,15 @@ async fn get_preview_page(
             res
         }
         Err(PreviewError::NoSuchPage) => {
-            record(Outcome::Denied("no_page".into())).await;
+            if let Err(res) = record(Outcome::Denied("no_page".into())).await {
+                return res;
+            }
             plain(StatusCode::NOT_FOUND, "Page introuvable. / No such page.\n")
         }
         Err(PreviewError::Unreadable) => {
-            record(Outcome::Failure("unreadable".into())).await;
+            if let Err(res) = record(Outcome::Failure("unreadable".into())).await {
+                return res;
+            }
             plain(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "Ce fichier ne peut pas être affiché : téléchargez-le. / This file cannot be shown: download it.\n",
@@ -413,22 +403,13 @@ async fn security_headers(mut req: Request, next: Next) -> Response {
     res
 }
 
-/// Resolves the client IP once for handlers, server functions and the audit trail.
+/// Resolves the client IP once for handlers, server functions and the audit trail: the peer,
+/// or, on a connection from a trusted proxy, what `X-Forwarded-For` says (see [`crate::proxies`]).
 async fn client_ip(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip().to_string());
-    let forwarded = state
-        .trust_forwarded_for
-        .then(|| {
-            req.headers()
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.rsplit(',').next())
-                .map(|s| s.trim().to_string())
-                .filter(|s| s.parse::<std::net::IpAddr>().is_ok())
-        })
-        .flatten();
-    if let Some(ip) = forwarded.or(peer) {
-        req.extensions_mut().insert(ClientIp(ip));
+    if let Some(peer) = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip()) {
+        let forwarded = req.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+        let ip = state.trusted_proxies.client_ip(peer, forwarded);
+        req.extensions_mut().insert(ClientIp(ip.to_string()));
     }
     next.run(req).await
 }
@@ -510,6 +491,29 @@ async fn session(State(state): State<AppState>, mut req: Request, next: Next) ->
     next.run(req).await
 }
 
+/// The sign-out server function's path: its answer also clears what the browser kept.
+pub const SIGN_OUT_PATH: &str = "/api/sign-out";
+
+/// What a signed-in page or any server function answered must not stay in the browser's cache
+/// (a shared computer in a practice, the back button after signing out): `Cache-Control:
+/// no-store` on every answer to a request with a session and on every `/api/` answer, unless the
+/// handler already said `no-store`. Signing out also clears the site's cache, cookies and storage.
+/// Runs inside [`session`], which tells whether the request has one.
+async fn cache_policy(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    let private = path.starts_with("/api/") || req.extensions().get::<app::server::CurrentSession>().is_some();
+    let sign_out = path == SIGN_OUT_PATH;
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    if private && !h.get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()).is_some_and(|v| v.contains("no-store")) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if sign_out {
+        h.insert("clear-site-data", HeaderValue::from_static("\"cache\", \"cookies\", \"storage\""));
+    }
+    res
+}
+
 /// The path to count: link tokens (activation, reset, unlock) never reach the statistics.
 pub fn audience_path(path: &str) -> String {
     for prefix in ["/activation/", "/reinitialisation/", "/deverrouillage/"] {
@@ -557,14 +561,60 @@ fn ip_of(req_ext: &http::Extensions) -> Option<String> {
     req_ext.get::<ClientIp>().map(|c| c.0.clone())
 }
 
-/// A local path to go back to, never another site (`//evil.example`, `https://…`).
+/// A local path to go back to, never another site (`//evil.example`, `https://…`, `/%09/evil`).
+/// Strict: the address keeps to an allow-list of ASCII characters, and its percent-decoded form
+/// (decoded until it no longer changes, so that `%252f` counts as `/`) must still be a plain path
+/// on this site: no scheme, no `//` or backslash, no control, white space or invisible character
+/// (browsers drop tabs and newlines, which turns `/\t/evil.example` into `//evil.example`).
 pub fn safe_return(path: Option<&str>) -> String {
     match path {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && !p.contains("://") => {
-            p.to_string()
-        }
+        Some(p) if is_local_path(p) => p.to_string(),
         _ => "/".to_string(),
     }
+}
+
+fn is_local_path(raw: &str) -> bool {
+    const PUNCTUATION: &[u8] = b"/-._~?=&%+,;@!$'()*";
+    if raw.len() > 2048 || !raw.bytes().all(|b| b.is_ascii_alphanumeric() || PUNCTUATION.contains(&b)) {
+        return false;
+    }
+    let mut decoded = raw.to_string();
+    let mut settled = false;
+    for _ in 0..4 {
+        let Some(next) = percent_decode(&decoded) else {
+            return false;
+        };
+        if next == decoded {
+            settled = true;
+            break;
+        }
+        decoded = next;
+    }
+    if !settled {
+        return false;
+    }
+    let plain = |c: char| if c.is_ascii() { c.is_ascii_graphic() && c != '\\' } else { c.is_alphanumeric() };
+    let local = |p: &str| p.starts_with('/') && !p.contains("//") && !p.contains(':');
+    local(raw) && local(&decoded) && decoded.chars().all(plain)
+}
+
+/// `%XX` sequences decoded; `None` for a malformed sequence or bytes that are not UTF-8.
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 fn cookie_header(name: &str, value: &str, max_age_secs: i64) -> HeaderValue {
@@ -590,7 +640,9 @@ async fn get_language(
     let ev = AuditEvent::new(Actor::Anonymous, "portal.language", Outcome::Success)
         .ip(ip_of(req.extensions()))
         .object(locale.code());
-    audit::record(&state.services.db, state.services.clock.as_ref(), ev).await;
+    if let Err(res) = recorded(&state.services, ev).await {
+        return res;
+    }
     let mut res = Redirect::to(&back).into_response();
     res.headers_mut().append(header::SET_COOKIE, cookie_header(Locale::COOKIE, locale.code(), 365 * 86_400));
     res
@@ -618,7 +670,9 @@ async fn post_consent(State(state): State<AppState>, req: Request) -> Response {
     } else {
         "refused"
     });
-    audit::record(&state.services.db, state.services.clock.as_ref(), ev).await;
+    if let Err(res) = recorded(&state.services, ev).await {
+        return res;
+    }
     let mut res = Redirect::to(&back).into_response();
     let h = res.headers_mut();
     let six_months = 182 * 86_400;
@@ -719,6 +773,49 @@ mod tests {
         assert_eq!(safe_return(Some("/\\evil.example")), "/");
         assert_eq!(safe_return(Some("/a?next=https://x")), "/");
         assert_eq!(safe_return(None), "/");
+    }
+
+    #[test]
+    fn return_address_cannot_leave_the_site_in_disguise() {
+        for evil in [
+            "/%09/evil.example",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r/evil.example",
+            "/ /evil.example",
+            "/%20/evil.example",
+            "/%0d%0a/evil.example",
+            "/%2fevil.example",
+            "/%2Fevil.example",
+            "%2f%2fevil.example",
+            "/%5cevil.example",
+            "/%5Cevil.example",
+            "/\\evil.example",
+            "\\\\evil.example",
+            "//evil.example",
+            "/%252f/evil.example",
+            "/%25252525252fevil.example",
+            "https:evil.example",
+            "javascript:alert(1)",
+            "/a?next=https%3a%2f%2fevil.example",
+            "/%e2%80%ae/evil.example",
+            "/%c2%a0/evil.example",
+            "/\u{85}/evil.example",
+            "/%zz",
+            "/%ff",
+            "/a#frag",
+            "evil.example",
+            "",
+        ] {
+            assert_eq!(safe_return(Some(evil)), "/", "{evil:?}");
+        }
+    }
+
+    #[test]
+    fn ordinary_local_paths_are_kept() {
+        for good in ["/", "/cgu/1.0", "/messagerie/message/42", "/annuaire/fiche/10001234567", "/r%C3%A9sum%C3%A9"] {
+            assert_eq!(safe_return(Some(good)), good);
+        }
     }
 
     #[test]

@@ -372,6 +372,13 @@ async fn language_switch_sets_a_cookie_and_never_leaves_the_site() {
             get(&s, &format!("/langue/fr?retour={}", evil.replace('/', "%2F").replace('\\', "%5C")), None, None).await;
         assert_eq!(res.headers()[header::LOCATION], "/", "{evil}");
     }
+    // Disguised: a tab or an encoded tab (browsers drop them and see `//evil.example`), encoded
+    // slashes and backslashes, all sent fully encoded as a browser's query would be.
+    for evil in ["/%09/evil.example", "/\t/evil.example", "/%2f/evil.example", "/%5c/evil.example", "/\u{3000}/x"] {
+        let res = get(&s, &format!("/langue/fr?retour={}", common::enc(evil)), None, None).await;
+        assert_eq!(res.status(), 303, "{evil:?}");
+        assert_eq!(res.headers()[header::LOCATION], "/", "{evil:?}");
+    }
     s.stop().await;
 }
 
@@ -419,4 +426,27 @@ async fn a_failed_migration_stops_start_up_with_a_clear_message() {
         Err(e) => e.to_string(),
     };
     assert!(err.contains("migration"), "{err}");
+}
+
+/// The client IP recorded for a language switch sent with this `X-Forwarded-For`.
+async fn recorded_ip(s: &TestServer, forwarded_for: &str) -> Option<String> {
+    let res = client().get(s.url("/langue/en")).header("x-forwarded-for", forwarded_for).send().await.unwrap();
+    assert_eq!(res.status(), 303);
+    let trail = audit::latest(s.db(), 50).await.unwrap();
+    trail.into_iter().find(|r| r.action == "portal.language").and_then(|r| r.ip)
+}
+
+#[tokio::test]
+async fn x_forwarded_for_is_read_only_from_configured_proxies() {
+    // By default nobody is trusted: a client cannot choose the address it is audited and
+    // rate-limited under.
+    let s = TestServer::start(Engine::Sqlite).await;
+    assert_eq!(recorded_ip(&s, "198.51.100.7").await.as_deref(), Some("127.0.0.1"));
+    s.stop().await;
+    // Behind a load balancer on loopback: the last address it appended is the client's.
+    let s = TestServer::start_with(Engine::Sqlite, |c| c.trusted_proxies = vec!["127.0.0.0/8".into()]).await;
+    assert_eq!(recorded_ip(&s, "198.51.100.7").await.as_deref(), Some("198.51.100.7"));
+    assert_eq!(recorded_ip(&s, "6.6.6.6, 198.51.100.8").await.as_deref(), Some("198.51.100.8"), "forged entry left");
+    assert_eq!(recorded_ip(&s, "198.51.100.9, 127.0.0.2").await.as_deref(), Some("198.51.100.9"), "two proxies");
+    s.stop().await;
 }

@@ -615,3 +615,46 @@ async fn a_draft_thrown_away_or_sent_stays_gone() {
         .await;
     }
 }
+
+/// The PDF renderer's confinement, tried by its probe mode: the test process itself reads the
+/// file and reaches the listener; the confined child does neither, and still draws pages.
+#[tokio::test]
+async fn the_pdf_renderer_reaches_neither_the_network_nor_the_data_directory() {
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_hygie"));
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("hygie.db");
+    std::fs::write(&db, b"donnees de sante").unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    listener.set_nonblocking(true).unwrap();
+    // Unconfined, both are within reach.
+    assert_eq!(std::fs::read(&db).unwrap(), b"donnees de sante");
+    drop(std::net::TcpStream::connect(addr).unwrap());
+    assert!(listener.accept().is_ok());
+
+    let out = std::process::Command::new(bin)
+        .arg("pdf-probe")
+        .arg("--file")
+        .arg(&db)
+        .arg("--connect")
+        .arg(addr.to_string())
+        .env_clear()
+        .stderr(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", out.status);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "network: blocked\nfiles: blocked\n");
+    assert!(
+        matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "no connection reached the listener"
+    );
+    // What the server checks and logs at start-up says the same.
+    let report = hygie_server::pdf::probe(bin, dir.path()).await.unwrap();
+    assert_eq!(report, hygie_server::pdf::ProbeReport { network_blocked: true, files_blocked: true });
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "the probe's file is removed");
+    // Confined, the renderer still draws.
+    let previewer = hygie_core::mail::preview::Previewer::new(bin.to_path_buf(), 1);
+    let drawn = previewer.page(&hygie_server::pdf::sample(2), 2, 600).await.unwrap();
+    assert_eq!(drawn.count, 2);
+    assert_eq!(&drawn.png[..8], b"\x89PNG\r\n\x1a\n");
+}

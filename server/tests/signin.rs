@@ -494,3 +494,49 @@ async fn publishing_new_terms_tells_every_holder_and_asks_again() {
         s.stop().await;
     }
 }
+
+/// The `Cache-Control` and `Clear-Site-Data` of an answer.
+fn cache_headers(res: &reqwest::Response) -> (Option<String>, Option<String>) {
+    let h = |name: &str| res.headers().get(name).map(|v| v.to_str().unwrap().to_string());
+    (h("cache-control"), h("clear-site-data"))
+}
+
+#[tokio::test]
+async fn signed_in_answers_are_never_cached_and_signing_out_clears_the_site() {
+    for engine in ENGINES {
+        let s = TestServer::start(engine).await;
+        let (_, address) = account(&s, "lucie.petit", Some(MOBILE)).await;
+        let b = Browser::new(&s);
+
+        // Anonymous: portal pages may be cached; server functions never.
+        let page = b.c.get(s.url("/faq")).send().await.unwrap();
+        assert_eq!(page.status(), 200);
+        assert!(!cache_headers(&page).0.unwrap_or_default().contains("no-store"), "{engine:?}");
+        let api = b.c.post(s.url("/api/my-account")).header(header::ORIGIN, s.origin()).send().await.unwrap();
+        assert_eq!(api.status(), 401);
+        assert_eq!(cache_headers(&api).0.as_deref(), Some("no-store"));
+
+        sign_in(&s, &b, &address, 1).await;
+        for path in ["/faq", "/messagerie", "/compte"] {
+            let res = b.c.get(s.url(path)).send().await.unwrap();
+            assert_eq!(res.status(), 200, "{path}");
+            assert_eq!(cache_headers(&res), (Some("no-store".into()), None), "{engine:?} {path}");
+        }
+        let me = b.c.post(s.url("/api/my-account")).header(header::ORIGIN, s.origin()).send().await.unwrap();
+        assert_eq!(me.status(), 200);
+        assert_eq!(cache_headers(&me).0.as_deref(), Some("no-store"));
+        // What the session layer skips (static files, health checks) is left alone.
+        let health = b.c.get(s.url("/healthz")).send().await.unwrap();
+        assert!(!cache_headers(&health).0.unwrap_or_default().contains("no-store"));
+
+        let out = b.c.post(s.url("/api/sign-out")).header(header::ORIGIN, s.origin()).send().await.unwrap();
+        assert_eq!(out.status(), 200);
+        assert_eq!(
+            cache_headers(&out),
+            (Some("no-store".into()), Some(r#""cache", "cookies", "storage""#.into())),
+            "{engine:?}"
+        );
+        assert_eq!(b.my_account().await.body, json!("Unauthorized"));
+        s.stop().await;
+    }
+}

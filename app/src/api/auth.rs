@@ -52,7 +52,7 @@ mod ssr {
 
     /// Counts one sign-in-type attempt from this client IP against the configured limit.
     pub async fn limit_ip(svc: &Services) -> Result<(), AppError> {
-        let key = format!("signin:{}", client_ip().unwrap_or_default());
+        let key = format!("signin:{}", hygie_core::ratelimit::ip_key(&client_ip().unwrap_or_default()));
         crate::server::limit_hits(svc, &key, svc.auth.per_ip).await
     }
 

@@ -181,7 +181,7 @@ mod ssr {
         let found = hygie_core::directory::search(&svc.db, query, page * per_page, per_page + 1)
             .await
             .map_err(AppError::internal)?;
-        audit_account(svc, account_id, action, Outcome::Success, Some(describe(query))).await;
+        audit_account(svc, account_id, action, Outcome::Success, Some(describe(query))).await?;
         let has_more = found.len() as i64 > per_page;
         Ok((found.into_iter().take(per_page as usize).map(view).collect(), has_more))
     }
@@ -233,7 +233,7 @@ pub async fn directory_entry(key: String) -> Result<DirectoryEntry, AppError> {
     let key: String = key.chars().take(40).collect();
     let found = hygie_core::directory::entry(&svc.db, &key).await.map_err(AppError::internal)?;
     let outcome = if found.is_some() { Outcome::Success } else { Outcome::Failure("not_found".into()) };
-    audit_account(&svc, a.id, "directory.entry", outcome, Some(format!("entry:{key}"))).await;
+    audit_account(&svc, a.id, "directory.entry", outcome, Some(format!("entry:{key}"))).await?;
     found.map(ssr::view).ok_or(AppError::NotFound)
 }
 

@@ -2,6 +2,8 @@
 //!
 //! Input is validated by `app::domain::account::NewAccount::parse`; this module stores it.
 
+pub mod settings;
+
 use sha2::{Digest, Sha256};
 
 use crate::audit::{self, Actor, AuditEvent, Outcome};

@@ -5,14 +5,16 @@
 use secrecy::SecretString;
 
 use crate::accounts::{self, Account, TokenPurpose};
-use crate::audit::{self, Actor, AuditEvent, Outcome};
+use crate::audit::{self, Actor, AuditEvent, AuditTx, Outcome};
+use crate::auth::holder::Holder;
 use crate::auth::otp::{self, OtpCode, Resend, Verify};
 use crate::auth::password::{self, PasswordHashString};
 use crate::auth::policy::{self, PasswordProblem};
 use crate::auth::session::{self, Level, NewSession, Session, SessionPolicy, SessionToken};
 use crate::clock::{Clock, Millis};
 use crate::outbox::{self, Channel, Outgoing};
-use crate::store::{Db, StoreError};
+use crate::ratelimit::{self, Decision, Limit};
+use crate::store::{BeginWrite, Db, StoreError};
 
 /// Consecutive failures (password or code) after which an account locks.
 pub const LOCK_AFTER: i64 = 100;
@@ -20,6 +22,9 @@ pub const LOCK_AFTER: i64 = 100;
 pub const RESET_TTL_MS: Millis = 3_600_000;
 /// Unlock links are valid 72 hours.
 pub const UNLOCK_TTL_MS: Millis = 72 * 3_600_000;
+/// Reset mails one account receives at most per hour, whoever asks: "Mot de passe oublié" must
+/// not become a way to flood someone's inbox (the per-IP limit does not stop many addresses).
+pub const RESETS_PER_ACCOUNT_PER_HOUR: Limit = Limit { max: 3, window_ms: 3_600_000 };
 
 /// Who is asking, and the settings the flow needs.
 pub struct Ctx<'a> {
@@ -32,10 +37,18 @@ pub struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    async fn audit(&self, actor: Actor, action: &str, outcome: Outcome, object: Option<String>) {
+    /// Records a step of the flow; if the record cannot be written, the step fails.
+    async fn audit(
+        &self,
+        actor: Actor,
+        action: &str,
+        outcome: Outcome,
+        object: Option<String>,
+    ) -> Result<(), StoreError> {
         let mut ev = AuditEvent::new(actor, action, outcome).ip(self.ip.map(str::to_owned));
         ev.object = object;
-        audit::record(self.db, self.clock, ev).await;
+        audit::append(self.db, self.clock, ev).await?;
+        Ok(())
     }
 }
 
@@ -163,8 +176,8 @@ pub async fn record_failure(ctx: &Ctx<'_>, a: &Account) -> Result<bool, StoreErr
             ),
         )
         .await?;
-        ctx.audit(actor(a.id), "account.lock", Outcome::Success, Some(format!("failures:{failures}"))).await;
-        ctx.audit(actor(a.id), "account.unlock.sent", Outcome::Success, None).await;
+        ctx.audit(actor(a.id), "account.lock", Outcome::Success, Some(format!("failures:{failures}"))).await?;
+        ctx.audit(actor(a.id), "account.unlock.sent", Outcome::Success, None).await?;
     }
     Ok(true)
 }
@@ -200,21 +213,21 @@ pub async fn password_step(
     // Always one Argon2 verification, against a dummy hash when there is no account.
     let ok = password::verify(SecretString::from(policy::normalise(password)), stored).await;
     let Some(a) = account else {
-        ctx.audit(Actor::Anonymous, "signin.password", Outcome::Failure("unknown_address".into()), None).await;
+        ctx.audit(Actor::Anonymous, "signin.password", Outcome::Failure("unknown_address".into()), None).await?;
         return Ok(PasswordStep::Rejected);
     };
     if a.locked_ms.is_some() {
         // The same answer whatever the password: a locked account is no password oracle.
-        ctx.audit(actor(a.id), "signin.password", Outcome::Denied("locked".into()), None).await;
+        ctx.audit(actor(a.id), "signin.password", Outcome::Denied("locked".into()), None).await?;
         return Ok(PasswordStep::Locked);
     }
     if !ok {
         let locked = record_failure(ctx, &a).await?;
-        ctx.audit(actor(a.id), "signin.password", Outcome::Failure("wrong_password".into()), None).await;
+        ctx.audit(actor(a.id), "signin.password", Outcome::Failure("wrong_password".into()), None).await?;
         return Ok(if locked { PasswordStep::Locked } else { PasswordStep::Rejected });
     }
     if a.status != "active" {
-        ctx.audit(actor(a.id), "signin.password", Outcome::Denied(format!("status_{}", a.status)), None).await;
+        ctx.audit(actor(a.id), "signin.password", Outcome::Denied(format!("status_{}", a.status)), None).await?;
         return Ok(PasswordStep::Unavailable);
     }
     let channel = if a.mobile.is_some() && !prefer_email { CodeChannel::Sms } else { CodeChannel::Email };
@@ -235,8 +248,8 @@ pub async fn password_step(
         },
     )
     .await?;
-    ctx.audit(actor(a.id), "signin.password", Outcome::Success, None).await;
-    ctx.audit(actor(a.id), "signin.code.sent", Outcome::Success, Some(format!("channel:{}", channel.as_str()))).await;
+    ctx.audit(actor(a.id), "signin.password", Outcome::Success, None).await?;
+    ctx.audit(actor(a.id), "signin.code.sent", Outcome::Success, Some(format!("channel:{}", channel.as_str()))).await?;
     Ok(PasswordStep::CodeSent {
         token,
         channel,
@@ -268,7 +281,7 @@ pub async fn code_step(ctx: &Ctx<'_>, pending: &Session, code: &str) -> Result<C
     let Some(a) = accounts::get(ctx.db, pending.account_id).await? else { return Ok(CodeStep::Expired) };
     if a.locked_ms.is_some() {
         session::end(ctx.db, ctx.clock, pending.id).await?;
-        ctx.audit(actor(a.id), "signin.code", Outcome::Denied("locked".into()), None).await;
+        ctx.audit(actor(a.id), "signin.code", Outcome::Denied("locked".into()), None).await?;
         return Ok(CodeStep::Locked);
     }
     match otp::verify(ctx.db, ctx.clock, challenge, a.id, code).await? {
@@ -288,12 +301,12 @@ pub async fn code_step(ctx: &Ctx<'_>, pending: &Session, code: &str) -> Result<C
                 },
             )
             .await?;
-            ctx.audit(actor(a.id), "signin.code", Outcome::Success, Some(format!("session:{session_id}"))).await;
+            ctx.audit(actor(a.id), "signin.code", Outcome::Success, Some(format!("session:{session_id}"))).await?;
             Ok(CodeStep::SignedIn { token, session_id, account_id: a.id })
         }
         Verify::Wrong { attempts_left } => {
             let locked = record_failure(ctx, &a).await?;
-            ctx.audit(actor(a.id), "signin.code", Outcome::Failure("wrong_code".into()), None).await;
+            ctx.audit(actor(a.id), "signin.code", Outcome::Failure("wrong_code".into()), None).await?;
             if locked {
                 session::end(ctx.db, ctx.clock, pending.id).await?;
                 return Ok(CodeStep::Locked);
@@ -303,7 +316,7 @@ pub async fn code_step(ctx: &Ctx<'_>, pending: &Session, code: &str) -> Result<C
         Verify::Dead => {
             let locked = record_failure(ctx, &a).await?;
             session::end(ctx.db, ctx.clock, pending.id).await?;
-            ctx.audit(actor(a.id), "signin.code", Outcome::Failure("expired".into()), None).await;
+            ctx.audit(actor(a.id), "signin.code", Outcome::Failure("expired".into()), None).await?;
             Ok(if locked { CodeStep::Locked } else { CodeStep::Expired })
         }
     }
@@ -336,7 +349,7 @@ pub async fn resend_code(ctx: &Ctx<'_>, pending: &Session, to_email: bool) -> Re
             };
             send_code(ctx.db, ctx.clock, channel, &to, &code, "de connexion", "to sign in").await?;
             ctx.audit(actor(a.id), "signin.code.sent", Outcome::Success, Some(format!("channel:{}", channel.as_str())))
-                .await;
+                .await?;
             Ok(ResendStep::Sent { channel, hint: destination_hint(&a, channel) })
         }
         (Resend::TooSoon { retry_after_ms }, _) => Ok(ResendStep::TooSoon { retry_after_ms }),
@@ -348,7 +361,7 @@ pub async fn resend_code(ctx: &Ctx<'_>, pending: &Session, to_email: bool) -> Re
 /// Signs out: ends the session server-side.
 pub async fn sign_out(ctx: &Ctx<'_>, s: &Session) -> Result<(), StoreError> {
     session::end(ctx.db, ctx.clock, s.id).await?;
-    ctx.audit(actor(s.account_id), "signout", Outcome::Success, Some(format!("session:{}", s.id))).await;
+    ctx.audit(actor(s.account_id), "signout", Outcome::Success, Some(format!("session:{}", s.id))).await?;
     Ok(())
 }
 
@@ -390,14 +403,14 @@ pub enum LinkProblem {
 /// Activates an account: the link's holder chooses a password.
 pub async fn activate(ctx: &Ctx<'_>, token: &str, password: &str) -> Result<Result<(), LinkProblem>, StoreError> {
     let Some((id, _)) = accounts::peek_token(ctx.db, ctx.clock, token, TokenPurpose::Activation).await? else {
-        ctx.audit(Actor::Anonymous, "account.activate", Outcome::Failure("dead_link".into()), None).await;
+        ctx.audit(Actor::Anonymous, "account.activate", Outcome::Failure("dead_link".into()), None).await?;
         return Ok(Err(LinkProblem::Dead));
     };
     let Some(a) = accounts::get(ctx.db, id).await? else { return Ok(Err(LinkProblem::Dead)) };
     let hash = match hash_new_password(&a, password).await? {
         Ok(h) => h,
         Err(p) => {
-            ctx.audit(actor(id), "account.activate", Outcome::Failure("weak_password".into()), None).await;
+            ctx.audit(actor(id), "account.activate", Outcome::Failure("weak_password".into()), None).await?;
             return Ok(Err(LinkProblem::Password(p)));
         }
     };
@@ -406,17 +419,28 @@ pub async fn activate(ctx: &Ctx<'_>, token: &str, password: &str) -> Result<Resu
     }
     accounts::set_password_hash(ctx.db, ctx.clock, id, &hash).await?;
     accounts::activate(ctx.db, id).await?;
-    ctx.audit(actor(id), "account.activate", Outcome::Success, None).await;
+    ctx.audit(actor(id), "account.activate", Outcome::Success, None).await?;
     Ok(Ok(()))
 }
 
 /// "Mot de passe oublié": emails a reset link, with an SMS code when the account has a mobile.
-/// Says nothing about whether the address exists.
+/// Says nothing about whether the address exists, and answers the same when nothing is sent: a
+/// locked account (its unlock link comes first) or past [`RESETS_PER_ACCOUNT_PER_HOUR`]; both
+/// refusals are in the audit trail.
 pub async fn request_reset(ctx: &Ctx<'_>, address: &str) -> Result<(), StoreError> {
     let Some(a) = accounts::find_by_address(ctx.db, address).await?.filter(|a| a.status == "active") else {
-        ctx.audit(Actor::Anonymous, "password.reset.request", Outcome::Failure("unknown_address".into()), None).await;
+        ctx.audit(Actor::Anonymous, "password.reset.request", Outcome::Failure("unknown_address".into()), None).await?;
         return Ok(());
     };
+    if a.locked_ms.is_some() {
+        ctx.audit(actor(a.id), "password.reset.request", Outcome::Denied("locked".into()), None).await?;
+        return Ok(());
+    }
+    let key = format!("reset:{}", a.id);
+    if let Decision::Limited { .. } = ratelimit::hit(ctx.db, ctx.clock, &key, RESETS_PER_ACCOUNT_PER_HOUR).await? {
+        ctx.audit(actor(a.id), "password.reset.request", Outcome::Denied("rate_limited".into()), None).await?;
+        return Ok(());
+    }
     let token = accounts::issue_token(ctx.db, ctx.clock, a.id, TokenPurpose::Reset, RESET_TTL_MS).await?;
     let link = format!("{}/reinitialisation/{token}", ctx.public_url.trim_end_matches('/'));
     let sms_note = if let Some(mobile) = &a.mobile {
@@ -443,7 +467,7 @@ pub async fn request_reset(ctx: &Ctx<'_>, address: &str) -> Result<(), StoreErro
         ),
     )
     .await?;
-    ctx.audit(actor(a.id), "password.reset.request", Outcome::Success, None).await;
+    ctx.audit(actor(a.id), "password.reset.request", Outcome::Success, None).await?;
     Ok(())
 }
 
@@ -460,7 +484,7 @@ pub async fn reset_password(
     password: &str,
 ) -> Result<Result<(), LinkProblem>, StoreError> {
     let Some((id, challenge)) = accounts::peek_token(ctx.db, ctx.clock, token, TokenPurpose::Reset).await? else {
-        ctx.audit(Actor::Anonymous, "password.reset", Outcome::Failure("dead_link".into()), None).await;
+        ctx.audit(Actor::Anonymous, "password.reset", Outcome::Failure("dead_link".into()), None).await?;
         return Ok(Err(LinkProblem::Dead));
     };
     let Some(a) = accounts::get(ctx.db, id).await? else { return Ok(Err(LinkProblem::Dead)) };
@@ -474,12 +498,12 @@ pub async fn reset_password(
             Verify::Ok => {}
             Verify::Wrong { attempts_left } => {
                 record_failure(ctx, &a).await?;
-                ctx.audit(actor(id), "password.reset", Outcome::Failure("wrong_code".into()), None).await;
+                ctx.audit(actor(id), "password.reset", Outcome::Failure("wrong_code".into()), None).await?;
                 return Ok(Err(LinkProblem::WrongCode { attempts_left }));
             }
             Verify::Dead => {
                 record_failure(ctx, &a).await?;
-                ctx.audit(actor(id), "password.reset", Outcome::Failure("code_expired".into()), None).await;
+                ctx.audit(actor(id), "password.reset", Outcome::Failure("code_expired".into()), None).await?;
                 return Ok(Err(LinkProblem::CodeExpired));
             }
         }
@@ -491,25 +515,44 @@ pub async fn reset_password(
     accounts::revoke_links(ctx.db, ctx.clock, id).await?;
     let ended = session::end_all(ctx.db, ctx.clock, id, None).await?;
     notify_password_changed(ctx, &a).await?;
-    ctx.audit(actor(id), "password.reset", Outcome::Success, Some(format!("sessions_ended:{ended}"))).await;
+    ctx.audit(actor(id), "password.reset", Outcome::Success, Some(format!("sessions_ended:{ended}"))).await?;
     Ok(Ok(()))
 }
 
+/// How proving presence again ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    Confirmed,
+    WrongPassword,
+}
+
+/// The holder types their password again before a sensitive change: the session's proof is
+/// renewed and recorded in one transaction. A wrong password counts towards the lock, as at
+/// sign-in: a stolen cookie is no way to guess it.
+pub async fn confirm_presence(ctx: &Ctx<'_>, holder: &Holder, typed: &str) -> Result<Presence, StoreError> {
+    let Some(a) = accounts::get(ctx.db, holder.account_id).await? else { return Ok(Presence::WrongPassword) };
+    let stored = a.password_hash.clone().map(PasswordHashString::from_stored);
+    if !password::verify(SecretString::from(policy::normalise(typed)), stored).await {
+        record_failure(ctx, &a).await?;
+        ctx.audit(actor(a.id), "reauthenticate", Outcome::Failure("wrong_password".into()), None).await?;
+        return Ok(Presence::WrongPassword);
+    }
+    let Some(session) = holder.session else { return Ok(Presence::WrongPassword) };
+    let now = ctx.clock.now_ms();
+    let event = holder.event("reauthenticate", Outcome::Success);
+    crate::with_pool!(ctx.db, p => {
+        let mut tx = p.begin_write().await?;
+        sqlx::query("UPDATE sessions SET authenticated_ms = $1 WHERE id = $2 AND account_id = $3")
+            .bind(now).bind(session.id).bind(holder.account_id).execute(&mut *tx).await?;
+        tx.append_audit(ctx.db.audit_key(), now, &event).await?;
+        tx.commit().await?;
+    });
+    Ok(Presence::Confirmed)
+}
+
 pub async fn notify_password_changed(ctx: &Ctx<'_>, a: &Account) -> Result<(), StoreError> {
-    accounts::notify(
-        ctx.db,
-        ctx.clock,
-        a,
-        "password.changed",
-        "Votre mot de passe Hygie a été modifié / Your Hygie password was changed",
-        format!(
-            "Bonjour,\n\nLe mot de passe du compte {address} vient d'être modifié.\n\
-             Si ce n'était pas vous, utilisez « Mot de passe oublié » sur la page de connexion et contactez l'assistance.\n\n\
-             ---\nThe password of {address} was just changed. If it was not you, reset it and contact support.\n",
-            address = a.address
-        ),
-    )
-    .await
+    outbox::enqueue(ctx.db, ctx.clock, &crate::notify::password_changed(&a.notification_email, &a.address)).await?;
+    Ok(())
 }
 
 // ---- Unlock ------------------------------------------------------------------------------
@@ -517,11 +560,11 @@ pub async fn notify_password_changed(ctx: &Ctx<'_>, a: &Account) -> Result<(), S
 /// Unlocks an account from the link it was sent. Returns whether the link was live.
 pub async fn unlock_with_link(ctx: &Ctx<'_>, token: &str) -> Result<bool, StoreError> {
     let Some(id) = accounts::consume_token(ctx.db, ctx.clock, token, TokenPurpose::Unlock).await? else {
-        ctx.audit(Actor::Anonymous, "account.unlock", Outcome::Failure("dead_link".into()), None).await;
+        ctx.audit(Actor::Anonymous, "account.unlock", Outcome::Failure("dead_link".into()), None).await?;
         return Ok(false);
     };
     unlock(ctx.db, id).await?;
-    ctx.audit(actor(id), "account.unlock", Outcome::Success, Some("via:link".into())).await;
+    ctx.audit(actor(id), "account.unlock", Outcome::Success, Some("via:link".into())).await?;
     Ok(true)
 }
 
@@ -530,4 +573,118 @@ pub async fn unlock(db: &Db, id: i64) -> Result<(), StoreError> {
     crate::with_pool!(db, p => { sqlx::query("UPDATE accounts SET locked_ms = NULL, failed_logins = 0 WHERE id = $1")
         .bind(id).execute(p).await?; });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::accounts::{AccountRecord, Created};
+    use crate::clock::ManualClock;
+    use crate::store::testing::TestDb;
+
+    async fn active_account(db: &Db, clock: &dyn Clock, local: &str) -> i64 {
+        let rec = AccountRecord {
+            address: format!("{local}@hygie.localhost"),
+            mailbox_type: "personal".into(),
+            kind: "other".into(),
+            last_name: "Martin".into(),
+            first_name: "Élise".into(),
+            notification_email: format!("{local}@exemple.fr"),
+            ..Default::default()
+        };
+        let Created::New(id) = accounts::create(db, clock, &rec).await.unwrap() else { panic!("exists") };
+        accounts::activate(db, id).await.unwrap();
+        id
+    }
+
+    /// Reset mails queued for `email`.
+    async fn reset_mails(db: &Db, email: &str) -> i64 {
+        crate::with_pool!(db, p => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE category = 'password.reset' AND recipient = $1")
+            .bind(email).fetch_one(p).await.unwrap())
+    }
+
+    async fn outcomes(db: &Db, action: &str) -> Vec<String> {
+        let mut v: Vec<String> = audit::latest(db, 100)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|r| r.action == action)
+            .map(|r| r.outcome)
+            .collect();
+        v.reverse();
+        v
+    }
+
+    #[tokio::test]
+    async fn reset_mails_are_limited_per_account_whoever_asks() {
+        for t in TestDb::both().await {
+            let clock = ManualClock::new(1_800_000_000_000);
+            active_account(&t.db, &clock, "elise.martin").await;
+            active_account(&t.db, &clock, "paul.roux").await;
+            // Five different clients ask for the same account within the hour.
+            for i in 0..5 {
+                let ip = format!("192.0.2.{i}");
+                let ctx = Ctx {
+                    db: &t.db,
+                    clock: &clock,
+                    policy: SessionPolicy { idle_ms: 1_800_000, absolute_ms: 43_200_000 },
+                    public_url: "https://hygie.test",
+                    ip: Some(&ip),
+                    user_agent: None,
+                };
+                request_reset(&ctx, "elise.martin@hygie.localhost").await.unwrap();
+            }
+            assert_eq!(reset_mails(&t.db, "elise.martin@exemple.fr").await, 3);
+            assert_eq!(
+                outcomes(&t.db, "password.reset.request").await,
+                ["success", "success", "success", "denied:rate_limited", "denied:rate_limited"]
+            );
+            let ctx = Ctx {
+                db: &t.db,
+                clock: &clock,
+                policy: SessionPolicy { idle_ms: 1_800_000, absolute_ms: 43_200_000 },
+                public_url: "https://hygie.test",
+                ip: None,
+                user_agent: None,
+            };
+            // Another account has its own count.
+            request_reset(&ctx, "paul.roux@hygie.localhost").await.unwrap();
+            assert_eq!(reset_mails(&t.db, "paul.roux@exemple.fr").await, 1);
+            // The next hour, mail again.
+            clock.advance_ms(3_600_000);
+            request_reset(&ctx, "elise.martin@hygie.localhost").await.unwrap();
+            assert_eq!(reset_mails(&t.db, "elise.martin@exemple.fr").await, 4);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_locked_account_gets_no_reset_mail() {
+        for t in TestDb::both().await {
+            let clock = ManualClock::new(1_800_000_000_000);
+            let id = active_account(&t.db, &clock, "anne.lefevre").await;
+            crate::with_pool!(&t.db, p => { sqlx::query("UPDATE accounts SET locked_ms = $1 WHERE id = $2")
+                .bind(clock.now_ms()).bind(id).execute(p).await.unwrap(); });
+            let ctx = Ctx {
+                db: &t.db,
+                clock: &clock,
+                policy: SessionPolicy { idle_ms: 1_800_000, absolute_ms: 43_200_000 },
+                public_url: "https://hygie.test",
+                ip: Some("192.0.2.9"),
+                user_agent: None,
+            };
+            // The same answer as for any address.
+            assert!(request_reset(&ctx, "anne.lefevre@hygie.localhost").await.is_ok());
+            assert_eq!(reset_mails(&t.db, "anne.lefevre@exemple.fr").await, 0);
+            let live: i64 = crate::with_pool!(&t.db, p => sqlx::query_scalar(
+                "SELECT COUNT(*) FROM account_tokens WHERE account_id = $1 AND purpose = 'reset'")
+                .bind(id).fetch_one(p).await.unwrap());
+            assert_eq!(live, 0, "no reset link issued");
+            assert_eq!(outcomes(&t.db, "password.reset.request").await, ["denied:locked"]);
+            // Unlocked, it works again.
+            unlock(&t.db, id).await.unwrap();
+            request_reset(&ctx, "anne.lefevre@hygie.localhost").await.unwrap();
+            assert_eq!(reset_mails(&t.db, "anne.lefevre@exemple.fr").await, 1);
+        }
+    }
 }

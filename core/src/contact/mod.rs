@@ -44,7 +44,7 @@ pub async fn submit(
     ip: Option<&str>,
     req: &ContactRequest,
 ) -> Result<i64, ContactError> {
-    let ip_key = format!("contact:ip:{}", ip.unwrap_or("unknown"));
+    let ip_key = format!("contact:ip:{}", ratelimit::ip_key(ip.unwrap_or("unknown")));
     if let Decision::Limited { retry_after_ms } = ratelimit::hit(db, clock, &ip_key, settings.limit).await? {
         let ev = AuditEvent::new(Actor::Anonymous, "portal.contact.submit", Outcome::Denied("rate_limited".into()))
             .ip(ip.map(str::to_owned));
@@ -148,6 +148,26 @@ mod tests {
             // The trail names the request, never its content.
             assert!(trail.iter().all(|r| !format!("{r:?}").contains("SMS")));
             assert!(audit::verify(&t.db).await.unwrap().is_intact());
+        }
+    }
+
+    #[tokio::test]
+    async fn addresses_of_one_ipv6_64_share_the_limit() {
+        for t in TestDb::both().await {
+            let clock = ManualClock::new(1_800_000_000_000);
+            let settings = ContactSettings {
+                support_address: "support@hygie.example".into(),
+                limit: Limit { max: 2, window_ms: 3_600_000 },
+            };
+            submit(&t.db, &clock, &settings, Some("2001:db8:7:7::1"), &request()).await.unwrap();
+            submit(&t.db, &clock, &settings, Some("2001:db8:7:7:dead:beef:0:2"), &request()).await.unwrap();
+            let third = submit(&t.db, &clock, &settings, Some("2001:db8:7:7:ffff:ffff:ffff:ffff"), &request()).await;
+            assert!(matches!(third, Err(ContactError::RateLimited { .. })), "a new address in the same /64");
+            // The next /64 is someone else.
+            submit(&t.db, &clock, &settings, Some("2001:db8:7:8::1"), &request()).await.unwrap();
+            // The trail keeps each full address.
+            let trail = audit::latest(&t.db, 10).await.unwrap();
+            assert_eq!(trail[1].ip.as_deref(), Some("2001:db8:7:7:ffff:ffff:ffff:ffff"));
         }
     }
 }

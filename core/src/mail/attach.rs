@@ -111,17 +111,30 @@ pub async fn gather(
 /// How long an upload waits for its message before it is deleted.
 pub const UPLOAD_TTL_MS: Millis = 24 * 3_600_000;
 
-/// A file name as it may go into a message: no path, no control characters, at most 200
-/// characters; `pièce-jointe` when nothing is left.
+/// A file name as it may go into a message or be shown: no path, no control characters, no
+/// invisible format characters (the bidi controls of `facture\u{202E}fdp.exe` would show it as
+/// `factureexe.pdf`; zero-width characters make two names look alike), no line or paragraph
+/// separators; at most 200 characters; `pièce-jointe` when nothing is left.
 pub fn clean_name(name: &str) -> String {
     let base = name.rsplit(['/', '\\']).next().unwrap_or("");
-    let cleaned: String = base.chars().filter(|c| !c.is_control()).take(200).collect();
+    let cleaned: String = base.chars().filter(|&c| shown(c)).take(200).collect();
     let cleaned = cleaned.trim().trim_start_matches('.').trim().to_string();
     if cleaned.is_empty() {
         "pièce-jointe".into()
     } else {
         cleaned
     }
+}
+
+/// Whether a character of a file name is kept: not a control, format (Cf: bidi controls,
+/// zero-width characters, soft hyphen…) or line/paragraph separator character.
+fn shown(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    !c.is_control()
+        && !matches!(
+            c.general_category(),
+            GeneralCategory::Format | GeneralCategory::LineSeparator | GeneralCategory::ParagraphSeparator
+        )
 }
 
 /// A declared media type kept when it is well formed (`type/subtype`, token characters),
@@ -149,18 +162,28 @@ pub struct Upload {
 pub async fn store_upload(
     db: &Db,
     clock: &dyn Clock,
-    account_id: i64,
+    holder: &Holder,
     name: &str,
     content_type: &str,
     bytes: &[u8],
 ) -> Result<Upload, StoreError> {
     let name = clean_name(name);
-    let id: i64 = crate::with_pool!(db, p => sqlx::query_scalar(
-        "INSERT INTO mail_uploads (account_id, name, content_type, size, bytes, created_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
-        .bind(account_id).bind(&name).bind(clean_type(content_type)).bind(bytes.len() as i64).bind(bytes)
-        .bind(clock.now_ms()).fetch_one(p).await?);
-    Ok(Upload { id, name, size: bytes.len() as i64 })
+    let now = clock.now_ms();
+    let size = bytes.len() as i64;
+    let id: i64 = crate::with_pool!(db, p => {
+        let mut tx = p.begin_write().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO mail_uploads (account_id, name, content_type, size, bytes, created_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id")
+            .bind(holder.account_id).bind(&name).bind(clean_type(content_type)).bind(size).bind(bytes)
+            .bind(now).fetch_one(&mut *tx).await?;
+        // The file's name may name a patient: its id and size only.
+        let event = holder.event("mail.upload", Outcome::Success).object(format!("upload:{id} size:{size}"));
+        tx.append_audit(db.audit_key(), now, &event).await?;
+        tx.commit().await?;
+        id
+    });
+    Ok(Upload { id, name, size })
 }
 
 /// The account's uploads among `ids`, in the order asked; another account's ids are left out.
@@ -219,6 +242,19 @@ mod tests {
         assert_eq!(clean_name("a\r\nb.txt"), "ab.txt");
         assert_eq!(clean_name(".."), "pièce-jointe");
         assert_eq!(clean_name(&"x".repeat(300)).chars().count(), 200);
+    }
+
+    #[test]
+    fn names_cannot_disguise_their_extension() {
+        assert_eq!(clean_name("facture\u{202E}fdp.exe"), "facturefdp.exe");
+        // Every bidi control, the Arabic letter mark, zero-width and other format characters.
+        let hidden = "\u{202A}\u{202B}\u{202C}\u{202D}\u{202E}\u{2066}\u{2067}\u{2068}\u{2069}\u{200E}\u{200F}\u{061C}\
+                      \u{200B}\u{200D}\u{2060}\u{FEFF}\u{00AD}\u{2028}\u{2029}\u{0085}\u{007F}\u{E0041}";
+        assert_eq!(clean_name(&format!("comp{hidden}te rendu.pdf")), "compte rendu.pdf");
+        assert_eq!(clean_name("\u{202E}\u{2066}"), "pièce-jointe");
+        // Letters and marks of every script stay.
+        assert_eq!(clean_name("تقرير طبي.pdf"), "تقرير طبي.pdf");
+        assert_eq!(clean_name("Compte rendu e\u{301}te\u{301}.pdf"), "Compte rendu e\u{301}te\u{301}.pdf");
         assert_eq!(clean_type("application/PDF; name=x"), "application/pdf");
         assert_eq!(clean_type("text/html\r\nX: y"), "application/octet-stream");
         assert_eq!(clean_type(""), "application/octet-stream");

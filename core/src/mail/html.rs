@@ -104,41 +104,62 @@ pub struct Inline<'a> {
 /// Image types shown inline (never SVG, which can carry scripts and remote references).
 const INLINE_TYPES: &[&str] = &["image/png", "image/jpeg", "image/gif", "image/webp"];
 
+/// Bytes of `data:` URLs one message body may get, counting every reference: an image
+/// referenced a thousand times costs a thousand times its size, so a small message cannot
+/// unfold into gigabytes.
+pub const INLINE_BUDGET: usize = 10 * 1024 * 1024;
+
 /// Replaces `cid:` image references of sanitised `html` by the images the message carries, as
-/// `data:` URLs (the page's policy allows them; nothing is fetched). At most 10 MB in all;
-/// unknown references are dropped.
+/// `data:` URLs (the page's policy allows them; nothing is fetched). Each reference is charged
+/// against [`INLINE_BUDGET`]; references past it, unknown ones and those to types not shown
+/// inline lose their source. The result is at most `html.len() + INLINE_BUDGET` bytes.
 pub fn inline_cid_images(html: &str, parts: &[Inline<'_>]) -> String {
     use base64::Engine;
-    let mut out = html.to_string();
-    let mut budget: usize = 10 * 1024 * 1024;
-    for p in parts {
-        let ct = p.content_type.to_ascii_lowercase();
-        if !INLINE_TYPES.contains(&ct.as_str()) || p.bytes.len() > budget {
+    const REFERENCE: &str = "src=\"cid:";
+    // The images that may be shown, by their reference as ammonia writes it (the id HTML-escaped,
+    // in double quotes); each encoded once, when first used.
+    let mut images: Vec<(String, String, &[u8], Option<String>)> = parts
+        .iter()
+        .filter_map(|p| {
+            let ct = p.content_type.to_ascii_lowercase();
+            let id = p.content_id.trim().trim_start_matches('<').trim_end_matches('>');
+            if !INLINE_TYPES.contains(&ct.as_str()) || id.is_empty() {
+                return None;
+            }
+            let escaped = id.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;");
+            Some((escaped, ct, p.bytes, None))
+        })
+        .collect();
+    let mut budget = INLINE_BUDGET;
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(i) = rest.find(REFERENCE) {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + REFERENCE.len()..];
+        let Some(end) = after.find('"') else {
+            rest = "";
+            break;
+        };
+        let id = &after[..end];
+        rest = &after[end + 1..];
+        let Some((_, ct, bytes, encoded)) = images.iter_mut().find(|(escaped, ..)| escaped == id) else {
+            continue;
+        };
+        // The encoded size is known before encoding: a reference past the budget costs nothing.
+        let url_len = "data:;base64,".len() + ct.len() + bytes.len().div_ceil(3) * 4;
+        if url_len > budget {
             continue;
         }
-        let id = p.content_id.trim().trim_start_matches('<').trim_end_matches('>');
-        if id.is_empty() {
-            continue;
-        }
-        // As ammonia writes the attribute: the value HTML-escaped, in double quotes.
-        let escaped = id.replace('&', "&amp;").replace('"', "&quot;").replace('<', "&lt;").replace('>', "&gt;");
-        let needle = format!("src=\"cid:{escaped}\"");
-        if out.contains(&needle) {
-            budget -= p.bytes.len();
-            let data = base64::engine::general_purpose::STANDARD.encode(p.bytes);
-            out = out.replace(&needle, &format!("src=\"data:{ct};base64,{data}\""));
-        }
+        budget -= url_len;
+        let data = encoded.get_or_insert_with(|| base64::engine::general_purpose::STANDARD.encode(bytes));
+        out.push_str("src=\"data:");
+        out.push_str(ct);
+        out.push_str(";base64,");
+        out.push_str(data);
+        out.push('"');
     }
-    // What is left pointed nowhere.
-    let mut cleaned = String::with_capacity(out.len());
-    let mut rest = out.as_str();
-    while let Some(i) = rest.find("src=\"cid:") {
-        cleaned.push_str(&rest[..i]);
-        let after = &rest[i + 9..];
-        rest = after.find('"').map(|j| &after[j + 1..]).unwrap_or("");
-    }
-    cleaned.push_str(rest);
-    cleaned
+    out.push_str(rest);
+    out
 }
 
 /// Whether `html` asks for remote images (to offer "show images from this sender").
@@ -166,6 +187,27 @@ mod tests {
         assert!(!out.contains("cid:"), "unknown and SVG references are dropped: {out}");
         assert!(!out.contains("svg"));
         assert_eq!(out.matches("<img").count(), 3, "the images stay, without a source");
+    }
+
+    #[test]
+    fn an_image_referenced_a_thousand_times_stays_within_the_budget() {
+        let html = sanitise(&r#"<p><img src="cid:big@labo" alt="x"></p>"#.repeat(1000), false);
+        let big = vec![0x5au8; 1024 * 1024];
+        let small = b"GIF89a";
+        let parts = [
+            Inline { content_id: "<big@labo>", content_type: "image/png", bytes: &big },
+            Inline { content_id: "small", content_type: "image/gif", bytes: small },
+        ];
+        let out = inline_cid_images(&html, &parts);
+        assert!(out.len() <= html.len() + INLINE_BUDGET, "{} bytes", out.len());
+        // 1 MB is 1.33 MB as base64: seven references fit in 10 MB, the others lose their source.
+        assert_eq!(out.matches("src=\"data:image/png;base64,").count(), 7);
+        assert_eq!(out.matches("<img").count(), 1000, "the images stay, without a source");
+        assert!(!out.contains("cid:"));
+        // A small image still fits after them, wherever it is.
+        let html = format!("{html}{}", sanitise(r#"<img src="cid:small">"#, false));
+        let out = inline_cid_images(&html, &parts);
+        assert!(out.contains(r#"src="data:image/gif;base64,R0lGODlh""#));
     }
 
     /// Hostile mails: nothing active or remote may survive.

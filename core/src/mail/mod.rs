@@ -139,7 +139,8 @@ pub fn summarise(raw: &[u8]) -> Option<Summary> {
             mail_parser::PartType::Html(h) => Some(h.to_string()),
             _ => None,
         }),
-        attachment_names: m.attachments().filter_map(|a| a.attachment_name().map(str::to_owned)).collect(),
+        // As shown to the holder: no bidi control may disguise a name (see `attach::clean_name`).
+        attachment_names: m.attachments().filter_map(|a| a.attachment_name().map(attach::clean_name)).collect(),
         attachment_pdf: m
             .attachments()
             .filter(|a| a.attachment_name().is_some())
@@ -309,20 +310,7 @@ pub async fn notify_new_mail(
          AND (new_mail_notified_ms IS NULL OR new_mail_notified_ms <= $3) RETURNING notification_email")
         .bind(now).bind(account_id).bind(now - NOTICE_INTERVAL_MS).fetch_optional(p).await?);
     let Some(to) = to else { return Ok(false) };
-    let link = format!("{}/messagerie", public_url.trim_end_matches('/'));
-    let notice = crate::outbox::Outgoing {
-        channel: crate::outbox::Channel::Email,
-        category: "mail.notice".into(),
-        recipient: to,
-        subject: Some("Nouveau message sécurisé / New secure message".into()),
-        body: format!(
-            "Bonjour,\n\nVous avez reçu un nouveau message dans votre messagerie sécurisée de santé Hygie.\n\
-             Pour le lire, connectez-vous : {link}\n\n\
-             Vous ne recevrez pas d'autre avis pendant 15 minutes. Vous pouvez désactiver ces avis dans « Mon compte ».\n\n\
-             ---\nYou received a new message in your Hygie secure mailbox. Sign in to read it: {link}\n"
-        ),
-        reply_to: None,
-    };
+    let notice = crate::notify::new_mail(&to, public_url);
     crate::outbox::enqueue(db, clock, &notice).await?;
     Ok(true)
 }
@@ -1223,7 +1211,7 @@ pub async fn attachments_of(
         .iter()
         .map(|index| {
             named.get(*index).map(|a| Attachment {
-                name: a.attachment_name().unwrap_or("piece-jointe").to_string(),
+                name: attach::clean_name(a.attachment_name().unwrap_or("piece-jointe")),
                 content_type: a
                     .content_type()
                     .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or("octet-stream")))
@@ -1466,6 +1454,18 @@ mod tests {
         let parsed = MessageParser::default().parse(&raw).unwrap();
         let bytes: Vec<Vec<u8>> = parsed.attachments().map(|a| a.contents().to_vec()).collect();
         assert_eq!(bytes, [d.attachments[0].bytes.clone(), d.attachments[1].bytes.clone()], "bytes unchanged");
+    }
+
+    #[test]
+    fn received_attachment_names_are_shown_without_bidi_controls() {
+        // "facture<RLO>fdp.exe" would read "factureexe.pdf" in a mail client.
+        let raw = "From: a@labo.example\r\nTo: b@hygie.example\r\nSubject: Facture\r\nMIME-Version: 1.0\r\n\
+                   Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
+                   Ci-joint.\r\n--b\r\nContent-Type: application/octet-stream\r\n\
+                   Content-Disposition: attachment; filename*=UTF-8''facture%E2%80%AEfdp.exe\r\n\
+                   Content-Transfer-Encoding: base64\r\n\r\nTVo=\r\n--b--\r\n";
+        let s = summarise(raw.as_bytes()).unwrap();
+        assert_eq!(s.attachment_names, ["facturefdp.exe"]);
     }
 
     #[test]
@@ -1779,9 +1779,8 @@ mod tests {
             let domains = vec!["hygie.example".to_string()];
             let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
             let pdf = b"%PDF-1.4 compte rendu".to_vec();
-            let up = attach::store_upload(&t.db, &clock, a.account_id, "Compte rendu été.pdf", "application/pdf", &pdf)
-                .await
-                .unwrap();
+            let up =
+                attach::store_upload(&t.db, &clock, &a, "Compte rendu été.pdf", "application/pdf", &pdf).await.unwrap();
             assert_eq!((up.name.as_str(), up.size), ("Compte rendu été.pdf", pdf.len() as i64));
             assert!(
                 attach::uploads(&t.db, b.account_id, &[up.id]).await.unwrap().is_empty(),
@@ -1844,7 +1843,7 @@ mod tests {
             assert_eq!(attach::usage(&t.db, b.account_id).await.unwrap(), used_b, "nothing delivered");
 
             // Uploads never sent are deleted after a day.
-            attach::store_upload(&t.db, &clock, a.account_id, "oubli.txt", "text/plain", b"x").await.unwrap();
+            attach::store_upload(&t.db, &clock, &a, "oubli.txt", "text/plain", b"x").await.unwrap();
             assert_eq!(attach::purge_uploads(&t.db, &clock).await.unwrap(), 0);
             clock.advance_ms(attach::UPLOAD_TTL_MS + 1);
             assert_eq!(attach::purge_uploads(&t.db, &clock).await.unwrap(), 1);
@@ -1998,10 +1997,9 @@ mod tests {
             let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
             let limits = attach::Limits::default();
             let typed = drafts::Typed { to: "bruno@, pas fini".into(), ..Default::default() };
-            let up =
-                attach::store_upload(&t.db, &clock, a.account_id, "photo plaie.jpg", "image/jpeg", b"\xff\xd8jpeg")
-                    .await
-                    .unwrap();
+            let up = attach::store_upload(&t.db, &clock, &a, "photo plaie.jpg", "image/jpeg", b"\xff\xd8jpeg")
+                .await
+                .unwrap();
             let d = Draft {
                 subject: "Pansement".into(),
                 body: "Plaie propre, à revoir".into(),
@@ -2146,27 +2144,6 @@ mod tests {
         }
     }
 
-    /// Makes every audit append fail, as a full disk or a broken trail would.
-    async fn break_audit(db: &Db) {
-        match db.pool() {
-            crate::store::Pool::Sqlite(p) => {
-                sqlx::query("CREATE TRIGGER audit_broken BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit unavailable'); END")
-                    .execute(p).await.unwrap();
-            }
-            crate::store::Pool::Postgres(p) => {
-                sqlx::query("CREATE FUNCTION audit_broken() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'audit unavailable'; END $$ LANGUAGE plpgsql")
-                    .execute(p).await.unwrap();
-                sqlx::query("CREATE TRIGGER audit_broken BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_broken()")
-                    .execute(p).await.unwrap();
-            }
-        }
-    }
-
-    async fn repair_audit(db: &Db) {
-        crate::with_pool!(db, p => { sqlx::query("DROP TRIGGER audit_broken ON audit_log").execute(p).await.ok(); });
-        crate::with_pool!(db, p => { sqlx::query("DROP TRIGGER IF EXISTS audit_broken").execute(p).await.ok(); });
-    }
-
     async fn messages_of(db: &Db, account_id: i64) -> Vec<(i64, i64, bool)> {
         crate::with_pool!(db, p => sqlx::query_as(
             "SELECT id, folder_id, unread FROM messages WHERE account_id = $1 ORDER BY id")
@@ -2194,7 +2171,7 @@ mod tests {
             let before = (messages_of(&t.db, a.account_id).await, messages_of(&t.db, b.account_id).await);
             let head = crate::audit::head(&t.db).await.unwrap();
 
-            break_audit(&t.db).await;
+            crate::store::testing::break_audit(&t.db).await;
             assert!(matches!(
                 send(&t.db, &clock, &a, &d, &domains, "https://h.example", &limits).await,
                 Err(SendError::Store(_))
@@ -2209,7 +2186,7 @@ mod tests {
             assert!(folders::delete(&t.db, &clock, &b, folder).await.is_err());
             let typed = drafts::Typed::default();
             assert!(drafts::save(&t.db, &clock, &a, None, &d, &typed, &limits).await.is_err());
-            repair_audit(&t.db).await;
+            crate::store::testing::repair_audit(&t.db).await;
 
             assert_eq!((messages_of(&t.db, a.account_id).await, messages_of(&t.db, b.account_id).await), before);
             assert_eq!(crate::audit::head(&t.db).await.unwrap(), head, "no record either");
@@ -2283,16 +2260,19 @@ mod tests {
                 ),
                 "checked against the limit before it is loaded"
             );
-            let up = attach::store_upload(&t.db, &clock, a.account_id, "x.txt", "text/plain", b"x").await.unwrap();
+            let up = attach::store_upload(&t.db, &clock, &a, "x.txt", "text/plain", b"x").await.unwrap();
             let theirs = Draft { to: vec![a.address.clone()], upload_ids: vec![up.id], ..Default::default() };
             assert!(matches!(
                 send(&t.db, &clock, &b, &theirs, &domains, "https://h.example", &limits).await,
                 Err(SendError::UnknownUpload)
             ));
-            let log = crate::audit::latest(&t.db, 4).await.unwrap();
-            assert!(
-                log.iter().all(|r| r.action == "mail.send" && r.outcome.starts_with("failure:")),
-                "refusals recorded"
+            // The upload of `a` is recorded among them.
+            let log = crate::audit::latest(&t.db, 5).await.unwrap();
+            let outcomes: Vec<&str> =
+                log.iter().rev().filter(|r| r.action == "mail.send").map(|r| r.outcome.as_str()).collect();
+            assert_eq!(
+                outcomes,
+                ["denied:not_found", "denied:not_found", "failure:too_large", "failure:unknown_upload"]
             );
         }
     }

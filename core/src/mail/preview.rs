@@ -3,7 +3,8 @@
 //! A PDF comes from outside and is read by a parser that has not met every hostile file. So it
 //! is never given to the browser to run, and never parsed inside the server process: a child
 //! process (`hygie pdf-page`, see the server crate) gets the file on its standard input, with no
-//! environment, limited memory and CPU time, and is killed at a deadline. It answers with one
+//! environment, limited memory and CPU time, no network and no file access, and is killed at a
+//! deadline. It answers with one
 //! page as a PNG image; the browser only ever receives images.
 
 use std::path::PathBuf;

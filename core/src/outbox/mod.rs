@@ -2,7 +2,10 @@
 //! copies of contact requests. Producers [`enqueue`] rows in the database; a worker
 //! ([`run_once`], driven by the server) claims due rows, hands them to a [`Transport`], and
 //! retries with backoff. Claims are leases in the database (`FOR UPDATE SKIP LOCKED` on
-//! PostgreSQL), so several Hygie instances can drain one outbox without sending anything twice.
+//! PostgreSQL), so several Hygie instances can drain one outbox without sending anything twice:
+//! each claim names its holder (`lease_owner`) and lasts until `locked_until_ms`; the holder
+//! renews it while a long send goes on, and records the outcome only while it still holds it.
+//! A worker that stalled past its lease records nothing: the row is someone else's by then.
 //!
 //! A message body is kept only until it is delivered or given up on: then it is erased from the
 //! database.
@@ -70,6 +73,8 @@ impl std::fmt::Debug for Outgoing {
 #[derive(Clone)]
 pub struct Claimed {
     pub id: i64,
+    /// Who holds the lease: only this holder may record the outcome.
+    pub lease_owner: String,
     pub created_ms: Millis,
     pub attempts: i64,
     pub message: Outgoing,
@@ -134,33 +139,71 @@ impl RetryPolicy {
     }
 }
 
+/// Queues a message inside the caller's write transaction: it leaves only if the change it
+/// belongs to commits. Implemented for both engines' connections (call it on `&mut *tx`).
+pub trait OutboxTx {
+    fn enqueue_in(
+        &mut self,
+        now: Millis,
+        msg: &Outgoing,
+    ) -> impl std::future::Future<Output = Result<i64, sqlx::Error>> + Send;
+}
+
+macro_rules! impl_outbox_tx {
+    ($conn:ty) => {
+        impl OutboxTx for $conn {
+            async fn enqueue_in(&mut self, now: Millis, msg: &Outgoing) -> Result<i64, sqlx::Error> {
+                sqlx::query_scalar(
+                    "INSERT INTO outbox (created_ms, channel, category, recipient, subject, reply_to, body, next_attempt_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $1) RETURNING id",
+                )
+                .bind(now)
+                .bind(msg.channel.as_str())
+                .bind(&msg.category)
+                .bind(&msg.recipient)
+                .bind(&msg.subject)
+                .bind(&msg.reply_to)
+                .bind(&msg.body)
+                .fetch_one(&mut *self)
+                .await
+            }
+        }
+    };
+}
+
+impl_outbox_tx!(sqlx::SqliteConnection);
+impl_outbox_tx!(sqlx::PgConnection);
+
 /// Queues a message; returns its id.
 pub async fn enqueue(db: &Db, clock: &dyn Clock, msg: &Outgoing) -> Result<i64, StoreError> {
     let now = clock.now_ms();
-    let id: i64 = crate::with_pool!(db, p => sqlx::query_scalar(
-        "INSERT INTO outbox (created_ms, channel, category, recipient, subject, reply_to, body, next_attempt_ms) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $1) RETURNING id")
-        .bind(now)
-        .bind(msg.channel.as_str())
-        .bind(&msg.category)
-        .bind(&msg.recipient)
-        .bind(&msg.subject)
-        .bind(&msg.reply_to)
-        .bind(&msg.body)
-        .fetch_one(p)
-        .await?);
-    Ok(id)
+    Ok(crate::with_pool!(db, p => {
+        let mut conn = p.acquire().await?;
+        conn.enqueue_in(now, msg).await?
+    }))
 }
 
-/// Claims up to `limit` due messages for `policy.lease_ms`.
+/// Claims up to `limit` due messages for `policy.lease_ms`, under a new lease owner.
 pub async fn claim(db: &Db, clock: &dyn Clock, policy: &RetryPolicy, limit: i64) -> Result<Vec<Claimed>, StoreError> {
+    claim_as(db, clock, policy, limit, &crate::random_hex(12)).await
+}
+
+/// Claims up to `limit` due messages for `policy.lease_ms` on behalf of `owner`.
+pub async fn claim_as(
+    db: &Db,
+    clock: &dyn Clock,
+    policy: &RetryPolicy,
+    limit: i64,
+    owner: &str,
+) -> Result<Vec<Claimed>, StoreError> {
     let now = clock.now_ms();
     let lease_until = now + policy.lease_ms;
     let rows: Vec<ClaimedRow> = match db.pool() {
         Pool::Sqlite(p) => {
+            // The write lock first: two claims run one after the other.
             let mut tx = p.begin_with("BEGIN IMMEDIATE").await?;
             let rows = sqlx::query_as(
-                "UPDATE outbox SET locked_until_ms = $1 WHERE id IN ( \
+                "UPDATE outbox SET locked_until_ms = $1, lease_owner = $4 WHERE id IN ( \
                    SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_ms <= $2 \
                    AND (locked_until_ms IS NULL OR locked_until_ms <= $2) ORDER BY id LIMIT $3) \
                  RETURNING id, created_ms, channel, category, recipient, subject, reply_to, body, attempts, account_id, message_ref",
@@ -168,22 +211,29 @@ pub async fn claim(db: &Db, clock: &dyn Clock, policy: &RetryPolicy, limit: i64)
             .bind(lease_until)
             .bind(now)
             .bind(limit)
+            .bind(owner)
             .fetch_all(&mut *tx)
             .await?;
             tx.commit().await?;
             rows
         }
         Pool::Postgres(p) => {
+            // The due rows are locked once, in a CTE (a subquery under IN may be run again by
+            // the planner), skipping those another claim is taking; a row whose lease was just
+            // renewed elsewhere is re-checked against the condition once its lock is free.
             sqlx::query_as(
-                "UPDATE outbox SET locked_until_ms = $1 WHERE id IN ( \
+                "WITH due AS ( \
                    SELECT id FROM outbox WHERE status = 'pending' AND next_attempt_ms <= $2 \
                    AND (locked_until_ms IS NULL OR locked_until_ms <= $2) ORDER BY id LIMIT $3 \
                    FOR UPDATE SKIP LOCKED) \
-                 RETURNING id, created_ms, channel, category, recipient, subject, reply_to, body, attempts, account_id, message_ref",
+                 UPDATE outbox o SET locked_until_ms = $1, lease_owner = $4 FROM due WHERE o.id = due.id \
+                 RETURNING o.id, o.created_ms, o.channel, o.category, o.recipient, o.subject, o.reply_to, o.body, \
+                   o.attempts, o.account_id, o.message_ref",
             )
             .bind(lease_until)
             .bind(now)
             .bind(limit)
+            .bind(owner)
             .fetch_all(p)
             .await?
         }
@@ -192,6 +242,7 @@ pub async fn claim(db: &Db, clock: &dyn Clock, policy: &RetryPolicy, limit: i64)
         .into_iter()
         .map(|r| Claimed {
             id: r.id,
+            lease_owner: owner.to_string(),
             created_ms: r.created_ms,
             attempts: r.attempts,
             origin: match (r.account_id, r.message_ref) {
@@ -212,16 +263,54 @@ pub async fn claim(db: &Db, clock: &dyn Clock, policy: &RetryPolicy, limit: i64)
     Ok(claimed)
 }
 
-/// Marks a message delivered and erases its body.
-pub async fn mark_sent(db: &Db, clock: &dyn Clock, id: i64) -> Result<(), StoreError> {
-    crate::with_pool!(db, p => { sqlx::query(
-        "UPDATE outbox SET status = 'sent', sent_ms = $1, body = NULL, reply_to = NULL, locked_until_ms = NULL, \
-         attempts = attempts + 1, last_error = NULL WHERE id = $2")
-        .bind(clock.now_ms())
-        .bind(id)
+/// The condition of every update by a lease holder: the row is still pending, theirs, and
+/// their lease has not run out (`$now`, `$owner` being the last two parameters given).
+macro_rules! held {
+    ($now:literal, $owner:literal) => {
+        concat!(" AND status = 'pending' AND lease_owner = $", $owner, " AND locked_until_ms > $", $now)
+    };
+}
+
+/// Extends `claimed`'s lease to `policy.lease_ms` from now, during a long send. Whether it is
+/// still held: `false` once it ran out (another worker may have the row).
+pub async fn renew(db: &Db, clock: &dyn Clock, policy: &RetryPolicy, claimed: &Claimed) -> Result<bool, StoreError> {
+    let now = clock.now_ms();
+    let n = crate::with_pool!(db, p => sqlx::query(concat!(
+        "UPDATE outbox SET locked_until_ms = $1 WHERE id = $2", held!("3", "4")))
+        .bind(now + policy.lease_ms)
+        .bind(claimed.id)
+        .bind(now)
+        .bind(&claimed.lease_owner)
         .execute(p)
-        .await?; });
-    Ok(())
+        .await?
+        .rows_affected());
+    Ok(n == 1)
+}
+
+/// Marks a message delivered and erases its body, if `claimed`'s lease is still held. Whether
+/// it was: a worker whose lease ran out marks nothing.
+pub async fn mark_sent(db: &Db, clock: &dyn Clock, claimed: &Claimed) -> Result<bool, StoreError> {
+    let n = crate::with_pool!(db, p => sqlx::query(concat!(
+        "UPDATE outbox SET status = 'sent', sent_ms = $1, body = NULL, reply_to = NULL, locked_until_ms = NULL, \
+         lease_owner = NULL, attempts = attempts + 1, last_error = NULL WHERE id = $2", held!("1", "3")))
+        .bind(clock.now_ms())
+        .bind(claimed.id)
+        .bind(&claimed.lease_owner)
+        .execute(p)
+        .await?
+        .rows_affected());
+    Ok(n == 1)
+}
+
+/// What recording a failed attempt did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// Due again later.
+    Retry,
+    /// Failed for good.
+    GaveUp,
+    /// Nothing: the lease had run out.
+    LeaseLost,
 }
 
 /// Whether a failed attempt is the last: on a permanent error, after `policy.max_attempts`, or
@@ -234,8 +323,8 @@ pub fn gives_up(policy: &RetryPolicy, claimed: &Claimed, permanent: bool, now: M
         }
 }
 
-/// Records a failed attempt: schedules a retry, or gives up (see [`gives_up`]). Returns whether
-/// the message is now failed for good.
+/// Records a failed attempt: schedules a retry, or gives up (see [`gives_up`]), if `claimed`'s
+/// lease is still held.
 pub async fn mark_attempt_failed(
     db: &Db,
     clock: &dyn Clock,
@@ -243,7 +332,7 @@ pub async fn mark_attempt_failed(
     claimed: &Claimed,
     error: &TransportError,
     permanent: bool,
-) -> Result<bool, StoreError> {
+) -> Result<Attempt, StoreError> {
     let attempts = claimed.attempts + 1;
     let now = clock.now_ms();
     let give_up = gives_up(policy, claimed, permanent, now);
@@ -251,17 +340,24 @@ pub async fn mark_attempt_failed(
     let status = if give_up { "failed" } else { "pending" };
     // The error text comes from the transport (status codes, server replies): no message content.
     let reason: String = error.to_string().chars().take(500).collect();
-    crate::with_pool!(db, p => { sqlx::query(
-        "UPDATE outbox SET status = $1, attempts = $2, next_attempt_ms = $3, locked_until_ms = NULL, \
-         last_error = $4, body = CASE WHEN $1 = 'failed' THEN NULL ELSE body END WHERE id = $5")
+    let n = crate::with_pool!(db, p => sqlx::query(concat!(
+        "UPDATE outbox SET status = $1, attempts = $2, next_attempt_ms = $3, locked_until_ms = NULL, lease_owner = NULL, \
+         last_error = $4, body = CASE WHEN $1 = 'failed' THEN NULL ELSE body END WHERE id = $5", held!("6", "7")))
         .bind(status)
         .bind(attempts)
         .bind(next)
         .bind(&reason)
         .bind(claimed.id)
+        .bind(now)
+        .bind(&claimed.lease_owner)
         .execute(p)
-        .await?; });
-    Ok(give_up)
+        .await?
+        .rows_affected());
+    Ok(match (n, give_up) {
+        (0, _) => Attempt::LeaseLost,
+        (_, true) => Attempt::GaveUp,
+        (_, false) => Attempt::Retry,
+    })
 }
 
 pub async fn stats(db: &Db) -> Result<QueueStats, StoreError> {
@@ -286,8 +382,33 @@ pub struct PassReport {
     pub failed: usize,
 }
 
-/// One pass of the worker: claim what is due, send it, record the outcome in the queue and in
-/// the audit trail (category and id only).
+/// Sends one claimed message, renewing its lease every third of `policy.lease_ms` while the
+/// transport works (a slow relay must not let another worker take the row meanwhile).
+async fn send_renewing(
+    db: &Db,
+    clock: &dyn Clock,
+    policy: &RetryPolicy,
+    transport: &Transport,
+    item: &Claimed,
+) -> Result<(), TransportError> {
+    let send = transport.send(item.id, clock.now_ms(), &item.message);
+    tokio::pin!(send);
+    let every = std::time::Duration::from_millis((policy.lease_ms / 3).max(1) as u64);
+    loop {
+        tokio::select! {
+            result = &mut send => return result,
+            _ = tokio::time::sleep(every) => match renew(db, clock, policy, item).await {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(outbox_id = item.id, "outbox lease lost while sending"),
+                Err(e) => tracing::warn!(outbox_id = item.id, error = %e, "outbox lease not renewed"),
+            },
+        }
+    }
+}
+
+/// One pass of the worker: claim what is due (under a lease owner of its own), send it, record
+/// the outcome in the queue and in the audit trail (category and id only). An outcome is
+/// recorded only while the pass still holds the row's lease.
 pub async fn run_once(
     db: &Db,
     clock: &dyn Clock,
@@ -299,9 +420,12 @@ pub async fn run_once(
     let mut report = PassReport::default();
     for item in claim(db, clock, policy, batch).await? {
         let object = format!("outbox:{}", item.id);
-        match transport.send(item.id, clock.now_ms(), &item.message).await {
+        match send_renewing(db, clock, policy, transport, &item).await {
             Ok(()) => {
-                mark_sent(db, clock, item.id).await?;
+                if !mark_sent(db, clock, &item).await? {
+                    tracing::warn!(outbox_id = item.id, "outbox lease ran out before the delivery was recorded");
+                    continue;
+                }
                 report.sent += 1;
                 let ev =
                     AuditEvent::new(Actor::System, format!("outbox.sent.{}", item.message.category), Outcome::Success)
@@ -314,12 +438,14 @@ pub async fn run_once(
                 // A secure message given up on is reported to its sender first: should recording
                 // the failure then fail, the report may come twice, but it cannot be lost.
                 if let (Channel::Mss, Some(origin)) = (item.message.channel, item.origin) {
-                    if gives_up(policy, &item, permanent, clock.now_ms()) {
+                    if gives_up(policy, &item, permanent, clock.now_ms()) && renew(db, clock, policy, &item).await? {
                         crate::mail::report_failure(db, clock, origin, &item.message.recipient, &e, permanent).await?;
                     }
                 }
-                let gave_up = mark_attempt_failed(db, clock, policy, &item, &e, permanent).await?;
-                if gave_up {
+                let attempt = mark_attempt_failed(db, clock, policy, &item, &e, permanent).await?;
+                if attempt == Attempt::LeaseLost {
+                    tracing::warn!(outbox_id = item.id, "outbox lease ran out before the failure was recorded");
+                } else if attempt == Attempt::GaveUp {
                     report.failed += 1;
                     let ev = AuditEvent::new(
                         Actor::System,

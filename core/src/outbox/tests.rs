@@ -266,3 +266,80 @@ async fn sms_gateway_refusal_is_permanent_and_overload_is_retried() {
     assert!(!err.is_permanent(), "{err}");
     assert!(!TransportError::GatewayStatus(429).is_permanent());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_claiming_at_once_never_get_the_same_row() {
+    for t in TestDb::both().await {
+        let clock = std::sync::Arc::new(ManualClock::new(1_800_000_000_000));
+        for i in 0..60 {
+            enqueue(&t.db, clock.as_ref(), &email(&format!("p{i}@example.org"))).await.unwrap();
+        }
+        // Two pools on one database, as two Hygie instances have.
+        let other = Db::connect(&t.url, crate::audit::AuditKey::for_tests()).await.unwrap();
+        let mut tasks = Vec::new();
+        for (n, db) in [t.db.clone(), other.clone()].into_iter().enumerate() {
+            let clock = clock.clone();
+            tasks.push(tokio::spawn(async move {
+                let owner = format!("instance-{n}");
+                let mut got = Vec::new();
+                loop {
+                    let batch = claim_as(&db, clock.as_ref(), &RetryPolicy::default(), 4, &owner).await.unwrap();
+                    if batch.is_empty() {
+                        break got;
+                    }
+                    got.extend(batch.into_iter().map(|c| (c.id, c.lease_owner)));
+                    tokio::task::yield_now().await;
+                }
+            }));
+        }
+        let mut all = Vec::new();
+        for task in tasks {
+            all.extend(task.await.unwrap());
+        }
+        all.sort_unstable();
+        let mut ids: Vec<i64> = all.iter().map(|(id, _)| *id).collect();
+        ids.dedup();
+        assert_eq!((all.len(), ids.len()), (60, 60), "every row claimed once, by one instance");
+        // The database names, for each row, the instance that got it.
+        let leases: Vec<(i64, Option<String>)> = crate::with_pool!(&t.db, p => sqlx::query_as(
+            "SELECT id, lease_owner FROM outbox ORDER BY id").fetch_all(p).await.unwrap());
+        let leases: Vec<(i64, String)> = leases.into_iter().map(|(id, o)| (id, o.unwrap_or_default())).collect();
+        assert_eq!(leases, all);
+        other.close().await;
+    }
+}
+
+#[tokio::test]
+async fn a_worker_whose_lease_ran_out_records_nothing() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(1_800_000_000_000);
+        let policy = RetryPolicy { lease_ms: 60_000, ..RetryPolicy::default() };
+        let id = enqueue(&t.db, &clock, &email("p@example.org")).await.unwrap();
+        let slow = claim_as(&t.db, &clock, &policy, 10, "slow").await.unwrap().remove(0);
+        assert_eq!(slow.id, id);
+        // Renewed while it holds the lease, it keeps the row past the first minute.
+        clock.advance_ms(50_000);
+        assert!(renew(&t.db, &clock, &policy, &slow).await.unwrap());
+        clock.advance_ms(50_000);
+        assert!(claim_as(&t.db, &clock, &policy, 10, "other").await.unwrap().is_empty(), "renewed: still held");
+        // Then it stalls past its lease: the row is claimable again, and taken.
+        clock.advance_ms(60_000);
+        assert!(!renew(&t.db, &clock, &policy, &slow).await.unwrap(), "a lease that ran out is not renewed");
+        let error = TransportError::GatewayStatus(503);
+        assert_eq!(
+            mark_attempt_failed(&t.db, &clock, &policy, &slow, &error, false).await.unwrap(),
+            Attempt::LeaseLost
+        );
+        assert!(!mark_sent(&t.db, &clock, &slow).await.unwrap(), "ran out, nobody else yet: still not its to mark");
+        let fresh = claim_as(&t.db, &clock, &policy, 10, "fresh").await.unwrap().remove(0);
+        assert_eq!(fresh.id, id);
+        assert!(!mark_sent(&t.db, &clock, &slow).await.unwrap(), "another worker holds it now");
+        let (status, attempts, owner): (String, i64, Option<String>) = crate::with_pool!(&t.db, p => sqlx::query_as(
+            "SELECT status, attempts, lease_owner FROM outbox WHERE id = $1").bind(id).fetch_one(p).await.unwrap());
+        assert_eq!((status.as_str(), attempts, owner.as_deref()), ("pending", 0, Some("fresh")));
+        // The holder records its outcome.
+        assert!(mark_sent(&t.db, &clock, &fresh).await.unwrap());
+        assert_eq!(stats(&t.db).await.unwrap(), QueueStats { pending: 0, sent: 1, failed: 0 });
+        assert!(!mark_sent(&t.db, &clock, &fresh).await.unwrap(), "once");
+    }
+}

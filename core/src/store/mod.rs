@@ -6,7 +6,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::audit::AuditKey;
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 #[derive(Debug, thiserror::Error)]
@@ -81,10 +81,29 @@ macro_rules! with_pool {
     };
 }
 
+/// The connection options of a PostgreSQL URL. Health data must not cross a network in clear:
+/// over TCP to anything but this machine (not a Unix socket, not `localhost`, `127.0.0.0/8` or
+/// `::1`), TLS is required (`sslmode=require`) unless the URL (`?sslmode=…`) or `PGSSLMODE`
+/// says otherwise. `require` encrypts without checking the server's certificate: name the
+/// authority with `?sslmode=verify-full&sslrootcert=/path/ca.pem` to check it.
+pub fn pg_options(url: &str, env_sslmode: Option<&str>) -> Result<PgConnectOptions, sqlx::Error> {
+    let opts = PgConnectOptions::from_str(url)?;
+    let explicit = env_sslmode.is_some_and(|m| !m.is_empty())
+        || url.split_once('?').is_some_and(|(_, query)| {
+            query.split('&').any(|pair| matches!(pair.split('=').next(), Some("sslmode" | "ssl-mode")))
+        });
+    let host = opts.get_host().trim_start_matches('[').trim_end_matches(']');
+    let local = opts.get_socket().is_some()
+        || host.starts_with('/')
+        || host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.to_canonical().is_loopback());
+    Ok(if explicit || local { opts } else { opts.ssl_mode(PgSslMode::Require) })
+}
+
 impl Db {
     /// Opens a pool for `url`: `sqlite:PATH` (created if missing; WAL, `synchronous=FULL`,
-    /// foreign keys on) or `postgres://…`. Audit records written through it are sealed with
-    /// `audit_key`.
+    /// foreign keys on) or `postgres://…` (TLS required over the network: see [`pg_options`]).
+    /// Audit records written through it are sealed with `audit_key`.
     pub async fn connect(url: &str, audit_key: AuditKey) -> Result<Db, StoreError> {
         let pool = Self::connect_pool(url).await?;
         Ok(Db { pool, audit_key })
@@ -103,7 +122,7 @@ impl Db {
                 SqlitePoolOptions::new().max_connections(8).connect_with(opts).await.map_err(StoreError::Connect)?;
             Ok(Pool::Sqlite(pool))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let opts = PgConnectOptions::from_str(url).map_err(StoreError::Connect)?;
+            let opts = pg_options(url, std::env::var("PGSSLMODE").ok().as_deref()).map_err(StoreError::Connect)?;
             let pool = PgPoolOptions::new()
                 .max_connections(16)
                 .acquire_timeout(Duration::from_secs(10))
@@ -158,3 +177,36 @@ impl Db {
 
 #[cfg(any(test, feature = "test-support"))]
 pub mod testing;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(url: &str) -> PgSslMode {
+        pg_options(url, None).unwrap().get_ssl_mode()
+    }
+
+    #[test]
+    fn postgres_over_the_network_requires_tls_unless_told_otherwise() {
+        // Another machine: TLS required, by name or address.
+        assert!(matches!(mode("postgres://hygie:secret@db.internal/hygie"), PgSslMode::Require));
+        assert!(matches!(mode("postgres://hygie@10.0.0.5:5432/hygie"), PgSslMode::Require));
+        assert!(matches!(mode("postgresql://hygie@[2001:db8::5]/hygie"), PgSslMode::Require));
+        assert!(matches!(mode("postgres://hygie@db.internal/hygie?host=db2.internal"), PgSslMode::Require));
+        // This machine: as libpq does by default.
+        for local in [
+            "postgres://root@localhost/postgres?host=/var/run/postgresql",
+            "postgres://hygie@localhost/hygie",
+            "postgres://hygie@127.0.0.1/hygie",
+            "postgres://hygie@[::1]:5433/hygie",
+        ] {
+            assert!(matches!(mode(local), PgSslMode::Prefer), "{local}");
+        }
+        // Said explicitly, in the URL or the environment: kept, either way.
+        assert!(matches!(mode("postgres://hygie@db.internal/hygie?sslmode=verify-full"), PgSslMode::VerifyFull));
+        assert!(matches!(mode("postgres://hygie@db.internal/hygie?sslmode=disable"), PgSslMode::Disable));
+        assert!(matches!(mode("postgres://hygie@localhost/hygie?ssl-mode=require"), PgSslMode::Require));
+        let from_env = pg_options("postgres://hygie@db.internal/hygie", Some("disable")).unwrap();
+        assert!(matches!(from_env.get_ssl_mode(), PgSslMode::Prefer), "with PGSSLMODE set, sqlx applies it");
+    }
+}

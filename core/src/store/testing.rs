@@ -88,6 +88,48 @@ impl Drop for TestDb {
     }
 }
 
+/// Makes every audit append fail, as a full disk or a broken trail would (a trigger refuses the
+/// insert), so tests can show that an action without its record changes nothing.
+pub async fn break_audit(db: &Db) {
+    match db.pool() {
+        Pool::Sqlite(p) => {
+            sqlx::query(
+                "CREATE TRIGGER audit_broken BEFORE INSERT ON audit_log BEGIN SELECT RAISE(ABORT, 'audit unavailable'); END",
+            )
+            .execute(p)
+            .await
+            .expect("break the audit trail");
+        }
+        Pool::Postgres(p) => {
+            sqlx::query(
+                "CREATE OR REPLACE FUNCTION audit_broken() RETURNS trigger AS $$ \
+                 BEGIN RAISE EXCEPTION 'audit unavailable'; END $$ LANGUAGE plpgsql",
+            )
+            .execute(p)
+            .await
+            .expect("break the audit trail");
+            sqlx::query(
+                "CREATE TRIGGER audit_broken BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_broken()",
+            )
+            .execute(p)
+            .await
+            .expect("break the audit trail");
+        }
+    }
+}
+
+/// Undoes [`break_audit`].
+pub async fn repair_audit(db: &Db) {
+    match db.pool() {
+        Pool::Sqlite(p) => {
+            sqlx::query("DROP TRIGGER audit_broken").execute(p).await.expect("repair the audit trail");
+        }
+        Pool::Postgres(p) => {
+            sqlx::query("DROP TRIGGER audit_broken ON audit_log").execute(p).await.expect("repair the audit trail");
+        }
+    }
+}
+
 /// Replaces the database name in a PostgreSQL URL (`postgres://u@h/db?x` → `…/name?x`).
 pub fn with_database(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {

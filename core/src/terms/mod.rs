@@ -143,6 +143,13 @@ pub async fn list(db: &Db) -> Result<Vec<TermsVersion>, StoreError> {
     Ok(rows.into_iter().map(Into::into).collect())
 }
 
+/// The version number of the terms in force, without their text.
+pub async fn current_version(db: &Db) -> Result<Option<String>, StoreError> {
+    Ok(crate::with_pool!(db, p => sqlx::query_scalar(
+        "SELECT version FROM terms_versions ORDER BY seq DESC LIMIT 1")
+        .fetch_optional(p).await?))
+}
+
 pub async fn current(db: &Db) -> Result<Option<TermsVersion>, StoreError> {
     let row: Option<Row> = crate::with_pool!(db, p => sqlx::query_as(
         "SELECT seq, version, published_on, title, body_md FROM terms_versions ORDER BY seq DESC LIMIT 1")

@@ -1,0 +1,122 @@
+//! What Hygie writes to people outside their mailbox: security notices and codes, by email to
+//! the notification address or by SMS. French first, English after, in one message: the
+//! recipient may not have chosen a language yet, and a notice must be understood at once.
+//!
+//! A notice never carries message content, a subject, a sender or a patient's name; a code
+//! never appears in a subject (subjects outlive bodies in the outbox table).
+
+use crate::outbox::{Channel, Outgoing};
+
+fn email(category: &str, to: &str, subject: &str, body: String) -> Outgoing {
+    Outgoing {
+        channel: Channel::Email,
+        category: category.into(),
+        recipient: to.into(),
+        subject: Some(subject.into()),
+        body,
+        reply_to: None,
+    }
+}
+
+/// To the notification address: the account's password was just changed.
+pub fn password_changed(to: &str, address: &str) -> Outgoing {
+    email(
+        "password.changed",
+        to,
+        "Votre mot de passe Hygie a été modifié / Your Hygie password was changed",
+        format!(
+            "Bonjour,\n\nLe mot de passe du compte {address} vient d'être modifié.\n\
+             Si ce n'était pas vous, utilisez « Mot de passe oublié » sur la page de connexion et contactez l'assistance.\n\n\
+             ---\nThe password of {address} was just changed. If it was not you, reset it and contact support.\n"
+        ),
+    )
+}
+
+/// Which contact detail changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Destination {
+    NotificationEmail,
+    Mobile,
+}
+
+/// To the previous notification address: a contact detail of the account was changed, in case
+/// it was not the holder.
+pub fn destination_changed(to: &str, address: &str, what: Destination) -> Outgoing {
+    let (fr, en) = match what {
+        Destination::NotificationEmail => ("L'adresse de notification", "notification address"),
+        Destination::Mobile => ("Le numéro de mobile", "mobile number"),
+    };
+    email(
+        "settings.changed",
+        to,
+        "Modification de votre compte Hygie / Your Hygie account was changed",
+        format!(
+            "Bonjour,\n\n{fr} du compte {address} vient d'être modifié.\nSi ce n'était pas vous, contactez l'assistance \
+             sans attendre.\n\n---\nThe {en} of {address} was just changed. If it was not you, contact support at once.\n"
+        ),
+    )
+}
+
+/// To a new notification address or mobile: the code that proves it reaches the holder.
+pub fn destination_code(what: Destination, to: &str, address: &str, code: &str) -> Outgoing {
+    match what {
+        Destination::NotificationEmail => email(
+            "auth.code",
+            to,
+            "Votre code Hygie / Your Hygie code",
+            format!(
+                "Bonjour,\n\nPour faire de cette adresse l'adresse de notification du compte Hygie {address}, saisissez le \
+                 code {code} (valable 10 minutes).\nSi vous n'êtes pas à l'origine de cette demande, ignorez ce message.\n\n\
+                 ---\nTo make this address the notification address of a Hygie account, enter the code {code} (valid 10 \
+                 minutes).\n"
+            ),
+        ),
+        Destination::Mobile => Outgoing {
+            channel: Channel::Sms,
+            category: "auth.code".into(),
+            recipient: to.into(),
+            subject: None,
+            body: format!(
+                "Hygie : votre code de confirmation de numéro est {code}. Valable 10 minutes. Ne le communiquez à personne."
+            ),
+            reply_to: None,
+        },
+    }
+}
+
+/// To the notification address: a secure message arrived (nothing of it is said).
+pub fn new_mail(to: &str, public_url: &str) -> Outgoing {
+    let link = format!("{}/messagerie", public_url.trim_end_matches('/'));
+    email(
+        "mail.notice",
+        to,
+        "Nouveau message sécurisé / New secure message",
+        format!(
+            "Bonjour,\n\nVous avez reçu un nouveau message dans votre messagerie sécurisée de santé Hygie.\n\
+             Pour le lire, connectez-vous : {link}\n\n\
+             Vous ne recevrez pas d'autre avis pendant 15 minutes. Vous pouvez désactiver ces avis dans « Mon compte ».\n\n\
+             ---\nYou received a new message in your Hygie secure mailbox. Sign in to read it: {link}\n"
+        ),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn notices_are_bilingual_and_codes_stay_out_of_subjects() {
+        let n = password_changed("a@exemple.fr", "jean@hygie.example");
+        assert!(n.body.contains("vient d'être modifié") && n.body.contains("was just changed"));
+        let c = destination_code(Destination::NotificationEmail, "b@exemple.fr", "jean@hygie.example", "123456");
+        assert!(c.body.contains("123456"));
+        assert!(!c.subject.unwrap_or_default().contains("123456"));
+        let sms = destination_code(Destination::Mobile, "+33612345678", "jean@hygie.example", "654321");
+        assert_eq!((sms.channel, sms.subject), (Channel::Sms, None));
+        assert!(sms.body.chars().count() <= 160, "one SMS");
+        let m = new_mail("a@exemple.fr", "https://h.example/");
+        assert!(m.body.contains("https://h.example/messagerie"));
+        let d = destination_changed("old@exemple.fr", "jean@hygie.example", Destination::Mobile);
+        assert!(d.body.contains("numéro de mobile") && d.body.contains("mobile number"));
+    }
+}
