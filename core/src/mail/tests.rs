@@ -1,0 +1,866 @@
+use super::*;
+use crate::accounts;
+use crate::accounts::{AccountRecord, Created};
+use crate::clock::ManualClock;
+use crate::store::testing::TestDb;
+
+async fn holder(db: &Db, clock: &ManualClock, local: &str) -> Holder {
+    let r = AccountRecord {
+        address: format!("{local}@hygie.example"),
+        mailbox_type: "personal".into(),
+        kind: "health".into(),
+        first_name: "Élise".into(),
+        last_name: local.into(),
+        notification_email: format!("{local}@exemple.fr"),
+        ..Default::default()
+    };
+    let Created::New(id) = accounts::create(db, clock, &r).await.unwrap() else { panic!() };
+    accounts::activate(db, id).await.unwrap();
+    Holder::resolve(db, id, crate::auth::holder::Level::Full, None, None).await.unwrap().unwrap()
+}
+
+#[test]
+fn mime_round_trip_keeps_accents_long_lines_and_headers() {
+    let from = Holder {
+        account_id: 1,
+        address: "elise.morel@hygie.example".into(),
+        name: "Élise Morel".into(),
+        level: crate::auth::holder::Level::Full,
+        terms_accepted: true,
+        session: None,
+        ip: None,
+    };
+    let long_line = "compte-rendu ".repeat(120);
+    let d = Draft {
+        to: vec!["paul@hygie.example".into()],
+        cc: vec!["labo@labo.mssante.fr".into()],
+        bcc: vec!["secret@hygie.example".into()],
+        subject: "Résultats d'analyses — Mme Dœuf".into(),
+        body: format!("Bonjour,\nVoici les résultats : glycémie à jeun 0,95 g/L.\n{long_line}\n"),
+        urgent: true,
+        in_reply_to: Some("abc@hygie.example".into()),
+        references: vec!["root@hygie.example".into(), "abc@hygie.example".into()],
+        attachments: vec![
+            attach::Part {
+                name: "Échographie rénale.pdf".into(),
+                content_type: "application/pdf".into(),
+                bytes: (0..=255u8).cycle().take(70_000).collect(),
+            },
+            attach::Part { name: "notes.txt".into(), content_type: "text/plain".into(), bytes: b"a\r\nb".to_vec() },
+        ],
+        upload_ids: Vec::new(),
+        forward_from: None,
+        forward_parts: Vec::new(),
+        replaces_draft: None,
+    };
+    let raw = build(&from, &d, "m1@hygie.example", 1_800_000_000).unwrap();
+    assert!(raw.is_ascii(), "7-bit on the wire");
+    let text = String::from_utf8_lossy(&raw);
+    assert!(!text.contains("secret@"), "no Bcc in the message");
+    assert!(text.lines().all(|l| l.len() <= 998), "RFC 5322 line length");
+    let s = summarise(&raw).unwrap();
+    assert_eq!(s.subject, d.subject);
+    assert_eq!(s.from_addr, "elise.morel@hygie.example");
+    assert_eq!(s.from_name, "Élise Morel");
+    assert_eq!(s.to, ["paul@hygie.example"]);
+    assert_eq!(s.cc, ["labo@labo.mssante.fr"]);
+    assert_eq!(s.message_id, "m1@hygie.example");
+    assert_eq!(s.in_reply_to.as_deref(), Some("abc@hygie.example"));
+    assert_eq!(s.references, ["root@hygie.example", "abc@hygie.example"]);
+    assert!(s.urgent);
+    assert_eq!(s.body_text.trim_end(), d.body.trim_end());
+    assert_eq!(s.attachment_names, ["Échographie rénale.pdf", "notes.txt"]);
+    let parsed = MessageParser::default().parse(&raw).unwrap();
+    let bytes: Vec<Vec<u8>> = parsed.attachments().map(|a| a.contents().to_vec()).collect();
+    assert_eq!(bytes, [d.attachments[0].bytes.clone(), d.attachments[1].bytes.clone()], "bytes unchanged");
+}
+
+#[test]
+fn received_attachment_names_are_shown_without_bidi_controls() {
+    // "facture<RLO>fdp.exe" would read "factureexe.pdf" in a mail client.
+    let raw = "From: a@labo.example\r\nTo: b@hygie.example\r\nSubject: Facture\r\nMIME-Version: 1.0\r\n\
+               Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\n\
+               Ci-joint.\r\n--b\r\nContent-Type: application/octet-stream\r\n\
+               Content-Disposition: attachment; filename*=UTF-8''facture%E2%80%AEfdp.exe\r\n\
+               Content-Transfer-Encoding: base64\r\n\r\nTVo=\r\n--b--\r\n";
+    let s = summarise(raw.as_bytes()).unwrap();
+    assert_eq!(s.attachment_names, ["facturefdp.exe"]);
+}
+
+#[test]
+fn search_operators_in_french_and_english() {
+    let q = SearchQuery::parse(
+        "Glycémie de:durand à:labo objet:résultats pj: non-lu: from:x to:y is:unread has:attachment",
+    );
+    assert_eq!(q.words, ["glycémie"]);
+    assert_eq!(q.from, ["durand", "x"]);
+    assert_eq!(q.to, ["labo", "y"]);
+    assert_eq!(q.subject, ["résultats"]);
+    assert!(q.has_attachment && q.unread);
+    assert!(SearchQuery::parse("   ").is_empty());
+    let d = SearchQuery::parse("bilan après:2026-10-01 avant:15/10/2026");
+    assert_eq!(d.words, ["bilan"]);
+    assert_eq!(d.after_ms, Some(1_790_812_800_000), "2026-10-01T00:00:00Z");
+    assert_eq!(d.before_ms.zip(d.after_ms).map(|(b, a)| b - a), Some(14 * 86_400_000));
+    assert_eq!(SearchQuery::parse("after:1/2/2027").after_ms, Some(1_801_440_000_000), "1 February 2027");
+    let nonsense = SearchQuery::parse("avant:hier après:2026-13-01");
+    assert_eq!((nonsense.before_ms, nonsense.after_ms), (None, None));
+    assert_eq!(nonsense.words, ["avant:hier", "après:2026-13-01"], "kept as words, not lost");
+}
+
+#[test]
+fn snippets_are_one_short_line_without_quotes() {
+    assert_eq!(snippet("Bonjour,\n\n> ancien message\nVoici   la suite."), "Bonjour, Voici la suite.");
+    assert_eq!(snippet(&"é".repeat(500)).chars().count(), 140);
+}
+
+#[tokio::test]
+async fn local_delivery_is_atomic_scoped_and_keeps_bcc_private() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(1_800_000_000_000);
+        let domains = vec!["hygie.example".to_string()];
+        let (a, b, c) = (
+            holder(&t.db, &clock, "alice").await,
+            holder(&t.db, &clock, "bruno").await,
+            holder(&t.db, &clock, "chloe").await,
+        );
+        let d = Draft {
+            to: vec![b.address.clone()],
+            bcc: vec![c.address.clone()],
+            subject: "Patient commun".into(),
+            body: "Pouvez-vous le voir demain ?".into(),
+            ..Default::default()
+        };
+        let sent =
+            send(&t.db, &clock, &a, &d, &domains, "https://h.example", &attach::Limits::default()).await.unwrap();
+        assert_eq!(sent.delivered.len(), 2);
+        let (inbox, total) = list(&t.db, &clock, &b, "inbox", 0, 50, false).await.unwrap();
+        assert_eq!((inbox.len(), total), (1, 1));
+        assert!(inbox[0].unread);
+        assert_eq!(inbox[0].subject, "Patient commun");
+        let opened = open(&t.db, &clock, &b, inbox[0].id).await.unwrap().unwrap();
+        assert_eq!(opened.bcc_addrs, "", "Bcc is not disclosed to recipients");
+        assert_eq!(opened.body_text.trim_end(), "Pouvez-vous le voir demain ?");
+        assert!(!list(&t.db, &clock, &b, "inbox", 0, 50, false).await.unwrap().0[0].unread, "read once opened");
+        let mine = open(&t.db, &clock, &a, sent.sent_id).await.unwrap().unwrap();
+        assert_eq!(mine.folder_role, "sent");
+        assert_eq!(mine.bcc_addrs, c.address);
+        // Another account's id is not found.
+        assert!(open(&t.db, &clock, &a, inbox[0].id).await.unwrap().is_none());
+
+        // Refusals name the address and deliver nothing.
+        crate::trust_space::replace(&t.db, &clock, &["labo.mssante.fr".into()]).await.unwrap();
+        for (to, expect) in [("x@gmail.com", "outside"), ("nobody@hygie.example", "unknown")] {
+            let d2 = Draft { to: vec![b.address.clone(), to.into()], subject: "x".into(), ..Default::default() };
+            let err = send(&t.db, &clock, &a, &d2, &domains, "https://h.example", &attach::Limits::default())
+                .await
+                .unwrap_err();
+            match (expect, err) {
+                ("outside", SendError::OutsideTrustSpace(x)) | ("unknown", SendError::UnknownMailbox(x)) => {
+                    assert_eq!(x, to)
+                }
+                (e, other) => panic!("{e}: {other:?}"),
+            }
+        }
+        assert_eq!(list(&t.db, &clock, &b, "inbox", 0, 50, false).await.unwrap().1, 1, "nothing more delivered");
+
+        // Bruno and Chloé were told once; within 15 minutes, not again; after, again.
+        let notices = |db: Db| async move {
+            let v: Vec<String> = crate::with_pool!(&db, p => sqlx::query_scalar(
+                "SELECT recipient FROM outbox WHERE category = 'mail.notice' ORDER BY id").fetch_all(p).await.unwrap());
+            v
+        };
+        assert_eq!(notices(t.db.clone()).await, ["bruno@exemple.fr", "chloe@exemple.fr"]);
+        clock.advance_ms(14 * 60_000);
+        send(&t.db, &clock, &a, &d, &domains, "https://h.example", &attach::Limits::default()).await.unwrap();
+        assert_eq!(notices(t.db.clone()).await.len(), 2);
+        clock.advance_ms(60_000);
+        accounts::set_preferences(
+            &t.db,
+            c.account_id,
+            accounts::Preferences { notify_new_mail: false, liste_rouge: false, publish_phone: false, no_paper: false },
+        )
+        .await
+        .unwrap();
+        send(&t.db, &clock, &a, &d, &domains, "https://h.example", &attach::Limits::default()).await.unwrap();
+        assert_eq!(
+            notices(t.db.clone()).await,
+            ["bruno@exemple.fr", "chloe@exemple.fr", "bruno@exemple.fr"],
+            "Chloé turned them off"
+        );
+        // Search: words (prefix), operators, scoped to the account.
+        let found = |q: &str, who: i64| {
+            let (db, clock) = (t.db.clone(), clock.clone());
+            let q = SearchQuery::parse(q);
+            async move { search(&db, &clock, who, &q, None, 50).await.unwrap().len() }
+        };
+        assert!(found("demain", b.account_id).await >= 1);
+        assert!(found("pouv", b.account_id).await >= 1, "prefix");
+        assert!(found("de:alice", b.account_id).await >= 1);
+        assert_eq!(found("de:bruno", b.account_id).await, 0);
+        assert!(found("objet:patient", b.account_id).await >= 1);
+        assert_eq!(found("pj:", b.account_id).await, 0);
+        assert_eq!(found("introuvable", b.account_id).await, 0);
+        assert_eq!(found("demain", holder(&t.db, &clock, "dora").await.account_id).await, 0, "another mailbox");
+        // The holder's token in the index is no word of the messages.
+        assert_eq!(found(&format!("a{}", b.account_id), b.account_id).await, 0, "the owner column is not searched");
+        assert!(found("demain à:bruno", a.account_id).await >= 1, "the sender finds it in Sent");
+        let today = time::OffsetDateTime::from_unix_timestamp(clock.now_ms() / 1000).unwrap().date();
+        let (y, m, d) = (today.year(), today.month() as u8, today.day());
+        assert!(found(&format!("demain après:{y}-{m:02}-{d:02}"), b.account_id).await >= 1);
+        assert_eq!(found(&format!("demain avant:{d:02}/{m:02}/{y}"), b.account_id).await, 0, "dates");
+
+        // Import: stored as they are, searchable, attachments named, unparsable skipped.
+        let mbox_msg = |n: usize| {
+            Imported {
+            raw: format!(
+                "From: Laboratoire <resultats@labo.mssante.fr>\r\nTo: bruno@hygie.example\r\nSubject: Bilan n°{n}\r\n\
+                 Date: Mon, 2 Nov 2026 10:0{n}:00 +0100\r\nMessage-ID: <imp{n}@labo>\r\nMIME-Version: 1.0\r\n\
+                 Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+                 Hémoglobine glyquée {n}\r\n--b\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; \
+                 filename=\"bilan-{n}.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\nJVBERi0=\r\n--b--\r\n"
+            ).into_bytes(),
+            date_ms: None,
+            unread: n % 2 == 0,
+        }
+        };
+        let batch: Vec<Imported> = (1..=3).map(mbox_msg).collect();
+        assert_eq!(import_batch(&t.db, &clock, b.account_id, "archive", &batch).await.unwrap(), 3);
+        assert_eq!(import_batch(&t.db, &clock, b.account_id, "archive", &batch).await.unwrap(), 0, "idempotent");
+        let (arch, _) = list(&t.db, &clock, &b, "archive", 0, 50, false).await.unwrap();
+        assert_eq!(arch.len(), 3);
+        assert_eq!(arch[0].subject, "Bilan n°3", "by the Date header");
+        assert!(arch.iter().all(|m| m.has_attachments));
+        assert_eq!(found("pj: glyquée", b.account_id).await, 3);
+        assert_eq!(found("bilan-2", b.account_id).await, 1, "attachment names are searched");
+        let opened = open(&t.db, &clock, &b, arch[0].id).await.unwrap().unwrap();
+        assert_eq!(opened.attachment_names, ["bilan-3.pdf"]);
+        let pdf = attachment(&t.db, b.account_id, arch[0].id, 0).await.unwrap().unwrap();
+        assert_eq!(
+            (pdf.name.as_str(), pdf.content_type.as_str(), &pdf.bytes[..]),
+            ("bilan-3.pdf", "application/pdf", &b"%PDF-"[..])
+        );
+        assert!(attachment(&t.db, a.account_id, arch[0].id, 0).await.unwrap().is_none(), "not another's");
+        assert!(attachment(&t.db, b.account_id, arch[0].id, 1).await.unwrap().is_none());
+        // An HTML mail opens sanitised.
+        let hostile = Imported {
+            raw: b"From: x@labo.mssante.fr\r\nTo: bruno@hygie.example\r\nSubject: html\r\nMIME-Version: 1.0\r\n\
+                   Content-Type: text/html; charset=utf-8\r\n\r\n<p>Bonjour</p><script>alert(1)</script>\
+                   <img src=\"https://traceur.example/p.gif\"><svg><animate/></svg>\r\n"
+                .to_vec(),
+            date_ms: None,
+            unread: true,
+        };
+        assert_eq!(import_batch(&t.db, &clock, b.account_id, "archive", &[hostile]).await.unwrap(), 1);
+        let html_id = list(&t.db, &clock, &b, "archive", 0, 50, false)
+            .await
+            .unwrap()
+            .0
+            .iter()
+            .find(|m| m.subject == "html")
+            .unwrap()
+            .id;
+        let h = open(&t.db, &clock, &b, html_id).await.unwrap().unwrap().body_html.unwrap();
+        assert!(
+            h.contains("<p>Bonjour</p>") && !h.contains("script") && !h.contains("traceur") && !h.contains("svg"),
+            "{h}"
+        );
+        apply(&t.db, &clock, &b, &[html_id], Action::Trash).await.unwrap();
+        apply(&t.db, &clock, &b, &arch.iter().map(|m| m.id).collect::<Vec<_>>(), Action::Trash).await.unwrap();
+        empty_trash(&t.db, &clock, &b).await.unwrap();
+
+        // Managing: read state, flag, archive, trash and restore, delete for good; scoped.
+        let m = list(&t.db, &clock, &b, "inbox", 0, 50, false).await.unwrap().0[0].id;
+        assert_eq!(apply(&t.db, &clock, &a, &[m], Action::Trash).await.unwrap(), 0, "not another's");
+        assert_eq!(apply(&t.db, &clock, &b, &[m], Action::MarkUnread).await.unwrap(), 1);
+        assert!(list(&t.db, &clock, &b, "inbox", 0, 50, false).await.unwrap().0[0].unread);
+        apply(&t.db, &clock, &b, &[m], Action::Flag).await.unwrap();
+        assert!(list(&t.db, &clock, &b, "inbox", 0, 50, false).await.unwrap().0[0].flagged);
+        apply(&t.db, &clock, &b, &[m], Action::MoveTo("archive")).await.unwrap();
+        assert_eq!(list(&t.db, &clock, &b, "archive", 0, 50, false).await.unwrap().1, 1);
+        assert_eq!(apply(&t.db, &clock, &b, &[m], Action::DeleteForever).await.unwrap(), 0, "only from the Trash");
+        apply(&t.db, &clock, &b, &[m], Action::Trash).await.unwrap();
+        assert_eq!(list(&t.db, &clock, &b, "trash", 0, 50, false).await.unwrap().1, 1);
+        assert_eq!(apply(&t.db, &clock, &b, &[m], Action::Restore).await.unwrap(), 1);
+        assert_eq!(list(&t.db, &clock, &b, "archive", 0, 50, false).await.unwrap().1, 1, "back where it was");
+        apply(&t.db, &clock, &b, &[m], Action::Trash).await.unwrap();
+        assert_eq!(apply(&t.db, &clock, &b, &[m], Action::DeleteForever).await.unwrap(), 1);
+        assert!(open(&t.db, &clock, &b, m).await.unwrap().is_none());
+        apply(
+            &t.db,
+            &clock,
+            &c,
+            &[list(&t.db, &clock, &c, "inbox", 0, 50, false).await.unwrap().0[0].id],
+            Action::Trash,
+        )
+        .await
+        .unwrap();
+        assert_eq!(empty_trash(&t.db, &clock, &c).await.unwrap(), 1);
+
+        let f = folders(&t.db, &clock, b.account_id).await.unwrap();
+        assert_eq!(
+            f.iter().map(|f| f.role.as_str()).collect::<Vec<_>>(),
+            ["inbox", "sent", "drafts", "archive", "trash"]
+        );
+    }
+}
+
+#[tokio::test]
+async fn remote_recipients_are_queued_with_the_sent_copy_and_failures_come_back() {
+    use crate::outbox::{self, DevOutbox, EmailTransport, MssTransport, RetryPolicy, SmsTransport, Transport};
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(1_800_000_000_000);
+        let domains = vec!["hygie.example".to_string()];
+        let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
+        crate::trust_space::replace(&t.db, &clock, &["labo.mssante.fr".into()]).await.unwrap();
+        let d = Draft {
+            to: vec![b.address.clone(), "y@labo.mssante.fr".into()],
+            bcc: vec!["z@labo.mssante.fr".into()],
+            subject: "Résultats d'analyse".into(),
+            body: "Voir ci-dessous, œdème résolu.".into(),
+            ..Default::default()
+        };
+        let sent =
+            send(&t.db, &clock, &a, &d, &domains, "https://h.example", &attach::Limits::default()).await.unwrap();
+        assert_eq!(sent.delivered.len(), 1, "Bruno is here");
+        assert_eq!(sent.queued, ["y@labo.mssante.fr", "z@labo.mssante.fr"]);
+        let status = remote_deliveries(&t.db, a.account_id, sent.sent_id).await.unwrap();
+        assert_eq!(status.iter().map(|s| s.status.as_str()).collect::<Vec<_>>(), ["pending", "pending"]);
+        assert!(remote_deliveries(&t.db, b.account_id, sent.sent_id).await.unwrap().is_empty(), "scoped by account");
+
+        // Delivered through the development transport: the raw message, Bcc not in it.
+        let dir = std::env::temp_dir().join(format!("hygie-mss-{}", crate::random_hex(6)));
+        let policy = RetryPolicy::default();
+        let dev = Transport::dev(&dir);
+        assert_eq!(outbox::run_once(&t.db, &clock, &policy, &dev, 10).await.unwrap().sent, 3, "2 + Bruno's notice");
+        let files = DevOutbox::new(&dir).list().unwrap();
+        let mss: Vec<_> = files.iter().filter(|e| e.channel == "mss").collect();
+        assert_eq!(mss.len(), 2);
+        let parsed = summarise(mss[0].body.as_bytes()).unwrap();
+        assert_eq!(parsed.subject, "Résultats d'analyse");
+        assert_eq!(parsed.body_text.trim_end(), "Voir ci-dessous, œdème résolu.");
+        assert!(!mss[0].body.to_lowercase().contains("z@labo"), "Bcc is not written into the message");
+        let status = remote_deliveries(&t.db, a.account_id, sent.sent_id).await.unwrap();
+        assert!(status.iter().all(|s| s.status == "sent" && s.sent_ms.is_some()));
+        let _ = std::fs::remove_dir_all(&dir);
+
+        // An operator that cannot be reached: retried, then given up after the expiry, and
+        // the sender finds a report in their Inbox, in the conversation of the original.
+        let unreachable = Transport {
+            email: EmailTransport::Dev(DevOutbox::new(&dir)),
+            sms: SmsTransport::Disabled,
+            mss: MssTransport::Relay(
+                outbox::smtp_mailer(
+                    "127.0.0.1",
+                    9,
+                    outbox::SmtpSecurity::None,
+                    None,
+                    None,
+                    std::time::Duration::from_secs(2),
+                )
+                .unwrap(),
+            ),
+        };
+        let policy = RetryPolicy { base_ms: 1_000, max_ms: 60_000, mss_expiry_ms: 3_600_000, ..RetryPolicy::default() };
+        let d2 = Draft { to: vec!["y@labo.mssante.fr".into()], subject: "Relance".into(), ..Default::default() };
+        let second =
+            send(&t.db, &clock, &a, &d2, &domains, "https://h.example", &attach::Limits::default()).await.unwrap();
+        assert_eq!(outbox::run_once(&t.db, &clock, &policy, &unreachable, 10).await.unwrap().retried, 1);
+        assert_eq!(list(&t.db, &clock, &a, "inbox", 0, 50, false).await.unwrap().1, 0, "no report while retrying");
+        clock.advance_ms(3_600_000);
+        assert_eq!(outbox::run_once(&t.db, &clock, &policy, &unreachable, 10).await.unwrap().failed, 1);
+        let (inbox, _) = list(&t.db, &clock, &a, "inbox", 0, 50, false).await.unwrap();
+        assert_eq!(inbox.len(), 1);
+        assert_eq!(inbox[0].subject, "Non remis / Undelivered: Relance");
+        assert!(inbox[0].unread);
+        let report = open(&t.db, &clock, &a, inbox[0].id).await.unwrap().unwrap();
+        assert!(report.body_text.contains("y@labo.mssante.fr"));
+        let original = open(&t.db, &clock, &a, second.sent_id).await.unwrap().unwrap();
+        assert_eq!(report.thread_id, original.thread_id);
+        assert_eq!(remote_deliveries(&t.db, a.account_id, second.sent_id).await.unwrap()[0].status, "failed");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+#[tokio::test]
+async fn attachments_travel_with_the_message_within_the_size_limit_and_quota() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(1_800_000_000_000);
+        let domains = vec!["hygie.example".to_string()];
+        let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
+        let pdf = b"%PDF-1.4 compte rendu".to_vec();
+        let up =
+            attach::store_upload(&t.db, &clock, &a, "Compte rendu été.pdf", "application/pdf", &pdf).await.unwrap();
+        assert_eq!((up.name.as_str(), up.size), ("Compte rendu été.pdf", pdf.len() as i64));
+        assert!(attach::uploads(&t.db, b.account_id, &[up.id]).await.unwrap().is_empty(), "another account's upload");
+        // The verb gathers the upload itself.
+        let d = Draft {
+            to: vec![b.address.clone()],
+            subject: "CR".into(),
+            body: "Ci-joint.".into(),
+            upload_ids: vec![up.id],
+            ..Default::default()
+        };
+        let limits = attach::Limits::default();
+        let sent = send(&t.db, &clock, &a, &d, &domains, "https://h.example", &limits).await.unwrap();
+        assert!(attach::uploads(&t.db, a.account_id, &[up.id]).await.unwrap().is_empty(), "the upload left with it");
+        let got = open(&t.db, &clock, &b, sent.delivered[0]).await.unwrap().unwrap();
+        assert_eq!(got.attachment_names, ["Compte rendu été.pdf"]);
+        let file = attachment(&t.db, b.account_id, sent.delivered[0], 0).await.unwrap().unwrap();
+        assert_eq!((file.content_type.as_str(), file.bytes), ("application/pdf", pdf.clone()));
+        let (inbox, _) = list(&t.db, &clock, &b, "inbox", 0, 10, false).await.unwrap();
+        assert!(inbox[0].has_attachments);
+        let found = search(&t.db, &clock, b.account_id, &SearchQuery::parse("rendu pj:"), None, 10).await.unwrap();
+        assert_eq!(found.len(), 1, "attachment names are searchable");
+
+        // Over the per-message limit: refused, nothing stored.
+        let small = attach::Limits { max_message_bytes: 1_000, quota_bytes: 1_000_000 };
+        let big = Draft {
+            to: vec![b.address.clone()],
+            attachments: vec![attach::Part {
+                name: "scanner.dcm".into(),
+                content_type: "application/dicom".into(),
+                bytes: vec![7; 1_001],
+            }],
+            ..Default::default()
+        };
+        assert!(matches!(
+            send(&t.db, &clock, &a, &big, &domains, "https://h.example", &small).await,
+            Err(SendError::TooLarge { max_bytes: 1_000 })
+        ));
+        // Quotas: the sender's own, then a full recipient.
+        let used_a = attach::usage(&t.db, a.account_id).await.unwrap();
+        let used_b = attach::usage(&t.db, b.account_id).await.unwrap();
+        assert!(used_a > pdf.len() as i64 && used_b > pdf.len() as i64);
+        let tight = attach::Limits { max_message_bytes: 1_000_000, quota_bytes: used_a + 10 };
+        let note = Draft { to: vec![b.address.clone()], body: "x".into(), ..Default::default() };
+        assert!(matches!(
+            send(&t.db, &clock, &a, &note, &domains, "https://h.example", &tight).await,
+            Err(SendError::QuotaExceeded { .. })
+        ));
+        let c = holder(&t.db, &clock, "chloe").await;
+        let tight = attach::Limits { max_message_bytes: 1_000_000, quota_bytes: used_b + 10 };
+        match send(&t.db, &clock, &c, &note, &domains, "https://h.example", &tight).await {
+            Err(SendError::MailboxFull(x)) => assert_eq!(x, b.address),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(attach::usage(&t.db, b.account_id).await.unwrap(), used_b, "nothing delivered");
+
+        // Uploads never sent are deleted after a day.
+        attach::store_upload(&t.db, &clock, &a, "oubli.txt", "text/plain", b"x").await.unwrap();
+        assert_eq!(attach::purge_uploads(&t.db, &clock).await.unwrap(), 0);
+        clock.advance_ms(attach::UPLOAD_TTL_MS + 1);
+        assert_eq!(attach::purge_uploads(&t.db, &clock).await.unwrap(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_reply_joins_its_conversation() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(1_800_000_000_000);
+        let domains = vec!["hygie.example".to_string()];
+        let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
+        let limits = attach::Limits::default();
+        let first = Draft { to: vec![b.address.clone()], subject: "Suivi".into(), ..Default::default() };
+        let sent = send(&t.db, &clock, &a, &first, &domains, "https://h.example", &limits).await.unwrap();
+        let received = open(&t.db, &clock, &b, sent.delivered[0]).await.unwrap().unwrap();
+        clock.advance_ms(60_000);
+        let reply = Draft {
+            to: vec![a.address.clone()],
+            subject: "RE: Suivi".into(),
+            body: "Entendu.".into(),
+            in_reply_to: Some(received.message_id.clone()),
+            references: vec![received.message_id.clone()],
+            ..Default::default()
+        };
+        let answered = send(&t.db, &clock, &b, &reply, &domains, "https://h.example", &limits).await.unwrap();
+        let mine = open(&t.db, &clock, &a, answered.delivered[0]).await.unwrap().unwrap();
+        let conv = thread(&t.db, a.account_id, &mine.thread_id).await.unwrap();
+        assert_eq!(
+            conv.iter().map(|c| (c.id, c.role.as_str())).collect::<Vec<_>>(),
+            [(sent.sent_id, "sent"), (answered.delivered[0], "inbox")]
+        );
+        let (inbox, _) = list(&t.db, &clock, &a, "inbox", 0, 10, false).await.unwrap();
+        assert_eq!(inbox[0].thread_count, 2);
+        // Not another account's conversation, and not what is in the Trash.
+        assert!(thread(&t.db, b.account_id, &mine.thread_id).await.unwrap().iter().all(|c| c.id != sent.sent_id));
+        apply(&t.db, &clock, &a, &[sent.sent_id], Action::Trash).await.unwrap();
+        assert_eq!(thread(&t.db, a.account_id, &mine.thread_id).await.unwrap().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn folded_lists_show_one_line_per_conversation() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(1_800_000_000_000);
+        let domains = vec!["hygie.example".to_string()];
+        let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
+        let limits = attach::Limits::default();
+        // Three messages of one conversation, and one on its own in between.
+        let mut refs: Vec<String> = Vec::new();
+        let mut delivered = Vec::new();
+        for (n, subject) in ["Suivi", "Autre sujet", "RE: Suivi", "RE: Suivi"].iter().enumerate() {
+            let alone = n == 1;
+            let d = Draft {
+                to: vec![b.address.clone()],
+                subject: subject.to_string(),
+                in_reply_to: if alone { None } else { refs.last().cloned() },
+                references: if alone { Vec::new() } else { refs.clone() },
+                ..Default::default()
+            };
+            let sent = send(&t.db, &clock, &a, &d, &domains, "https://h.example", &limits).await.unwrap();
+            let got = open(&t.db, &clock, &a, sent.sent_id).await.unwrap().unwrap();
+            if !alone {
+                refs.push(got.message_id);
+            }
+            delivered.push(sent.delivered[0]);
+            clock.advance_ms(60_000);
+        }
+        let (first, other, _, newest) = (delivered[0], delivered[1], delivered[2], delivered[3]);
+        // Bruno reads the newest: the older two stay unread.
+        open(&t.db, &clock, &b, newest).await.unwrap();
+
+        let (flat, total) = list(&t.db, &clock, &b, "inbox", 0, 50, false).await.unwrap();
+        assert_eq!((flat.len(), total), (4, 4));
+        assert!(flat.iter().all(|l| l.folded_ids.is_empty()));
+
+        let (lines, total) = list(&t.db, &clock, &b, "inbox", 0, 50, true).await.unwrap();
+        assert_eq!(total, 2, "two conversations");
+        assert_eq!(lines.iter().map(|l| l.id).collect::<Vec<_>>(), [newest, other]);
+        assert_eq!(lines[0].folded_ids, [newest, delivered[2], first], "newest first");
+        assert!(lines[0].unread, "unread while any message of it is");
+        assert_eq!(lines[0].first_unread, Some(first), "the oldest unread opens first");
+        assert_eq!(lines[0].thread_count, 3);
+        assert_eq!((lines[1].folded_ids.clone(), lines[1].first_unread), (vec![other], Some(other)));
+
+        // Pages count conversations.
+        let (second, _) = list(&t.db, &clock, &b, "inbox", 1, 1, true).await.unwrap();
+        assert_eq!(second.iter().map(|l| l.id).collect::<Vec<_>>(), [other]);
+
+        // A message moved away leaves the conversation's line in this folder.
+        apply(&t.db, &clock, &b, &[newest], Action::MoveTo("archive")).await.unwrap();
+        let (lines, _) = list(&t.db, &clock, &b, "inbox", 0, 50, true).await.unwrap();
+        assert_eq!(lines[0].folded_ids, [delivered[2], first]);
+        let (archived, total) = list(&t.db, &clock, &b, "archive", 0, 50, true).await.unwrap();
+        assert_eq!((archived[0].folded_ids.clone(), total), (vec![newest], 1));
+        assert!(!archived[0].unread);
+
+        // Alice's Sent folds the same way, on her own copies.
+        let (sent, total) = list(&t.db, &clock, &a, "sent", 0, 50, true).await.unwrap();
+        assert_eq!((sent.len(), total, sent[0].folded_ids.len()), (2, 2, 3));
+        assert!(sent[0].folded_ids.iter().all(|id| !delivered.contains(id)));
+
+        // The holder's choice, folded by default.
+        assert!(folds_threads(&t.db, b.account_id).await.unwrap());
+        set_folds_threads(&t.db, &clock, &b, false).await.unwrap();
+        assert!(!folds_threads(&t.db, b.account_id).await.unwrap());
+        assert!(folds_threads(&t.db, a.account_id).await.unwrap(), "one holder's choice only");
+    }
+}
+
+#[tokio::test]
+async fn two_processes_import_at_once_without_locking_each_other_out() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(1_800_000_000_000);
+        let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
+        // A second pool on the same database: the server and `hygie mail import` side by side.
+        let other = Db::connect(&t.url, crate::audit::AuditKey::for_tests()).await.unwrap();
+        let run = |db: Db, account: i64, tag: &'static str| {
+            let clock = clock.clone();
+            tokio::spawn(async move {
+                for batch in 0..25 {
+                    let messages: Vec<Imported> = (0..4)
+                        .map(|n| Imported {
+                            raw: format!(
+                                "From: Labo <r@labo.mssante.fr>\r\nSubject: {tag} {batch}-{n}\r\n\
+                                 Message-ID: <{tag}-{batch}-{n}@labo.mssante.fr>\r\n\r\nBilan.\r\n"
+                            )
+                            .into_bytes(),
+                            date_ms: None,
+                            unread: true,
+                        })
+                        .collect();
+                    import_batch(&db, &clock, account, "inbox", &messages).await?;
+                }
+                Ok::<_, StoreError>(())
+            })
+        };
+        let (x, y) = tokio::join!(run(t.db.clone(), a.account_id, "a"), run(other, b.account_id, "b"));
+        x.unwrap().unwrap();
+        y.unwrap().unwrap();
+        assert_eq!(list(&t.db, &clock, &a, "inbox", 0, 10, false).await.unwrap().1, 100);
+        assert_eq!(list(&t.db, &clock, &b, "inbox", 0, 10, false).await.unwrap().1, 100);
+    }
+}
+
+#[tokio::test]
+async fn drafts_are_saved_in_place_with_their_files_and_leave_when_sent() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(1_800_000_000_000);
+        let domains = vec!["hygie.example".to_string()];
+        let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
+        let limits = attach::Limits::default();
+        let typed = drafts::Typed { to: "bruno@, pas fini".into(), ..Default::default() };
+        let up =
+            attach::store_upload(&t.db, &clock, &a, "photo plaie.jpg", "image/jpeg", b"\xff\xd8jpeg").await.unwrap();
+        let d = Draft {
+            subject: "Pansement".into(),
+            body: "Plaie propre, à revoir".into(),
+            upload_ids: vec![up.id],
+            ..Default::default()
+        };
+        let first = drafts::save(&t.db, &clock, &a, None, &d, &typed, &limits).await.unwrap();
+        assert_eq!(first.attachment_names, ["photo plaie.jpg"]);
+        assert!(
+            attach::uploads(&t.db, a.account_id, &[up.id]).await.unwrap().is_empty(),
+            "the upload is in the draft now"
+        );
+        // Saved again (more text, the file kept from the draft itself): same id, one draft.
+        let kept = attachment(&t.db, a.account_id, first.id, 0).await.unwrap().unwrap();
+        let d2 = Draft {
+            body: "Plaie propre, à revoir jeudi".into(),
+            subject: "Pansement".into(),
+            attachments: vec![attach::Part { name: kept.name, content_type: kept.content_type, bytes: kept.bytes }],
+            ..Default::default()
+        };
+        let typed2 = drafts::Typed { to: b.address.clone(), ..Default::default() };
+        let second = drafts::save(&t.db, &clock, &a, Some(first.id), &d2, &typed2, &limits).await.unwrap();
+        assert_eq!(second.id, first.id);
+        let (list_drafts, total) = list(&t.db, &clock, &a, "drafts", 0, 10, false).await.unwrap();
+        assert_eq!(total, 1);
+        assert_eq!(list_drafts[0].to_addrs, b.address);
+        let reopened = open(&t.db, &clock, &a, first.id).await.unwrap().unwrap();
+        assert_eq!(reopened.body_text.trim_end(), "Plaie propre, à revoir jeudi");
+        assert_eq!(reopened.attachment_names, ["photo plaie.jpg"]);
+        let found =
+            search(&t.db, &clock, a.account_id, &SearchQuery::parse("jeudi"), Some("drafts"), 10).await.unwrap();
+        assert_eq!(found.len(), 1, "the index follows the latest text");
+        assert!(search(&t.db, &clock, b.account_id, &SearchQuery::parse("jeudi"), None, 10).await.unwrap().is_empty());
+        // Another account cannot overwrite it, nor learn that it exists.
+        assert!(matches!(
+            drafts::save(&t.db, &clock, &b, Some(first.id), &d2, &typed2, &limits).await,
+            Err(SendError::DraftGone)
+        ));
+        assert_eq!(list(&t.db, &clock, &b, "drafts", 0, 10, false).await.unwrap().1, 0);
+
+        // Sent: the draft leaves the Drafts folder in the same transaction.
+        let out = Draft {
+            to: vec![b.address.clone()],
+            subject: "Pansement".into(),
+            body: reopened.body_text.clone(),
+            replaces_draft: Some(first.id),
+            ..Default::default()
+        };
+        send(&t.db, &clock, &a, &out, &domains, "https://h.example", &limits).await.unwrap();
+        assert_eq!(list(&t.db, &clock, &a, "drafts", 0, 10, false).await.unwrap().1, 0);
+        // A save that arrives after the sending (a late autosave) does not bring it back.
+        assert!(matches!(
+            drafts::save(&t.db, &clock, &a, Some(first.id), &d2, &typed2, &limits).await,
+            Err(SendError::DraftGone)
+        ));
+        assert_eq!(list(&t.db, &clock, &a, "drafts", 0, 10, false).await.unwrap().1, 0);
+        assert!(search(&t.db, &clock, a.account_id, &SearchQuery::parse("jeudi"), Some("drafts"), 10)
+            .await
+            .unwrap()
+            .is_empty());
+    }
+}
+
+#[tokio::test]
+async fn own_folders_nest_rename_take_messages_and_go_to_the_trash() {
+    use folders::FolderError;
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(1_800_000_000_000);
+        let domains = vec!["hygie.example".to_string()];
+        let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
+        let patients = folders::create(&t.db, &clock, &b, "  Patients  ", None).await.unwrap();
+        let dupont = folders::create(&t.db, &clock, &b, "Famille Dupont", Some(patients)).await.unwrap();
+        let y2026 = folders::create(&t.db, &clock, &b, "2026", Some(dupont)).await.unwrap();
+        assert!(matches!(folders::create(&t.db, &clock, &b, "trop", Some(y2026)).await, Err(FolderError::TooDeep)));
+        assert!(matches!(folders::create(&t.db, &clock, &b, "patients", None).await, Err(FolderError::Duplicate)));
+        assert!(matches!(folders::create(&t.db, &clock, &b, "a/b", None).await, Err(FolderError::InvalidName)));
+        assert!(matches!(folders::create(&t.db, &clock, &a, "x", Some(patients)).await, Err(FolderError::NotFound)));
+        assert!(matches!(folders::nest(&t.db, b.account_id, patients, Some(y2026)).await, Err(FolderError::Cycle)));
+        folders::rename(&t.db, &clock, &b, dupont, "Famille Dupond").await.unwrap();
+        assert!(matches!(folders::rename(&t.db, &clock, &a, dupont, "volé").await, Err(FolderError::NotFound)));
+        let inbox_id = folder_id(&t.db, &clock, b.account_id, "inbox").await.unwrap();
+        assert!(folders::rename(&t.db, &clock, &b, inbox_id, "Autre").await.is_err(), "standard folders stay");
+        let rows = folders(&t.db, &clock, b.account_id).await.unwrap();
+        let d = rows.iter().find(|f| f.id == dupont).unwrap();
+        assert_eq!((d.name.as_str(), d.parent_id), ("Famille Dupond", Some(patients)));
+
+        // A message moves in; the folder lists it; another account cannot move into it.
+        let d1 = Draft { to: vec![b.address.clone()], subject: "Dossier".into(), ..Default::default() };
+        let sent =
+            send(&t.db, &clock, &a, &d1, &domains, "https://h.example", &attach::Limits::default()).await.unwrap();
+        let m = sent.delivered[0];
+        let key = format!("d{dupont}");
+        assert_eq!(Action::parse(&format!("move:{key}")), Some(Action::MoveToFolder(dupont)));
+        assert_eq!(apply(&t.db, &clock, &a, &[sent.sent_id], Action::MoveToFolder(dupont)).await.unwrap(), 0);
+        assert_eq!(apply(&t.db, &clock, &b, &[m], Action::MoveToFolder(dupont)).await.unwrap(), 1);
+        assert_eq!(list(&t.db, &clock, &b, &key, 0, 10, false).await.unwrap().1, 1);
+        assert!(list(&t.db, &clock, &a, &key, 0, 10, false).await.is_err(), "not Alice's folder");
+        let found = search(&t.db, &clock, b.account_id, &SearchQuery::parse("dossier"), Some(&key), 10).await.unwrap();
+        assert_eq!(found.len(), 1);
+
+        // Deleting "Patients" takes its sub-folders; the message goes to the Trash, and
+        // restoring it brings it to the Inbox.
+        assert_eq!(folders::delete(&t.db, &clock, &b, patients).await.unwrap(), 1);
+        assert!(folders(&t.db, &clock, b.account_id).await.unwrap().iter().all(|f| f.role != "custom"));
+        assert_eq!(list(&t.db, &clock, &b, "trash", 0, 10, false).await.unwrap().1, 1);
+        apply(&t.db, &clock, &b, &[m], Action::Restore).await.unwrap();
+        assert_eq!(list(&t.db, &clock, &b, "inbox", 0, 10, false).await.unwrap().1, 1);
+    }
+}
+
+#[tokio::test]
+async fn remote_images_wait_for_the_holder_and_inline_images_show() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(1_800_000_000_000);
+        let b = holder(&t.db, &clock, "bruno").await;
+        let raw = "From: Labo <labo@labo.mssante.fr>\r\nTo: bruno@hygie.example\r\nSubject: Images\r\n\
+            MIME-Version: 1.0\r\nContent-Type: multipart/related; boundary=\"r\"\r\n\r\n\
+            --r\r\nContent-Type: text/html\r\n\r\n<p>Logo <img src=\"cid:logo@labo\"> et \
+            <img src=\"https://traceur.example/p.gif\"></p>\r\n\
+            --r\r\nContent-Type: image/png\r\nContent-ID: <logo@labo>\r\nContent-Transfer-Encoding: base64\r\n\r\n\
+            iVBORw0KGgo=\r\n--r--\r\n";
+        let imported = Imported { raw: raw.as_bytes().to_vec(), date_ms: None, unread: true };
+        import_batch(&t.db, &clock, b.account_id, "inbox", &[imported]).await.unwrap();
+        let id = list(&t.db, &clock, &b, "inbox", 0, 10, false).await.unwrap().0[0].id;
+        let first = open(&t.db, &clock, &b, id).await.unwrap().unwrap();
+        let html = first.body_html.unwrap();
+        assert!(first.remote_images_blocked);
+        assert!(html.contains("data:image/png;base64,iVBORw0KGgo="), "{html}");
+        assert!(!html.contains("traceur"));
+        assert!(!allow_images_from(&t.db, &clock, &b, id + 1000).await.unwrap(), "not another's message");
+        assert!(allow_images_from(&t.db, &clock, &b, id).await.unwrap());
+        let again = open(&t.db, &clock, &b, id).await.unwrap().unwrap();
+        assert!(!again.remote_images_blocked);
+        assert!(again.body_html.unwrap().contains("https://traceur.example/p.gif"));
+    }
+}
+
+async fn messages_of(db: &Db, account_id: i64) -> Vec<(i64, i64, bool)> {
+    crate::with_pool!(db, p => sqlx::query_as(
+        "SELECT id, folder_id, unread FROM messages WHERE account_id = $1 ORDER BY id")
+        .bind(account_id).fetch_all(p).await.unwrap())
+}
+
+/// An action and its audit record commit together: when the record cannot be written, the
+/// action fails and nothing it would have changed has changed.
+#[tokio::test]
+async fn an_action_whose_audit_record_fails_changes_nothing() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(1_800_000_000_000);
+        let domains = vec!["hygie.example".to_string()];
+        let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
+        let limits = attach::Limits::default();
+        let d =
+            Draft { to: vec![b.address.clone()], subject: "Bilan".into(), body: "Texte".into(), ..Default::default() };
+        let first = send(&t.db, &clock, &a, &d, &domains, "https://h.example", &limits).await.unwrap();
+        let received = first.delivered[0];
+        let folder = folders::create(&t.db, &clock, &b, "Patients", None).await.unwrap();
+        let before = (messages_of(&t.db, a.account_id).await, messages_of(&t.db, b.account_id).await);
+        let head = crate::audit::head(&t.db).await.unwrap();
+
+        crate::store::testing::break_audit(&t.db).await;
+        assert!(matches!(
+            send(&t.db, &clock, &a, &d, &domains, "https://h.example", &limits).await,
+            Err(SendError::Store(_))
+        ));
+        assert!(apply(&t.db, &clock, &b, &[received], Action::Trash).await.is_err());
+        assert!(apply(&t.db, &clock, &b, &[received], Action::MoveToFolder(folder)).await.is_err());
+        assert!(empty_trash(&t.db, &clock, &b).await.is_err());
+        assert!(open(&t.db, &clock, &b, received).await.is_err(), "no record, no reading");
+        assert!(list(&t.db, &clock, &b, "inbox", 0, 50, false).await.is_err(), "no record, no list");
+        assert!(folders::create(&t.db, &clock, &b, "Autre", None).await.is_err());
+        assert!(folders::rename(&t.db, &clock, &b, folder, "Renommé").await.is_err());
+        assert!(folders::delete(&t.db, &clock, &b, folder).await.is_err());
+        let typed = drafts::Typed::default();
+        assert!(drafts::save(&t.db, &clock, &a, None, &d, &typed, &limits).await.is_err());
+        crate::store::testing::repair_audit(&t.db).await;
+
+        assert_eq!((messages_of(&t.db, a.account_id).await, messages_of(&t.db, b.account_id).await), before);
+        assert_eq!(crate::audit::head(&t.db).await.unwrap(), head, "no record either");
+        let names: Vec<String> = crate::with_pool!(&t.db, p => sqlx::query_scalar("SELECT name FROM mail_folders WHERE account_id = $1 AND role = 'custom'")
+                .bind(b.account_id).fetch_all(p).await.unwrap());
+        assert_eq!(names, vec!["Patients".to_string()]);
+        assert!(crate::audit::verify(&t.db).await.unwrap().is_intact());
+        // Working again, each action leaves its record.
+        apply(&t.db, &clock, &b, &[received], Action::Trash).await.unwrap();
+        let last = crate::audit::latest(&t.db, 1).await.unwrap();
+        assert_eq!(
+            (last[0].action.as_str(), last[0].actor.clone()),
+            ("mail.trash", format!("account:{}", b.account_id))
+        );
+    }
+}
+
+/// A forward lists each kept attachment once however often the request names it, loads the
+/// original once, refuses another holder's message or upload, and checks sizes first.
+#[tokio::test]
+async fn forwarded_files_are_gathered_once_and_checked() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(1_800_000_000_000);
+        let domains = vec!["hygie.example".to_string()];
+        let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
+        let limits = attach::Limits::default();
+        let file = attach::Part {
+            name: "bilan.pdf".into(),
+            content_type: "application/pdf".into(),
+            bytes: vec![7u8; 300_000],
+        };
+        let d = Draft {
+            to: vec![b.address.clone()],
+            subject: "Bilan".into(),
+            attachments: vec![file],
+            ..Default::default()
+        };
+        let sent = send(&t.db, &clock, &a, &d, &domains, "https://h.example", &limits).await.unwrap();
+        let got = sent.delivered[0];
+        let forward = |parts: Vec<usize>| Draft {
+            to: vec![a.address.clone()],
+            subject: "TR: Bilan".into(),
+            forward_from: Some(got),
+            forward_parts: parts,
+            ..Default::default()
+        };
+        let fwd =
+            send(&t.db, &clock, &b, &forward(vec![0; 1_000]), &domains, "https://h.example", &limits).await.unwrap();
+        let back = open(&t.db, &clock, &a, fwd.delivered[0]).await.unwrap().unwrap();
+        assert_eq!(back.attachment_names, ["bilan.pdf"], "one copy, not a thousand");
+        assert!(
+            matches!(
+                send(&t.db, &clock, &a, &forward(vec![0]), &domains, "https://h.example", &limits).await,
+                Err(SendError::ForwardedNotFound)
+            ),
+            "another holder's message"
+        );
+        assert!(
+            matches!(
+                send(&t.db, &clock, &b, &forward(vec![3]), &domains, "https://h.example", &limits).await,
+                Err(SendError::ForwardedNotFound)
+            ),
+            "no such attachment"
+        );
+        let tight = attach::Limits { max_message_bytes: 100_000, ..limits };
+        assert!(
+            matches!(
+                send(&t.db, &clock, &b, &forward(vec![0]), &domains, "https://h.example", &tight).await,
+                Err(SendError::TooLarge { .. })
+            ),
+            "checked against the limit before it is loaded"
+        );
+        let up = attach::store_upload(&t.db, &clock, &a, "x.txt", "text/plain", b"x").await.unwrap();
+        let theirs = Draft { to: vec![a.address.clone()], upload_ids: vec![up.id], ..Default::default() };
+        assert!(matches!(
+            send(&t.db, &clock, &b, &theirs, &domains, "https://h.example", &limits).await,
+            Err(SendError::UnknownUpload)
+        ));
+        // The upload of `a` is recorded among them.
+        let log = crate::audit::latest(&t.db, 5).await.unwrap();
+        let outcomes: Vec<&str> =
+            log.iter().rev().filter(|r| r.action == "mail.send").map(|r| r.outcome.as_str()).collect();
+        assert_eq!(outcomes, ["denied:not_found", "denied:not_found", "failure:too_large", "failure:unknown_upload"]);
+    }
+}
