@@ -56,9 +56,6 @@ pub struct CurrentSession(pub Session);
 #[derive(Debug, Clone)]
 pub struct CurrentHolder(pub Holder);
 
-/// A fresh password proof is needed for sensitive changes within this time.
-pub const REAUTH_WINDOW_MS: i64 = 5 * 60_000;
-
 /// The client's address as resolved by the server's middleware (peer address, or the
 /// load balancer's `X-Forwarded-For` when configured to trust it).
 #[derive(Debug, Clone)]

@@ -118,8 +118,9 @@ pub async fn sign_in_code(code: String) -> Result<String, AppError> {
     match signin::code_step(&ctx, &pending, &code).await.map_err(AppError::internal)? {
         CodeStep::SignedIn { token, account_id, .. } => {
             set_session_cookie(token.expose());
-            let pending_terms = match terms::current(&svc.db).await.map_err(AppError::internal)? {
-                Some(t) => !terms::accepted(&svc.db, account_id, &t.doc.version).await.map_err(AppError::internal)?,
+            // The version in force only, not its text.
+            let pending_terms = match terms::current_version(&svc.db).await? {
+                Some(version) => !terms::accepted(&svc.db, account_id, &version).await?,
                 None => false,
             };
             Ok(if pending_terms { "/compte/cgu".into() } else { "/messagerie".into() })

@@ -298,22 +298,14 @@ pub struct Preferences {
     pub no_paper: bool,
 }
 
+/// Sets preferences without a holder or a record: for tests that arrange a directory. Holders
+/// change theirs through [`settings::set_preferences`].
+#[cfg(test)]
 pub async fn set_preferences(db: &Db, id: i64, p: Preferences) -> Result<(), StoreError> {
     crate::with_pool!(db, pool => { sqlx::query(
         "UPDATE accounts SET notify_new_mail = $1, liste_rouge = $2, publish_phone = $3, no_paper = $4 WHERE id = $5")
         .bind(p.notify_new_mail).bind(p.liste_rouge).bind(p.publish_phone).bind(p.no_paper).bind(id)
         .execute(pool).await?; });
-    Ok(())
-}
-
-/// Replaces the notification email or the mobile number (already confirmed by a code).
-pub async fn set_destination(db: &Db, id: i64, channel: Channel, value: &str) -> Result<(), StoreError> {
-    let sql = match channel {
-        Channel::Email => "UPDATE accounts SET notification_email = $1 WHERE id = $2",
-        Channel::Sms => "UPDATE accounts SET mobile = $1 WHERE id = $2",
-        Channel::Mss => return Err(StoreError::Other("secure mail is not a contact channel".into())),
-    };
-    crate::with_pool!(db, p => { sqlx::query(sql).bind(value).bind(id).execute(p).await?; });
     Ok(())
 }
 

@@ -163,13 +163,6 @@ pub async fn end_all(db: &Db, clock: &dyn Clock, account_id: i64, keep: Option<i
         .bind(clock.now_ms()).bind(account_id).bind(keep.unwrap_or(-1)).execute(p).await?.rows_affected()))
 }
 
-/// Records a fresh proof of identity (password typed again) for sensitive changes.
-pub async fn mark_authenticated(db: &Db, clock: &dyn Clock, id: i64) -> Result<(), StoreError> {
-    crate::with_pool!(db, p => { sqlx::query("UPDATE sessions SET authenticated_ms = $1 WHERE id = $2")
-        .bind(clock.now_ms()).bind(id).execute(p).await?; });
-    Ok(())
-}
-
 /// The account's signed-in sessions that are still live, most recent first.
 pub async fn list(
     db: &Db,
