@@ -1,0 +1,190 @@
+//! The mail files' handlers: an attachment uploaded for the next message, downloaded, or
+//! previewed page by page as images (PDF).
+
+use app::error::AppError;
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use hygie_core::audit::Outcome;
+use serde::Deserialize;
+
+use super::{internal_text, recorded, status_of, AppState, SignedIn};
+
+/// An error as JSON (the composer reads it like a server function's), with its HTTP status.
+fn json_error(e: AppError) -> Response {
+    let mut res = (status_of(&e), axum::Json(&e)).into_response();
+    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
+
+#[derive(Deserialize)]
+pub(super) struct UploadQuery {
+    nom: String,
+}
+
+/// `POST /messagerie/pj?nom=NAME` with the file as the body (its type in `Content-Type`): keeps
+/// it for the account's next message. Answers `{"id", "name", "size"}`, or an error as JSON:
+/// 413 over the per-message limit, 507 over the quota, 429 over 300 files an hour.
+pub(super) async fn post_upload(
+    State(state): State<AppState>,
+    SignedIn(holder): SignedIn,
+    Query(q): Query<UploadQuery>,
+    req: Request,
+) -> Response {
+    let svc = &state.services;
+    let (parts, body) = req.into_parts();
+    let account_id = holder.account_id;
+    let limits = svc.mail_limits;
+    let max_mb = limits.max_message_bytes / (1024 * 1024);
+    let declared =
+        parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
+    let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let refuse = |code: &'static str, e: AppError| {
+        let event = holder.event("mail.upload", Outcome::Denied(code.into()));
+        async move { recorded(svc, event).await.err().unwrap_or_else(|| json_error(e)) }
+    };
+    if declared.is_some_and(|n| n > limits.max_message_bytes) {
+        return refuse("too_large", AppError::TooLarge { max_mb }).await;
+    }
+    if let Err(e) = app::server::limit_hourly(svc, &format!("upload:{account_id}"), 300).await {
+        return refuse("rate_limited", e).await;
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, limits.max_message_bytes as usize).await else {
+        return refuse("too_large", AppError::TooLarge { max_mb }).await;
+    };
+    let used = match hygie_core::mail::attach::usage(&svc.db, account_id).await {
+        Ok(u) => u,
+        Err(e) => return json_error(AppError::internal(e)),
+    };
+    if used + bytes.len() as i64 > limits.quota_bytes {
+        return refuse("quota", AppError::QuotaExceeded { quota_mb: limits.quota_bytes / (1024 * 1024) }).await;
+    }
+    match hygie_core::mail::attach::store_upload(&svc.db, svc.clock.as_ref(), &holder, &q.nom, &content_type, &bytes)
+        .await
+    {
+        Ok(up) => {
+            let mut res =
+                axum::Json(serde_json::json!({"id": up.id, "name": up.name, "size": up.size})).into_response();
+            res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            res
+        }
+        Err(e) => json_error(AppError::internal(e)),
+    }
+}
+
+/// Downloads an attachment of one of the signed-in account's messages: always as a download
+/// (`Content-Disposition: attachment`), never sniffed, under a policy that allows nothing.
+/// Recorded before a byte leaves.
+pub(super) async fn get_attachment(
+    State(state): State<AppState>,
+    SignedIn(holder): SignedIn,
+    Path((id, index)): Path<(i64, usize)>,
+) -> Response {
+    let svc = &state.services;
+    let found = match hygie_core::mail::attachment(&svc.db, holder.account_id, id, index).await {
+        Ok(found) => found,
+        Err(e) => return internal_text(e),
+    };
+    let object = format!("message:{id} attachment:{index}");
+    let Some(file) = found else {
+        let event = holder.event("mail.download", Outcome::Denied("not_found".into())).object(object);
+        if let Err(res) = recorded(svc, event).await {
+            return res;
+        }
+        return (StatusCode::NOT_FOUND, "Pièce jointe introuvable. / Attachment not found.\n").into_response();
+    };
+    if let Err(res) = recorded(svc, holder.event("mail.download", Outcome::Success).object(object)).await {
+        return res;
+    }
+    let ascii: String =
+        file.name.chars().map(|c| if c.is_ascii_alphanumeric() || "._-".contains(c) { c } else { '_' }).collect();
+    let disposition =
+        format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{}", app::encode_query_value(&file.name));
+    let mut res = Response::new(Body::from(file.bytes));
+    let h = res.headers_mut();
+    let kind = if file.content_type == "application/pdf" { "application/pdf" } else { "application/octet-stream" };
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    if let Ok(v) = HeaderValue::from_str(&disposition) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    res
+}
+
+#[derive(Deserialize)]
+pub(super) struct PreviewQuery {
+    /// Width in pixels (600 or 1200; others are rounded to the nearest).
+    largeur: Option<u32>,
+}
+
+/// `GET /messagerie/pj/ID/INDEX/apercu/PAGE?largeur=600`: page PAGE (from 1) of a PDF attachment
+/// of one of the signed-in account's messages, drawn as a PNG image by the confined renderer.
+/// 404 for another account's message, a file that is not a PDF by its content, or a page past
+/// the end; 422 for a PDF that cannot be drawn.
+pub(super) async fn get_preview_page(
+    State(state): State<AppState>,
+    Path((id, index, page)): Path<(i64, usize, u32)>,
+    Query(q): Query<PreviewQuery>,
+    SignedIn(holder): SignedIn,
+) -> Response {
+    use hygie_core::mail::preview::PreviewError;
+    let svc = &state.services;
+    let account_id = holder.account_id;
+    let object = format!("message:{id} attachment:{index} page:{page}");
+    let record = |outcome: Outcome| recorded(svc, holder.event("mail.preview_page", outcome).object(object.clone()));
+    let plain = |status: StatusCode, text: &'static str| {
+        let mut res = (status, text).into_response();
+        res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res
+    };
+    let file = match hygie_core::mail::pdf_attachment(&svc.db, account_id, id, index).await {
+        Ok(found) => found,
+        Err(e) => {
+            return internal_text(e);
+        }
+    };
+    let Some(file) = file else {
+        if let Err(res) = record(Outcome::Denied("not_found".into())).await {
+            return res;
+        }
+        return plain(StatusCode::NOT_FOUND, "Pièce jointe introuvable. / Attachment not found.\n");
+    };
+    if let Err(e) =
+        app::server::limit_hourly(svc, &format!("preview:{account_id}"), app::api::mail::PREVIEW_PER_HOUR).await
+    {
+        return record(Outcome::Denied("rate_limited".into())).await.err().unwrap_or_else(|| json_error(e));
+    }
+    let width = q.largeur.unwrap_or(hygie_core::mail::preview::WIDTHS[0]);
+    match svc.previewer.page(&file.bytes, page, width).await {
+        Ok(drawn) => {
+            if let Err(res) = record(Outcome::Success).await {
+                return res;
+            }
+            let mut res = Response::new(Body::from(drawn.png));
+            let h = res.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/png"));
+            h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; sandbox"));
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+            res
+        }
+        Err(PreviewError::NoSuchPage) => {
+            if let Err(res) = record(Outcome::Denied("no_page".into())).await {
+                return res;
+            }
+            plain(StatusCode::NOT_FOUND, "Page introuvable. / No such page.\n")
+        }
+        Err(PreviewError::Unreadable) => {
+            if let Err(res) = record(Outcome::Failure("unreadable".into())).await {
+                return res;
+            }
+            plain(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Ce fichier ne peut pas être affiché : téléchargez-le. / This file cannot be shown: download it.\n",
+            )
+        }
+        Err(PreviewError::Busy) => json_error(AppError::RateLimited { retry_after_secs: 15 }),
+        Err(e) => internal_text(e),
+    }
+}
