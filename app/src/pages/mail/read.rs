@@ -1,0 +1,199 @@
+//! One message, read.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::{use_navigate, use_params_map};
+
+use crate::api::{mail_open, MailAct, MailAllowImages, MessageView};
+use crate::components::feedback::Loading;
+use crate::components::pdf_preview::PdfPreview;
+use crate::components::shortcuts::{use_shortcuts, ShortcutHelp};
+use crate::i18n::Msg;
+use crate::use_i18n;
+
+use super::folders::FolderNav;
+use super::{failure_view, folder_entry};
+
+/// `/messagerie/message/:id`: one message.
+#[component]
+pub fn ReadPage() -> impl IntoView {
+    let t = use_i18n();
+    let params = use_params_map();
+    let id = move || params.read().get("id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+    let allow = ServerAction::<MailAllowImages>::new();
+    provide_context(allow);
+    let message = Resource::new(move || (id(), allow.version().get()), |(id, _)| mail_open(id));
+    let role = RwSignal::new(String::new());
+    view! {
+        <Title text=t.t(Msg::NavMail)/>
+        <div class="mail-layout">
+            <FolderNav current=role.into()/>
+            <section class="mail-main">
+                <Suspense fallback=Loading>
+                    {move || Suspend::new(async move {
+                        match message.await {
+                            Ok(m) => {
+                                role.set(m.folder.clone());
+                                view! { <MessageDetails m/> }.into_any()
+                            }
+                            Err(error) => failure_view(t, error),
+                        }
+                    })}
+                </Suspense>
+            </section>
+        </div>
+    }
+}
+
+#[component]
+fn MessageDetails(m: MessageView) -> impl IntoView {
+    let t = use_i18n();
+    let (slug, _) = folder_entry(&m.folder);
+    let act = ServerAction::<MailAct>::new();
+    let navigate = use_navigate();
+    let back = format!("/messagerie/{slug}");
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = act.value().get() {
+            navigate(&back, Default::default());
+        }
+    });
+    let id = m.id;
+    let run = move |action: &'static str| {
+        act.dispatch(MailAct { action: action.into(), ids: vec![id] });
+    };
+    let actions = if m.folder == "trash" {
+        view! {
+            <button type="button" class="button" on:click=move |_| run("restore")>{t.t(Msg::Restore)}</button>
+            <button type="button" class="button" on:click=move |_| run("delete")>{t.t(Msg::DeleteForever)}</button>
+        }
+        .into_any()
+    } else {
+        let archive = (m.folder != "archive").then(|| {
+            view! {
+                <button type="button" class="button" on:click=move |_| run("archive")>{t.t(Msg::Archive)}</button>
+            }
+        });
+        view! {
+            {archive}
+            <button type="button" class="button" on:click=move |_| run("trash")>{t.t(Msg::Delete)}</button>
+            <button type="button" class="button" on:click=move |_| run("unread")>{t.t(Msg::MarkUnread)}</button>
+        }
+        .into_any()
+    };
+    let help = RwSignal::new(false);
+    let go = use_navigate();
+    let (slug_for_keys, message) = (slug, m.id);
+    let trash = m.folder == "trash";
+    use_shortcuts(help, move |key| {
+        let to = match key {
+            "r" => format!("/messagerie/ecrire?repondre={message}"),
+            "a" => format!("/messagerie/ecrire?repondre={message}&tous=1"),
+            "f" => format!("/messagerie/ecrire?transferer={message}"),
+            "c" => "/messagerie/ecrire".to_string(),
+            "u" => format!("/messagerie/{slug_for_keys}"),
+            "e" if !trash => return run("archive"),
+            "#" if !trash => return run("trash"),
+            _ => return,
+        };
+        go(&to, Default::default());
+    });
+    let subject = if m.subject.is_empty() { t.t(Msg::NoSubject).to_string() } else { m.subject.clone() };
+    let from = if m.from_name.is_empty() { m.from_addr.clone() } else { format!("{} <{}>", m.from_name, m.from_addr) };
+    let row = |label: Msg, value: String| (!value.is_empty()).then(|| view! { <dt>{t.t(label)}</dt><dd>{value}</dd> });
+    view! {
+        <ShortcutHelp open=help/>
+        <article class="message" aria-labelledby="message-subject">
+            <h1 id="message-subject">
+                {m.urgent.then(|| view! { <span class="tag tag-urgent">{t.t(Msg::Urgent)}</span>" " })}
+                {subject}
+            </h1>
+            <dl class="details message-headers">
+                {row(Msg::MailFrom, from)}
+                {row(Msg::MailTo, m.to.clone())}
+                {row(Msg::MailCc, m.cc.clone())}
+                {row(Msg::MailBcc, m.bcc.clone())}
+                {row(Msg::MailDate, t.locale.date_time(&m.date))}
+            </dl>
+            <div class="button-row">
+                <a class="button" href=format!("/messagerie/ecrire?repondre={}", m.id)>{t.t(Msg::Reply)}</a>
+                <a class="button" href=format!("/messagerie/ecrire?repondre={}&tous=1", m.id)>{t.t(Msg::ReplyAll)}</a>
+                <a class="button" href=format!("/messagerie/ecrire?transferer={}", m.id)>{t.t(Msg::Forward)}</a>
+                {actions}
+                <a href=format!("/messagerie/{slug}")>{t.t(Msg::BackToList)}</a>
+            </div>
+            {m.remote_images_blocked.then(|| {
+                let allow = use_context::<ServerAction<MailAllowImages>>();
+                let id = m.id;
+                view! {
+                    <div class="notice images-blocked" role="note">
+                        <p>{t.t(Msg::ImagesBlocked)}</p>
+                        <button type="button" class="button"
+                            on:click=move |_| if let Some(a) = allow { a.dispatch(MailAllowImages { id }); }>
+                            {t.fmt(Msg::ImagesAllow, &[("sender", &m.from_addr)])}
+                        </button>
+                    </div>
+                }
+            })}
+            {match m.body_html.clone() {
+                // Sanitised already; the frame adds a second wall: no scripts, no same origin.
+                Some(html) => view! {
+                    <iframe class="mail-html" sandbox="allow-popups allow-popups-to-escape-sandbox"
+                        title=t.t(Msg::MessageContent) srcdoc=html></iframe>
+                }.into_any(),
+                None => view! { <pre class="mail-body" tabindex="0">{m.body.clone()}</pre> }.into_any(),
+            }}
+            {(!m.conversation.is_empty()).then(|| {
+                let title = t.fmt(Msg::ConversationTitle, &[("count", &m.conversation.len().to_string())]);
+                view! {
+                    <section class="conversation" aria-labelledby="conversation-title">
+                        <h2 id="conversation-title">{title}</h2>
+                        <ol>
+                            {m.conversation.iter().map(|c| {
+                                let here = c.id == m.id;
+                                let line = format!("{} — {}", c.who, t.locale.date_time(&c.date));
+                                view! {
+                                    <li class:unread=c.unread class:current=here>
+                                        {if here {
+                                            view! { <span aria-current="true"><strong>{line}</strong></span> }.into_any()
+                                        } else {
+                                            view! { <a href=format!("/messagerie/message/{}", c.id)>{line}</a> }.into_any()
+                                        }}
+                                        <span class="snippet">{c.snippet.clone()}</span>
+                                    </li>
+                                }
+                            }).collect_view()}
+                        </ol>
+                    </section>
+                }
+            })}
+            {(!m.deliveries.is_empty()).then(|| view! {
+                <h2>{t.t(Msg::DeliveriesTitle)}</h2>
+                <ul class="deliveries">
+                    {m.deliveries.iter().map(|d| {
+                        let (msg, class) = match d.status.as_str() {
+                            "sent" => (Msg::DeliverySent, "delivery-sent"),
+                            "failed" => (Msg::DeliveryFailed, "delivery-failed"),
+                            _ => (Msg::DeliveryPending, "delivery-pending"),
+                        };
+                        let text = t.fmt(msg, &[("address", &d.recipient), ("attempts", &d.attempts.to_string())]);
+                        view! { <li class=class>{text}</li> }
+                    }).collect_view()}
+                </ul>
+            })}
+            {(!m.attachments.is_empty()).then(|| view! {
+                <h2>{t.t(Msg::Attachments)}</h2>
+                <ul class="attachments">
+                    {m.attachments.iter().enumerate().map(|(n, a)| {
+                        let pdf = m.attachment_pdf.get(n).copied().unwrap_or(false);
+                        view! {
+                            <li>
+                                <a href=format!("/messagerie/pj/{}/{n}", m.id) rel="external" download=a.clone()>{a.clone()}</a>
+                                {pdf.then(|| view! { " " <PdfPreview id=m.id index=n name=a.clone()/> })}
+                            </li>
+                        }
+                    }).collect_view()}
+                </ul>
+            })}
+        </article>
+    }
+}
