@@ -140,7 +140,23 @@ impl From<hygie_core::mail::SendError> for AppError {
             SendError::DraftGone => AppError::DraftGone,
             SendError::UnknownUpload => invalid("attachments", FieldProblem::UnknownValue),
             SendError::ForwardedNotFound => AppError::NotFound,
+            SendError::RateLimited { retry_after_secs } => AppError::RateLimited { retry_after_secs },
             SendError::Store(e) => AppError::internal(e),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<hygie_core::mail::MailError> for AppError {
+    fn from(e: hygie_core::mail::MailError) -> Self {
+        use hygie_core::mail::MailError;
+        match e {
+            MailError::RateLimited { retry_after_secs } => AppError::RateLimited { retry_after_secs },
+            MailError::TooLarge { max_bytes } => AppError::TooLarge { max_mb: max_bytes / (1024 * 1024) },
+            MailError::QuotaExceeded { quota_bytes } => {
+                AppError::QuotaExceeded { quota_mb: quota_bytes / (1024 * 1024) }
+            }
+            MailError::Store(e) => AppError::internal(e),
         }
     }
 }

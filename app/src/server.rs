@@ -10,6 +10,7 @@ use hygie_core::auth::session::{Session, SessionPolicy};
 use hygie_core::auth::signin::Ctx;
 use hygie_core::clock::Clock;
 use hygie_core::contact::{self, ContactError, ContactRequest, ContactSettings};
+use hygie_core::mail::Mailbox;
 use hygie_core::ratelimit::Limit;
 use hygie_core::{audit, Db};
 use leptos::prelude::*;
@@ -26,9 +27,17 @@ pub struct Services {
     pub site: Arc<SiteInfo>,
     pub contact: ContactSettings,
     pub auth: AuthSettings,
-    pub mail_limits: hygie_core::mail::attach::Limits,
+    /// The instance's mail domains and limits, for every holder's [`Mailbox`].
+    pub mail: Arc<hygie_core::mail::MailPolicy>,
     /// Draws PDF attachments' pages for preview.
     pub previewer: hygie_core::mail::preview::Previewer,
+}
+
+impl Services {
+    /// The holder's mailbox: every mail verb goes through it.
+    pub fn mailbox<'a>(&'a self, holder: &'a Holder) -> Mailbox<'a> {
+        Mailbox::new(&self.db, self.clock.as_ref(), holder, &self.mail)
+    }
 }
 
 /// Sign-in settings from the configuration.
@@ -200,17 +209,6 @@ pub async fn limit_hourly(svc: &Services, key: &str, max: i64) -> Result<(), App
 pub async fn record(svc: &Services, event: audit::AuditEvent) -> Result<(), AppError> {
     audit::append(&svc.db, svc.clock.as_ref(), event).await?;
     Ok(())
-}
-
-/// [`limit_hourly`] for the holder's `action`: a refusal is recorded.
-pub async fn audited_limit(svc: &Services, holder: &Holder, action: &str, key: &str, max: i64) -> Result<(), AppError> {
-    match limit_hourly(svc, key, max).await {
-        Err(e @ AppError::RateLimited { .. }) => {
-            record(svc, holder.event(action, audit::Outcome::Denied("rate_limited".into()))).await?;
-            Err(e)
-        }
-        other => other,
-    }
 }
 
 /// Records an action of a signed-in account in the audit trail; if the record cannot be

@@ -241,10 +241,14 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
             per_ip: Limit { max: config.session.signin_per_ip_per_hour, window_ms: 3_600_000 },
             domains: config.domains.clone(),
         },
-        mail_limits: hygie_core::mail::attach::Limits {
-            max_message_bytes: config.mailbox.max_message_mb * 1024 * 1024,
-            quota_bytes: config.mailbox.quota_mb * 1024 * 1024,
-        },
+        mail: Arc::new(hygie_core::mail::MailPolicy {
+            domains: config.domains.clone(),
+            public_url: config.public_url(),
+            limits: hygie_core::mail::attach::Limits {
+                max_message_bytes: config.mailbox.max_message_mb * 1024 * 1024,
+                quota_bytes: config.mailbox.quota_mb * 1024 * 1024,
+            },
+        }),
         previewer: hygie_core::mail::preview::Previewer::new(
             preview_program(&config)?,
             config.mailbox.preview_concurrent,

@@ -192,16 +192,16 @@ mod ssr {
 pub async fn directory_search(query: DirectoryQuery, page: i64) -> Result<DirectoryPage, AppError> {
     use hygie_core::directory::{MAX_PAGES, PAGE_SIZE};
 
-    use crate::server::{limit_hourly, services, signed_in};
+    use crate::server::{limit_hourly, require_holder, services, Level};
     let svc = services()?;
-    let (_, a) = signed_in(&svc, true).await?;
+    let holder = require_holder(Level::Full)?;
     let q = ssr::to_query(&query);
     let page = page.clamp(0, MAX_PAGES - 1);
     if q.is_empty() {
         return Ok(DirectoryPage { entries: Vec::new(), page, has_more: false });
     }
-    limit_hourly(&svc, &format!("directory:{}", a.id), ssr::SEARCHES_PER_HOUR).await?;
-    let (entries, more) = ssr::run(&svc, a.id, "directory.search", &q, page, PAGE_SIZE).await?;
+    limit_hourly(&svc, &format!("directory:{}", holder.account_id), ssr::SEARCHES_PER_HOUR).await?;
+    let (entries, more) = ssr::run(&svc, holder.account_id, "directory.search", &q, page, PAGE_SIZE).await?;
     Ok(DirectoryPage { entries, page, has_more: more && page + 1 < MAX_PAGES })
 }
 
@@ -209,16 +209,16 @@ pub async fn directory_search(query: DirectoryQuery, page: i64) -> Result<Direct
 /// composer's recipient fields.
 #[server(name = DirectorySuggest, prefix = "/api", endpoint = "directory-suggest")]
 pub async fn directory_suggest(q: String) -> Result<Vec<DirectoryEntry>, AppError> {
-    use crate::server::{limit_hourly, services, signed_in};
+    use crate::server::{limit_hourly, require_holder, services, Level};
     let svc = services()?;
-    let (_, a) = signed_in(&svc, true).await?;
+    let holder = require_holder(Level::Full)?;
     let text: String = q.trim().chars().take(200).collect();
     if text.chars().filter(|c| c.is_alphanumeric()).count() < 2 {
         return Ok(Vec::new());
     }
-    limit_hourly(&svc, &format!("directory-suggest:{}", a.id), ssr::SUGGESTIONS_PER_HOUR).await?;
+    limit_hourly(&svc, &format!("directory-suggest:{}", holder.account_id), ssr::SUGGESTIONS_PER_HOUR).await?;
     let query = hygie_core::directory::Query::name(&text);
-    Ok(ssr::run(&svc, a.id, "directory.suggest", &query, 0, 8).await?.0)
+    Ok(ssr::run(&svc, holder.account_id, "directory.suggest", &query, 0, 8).await?.0)
 }
 
 /// One entry by its key, if it is (still) published.
@@ -226,23 +226,23 @@ pub async fn directory_suggest(q: String) -> Result<Vec<DirectoryEntry>, AppErro
 pub async fn directory_entry(key: String) -> Result<DirectoryEntry, AppError> {
     use hygie_core::audit::Outcome;
 
-    use crate::server::{audit_account, limit_hourly, services, signed_in};
+    use crate::server::{audit_account, limit_hourly, require_holder, services, Level};
     let svc = services()?;
-    let (_, a) = signed_in(&svc, true).await?;
-    limit_hourly(&svc, &format!("directory:{}", a.id), ssr::SEARCHES_PER_HOUR).await?;
+    let holder = require_holder(Level::Full)?;
+    limit_hourly(&svc, &format!("directory:{}", holder.account_id), ssr::SEARCHES_PER_HOUR).await?;
     let key: String = key.chars().take(40).collect();
     let found = hygie_core::directory::entry(&svc.db, &key).await.map_err(AppError::internal)?;
     let outcome = if found.is_some() { Outcome::Success } else { Outcome::Failure("not_found".into()) };
-    audit_account(&svc, a.id, "directory.entry", outcome, Some(format!("entry:{key}"))).await?;
+    audit_account(&svc, holder.account_id, "directory.entry", outcome, Some(format!("entry:{key}"))).await?;
     found.map(ssr::view).ok_or(AppError::NotFound)
 }
 
 /// The professions and specialties to choose from, most common first.
 #[server(name = DirectoryFacetsGet, prefix = "/api", endpoint = "directory-facets")]
 pub async fn directory_facets() -> Result<DirectoryFacets, AppError> {
-    use crate::server::{services, signed_in};
+    use crate::server::{require_holder, services, Level};
     let svc = services()?;
-    signed_in(&svc, true).await?;
+    require_holder(Level::Full)?;
     let f = hygie_core::directory::facets(&svc.db).await.map_err(AppError::internal)?;
     Ok(DirectoryFacets {
         professions: f.professions.into_iter().map(|(l, _)| l).collect(),

@@ -143,15 +143,12 @@ pub const PER_PAGE: i64 = 50;
 /// The account's folder behind `key` (a standard role, or `d<ID>` for one of its own) and its
 /// name; not found otherwise.
 #[cfg(feature = "ssr")]
-async fn valid_folder(svc: &crate::server::Services, account_id: i64, key: &str) -> Result<String, AppError> {
+async fn valid_folder(mailbox: &hygie_core::mail::Mailbox<'_>, key: &str) -> Result<String, AppError> {
     if FOLDER_ROLES.contains(&key) {
         return Ok(String::new());
     }
     // One lookup by id: not the whole folder list with its counts, on every list page.
-    hygie_core::mail::folders::own_name(&svc.db, account_id, key)
-        .await
-        .map_err(AppError::internal)?
-        .ok_or(AppError::NotFound)
+    mailbox.own_folder_name(key).await?.ok_or(AppError::NotFound)
 }
 
 #[server(name = MailFolders, prefix = "/api", endpoint = "mail-folders")]
@@ -159,7 +156,7 @@ pub async fn mail_folders() -> Result<Vec<FolderView>, AppError> {
     use crate::server::{require_holder, services, Level};
     let svc = services()?;
     let holder = require_holder(Level::Full)?;
-    let rows = hygie_core::mail::folders(&svc.db, svc.clock.as_ref(), holder.account_id).await?;
+    let rows = svc.mailbox(&holder).folders().await?;
     Ok(rows
         .into_iter()
         .map(|f| FolderView {
@@ -179,11 +176,11 @@ pub async fn mail_list(folder: String, page: i64) -> Result<MessagePage, AppErro
     use crate::server::{require_holder, services, Level};
     let svc = services()?;
     let holder = require_holder(Level::Full)?;
-    let name = valid_folder(&svc, holder.account_id, &folder).await?;
+    let mailbox = svc.mailbox(&holder);
+    let name = valid_folder(&mailbox, &folder).await?;
     let page = page.clamp(0, 1_000_000);
-    let folded = folder != "drafts" && hygie_core::mail::folds_threads(&svc.db, holder.account_id).await?;
-    let (items, total) =
-        hygie_core::mail::list(&svc.db, svc.clock.as_ref(), &holder, &folder, page, PER_PAGE, folded).await?;
+    let folded = folder != "drafts" && mailbox.folds_threads().await?;
+    let (items, total) = mailbox.list(&folder, page, PER_PAGE, folded).await?;
     let sent = folder == "sent";
     Ok(MessagePage {
         items: items.into_iter().map(|m| MessageLine::from_item(m, sent)).collect(),
@@ -202,7 +199,7 @@ pub async fn mail_set_folding(fold: bool) -> Result<(), AppError> {
     use crate::server::{require_holder, services, Level};
     let svc = services()?;
     let holder = require_holder(Level::Full)?;
-    Ok(hygie_core::mail::set_folds_threads(&svc.db, svc.clock.as_ref(), &holder, fold).await?)
+    Ok(svc.mailbox(&holder).set_folds_threads(fold).await?)
 }
 
 #[server(name = MailOpen, prefix = "/api", endpoint = "mail-open")]
@@ -212,14 +209,15 @@ pub async fn mail_open(id: i64) -> Result<MessageView, AppError> {
     use crate::server::{require_holder, services, Level};
     let svc = services()?;
     let holder = require_holder(Level::Full)?;
-    let a = &holder;
-    let m = hygie_core::mail::open(&svc.db, svc.clock.as_ref(), &holder, id).await?.ok_or(AppError::NotFound)?;
-    let deliveries = hygie_core::mail::remote_deliveries(&svc.db, a.account_id, m.id)
+    let mailbox = svc.mailbox(&holder);
+    let m = mailbox.open(id).await?.ok_or(AppError::NotFound)?;
+    let deliveries = mailbox
+        .remote_deliveries(m.id)
         .await?
         .into_iter()
         .map(|d| DeliveryView { recipient: d.recipient, status: d.status, attempts: d.attempts })
         .collect();
-    let thread = hygie_core::mail::thread(&svc.db, a.account_id, &m.thread_id).await?;
+    let thread = mailbox.thread(&m.thread_id).await?;
     let conversation = if thread.len() > 1 {
         thread
             .into_iter()
@@ -300,15 +298,14 @@ pub async fn mail_save_draft(input: ComposeInput) -> Result<DraftSaved, AppError
     use hygie_core::mail::drafts;
 
     use crate::domain::compose::Compose;
-    use crate::server::{limit_hourly, require_holder, services, Level};
+    use crate::server::{require_holder, services, Level};
     let svc = services()?;
     let holder = require_holder(Level::Full)?;
     let c = Compose::parse_draft(&input).map_err(AppError::Invalid)?;
-    limit_hourly(&svc, &format!("draft:{}", holder.account_id), 2_000).await?;
     let existing = c.draft_id;
     let typed = drafts::Typed { to: input.to, cc: input.cc, bcc: input.bcc };
     let draft = hygie_core::mail::Draft { to: Vec::new(), cc: Vec::new(), bcc: Vec::new(), ..c.into() };
-    let saved = drafts::save(&svc.db, svc.clock.as_ref(), &holder, existing, &draft, &typed, &svc.mail_limits).await?;
+    let saved = svc.mailbox(&holder).save_draft(existing, &draft, &typed).await?;
     Ok(DraftSaved { id: saved.id, attachments: saved.attachment_names })
 }
 
@@ -316,15 +313,11 @@ pub async fn mail_save_draft(input: ComposeInput) -> Result<DraftSaved, AppError
 #[server(name = MailSend, prefix = "/api", endpoint = "mail-send")]
 pub async fn mail_send(input: ComposeInput) -> Result<i64, AppError> {
     use crate::domain::compose::Compose;
-    use crate::server::{limit_hourly, require_holder, services, Level};
+    use crate::server::{require_holder, services, Level};
     let svc = services()?;
     let holder = require_holder(Level::Full)?;
     let c = Compose::parse(&input).map_err(AppError::Invalid)?;
-    limit_hourly(&svc, &format!("send:{}", holder.account_id), 200).await?;
-    let (domains, url) = (&svc.auth.domains, &svc.auth.public_url);
-    let sent =
-        hygie_core::mail::send(&svc.db, svc.clock.as_ref(), &holder, &c.into(), domains, url, &svc.mail_limits).await?;
-    Ok(sent.sent_id)
+    Ok(svc.mailbox(&holder).send(&c.into()).await?.sent_id)
 }
 
 /// Shows remote images from the sender of message `id` from now on ("show images from this
@@ -334,7 +327,7 @@ pub async fn mail_allow_images(id: i64) -> Result<(), AppError> {
     use crate::server::{require_holder, services, Level};
     let svc = services()?;
     let holder = require_holder(Level::Full)?;
-    let found = hygie_core::mail::allow_images_from(&svc.db, svc.clock.as_ref(), &holder, id).await?;
+    let found = svc.mailbox(&holder).allow_images_from(id).await?;
     found.then_some(()).ok_or(AppError::NotFound)
 }
 
@@ -354,17 +347,16 @@ pub struct PdfPreview {
 pub async fn mail_pdf_preview(id: i64, index: u32) -> Result<PdfPreview, AppError> {
     use hygie_core::mail::preview::{PreviewError, MAX_PAGES};
 
-    use crate::server::{audited_limit, record, require_holder, services, Level};
+    use crate::server::{record, require_holder, services, Level};
     let svc = services()?;
     let holder = require_holder(Level::Full)?;
     let object = format!("message:{id} attachment:{index}");
-    let file = hygie_core::mail::pdf_attachment(&svc.db, holder.account_id, id, index as usize).await?;
+    let file = svc.mailbox(&holder).pdf_attachment(id, index as usize).await?;
     let Some(file) = file else {
         record(&svc, holder.event("mail.preview", Outcome::Denied("not_found".into())).object(object)).await?;
         return Err(AppError::NotFound);
     };
-    let key = format!("preview:{}", holder.account_id);
-    audited_limit(&svc, &holder, "mail.preview", &key, PREVIEW_PER_HOUR).await?;
+    svc.mailbox(&holder).may_preview("mail.preview").await?;
     let (outcome, answer) = match svc.previewer.count(&file.bytes).await {
         Ok(pages) => (Outcome::Success, PdfPreview { pages, shown: pages.min(MAX_PAGES) }),
         Err(PreviewError::Unreadable) => (Outcome::Failure("unreadable".into()), PdfPreview { pages: 0, shown: 0 }),
@@ -375,8 +367,6 @@ pub async fn mail_pdf_preview(id: i64, index: u32) -> Result<PdfPreview, AppErro
     Ok(answer)
 }
 
-/// PDF pages (and page counts) an account may have drawn per hour.
-pub const PREVIEW_PER_HOUR: i64 = 2000;
 
 /// The id of the newest message of the signed-in account: pages poll it to show new mail. A
 /// background request: it does not keep the session alive (see the server's middleware).
@@ -385,7 +375,7 @@ pub async fn mail_newest() -> Result<i64, AppError> {
     use crate::server::{require_holder, services, Level};
     let svc = services()?;
     let holder = require_holder(Level::Full)?;
-    Ok(hygie_core::mail::newest(&svc.db, holder.account_id).await?)
+    Ok(svc.mailbox(&holder).newest().await?)
 }
 
 /// The signed-in account's mailbox size and its limits.
@@ -401,11 +391,12 @@ pub async fn mail_usage() -> Result<MailUsage, AppError> {
     use crate::server::{require_holder, services, Level};
     let svc = services()?;
     let holder = require_holder(Level::Full)?;
-    let used_bytes = hygie_core::mail::attach::usage(&svc.db, holder.account_id).await?;
+    let mailbox = svc.mailbox(&holder);
+    let limits = mailbox.limits();
     Ok(MailUsage {
-        used_bytes,
-        quota_bytes: svc.mail_limits.quota_bytes,
-        max_message_bytes: svc.mail_limits.max_message_bytes,
+        used_bytes: mailbox.usage().await?,
+        quota_bytes: limits.quota_bytes,
+        max_message_bytes: limits.max_message_bytes,
     })
 }
 
@@ -415,7 +406,7 @@ pub async fn mail_upload_delete(id: i64) -> Result<(), AppError> {
     use crate::server::{require_holder, services, Level};
     let svc = services()?;
     let holder = require_holder(Level::Full)?;
-    let found = hygie_core::mail::attach::delete_upload(&svc.db, svc.clock.as_ref(), &holder, id).await?;
+    let found = svc.mailbox(&holder).delete_upload(id).await?;
     found.then_some(()).ok_or(AppError::NotFound)
 }
 
@@ -426,7 +417,7 @@ pub async fn mail_folder_create(name: String, parent: i64) -> Result<i64, AppErr
     let svc = services()?;
     let holder = require_holder(Level::Full)?;
     let parent = (parent > 0).then_some(parent);
-    Ok(hygie_core::mail::folders::create(&svc.db, svc.clock.as_ref(), &holder, &name, parent).await?)
+    Ok(svc.mailbox(&holder).create_folder(&name, parent).await?)
 }
 
 #[server(name = MailFolderRename, prefix = "/api", endpoint = "mail-folder-rename")]
@@ -434,7 +425,7 @@ pub async fn mail_folder_rename(id: i64, name: String) -> Result<(), AppError> {
     use crate::server::{require_holder, services, Level};
     let svc = services()?;
     let holder = require_holder(Level::Full)?;
-    Ok(hygie_core::mail::folders::rename(&svc.db, svc.clock.as_ref(), &holder, id, &name).await?)
+    Ok(svc.mailbox(&holder).rename_folder(id, &name).await?)
 }
 
 /// Deletes one of one's folders and its sub-folders; their messages go to the Trash. Returns
@@ -444,7 +435,7 @@ pub async fn mail_folder_delete(id: i64) -> Result<u64, AppError> {
     use crate::server::{require_holder, services, Level};
     let svc = services()?;
     let holder = require_holder(Level::Full)?;
-    Ok(hygie_core::mail::folders::delete(&svc.db, svc.clock.as_ref(), &holder, id).await?)
+    Ok(svc.mailbox(&holder).delete_folder(id).await?)
 }
 
 /// Applies `action` ("read", "unread", "flag", "unflag", "inbox", "archive", "move:d<ID>", "trash",
@@ -460,7 +451,7 @@ pub async fn mail_act(action: String, ids: Vec<i64>) -> Result<u64, AppError> {
     if ids.len() > 500 {
         return Err(invalid("ids", FieldProblem::TooLong { max: 500 }));
     }
-    Ok(hygie_core::mail::apply(&svc.db, svc.clock.as_ref(), &holder, &ids, act).await?)
+    Ok(svc.mailbox(&holder).apply(&ids, act).await?)
 }
 
 /// Deletes everything in the Trash. Returns how many messages.
@@ -469,27 +460,23 @@ pub async fn mail_empty_trash() -> Result<u64, AppError> {
     use crate::server::{require_holder, services, Level};
     let svc = services()?;
     let holder = require_holder(Level::Full)?;
-    Ok(hygie_core::mail::empty_trash(&svc.db, svc.clock.as_ref(), &holder).await?)
+    Ok(svc.mailbox(&holder).empty_trash().await?)
 }
 
 /// Searches every folder of the signed-in account (words, `de:`, `à:`, `objet:`, `pj:`,
 /// `non-lu:` and their English forms). At most 200 results, newest first.
 #[server(name = MailSearch, prefix = "/api", endpoint = "mail-search")]
 pub async fn mail_search(q: String) -> Result<Vec<MessageLine>, AppError> {
-    use hygie_core::mail::{self, SearchQuery};
+    use hygie_core::mail::SearchQuery;
 
-    use crate::server::{audited_limit, record, require_holder, services, Level};
+    use crate::server::{require_holder, services, Level};
     let svc = services()?;
     let holder = require_holder(Level::Full)?;
     let query = SearchQuery::parse(&q.chars().take(500).collect::<String>());
     if query.is_empty() {
         return Ok(Vec::new());
     }
-    // Searching is cheap for one person and costly in bulk.
-    audited_limit(&svc, &holder, "mail.search", &format!("search:{}", holder.account_id), 600).await?;
-    let items = mail::search(&svc.db, svc.clock.as_ref(), holder.account_id, &query, None, 200).await?;
-    // The search is recorded, not its words: they may name a patient. No record, no results.
-    record(&svc, holder.event("mail.search", Outcome::Success).object(format!("results:{}", items.len()))).await?;
+    let items = svc.mailbox(&holder).search(&query, None).await?;
     Ok(items
         .into_iter()
         .map(|m| {

@@ -60,7 +60,7 @@ impl Action {
 
 /// Applies `action` to the holder's messages among `ids` (others' ids are ignored), and records
 /// it in the same transaction. Returns how many messages changed.
-pub async fn apply(
+pub(crate) async fn apply(
     db: &Db,
     clock: &dyn Clock,
     holder: &Holder,
@@ -137,7 +137,7 @@ pub async fn apply(
 
 /// Deletes every message in the holder's Trash, recorded in the same transaction. Returns how
 /// many.
-pub async fn empty_trash(db: &Db, clock: &dyn Clock, holder: &Holder) -> Result<u64, StoreError> {
+pub(crate) async fn empty_trash(db: &Db, clock: &dyn Clock, holder: &Holder) -> Result<u64, StoreError> {
     let account_id = holder.account_id;
     let trash = folder_id(db, clock, account_id, "trash").await?;
     let sqlite = db.backend() == Backend::Sqlite;

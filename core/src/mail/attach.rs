@@ -159,7 +159,7 @@ pub struct Upload {
 }
 
 /// Keeps a file for the account's next message.
-pub async fn store_upload(
+pub(crate) async fn store_upload(
     db: &Db,
     clock: &dyn Clock,
     holder: &Holder,
@@ -201,7 +201,7 @@ pub async fn uploads(db: &Db, account_id: i64, ids: &[i64]) -> Result<Vec<(i64, 
 }
 
 /// Removes one of the account's uploads; whether it was there.
-pub async fn delete_upload(db: &Db, clock: &dyn Clock, holder: &Holder, id: i64) -> Result<bool, StoreError> {
+pub(crate) async fn delete_upload(db: &Db, clock: &dyn Clock, holder: &Holder, id: i64) -> Result<bool, StoreError> {
     let object = format!("upload:{id}");
     Ok(crate::with_pool!(db, p => {
         let mut tx = p.begin_write().await?;

@@ -36,7 +36,7 @@ fn one_line(s: &str, max: usize) -> String {
 /// a new draft when there is none, and records the save in the same transaction
 /// (`mail.draft_create`, then `mail.draft_save`). A draft that was sent or deleted meanwhile is
 /// [`super::SendError::DraftGone`], recorded too.
-pub async fn save(
+pub(crate) async fn save(
     db: &Db,
     clock: &dyn Clock,
     author: &Holder,

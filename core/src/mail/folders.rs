@@ -141,7 +141,7 @@ fn check_siblings(all: &[Own], parent: Option<i64>, name: &str, except: Option<i
 
 /// Creates a folder of the holder's, inside `parent` (one of their own folders) or at the top,
 /// recorded in the same transaction.
-pub async fn create(
+pub(crate) async fn create(
     db: &Db,
     clock: &dyn Clock,
     holder: &Holder,
@@ -187,7 +187,7 @@ async fn create_checked(
 }
 
 /// Renames one of the holder's own folders, recorded in the same transaction.
-pub async fn rename(db: &Db, clock: &dyn Clock, holder: &Holder, id: i64, name: &str) -> Result<(), FolderError> {
+pub(crate) async fn rename(db: &Db, clock: &dyn Clock, holder: &Holder, id: i64, name: &str) -> Result<(), FolderError> {
     let result = rename_checked(db, clock, holder, id, name).await;
     recorded(db, clock, holder, "mail.folder_rename", Some(format!("folder:{id}")), result).await
 }
@@ -238,7 +238,7 @@ pub async fn nest(db: &Db, account_id: i64, id: i64, parent: Option<i64>) -> Res
 /// Deletes one of the holder's own folders and its sub-folders; their messages go to the Trash
 /// (from where "restore" puts them in the Inbox). Recorded in the same transaction. Returns how
 /// many messages moved.
-pub async fn delete(db: &Db, clock: &dyn Clock, holder: &Holder, id: i64) -> Result<u64, FolderError> {
+pub(crate) async fn delete(db: &Db, clock: &dyn Clock, holder: &Holder, id: i64) -> Result<u64, FolderError> {
     let result = delete_checked(db, clock, holder, id).await;
     recorded(db, clock, holder, "mail.folder_delete", Some(format!("folder:{id}")), result).await
 }

@@ -40,7 +40,7 @@ pub struct ListItem {
 /// One page of one of the holder's folders, newest first (one line per conversation when
 /// `fold`), and the folder's size. The listing shows subjects and senders, so it is recorded:
 /// no record, no list.
-pub async fn list(
+pub(crate) async fn list(
     db: &Db,
     clock: &dyn Clock,
     holder: &Holder,
@@ -128,7 +128,7 @@ pub async fn folds_threads(db: &Db, account_id: i64) -> Result<bool, StoreError>
 }
 
 /// Folds conversations in the account's message lists, or shows every message on its own line.
-pub async fn set_folds_threads(db: &Db, clock: &dyn Clock, holder: &Holder, fold: bool) -> Result<(), StoreError> {
+pub(crate) async fn set_folds_threads(db: &Db, clock: &dyn Clock, holder: &Holder, fold: bool) -> Result<(), StoreError> {
     let choice = if fold { "conversations" } else { "messages" };
     let event = holder.event("mail.folding", Outcome::Success).object(choice);
     crate::with_pool!(db, p => {

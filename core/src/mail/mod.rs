@@ -1,6 +1,7 @@
 //! Mailboxes: building and parsing messages (mail-builder, mail-parser), folders, delivery to
 //! this instance's accounts, lists and reading. Every query is scoped by account: another
-//! account's ids are simply not found.
+//! account's ids are simply not found. A holder's verbs are reached through their
+//! [`Mailbox`], the same for every channel.
 
 use mail_builder::headers::address::Address;
 use mail_builder::headers::raw::Raw;
@@ -14,6 +15,7 @@ pub mod folders;
 pub mod html;
 mod ingest;
 mod list;
+mod mailbox;
 pub mod preview;
 mod read;
 mod search;
@@ -22,6 +24,7 @@ mod send;
 pub use actions::*;
 pub use ingest::*;
 pub use list::*;
+pub use mailbox::{hourly, MailError, MailPolicy, Mailbox, SEARCH_RESULTS};
 pub use read::*;
 pub use search::*;
 pub use send::*;

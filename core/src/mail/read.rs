@@ -39,7 +39,7 @@ pub struct Opened {
 /// Shows remote images from `sender` to `account_id` from now on.
 /// Shows remote images from the sender of the holder's message `id` from now on, recorded in
 /// the same transaction. Returns whether the message is the holder's (the refusal is recorded).
-pub async fn allow_images_from(db: &Db, clock: &dyn Clock, holder: &Holder, id: i64) -> Result<bool, StoreError> {
+pub(crate) async fn allow_images_from(db: &Db, clock: &dyn Clock, holder: &Holder, id: i64) -> Result<bool, StoreError> {
     let object = format!("message:{id}");
     let Some(sender) = sender_of(db, holder.account_id, id).await? else {
         let event = holder.event("mail.images_allow", Outcome::Denied("not_found".into())).object(object);
@@ -91,7 +91,7 @@ fn inline_images(raw: &[u8]) -> Vec<(String, String, Vec<u8>)> {
 /// Opens message `id` of `account_id` (and marks it read). `None` for another account's id.
 /// Opens one of the holder's messages: marks it read and records the reading in one
 /// transaction. Another holder's id is not found (and the attempt recorded).
-pub async fn open(db: &Db, clock: &dyn Clock, holder: &Holder, id: i64) -> Result<Option<Opened>, StoreError> {
+pub(crate) async fn open(db: &Db, clock: &dyn Clock, holder: &Holder, id: i64) -> Result<Option<Opened>, StoreError> {
     let account_id = holder.account_id;
     #[derive(sqlx::FromRow)]
     struct Row {

@@ -74,7 +74,7 @@ fn like(w: &str) -> String {
 }
 
 /// The account's messages matching `q`, in one folder or all, newest first.
-pub async fn search(
+pub(crate) async fn search(
     db: &Db,
     clock: &dyn Clock,
     account_id: i64,

@@ -40,6 +40,9 @@ pub enum SendError {
     /// The forwarded message or one of its attachments is not the holder's.
     #[error("forwarded attachment not found")]
     ForwardedNotFound,
+    /// Over the holder's hourly limit (see [`super::mailbox::hourly`]).
+    #[error("rate limited, retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -114,7 +117,7 @@ impl SendError {
     /// are failures.
     pub fn audit_outcome(&self) -> Outcome {
         match self {
-            SendError::ForwardedNotFound => Outcome::Denied(self.audit_code().into()),
+            SendError::ForwardedNotFound | SendError::RateLimited { .. } => Outcome::Denied(self.audit_code().into()),
             _ => Outcome::Failure(self.audit_code().into()),
         }
     }
@@ -131,6 +134,7 @@ impl SendError {
             SendError::DraftGone => "draft_gone",
             SendError::UnknownUpload => "unknown_upload",
             SendError::ForwardedNotFound => "not_found",
+            SendError::RateLimited { .. } => "rate_limited",
             SendError::Store(_) => "internal",
         }
     }
@@ -140,7 +144,7 @@ impl SendError {
 /// then the sender's Sent copy, each recipient's Inbox copy and the audit record are written in
 /// one transaction, committed before this returns. A refusal is recorded too. Recipients who
 /// asked for it are then told at their notification address (links point to `public_url`).
-pub async fn send(
+pub(crate) async fn send(
     db: &Db,
     clock: &dyn Clock,
     sender: &Holder,

@@ -864,3 +864,66 @@ async fn forwarded_files_are_gathered_once_and_checked() {
         assert_eq!(outcomes, ["denied:not_found", "denied:not_found", "failure:too_large", "failure:unknown_upload"]);
     }
 }
+
+/// The holder's limits belong to the mailbox, not to a channel: sends counted elsewhere (another
+/// channel, another instance) count here; the refusal is recorded and changes nothing; a
+/// search is recorded with its number of results, never its words; a file over the quota is
+/// refused and recorded.
+#[tokio::test]
+async fn the_mailbox_applies_the_holders_limits_whatever_the_channel() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(1_800_000_000_000);
+        let policy = MailPolicy {
+            domains: vec!["hygie.example".to_string()],
+            public_url: "https://h.example".into(),
+            limits: attach::Limits { max_message_bytes: 1024 * 1024, quota_bytes: 3 * 1024 * 1024 },
+        };
+        let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
+        let mailbox = Mailbox::new(&t.db, &clock, &a, &policy);
+        let d = Draft {
+            to: vec![b.address.clone()],
+            subject: "Compte rendu opératoire".into(),
+            body: "Suites simples.".into(),
+            ..Default::default()
+        };
+        // 199 sends already counted this hour, through whatever channel.
+        let limit = crate::ratelimit::Limit { max: hourly::SENDS, window_ms: 3_600_000 };
+        for _ in 0..hourly::SENDS - 1 {
+            crate::ratelimit::hit(&t.db, &clock, &format!("send:{}", a.account_id), limit).await.unwrap();
+        }
+        mailbox.send(&d).await.expect("the 200th send of the hour");
+        let before = messages_of(&t.db, b.account_id).await;
+        let refused = mailbox.send(&d).await;
+        assert!(
+            matches!(refused, Err(SendError::RateLimited { retry_after_secs }) if retry_after_secs > 0),
+            "{refused:?}"
+        );
+        assert_eq!(messages_of(&t.db, b.account_id).await, before, "nothing delivered");
+        let last = &crate::audit::latest(&t.db, 1).await.unwrap()[0];
+        assert_eq!((last.action.as_str(), last.outcome.as_str()), ("mail.send", "denied:rate_limited"));
+        clock.advance_ms(3_600_000);
+        mailbox.send(&d).await.expect("a new hour");
+
+        let found =
+            Mailbox::new(&t.db, &clock, &b, &policy).search(&SearchQuery::parse("opératoire"), None).await.unwrap();
+        assert_eq!(found.len(), 2);
+        let last = &crate::audit::latest(&t.db, 1).await.unwrap()[0];
+        assert_eq!((last.action.as_str(), last.object.as_deref()), ("mail.search", Some("results:2")));
+        let trail = format!("{:?}", crate::audit::latest(&t.db, 1000).await.unwrap());
+        assert!(!trail.contains("opératoire") && !trail.contains("Compte rendu"), "no words, no subjects");
+
+        let file = vec![7u8; 1024 * 1024];
+        // The messages sent count too: two more megabytes fit, a third does not.
+        for _ in 0..2 {
+            mailbox.store_upload("scanner.pdf", "application/pdf", &file).await.expect("within the quota");
+        }
+        let over = mailbox.store_upload("scanner.pdf", "application/pdf", &file).await;
+        assert!(matches!(over, Err(MailError::QuotaExceeded { .. })), "{over:?}");
+        let too_big = mailbox.store_upload("gros.pdf", "application/pdf", &vec![0u8; 1024 * 1024 + 1]).await;
+        assert!(matches!(too_big, Err(MailError::TooLarge { .. })), "{too_big:?}");
+        let outcomes: Vec<String> =
+            crate::audit::latest(&t.db, 2).await.unwrap().into_iter().map(|r| r.outcome).collect();
+        assert_eq!(outcomes, ["denied:too_large", "denied:quota"]);
+        assert!(crate::audit::verify(&t.db).await.unwrap().is_intact());
+    }
+}

@@ -33,43 +33,25 @@ pub(super) async fn post_upload(
     req: Request,
 ) -> Response {
     let svc = &state.services;
+    let mailbox = svc.mailbox(&holder);
     let (parts, body) = req.into_parts();
-    let account_id = holder.account_id;
-    let limits = svc.mail_limits;
-    let max_mb = limits.max_message_bytes / (1024 * 1024);
     let declared =
         parts.headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<i64>().ok());
     let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
-    let refuse = |code: &'static str, e: AppError| {
-        let event = holder.event("mail.upload", Outcome::Denied(code.into()));
-        async move { recorded(svc, event).await.err().unwrap_or_else(|| json_error(e)) }
-    };
-    if declared.is_some_and(|n| n > limits.max_message_bytes) {
-        return refuse("too_large", AppError::TooLarge { max_mb }).await;
+    if let Err(e) = mailbox.may_upload(declared).await {
+        return json_error(e.into());
     }
-    if let Err(e) = app::server::limit_hourly(svc, &format!("upload:{account_id}"), 300).await {
-        return refuse("rate_limited", e).await;
-    }
-    let Ok(bytes) = axum::body::to_bytes(body, limits.max_message_bytes as usize).await else {
-        return refuse("too_large", AppError::TooLarge { max_mb }).await;
+    let Ok(bytes) = axum::body::to_bytes(body, mailbox.limits().max_message_bytes as usize).await else {
+        return json_error(mailbox.upload_too_large().await.into());
     };
-    let used = match hygie_core::mail::attach::usage(&svc.db, account_id).await {
-        Ok(u) => u,
-        Err(e) => return json_error(AppError::internal(e)),
-    };
-    if used + bytes.len() as i64 > limits.quota_bytes {
-        return refuse("quota", AppError::QuotaExceeded { quota_mb: limits.quota_bytes / (1024 * 1024) }).await;
-    }
-    match hygie_core::mail::attach::store_upload(&svc.db, svc.clock.as_ref(), &holder, &q.nom, &content_type, &bytes)
-        .await
-    {
+    match mailbox.store_upload(&q.nom, &content_type, &bytes).await {
         Ok(up) => {
             let mut res =
                 axum::Json(serde_json::json!({"id": up.id, "name": up.name, "size": up.size})).into_response();
             res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             res
         }
-        Err(e) => json_error(AppError::internal(e)),
+        Err(e) => json_error(e.into()),
     }
 }
 
@@ -82,7 +64,7 @@ pub(super) async fn get_attachment(
     Path((id, index)): Path<(i64, usize)>,
 ) -> Response {
     let svc = &state.services;
-    let found = match hygie_core::mail::attachment(&svc.db, holder.account_id, id, index).await {
+    let found = match svc.mailbox(&holder).attachment(id, index).await {
         Ok(found) => found,
         Err(e) => return internal_text(e),
     };
@@ -131,7 +113,6 @@ pub(super) async fn get_preview_page(
 ) -> Response {
     use hygie_core::mail::preview::PreviewError;
     let svc = &state.services;
-    let account_id = holder.account_id;
     let object = format!("message:{id} attachment:{index} page:{page}");
     let record = |outcome: Outcome| recorded(svc, holder.event("mail.preview_page", outcome).object(object.clone()));
     let plain = |status: StatusCode, text: &'static str| {
@@ -139,7 +120,7 @@ pub(super) async fn get_preview_page(
         res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         res
     };
-    let file = match hygie_core::mail::pdf_attachment(&svc.db, account_id, id, index).await {
+    let file = match svc.mailbox(&holder).pdf_attachment(id, index).await {
         Ok(found) => found,
         Err(e) => {
             return internal_text(e);
@@ -151,10 +132,8 @@ pub(super) async fn get_preview_page(
         }
         return plain(StatusCode::NOT_FOUND, "Pièce jointe introuvable. / Attachment not found.\n");
     };
-    if let Err(e) =
-        app::server::limit_hourly(svc, &format!("preview:{account_id}"), app::api::mail::PREVIEW_PER_HOUR).await
-    {
-        return record(Outcome::Denied("rate_limited".into())).await.err().unwrap_or_else(|| json_error(e));
+    if let Err(e) = svc.mailbox(&holder).may_preview("mail.preview_page").await {
+        return json_error(e.into());
     }
     let width = q.largeur.unwrap_or(hygie_core::mail::preview::WIDTHS[0]);
     match svc.previewer.page(&file.bytes, page, width).await {

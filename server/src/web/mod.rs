@@ -73,7 +73,7 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/messagerie/pj",
             post(files::post_upload)
-                .layer(axum::extract::DefaultBodyLimit::max(state.services.mail_limits.max_message_bytes as usize + 1)),
+                .layer(axum::extract::DefaultBodyLimit::max(state.services.mail.limits.max_message_bytes as usize + 1)),
         )
         .leptos_routes_with_context(&state, routes, context.clone(), move || app::shell(opts.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, app::shell))

@@ -1,0 +1,300 @@
+//! The holder's mailbox: the one way every channel (the webmail, and next IMAP, SMTP submission
+//! and the Web Services API) acts on mail. Each verb checks what the holder may do, applies
+//! the per-holder limits, changes the store and writes its audit record in one transaction;
+//! the channel only authenticates the holder, parses its protocol and maps the answer.
+
+use crate::auth::holder::Holder;
+use crate::clock::Clock;
+use crate::ratelimit::{self, Decision, Limit};
+use crate::store::{Db, StoreError};
+
+use super::{
+    attach, drafts, folders, folders::FolderError, Action, Draft, FolderRow, ListItem, Opened, RemoteDelivery,
+    SearchQuery, SendError, Sent, ThreadItem,
+};
+
+/// What the instance decides for every mailbox: set once at start-up.
+#[derive(Debug, Clone)]
+pub struct MailPolicy {
+    /// The instance's own mail domains: mail to them is delivered here.
+    pub domains: Vec<String>,
+    /// The address links in notices point to.
+    pub public_url: String,
+    pub limits: attach::Limits,
+}
+
+/// How much one holder may do in an hour, whatever the channel. Generous for a person, a brake
+/// on a stolen session or a runaway script.
+pub mod hourly {
+    pub const SENDS: i64 = 200;
+    pub const DRAFT_SAVES: i64 = 2_000;
+    pub const SEARCHES: i64 = 600;
+    pub const UPLOADS: i64 = 300;
+    /// PDF pages drawn (and page counts), each a call to the confined renderer.
+    pub const PREVIEWS: i64 = 2_000;
+}
+
+/// Most results one search returns.
+pub const SEARCH_RESULTS: i64 = 200;
+
+/// A refusal of a verb that is not about the message itself.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// Over the holder's hourly limit for this verb (the refusal is recorded).
+    #[error("rate limited, retry in {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    /// A file over the per-message limit.
+    #[error("over {max_bytes} bytes")]
+    TooLarge { max_bytes: i64 },
+    /// The mailbox would be over its quota.
+    #[error("quota exceeded")]
+    QuotaExceeded { quota_bytes: i64 },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl MailError {
+    /// The audit trail's short code for the refusal.
+    fn audit_code(&self) -> &'static str {
+        match self {
+            MailError::RateLimited { .. } => "rate_limited",
+            MailError::TooLarge { .. } => "too_large",
+            MailError::QuotaExceeded { .. } => "quota",
+            MailError::Store(_) => "internal",
+        }
+    }
+}
+
+impl From<MailError> for SendError {
+    fn from(e: MailError) -> Self {
+        match e {
+            MailError::RateLimited { retry_after_secs } => SendError::RateLimited { retry_after_secs },
+            MailError::TooLarge { max_bytes } => SendError::TooLarge { max_bytes },
+            MailError::QuotaExceeded { quota_bytes } => SendError::QuotaExceeded { quota_bytes },
+            MailError::Store(e) => SendError::Store(e),
+        }
+    }
+}
+
+/// One holder's mailbox, for the length of a request (or of a protocol command).
+pub struct Mailbox<'a> {
+    db: &'a Db,
+    clock: &'a dyn Clock,
+    holder: &'a Holder,
+    policy: &'a MailPolicy,
+}
+
+impl<'a> Mailbox<'a> {
+    pub fn new(db: &'a Db, clock: &'a dyn Clock, holder: &'a Holder, policy: &'a MailPolicy) -> Mailbox<'a> {
+        Mailbox { db, clock, holder, policy }
+    }
+
+    pub fn holder(&self) -> &Holder {
+        self.holder
+    }
+
+    pub fn limits(&self) -> &attach::Limits {
+        &self.policy.limits
+    }
+
+    /// Counts one `verb` against the holder's hourly `max`; past it, records the refusal.
+    async fn within_hourly(&self, verb: &str, action: &str, max: i64) -> Result<(), MailError> {
+        let key = format!("{verb}:{}", self.holder.account_id);
+        let limit = Limit { max, window_ms: 3_600_000 };
+        match ratelimit::hit(self.db, self.clock, &key, limit).await? {
+            Decision::Allowed { .. } => Ok(()),
+            Decision::Limited { retry_after_ms } => {
+                let event = self.holder.event(action, crate::audit::Outcome::Denied("rate_limited".into()));
+                crate::audit::append(self.db, self.clock, event).await?;
+                Err(MailError::RateLimited { retry_after_secs: (retry_after_ms.max(0) as u64).div_ceil(1000) })
+            }
+        }
+    }
+
+    // ---- Folders ----
+
+    /// The standard folders (made on first use) and the holder's own, with their counts.
+    pub async fn folders(&self) -> Result<Vec<FolderRow>, StoreError> {
+        super::folders(self.db, self.clock, self.holder.account_id).await
+    }
+
+    /// The name of one of the holder's own folders by its key (`d12`); `None` if not theirs.
+    pub async fn own_folder_name(&self, key: &str) -> Result<Option<String>, StoreError> {
+        folders::own_name(self.db, self.holder.account_id, key).await
+    }
+
+    pub async fn create_folder(&self, name: &str, parent: Option<i64>) -> Result<i64, FolderError> {
+        folders::create(self.db, self.clock, self.holder, name, parent).await
+    }
+
+    pub async fn rename_folder(&self, id: i64, name: &str) -> Result<(), FolderError> {
+        folders::rename(self.db, self.clock, self.holder, id, name).await
+    }
+
+    /// Deletes a folder of one's own and its sub-folders; their messages go to the Trash.
+    pub async fn delete_folder(&self, id: i64) -> Result<u64, FolderError> {
+        folders::delete(self.db, self.clock, self.holder, id).await
+    }
+
+    // ---- Lists ----
+
+    /// One page of a folder, newest first (recorded: a list shows subjects); with the total.
+    pub async fn list(
+        &self,
+        role: &str,
+        page: i64,
+        per_page: i64,
+        fold: bool,
+    ) -> Result<(Vec<ListItem>, i64), StoreError> {
+        super::list(self.db, self.clock, self.holder, role, page, per_page, fold).await
+    }
+
+    /// Whether the holder's lists fold conversations into one line.
+    pub async fn folds_threads(&self) -> Result<bool, StoreError> {
+        super::folds_threads(self.db, self.holder.account_id).await
+    }
+
+    pub async fn set_folds_threads(&self, fold: bool) -> Result<(), StoreError> {
+        super::set_folds_threads(self.db, self.clock, self.holder, fold).await
+    }
+
+    /// The id of the newest message: what a page polls to show new mail.
+    pub async fn newest(&self) -> Result<i64, StoreError> {
+        super::newest(self.db, self.holder.account_id).await
+    }
+
+    /// Bytes the mailbox holds (messages and files kept for the next message).
+    pub async fn usage(&self) -> Result<i64, StoreError> {
+        attach::usage(self.db, self.holder.account_id).await
+    }
+
+    /// Messages of every folder (or of `folder`) matching `query`, newest first, at most
+    /// [`SEARCH_RESULTS`]. Recorded with the number of results, never the words (they may name a
+    /// patient); no record, no results.
+    pub async fn search(&self, query: &SearchQuery, folder: Option<&str>) -> Result<Vec<ListItem>, MailError> {
+        self.within_hourly("search", "mail.search", hourly::SEARCHES).await?;
+        let items = super::search(self.db, self.clock, self.holder.account_id, query, folder, SEARCH_RESULTS).await?;
+        let event =
+            self.holder.event("mail.search", crate::audit::Outcome::Success).object(format!("results:{}", items.len()));
+        crate::audit::append(self.db, self.clock, event).await?;
+        Ok(items)
+    }
+
+    // ---- Reading ----
+
+    /// Opens one of the holder's messages: marked read and recorded in one transaction.
+    pub async fn open(&self, id: i64) -> Result<Option<Opened>, StoreError> {
+        super::open(self.db, self.clock, self.holder, id).await
+    }
+
+    /// The holder's messages of a conversation, oldest first.
+    pub async fn thread(&self, thread_id: &str) -> Result<Vec<ThreadItem>, StoreError> {
+        super::thread(self.db, self.holder.account_id, thread_id).await
+    }
+
+    /// Where delivery to other operators stands for a message the holder sent.
+    pub async fn remote_deliveries(&self, id: i64) -> Result<Vec<RemoteDelivery>, StoreError> {
+        super::remote_deliveries(self.db, self.holder.account_id, id).await
+    }
+
+    /// Shows remote images from the sender of message `id` from now on; false if not theirs.
+    pub async fn allow_images_from(&self, id: i64) -> Result<bool, StoreError> {
+        super::allow_images_from(self.db, self.clock, self.holder, id).await
+    }
+
+    /// Attachment `index` of one of the holder's messages.
+    pub async fn attachment(&self, id: i64, index: usize) -> Result<Option<super::Attachment>, StoreError> {
+        super::attachment(self.db, self.holder.account_id, id, index).await
+    }
+
+    /// Attachment `index` of one of the holder's messages if it is a PDF by its content.
+    pub async fn pdf_attachment(&self, id: i64, index: usize) -> Result<Option<super::Attachment>, StoreError> {
+        super::pdf_attachment(self.db, self.holder.account_id, id, index).await
+    }
+
+    /// Counts one PDF preview (`action`: a page count or a page drawn) against the holder's
+    /// hourly limit; past it, records the refusal.
+    pub async fn may_preview(&self, action: &str) -> Result<(), MailError> {
+        self.within_hourly("preview", action, hourly::PREVIEWS).await
+    }
+
+    // ---- Writing ----
+
+    /// Sends a message: checked (recipients in the trust space, sizes, quota), delivered to the
+    /// mailboxes here and queued for other operators, with the record, in one transaction. A
+    /// refusal is recorded too.
+    pub async fn send(&self, draft: &Draft) -> Result<Sent, SendError> {
+        self.within_hourly("send", "mail.send", hourly::SENDS).await?;
+        let p = self.policy;
+        super::send(self.db, self.clock, self.holder, draft, &p.domains, &p.public_url, &p.limits).await
+    }
+
+    /// Saves the message being written into Drafts (`existing`: the same draft, saved again).
+    pub async fn save_draft(
+        &self,
+        existing: Option<i64>,
+        draft: &Draft,
+        typed: &drafts::Typed,
+    ) -> Result<drafts::Saved, SendError> {
+        self.within_hourly("draft", "mail.draft", hourly::DRAFT_SAVES).await?;
+        drafts::save(self.db, self.clock, self.holder, existing, draft, typed, &self.policy.limits).await
+    }
+
+    /// Applies `action` to the holder's messages among `ids`; returns how many changed.
+    pub async fn apply(&self, ids: &[i64], action: Action) -> Result<u64, StoreError> {
+        super::apply(self.db, self.clock, self.holder, ids, action).await
+    }
+
+    /// Deletes everything in the Trash; returns how many messages.
+    pub async fn empty_trash(&self) -> Result<u64, StoreError> {
+        super::empty_trash(self.db, self.clock, self.holder).await
+    }
+
+    /// Records the refusal of `action` and returns it.
+    async fn refused(&self, action: &str, e: MailError) -> MailError {
+        let event = self.holder.event(action, crate::audit::Outcome::Denied(e.audit_code().into()));
+        match crate::audit::append(self.db, self.clock, event).await {
+            Ok(_) => e,
+            Err(store) => MailError::Store(store),
+        }
+    }
+
+    /// Before a file's bytes are read: counts it against the holder's hourly limit and refuses
+    /// a declared size over the per-message limit (each refusal recorded).
+    pub async fn may_upload(&self, declared_bytes: Option<i64>) -> Result<(), MailError> {
+        let max_bytes = self.policy.limits.max_message_bytes;
+        if declared_bytes.is_some_and(|n| n > max_bytes) {
+            return Err(self.refused("mail.upload", MailError::TooLarge { max_bytes }).await);
+        }
+        self.within_hourly("upload", "mail.upload", hourly::UPLOADS).await
+    }
+
+    /// A file whose bytes turned out larger than the per-message limit: recorded, refused.
+    pub async fn upload_too_large(&self) -> MailError {
+        self.refused("mail.upload", MailError::TooLarge { max_bytes: self.policy.limits.max_message_bytes }).await
+    }
+
+    /// Keeps a file for the holder's next message, within the per-message limit and the quota.
+    pub async fn store_upload(
+        &self,
+        name: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Result<attach::Upload, MailError> {
+        let limits = &self.policy.limits;
+        if bytes.len() as i64 > limits.max_message_bytes {
+            return Err(self.upload_too_large().await);
+        }
+        if self.usage().await? + bytes.len() as i64 > limits.quota_bytes {
+            return Err(self
+                .refused("mail.upload", MailError::QuotaExceeded { quota_bytes: limits.quota_bytes })
+                .await);
+        }
+        Ok(attach::store_upload(self.db, self.clock, self.holder, name, content_type, bytes).await?)
+    }
+
+    /// Removes a file kept for the next message; false if not theirs.
+    pub async fn delete_upload(&self, id: i64) -> Result<bool, StoreError> {
+        attach::delete_upload(self.db, self.clock, self.holder, id).await
+    }
+}
