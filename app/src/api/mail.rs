@@ -204,63 +204,73 @@ pub async fn mail_set_folding(fold: bool) -> Result<(), AppError> {
 
 #[server(name = MailOpen, prefix = "/api", endpoint = "mail-open")]
 pub async fn mail_open(id: i64) -> Result<MessageView, AppError> {
-    use hygie_core::clock::format_utc;
-
     use crate::server::{require_holder, services, Level};
     let svc = services()?;
     let holder = require_holder(Level::Full)?;
     let mailbox = svc.mailbox(&holder);
     let m = mailbox.open(id).await?.ok_or(AppError::NotFound)?;
-    let deliveries = mailbox
-        .remote_deliveries(m.id)
-        .await?
-        .into_iter()
-        .map(|d| DeliveryView { recipient: d.recipient, status: d.status, attempts: d.attempts })
-        .collect();
+    let deliveries = mailbox.remote_deliveries(m.id).await?;
     let thread = mailbox.thread(&m.thread_id).await?;
-    let conversation = if thread.len() > 1 {
-        thread
-            .into_iter()
-            .map(|x| ConversationItem {
-                id: x.id,
-                folder: x.role,
-                who: if x.from_name.is_empty() { x.from_addr } else { x.from_name },
-                date: format_utc(x.date_ms),
-                snippet: x.snippet,
-                unread: x.unread,
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
-    let references = m.references.clone();
-    let mut thread_refs = m.references.clone();
-    if !m.message_id.is_empty() && !thread_refs.contains(&m.message_id) {
-        thread_refs.push(m.message_id.clone());
+    Ok(MessageView::new(m, deliveries, thread))
+}
+
+#[cfg(feature = "ssr")]
+impl MessageView {
+    /// The view of an opened message, with where its delivery stands and its conversation (when
+    /// it has other messages).
+    fn new(
+        m: hygie_core::mail::Opened,
+        deliveries: Vec<hygie_core::mail::RemoteDelivery>,
+        thread: Vec<hygie_core::mail::ThreadItem>,
+    ) -> MessageView {
+        use hygie_core::clock::format_utc;
+        let conversation = if thread.len() > 1 {
+            thread
+                .into_iter()
+                .map(|x| ConversationItem {
+                    id: x.id,
+                    folder: x.role,
+                    who: if x.from_name.is_empty() { x.from_addr } else { x.from_name },
+                    date: format_utc(x.date_ms),
+                    snippet: x.snippet,
+                    unread: x.unread,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let references = m.references.clone();
+        let mut thread_refs = m.references.clone();
+        if !m.message_id.is_empty() && !thread_refs.contains(&m.message_id) {
+            thread_refs.push(m.message_id.clone());
+        }
+        MessageView {
+            id: m.id,
+            folder: m.folder_role,
+            from_name: m.from_name,
+            from_addr: m.from_addr,
+            to: m.to_addrs,
+            cc: m.cc_addrs,
+            bcc: m.bcc_addrs,
+            subject: m.subject,
+            date: format_utc(m.date_ms),
+            urgent: m.urgent,
+            body: m.body_text,
+            body_html: m.body_html,
+            remote_images_blocked: m.remote_images_blocked,
+            attachments: m.attachment_names,
+            attachment_pdf: m.attachment_pdf,
+            message_id: m.message_id,
+            thread_refs,
+            in_reply_to: m.in_reply_to.unwrap_or_default(),
+            references,
+            deliveries: deliveries
+                .into_iter()
+                .map(|d| DeliveryView { recipient: d.recipient, status: d.status, attempts: d.attempts })
+                .collect(),
+            conversation,
+        }
     }
-    Ok(MessageView {
-        id: m.id,
-        folder: m.folder_role,
-        from_name: m.from_name,
-        from_addr: m.from_addr,
-        to: m.to_addrs,
-        cc: m.cc_addrs,
-        bcc: m.bcc_addrs,
-        subject: m.subject,
-        date: format_utc(m.date_ms),
-        urgent: m.urgent,
-        body: m.body_text,
-        body_html: m.body_html,
-        remote_images_blocked: m.remote_images_blocked,
-        attachments: m.attachment_names,
-        attachment_pdf: m.attachment_pdf,
-        message_id: m.message_id,
-        thread_refs,
-        in_reply_to: m.in_reply_to.unwrap_or_default(),
-        references,
-        deliveries,
-        conversation,
-    })
 }
 
 /// A saved draft: its id and its attachments' names, in order.
