@@ -1,8 +1,12 @@
 //! API tests against the real server: HTTPS on port 0, a temporary database on each engine, a
 //! real SMTP server.
 
+use crate::common::browser::Browser;
 use crate::common::{self, client, form, on_each_engine, Engine, TestServer};
+use app::api::{ContactReceipt, SubmitContact};
+use app::domain::contact::ContactInput;
 use hygie_core::audit;
+use leptos::server_fn::ServerFn;
 use reqwest::header;
 
 on_each_engine!(
@@ -212,31 +216,22 @@ async fn contact_form_is_rate_limited_per_ip_and_keeps_the_input() {
 
 async fn contact_server_function_answers_the_hydrated_form(engine: Engine) {
     let s = TestServer::start(engine).await;
-    let call = |body: String| {
-        client()
-            .post(s.url("/api/contact"))
-            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-            .header(header::ACCEPT, "application/json")
-            .header(header::ORIGIN, s.origin())
-            .body(body)
-            .send()
+    let visitor = Browser::new(&s);
+    let ok = ContactInput {
+        name: "Jean Dupont".into(),
+        email: "jean.dupont@exemple.fr".into(),
+        subject: "Annuaire".into(),
+        message: "Mon adresse n'apparaît pas dans l'annuaire.".into(),
     };
-    let ok = form(&[
-        ("input[name]", "Jean Dupont"),
-        ("input[email]", "jean.dupont@exemple.fr"),
-        ("input[subject]", "Annuaire"),
-        ("input[message]", "Mon adresse n'apparaît pas dans l'annuaire."),
-    ]);
-    let res = call(ok).await.unwrap();
-    assert_eq!(res.status(), 200, "{engine:?}");
-    let receipt: serde_json::Value = res.json().await.unwrap();
-    assert!(receipt["id"].as_i64().unwrap() > 0);
+    let res = visitor.run(SubmitContact { input: ok }).await;
+    assert_eq!(res.status, 200, "{engine:?}");
+    let receipt: ContactReceipt = res.ok();
+    assert!(receipt.id > 0);
 
-    let bad =
-        form(&[("input[name]", ""), ("input[email]", "x"), ("input[subject]", "s"), ("input[message]", "0123456789")]);
-    let res = call(bad).await.unwrap();
-    assert!(!res.status().is_success());
-    let err: serde_json::Value = res.json().await.unwrap();
+    let bad = ContactInput { name: "".into(), email: "x".into(), subject: "s".into(), message: "0123456789".into() };
+    let res = visitor.run(SubmitContact { input: bad }).await;
+    assert!(!(200..300).contains(&res.status));
+    let err = res.body;
     let fields: Vec<_> =
         err["Invalid"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_string()).collect();
     assert_eq!(fields, vec!["name", "email"]);
@@ -264,7 +259,7 @@ async fn cross_origin_state_changes_are_refused() {
         assert_eq!(req.send().await.unwrap().status(), 403, "{headers:?}");
     }
     let res = client()
-        .post(s.url("/api/contact"))
+        .post(s.url(SubmitContact::PATH))
         .header(header::ORIGIN, "https://evil.example")
         .body("")
         .send()

@@ -4,6 +4,9 @@
 
 use crate::common::browser::*;
 use crate::common::{on_each_engine, Engine, TestServer};
+use app::api::{
+    DirectoryEntryGet, DirectoryQuery, DirectorySearch, DirectorySuggest, PreferencesView, SavePreferences,
+};
 use hygie_core::accounts::{self, AccountRecord, Created};
 use serde_json::json;
 
@@ -65,22 +68,17 @@ fn addresses(body: &serde_json::Value) -> Vec<String> {
     list.as_array().unwrap().iter().map(|e| e["address"].as_str().unwrap().to_string()).collect()
 }
 
-fn search_form(q: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("query[q]", q.to_string()),
-        ("query[profession]", String::new()),
-        ("query[specialty]", String::new()),
-        ("query[place]", String::new()),
-        ("query[identifier]", String::new()),
-        ("query[mailbox_type]", String::new()),
-        ("page", "0".to_string()),
-    ]
+/// The first page of a search by words alone.
+async fn search(b: &Browser, q: &str) -> Answer {
+    b.run(DirectorySearch { query: DirectoryQuery { q: q.into(), ..Default::default() }, page: 0 }).await
 }
 
-async fn search(b: &Browser, q: &str) -> Answer {
-    let form = search_form(q);
-    let pairs: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    b.call("directory-search", &pairs).await
+fn suggest(q: &str) -> DirectorySuggest {
+    DirectorySuggest { q: q.into() }
+}
+
+fn entry(key: &str) -> DirectoryEntryGet {
+    DirectoryEntryGet { key: key.into() }
 }
 
 async fn the_directory_serves_signed_in_people_and_never_the_liste_rouge(engine: Engine) {
@@ -111,7 +109,7 @@ async fn the_directory_serves_signed_in_people_and_never_the_liste_rouge(engine:
     // Signed-in people only.
     let anon = Browser::new(&s);
     assert_eq!(search(&anon, "mart").await.status, 401);
-    assert_eq!(anon.call("directory-suggest", &[("q", "mart")]).await.status, 401);
+    assert_eq!(anon.run(suggest("mart")).await.status, 401);
 
     // Own accounts and the extract together, by name order; accents and case do not matter.
     let r = search(&a, "MART").await;
@@ -126,59 +124,48 @@ async fn the_directory_serves_signed_in_people_and_never_the_liste_rouge(engine:
     assert_eq!(zoe_entry["hygie"], true);
     assert_eq!(zoe_entry["phone"], json!(null), "the phone is not published by default");
     assert_eq!(addresses(&search(&a, "zoé mar").await.body), [zoe.as_str()]);
-    let f = [
-        ("query[q]", ""),
-        ("query[profession]", "médecin"),
-        ("query[specialty]", "cardio"),
-        ("query[place]", "Lyon"),
-        ("query[identifier]", ""),
-        ("query[mailbox_type]", ""),
-        ("page", "0"),
-    ];
-    assert_eq!(addresses(&a.call("directory-search", &f).await.body), ["jean.martin@med.mssante.fr"]);
+    let query = DirectoryQuery {
+        profession: "médecin".into(),
+        specialty: "cardio".into(),
+        place: "Lyon".into(),
+        ..Default::default()
+    };
+    assert_eq!(addresses(&a.run(DirectorySearch { query, page: 0 }).await.body), ["jean.martin@med.mssante.fr"]);
 
     // Suggestions for the composer: from two characters.
-    assert_eq!(a.call("directory-suggest", &[("q", "m")]).await.body, json!([]));
-    let sug = a.call("directory-suggest", &[("q", "pel")]).await;
+    assert_eq!(a.run(suggest("m")).await.body, json!([]));
+    let sug = a.run(suggest("pel")).await;
     assert_eq!(addresses(&sug.body), ["remi.pelletier@med.mssante.fr"]);
     assert_eq!(sug.body[0]["specialty"], "Psychiatrie");
 
     // An entry by its key; an unknown or malformed key is not found.
     let key = r.body["entries"][0]["key"].as_str().unwrap().to_string();
-    let e = a.call("directory-entry", &[("key", &key)]).await;
+    let e = a.run(entry(&key)).await;
     assert_eq!(e.body["last_name"], "MARTIN");
-    assert_eq!(a.call("directory-entry", &[("key", "n999-1")]).await.status, 404);
-    assert_eq!(a.call("directory-entry", &[("key", "'; DROP TABLE accounts; --")]).await.status, 404);
+    assert_eq!(a.run(entry("n999-1")).await.status, 404);
+    assert_eq!(a.run(entry("'; DROP TABLE accounts; --")).await.status, 404);
 
     // Zoé chooses the liste rouge in her settings: from then on, nobody finds her.
     sign_in(&s, &z, &zoe, 2).await;
-    let prefs = |rouge: &'static str| {
-        [
-            ("prefs[notify_new_mail]", "true"),
-            ("prefs[liste_rouge]", rouge),
-            ("prefs[publish_phone]", "true"),
-            ("prefs[no_paper]", "true"),
-        ]
+    let prefs = |liste_rouge| SavePreferences {
+        prefs: PreferencesView { notify_new_mail: true, liste_rouge, publish_phone: true, no_paper: true },
     };
-    assert_eq!(z.call("preferences", &prefs("false")).await.status, 200);
-    let shown = a.call("directory-entry", &[("key", &format!("c{zoe_id}"))]).await;
+    assert_eq!(z.run(prefs(false)).await.status, 200);
+    let shown = a.run(entry(&format!("c{zoe_id}"))).await;
     assert_eq!((shown.body["phone"].as_str(), shown.body["no_paper"].as_bool()), (Some("+33611112222"), Some(true)));
-    assert_eq!(z.call("preferences", &prefs("true")).await.status, 200);
+    assert_eq!(z.run(prefs(true)).await.status, 200);
     for q in ["mart", "martinot", "zoé", "zoe.martinot@hygie.localhost", "zoe.martinot@"] {
         assert!(!addresses(&search(&a, q).await.body).contains(&zoe), "{q} found the liste rouge");
-        assert!(!addresses(&a.call("directory-suggest", &[("q", q)]).await.body).contains(&zoe), "{q}");
+        assert!(!addresses(&a.run(suggest(q)).await.body).contains(&zoe), "{q}");
     }
-    let filtered = [
-        ("query[q]", ""),
-        ("query[profession]", "infirmier"),
-        ("query[specialty]", ""),
-        ("query[place]", "69003"),
-        ("query[identifier]", ""),
-        ("query[mailbox_type]", "PER"),
-        ("page", "0"),
-    ];
-    assert_eq!(addresses(&a.call("directory-search", &filtered).await.body), Vec::<String>::new());
-    assert_eq!(a.call("directory-entry", &[("key", &format!("c{zoe_id}"))]).await.status, 404);
+    let query = DirectoryQuery {
+        profession: "infirmier".into(),
+        place: "69003".into(),
+        mailbox_type: "PER".into(),
+        ..Default::default()
+    };
+    assert_eq!(addresses(&a.run(DirectorySearch { query, page: 0 }).await.body), Vec::<String>::new());
+    assert_eq!(a.run(entry(&format!("c{zoe_id}"))).await.status, 404);
 
     // The trail: each query with its words, never what it found; the privacy choice too.
     let trail = hygie_core::audit::latest(s.db(), 1000).await.unwrap();

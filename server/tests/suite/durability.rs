@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use crate::common::browser::{six_digits, Browser, PASSWORD};
 use crate::common::{free_port, on_each_engine, test_db, Engine};
+use app::api::{AcceptTerms, MailList, MailOpen, MailSend};
+use app::domain::compose::ComposeInput;
 use hygie_core::accounts::{self, AccountRecord, Created};
 use hygie_core::clock::SystemClock;
 use hygie_core::outbox::DevOutbox;
@@ -80,7 +82,7 @@ async fn sign_in(b: &Browser, address: &str, mobile: &str, outbox: &Path) {
     let next = b.code(&code).await;
     assert_eq!(next.status, 200, "{:?}", next.body);
     if next.body == json!("/compte/cgu") {
-        assert_eq!(b.call("accept-terms", &[("version", "1.1")]).await.status, 200);
+        assert_eq!(b.run(AcceptTerms { version: "1.1".into() }).await.status, 200);
     }
 }
 
@@ -96,18 +98,13 @@ async fn messages_reported_sent_survive_sigkill(engine: Engine) {
     sign_in(&a, &alice, "+33612345678", &data.join("outbox")).await;
     let mut sent = Vec::new();
     for n in 0..10 {
-        let subject = format!("Transmission {n}");
-        let form = [
-            ("input[to]", bruno.as_str()),
-            ("input[cc]", ""),
-            ("input[bcc]", ""),
-            ("input[subject]", subject.as_str()),
-            ("input[body]", "Constantes stables."),
-            ("input[urgent]", "false"),
-            ("input[in_reply_to]", ""),
-            ("input[references]", ""),
-        ];
-        let r = a.call("mail-send", &form).await;
+        let input = ComposeInput {
+            to: bruno.clone(),
+            subject: format!("Transmission {n}"),
+            body: "Constantes stables.".into(),
+            ..Default::default()
+        };
+        let r = a.run(MailSend { input }).await;
         assert_eq!(r.status, 200, "{engine:?}: {:?}", r.body);
         sent.push(r.body.as_i64().unwrap());
     }
@@ -117,18 +114,18 @@ async fn messages_reported_sent_survive_sigkill(engine: Engine) {
 
     let second = serve(&t.url, &data).await;
     let a = Browser { c: a.c, base: second.base.clone() };
-    let mine = a.call("mail-list", &[("folder", "sent"), ("page", "0")]).await;
+    let mine = a.run(MailList { folder: "sent".into(), page: 0 }).await;
     assert_eq!(mine.status, 200, "{engine:?}: the session survived the restart: {:?}", mine.body);
     assert_eq!(mine.body["total"], 10);
     let b = Browser::at(&second.base);
     sign_in(&b, &bruno, "+33612345679", &data.join("outbox")).await;
-    let inbox = b.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.body;
+    let inbox = b.run(MailList { folder: "inbox".into(), page: 0 }).await.body;
     assert_eq!(inbox["total"], 10, "{engine:?}");
     let subjects: Vec<&str> =
         inbox["items"].as_array().unwrap().iter().map(|i| i["subject"].as_str().unwrap()).collect();
     assert!(subjects.contains(&"Transmission 9"), "the last one too: {subjects:?}");
     for id in sent {
-        assert_eq!(a.call("mail-open", &[("id", &id.to_string())]).await.status, 200);
+        assert_eq!(a.run(MailOpen { id }).await.status, 200);
     }
     drop(second);
 }

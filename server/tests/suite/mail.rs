@@ -3,6 +3,11 @@
 
 use crate::common::browser::*;
 use crate::common::{on_each_engine, Engine, TestServer};
+use app::api::{
+    MailAct, MailAllowImages, MailFolderCreate, MailFolderDelete, MailFolderRename, MailFolders, MailList, MailOpen,
+    MailPdfPreview, MailSaveDraft, MailSearch, MailSend, MailSetFolding, MailUploadDelete, MailUsageGet,
+};
+use app::domain::compose::ComposeInput;
 use serde_json::json;
 
 on_each_engine!(
@@ -15,17 +20,22 @@ on_each_engine!(
     a_draft_thrown_away_or_sent_stays_gone,
 );
 
-fn send_form<'a>(to: &'a str, subject: &'a str, body: &'a str) -> Vec<(&'static str, &'a str)> {
-    vec![
-        ("input[to]", to),
-        ("input[cc]", ""),
-        ("input[bcc]", ""),
-        ("input[subject]", subject),
-        ("input[body]", body),
-        ("input[urgent]", "false"),
-        ("input[in_reply_to]", ""),
-        ("input[references]", ""),
-    ]
+/// A message as the composer sends it: `to`, a subject and a body, nothing else filled in.
+fn compose(to: &str, subject: &str, body: &str) -> ComposeInput {
+    ComposeInput { to: to.into(), subject: subject.into(), body: body.into(), ..Default::default() }
+}
+
+/// The first page of `folder`.
+fn list(folder: &str) -> MailList {
+    MailList { folder: folder.into(), page: 0 }
+}
+
+fn act(action: &str, ids: &[i64]) -> MailAct {
+    MailAct { action: action.into(), ids: ids.to_vec() }
+}
+
+fn search(q: &str) -> MailSearch {
+    MailSearch { q: q.into() }
 }
 
 /// The test holders: alice.roy, bruno.roy, carla.roy (the first `N`), each signed in in its own
@@ -56,59 +66,58 @@ async fn messages_go_between_accounts_and_stay_in_their_mailboxes(engine: Engine
 
     // Not signed in: nothing.
     let anon = Browser::new(&s);
-    let r = anon.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await;
+    let r = anon.run(list("inbox")).await;
     assert_eq!((r.status, r.body), (401, json!("Unauthorized")));
 
     // Outside the trust space: refused before anything is delivered, naming the address.
     let to = format!("{bruno}, quelqu.un@gmail.com");
-    let refused = a.call("mail-send", &send_form(&to, "Patient", "Bonjour")).await;
+    let refused = a.run(MailSend { input: compose(&to, "Patient", "Bonjour") }).await;
     assert_eq!(refused.status, 422, "{engine:?}");
     assert_eq!(refused.body, json!({"RecipientRefused": {"address": "quelqu.un@gmail.com", "reason": "outside"}}));
-    let r = a.call("mail-send", &send_form("nobody@hygie.localhost", "x", "")).await;
+    let r = a.run(MailSend { input: compose("nobody@hygie.localhost", "x", "") }).await;
     assert_eq!(r.body["RecipientRefused"]["reason"], "unknown");
-    let r = a.call("mail-send", &send_form("", "x", "")).await;
+    let r = a.run(MailSend { input: compose("", "x", "") }).await;
     assert_eq!(r.body["Invalid"][0]["field"], "to");
-    assert_eq!(b.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.body["total"], 0);
+    assert_eq!(b.run(list("inbox")).await.body["total"], 0);
 
-    let sent = a.call("mail-send", &send_form(&bruno, "Résultats de Mme Dœuf", "Glycémie normale.")).await;
-    assert_eq!(sent.status, 200, "{:?}", sent.body);
-    let sent_id = sent.body.as_i64().unwrap();
+    let sent = a.run(MailSend { input: compose(&bruno, "Résultats de Mme Dœuf", "Glycémie normale.") }).await;
+    let sent_id: i64 = sent.ok();
 
-    let inbox = b.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.body;
+    let inbox = b.run(list("inbox")).await.body;
     assert_eq!(inbox["total"], 1);
     let line = &inbox["items"][0];
     assert_eq!(line["subject"], "Résultats de Mme Dœuf");
     assert_eq!(line["who"], "Anne Lefèvre");
     assert_eq!(line["unread"], true);
-    let id = line["id"].as_i64().unwrap().to_string();
-    let opened = b.call("mail-open", &[("id", &id)]).await.body;
+    let id = line["id"].as_i64().unwrap();
+    let opened = b.run(MailOpen { id }).await.body;
     assert_eq!(opened["body"].as_str().unwrap().trim_end(), "Glycémie normale.");
     assert_eq!(opened["from_addr"], alice.as_str());
-    assert_eq!(b.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.body["items"][0]["unread"], false);
+    assert_eq!(b.run(list("inbox")).await.body["items"][0]["unread"], false);
 
     // Each mailbox is its own: the other account's ids are not found.
-    let theirs = a.call("mail-open", &[("id", &id)]).await;
+    let theirs = a.run(MailOpen { id }).await;
     assert_eq!((theirs.status, theirs.body), (404, json!("NotFound")));
-    let mine = b.call("mail-open", &[("id", &sent_id.to_string())]).await;
+    let mine = b.run(MailOpen { id: sent_id }).await;
     assert_eq!(mine.status, 404);
-    assert_eq!(a.call("mail-list", &[("folder", "sent"), ("page", "0")]).await.body["total"], 1);
-    assert_eq!(a.call("mail-list", &[("folder", "elsewhere"), ("page", "0")]).await.status, 404);
+    assert_eq!(a.run(list("sent")).await.body["total"], 1);
+    assert_eq!(a.run(list("elsewhere")).await.status, 404);
     // Acting on another account's message changes nothing; on one's own, it does.
-    assert_eq!(a.call("mail-act", &[("action", "trash"), ("ids[0]", &id)]).await.body, json!(0));
-    assert_eq!(b.call("mail-act", &[("action", "trash"), ("ids[0]", &id)]).await.body, json!(1));
-    assert_eq!(b.call("mail-list", &[("folder", "trash"), ("page", "0")]).await.body["total"], 1);
-    assert_eq!(b.call("mail-act", &[("action", "restore"), ("ids[0]", &id)]).await.body, json!(1));
-    assert_eq!(b.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.body["total"], 1);
-    assert_eq!(b.call("mail-act", &[("action", "explode"), ("ids[0]", &id)]).await.status, 422);
+    assert_eq!(a.run(act("trash", &[id])).await.body, json!(0));
+    assert_eq!(b.run(act("trash", &[id])).await.body, json!(1));
+    assert_eq!(b.run(list("trash")).await.body["total"], 1);
+    assert_eq!(b.run(act("restore", &[id])).await.body, json!(1));
+    assert_eq!(b.run(list("inbox")).await.body["total"], 1);
+    assert_eq!(b.run(act("explode", &[id])).await.status, 422);
 
     // Search finds it for both, by a word of the body (prefix) or an operator; not for others.
-    assert_eq!(b.call("mail-search", &[("q", "glycém")]).await.body.as_array().unwrap().len(), 1);
-    assert_eq!(a.call("mail-search", &[("q", "glycémie à:bruno")]).await.body.as_array().unwrap().len(), 1);
-    assert_eq!(b.call("mail-search", &[("q", "de:bruno")]).await.body.as_array().unwrap().len(), 0);
+    assert_eq!(b.run(search("glycém")).await.body.as_array().unwrap().len(), 1);
+    assert_eq!(a.run(search("glycémie à:bruno")).await.body.as_array().unwrap().len(), 1);
+    assert_eq!(b.run(search("de:bruno")).await.body.as_array().unwrap().len(), 0);
     let (_, carla) = account(&s, "carla.roy", Some("+33700000002")).await;
     let c = Browser::new(&s);
     sign_in(&s, &c, &carla, 3).await;
-    assert_eq!(c.call("mail-search", &[("q", "glycémie")]).await.body.as_array().unwrap().len(), 0);
+    assert_eq!(c.run(search("glycémie")).await.body.as_array().unwrap().len(), 0);
 
     // Attachments download only for their holder, as downloads that nothing renders.
     let raw = format!(
@@ -120,8 +129,8 @@ async fn messages_go_between_accounts_and_stay_in_their_mailboxes(engine: Engine
     let bruno_id = hygie_core::accounts::find_by_address(s.db(), &bruno).await.unwrap().unwrap().id;
     let imported = hygie_core::mail::Imported { raw: raw.into_bytes(), date_ms: None, unread: true };
     hygie_core::mail::import_batch(s.db(), &s.clock, bruno_id, "inbox", &[imported]).await.unwrap();
-    let list = b.call("mail-search", &[("q", "objet:PDF")]).await.body;
-    let pdf_id = list[0]["id"].as_i64().unwrap();
+    let found = b.run(search("objet:PDF")).await.body;
+    let pdf_id = found[0]["id"].as_i64().unwrap();
     let url = format!("{}/messagerie/pj/{pdf_id}/0", s.base);
     let res = b.c.get(&url).send().await.unwrap();
     assert_eq!(res.status(), 200);
@@ -166,11 +175,11 @@ async fn mail_to_other_operators_is_queued_retried_and_bounced(engine: Engine) {
     let before = s.smtp.messages().len();
 
     let to = "dr.martin@labo.mssante.fr, inconnu@labo.mssante.fr";
-    let mut form = send_form(to, "Compte rendu opératoire", "Intervention sans complication.");
-    form[2] = ("input[bcc]", "greylist@labo.mssante.fr");
-    let sent = a.call("mail-send", &form).await;
+    let mut input = compose(to, "Compte rendu opératoire", "Intervention sans complication.");
+    input.bcc = "greylist@labo.mssante.fr".into();
+    let sent = a.run(MailSend { input }).await;
     assert_eq!(sent.status, 200, "{engine:?}: {:?}", sent.body);
-    let sent_id = sent.body.as_i64().unwrap().to_string();
+    let sent_id = sent.body.as_i64().unwrap();
 
     // Dr Martin's server got the message, as one SMTP transaction for him alone.
     let got = s.smtp.wait_for(before + 1).await;
@@ -185,7 +194,7 @@ async fn mail_to_other_operators_is_queued_retried_and_bounced(engine: Engine) {
     // The unknown mailbox comes back to Alice, in her Inbox.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let report = loop {
-        let inbox = a.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.body;
+        let inbox = a.run(list("inbox")).await.body;
         if inbox["total"] == 1 {
             break inbox["items"][0].clone();
         }
@@ -193,13 +202,13 @@ async fn mail_to_other_operators_is_queued_retried_and_bounced(engine: Engine) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     };
     assert_eq!(report["subject"], "Non remis / Undelivered: Compte rendu opératoire");
-    let opened = a.call("mail-open", &[("id", &report["id"].as_i64().unwrap().to_string())]).await.body;
+    let opened = a.run(MailOpen { id: report["id"].as_i64().unwrap() }).await.body;
     let body = opened["body"].as_str().unwrap();
     assert!(body.contains("inconnu@labo.mssante.fr") && body.contains("550"), "{body}");
     assert!(!body.contains("Intervention"), "the notice does not repeat the message");
 
     // The greylisted recipient is retried once the backoff has passed, then delivered.
-    let mine = a.call("mail-open", &[("id", &sent_id)]).await.body;
+    let mine = a.run(MailOpen { id: sent_id }).await.body;
     let status = |v: &serde_json::Value, who: &str| {
         v["deliveries"].as_array().unwrap().iter().find(|d| d["recipient"] == who).unwrap()["status"].clone()
     };
@@ -210,7 +219,7 @@ async fn mail_to_other_operators_is_queued_retried_and_bounced(engine: Engine) {
     let got = s.smtp.wait_for(before + 2).await;
     assert!(String::from_utf8_lossy(&got[before + 1]).contains("X-Envelope-To: greylist@labo.mssante.fr\r\n"));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while status(&a.call("mail-open", &[("id", &sent_id)]).await.body, "greylist@labo.mssante.fr") != "sent" {
+    while status(&a.run(MailOpen { id: sent_id }).await.body, "greylist@labo.mssante.fr") != "sent" {
         assert!(std::time::Instant::now() < deadline, "greylisted delivery not recorded");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
@@ -259,8 +268,8 @@ async fn attachments_upload_send_forward_within_limits(engine: Engine) {
     assert_eq!(up.status, 200, "{engine:?}: {:?}", up.body);
     assert_eq!(up.body["name"], "Échographie rénale.pdf");
     assert_eq!(up.body["size"], 300_000);
-    let up_id = up.body["id"].as_i64().unwrap().to_string();
-    let usage = a.call("mail-usage", &[]).await.body;
+    let up_id = up.body["id"].as_i64().unwrap();
+    let usage = a.run(MailUsageGet {}).await.body;
     assert_eq!((usage["used_bytes"].as_i64(), usage["quota_bytes"].as_i64()), (Some(300_000), Some(2 << 20)));
     assert_eq!(usage["max_message_bytes"], 1 << 20);
 
@@ -269,43 +278,38 @@ async fn attachments_upload_send_forward_within_limits(engine: Engine) {
     assert_eq!((big.status, big.body.clone()), (413, json!({"TooLarge": {"max_mb": 1}})));
 
     // Another account can neither send nor remove Alice's upload.
-    let mut theft = send_form(&carla, "x", "");
-    theft.push(("input[attachments][0]", &up_id));
-    let r = b.call("mail-send", &theft).await;
+    let theft = ComposeInput { attachments: vec![up_id], ..compose(&carla, "x", "") };
+    let r = b.run(MailSend { input: theft }).await;
     assert_eq!((r.status, r.body["Invalid"][0]["field"].clone()), (422, json!("attachments")));
-    assert_eq!(b.call("mail-upload-delete", &[("id", &up_id)]).await.status, 404);
+    assert_eq!(b.run(MailUploadDelete { id: up_id }).await.status, 404);
 
     // Sent with the message: Bruno downloads the same bytes.
-    let mut form = send_form(&bruno, "Écho", "Ci-joint l'échographie.");
-    form.push(("input[attachments][0]", &up_id));
-    let sent = a.call("mail-send", &form).await;
+    let input = ComposeInput { attachments: vec![up_id], ..compose(&bruno, "Écho", "Ci-joint l'échographie.") };
+    let sent = a.run(MailSend { input: input.clone() }).await;
     assert_eq!(sent.status, 200, "{:?}", sent.body);
-    let line = b.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.body["items"][0].clone();
+    let line = b.run(list("inbox")).await.body["items"][0].clone();
     assert_eq!(line["has_attachments"], true);
-    let bruno_copy = line["id"].as_i64().unwrap().to_string();
-    let opened = b.call("mail-open", &[("id", &bruno_copy)]).await.body;
+    let bruno_copy = line["id"].as_i64().unwrap();
+    let opened = b.run(MailOpen { id: bruno_copy }).await.body;
     assert_eq!(opened["attachments"], json!(["Échographie rénale.pdf"]));
     let file = b.c.get(format!("{}/messagerie/pj/{bruno_copy}/0", s.base)).send().await.unwrap();
     assert_eq!(file.bytes().await.unwrap().to_vec(), pdf);
     // The upload left with the message: it cannot be sent twice.
-    let again = a.call("mail-send", &form).await;
+    let again = a.run(MailSend { input }).await;
     assert_eq!(again.body["Invalid"][0]["field"], "attachments");
 
     // Bruno forwards it to Carla with its attachment; he cannot forward Alice's copy.
-    let mut fwd = send_form(&carla, "TR: Écho", "Pour avis.");
-    fwd.push(("input[forward_from]", &bruno_copy));
-    fwd.push(("input[forward_parts][0]", "0"));
-    let r = b.call("mail-send", &fwd).await;
+    let fwd =
+        ComposeInput { forward_from: bruno_copy, forward_parts: vec![0], ..compose(&carla, "TR: Écho", "Pour avis.") };
+    let r = b.run(MailSend { input: fwd }).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
-    let carla_line = c.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.body["items"][0].clone();
+    let carla_line = c.run(list("inbox")).await.body["items"][0].clone();
     let carla_id = carla_line["id"].as_i64().unwrap();
     let file = c.c.get(format!("{}/messagerie/pj/{carla_id}/0", s.base)).send().await.unwrap();
     assert_eq!(file.bytes().await.unwrap().to_vec(), pdf, "forwarded byte for byte");
-    let alice_sent = sent.body.as_i64().unwrap().to_string();
-    let mut stolen = send_form(&carla, "x", "");
-    stolen.push(("input[forward_from]", &alice_sent));
-    stolen.push(("input[forward_parts][0]", "0"));
-    let stolen = b.call("mail-send", &stolen).await;
+    let alice_sent = sent.body.as_i64().unwrap();
+    let stolen = ComposeInput { forward_from: alice_sent, forward_parts: vec![0], ..compose(&carla, "x", "") };
+    let stolen = b.run(MailSend { input: stolen }).await;
     assert_eq!(stolen.status, 404);
 
     // Alice's quota (2 MB): her Sent copy counts; uploads stop at the quota.
@@ -341,33 +345,33 @@ async fn attachments_upload_send_forward_within_limits(engine: Engine) {
 async fn own_folders_are_scoped_to_their_holder(engine: Engine) {
     let s = TestServer::start(engine).await;
     let [(_, a), (bruno, b)] = holders(&s).await;
-    let created = b.call("mail-folder-create", &[("name", "Patients"), ("parent", "0")]).await;
+    let created = b.run(MailFolderCreate { name: "Patients".into(), parent: 0 }).await;
     assert_eq!(created.status, 200, "{engine:?}: {:?}", created.body);
-    let id = created.body.as_i64().unwrap().to_string();
+    let id = created.body.as_i64().unwrap();
     let key = format!("d{id}");
-    let dup = b.call("mail-folder-create", &[("name", "PATIENTS"), ("parent", "0")]).await;
+    let dup = b.run(MailFolderCreate { name: "PATIENTS".into(), parent: 0 }).await;
     assert_eq!((dup.status, dup.body["Invalid"][0]["problem"].clone()), (422, json!("FolderExists")));
-    let sent = a.call("mail-send", &send_form(&bruno, "Dossier", "x")).await.body.as_i64().unwrap().to_string();
-    let line = b.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.body["items"][0]["id"].clone();
-    let mine = line.as_i64().unwrap().to_string();
+    let sent: i64 = a.run(MailSend { input: compose(&bruno, "Dossier", "x") }).await.ok();
+    let line = b.run(list("inbox")).await.body["items"][0]["id"].clone();
+    let mine = line.as_i64().unwrap();
     let action = format!("move:{key}");
 
     // Alice cannot see, list, rename, delete or fill Bruno's folder.
-    assert_eq!(a.call("mail-list", &[("folder", &key), ("page", "0")]).await.status, 404);
-    assert_eq!(a.call("mail-folder-rename", &[("id", &id), ("name", "x")]).await.status, 404);
-    assert_eq!(a.call("mail-folder-delete", &[("id", &id)]).await.status, 404);
-    assert_eq!(a.call("mail-act", &[("action", &action), ("ids[0]", &sent)]).await.body, json!(0));
-    assert!(a.call("mail-folders", &[]).await.body.as_array().unwrap().iter().all(|f| f["key"] != key.as_str()));
+    assert_eq!(a.run(list(&key)).await.status, 404);
+    assert_eq!(a.run(MailFolderRename { id, name: "x".into() }).await.status, 404);
+    assert_eq!(a.run(MailFolderDelete { id }).await.status, 404);
+    assert_eq!(a.run(act(&action, &[sent])).await.body, json!(0));
+    assert!(a.run(MailFolders {}).await.body.as_array().unwrap().iter().all(|f| f["key"] != key.as_str()));
     // Nor choose to see images on the strength of Bruno's message.
-    assert_eq!(a.call("mail-allow-images", &[("id", &mine)]).await.status, 404);
-    assert_eq!(b.call("mail-allow-images", &[("id", &mine)]).await.status, 200);
+    assert_eq!(a.run(MailAllowImages { id: mine }).await.status, 404);
+    assert_eq!(b.run(MailAllowImages { id: mine }).await.status, 200);
     // Bruno can.
-    assert_eq!(b.call("mail-act", &[("action", &action), ("ids[0]", &mine)]).await.body, json!(1));
-    let page = b.call("mail-list", &[("folder", &key), ("page", "0")]).await.body;
+    assert_eq!(b.run(act(&action, &[mine])).await.body, json!(1));
+    let page = b.run(list(&key)).await.body;
     assert_eq!((page["total"].clone(), page["name"].clone()), (json!(1), json!("Patients")));
-    assert_eq!(b.call("mail-folder-rename", &[("id", &id), ("name", "Suivis")]).await.status, 200);
-    assert_eq!(b.call("mail-folder-delete", &[("id", &id)]).await.body, json!(1));
-    assert_eq!(b.call("mail-list", &[("folder", "trash"), ("page", "0")]).await.body["total"], 1);
+    assert_eq!(b.run(MailFolderRename { id, name: "Suivis".into() }).await.status, 200);
+    assert_eq!(b.run(MailFolderDelete { id }).await.body, json!(1));
+    assert_eq!(b.run(list("trash")).await.body["total"], 1);
 
     assert_logged(
         &s,
@@ -410,37 +414,29 @@ async fn pdf_attachments_preview_as_images_for_their_holder_only(engine: Engine)
         ("lettre.txt", "text/plain", hygie_server::pdf::sample(1)),
         ("rouleau.pdf", "application/pdf", long_page.into_bytes()),
     ];
-    let mut form = send_form(&bruno, "Résultats", "Ci-joint.");
-    let ids: Vec<String> = {
-        let mut ids = Vec::new();
-        for (name, kind, bytes) in &files {
-            let up = a.upload(name, kind, bytes.clone()).await;
-            assert_eq!(up.status, 200, "{engine:?}: {:?}", up.body);
-            ids.push(up.body["id"].as_i64().unwrap().to_string());
-        }
-        ids
-    };
-    let keys: Vec<String> = (0..ids.len()).map(|n| format!("input[attachments][{n}]")).collect();
-    for (k, id) in keys.iter().zip(&ids) {
-        form.push((k.as_str(), id.as_str()));
+    let mut input = compose(&bruno, "Résultats", "Ci-joint.");
+    for (name, kind, bytes) in &files {
+        let up = a.upload(name, kind, bytes.clone()).await;
+        assert_eq!(up.status, 200, "{engine:?}: {:?}", up.body);
+        input.attachments.push(up.body["id"].as_i64().unwrap());
     }
-    assert_eq!(a.call("mail-send", &form).await.status, 200);
-    let line = b.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.body["items"][0].clone();
-    let id = line["id"].as_i64().unwrap().to_string();
-    let opened = b.call("mail-open", &[("id", &id)]).await.body;
+    assert_eq!(a.run(MailSend { input }).await.status, 200);
+    let line = b.run(list("inbox")).await.body["items"][0].clone();
+    let id = line["id"].as_i64().unwrap();
+    let opened = b.run(MailOpen { id }).await.body;
     assert_eq!(opened["attachment_pdf"], json!([true, false, true, true, true]));
 
-    async fn preview_of(who: &Browser, id: &str, index: &str) -> Answer {
-        who.call("mail-pdf-preview", &[("id", id), ("index", index)]).await
+    async fn preview_of(who: &Browser, id: i64, index: u32) -> Answer {
+        who.run(MailPdfPreview { id, index }).await
     }
-    let preview = |who, index| preview_of(who, &id, index);
-    let r = preview(&b, "0").await;
+    let preview = |who, index| preview_of(who, id, index);
+    let r = preview(&b, 0).await;
     assert_eq!((r.status, r.body.clone()), (200, json!({"pages": 3, "shown": 3})), "{engine:?}");
-    assert_eq!(preview(&b, "1").await.status, 404, "not a PDF by its content");
-    assert_eq!(preview(&b, "2").await.body, json!({"pages": 0, "shown": 0}), "unreadable: nothing to show");
-    assert_eq!(preview(&b, "3").await.body, json!({"pages": 1, "shown": 1}));
-    assert_eq!(preview(&c, "0").await.status, 404, "another account's message");
-    assert_eq!(preview(&Browser::new(&s), "0").await.status, 401);
+    assert_eq!(preview(&b, 1).await.status, 404, "not a PDF by its content");
+    assert_eq!(preview(&b, 2).await.body, json!({"pages": 0, "shown": 0}), "unreadable: nothing to show");
+    assert_eq!(preview(&b, 3).await.body, json!({"pages": 1, "shown": 1}));
+    assert_eq!(preview(&c, 0).await.status, 404, "another account's message");
+    assert_eq!(preview(&Browser::new(&s), 0).await.status, 401);
 
     let page = |who: &Browser, path: String| {
         let url = format!("{}/messagerie/pj/{id}/{path}", s.base);
@@ -501,23 +497,22 @@ async fn conversations_fold_into_one_line(engine: Engine) {
     let s = TestServer::start(engine).await;
     let [(alice, a), (bruno, b)] = holders(&s).await;
 
-    assert_eq!(a.call("mail-send", &send_form(&bruno, "Suivi", "Premier.")).await.status, 200);
+    assert_eq!(a.run(MailSend { input: compose(&bruno, "Suivi", "Premier.") }).await.status, 200);
     async fn inbox(who: &Browser) -> serde_json::Value {
-        who.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.body
+        who.run(list("inbox")).await.body
     }
     let first = inbox(&b).await["items"][0].clone();
-    let opened = b.call("mail-open", &[("id", &first["id"].to_string())]).await.body;
+    let opened = b.run(MailOpen { id: first["id"].as_i64().unwrap() }).await.body;
     let msg_id = opened["message_id"].as_str().unwrap().to_string();
     // Bruno answers; Alice writes again in the same conversation.
-    let mut reply = send_form(&alice, "RE: Suivi", "Réponse.");
-    reply[6] = ("input[in_reply_to]", &msg_id);
-    reply[7] = ("input[references]", &msg_id);
-    assert_eq!(b.call("mail-send", &reply).await.status, 200);
-    let mut again = send_form(&bruno, "RE: Suivi", "Encore.");
-    again[6] = ("input[in_reply_to]", &msg_id);
-    again[7] = ("input[references]", &msg_id);
-    assert_eq!(a.call("mail-send", &again).await.status, 200);
-    assert_eq!(a.call("mail-send", &send_form(&bruno, "Autre", "Seul.")).await.status, 200);
+    let in_thread = |to: &str, body: &str| ComposeInput {
+        in_reply_to: msg_id.clone(),
+        references: msg_id.clone(),
+        ..compose(to, "RE: Suivi", body)
+    };
+    assert_eq!(b.run(MailSend { input: in_thread(&alice, "Réponse.") }).await.status, 200);
+    assert_eq!(a.run(MailSend { input: in_thread(&bruno, "Encore.") }).await.status, 200);
+    assert_eq!(a.run(MailSend { input: compose(&bruno, "Autre", "Seul.") }).await.status, 200);
 
     let page = inbox(&b).await;
     assert_eq!((page["folded"].clone(), page["total"].clone()), (json!(true), json!(2)), "{engine:?}: {page}");
@@ -529,33 +524,27 @@ async fn conversations_fold_into_one_line(engine: Engine) {
     assert_eq!(line["open"], line["ids"][0], "the unread one");
 
     // Archiving the line's messages takes the whole conversation out of the inbox.
-    let ids: Vec<String> = line["ids"].as_array().unwrap().iter().map(|v| v.to_string()).collect();
-    let keys: Vec<String> = (0..ids.len()).map(|n| format!("ids[{n}]")).collect();
-    let mut form = vec![("action", "archive")];
-    form.extend(keys.iter().map(String::as_str).zip(ids.iter().map(String::as_str)));
-    assert_eq!(b.call("mail-act", &form).await.body, json!(2));
+    let ids: Vec<i64> = line["ids"].as_array().unwrap().iter().map(|v| v.as_i64().unwrap()).collect();
+    assert_eq!(b.run(act("archive", &ids)).await.body, json!(2));
     assert_eq!(inbox(&b).await["total"], 1);
 
     // Turned off, every message has its line again.
-    assert_eq!(b.call("mail-set-folding", &[("fold", "false")]).await.status, 200);
-    let page = b.call("mail-list", &[("folder", "archive"), ("page", "0")]).await.body;
+    assert_eq!(b.run(MailSetFolding { fold: false }).await.status, 200);
+    let page = b.run(list("archive")).await.body;
     assert_eq!((page["folded"].clone(), page["total"].clone()), (json!(false), json!(2)));
     // Alice's lists keep her own choice.
-    assert_eq!(a.call("mail-list", &[("folder", "sent"), ("page", "0")]).await.body["folded"], true);
+    assert_eq!(a.run(list("sent")).await.body["folded"], true);
     assert!(actions(&s).await.iter().any(|x| x == "mail.folding success"));
     s.stop().await;
 }
 
 async fn drafts_total(who: &Browser) -> serde_json::Value {
-    who.call("mail-list", &[("folder", "drafts"), ("page", "0")]).await.body["total"].clone()
+    who.run(list("drafts")).await.body["total"].clone()
 }
 
 /// Saves a draft to `to` with `body`, over the draft `draft_id` (0: a new one).
 async fn save(who: &Browser, to: &str, body: &str, draft_id: i64) -> Answer {
-    let id = draft_id.to_string();
-    let mut form = send_form(to, "Compte rendu", body);
-    form.push(("input[draft_id]", &id));
-    who.call("mail-save-draft", &form).await
+    who.run(MailSaveDraft { input: ComposeInput { draft_id, ..compose(to, "Compte rendu", body) } }).await
 }
 
 async fn a_draft_thrown_away_or_sent_stays_gone(engine: Engine) {
@@ -569,11 +558,11 @@ async fn a_draft_thrown_away_or_sent_stays_gone(engine: Engine) {
     assert_eq!(drafts_total(&a).await, 1);
 
     // Thrown away (to the Trash); a save that arrives late does not bring it back.
-    assert_eq!(a.call("mail-act", &[("action", "trash"), ("ids[0]", &id.to_string())]).await.body, json!(1));
+    assert_eq!(a.run(act("trash", &[id])).await.body, json!(1));
     let late = save(&a, &bruno, "Patient vu ce matin, revoir jeudi", id).await;
     assert_eq!((late.status, late.body), (409, json!("DraftGone")));
     assert_eq!(drafts_total(&a).await, 0);
-    assert_eq!(a.call("mail-list", &[("folder", "trash"), ("page", "0")]).await.body["total"], 1);
+    assert_eq!(a.run(list("trash")).await.body["total"], 1);
 
     // Another holder's save on that id learns nothing and writes nothing.
     let theirs = save(&b, &bruno, "volé", id).await;
@@ -583,13 +572,12 @@ async fn a_draft_thrown_away_or_sent_stays_gone(engine: Engine) {
     // The composer then saves the text as a new draft, which sending takes away for good.
     let again = save(&a, &bruno, "Patient vu ce matin, revoir jeudi", 0).await.body["id"].as_i64().unwrap();
     assert_ne!(again, id);
-    let mut form = send_form(&bruno, "Compte rendu", "Patient vu ce matin, revoir jeudi");
-    let again_text = again.to_string();
-    form.push(("input[draft_id]", &again_text));
-    assert_eq!(a.call("mail-send", &form).await.status, 200);
+    let input =
+        ComposeInput { draft_id: again, ..compose(&bruno, "Compte rendu", "Patient vu ce matin, revoir jeudi") };
+    assert_eq!(a.run(MailSend { input }).await.status, 200);
     assert_eq!(save(&a, &bruno, "trop tard", again).await.status, 409);
     assert_eq!(drafts_total(&a).await, 0);
-    assert_eq!(b.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.body["total"], 1);
+    assert_eq!(b.run(list("inbox")).await.body["total"], 1);
 
     assert_logged(
         &s,

@@ -3,9 +3,15 @@
 //! development outbox for SMS), with a clock the tests move.
 
 use crate::common::browser::*;
-use crate::common::{client, form, on_each_engine, Engine, TestServer};
+use crate::common::{args, client, on_each_engine, Engine, TestServer};
+use app::api::{
+    AcceptTerms, ActivateAccount, ChangePassword, ConfirmChangeDestination, EndSessions, ForgotPassword, MailList,
+    MailNewest, MyAccount, MySessions, PreferencesView, Reauthenticate, ResendSignInCode, ResetLinkInfo, ResetPassword,
+    SavePreferences, SignInCode, SignInPassword, SignOut, StartChangeDestination, UnlockAccount,
+};
 use hygie_core::accounts::{self, AccountRecord};
 use hygie_core::audit;
+use leptos::server_fn::ServerFn;
 use reqwest::header;
 use serde_json::{json, Value};
 
@@ -54,9 +60,9 @@ async fn password_then_sms_code_opens_a_host_only_session_and_terms_come_first(e
 
     // Terms before anything else.
     assert_eq!(b.my_account().await.body, json!("TermsPending"));
-    assert_eq!(b.call("my-sessions", &[]).await.body, json!("TermsPending"));
-    assert_eq!(b.call("accept-terms", &[("version", "1.0")]).await.body, json!("TermsPending"), "not the old one");
-    assert_eq!(b.call("accept-terms", &[("version", "1.1")]).await.status, 200);
+    assert_eq!(b.run(MySessions {}).await.body, json!("TermsPending"));
+    assert_eq!(b.run(AcceptTerms { version: "1.0".into() }).await.body, json!("TermsPending"), "not the old one");
+    assert_eq!(b.run(AcceptTerms { version: "1.1".into() }).await.status, 200);
     let me = b.my_account().await;
     assert_eq!(me.body["address"], address.as_str());
     assert_eq!(me.body["mobile"], "••••••5678");
@@ -108,10 +114,10 @@ async fn codes_expire_after_ten_minutes_and_resending_keeps_the_failure_count(en
     assert_eq!(b.code(&wrong(&first)).await.body["WrongCode"]["attempts_left"], 4);
     assert_eq!(b.code(&wrong(&first)).await.body["WrongCode"]["attempts_left"], 3);
     // Too soon to resend.
-    assert!(b.call("sign-in-resend", &[("to_email", "false")]).await.body["RateLimited"].is_object());
+    assert!(b.run(ResendSignInCode { to_email: false }).await.body["RateLimited"].is_object());
     s.clock.advance_ms(31_000);
     // The weaker channel, on request: by email.
-    let resent = b.call("sign-in-resend", &[("to_email", "true")]).await;
+    let resent = b.run(ResendSignInCode { to_email: true }).await;
     assert_eq!(resent.body["channel"], "email", "{:?}", resent.body);
     let second = six_digits(&mail(&s, 1).await.1);
     assert_eq!(b.code(&first).await.body["WrongCode"]["attempts_left"], 2, "the old code died; count kept");
@@ -136,8 +142,8 @@ async fn the_hundredth_failure_locks_the_account_until_its_unlock_link(engine: E
     let (to, body) = mail(&s, 1).await;
     assert_eq!(to, "marc.petit@exemple.fr");
     let token = link_token(&body, "/deverrouillage/");
-    assert_eq!(b.call("unlock", &[("token", &token)]).await.status, 200);
-    assert_eq!(b.call("unlock", &[("token", &token)]).await.body, json!("LinkExpired"), "single use");
+    assert_eq!(b.run(UnlockAccount { token: token.clone() }).await.status, 200);
+    assert_eq!(b.run(UnlockAccount { token: token.clone() }).await.body, json!("LinkExpired"), "single use");
     assert_eq!(b.password(&address, PASSWORD).await.status, 200);
     let account = accounts::get(s.db(), id).await.unwrap().unwrap();
     assert_eq!((account.failed_logins, account.locked_ms), (0, None));
@@ -174,7 +180,7 @@ async fn sessions_end_when_idle_at_their_absolute_limit_and_on_sign_out(engine: 
     // Signing out ends it on the server: the old cookie is worth nothing.
     sign_in(&s, &b, &address, 3).await;
     let token_cookie = {
-        let res = b.call("my-account", &[]).await;
+        let res = b.run(MyAccount {}).await;
         assert_eq!(res.status, 200);
         // The jar holds the cookie; read it back through a session listing.
         let rows = hygie_core::auth::session::list(
@@ -188,7 +194,7 @@ async fn sessions_end_when_idle_at_their_absolute_limit_and_on_sign_out(engine: 
         assert_eq!(rows.len(), 1);
         rows[0].id
     };
-    let out = b.call("sign-out", &[]).await;
+    let out = b.run(SignOut {}).await;
     assert_eq!(out.status, 200);
     assert!(out.cookies.iter().any(|c| c.starts_with("__Host-hygie_session=;") && c.contains("Max-Age=0")));
     assert_eq!(b.my_account().await.body, json!("Unauthorized"));
@@ -206,21 +212,21 @@ async fn the_idle_timeout_ends_a_session_whose_mailbox_keeps_polling(engine: Eng
     let (_, address) = account(&s, "lea.moreau", Some(MOBILE)).await;
     let b = Browser::new(&s);
     sign_in(&s, &b, &address, 1).await;
-    assert_eq!(b.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.status, 200);
+    assert_eq!(b.run(MailList { folder: "inbox".into(), page: 0 }).await.status, 200);
     // 29 minutes 50 of polling: the session is still there, the poll answers.
     for _ in 0..179 {
         s.clock.advance_ms(10_000);
-        let poll = b.call("mail-newest", &[]).await;
+        let poll = b.run(MailNewest {}).await;
         assert_eq!(poll.status, 200, "{engine:?} {:?}", poll.body);
     }
     // The person clicks: that is activity, and the clock starts again from here.
-    assert_eq!(b.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.status, 200);
+    assert_eq!(b.run(MailList { folder: "inbox".into(), page: 0 }).await.status, 200);
     for _ in 0..179 {
         s.clock.advance_ms(10_000);
-        assert_eq!(b.call("mail-newest", &[]).await.status, 200);
+        assert_eq!(b.run(MailNewest {}).await.status, 200);
     }
     s.clock.advance_ms(10_000);
-    assert_eq!(b.call("mail-newest", &[]).await.body, json!("Unauthorized"), "30 minutes of polling alone");
+    assert_eq!(b.run(MailNewest {}).await.body, json!("Unauthorized"), "30 minutes of polling alone");
     assert_eq!(b.my_account().await.body, json!("Unauthorized"), "the session is over, not just the poll");
     s.stop().await;
 }
@@ -251,20 +257,18 @@ async fn a_stolen_cookie_stops_working_after_sign_out() {
             .find(|c| c.starts_with("__Host-hygie_session="))
             .unwrap()
     };
-    let res =
-        post("/api/sign-in", form(&[("address", &address), ("password", PASSWORD), ("prefer_email", "false")]), None)
-            .await
-            .unwrap();
+    let credentials = SignInPassword { address: address.clone(), password: PASSWORD.into(), prefer_email: false };
+    let res = post(SignInPassword::PATH, args(&credentials), None).await.unwrap();
     let pending = cookie_of(&res);
     let code = six_digits(&wait_sms(&s, 1).await.body);
-    let res = post("/api/sign-in-code", form(&[("code", &code)]), Some(pending.clone())).await.unwrap();
+    let res = post(SignInCode::PATH, args(&SignInCode { code }), Some(pending.clone())).await.unwrap();
     let full = cookie_of(&res);
-    let stale = post("/api/my-account", String::new(), Some(pending)).await.unwrap();
+    let stale = post(MyAccount::PATH, String::new(), Some(pending)).await.unwrap();
     assert_eq!(stale.json::<Value>().await.unwrap(), json!("Unauthorized"), "the pending token ended");
-    let me = post("/api/my-account", String::new(), Some(full.clone())).await.unwrap();
+    let me = post(MyAccount::PATH, String::new(), Some(full.clone())).await.unwrap();
     assert_eq!(me.json::<Value>().await.unwrap(), json!("TermsPending"));
-    post("/api/sign-out", String::new(), Some(full.clone())).await.unwrap();
-    let me = post("/api/my-account", String::new(), Some(full)).await.unwrap();
+    post(SignOut::PATH, String::new(), Some(full.clone())).await.unwrap();
+    let me = post(MyAccount::PATH, String::new(), Some(full)).await.unwrap();
     assert_eq!(me.json::<Value>().await.unwrap(), json!("Unauthorized"));
     s.stop().await;
 }
@@ -273,10 +277,10 @@ async fn a_stolen_cookie_stops_working_after_sign_out() {
 async fn cross_origin_sign_in_is_refused() {
     let s = TestServer::start(Engine::Sqlite).await;
     let (_, address) = account(&s, "eve.faure", Some(MOBILE)).await;
-    let body = form(&[("address", &address), ("password", PASSWORD), ("prefer_email", "false")]);
+    let body = args(&SignInPassword { address, password: PASSWORD.into(), prefer_email: false });
     for (k, v) in [("origin", "https://evil.example"), ("sec-fetch-site", "cross-site")] {
         let res = client()
-            .post(s.url("/api/sign-in"))
+            .post(s.url(SignInPassword::PATH))
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(k, v)
             .body(body.clone())
@@ -297,18 +301,16 @@ async fn password_reset_needs_the_link_and_the_sms_code_and_ends_every_session(e
     sign_in(&s, &laptop, &address, 2).await;
 
     let anon = Browser::new(&s);
-    assert_eq!(anon.call("forgot-password", &[("address", "inconnu@hygie.localhost")]).await.status, 200);
-    assert_eq!(anon.call("forgot-password", &[("address", &address)]).await.status, 200);
+    assert_eq!(anon.run(ForgotPassword { address: "inconnu@hygie.localhost".into() }).await.status, 200);
+    assert_eq!(anon.run(ForgotPassword { address: address.clone() }).await.status, 200);
     let (to, body) = mail(&s, 1).await;
     assert_eq!(to, "zoe.lambert@exemple.fr", "only the real account gets mail");
     let token = link_token(&body, "/reinitialisation/");
     let code = six_digits(&wait_sms(&s, 3).await.body);
-    assert_eq!(anon.call("reset-info", &[("token", &token)]).await.body, json!({"needs_code": true}));
+    assert_eq!(anon.run(ResetLinkInfo { token: token.clone() }).await.body, json!({"needs_code": true}));
 
-    let reset = |code: String, password: &'static str| {
-        let token = token.clone();
-        let anon = &anon;
-        async move { anon.call("reset-password", &[("token", &token), ("code", &code), ("password", password)]).await }
+    let reset = |code: String, password: &str| {
+        anon.run(ResetPassword { token: token.clone(), code, password: password.into() })
     };
     assert_eq!(
         reset(code.clone(), "motdepasse2024!").await.body["Invalid"][0]["problem"],
@@ -348,10 +350,7 @@ async fn an_activation_link_sets_the_first_password_once(engine: Engine) {
     let b = Browser::new(&s);
     // Not active yet: the same answer as a wrong password.
     assert_eq!(b.password(&rec.address, PASSWORD).await.body, json!("BadCredentials"));
-    let activate = |password: &'static str| {
-        let (b, token) = (&b, token.clone());
-        async move { b.call("activate", &[("token", &token), ("password", password)]).await }
-    };
+    let activate = |password: &str| b.run(ActivateAccount { token: token.clone(), password: password.into() });
     assert_eq!(activate("court").await.body["Invalid"][0]["problem"], json!({"TooShort": {"min": 12}}));
     assert_eq!(activate("hugo.simon2026").await.body["Invalid"][0]["problem"], "PersonalPassword");
     assert_eq!(activate("azertyuiop123").await.body["Invalid"][0]["problem"], "CommonPassword");
@@ -369,16 +368,13 @@ async fn settings_changes_need_a_fresh_proof_and_codes_sent_to_the_new_destinati
     sign_in(&s, &b, &address, 2).await;
 
     // New mobile: the code goes to the new number.
-    let started = b.call("change-destination", &[("kind", "mobile"), ("value", "07 11 22 33 44")]).await;
+    let change = |kind: &str, value: &str| b.run(StartChangeDestination { kind: kind.into(), value: value.into() });
+    let started = change("mobile", "07 11 22 33 44").await;
     assert_eq!(started.body["channel"], "sms", "{:?}", started.body);
-    let challenge = started.body["challenge"].as_i64().unwrap().to_string();
+    let challenge = started.body["challenge"].as_i64().unwrap();
     let message = wait_sms(&s, 3).await;
     assert_eq!(message.to, "+33711223344");
-    let confirm = |code: String| {
-        let challenge = challenge.clone();
-        let b = &b;
-        async move { b.call("confirm-destination", &[("challenge", &challenge), ("code", &code)]).await }
-    };
+    let confirm = |code: String| b.run(ConfirmChangeDestination { challenge, code });
     let code = six_digits(&message.body);
     assert_eq!(confirm(wrong(&code)).await.body["WrongCode"]["attempts_left"], 4);
     assert_eq!(confirm(code).await.status, 200);
@@ -388,30 +384,25 @@ async fn settings_changes_need_a_fresh_proof_and_codes_sent_to_the_new_destinati
     assert!(notice.contains("numéro de mobile"));
 
     // A notification address on the instance's own domain is refused.
-    let refused = b.call("change-destination", &[("kind", "email"), ("value", "x@hygie.localhost")]).await;
+    let refused = change("email", "x@hygie.localhost").await;
     assert_eq!(refused.body["Invalid"][0]["problem"], "OnSecureDomain");
     // So is one inside the trust space.
     hygie_core::trust_space::replace(s.db(), &s.clock, &["hopital.mssante.fr".to_string()]).await.unwrap();
-    let refused = b.call("change-destination", &[("kind", "email"), ("value", "theo@Hopital.mssante.fr")]).await;
+    let refused = change("email", "theo@Hopital.mssante.fr").await;
     assert_eq!(refused.body["Invalid"][0]["problem"], "OnSecureDomain");
 
     // Five minutes after the last proof: password again.
     s.clock.advance_ms(5 * 60_000 + 1);
-    let stale = b.call("change-destination", &[("kind", "email"), ("value", "theo@autre.fr")]).await;
+    let stale = change("email", "theo@autre.fr").await;
     assert_eq!(stale.body, json!("ReauthRequired"));
-    assert_eq!(b.call("reauthenticate", &[("password", "pas le bon")]).await.body, json!("BadCredentials"));
-    assert_eq!(b.call("reauthenticate", &[("password", PASSWORD)]).await.status, 200);
-    let started = b.call("change-destination", &[("kind", "email"), ("value", "theo@autre.fr")]).await;
+    assert_eq!(b.run(Reauthenticate { password: "pas le bon".into() }).await.body, json!("BadCredentials"));
+    assert_eq!(b.run(Reauthenticate { password: PASSWORD.into() }).await.status, 200);
+    let started = change("email", "theo@autre.fr").await;
     assert_eq!(started.body["channel"], "email");
 
     // Preferences.
-    let prefs = [
-        ("prefs[notify_new_mail]", "false"),
-        ("prefs[liste_rouge]", "true"),
-        ("prefs[publish_phone]", "false"),
-        ("prefs[no_paper]", "true"),
-    ];
-    assert_eq!(b.call("preferences", &prefs).await.status, 200);
+    let prefs = PreferencesView { notify_new_mail: false, liste_rouge: true, publish_phone: false, no_paper: true };
+    assert_eq!(b.run(SavePreferences { prefs }).await.status, 200);
     let me = b.my_account().await;
     assert_eq!(
         me.body["prefs"],
@@ -419,19 +410,19 @@ async fn settings_changes_need_a_fresh_proof_and_codes_sent_to_the_new_destinati
     );
 
     // Sessions: two, this one marked; end the other.
-    let list = b.call("my-sessions", &[]).await.body;
+    let list = b.run(MySessions {}).await.body;
     assert_eq!(list.as_array().unwrap().len(), 2);
     assert_eq!(list[0]["device"], "Firefox, Linux");
-    let other_id = list.as_array().unwrap().iter().find(|s| s["current"] == false).unwrap()["id"].to_string();
-    assert_eq!(b.call("end-sessions", &[("id", &other_id)]).await.body, json!(1));
+    let other_id = list.as_array().unwrap().iter().find(|s| s["current"] == false).unwrap()["id"].as_i64().unwrap();
+    assert_eq!(b.run(EndSessions { id: other_id }).await.body, json!(1));
     assert_eq!(other.my_account().await.body, json!("Unauthorized"));
 
     // Password change: current one required, then other sessions end.
     sign_in(&s, &other, &address, 4).await;
     let wrong_current =
-        b.call("change-password", &[("current", "non"), ("new_password", "une autre phrase longue")]).await;
+        b.run(ChangePassword { current: "non".into(), new_password: "une autre phrase longue".into() }).await;
     assert_eq!(wrong_current.body["Invalid"][0]["problem"], "WrongPassword");
-    let ok = b.call("change-password", &[("current", PASSWORD), ("new_password", "une autre phrase longue")]).await;
+    let ok = b.run(ChangePassword { current: PASSWORD.into(), new_password: "une autre phrase longue".into() }).await;
     assert_eq!(ok.status, 200, "{:?}", ok.body);
     assert_eq!(other.my_account().await.body, json!("Unauthorized"));
     assert_eq!(b.my_account().await.status, 200, "this session stays");
@@ -466,7 +457,7 @@ async fn publishing_new_terms_tells_every_holder_and_asks_again(engine: Engine) 
     assert_eq!(to, "rose.michel@exemple.fr");
     assert!(body.contains("https://h.example/cgu/1.2"));
     assert_eq!(b.my_account().await.body, json!("TermsPending"));
-    assert_eq!(b.call("accept-terms", &[("version", "1.2")]).await.status, 200);
+    assert_eq!(b.run(AcceptTerms { version: "1.2".into() }).await.status, 200);
     assert_eq!(b.my_account().await.status, 200);
     s.stop().await;
 }
@@ -486,7 +477,7 @@ async fn signed_in_answers_are_never_cached_and_signing_out_clears_the_site(engi
     let page = b.c.get(s.url("/faq")).send().await.unwrap();
     assert_eq!(page.status(), 200);
     assert!(!cache_headers(&page).0.unwrap_or_default().contains("no-store"), "{engine:?}");
-    let api = b.c.post(s.url("/api/my-account")).header(header::ORIGIN, s.origin()).send().await.unwrap();
+    let api = b.c.post(s.url(MyAccount::PATH)).header(header::ORIGIN, s.origin()).send().await.unwrap();
     assert_eq!(api.status(), 401);
     assert_eq!(cache_headers(&api).0.as_deref(), Some("no-store"));
 
@@ -496,14 +487,14 @@ async fn signed_in_answers_are_never_cached_and_signing_out_clears_the_site(engi
         assert_eq!(res.status(), 200, "{path}");
         assert_eq!(cache_headers(&res), (Some("no-store".into()), None), "{engine:?} {path}");
     }
-    let me = b.c.post(s.url("/api/my-account")).header(header::ORIGIN, s.origin()).send().await.unwrap();
+    let me = b.c.post(s.url(MyAccount::PATH)).header(header::ORIGIN, s.origin()).send().await.unwrap();
     assert_eq!(me.status(), 200);
     assert_eq!(cache_headers(&me).0.as_deref(), Some("no-store"));
     // What the session layer skips (static files, health checks) is left alone.
     let health = b.c.get(s.url("/healthz")).send().await.unwrap();
     assert!(!cache_headers(&health).0.unwrap_or_default().contains("no-store"));
 
-    let out = b.c.post(s.url("/api/sign-out")).header(header::ORIGIN, s.origin()).send().await.unwrap();
+    let out = b.c.post(s.url(SignOut::PATH)).header(header::ORIGIN, s.origin()).send().await.unwrap();
     assert_eq!(out.status(), 200);
     assert_eq!(
         cache_headers(&out),

@@ -202,6 +202,12 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// A server function's arguments as its URL-encoded body (Leptos' `PostUrl` encoding:
+/// `serde_qs`, nested fields as `input[to]`).
+pub fn args<F: serde::Serialize>(f: &F) -> String {
+    serde_qs::to_string(f).expect("server function arguments encode")
+}
+
 pub fn form(pairs: &[(&str, &str)]) -> String {
     pairs.iter().map(|(k, v)| format!("{}={}", enc(k), enc(v))).collect::<Vec<_>>().join("&")
 }
