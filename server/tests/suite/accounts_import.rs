@@ -1,12 +1,15 @@
-//! The operator's import of a registration authority's file, on both engines.
+//! The operator's import of a registration authority's file, on each database engine.
 
 use std::io::Write;
 
+use crate::common::{on_each_engine, test_db, Engine};
 use hygie_core::audit::Actor;
 use hygie_core::clock::ManualClock;
 use hygie_core::store::testing::TestDb;
 use hygie_server::accounts::{import, ImportReport};
 use hygie_server::config::Config;
+
+on_each_engine!(imports_990_good_lines_names_the_10_bad_ones_and_is_idempotent);
 
 /// 1,000 lines, of which lines (file numbering, header = 1) 51, 151, …, 951 are bad in ten
 /// different ways.
@@ -37,50 +40,46 @@ fn write_file(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
-#[tokio::test]
-async fn imports_990_good_lines_names_the_10_bad_ones_and_is_idempotent() {
+async fn imports_990_good_lines_names_the_10_bad_ones_and_is_idempotent(engine: Engine) {
     let dir = tempfile::tempdir().unwrap();
     let file = write_file(dir.path());
     let mut config = Config::default();
     config.domains = vec!["hygie.test".into()];
     config.public_url = Some("https://hygie.test".into());
-    for t in TestDb::both().await {
-        let clock = ManualClock::new(1_800_000_000_000);
-        let actor = Actor::Operator("test".into());
-        let bar = indicatif::ProgressBar::hidden();
-        let started = std::time::Instant::now();
-        let first = import(&t.db, &clock, &config, &actor, &file, &bar).await.unwrap();
-        eprintln!("{:?}: first import of 1,000 lines in {:?}", t.db.backend(), started.elapsed());
-        assert_eq!(first.imported, 990);
-        assert_eq!(first.existing, 0);
-        let lines: Vec<u64> = first.rejected.iter().map(|(l, _)| *l).collect();
-        assert_eq!(lines, (0..10).map(|k| k * 100 + 51).collect::<Vec<u64>>());
-        let reasons: Vec<&str> = first.rejected.iter().map(|(_, r)| r.as_str()).collect();
-        assert!(
-            reasons[0].starts_with("address : L'adresse doit appartenir à un domaine de ce service."),
-            "{}",
-            reasons[0]
-        );
-        assert!(reasons[1].starts_with("mailbox_type : Valeur inconnue."));
-        assert!(reasons[2].starts_with("last_name : Ce champ est obligatoire."));
-        assert!(
-            reasons[6].contains("notification_email : L'adresse de notification doit être une messagerie ordinaire")
-        );
-        assert!(reasons[7].contains("mobile : Ce numéro n'est pas un mobile"));
-        assert_eq!(hygie_core::accounts::count(&t.db).await.unwrap(), 990);
-        assert_eq!(bar.position(), 1000);
+    let t = test_db(engine).await;
+    let clock = ManualClock::new(1_800_000_000_000);
+    let actor = Actor::Operator("test".into());
+    let bar = indicatif::ProgressBar::hidden();
+    let started = std::time::Instant::now();
+    let first = import(&t.db, &clock, &config, &actor, &file, &bar).await.unwrap();
+    eprintln!("{:?}: first import of 1,000 lines in {:?}", t.db.backend(), started.elapsed());
+    assert_eq!(first.imported, 990);
+    assert_eq!(first.existing, 0);
+    let lines: Vec<u64> = first.rejected.iter().map(|(l, _)| *l).collect();
+    assert_eq!(lines, (0..10).map(|k| k * 100 + 51).collect::<Vec<u64>>());
+    let reasons: Vec<&str> = first.rejected.iter().map(|(_, r)| r.as_str()).collect();
+    assert!(
+        reasons[0].starts_with("address : L'adresse doit appartenir à un domaine de ce service."),
+        "{}",
+        reasons[0]
+    );
+    assert!(reasons[1].starts_with("mailbox_type : Valeur inconnue."));
+    assert!(reasons[2].starts_with("last_name : Ce champ est obligatoire."));
+    assert!(reasons[6].contains("notification_email : L'adresse de notification doit être une messagerie ordinaire"));
+    assert!(reasons[7].contains("mobile : Ce numéro n'est pas un mobile"));
+    assert_eq!(hygie_core::accounts::count(&t.db).await.unwrap(), 990);
+    assert_eq!(bar.position(), 1000);
 
-        let again = import(&t.db, &clock, &config, &actor, &file, &indicatif::ProgressBar::hidden()).await.unwrap();
-        assert_eq!(
-            again,
-            ImportReport { imported: 0, existing: 990, rejected: first.rejected.clone() },
-            "a second run creates nothing"
-        );
-        assert_eq!(hygie_core::accounts::count(&t.db).await.unwrap(), 990);
-        let invitations = hygie_core::outbox::stats(&t.db).await.unwrap().pending;
-        assert_eq!(invitations, 990, "one activation link per new account, none on re-import");
-        assert!(hygie_core::audit::verify(&t.db).await.unwrap().is_intact());
-    }
+    let again = import(&t.db, &clock, &config, &actor, &file, &indicatif::ProgressBar::hidden()).await.unwrap();
+    assert_eq!(
+        again,
+        ImportReport { imported: 0, existing: 990, rejected: first.rejected.clone() },
+        "a second run creates nothing"
+    );
+    assert_eq!(hygie_core::accounts::count(&t.db).await.unwrap(), 990);
+    let invitations = hygie_core::outbox::stats(&t.db).await.unwrap().pending;
+    assert_eq!(invitations, 990, "one activation link per new account, none on re-import");
+    assert!(hygie_core::audit::verify(&t.db).await.unwrap().is_intact());
 }
 
 #[tokio::test]

@@ -1,11 +1,20 @@
 //! API tests against the real server: HTTPS on port 0, a temporary database on each engine, a
 //! real SMTP server.
 
-mod common;
-
-use common::{client, form, Engine, TestServer, ENGINES};
+use crate::common::browser::Browser;
+use crate::common::{self, client, form, on_each_engine, Engine, TestServer};
+use app::api::{ContactReceipt, SubmitContact};
+use app::domain::contact::ContactInput;
 use hygie_core::audit;
+use leptos::server_fn::ServerFn;
 use reqwest::header;
+
+on_each_engine!(
+    every_portal_page_renders_in_french_and_english,
+    contact_form_without_javascript_reaches_support_by_smtp,
+    contact_server_function_answers_the_hydrated_form,
+    audience_consent_is_given_remembered_and_withdrawn,
+);
 
 const PAGES: &[(&str, &str, &str)] = &[
     (
@@ -36,31 +45,28 @@ fn set_cookies(res: &reqwest::Response) -> Vec<String> {
     res.headers().get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).collect()
 }
 
-#[tokio::test]
-async fn every_portal_page_renders_in_french_and_english() {
-    for engine in ENGINES {
-        let s = TestServer::start(engine).await;
-        for (path, fr, en) in PAGES {
-            let res = get(&s, path, Some("fr-FR,fr;q=0.9"), None).await;
-            assert_eq!(res.status(), 200, "{path} {engine:?}");
-            let body = res.text().await.unwrap();
-            assert!(body.contains(r#"<html lang="fr""#), "{path}");
-            assert!(body.contains(fr), "{path}: French text missing");
+async fn every_portal_page_renders_in_french_and_english(engine: Engine) {
+    let s = TestServer::start(engine).await;
+    for (path, fr, en) in PAGES {
+        let res = get(&s, path, Some("fr-FR,fr;q=0.9"), None).await;
+        assert_eq!(res.status(), 200, "{path} {engine:?}");
+        let body = res.text().await.unwrap();
+        assert!(body.contains(r#"<html lang="fr""#), "{path}");
+        assert!(body.contains(fr), "{path}: French text missing");
 
-            let res = get(&s, path, Some("en-GB,en;q=0.9"), None).await;
-            let body = res.text().await.unwrap();
-            assert!(body.contains(r#"<html lang="en""#), "{path}");
-            assert!(body.contains(en), "{path}: English text missing");
+        let res = get(&s, path, Some("en-GB,en;q=0.9"), None).await;
+        let body = res.text().await.unwrap();
+        assert!(body.contains(r#"<html lang="en""#), "{path}");
+        assert!(body.contains(en), "{path}: English text missing");
 
-            // The language cookie beats the browser's preference.
-            let body = get(&s, path, Some("en"), Some("hygie_lang=fr")).await.text().await.unwrap();
-            assert!(body.contains(fr), "{path}: cookie ignored");
-        }
-        let res = get(&s, "/nulle-part", None, None).await;
-        assert_eq!(res.status(), 404);
-        assert!(res.text().await.unwrap().contains("Page introuvable"));
-        s.stop().await;
+        // The language cookie beats the browser's preference.
+        let body = get(&s, path, Some("en"), Some("hygie_lang=fr")).await.text().await.unwrap();
+        assert!(body.contains(fr), "{path}: cookie ignored");
     }
+    let res = get(&s, "/nulle-part", None, None).await;
+    assert_eq!(res.status(), 404);
+    assert!(res.text().await.unwrap().contains("Page introuvable"));
+    s.stop().await;
 }
 
 #[tokio::test]
@@ -128,69 +134,65 @@ async fn post_form(s: &TestServer, path: &str, body: String) -> reqwest::Respons
         .unwrap()
 }
 
-#[tokio::test]
-async fn contact_form_without_javascript_reaches_support_by_smtp() {
-    for engine in ENGINES {
-        let s = TestServer::start(engine).await;
+async fn contact_form_without_javascript_reaches_support_by_smtp(engine: Engine) {
+    let s = TestServer::start(engine).await;
 
-        // Refused: every problem named inline, nothing typed is lost, nothing is sent.
-        let res =
-            post_form(&s, "/assistance", form(&contact_fields("Élise Martin", "elise@", "Code non reçu", "court")))
-                .await;
-        assert_eq!(res.status(), 422);
-        let body = res.text().await.unwrap();
-        assert!(body.contains("Adresse électronique invalide"), "{engine:?}");
-        assert!(body.contains("Au moins 10 caractères."));
-        assert!(body.contains(r#"value="Élise Martin""#), "name not kept");
-        assert!(body.contains(r#"value="elise@""#), "email not kept");
-        assert!(body.contains(">court</textarea>"), "message not kept");
-        assert!(body.contains(r#"aria-invalid="true""#));
+    // Refused: every problem named inline, nothing typed is lost, nothing is sent.
+    let res =
+        post_form(&s, "/assistance", form(&contact_fields("Élise Martin", "elise@", "Code non reçu", "court"))).await;
+    assert_eq!(res.status(), 422);
+    let body = res.text().await.unwrap();
+    assert!(body.contains("Adresse électronique invalide"), "{engine:?}");
+    assert!(body.contains("Au moins 10 caractères."));
+    assert!(body.contains(r#"value="Élise Martin""#), "name not kept");
+    assert!(body.contains(r#"value="elise@""#), "email not kept");
+    assert!(body.contains(">court</textarea>"), "message not kept");
+    assert!(body.contains(r#"aria-invalid="true""#));
 
-        // Accepted: redirected (a reload cannot send it twice), stored, forwarded over SMTP.
-        let message = "Bonjour,\nje ne reçois plus le code par SMS depuis ce matin.\nMerci.";
-        let res = post_form(
-            &s,
-            "/assistance",
-            form(&contact_fields("Élise Martin", "elise.martin@exemple.fr", "Code non recu", message)),
-        )
-        .await;
-        assert_eq!(res.status(), 303, "{engine:?}");
-        let location = res.headers()[header::LOCATION].to_str().unwrap().to_string();
-        assert!(location.starts_with("/assistance?envoye="), "{location}");
-        let id = location.rsplit('=').next().unwrap().to_string();
-        let body = get(&s, &location, Some("fr"), None).await.text().await.unwrap();
-        assert!(body.contains("Votre demande a bien été envoyée."));
-        assert!(body.contains(&format!("Référence de votre demande : {id}")));
+    // Accepted: redirected (a reload cannot send it twice), stored, forwarded over SMTP.
+    let message = "Bonjour,\nje ne reçois plus le code par SMS depuis ce matin.\nMerci.";
+    let res = post_form(
+        &s,
+        "/assistance",
+        form(&contact_fields("Élise Martin", "elise.martin@exemple.fr", "Code non recu", message)),
+    )
+    .await;
+    assert_eq!(res.status(), 303, "{engine:?}");
+    let location = res.headers()[header::LOCATION].to_str().unwrap().to_string();
+    assert!(location.starts_with("/assistance?envoye="), "{location}");
+    let id = location.rsplit('=').next().unwrap().to_string();
+    let body = get(&s, &location, Some("fr"), None).await.text().await.unwrap();
+    assert!(body.contains("Votre demande a bien été envoyée."));
+    assert!(body.contains(&format!("Référence de votre demande : {id}")));
 
-        let mails = s.smtp.wait_for(1).await;
-        assert_eq!(mails.len(), 1, "the refused request must not be sent");
-        let mail = mail_parser::MessageParser::default().parse(&mails[0]).unwrap();
-        assert_eq!(mail.to().unwrap().first().unwrap().address().unwrap(), "assistance@hygie.test");
-        assert_eq!(mail.reply_to().unwrap().first().unwrap().address().unwrap(), "elise.martin@exemple.fr");
-        assert_eq!(mail.from().unwrap().first().unwrap().address().unwrap(), "ne-pas-repondre@hygie.test");
-        assert_eq!(mail.subject().unwrap(), format!("[Hygie assistance #{id}] Code non recu"));
-        let text = mail.body_text(0).unwrap();
-        assert!(text.contains("je ne reçois plus le code par SMS"), "{text}");
-        assert!(text.contains("Élise Martin"));
+    let mails = s.smtp.wait_for(1).await;
+    assert_eq!(mails.len(), 1, "the refused request must not be sent");
+    let mail = mail_parser::MessageParser::default().parse(&mails[0]).unwrap();
+    assert_eq!(mail.to().unwrap().first().unwrap().address().unwrap(), "assistance@hygie.test");
+    assert_eq!(mail.reply_to().unwrap().first().unwrap().address().unwrap(), "elise.martin@exemple.fr");
+    assert_eq!(mail.from().unwrap().first().unwrap().address().unwrap(), "ne-pas-repondre@hygie.test");
+    assert_eq!(mail.subject().unwrap(), format!("[Hygie assistance #{id}] Code non recu"));
+    let text = mail.body_text(0).unwrap();
+    assert!(text.contains("je ne reçois plus le code par SMS"), "{text}");
+    assert!(text.contains("Élise Martin"));
 
-        // The trail has both attempts, names no content, and is intact. The worker records the
-        // copy as sent once the SMTP server has answered, which is just after the sink has it.
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        let trail = loop {
-            let trail = audit::latest(s.db(), 50).await.unwrap();
-            if trail.iter().any(|r| r.action == "outbox.sent.contact.copy") {
-                break trail;
-            }
-            assert!(std::time::Instant::now() < deadline, "the copy's delivery is not in the trail: {trail:?}");
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        };
-        let contact: Vec<_> =
-            trail.iter().filter(|r| r.action == "portal.contact.submit").map(|r| r.outcome.as_str()).collect();
-        assert_eq!(contact, vec!["success", "failure:invalid"]);
-        assert!(trail.iter().all(|r| r.ip.as_deref() != Some("") && !format!("{r:?}").contains("SMS")));
-        assert!(audit::verify(s.db()).await.unwrap().is_intact());
-        s.stop().await;
-    }
+    // The trail has both attempts, names no content, and is intact. The worker records the
+    // copy as sent once the SMTP server has answered, which is just after the sink has it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let trail = loop {
+        let trail = audit::latest(s.db(), 50).await.unwrap();
+        if trail.iter().any(|r| r.action == "outbox.sent.contact.copy") {
+            break trail;
+        }
+        assert!(std::time::Instant::now() < deadline, "the copy's delivery is not in the trail: {trail:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let contact: Vec<_> =
+        trail.iter().filter(|r| r.action == "portal.contact.submit").map(|r| r.outcome.as_str()).collect();
+    assert_eq!(contact, vec!["success", "failure:invalid"]);
+    assert!(trail.iter().all(|r| r.ip.as_deref() != Some("") && !format!("{r:?}").contains("SMS")));
+    assert!(audit::verify(s.db()).await.unwrap().is_intact());
+    s.stop().await;
 }
 
 #[tokio::test]
@@ -212,45 +214,29 @@ async fn contact_form_is_rate_limited_per_ip_and_keeps_the_input() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn contact_server_function_answers_the_hydrated_form() {
-    for engine in ENGINES {
-        let s = TestServer::start(engine).await;
-        let call = |body: String| {
-            client()
-                .post(s.url("/api/contact"))
-                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-                .header(header::ACCEPT, "application/json")
-                .header(header::ORIGIN, s.origin())
-                .body(body)
-                .send()
-        };
-        let ok = form(&[
-            ("input[name]", "Jean Dupont"),
-            ("input[email]", "jean.dupont@exemple.fr"),
-            ("input[subject]", "Annuaire"),
-            ("input[message]", "Mon adresse n'apparaît pas dans l'annuaire."),
-        ]);
-        let res = call(ok).await.unwrap();
-        assert_eq!(res.status(), 200, "{engine:?}");
-        let receipt: serde_json::Value = res.json().await.unwrap();
-        assert!(receipt["id"].as_i64().unwrap() > 0);
+async fn contact_server_function_answers_the_hydrated_form(engine: Engine) {
+    let s = TestServer::start(engine).await;
+    let visitor = Browser::new(&s);
+    let ok = ContactInput {
+        name: "Jean Dupont".into(),
+        email: "jean.dupont@exemple.fr".into(),
+        subject: "Annuaire".into(),
+        message: "Mon adresse n'apparaît pas dans l'annuaire.".into(),
+    };
+    let res = visitor.run(SubmitContact { input: ok }).await;
+    assert_eq!(res.status, 200, "{engine:?}");
+    let receipt: ContactReceipt = res.ok();
+    assert!(receipt.id > 0);
 
-        let bad = form(&[
-            ("input[name]", ""),
-            ("input[email]", "x"),
-            ("input[subject]", "s"),
-            ("input[message]", "0123456789"),
-        ]);
-        let res = call(bad).await.unwrap();
-        assert!(!res.status().is_success());
-        let err: serde_json::Value = res.json().await.unwrap();
-        let fields: Vec<_> =
-            err["Invalid"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_string()).collect();
-        assert_eq!(fields, vec!["name", "email"]);
-        s.smtp.wait_for(1).await;
-        s.stop().await;
-    }
+    let bad = ContactInput { name: "".into(), email: "x".into(), subject: "s".into(), message: "0123456789".into() };
+    let res = visitor.run(SubmitContact { input: bad }).await;
+    assert!(!(200..300).contains(&res.status));
+    let err = res.body;
+    let fields: Vec<_> =
+        err["Invalid"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_string()).collect();
+    assert_eq!(fields, vec!["name", "email"]);
+    s.smtp.wait_for(1).await;
+    s.stop().await;
 }
 
 #[tokio::test]
@@ -273,7 +259,7 @@ async fn cross_origin_state_changes_are_refused() {
         assert_eq!(req.send().await.unwrap().status(), 403, "{headers:?}");
     }
     let res = client()
-        .post(s.url("/api/contact"))
+        .post(s.url(SubmitContact::PATH))
         .header(header::ORIGIN, "https://evil.example")
         .body("")
         .send()
@@ -286,78 +272,75 @@ async fn cross_origin_state_changes_are_refused() {
     s.stop().await;
 }
 
-#[tokio::test]
-async fn audience_consent_is_given_remembered_and_withdrawn() {
-    for engine in ENGINES {
-        let s = TestServer::start(engine).await;
-        // No choice yet: the banner is shown and no audience cookie is set.
-        let res = get(&s, "/faq", Some("fr"), None).await;
-        assert!(set_cookies(&res).is_empty(), "no cookie before consent");
-        let body = res.text().await.unwrap();
-        assert!(body.contains(r#"data-consent="unknown""#));
-        assert!(body.contains("cookie-banner"));
+async fn audience_consent_is_given_remembered_and_withdrawn(engine: Engine) {
+    let s = TestServer::start(engine).await;
+    // No choice yet: the banner is shown and no audience cookie is set.
+    let res = get(&s, "/faq", Some("fr"), None).await;
+    assert!(set_cookies(&res).is_empty(), "no cookie before consent");
+    let body = res.text().await.unwrap();
+    assert!(body.contains(r#"data-consent="unknown""#));
+    assert!(body.contains("cookie-banner"));
 
-        let res = post_form(&s, "/cookies/consentement", form(&[("choix", "accepter"), ("retour", "/faq")])).await;
-        assert_eq!(res.status(), 303);
-        assert_eq!(res.headers()[header::LOCATION], "/faq");
-        let cookies = set_cookies(&res);
-        assert!(cookies.iter().any(|c| c.starts_with("hygie_consent=accepted;") && c.contains("Max-Age=15724800")));
-        let audience = cookies.iter().find(|c| c.starts_with("hygie_audience=")).expect("audience cookie");
-        assert!(audience.contains("Secure") && audience.contains("HttpOnly") && audience.contains("Max-Age=34128000"));
-        let visitor = audience.split(';').next().unwrap().to_string();
-        assert_eq!(visitor.len(), "hygie_audience=".len() + 32);
+    let res = post_form(&s, "/cookies/consentement", form(&[("choix", "accepter"), ("retour", "/faq")])).await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(res.headers()[header::LOCATION], "/faq");
+    let cookies = set_cookies(&res);
+    assert!(cookies.iter().any(|c| c.starts_with("hygie_consent=accepted;") && c.contains("Max-Age=15724800")));
+    let audience = cookies.iter().find(|c| c.starts_with("hygie_audience=")).expect("audience cookie");
+    assert!(audience.contains("Secure") && audience.contains("HttpOnly") && audience.contains("Max-Age=34128000"));
+    let visitor = audience.split(';').next().unwrap().to_string();
+    assert_eq!(visitor.len(), "hygie_audience=".len() + 32);
 
-        let jar = format!("hygie_consent=accepted; {visitor}");
-        let body = get(&s, "/faq", Some("fr"), Some(&jar)).await.text().await.unwrap();
-        assert!(body.contains(r#"data-consent="accepted""#));
-        assert!(!body.contains("cookie-banner"), "the banner is gone once the choice is made");
-        let body = get(&s, "/cookies", Some("fr"), Some(&jar)).await.text().await.unwrap();
-        assert!(body.contains("Vous avez accepté la mesure d"));
-        assert!(body.contains("Retirer mon consentement"));
+    let jar = format!("hygie_consent=accepted; {visitor}");
+    let body = get(&s, "/faq", Some("fr"), Some(&jar)).await.text().await.unwrap();
+    assert!(body.contains(r#"data-consent="accepted""#));
+    assert!(!body.contains("cookie-banner"), "the banner is gone once the choice is made");
+    let body = get(&s, "/cookies", Some("fr"), Some(&jar)).await.text().await.unwrap();
+    assert!(body.contains("Vous avez accepté la mesure d"));
+    assert!(body.contains("Retirer mon consentement"));
 
-        // The page view was counted (after the response, so give it a moment).
-        let mut counted = false;
-        for _ in 0..50 {
-            let sum = hygie_core::audience::summary(s.db(), 1).await.unwrap();
-            if sum.first().is_some_and(|d| d.views >= 2 && d.visitors == 1) {
-                counted = true;
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    // The page view was counted (after the response, so give it a moment).
+    let mut counted = false;
+    for _ in 0..50 {
+        let sum = hygie_core::audience::summary(s.db(), 1).await.unwrap();
+        if sum.first().is_some_and(|d| d.views >= 2 && d.visitors == 1) {
+            counted = true;
+            break;
         }
-        assert!(counted, "audience not recorded");
-
-        // Only the portal is measured: the mailbox, the directory and the account never are,
-        // and they show no banner.
-        let before = hygie_core::audience::summary(s.db(), 1).await.unwrap()[0].views;
-        for path in ["/messagerie", "/messagerie/reception", "/annuaire", "/compte"] {
-            get(&s, path, Some("fr"), Some(&jar)).await;
-            let body = get(&s, path, Some("fr"), None).await.text().await.unwrap();
-            assert!(!body.contains("cookie-banner"), "no banner on {path}");
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        assert_eq!(hygie_core::audience::summary(s.db(), 1).await.unwrap()[0].views, before);
-
-        // Withdrawal clears the audience cookie.
-        let res = post_form(&s, "/cookies/consentement", form(&[("choix", "refuser"), ("retour", "/cookies")])).await;
-        let cookies = set_cookies(&res);
-        assert!(cookies.iter().any(|c| c.starts_with("hygie_consent=refused;")));
-        assert!(cookies.iter().any(|c| c.starts_with("hygie_audience=;") && c.contains("Max-Age=0")));
-        let body = get(&s, "/cookies", Some("fr"), Some("hygie_consent=refused")).await.text().await.unwrap();
-        assert!(body.contains("Vous avez refusé la mesure d"));
-
-        // Refused visitors are not counted even if a stale cookie is still sent.
-        let before = hygie_core::audience::summary(s.db(), 1).await.unwrap()[0].views;
-        get(&s, "/", None, Some(&format!("hygie_consent=refused; {visitor}"))).await;
-        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-        assert_eq!(hygie_core::audience::summary(s.db(), 1).await.unwrap()[0].views, before);
-
-        let trail = audit::latest(s.db(), 20).await.unwrap();
-        let consents: Vec<_> =
-            trail.iter().filter(|r| r.action == "portal.cookies.consent").filter_map(|r| r.object.clone()).collect();
-        assert_eq!(consents, vec!["refused", "accepted"]);
-        s.stop().await;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
+    assert!(counted, "audience not recorded");
+
+    // Only the portal is measured: the mailbox, the directory and the account never are,
+    // and they show no banner.
+    let before = hygie_core::audience::summary(s.db(), 1).await.unwrap()[0].views;
+    for path in ["/messagerie", "/messagerie/reception", "/annuaire", "/compte"] {
+        get(&s, path, Some("fr"), Some(&jar)).await;
+        let body = get(&s, path, Some("fr"), None).await.text().await.unwrap();
+        assert!(!body.contains("cookie-banner"), "no banner on {path}");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(hygie_core::audience::summary(s.db(), 1).await.unwrap()[0].views, before);
+
+    // Withdrawal clears the audience cookie.
+    let res = post_form(&s, "/cookies/consentement", form(&[("choix", "refuser"), ("retour", "/cookies")])).await;
+    let cookies = set_cookies(&res);
+    assert!(cookies.iter().any(|c| c.starts_with("hygie_consent=refused;")));
+    assert!(cookies.iter().any(|c| c.starts_with("hygie_audience=;") && c.contains("Max-Age=0")));
+    let body = get(&s, "/cookies", Some("fr"), Some("hygie_consent=refused")).await.text().await.unwrap();
+    assert!(body.contains("Vous avez refusé la mesure d"));
+
+    // Refused visitors are not counted even if a stale cookie is still sent.
+    let before = hygie_core::audience::summary(s.db(), 1).await.unwrap()[0].views;
+    get(&s, "/", None, Some(&format!("hygie_consent=refused; {visitor}"))).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(hygie_core::audience::summary(s.db(), 1).await.unwrap()[0].views, before);
+
+    let trail = audit::latest(s.db(), 20).await.unwrap();
+    let consents: Vec<_> =
+        trail.iter().filter(|r| r.action == "portal.cookies.consent").filter_map(|r| r.object.clone()).collect();
+    assert_eq!(consents, vec!["refused", "accepted"]);
+    s.stop().await;
 }
 
 #[tokio::test]

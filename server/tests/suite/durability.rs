@@ -2,19 +2,20 @@
 //! after a restart on the same database both mailboxes hold every message (and the sessions
 //! are still valid: they live in the database too). On each database engine.
 
-mod common;
-
 use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::browser::{six_digits, Browser, PASSWORD};
-use common::{free_port, Engine, ENGINES};
+use crate::common::browser::{six_digits, Browser, PASSWORD};
+use crate::common::{free_port, on_each_engine, test_db, Engine};
+use app::api::{AcceptTerms, MailList, MailOpen, MailSend};
+use app::domain::compose::ComposeInput;
 use hygie_core::accounts::{self, AccountRecord, Created};
 use hygie_core::clock::SystemClock;
 use hygie_core::outbox::DevOutbox;
-use hygie_core::store::testing::TestDb;
 use serde_json::json;
+
+on_each_engine!(messages_reported_sent_survive_sigkill);
 
 struct Process {
     child: tokio::process::Child,
@@ -81,61 +82,50 @@ async fn sign_in(b: &Browser, address: &str, mobile: &str, outbox: &Path) {
     let next = b.code(&code).await;
     assert_eq!(next.status, 200, "{:?}", next.body);
     if next.body == json!("/compte/cgu") {
-        assert_eq!(b.call("accept-terms", &[("version", "1.1")]).await.status, 200);
+        assert_eq!(b.run(AcceptTerms { version: "1.1".into() }).await.status, 200);
     }
 }
 
-#[tokio::test]
-async fn messages_reported_sent_survive_sigkill() {
-    for engine in ENGINES {
-        let t = match engine {
-            Engine::Sqlite => TestDb::sqlite().await,
-            Engine::Postgres => TestDb::postgres().await,
+async fn messages_reported_sent_survive_sigkill(engine: Engine) {
+    let t = test_db(engine).await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let alice = holder(&t.db, "alice", "+33612345678").await;
+    let bruno = holder(&t.db, "bruno", "+33612345679").await;
+
+    let mut first = serve(&t.url, &data).await;
+    let a = Browser::at(&first.base);
+    sign_in(&a, &alice, "+33612345678", &data.join("outbox")).await;
+    let mut sent = Vec::new();
+    for n in 0..10 {
+        let input = ComposeInput {
+            to: bruno.clone(),
+            subject: format!("Transmission {n}"),
+            body: "Constantes stables.".into(),
+            ..Default::default()
         };
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().join("data");
-        let alice = holder(&t.db, "alice", "+33612345678").await;
-        let bruno = holder(&t.db, "bruno", "+33612345679").await;
-
-        let mut first = serve(&t.url, &data).await;
-        let a = Browser::at(&first.base);
-        sign_in(&a, &alice, "+33612345678", &data.join("outbox")).await;
-        let mut sent = Vec::new();
-        for n in 0..10 {
-            let subject = format!("Transmission {n}");
-            let form = [
-                ("input[to]", bruno.as_str()),
-                ("input[cc]", ""),
-                ("input[bcc]", ""),
-                ("input[subject]", subject.as_str()),
-                ("input[body]", "Constantes stables."),
-                ("input[urgent]", "false"),
-                ("input[in_reply_to]", ""),
-                ("input[references]", ""),
-            ];
-            let r = a.call("mail-send", &form).await;
-            assert_eq!(r.status, 200, "{engine:?}: {:?}", r.body);
-            sent.push(r.body.as_i64().unwrap());
-        }
-        // The tenth "sent" has just been answered: kill at once, no shutdown of any kind.
-        first.child.start_kill().unwrap();
-        first.child.wait().await.unwrap();
-
-        let second = serve(&t.url, &data).await;
-        let a = Browser { c: a.c, base: second.base.clone() };
-        let mine = a.call("mail-list", &[("folder", "sent"), ("page", "0")]).await;
-        assert_eq!(mine.status, 200, "{engine:?}: the session survived the restart: {:?}", mine.body);
-        assert_eq!(mine.body["total"], 10);
-        let b = Browser::at(&second.base);
-        sign_in(&b, &bruno, "+33612345679", &data.join("outbox")).await;
-        let inbox = b.call("mail-list", &[("folder", "inbox"), ("page", "0")]).await.body;
-        assert_eq!(inbox["total"], 10, "{engine:?}");
-        let subjects: Vec<&str> =
-            inbox["items"].as_array().unwrap().iter().map(|i| i["subject"].as_str().unwrap()).collect();
-        assert!(subjects.contains(&"Transmission 9"), "the last one too: {subjects:?}");
-        for id in sent {
-            assert_eq!(a.call("mail-open", &[("id", &id.to_string())]).await.status, 200);
-        }
-        drop(second);
+        let r = a.run(MailSend { input }).await;
+        assert_eq!(r.status, 200, "{engine:?}: {:?}", r.body);
+        sent.push(r.body.as_i64().unwrap());
     }
+    // The tenth "sent" has just been answered: kill at once, no shutdown of any kind.
+    first.child.start_kill().unwrap();
+    first.child.wait().await.unwrap();
+
+    let second = serve(&t.url, &data).await;
+    let a = Browser { c: a.c, base: second.base.clone() };
+    let mine = a.run(MailList { folder: "sent".into(), page: 0 }).await;
+    assert_eq!(mine.status, 200, "{engine:?}: the session survived the restart: {:?}", mine.body);
+    assert_eq!(mine.body["total"], 10);
+    let b = Browser::at(&second.base);
+    sign_in(&b, &bruno, "+33612345679", &data.join("outbox")).await;
+    let inbox = b.run(MailList { folder: "inbox".into(), page: 0 }).await.body;
+    assert_eq!(inbox["total"], 10, "{engine:?}");
+    let subjects: Vec<&str> =
+        inbox["items"].as_array().unwrap().iter().map(|i| i["subject"].as_str().unwrap()).collect();
+    assert!(subjects.contains(&"Transmission 9"), "the last one too: {subjects:?}");
+    for id in sent {
+        assert_eq!(a.run(MailOpen { id }).await.status, 200);
+    }
+    drop(second);
 }

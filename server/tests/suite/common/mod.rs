@@ -23,7 +23,32 @@ pub enum Engine {
     Postgres,
 }
 
-pub const ENGINES: [Engine; 2] = [Engine::Sqlite, Engine::Postgres];
+/// For each `async fn name(engine: Engine)` named, a module `name` with one `#[tokio::test]` per
+/// engine (`name::sqlite`, `name::postgres`): each engine passes or fails on its own.
+macro_rules! on_each_engine {
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name($crate::common::Engine::Sqlite).await
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                super::$name($crate::common::Engine::Postgres).await
+            }
+        }
+    )+};
+}
+pub(crate) use on_each_engine;
+
+/// A fresh, migrated database on `engine`.
+pub async fn test_db(engine: Engine) -> TestDb {
+    match engine {
+        Engine::Sqlite => TestDb::sqlite().await,
+        Engine::Postgres => TestDb::postgres().await,
+    }
+}
 
 pub struct SmtpSink {
     child: Child,
@@ -35,7 +60,7 @@ impl SmtpSink {
     pub fn start(dir: PathBuf) -> SmtpSink {
         let python = std::env::var("HYGIE_TEST_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
         let port = free_port();
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/smtp_sink.py");
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/suite/smtp_sink.py");
         let child = Command::new(&python)
             .arg(&script)
             .arg(port.to_string())
@@ -114,10 +139,7 @@ impl TestServer {
 
     pub async fn start_with(engine: Engine, adjust: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
-        let db = match engine {
-            Engine::Sqlite => TestDb::sqlite().await,
-            Engine::Postgres => TestDb::postgres().await,
-        };
+        let db = test_db(engine).await;
         let smtp = SmtpSink::start(dir.path().join("smtp"));
         let mut config = Config::default();
         config.data_dir = dir.path().join("data");
@@ -178,6 +200,12 @@ pub fn client() -> reqwest::Client {
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap()
+}
+
+/// A server function's arguments as its URL-encoded body (Leptos' `PostUrl` encoding:
+/// `serde_qs`, nested fields as `input[to]`).
+pub fn args<F: serde::Serialize>(f: &F) -> String {
+    serde_qs::to_string(f).expect("server function arguments encode")
 }
 
 pub fn form(pairs: &[(&str, &str)]) -> String {

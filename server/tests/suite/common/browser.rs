@@ -1,15 +1,20 @@
-//! A browser for API tests (its own cookie jar, same-origin calls to server functions), test
-//! accounts, and reading codes and links from the outboxes.
+//! A browser for API tests (its own cookie jar, same-origin calls to server functions, typed by
+//! the `app` crate's server function structs), test accounts, and reading codes and links from
+//! the outboxes.
 
 use std::time::{Duration, Instant};
 
+use app::api::{AcceptTerms, MyAccount, SignInCode, SignInPassword};
 use hygie_core::accounts::{self, AccountRecord, Created};
 use hygie_core::outbox::DevOutbox;
 use hygie_core::{audit, auth};
+use leptos::server_fn::ServerFn;
 use reqwest::header;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::{form, TestServer};
+use super::{args, TestServer};
 
 pub const PASSWORD: &str = "cheval agrafe correct";
 pub const MOBILE: &str = "+33612345678";
@@ -20,10 +25,19 @@ pub struct Browser {
     pub base: String,
 }
 
+/// A server function's answer as the browser gets it: the JSON of its value or of its error.
 pub struct Answer {
     pub status: u16,
     pub body: Value,
     pub cookies: Vec<String>,
+}
+
+impl Answer {
+    /// The success value, typed; panics (with the body) on an error or another shape.
+    pub fn ok<T: DeserializeOwned>(&self) -> T {
+        assert_eq!(self.status, 200, "{:?}", self.body);
+        serde_json::from_value(self.body.clone()).unwrap_or_else(|e| panic!("{e}: {:?}", self.body))
+    }
 }
 
 impl Browser {
@@ -44,14 +58,21 @@ impl Browser {
         Browser { c, base: base.to_string() }
     }
 
-    pub async fn call(&self, endpoint: &str, pairs: &[(&str, &str)]) -> Answer {
+    /// Calls the server function `f` as the hydrated page does: a same-origin POST to its path
+    /// with its arguments URL-encoded the way Leptos encodes them.
+    pub async fn run<F: ServerFn + Serialize>(&self, f: F) -> Answer {
+        self.post(F::PATH, args(&f)).await
+    }
+
+    /// Posts a URL-encoded `body` to a server function's `path`.
+    async fn post(&self, path: &str, body: String) -> Answer {
         let res = self
             .c
-            .post(format!("{}/api/{endpoint}", self.base))
+            .post(format!("{}{path}", self.base))
             .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(header::ACCEPT, "application/json")
             .header(header::ORIGIN, &self.base)
-            .body(form(pairs))
+            .body(body)
             .send()
             .await
             .unwrap();
@@ -82,15 +103,15 @@ impl Browser {
     }
 
     pub async fn password(&self, address: &str, password: &str) -> Answer {
-        self.call("sign-in", &[("address", address), ("password", password), ("prefer_email", "false")]).await
+        self.run(SignInPassword { address: address.into(), password: password.into(), prefer_email: false }).await
     }
 
     pub async fn code(&self, code: &str) -> Answer {
-        self.call("sign-in-code", &[("code", code)]).await
+        self.run(SignInCode { code: code.into() }).await
     }
 
     pub async fn my_account(&self) -> Answer {
-        self.call("my-account", &[]).await
+        self.run(MyAccount {}).await
     }
 }
 
@@ -174,7 +195,7 @@ pub async fn sign_in(s: &TestServer, b: &Browser, address: &str, sms_n: usize) {
     let next = b.code(&code).await;
     assert_eq!(next.status, 200, "{:?}", next.body);
     if next.body == json!("/compte/cgu") {
-        assert_eq!(b.call("accept-terms", &[("version", "1.1")]).await.status, 200);
+        assert_eq!(b.run(AcceptTerms { version: "1.1".into() }).await.status, 200);
     }
 }
 
