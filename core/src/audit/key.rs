@@ -57,6 +57,16 @@ impl AuditKey {
         &self.secret
     }
 
+    /// A key for another `purpose` ("terminals"), derived from this one (HMAC-SHA256 over the
+    /// purpose): one file outside the database holds every secret key, each use its own.
+    pub(crate) fn subkey(&self, purpose: &str) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(self.secret.as_slice()).expect("any key length");
+        mac.update(b"hygie subkey:");
+        mac.update(purpose.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
     /// Reads the key file at `path`, if there is one.
     pub fn load(path: &Path) -> Result<Option<AuditKey>, KeyError> {
         let text = match std::fs::read_to_string(path) {

@@ -1,5 +1,5 @@
-//! Authentication: password hashing and policy, one-time codes, sessions, and the sign-in flow
-//! that ties them to accounts.
+//! Authentication: password hashing and policy, one-time codes, sessions, the holder's
+//! terminals (authenticator apps), and the sign-in flow that ties them to accounts.
 
 pub mod holder;
 pub mod otp;
@@ -7,3 +7,4 @@ pub mod password;
 pub mod policy;
 pub mod session;
 pub mod signin;
+pub mod terminals;

@@ -56,6 +56,8 @@ pub struct SessionRow {
     pub last_seen_ms: Millis,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
+    /// What proved the sign-in besides the password (`totp`, `sms`, `email`); none for older ones.
+    pub factor: Option<String>,
 }
 
 /// A session token to put in the cookie. Not `Debug`: it goes to the browser and nowhere else.
@@ -77,6 +79,27 @@ pub struct NewSession<'a> {
     pub challenge_id: Option<i64>,
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+    /// For a signed-in session: what proved it besides the password, and the terminal if one did.
+    pub factor: Option<(Factor, Option<i64>)>,
+}
+
+/// What proved a sign-in besides the password, weakest last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Factor {
+    /// An authenticator app's code.
+    Totp,
+    Sms,
+    Email,
+}
+
+impl Factor {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Factor::Totp => "totp",
+            Factor::Sms => "sms",
+            Factor::Email => "email",
+        }
+    }
 }
 
 /// Starts a session and returns its id and token.
@@ -92,11 +115,20 @@ pub async fn create(
     let ua: Option<String> = s.user_agent.map(|u| u.chars().take(300).collect());
     let id: i64 = crate::with_pool!(db, p => sqlx::query_scalar(
         "INSERT INTO sessions (token_hash, account_id, created_ms, last_seen_ms, expires_ms, authenticated_ms, ip, \
-         user_agent, level, challenge_id) VALUES ($1, $2, $3, $3, $4, $3, $5, $6, $7, $8) RETURNING id")
+         user_agent, level, challenge_id, factor, terminal_id) \
+         VALUES ($1, $2, $3, $3, $4, $3, $5, $6, $7, $8, $9, $10) RETURNING id")
         .bind(token_hash(&token.0)).bind(s.account_id).bind(now).bind(expires).bind(s.ip).bind(&ua)
-        .bind(s.level as i64).bind(s.challenge_id)
+        .bind(s.level as i64).bind(s.challenge_id).bind(s.factor.map(|f| f.0.as_str())).bind(s.factor.and_then(|f| f.1))
         .fetch_one(p).await?);
     Ok((id, token))
+}
+
+/// Gives a pending sign-in a one-time code to wait for (the holder chose a code by SMS or email
+/// over their authenticator app).
+pub async fn attach_challenge(db: &Db, session_id: i64, challenge_id: i64) -> Result<(), StoreError> {
+    crate::with_pool!(db, p => sqlx::query("UPDATE sessions SET challenge_id = $1 WHERE id = $2 AND level = 1")
+        .bind(challenge_id).bind(session_id).execute(p).await?.rows_affected());
+    Ok(())
 }
 
 /// Whether a request is the holder's doing, or the page's own (the new-mail poll): only the
@@ -173,7 +205,7 @@ pub async fn list(
     let now = clock.now_ms();
     let idle_since = now - policy.idle_ms.min(MAX_IDLE_MS);
     Ok(crate::with_pool!(db, p => sqlx::query_as(
-        "SELECT id, created_ms, last_seen_ms, ip, user_agent FROM sessions \
+        "SELECT id, created_ms, last_seen_ms, ip, user_agent, factor FROM sessions \
          WHERE account_id = $1 AND ended_ms IS NULL AND level = 2 AND expires_ms > $2 AND last_seen_ms > $3 \
          ORDER BY last_seen_ms DESC, id DESC")
         .bind(account_id).bind(now).bind(idle_since).fetch_all(p).await?))
@@ -205,6 +237,7 @@ mod tests {
             challenge_id: None,
             ip: Some("192.0.2.1"),
             user_agent: Some("Firefox"),
+            factor: Some((Factor::Sms, None)),
         }
     }
 

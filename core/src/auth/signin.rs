@@ -10,7 +10,8 @@ use crate::auth::holder::Holder;
 use crate::auth::otp::{self, OtpCode, Resend, Verify};
 use crate::auth::password::{self, PasswordHashString};
 use crate::auth::policy::{self, PasswordProblem};
-use crate::auth::session::{self, Level, NewSession, Session, SessionPolicy, SessionToken};
+use crate::auth::session::{self, Factor, Level, NewSession, Session, SessionPolicy, SessionToken};
+use crate::auth::terminals::{self, TotpCheck};
 use crate::clock::{Clock, Millis};
 use crate::outbox::{self, Channel, Outgoing};
 use crate::ratelimit::{self, Decision, Limit};
@@ -194,6 +195,9 @@ async fn reset_failures(db: &Db, id: i64) -> Result<(), StoreError> {
 pub enum PasswordStep {
     /// Right password: a code was sent; `token` is the pending session's.
     CodeSent { token: SessionToken, channel: CodeChannel, hint: String, email_possible: bool },
+    /// Right password, and the holder has an authenticator app: its code is asked for first
+    /// (a code by SMS, or by email, remains possible on request).
+    AppCodeAsked { token: SessionToken, sms_possible: bool },
     /// Unknown address or wrong password: the same answer for both.
     Rejected,
     /// Right password, but the account is locked.
@@ -230,6 +234,24 @@ pub async fn password_step(
         ctx.audit(actor(a.id), "signin.password", Outcome::Denied(format!("status_{}", a.status)), None).await?;
         return Ok(PasswordStep::Unavailable);
     }
+    if !prefer_email && terminals::has_totp(ctx.db, a.id).await? {
+        let (_, token) = session::create(
+            ctx.db,
+            ctx.clock,
+            &ctx.policy,
+            NewSession {
+                account_id: a.id,
+                level: Level::Password,
+                challenge_id: None,
+                ip: ctx.ip,
+                user_agent: ctx.user_agent,
+                factor: None,
+            },
+        )
+        .await?;
+        ctx.audit(actor(a.id), "signin.password", Outcome::Success, Some("next:totp".into())).await?;
+        return Ok(PasswordStep::AppCodeAsked { token, sms_possible: a.mobile.is_some() });
+    }
     let channel = if a.mobile.is_some() && !prefer_email { CodeChannel::Sms } else { CodeChannel::Email };
     let (challenge, code) = otp::start(ctx.db, ctx.clock, a.id, "signin", channel.as_str()).await?;
     let recipient =
@@ -245,6 +267,7 @@ pub async fn password_step(
             challenge_id: Some(challenge),
             ip: ctx.ip,
             user_agent: ctx.user_agent,
+            factor: None,
         },
     )
     .await?;
@@ -272,37 +295,30 @@ pub enum CodeStep {
     /// Expired, used up or too many attempts: start again from the password.
     Expired,
     Locked,
+    /// An authenticator app's code already used: refused, recorded, and the holder told.
+    Replayed,
 }
 
+/// Wrong codes of an authenticator app one pending sign-in may try before starting again.
+pub const APP_CODE_ATTEMPTS: i64 = 5;
+
 pub async fn code_step(ctx: &Ctx<'_>, pending: &Session, code: &str) -> Result<CodeStep, StoreError> {
-    let (Level::Password, Some(challenge)) = (pending.level, pending.challenge_id) else {
+    if pending.level != Level::Password {
         return Ok(CodeStep::Expired);
-    };
+    }
     let Some(a) = accounts::get(ctx.db, pending.account_id).await? else { return Ok(CodeStep::Expired) };
     if a.locked_ms.is_some() {
         session::end(ctx.db, ctx.clock, pending.id).await?;
         ctx.audit(actor(a.id), "signin.code", Outcome::Denied("locked".into()), None).await?;
         return Ok(CodeStep::Locked);
     }
+    let Some(challenge) = pending.challenge_id else { return app_code_step(ctx, pending, &a, code).await };
+    // Read before the code uses the challenge up.
+    let channel = otp::describe(ctx.db, ctx.clock, challenge, a.id).await?.map(|(_, c, _)| c);
     match otp::verify(ctx.db, ctx.clock, challenge, a.id, code).await? {
         Verify::Ok => {
-            session::end(ctx.db, ctx.clock, pending.id).await?;
-            reset_failures(ctx.db, a.id).await?;
-            let (session_id, token) = session::create(
-                ctx.db,
-                ctx.clock,
-                &ctx.policy,
-                NewSession {
-                    account_id: a.id,
-                    level: Level::Full,
-                    challenge_id: None,
-                    ip: ctx.ip,
-                    user_agent: ctx.user_agent,
-                },
-            )
-            .await?;
-            ctx.audit(actor(a.id), "signin.code", Outcome::Success, Some(format!("session:{session_id}"))).await?;
-            Ok(CodeStep::SignedIn { token, session_id, account_id: a.id })
+            let factor = if channel.as_deref() == Some("sms") { Factor::Sms } else { Factor::Email };
+            signed_in(ctx, pending, &a, factor, None).await
         }
         Verify::Wrong { attempts_left } => {
             let locked = record_failure(ctx, &a).await?;
@@ -322,6 +338,71 @@ pub async fn code_step(ctx: &Ctx<'_>, pending: &Session, code: &str) -> Result<C
     }
 }
 
+/// The pending sign-in becomes a signed-in session, proven by `factor` (and `terminal`).
+async fn signed_in(
+    ctx: &Ctx<'_>,
+    pending: &Session,
+    a: &Account,
+    factor: Factor,
+    terminal: Option<i64>,
+) -> Result<CodeStep, StoreError> {
+    session::end(ctx.db, ctx.clock, pending.id).await?;
+    reset_failures(ctx.db, a.id).await?;
+    let (session_id, token) = session::create(
+        ctx.db,
+        ctx.clock,
+        &ctx.policy,
+        NewSession {
+            account_id: a.id,
+            level: Level::Full,
+            challenge_id: None,
+            ip: ctx.ip,
+            user_agent: ctx.user_agent,
+            factor: Some((factor, terminal)),
+        },
+    )
+    .await?;
+    let object = format!("session:{session_id} factor:{}", factor.as_str());
+    ctx.audit(actor(a.id), "signin.code", Outcome::Success, Some(object)).await?;
+    Ok(CodeStep::SignedIn { token, session_id, account_id: a.id })
+}
+
+/// The code of the holder's authenticator app: at most [`APP_CODE_ATTEMPTS`] tries per pending
+/// sign-in (then start again from the password); a code already used is refused, recorded, and
+/// the holder told at their notification address.
+async fn app_code_step(ctx: &Ctx<'_>, pending: &Session, a: &Account, code: &str) -> Result<CodeStep, StoreError> {
+    let limit = Limit { max: APP_CODE_ATTEMPTS, window_ms: session::PENDING_TTL_MS };
+    let remaining = match ratelimit::hit(ctx.db, ctx.clock, &format!("totp:{}", pending.id), limit).await? {
+        Decision::Allowed { remaining } => remaining,
+        Decision::Limited { .. } => {
+            session::end(ctx.db, ctx.clock, pending.id).await?;
+            ctx.audit(actor(a.id), "signin.code", Outcome::Failure("too_many_attempts".into()), None).await?;
+            return Ok(CodeStep::Expired);
+        }
+    };
+    match terminals::verify_totp(ctx.db, ctx.clock, a.id, code).await? {
+        TotpCheck::Accepted { terminal_id } => signed_in(ctx, pending, a, Factor::Totp, Some(terminal_id)).await,
+        TotpCheck::Replayed { terminal_id } => {
+            let locked = record_failure(ctx, a).await?;
+            outbox::enqueue(ctx.db, ctx.clock, &crate::notify::totp_replayed(&a.notification_email, &a.address))
+                .await?;
+            let object = Some(format!("terminal:{terminal_id}"));
+            ctx.audit(actor(a.id), "signin.code", Outcome::Failure("replayed".into()), object).await?;
+            Ok(if locked { CodeStep::Locked } else { CodeStep::Replayed })
+        }
+        TotpCheck::Wrong => {
+            let locked = record_failure(ctx, a).await?;
+            ctx.audit(actor(a.id), "signin.code", Outcome::Failure("wrong_code".into()), Some("factor:totp".into()))
+                .await?;
+            if locked || remaining == 0 {
+                session::end(ctx.db, ctx.clock, pending.id).await?;
+                return Ok(if locked { CodeStep::Locked } else { CodeStep::Expired });
+            }
+            Ok(CodeStep::Wrong { attempts_left: remaining })
+        }
+    }
+}
+
 pub enum ResendStep {
     Sent { channel: CodeChannel, hint: String },
     TooSoon { retry_after_ms: Millis },
@@ -331,10 +412,25 @@ pub enum ResendStep {
 
 /// Sends a new code for a pending sign-in, by email when `to_email` (the weaker option).
 pub async fn resend_code(ctx: &Ctx<'_>, pending: &Session, to_email: bool) -> Result<ResendStep, StoreError> {
-    let (Level::Password, Some(challenge)) = (pending.level, pending.challenge_id) else {
+    if pending.level != Level::Password {
         return Ok(ResendStep::Expired);
-    };
+    }
     let Some(a) = accounts::get(ctx.db, pending.account_id).await? else { return Ok(ResendStep::Expired) };
+    let Some(challenge) = pending.challenge_id else {
+        // The holder asked for a code instead of their authenticator app's.
+        let channel = if to_email || a.mobile.is_none() { CodeChannel::Email } else { CodeChannel::Sms };
+        let (challenge, code) = otp::start(ctx.db, ctx.clock, a.id, "signin", channel.as_str()).await?;
+        session::attach_challenge(ctx.db, pending.id, challenge).await?;
+        let to = if channel == CodeChannel::Sms {
+            a.mobile.clone().unwrap_or_default()
+        } else {
+            a.notification_email.clone()
+        };
+        send_code(ctx.db, ctx.clock, channel, &to, &code, "de connexion", "to sign in").await?;
+        ctx.audit(actor(a.id), "signin.code.sent", Outcome::Success, Some(format!("channel:{}", channel.as_str())))
+            .await?;
+        return Ok(ResendStep::Sent { channel, hint: destination_hint(&a, channel) });
+    };
     let Some((_, current, _)) = otp::describe(ctx.db, ctx.clock, challenge, a.id).await? else {
         return Ok(ResendStep::Expired);
     };

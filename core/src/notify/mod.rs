@@ -100,6 +100,51 @@ pub fn new_mail(to: &str, public_url: &str) -> Outgoing {
     )
 }
 
+/// To the notification address: a terminal (an authenticator app, a security key, a phone)
+/// was added to the account and now proves its sign-ins.
+pub fn terminal_added(to: &str, address: &str, name: &str) -> Outgoing {
+    email(
+        "terminal.added",
+        to,
+        "Un terminal a été ajouté à votre compte Hygie / A terminal was added to your Hygie account",
+        format!(
+            "Bonjour,\n\nLe terminal « {name} » vient d'être ajouté au compte {address} : il permet désormais de vous \
+             connecter.\nSi ce n'était pas vous, contactez l'assistance sans attendre.\n\n---\nThe terminal \"{name}\" was \
+             just added to {address} and can now prove your sign-ins. If it was not you, contact support at once.\n"
+        ),
+    )
+}
+
+/// To the notification address: a terminal was removed from the account.
+pub fn terminal_removed(to: &str, address: &str, name: &str) -> Outgoing {
+    email(
+        "terminal.removed",
+        to,
+        "Un terminal a été retiré de votre compte Hygie / A terminal was removed from your Hygie account",
+        format!(
+            "Bonjour,\n\nLe terminal « {name} » vient d'être retiré du compte {address}.\nSi ce n'était pas vous, \
+             contactez l'assistance sans attendre.\n\n---\nThe terminal \"{name}\" was just removed from {address}. If it \
+             was not you, contact support at once.\n"
+        ),
+    )
+}
+
+/// To the notification address: a code of the authenticator app was typed a second time at
+/// sign-in. Someone may have seen it over the holder's shoulder.
+pub fn totp_replayed(to: &str, address: &str) -> Outgoing {
+    email(
+        "terminal.replayed",
+        to,
+        "Code de connexion réutilisé / A sign-in code was reused",
+        format!(
+            "Bonjour,\n\nUn code de votre application d'authentification déjà utilisé pour le compte {address} vient \
+             d'être saisi à nouveau ; il a été refusé.\nSi ce n'était pas vous, changez votre mot de passe et contactez \
+             l'assistance.\n\n---\nA code of your authenticator app that was already used for {address} was typed again \
+             and refused. If it was not you, change your password and contact support.\n"
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

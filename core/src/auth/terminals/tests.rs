@@ -1,0 +1,208 @@
+use super::*;
+use crate::accounts::{self, AccountRecord, Created};
+use crate::auth::holder::{HolderSession, Level};
+use crate::auth::session::{self, NewSession, SessionPolicy};
+use crate::clock::ManualClock;
+use crate::store::testing::TestDb;
+
+const T0: Millis = 1_800_000_000_000;
+
+/// An active account's holder, signed in just now (session `session_id`).
+async fn holder(db: &Db, clock: &ManualClock, local: &str) -> Holder {
+    let r = AccountRecord {
+        address: format!("{local}@hygie.example"),
+        mailbox_type: "personal".into(),
+        kind: "health".into(),
+        first_name: "Inès".into(),
+        last_name: local.into(),
+        notification_email: format!("{local}@exemple.fr"),
+        ..Default::default()
+    };
+    let Created::New(id) = accounts::create(db, clock, &r).await.unwrap() else { panic!() };
+    accounts::activate(db, id).await.unwrap();
+    let (sid, _) = session::create(
+        db,
+        clock,
+        &SessionPolicy::default(),
+        NewSession { account_id: id, level: Level::Full, challenge_id: None, ip: None, user_agent: None, factor: None },
+    )
+    .await
+    .unwrap();
+    let mut h = Holder::resolve(db, id, Level::Full, None, None).await.unwrap().unwrap();
+    h.session = Some(HolderSession { id: sid, authenticated_ms: clock.now_ms() });
+    h
+}
+
+async fn outbox_categories(db: &Db) -> Vec<String> {
+    crate::with_pool!(db, p => sqlx::query_scalar("SELECT category FROM outbox ORDER BY id").fetch_all(p).await.unwrap())
+}
+
+/// Enrols an authenticator app and returns its terminal id and key.
+async fn enrolled(db: &Db, clock: &ManualClock, h: &Holder) -> (i64, String) {
+    let e = start_totp(db, clock, h, "Téléphone du cabinet").await.unwrap();
+    let key = e.manual_key.to_string();
+    confirm_totp(db, clock, h, e.terminal_id, &code_for(&key, clock.now_ms()).unwrap()).await.unwrap();
+    (e.terminal_id, key)
+}
+
+#[tokio::test]
+async fn an_authenticator_app_is_added_with_a_first_code_and_each_code_works_once() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(T0);
+        let h = holder(&t.db, &clock, "ines").await;
+        let stale = Holder { session: Some(HolderSession { id: 1, authenticated_ms: T0 - 6 * 60_000 }), ..h.clone() };
+        assert!(matches!(start_totp(&t.db, &clock, &stale, "x").await, Err(TerminalError::ReauthRequired)));
+        assert!(matches!(start_totp(&t.db, &clock, &h, "  ").await, Err(TerminalError::NameRequired)));
+
+        let e = start_totp(&t.db, &clock, &h, "Téléphone du cabinet").await.unwrap();
+        assert!(e.qr_svg.starts_with("<?xml") && e.qr_svg.contains("<svg"), "inline SVG");
+        assert!(e.otpauth_url.starts_with("otpauth://totp/Hygie:ines%40hygie.example?"));
+        let key = e.manual_key.to_string();
+        assert_eq!(key.chars().filter(|c| !c.is_whitespace()).count(), 32, "160 bits in base32");
+        assert!(list(&t.db, h.account_id).await.unwrap().is_empty(), "not in use before its first code");
+        assert!(!has_totp(&t.db, h.account_id).await.unwrap());
+        // The secret is sealed: neither its bytes nor its base32 are in the row.
+        let sealed: Vec<u8> = crate::with_pool!(&t.db, p => sqlx::query_scalar("SELECT sealed_secret FROM terminals")
+            .fetch_one(p).await.unwrap());
+        let raw = totp_rs::Secret::try_from_base32(key.replace(' ', "")).unwrap();
+        assert!(!sealed.windows(20).any(|w| w == raw.as_bytes()));
+        assert!(!String::from_utf8_lossy(&sealed).contains(&key.replace(' ', "")));
+
+        let wrong = format!("{:06}", (code_for(&key, T0).unwrap().parse::<u32>().unwrap() + 1) % 1_000_000);
+        assert!(matches!(confirm_totp(&t.db, &clock, &h, e.terminal_id, &wrong).await, Err(TerminalError::WrongCode)));
+        let first = code_for(&key, T0).unwrap();
+        confirm_totp(&t.db, &clock, &h, e.terminal_id, &first).await.unwrap();
+        let terms = list(&t.db, h.account_id).await.unwrap();
+        assert_eq!((terms.len(), terms[0].kind.as_str(), terms[0].name.as_str()), (1, "totp", "Téléphone du cabinet"));
+        assert!(has_totp(&t.db, h.account_id).await.unwrap());
+        assert_eq!(outbox_categories(&t.db).await, ["terminal.added"]);
+
+        // The code used to confirm does not sign in; neither does any code of an earlier step.
+        let id = e.terminal_id;
+        assert_eq!(
+            verify_totp(&t.db, &clock, h.account_id, &first).await.unwrap(),
+            TotpCheck::Replayed { terminal_id: id }
+        );
+        clock.advance_ms(30_000);
+        let next = code_for(&key, clock.now_ms()).unwrap();
+        assert_eq!(
+            verify_totp(&t.db, &clock, h.account_id, &next).await.unwrap(),
+            TotpCheck::Accepted { terminal_id: id }
+        );
+        assert_eq!(
+            verify_totp(&t.db, &clock, h.account_id, &next).await.unwrap(),
+            TotpCheck::Replayed { terminal_id: id }
+        );
+        assert_eq!(verify_totp(&t.db, &clock, h.account_id, &wrong).await.unwrap(), TotpCheck::Wrong);
+
+        // One step of skew either way; two is too far.
+        clock.advance_ms(90_000);
+        let now = clock.now_ms();
+        let behind = code_for(&key, now - 30_000).unwrap();
+        assert_eq!(
+            verify_totp(&t.db, &clock, h.account_id, &behind).await.unwrap(),
+            TotpCheck::Accepted { terminal_id: id }
+        );
+        let ahead = code_for(&key, now + 30_000).unwrap();
+        assert_eq!(
+            verify_totp(&t.db, &clock, h.account_id, &ahead).await.unwrap(),
+            TotpCheck::Accepted { terminal_id: id }
+        );
+        let too_far = code_for(&key, now + 60_000).unwrap();
+        assert_eq!(verify_totp(&t.db, &clock, h.account_id, &too_far).await.unwrap(), TotpCheck::Wrong);
+        let log: Vec<String> = crate::audit::latest(&t.db, 20)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| format!("{} {}", r.action, r.outcome))
+            .collect();
+        for expected in ["terminal.totp.start success", "terminal.add failure:wrong_code", "terminal.add success"] {
+            assert!(log.contains(&expected.to_string()), "{expected} in {log:?}");
+        }
+        let trail = format!("{:?}", crate::audit::latest(&t.db, 100).await.unwrap());
+        assert!(!trail.contains(&first) && !trail.contains(&key.replace(' ', "")));
+        assert!(crate::audit::verify(&t.db).await.unwrap().is_intact());
+    }
+}
+
+#[tokio::test]
+async fn an_enrolment_expires_and_a_secret_opens_only_for_its_account_and_key() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(T0);
+        let (a, b) = (holder(&t.db, &clock, "ana").await, holder(&t.db, &clock, "bob").await);
+        let late = start_totp(&t.db, &clock, &a, "Ancien").await.unwrap();
+        clock.advance_ms(ENROL_TTL_MS + 1);
+        let a = Holder { session: Some(HolderSession { authenticated_ms: clock.now_ms(), ..a.session.unwrap() }), ..a };
+        let b = Holder { session: Some(HolderSession { authenticated_ms: clock.now_ms(), ..b.session.unwrap() }), ..b };
+        let code = code_for(&late.manual_key, clock.now_ms()).unwrap();
+        assert!(matches!(confirm_totp(&t.db, &clock, &a, late.terminal_id, &code).await, Err(TerminalError::NotFound)));
+
+        let (_, key) = enrolled(&t.db, &clock, &a).await;
+        // Bruno's row given Ana's sealed secret: it does not open under his account.
+        let (_, _bkey) = enrolled(&t.db, &clock, &b).await;
+        crate::with_pool!(&t.db, p => sqlx::query(
+            "UPDATE terminals SET sealed_secret = (SELECT sealed_secret FROM terminals WHERE account_id = $1 \
+             AND confirmed_ms IS NOT NULL) WHERE account_id = $2")
+            .bind(a.account_id).bind(b.account_id).execute(p).await.unwrap().rows_affected());
+        clock.advance_ms(30_000);
+        let code = code_for(&key, clock.now_ms()).unwrap();
+        assert_eq!(verify_totp(&t.db, &clock, b.account_id, &code).await.unwrap(), TotpCheck::Wrong);
+        // Under another key file, nothing opens either.
+        let other = t.db.clone().with_audit_key(crate::audit::AuditKey::generate(1));
+        assert_eq!(verify_totp(&other, &clock, a.account_id, &code).await.unwrap(), TotpCheck::Wrong);
+        assert!(matches!(verify_totp(&t.db, &clock, a.account_id, &code).await.unwrap(), TotpCheck::Accepted { .. }));
+    }
+}
+
+#[tokio::test]
+async fn two_sign_ins_with_one_code_at_once_let_one_in() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(T0);
+        let h = holder(&t.db, &clock, "zoe").await;
+        let (_, key) = enrolled(&t.db, &clock, &h).await;
+        clock.advance_ms(30_000);
+        let code = code_for(&key, clock.now_ms()).unwrap();
+        let (x, y) = tokio::join!(
+            verify_totp(&t.db, &clock, h.account_id, &code),
+            verify_totp(&t.db, &clock, h.account_id, &code)
+        );
+        let accepted = [x.unwrap(), y.unwrap()].iter().filter(|c| matches!(c, TotpCheck::Accepted { .. })).count();
+        assert_eq!(accepted, 1);
+    }
+}
+
+#[tokio::test]
+async fn removing_a_terminal_ends_the_sessions_it_opened() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(T0);
+        let h = holder(&t.db, &clock, "leo").await;
+        let (id, key) = enrolled(&t.db, &clock, &h).await;
+        let (opened, _) = session::create(
+            &t.db,
+            &clock,
+            &SessionPolicy::default(),
+            NewSession {
+                account_id: h.account_id,
+                level: Level::Full,
+                challenge_id: None,
+                ip: None,
+                user_agent: None,
+                factor: Some((crate::auth::session::Factor::Totp, Some(id))),
+            },
+        )
+        .await
+        .unwrap();
+        let stale = Holder { session: Some(HolderSession { id: 0, authenticated_ms: T0 - 6 * 60_000 }), ..h.clone() };
+        assert!(matches!(remove(&t.db, &clock, &stale, id).await, Err(TerminalError::ReauthRequired)));
+        assert_eq!(remove(&t.db, &clock, &h, id).await.unwrap(), 1, "the session it opened");
+        assert!(matches!(remove(&t.db, &clock, &h, id).await, Err(TerminalError::NotFound)));
+        let ended: Option<i64> = crate::with_pool!(&t.db, p => sqlx::query_scalar("SELECT ended_ms FROM sessions WHERE id = $1")
+            .bind(opened).fetch_one(p).await.unwrap());
+        assert_eq!(ended, Some(T0));
+        assert!(list(&t.db, h.account_id).await.unwrap().is_empty());
+        clock.advance_ms(30_000);
+        let code = code_for(&key, clock.now_ms()).unwrap();
+        assert_eq!(verify_totp(&t.db, &clock, h.account_id, &code).await.unwrap(), TotpCheck::Wrong);
+        assert_eq!(outbox_categories(&t.db).await, ["terminal.added", "terminal.removed"]);
+    }
+}
