@@ -57,6 +57,9 @@ pub enum AppError {
     /// The draft being saved was sent or deleted meanwhile.
     #[error("draft gone")]
     DraftGone,
+    /// An authenticator app's code that was already used: wait for the next one.
+    #[error("code already used")]
+    CodeReplayed,
 }
 
 impl AppError {
@@ -99,6 +102,7 @@ impl AppError {
             AppError::TooLarge { max_mb } => t.fmt(Msg::ErrTooLarge, &[("max", &max_mb.to_string())]),
             AppError::QuotaExceeded { quota_mb } => t.fmt(Msg::ErrQuotaExceeded, &[("quota", &quota_mb.to_string())]),
             AppError::DraftGone => t.t(Msg::ErrDraftGone).into(),
+            AppError::CodeReplayed => t.t(Msg::ErrCodeReplayed).into(),
         }
     }
 }
@@ -110,6 +114,25 @@ impl From<hygie_core::auth::holder::HolderDenied> for AppError {
         match e {
             HolderDenied::Level { .. } => AppError::Unauthorized,
             HolderDenied::TermsPending => AppError::TermsPending,
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<hygie_core::auth::terminals::TerminalError> for AppError {
+    fn from(e: hygie_core::auth::terminals::TerminalError) -> Self {
+        use hygie_core::auth::terminals::{TerminalError, NAME_MAX};
+
+        use crate::domain::{FieldError, FieldProblem};
+        let invalid = |field: &str, problem| AppError::Invalid(vec![FieldError { field: field.into(), problem }]);
+        match e {
+            TerminalError::ReauthRequired => AppError::ReauthRequired,
+            TerminalError::NameRequired => invalid("name", FieldProblem::Required),
+            TerminalError::NameTooLong => invalid("name", FieldProblem::TooLong { max: NAME_MAX }),
+            TerminalError::TooMany => invalid("name", FieldProblem::TooManyTerminals),
+            TerminalError::NotFound => AppError::NotFound,
+            TerminalError::WrongCode => invalid("code", FieldProblem::WrongCode),
+            TerminalError::Store(e) => AppError::internal(e),
         }
     }
 }

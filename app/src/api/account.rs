@@ -42,6 +42,8 @@ pub struct SessionView {
     pub started: String,
     pub last_seen: String,
     pub current: bool,
+    /// What proved the sign-in besides the password: "totp", "sms", "email", or "" (unknown).
+    pub factor: String,
 }
 
 /// The signed-in account, for the account page. `TermsPending` until the terms are accepted.
@@ -143,7 +145,7 @@ pub async fn start_change_destination(kind: String, value: String) -> Result<Cod
     let (db, clock, domains) = (&svc.db, svc.clock.as_ref(), &svc.auth.domains);
     let challenge = settings::start_change_destination(db, clock, &holder, what, &normalised, domains).await?;
     let channel = if what == Destination::Mobile { "sms" } else { "email" };
-    Ok(CodeSent { channel: channel.into(), hint, email_possible: false, challenge })
+    Ok(CodeSent { channel: channel.into(), hint, email_possible: false, sms_possible: false, challenge })
 }
 
 /// Confirms a new destination with the code it received.
@@ -193,6 +195,7 @@ pub async fn my_sessions() -> Result<Vec<SessionView>, AppError> {
             started: format_utc(r.created_ms),
             last_seen: format_utc(r.last_seen_ms),
             current: r.id == s.id,
+            factor: r.factor.unwrap_or_default(),
         })
         .collect())
 }

@@ -5,14 +5,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 
-/// A code was sent; where, masked.
+/// A code is awaited: sent (where, masked), or shown by the holder's authenticator app.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeSent {
-    /// "sms" or "email".
+    /// "sms", "email", or "totp" (the authenticator app's; nothing was sent).
     pub channel: String,
     pub hint: String,
     /// Whether the person may switch to email (the weaker option).
     pub email_possible: bool,
+    /// Whether the person may ask for a code by SMS instead (from the authenticator app step).
+    pub sms_possible: bool,
     /// The challenge to confirm (settings changes); 0 for sign-in, which uses the session.
     pub challenge: i64,
 }
@@ -70,27 +72,41 @@ mod ssr {
 #[cfg(feature = "ssr")]
 pub use ssr::{code_shape, limit_ip, password_error};
 
+/// Signing in again from this browser replaces whatever session it had.
+#[cfg(feature = "ssr")]
+async fn replace_session(svc: &crate::server::Services, token: &str) -> Result<(), AppError> {
+    if let Some(previous) = crate::server::current_session() {
+        hygie_core::auth::session::end(&svc.db, svc.clock.as_ref(), previous.id).await?;
+    }
+    crate::server::set_session_cookie(token);
+    Ok(())
+}
+
 /// First step: address and password. On success a code is on its way and the browser holds a
 /// session waiting for it.
 #[server(name = SignInPassword, prefix = "/api", endpoint = "sign-in")]
 pub async fn sign_in_password(address: String, password: String, prefer_email: bool) -> Result<CodeSent, AppError> {
     use hygie_core::auth::signin::{self, PasswordStep};
 
-    use crate::server::{client_ip, services, set_session_cookie, signin_ctx, user_agent};
+    use crate::server::{client_ip, services, signin_ctx, user_agent};
     let svc = services()?;
     ssr::limit_ip(&svc).await?;
     let (ip, ua) = (client_ip(), user_agent());
     let ctx = signin_ctx(&svc, ip.as_deref(), ua.as_deref());
     match signin::password_step(&ctx, &address, &password, prefer_email).await.map_err(AppError::internal)? {
         PasswordStep::CodeSent { token, channel, hint, email_possible } => {
-            // Signing in again from this browser replaces whatever session it had.
-            if let Some(previous) = crate::server::current_session() {
-                hygie_core::auth::session::end(&svc.db, svc.clock.as_ref(), previous.id)
-                    .await
-                    .map_err(AppError::internal)?;
-            }
-            set_session_cookie(token.expose());
-            Ok(CodeSent { channel: channel.as_str().into(), hint, email_possible, challenge: 0 })
+            replace_session(&svc, token.expose()).await?;
+            Ok(CodeSent { channel: channel.as_str().into(), hint, email_possible, sms_possible: false, challenge: 0 })
+        }
+        PasswordStep::AppCodeAsked { token, sms_possible } => {
+            replace_session(&svc, token.expose()).await?;
+            Ok(CodeSent {
+                channel: "totp".into(),
+                hint: String::new(),
+                email_possible: true,
+                sms_possible,
+                challenge: 0,
+            })
         }
         PasswordStep::Rejected => Err(AppError::BadCredentials),
         PasswordStep::Locked => Err(AppError::Locked),
@@ -134,6 +150,7 @@ pub async fn sign_in_code(code: String) -> Result<String, AppError> {
             clear_session_cookie();
             Err(AppError::Locked)
         }
+        CodeStep::Replayed => Err(AppError::CodeReplayed),
     }
 }
 
@@ -152,6 +169,7 @@ pub async fn resend_sign_in_code(to_email: bool) -> Result<CodeSent, AppError> {
             channel: channel.as_str().into(),
             hint,
             email_possible: channel == signin::CodeChannel::Sms,
+            sms_possible: false,
             challenge: 0,
         }),
         ResendStep::TooSoon { retry_after_ms } => {

@@ -6,9 +6,11 @@ pub mod auth;
 pub mod directory;
 pub mod mail;
 pub mod portal;
+pub mod terminals;
 
 pub use account::*;
 pub use auth::*;
 pub use directory::*;
 pub use mail::*;
 pub use portal::*;
+pub use terminals::*;

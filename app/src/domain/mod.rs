@@ -46,6 +46,10 @@ pub enum FieldProblem {
     },
     FolderExists,
     FolderTooDeep,
+    /// A code that does not match the authenticator app's (its clock, or the wrong entry).
+    WrongCode,
+    /// The account has as many terminals as it may.
+    TooManyTerminals,
 }
 
 impl FieldProblem {
@@ -67,6 +71,8 @@ impl FieldProblem {
             FieldProblem::PersonalPassword => t.t(Msg::ErrPersonalPassword).into(),
             FieldProblem::InvalidCode => t.t(Msg::ErrInvalidCode).into(),
             FieldProblem::WrongPassword => t.t(Msg::ErrWrongPassword).into(),
+            FieldProblem::WrongCode => t.t(Msg::ErrAppCodeWrong).into(),
+            FieldProblem::TooManyTerminals => t.t(Msg::ErrTooManyTerminals).into(),
             FieldProblem::Pending => t.t(Msg::AttachNotReady).into(),
             FieldProblem::FolderName { max } => t.fmt(Msg::ErrFolderName, &[("max", &max.to_string())]),
             FieldProblem::FolderExists => t.t(Msg::ErrFolderExists).into(),

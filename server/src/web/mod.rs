@@ -138,9 +138,10 @@ pub fn status_of(e: &AppError) -> StatusCode {
         | AppError::TermsPending
         | AppError::ReauthRequired => StatusCode::FORBIDDEN,
         AppError::NotFound | AppError::LinkExpired => StatusCode::NOT_FOUND,
-        AppError::Invalid(_) | AppError::WrongCode { .. } | AppError::RecipientRefused { .. } => {
-            StatusCode::UNPROCESSABLE_ENTITY
-        }
+        AppError::Invalid(_)
+        | AppError::WrongCode { .. }
+        | AppError::CodeReplayed
+        | AppError::RecipientRefused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         AppError::QuotaExceeded { .. } => StatusCode::INSUFFICIENT_STORAGE,

@@ -4,6 +4,7 @@
 mod links;
 mod settings;
 mod signin;
+mod terminals;
 mod terms_accept;
 
 pub use links::{ActivationPage, ForgotPasswordPage, ResetPasswordPage, UnlockPage};

@@ -15,7 +15,7 @@ use crate::error::AppError;
 use crate::i18n::Msg;
 use crate::use_i18n;
 
-/// `/compte`: identity, notification details, password, preferences, sessions.
+/// `/compte`: identity, notification details, password, terminals, preferences, sessions.
 #[component]
 pub fn AccountPage() -> impl IntoView {
     let t = use_i18n();
@@ -82,6 +82,10 @@ fn AccountSections(a: AccountView, refetch: Callback<()>) -> impl IntoView {
             <h2 id="password-title">{t.t(Msg::AccountPassword)}</h2>
             <PasswordChange/>
         </section>
+        <section class="card" aria-labelledby="terminals-title">
+            <h2 id="terminals-title">{t.t(Msg::AccountTerminals)}</h2>
+            <super::terminals::Terminals/>
+        </section>
         <section class="card" aria-labelledby="prefs-title">
             <h2 id="prefs-title">{t.t(Msg::AccountPreferences)}</h2>
             <Preferences prefs=a.prefs/>
@@ -95,7 +99,7 @@ fn AccountSections(a: AccountView, refetch: Callback<()>) -> impl IntoView {
 
 /// Asks for the password again before a sensitive change; calls `on_done` once confirmed.
 #[component]
-fn Reauth(prefix: &'static str, on_done: Callback<()>) -> impl IntoView {
+pub(super) fn Reauth(prefix: &'static str, on_done: Callback<()>) -> impl IntoView {
     let t = use_i18n();
     let password = RwSignal::new(String::new());
     let errors = RwSignal::new(Vec::<FieldError>::new());
@@ -382,6 +386,7 @@ fn Sessions() -> impl IntoView {
                                     <thead><tr>
                                         <th scope="col">{t.t(Msg::SessionDevice)}</th>
                                         <th scope="col">{t.t(Msg::SessionIp)}</th>
+                                        <th scope="col">{t.t(Msg::SessionFactor)}</th>
                                         <th scope="col">{t.t(Msg::SessionStarted)}</th>
                                         <th scope="col">{t.t(Msg::SessionLastSeen)}</th>
                                         <th scope="col">{t.t(Msg::SessionActions)}</th>
@@ -395,6 +400,12 @@ fn Sessions() -> impl IntoView {
                                                 <tr class:current=s.current>
                                                     <td>{s.device.clone()}</td>
                                                     <td>{s.ip.clone()}</td>
+                                                    <td>{match s.factor.as_str() {
+                                                        "totp" => t.t(Msg::FactorTotp),
+                                                        "sms" => t.t(Msg::FactorSms),
+                                                        "email" => t.t(Msg::FactorEmail),
+                                                        _ => "—",
+                                                    }}</td>
                                                     <td>{started.clone()}</td>
                                                     <td>{t.locale.date_time(&s.last_seen)}</td>
                                                     <td>{if s.current {

@@ -162,16 +162,21 @@ fn CodeForm(step: RwSignal<Option<CodeSent>>) -> impl IntoView {
     let sent_text = move || {
         step.with(|s| {
             s.as_ref().map(|s| {
-                let msg = if s.channel == "sms" { Msg::CodeSentSms } else { Msg::CodeSentEmail };
-                t.fmt(msg, &[("to", &s.hint)])
+                match s.channel.as_str() {
+                    "totp" => t.t(Msg::CodeTotpPrompt).to_string(),
+                    "sms" => t.fmt(Msg::CodeSentSms, &[("to", &s.hint)]),
+                    _ => t.fmt(Msg::CodeSentEmail, &[("to", &s.hint)]),
+                }
             })
         })
     };
     let email_possible = move || step.with(|s| s.as_ref().is_some_and(|s| s.email_possible));
+    let sms_possible = move || step.with(|s| s.as_ref().is_some_and(|s| s.sms_possible));
+    let app_code = move || step.with(|s| s.as_ref().is_some_and(|s| s.channel == "totp"));
     let expired = move || failure.with(|f| matches!(f, Some(AppError::CodeExpired) | Some(AppError::Locked)));
 
     view! {
-        <h2>{t.t(Msg::CodeTitle)}</h2>
+        <h2>{move || if app_code() { t.t(Msg::CodeTotpTitle) } else { t.t(Msg::CodeTitle) }}</h2>
         <p role="status">{sent_text}</p>
         {move || info.get().map(|i| view! { <p class="notice notice-success" role="status">{i}</p> })}
         <ErrorSummary prefix="signin" errors failure label_of node_ref=summary/>
@@ -191,11 +196,20 @@ fn CodeForm(step: RwSignal<Option<CodeSent>>) -> impl IntoView {
                     <button type="submit" class="button button-primary" disabled=move || pending.get()>
                         {move || if pending.get() { t.t(Msg::SignInWorking) } else { t.t(Msg::CodeSubmit) }}
                     </button>
-                    <button type="button" class="button" on:click=move |_| { resend.dispatch(ResendSignInCode { to_email: false }); }>
-                        {t.t(Msg::CodeResend)}
-                    </button>
+                    <Show when=move || !app_code()>
+                        <button type="button" class="button" on:click=move |_| { resend.dispatch(ResendSignInCode { to_email: false }); }>
+                            {t.t(Msg::CodeResend)}
+                        </button>
+                    </Show>
                 </div>
             </form>
+            <Show when=sms_possible>
+                <div class="alternative">
+                    <button type="button" class="button" on:click=move |_| { resend.dispatch(ResendSignInCode { to_email: false }); }>
+                        {t.t(Msg::CodeUseSms)}
+                    </button>
+                </div>
+            </Show>
             <Show when=email_possible>
                 <div class="alternative">
                     <button type="button" class="button" on:click=move |_| { resend.dispatch(ResendSignInCode { to_email: true }); }>

@@ -1,0 +1,219 @@
+//! "Mes terminaux" on the account page: the holder's authenticator apps, added with a QR code
+//! and a first code, removed with one click; both after the password typed again when the
+//! sign-in is more than five minutes old.
+
+use leptos::ev::SubmitEvent;
+use leptos::prelude::*;
+
+use crate::api::{my_terminals, ConfirmTotp, RemoveTerminal, StartTotp, TotpSetup};
+use crate::components::feedback::{ErrorNotice, Loading};
+use crate::components::form::{focus_later, problem_of, show_error, ErrorSummary, Field};
+use crate::domain::{FieldError, FieldProblem};
+use crate::error::AppError;
+use crate::i18n::Msg;
+use crate::use_i18n;
+
+use super::settings::Reauth;
+
+#[derive(Clone, PartialEq)]
+enum Stage {
+    Idle,
+    Naming,
+    /// The password again, then `then` runs.
+    Reauth(Then),
+    Scanning(TotpSetup),
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Then {
+    Start,
+    Remove(i64),
+}
+
+fn label_of(field: &str) -> Msg {
+    match field {
+        "name" => Msg::FieldTerminalName,
+        _ => Msg::FieldCode,
+    }
+}
+
+#[component]
+pub fn Terminals() -> impl IntoView {
+    let t = use_i18n();
+    let stage = RwSignal::new(Stage::Idle);
+    let name = RwSignal::new(t.t(Msg::TerminalNameDefault).to_string());
+    let code = RwSignal::new(String::new());
+    let errors = RwSignal::new(Vec::<FieldError>::new());
+    let failure = RwSignal::new(None::<AppError>);
+    let done = RwSignal::new(None::<String>);
+    let summary = NodeRef::<leptos::html::Div>::new();
+    let start = ServerAction::<StartTotp>::new();
+    let confirm = ServerAction::<ConfirmTotp>::new();
+    let remove = ServerAction::<RemoveTerminal>::new();
+    let terminals = Resource::new(move || (confirm.version().get(), remove.version().get()), |_| my_terminals());
+
+    let clear = move || {
+        errors.set(Vec::new());
+        failure.set(None);
+    };
+    let fail = move |e: AppError| {
+        show_error(e, errors, failure);
+        focus_later(summary);
+    };
+    Effect::new(move |_| match start.value().get() {
+        Some(Ok(setup)) => {
+            clear();
+            code.set(String::new());
+            stage.set(Stage::Scanning(setup));
+        }
+        Some(Err(AppError::ReauthRequired)) => stage.set(Stage::Reauth(Then::Start)),
+        Some(Err(e)) => fail(e),
+        None => {}
+    });
+    Effect::new(move |_| match confirm.value().get() {
+        Some(Ok(())) => {
+            clear();
+            done.set(Some(t.fmt(Msg::TerminalAddedNotice, &[("name", &name.get_untracked())])));
+            stage.set(Stage::Idle);
+        }
+        Some(Err(AppError::ReauthRequired)) => stage.set(Stage::Reauth(Then::Start)),
+        Some(Err(e)) => {
+            code.set(String::new());
+            fail(e)
+        }
+        None => {}
+    });
+    Effect::new(move |_| match remove.value().get() {
+        Some(Ok(_)) => {
+            clear();
+            done.set(Some(t.t(Msg::TerminalRemovedNotice).to_string()));
+        }
+        Some(Err(AppError::ReauthRequired)) => {
+            if let Some(RemoveTerminal { id }) = remove.input().get_untracked() {
+                stage.set(Stage::Reauth(Then::Remove(id)));
+            }
+        }
+        Some(Err(e)) => fail(e),
+        None => {}
+    });
+
+    let dispatch_start = move || start.dispatch(StartTotp { name: name.get_untracked() });
+    let on_name = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        done.set(None);
+        if name.get_untracked().trim().is_empty() {
+            failure.set(None);
+            errors.set(vec![FieldError { field: "name".into(), problem: FieldProblem::Required }]);
+            focus_later(summary);
+            return;
+        }
+        dispatch_start();
+    };
+    let on_code = move |ev: SubmitEvent| {
+        ev.prevent_default();
+        let c: String = code.get_untracked().chars().filter(|c| !c.is_whitespace()).collect();
+        if c.len() != 6 || !c.bytes().all(|b| b.is_ascii_digit()) {
+            failure.set(None);
+            errors.set(vec![FieldError { field: "code".into(), problem: FieldProblem::InvalidCode }]);
+            focus_later(summary);
+            return;
+        }
+        if let Stage::Scanning(s) = stage.get_untracked() {
+            confirm.dispatch(ConfirmTotp { id: s.id, code: c });
+        }
+    };
+    let after_reauth = Callback::new(move |_| match stage.get_untracked() {
+        Stage::Reauth(Then::Start) => {
+            stage.set(Stage::Naming);
+            dispatch_start();
+        }
+        Stage::Reauth(Then::Remove(id)) => {
+            stage.set(Stage::Idle);
+            remove.dispatch(RemoveTerminal { id });
+        }
+        _ => {}
+    });
+
+    let list = move || {
+        Suspend::new(async move {
+            match terminals.await {
+                Ok(list) if list.is_empty() => view! { <p class="hint">{t.t(Msg::TerminalsNone)}</p> }.into_any(),
+                Ok(list) => view! {
+                    <ul class="terminals">
+                        {list.into_iter().map(|term| {
+                            let id = term.id;
+                            let label = t.fmt(Msg::TerminalRemoveLabel, &[("name", &term.name)]);
+                            let added = t.fmt(Msg::TerminalAddedOn, &[("date", &t.locale.date_time(&term.added))]);
+                            let used = term.last_used.map(|d| t.fmt(Msg::TerminalLastUsed, &[("date", &t.locale.date_time(&d))]));
+                            view! {
+                                <li>
+                                    <div>
+                                        <strong>{term.name}</strong>
+                                        <span class="hint">{t.t(Msg::TerminalKindTotp)}</span>
+                                        <span class="hint">{added}</span>
+                                        {used.map(|u| view! { <span class="hint">{u}</span> })}
+                                    </div>
+                                    <button type="button" class="button" aria-label=label
+                                        on:click=move |_| { done.set(None); remove.dispatch(RemoveTerminal { id }); }>
+                                        {t.t(Msg::TerminalRemove)}
+                                    </button>
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any(),
+                Err(error) => view! { <ErrorNotice error/> }.into_any(),
+            }
+        })
+    };
+
+    view! {
+        <p>{t.t(Msg::TerminalsIntro)}</p>
+        {move || done.get().map(|d| view! { <p class="notice notice-success" role="status">{d}</p> })}
+        <Suspense fallback=Loading>{list}</Suspense>
+        {move || match stage.get() {
+            Stage::Idle => view! {
+                <button type="button" class="button button-primary"
+                    on:click=move |_| { clear(); done.set(None); stage.set(Stage::Naming); }>
+                    {t.t(Msg::TerminalAddTotp)}
+                </button>
+            }.into_any(),
+            Stage::Reauth(_) => view! { <Reauth prefix="terminal" on_done=after_reauth/> }.into_any(),
+            Stage::Naming => view! {
+                <ErrorSummary prefix="terminal" errors failure label_of node_ref=summary/>
+                <form class="form" novalidate on:submit=on_name>
+                    <Field prefix="terminal" id="name" label=Msg::FieldTerminalName hint=Some(Msg::FieldTerminalNameHint)
+                        value=name initial=name.get_untracked() problem=problem_of(errors, "name") autocomplete="off"
+                        input_type="text" maxlength=Some(60)/>
+                    <div class="button-row">
+                        <button type="submit" class="button button-primary">{t.t(Msg::Next)}</button>
+                        <button type="button" class="button" on:click=move |_| stage.set(Stage::Idle)>{t.t(Msg::Cancel)}</button>
+                    </div>
+                </form>
+            }.into_any(),
+            Stage::Scanning(setup) => view! {
+                <div class="totp-setup" role="group" aria-labelledby="totp-title">
+                    <h3 id="totp-title">{t.t(Msg::TotpScanTitle)}</h3>
+                    <ol class="steps">
+                        <li>{t.t(Msg::TotpStepOpen)}</li>
+                        <li>{t.t(Msg::TotpStepScan)}</li>
+                        <li>{t.t(Msg::TotpStepCode)}</li>
+                    </ol>
+                    <div class="qr" role="img" aria-label=t.t(Msg::TotpQrLabel) inner_html=setup.qr_svg.clone()></div>
+                    <p>{t.t(Msg::TotpManualKey)}" "<code class="totp-key" id="totp-key">{setup.manual_key.clone()}</code></p>
+                    <p><a href=setup.otpauth_url.clone()>{t.t(Msg::TotpOpenLink)}</a></p>
+                    <ErrorSummary prefix="terminal" errors failure label_of node_ref=summary/>
+                    <form class="form" novalidate on:submit=on_code>
+                        <Field prefix="terminal" id="code" label=Msg::FieldCode hint=None value=code initial=String::new()
+                            problem=problem_of(errors, "code") autocomplete="one-time-code" input_type="text"
+                            maxlength=Some(7) inputmode="numeric"/>
+                        <div class="button-row">
+                            <button type="submit" class="button button-primary">{t.t(Msg::TotpConfirm)}</button>
+                            <button type="button" class="button" on:click=move |_| stage.set(Stage::Idle)>{t.t(Msg::Cancel)}</button>
+                        </div>
+                    </form>
+                </div>
+            }.into_any(),
+        }}
+    }
+}

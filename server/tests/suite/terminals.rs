@@ -1,0 +1,102 @@
+//! "Mes terminaux" through the real server functions: an authenticator app added with a fresh
+//! sign-in and a first code, then asked for first at sign-in (each code once, five tries), a
+//! code by SMS on request, and its removal ending the sessions it opened. Codes are computed
+//! by the test from the key shown, as the holder's app would.
+
+use crate::common::browser::*;
+use crate::common::{on_each_engine, Engine, TestServer};
+use app::api::{
+    ConfirmTotp, MySessions, MyTerminals, Reauthenticate, RemoveTerminal, ResendSignInCode, SessionView, SignOut,
+    StartTotp, TerminalView, TotpSetup,
+};
+use hygie_core::auth::terminals::code_for;
+use hygie_core::clock::Clock;
+use serde_json::json;
+
+on_each_engine!(an_authenticator_app_is_asked_for_first_once_added_and_its_removal_ends_its_sessions);
+
+async fn an_authenticator_app_is_asked_for_first_once_added_and_its_removal_ends_its_sessions(engine: Engine) {
+    let s = TestServer::start(engine).await;
+    let (_, address) = account(&s, "mona.petit", Some(MOBILE)).await;
+    let b = Browser::new(&s);
+    sign_in(&s, &b, &address, 1).await;
+
+    // Adding one needs a sign-in less than five minutes old.
+    s.clock.advance_ms(6 * 60_000);
+    let stale = b.run(StartTotp { name: "Téléphone du cabinet".into() }).await;
+    assert_eq!((stale.status, stale.body.clone()), (403, json!("ReauthRequired")));
+    assert_eq!(b.run(Reauthenticate { password: PASSWORD.into() }).await.status, 200);
+    let setup: TotpSetup = b.run(StartTotp { name: "Téléphone du cabinet".into() }).await.ok();
+    assert!(setup.qr_svg.contains("<svg") && setup.otpauth_url.starts_with("otpauth://totp/"));
+    let key = setup.manual_key.clone();
+    let now = || s.clock.now_ms();
+    let wrong = format!("{:06}", (code_for(&key, now()).unwrap().parse::<u32>().unwrap() + 7) % 1_000_000);
+    let refused = b.run(ConfirmTotp { id: setup.id, code: wrong.clone() }).await;
+    assert_eq!(refused.body["Invalid"][0]["problem"], "WrongCode", "{:?}", refused.body);
+    let first = code_for(&key, now()).unwrap();
+    assert_eq!(b.run(ConfirmTotp { id: setup.id, code: first.clone() }).await.status, 200);
+    let (to, text) = mail(&s, 1).await;
+    assert_eq!(to, "mona.petit@exemple.fr");
+    assert!(text.contains("Téléphone du cabinet") && text.contains("vient d'être ajouté"));
+    let terminals: Vec<TerminalView> = b.run(MyTerminals {}).await.ok();
+    assert_eq!((terminals.len(), terminals[0].kind.as_str()), (1, "totp"));
+    assert_eq!(b.run(SignOut {}).await.status, 200);
+
+    // Signing in now asks for the app's code, and sends nothing.
+    let phone = Browser::new(&s);
+    let step = phone.password(&address, PASSWORD).await;
+    assert_eq!((step.body["channel"].clone(), step.body["sms_possible"].clone()), (json!("totp"), json!(true)));
+    assert_eq!(sms(&s).len(), 1, "no SMS");
+    // The code that confirmed the app does not sign in: refused, and the holder told.
+    assert_eq!(phone.code(&first).await.body, json!("CodeReplayed"));
+    let (_, told) = mail(&s, 2).await;
+    assert!(told.contains("déjà utilisé"));
+    assert_eq!(phone.code(&wrong).await.body, json!({"WrongCode": {"attempts_left": 3}}));
+    s.clock.advance_ms(30_000);
+    assert_eq!(phone.code(&code_for(&key, now()).unwrap()).await.body, json!("/messagerie"));
+    let sessions: Vec<SessionView> = phone.run(MySessions {}).await.ok();
+    assert_eq!(sessions.iter().find(|x| x.current).map(|x| x.factor.as_str()), Some("totp"));
+
+    // Five tries per pending sign-in, then start again from the password.
+    let guesser = Browser::new(&s);
+    assert_eq!(guesser.password(&address, PASSWORD).await.body["channel"], "totp");
+    for left in (1..=4).rev() {
+        assert_eq!(guesser.code(&wrong).await.body, json!({"WrongCode": {"attempts_left": left}}));
+    }
+    assert_eq!(guesser.code(&wrong).await.body, json!("CodeExpired"));
+    assert_eq!(guesser.code(&code_for(&key, now()).unwrap()).await.body, json!("CodeExpired"), "the session ended");
+
+    // A code by SMS instead, on request.
+    let desk = Browser::new(&s);
+    assert_eq!(desk.password(&address, PASSWORD).await.body["channel"], "totp");
+    let sent = desk.run(ResendSignInCode { to_email: false }).await;
+    assert_eq!(sent.body["channel"], "sms", "{:?}", sent.body);
+    let by_sms = six_digits(&wait_sms(&s, 2).await.body);
+    assert_eq!(desk.code(&by_sms).await.body, json!("/messagerie"));
+
+    // Removing the app ends the sessions it opened (the phone's), not this one.
+    let removed = desk.run(RemoveTerminal { id: setup.id }).await;
+    assert_eq!(removed.body, json!(1), "{:?}", removed.body);
+    assert_eq!(phone.my_account().await.body, json!("Unauthorized"));
+    assert_eq!(desk.my_account().await.status, 200);
+    let (_, notice) = mail(&s, 3).await;
+    assert!(notice.contains("vient d'être retiré"));
+    assert_eq!(desk.run(MyTerminals {}).await.body, json!([]));
+    let again = Browser::new(&s);
+    assert_eq!(again.password(&address, PASSWORD).await.body["channel"], "sms", "back to the SMS code");
+
+    let log = actions(&s).await;
+    for expected in [
+        "terminal.totp.start success",
+        "terminal.add failure:wrong_code",
+        "terminal.add success",
+        "signin.code failure:replayed",
+        "terminal.remove success",
+    ] {
+        assert!(log.iter().any(|a| a == expected), "{expected} missing from {log:?}");
+    }
+    let trail = format!("{:?}", hygie_core::audit::latest(s.db(), 1000).await.unwrap());
+    assert!(!trail.contains(&first) && !trail.contains(&key.replace(' ', "")));
+    assert!(hygie_core::audit::verify(s.db()).await.unwrap().is_intact());
+    s.stop().await;
+}
