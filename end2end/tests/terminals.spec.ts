@@ -22,11 +22,11 @@ function totp(key: string, ms: number): string {
 }
 
 async function typeCodeAndSignIn(page: Page, code: string) {
-  await page.getByLabel('Code à 6 chiffres').fill(code);
+  await page.getByLabel("Code de l'application d'authentification, ou code de secours").fill(code);
   await page.getByRole('button', { name: 'Se connecter' }).click();
 }
 
-test('a social worker activates her account, adds an authenticator app, signs in with its code and removes it', async ({ page }) => {
+test('a social worker activates her account, adds an authenticator app, keeps her recovery codes, signs in with its code and removes it', async ({ page }) => {
   const problems = watchConsole(page);
   const bin = process.env.HYGIE_E2E_BIN;
   if (!bin) throw new Error('HYGIE_E2E_BIN is not set');
@@ -69,6 +69,13 @@ test('a social worker activates her account, adds an authenticator app, signs in
   await page.getByRole('button', { name: 'Vérifier et ajouter' }).click();
   await expect(page.getByRole('status').filter({ hasText: 'Téléphone du cabinet' })).toBeVisible();
   await expect(page.locator('.terminals li')).toHaveCount(1);
+  // Ten recovery codes come with the first terminal, shown once, to print.
+  await expect(page.getByRole('heading', { name: 'Vos codes de secours' })).toBeVisible();
+  await expect(page.locator('.recovery-codes li')).toHaveCount(10);
+  await expect(page.getByRole('button', { name: 'Imprimer' })).toBeVisible();
+  await expectNoAxeViolations(page);
+  await page.getByRole('button', { name: 'Je les ai mis en lieu sûr' }).click();
+  await expect(page.locator('.recovery-codes')).toHaveCount(0);
   await nextOutbox(before, (m) => m.includes('Category: terminal.added') && m.includes(`To: ${notification}\n`));
 
   // Signing in again: the app's code is asked for, nothing is sent.

@@ -22,6 +22,8 @@ pub struct CodeSent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResetInfo {
     pub needs_code: bool,
+    /// The code is one of the holder's terminal (authenticator app) or a recovery code.
+    pub terminal: bool,
 }
 
 #[cfg(feature = "ssr")]
@@ -124,7 +126,9 @@ pub async fn sign_in_code(code: String) -> Result<String, AppError> {
         clear_session_cookie, client_ip, current_session, services, set_session_cookie, signin_ctx, user_agent,
     };
     let svc = services()?;
-    let code = ssr::code_shape(&code)?;
+    // Six digits, or (with an authenticator app) one of the printed recovery codes.
+    let code =
+        ssr::code_shape(&code).or_else(|e| hygie_core::auth::terminals::normalise_recovery_code(&code).ok_or(e))?;
     // A signed-in session is left alone: a code typed twice does not sign anyone out.
     let pending = current_session()
         .filter(|s| s.level == hygie_core::auth::session::Level::Password)
@@ -219,7 +223,7 @@ pub async fn forgot_password(address: String) -> Result<(), AppError> {
     signin::request_reset(&signin_ctx(&svc, ip.as_deref(), ua.as_deref()), &address).await.map_err(AppError::internal)
 }
 
-/// Whether a reset link is live and needs the SMS code.
+/// Whether a reset link is live, and which code it needs: the SMS code, or a terminal's.
 #[server(name = ResetLinkInfo, prefix = "/api", endpoint = "reset-info")]
 pub async fn reset_link_info(token: String) -> Result<ResetInfo, AppError> {
     use hygie_core::auth::signin;
@@ -227,8 +231,9 @@ pub async fn reset_link_info(token: String) -> Result<ResetInfo, AppError> {
     use crate::server::{services, signin_ctx};
     let svc = services()?;
     let ctx = signin_ctx(&svc, None, None);
-    match signin::reset_needs_code(&ctx, &token).await.map_err(AppError::internal)? {
-        Some(needs_code) => Ok(ResetInfo { needs_code }),
+    use signin::ResetProof;
+    match signin::reset_needs(&ctx, &token).await? {
+        Some(proof) => Ok(ResetInfo { needs_code: proof != ResetProof::None, terminal: proof == ResetProof::Terminal }),
         None => Err(AppError::LinkExpired),
     }
 }

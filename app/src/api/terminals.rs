@@ -73,15 +73,27 @@ pub async fn start_totp(name: String) -> Result<TotpSetup, AppError> {
     })
 }
 
-/// Confirms the authenticator app `id` with the code it shows now.
+/// Confirms the authenticator app `id` with the code it shows now. With the holder's first
+/// terminal come ten recovery codes, returned here once (empty otherwise).
 #[server(name = ConfirmTotp, prefix = "/api", endpoint = "terminal-totp-confirm")]
-pub async fn confirm_totp(id: i64, code: String) -> Result<(), AppError> {
+pub async fn confirm_totp(id: i64, code: String) -> Result<Vec<String>, AppError> {
     use crate::server::{limit_hourly, require_holder, services, Level};
     let svc = services()?;
     let holder = require_holder(Level::Full)?;
     let code = crate::api::code_shape(&code)?;
     limit_hourly(&svc, &format!("totp-confirm:{}", holder.account_id), CONFIRM_ATTEMPTS_PER_HOUR).await?;
-    Ok(hygie_core::auth::terminals::confirm_totp(&svc.db, svc.clock.as_ref(), &holder, id, &code).await?)
+    let codes = hygie_core::auth::terminals::confirm_totp(&svc.db, svc.clock.as_ref(), &holder, id, &code).await?;
+    Ok(codes.unwrap_or_default().iter().map(|c| c.to_string()).collect())
+}
+
+/// Ten new recovery codes (the earlier ones stop working), shown once.
+#[server(name = NewRecoveryCodes, prefix = "/api", endpoint = "terminal-recovery-codes")]
+pub async fn new_recovery_codes() -> Result<Vec<String>, AppError> {
+    use crate::server::{require_holder, services, Level};
+    let svc = services()?;
+    let holder = require_holder(Level::Full)?;
+    let codes = hygie_core::auth::terminals::new_recovery_codes(&svc.db, svc.clock.as_ref(), &holder).await?;
+    Ok(codes.iter().map(|c| c.to_string()).collect())
 }
 
 /// Removes terminal `id`; the sessions it opened end.

@@ -349,6 +349,11 @@ messages! {
     CodeTotpTitle => "Saisissez le code de votre application", "Enter your app's code";
     CodeTotpPrompt => "Ouvrez votre application d'authentification et saisissez le code à 6 chiffres affiché pour Hygie.", "Open your authenticator app and type the 6-digit code shown for Hygie.";
     CodeUseSms => "Recevoir plutôt un code par SMS", "Get a code by text message instead";
+    RecoveryTitle => "Vos codes de secours", "Your recovery codes";
+    RecoveryIntro => "Si vous perdez votre terminal, chacun de ces codes permet une fois de vous connecter ou de réinitialiser votre mot de passe. Imprimez-les ou notez-les et gardez-les en lieu sûr, à l'écart de votre ordinateur : ils ne seront plus affichés.", "If you lose your terminal, each of these codes lets you sign in or reset your password once. Print or write them down and keep them somewhere safe, away from your computer: they will not be shown again.";
+    RecoveryPrint => "Imprimer", "Print";
+    RecoveryKept => "Je les ai mis en lieu sûr", "I have put them somewhere safe";
+    RecoveryRenew => "Nouveaux codes de secours", "New recovery codes";
     AccountSessions => "Sessions ouvertes", "Open sessions";
     SessionDevice => "Appareil", "Device";
     SessionIp => "Adresse IP", "IP address";
@@ -371,6 +376,8 @@ messages! {
     ForgotSubmit => "Recevoir le lien", "Send the link";
     ForgotDone => "Si un compte actif correspond à cette adresse, un lien de réinitialisation valable 1 heure vient d'être envoyé à son adresse de notification.", "If an active account matches this address, a reset link valid for 1 hour was just sent to its notification address.";
     ResetTitle => "Choisir un nouveau mot de passe", "Choose a new password";
+    FieldTerminalCode => "Code de l'application d'authentification, ou code de secours", "Authenticator app code, or recovery code";
+    FieldTerminalCodeHint => "Le code à 6 chiffres affiché par votre application, ou l'un de vos codes de secours imprimés (par exemple abcde-23456).", "The 6-digit code your app shows, or one of your printed recovery codes (for example abcde-23456).";
     ResetCodeHint => "Le code reçu par SMS avec ce lien.", "The code you received by text message with this link.";
     ResetSubmit => "Enregistrer le nouveau mot de passe", "Save the new password";
     ResetDone => "Votre mot de passe est changé et toutes vos sessions ont été fermées. Connectez-vous avec le nouveau mot de passe.", "Your password is changed and all your sessions were ended. Sign in with the new password.";

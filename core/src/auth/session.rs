@@ -88,6 +88,8 @@ pub struct NewSession<'a> {
 pub enum Factor {
     /// An authenticator app's code.
     Totp,
+    /// One of the printed recovery codes (the terminal lost).
+    Recovery,
     Sms,
     Email,
 }
@@ -96,6 +98,7 @@ impl Factor {
     pub fn as_str(self) -> &'static str {
         match self {
             Factor::Totp => "totp",
+            Factor::Recovery => "recovery",
             Factor::Sms => "sms",
             Factor::Email => "email",
         }

@@ -338,6 +338,19 @@ pub async fn code_step(ctx: &Ctx<'_>, pending: &Session, code: &str) -> Result<C
     }
 }
 
+/// Spends a recovery code of the holder's; if it was one, tells them at their notification
+/// address how many are left.
+async fn use_recovery_code(ctx: &Ctx<'_>, a: &Account, code: &str) -> Result<bool, StoreError> {
+    if !terminals::use_recovery_code(ctx.db, ctx.clock, a.id, code).await? {
+        return Ok(false);
+    }
+    let left = terminals::recovery_codes_left(ctx.db, a.id).await?;
+    outbox::enqueue(ctx.db, ctx.clock, &crate::notify::recovery_code_used(&a.notification_email, &a.address, left))
+        .await?;
+    ctx.audit(actor(a.id), "terminal.recovery.used", Outcome::Success, Some(format!("left:{left}"))).await?;
+    Ok(true)
+}
+
 /// The pending sign-in becomes a signed-in session, proven by `factor` (and `terminal`).
 async fn signed_in(
     ctx: &Ctx<'_>,
@@ -380,6 +393,19 @@ async fn app_code_step(ctx: &Ctx<'_>, pending: &Session, a: &Account, code: &str
             return Ok(CodeStep::Expired);
         }
     };
+    if terminals::normalise_recovery_code(code).is_some() {
+        if use_recovery_code(ctx, a, code).await? {
+            return signed_in(ctx, pending, a, Factor::Recovery, None).await;
+        }
+        let locked = record_failure(ctx, a).await?;
+        ctx.audit(actor(a.id), "signin.code", Outcome::Failure("wrong_code".into()), Some("factor:recovery".into()))
+            .await?;
+        if locked || remaining == 0 {
+            session::end(ctx.db, ctx.clock, pending.id).await?;
+            return Ok(if locked { CodeStep::Locked } else { CodeStep::Expired });
+        }
+        return Ok(CodeStep::Wrong { attempts_left: remaining });
+    }
     match terminals::verify_totp(ctx.db, ctx.clock, a.id, code).await? {
         TotpCheck::Accepted { terminal_id } => signed_in(ctx, pending, a, Factor::Totp, Some(terminal_id)).await,
         TotpCheck::Replayed { terminal_id } => {
@@ -539,7 +565,9 @@ pub async fn request_reset(ctx: &Ctx<'_>, address: &str) -> Result<(), StoreErro
     }
     let token = accounts::issue_token(ctx.db, ctx.clock, a.id, TokenPurpose::Reset, RESET_TTL_MS).await?;
     let link = format!("{}/reinitialisation/{token}", ctx.public_url.trim_end_matches('/'));
-    let sms_note = if let Some(mobile) = &a.mobile {
+    let sms_note = if terminals::has_totp(ctx.db, a.id).await? {
+        "La page vous demandera aussi un code de votre application d'authentification, ou un code de secours.\n"
+    } else if let Some(mobile) = &a.mobile {
         let (challenge, code) = otp::start(ctx.db, ctx.clock, a.id, "reset", "sms").await?;
         accounts::attach_challenge(ctx.db, &token, challenge).await?;
         send_code(ctx.db, ctx.clock, CodeChannel::Sms, mobile, &code, "de réinitialisation", "to reset your password")
@@ -567,10 +595,34 @@ pub async fn request_reset(ctx: &Ctx<'_>, address: &str) -> Result<(), StoreErro
     Ok(())
 }
 
-/// Whether a reset link is live, and whether it needs the SMS code.
-pub async fn reset_needs_code(ctx: &Ctx<'_>, token: &str) -> Result<Option<bool>, StoreError> {
-    Ok(accounts::peek_token(ctx.db, ctx.clock, token, TokenPurpose::Reset).await?.map(|(_, c)| c.is_some()))
+/// What a reset link needs besides the new password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetProof {
+    /// Nothing: the account has neither mobile nor terminal (the link is the proof).
+    None,
+    /// The code sent by SMS with the link.
+    SmsCode,
+    /// A code of the holder's authenticator app, or a recovery code: the notification mailbox
+    /// alone cannot take over an account that has a terminal.
+    Terminal,
 }
+
+/// Whether a reset link is live, and what it needs.
+pub async fn reset_needs(ctx: &Ctx<'_>, token: &str) -> Result<Option<ResetProof>, StoreError> {
+    let Some((id, challenge)) = accounts::peek_token(ctx.db, ctx.clock, token, TokenPurpose::Reset).await? else {
+        return Ok(None);
+    };
+    Ok(Some(if terminals::has_totp(ctx.db, id).await? {
+        ResetProof::Terminal
+    } else if challenge.is_some() {
+        ResetProof::SmsCode
+    } else {
+        ResetProof::None
+    }))
+}
+
+/// Wrong codes of a terminal a reset may try per account and hour.
+pub const RESET_TERMINAL_ATTEMPTS: Limit = Limit { max: 5, window_ms: 3_600_000 };
 
 /// Sets a new password from a reset link (and its SMS code); ends every session.
 pub async fn reset_password(
@@ -589,7 +641,30 @@ pub async fn reset_password(
         Ok(h) => h,
         Err(p) => return Ok(Err(LinkProblem::Password(p))),
     };
-    if let Some(challenge) = challenge {
+    if terminals::has_totp(ctx.db, id).await? {
+        let key = format!("reset-terminal:{id}");
+        let remaining = match ratelimit::hit(ctx.db, ctx.clock, &key, RESET_TERMINAL_ATTEMPTS).await? {
+            Decision::Allowed { remaining } => remaining,
+            Decision::Limited { .. } => {
+                ctx.audit(actor(id), "password.reset", Outcome::Denied("rate_limited".into()), None).await?;
+                return Ok(Err(LinkProblem::CodeExpired));
+            }
+        };
+        let proven = if terminals::normalise_recovery_code(code).is_some() {
+            use_recovery_code(ctx, &a, code).await?
+        } else {
+            matches!(terminals::verify_totp(ctx.db, ctx.clock, id, code).await?, TotpCheck::Accepted { .. })
+        };
+        if !proven {
+            record_failure(ctx, &a).await?;
+            ctx.audit(actor(id), "password.reset", Outcome::Failure("wrong_terminal_code".into()), None).await?;
+            return Ok(Err(if remaining > 0 {
+                LinkProblem::WrongCode { attempts_left: remaining }
+            } else {
+                LinkProblem::CodeExpired
+            }));
+        }
+    } else if let Some(challenge) = challenge {
         match otp::verify(ctx.db, ctx.clock, challenge, id, code).await? {
             Verify::Ok => {}
             Verify::Wrong { attempts_left } => {

@@ -234,14 +234,15 @@ pub async fn start_totp(
 }
 
 /// Confirms an authenticator app with the first code it shows: from now on it proves sign-ins.
-/// A notice goes to the notification address.
+/// A notice goes to the notification address. With the holder's first terminal come ten
+/// recovery codes, returned once.
 pub async fn confirm_totp(
     db: &Db,
     clock: &dyn Clock,
     holder: &Holder,
     terminal_id: i64,
     code: &str,
-) -> Result<(), TerminalError> {
+) -> Result<Option<Vec<Zeroizing<String>>>, TerminalError> {
     let now = clock.now_ms();
     require_fresh(holder, now)?;
     let row: Option<(Vec<u8>, String)> = crate::with_pool!(db, p => sqlx::query_as(
@@ -260,7 +261,8 @@ pub async fn confirm_totp(
     };
     let account = crate::accounts::get(db, holder.account_id).await?.ok_or(TerminalError::NotFound)?;
     let notice = notify::terminal_added(&account.notification_email, &account.address, &name);
-    crate::with_pool!(db, p => {
+    let first = list(db, holder.account_id).await?.is_empty();
+    Ok(crate::with_pool!(db, p => {
         let mut tx = p.begin_write().await?;
         let n = sqlx::query(
             "UPDATE terminals SET confirmed_ms = $1, last_step = $2, last_used_ms = $1 \
@@ -270,11 +272,12 @@ pub async fn confirm_totp(
         if n != 1 {
             return Err(TerminalError::NotFound);
         }
+        let codes = if first { Some(replace_recovery_codes(db, &mut *tx, now, holder.account_id).await?) } else { None };
         tx.enqueue_in(now, &notice).await?;
         tx.append_audit(db.audit_key(), now, &holder.event("terminal.add", Outcome::Success).object(object)).await?;
         tx.commit().await?;
-    });
-    Ok(())
+        codes
+    }))
 }
 
 /// Removes one of the holder's terminals: it proves nothing from now on, and the sessions it
@@ -336,6 +339,123 @@ pub async fn verify_totp(db: &Db, clock: &dyn Clock, account_id: i64, code: &str
         });
     }
     Ok(TotpCheck::Wrong)
+}
+
+// ---- Recovery codes ----------------------------------------------------------------------
+
+/// Recovery codes a holder gets at once.
+pub const RECOVERY_CODES: usize = 10;
+const RECOVERY_ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
+
+/// A keyed hash: the codes are short enough that a plain hash of a stolen table could be
+/// searched; under the key outside the database it cannot.
+fn recovery_hash(db: &Db, account_id: i64, code: &str) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac =
+        <Hmac<sha2::Sha256> as Mac>::new_from_slice(&db.audit_key().subkey("recovery codes")).expect("any key length");
+    mac.update(format!("{account_id}:{code}").as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// A code as typed: lower case, without spaces or dashes; `None` if it cannot be one.
+pub fn normalise_recovery_code(typed: &str) -> Option<String> {
+    let c: String = typed.chars().filter(|c| !c.is_whitespace() && *c != '-').flat_map(char::to_lowercase).collect();
+    (c.len() == 10 && c.bytes().all(|b| RECOVERY_ALPHABET.contains(&b))).then_some(c)
+}
+
+/// Ten new recovery codes for the holder (`xxxxx-xxxxx`, 50 bits each), replacing any earlier
+/// ones, in the transaction `tx` (which records it).
+async fn replace_recovery_codes<'c, C>(
+    db: &Db,
+    conn: &mut C,
+    now: Millis,
+    account_id: i64,
+) -> Result<Vec<Zeroizing<String>>, StoreError>
+where
+    C: RecoveryConn,
+{
+    use rand::Rng;
+    let mut rng = rand::rngs::OsRng;
+    let codes: Vec<Zeroizing<String>> = (0..RECOVERY_CODES)
+        .map(|_| {
+            let raw: String =
+                (0..10).map(|_| RECOVERY_ALPHABET[rng.gen_range(0..RECOVERY_ALPHABET.len())] as char).collect();
+            Zeroizing::new(format!("{}-{}", &raw[..5], &raw[5..]))
+        })
+        .collect();
+    let hashes: Vec<String> =
+        codes.iter().map(|c| recovery_hash(db, account_id, &normalise_recovery_code(c).unwrap_or_default())).collect();
+    conn.replace(account_id, now, &hashes).await?;
+    Ok(codes)
+}
+
+/// Both engines' connections can replace an account's recovery codes.
+#[allow(async_fn_in_trait)]
+pub(crate) trait RecoveryConn {
+    async fn replace(&mut self, account_id: i64, now: Millis, hashes: &[String]) -> Result<(), StoreError>;
+}
+
+macro_rules! recovery_conn {
+    ($conn:ty) => {
+        impl RecoveryConn for $conn {
+            async fn replace(&mut self, account_id: i64, now: Millis, hashes: &[String]) -> Result<(), StoreError> {
+                sqlx::query("UPDATE recovery_codes SET used_ms = $1 WHERE account_id = $2 AND used_ms IS NULL")
+                    .bind(now)
+                    .bind(account_id)
+                    .execute(&mut *self)
+                    .await?;
+                for h in hashes {
+                    sqlx::query("INSERT INTO recovery_codes (account_id, code_hash, created_ms) VALUES ($1, $2, $3)")
+                        .bind(account_id)
+                        .bind(h)
+                        .bind(now)
+                        .execute(&mut *self)
+                        .await?;
+                }
+                Ok(())
+            }
+        }
+    };
+}
+recovery_conn!(sqlx::SqliteConnection);
+recovery_conn!(sqlx::PgConnection);
+
+/// New recovery codes for the holder (the earlier ones stop working), after a sign-in less than
+/// five minutes old. Shown once.
+pub async fn new_recovery_codes(
+    db: &Db,
+    clock: &dyn Clock,
+    holder: &Holder,
+) -> Result<Vec<Zeroizing<String>>, TerminalError> {
+    let now = clock.now_ms();
+    require_fresh(holder, now)?;
+    if list(db, holder.account_id).await?.is_empty() {
+        return Err(TerminalError::NotFound);
+    }
+    Ok(crate::with_pool!(db, p => {
+        let mut tx = p.begin_write().await?;
+        let codes = replace_recovery_codes(db, &mut *tx, now, holder.account_id).await?;
+        tx.append_audit(db.audit_key(), now, &holder.event("terminal.recovery.new", Outcome::Success)).await?;
+        tx.commit().await?;
+        codes
+    }))
+}
+
+/// How many unused recovery codes the account has.
+pub async fn recovery_codes_left(db: &Db, account_id: i64) -> Result<i64, StoreError> {
+    Ok(crate::with_pool!(db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM recovery_codes WHERE account_id = $1 AND used_ms IS NULL")
+        .bind(account_id).fetch_one(p).await?))
+}
+
+/// Spends one of the account's recovery codes, if `typed` is one (once: an atomic update).
+pub async fn use_recovery_code(db: &Db, clock: &dyn Clock, account_id: i64, typed: &str) -> Result<bool, StoreError> {
+    let Some(code) = normalise_recovery_code(typed) else { return Ok(false) };
+    let hash = recovery_hash(db, account_id, &code);
+    let n = crate::with_pool!(db, p => sqlx::query(
+        "UPDATE recovery_codes SET used_ms = $1 WHERE account_id = $2 AND code_hash = $3 AND used_ms IS NULL")
+        .bind(clock.now_ms()).bind(account_id).bind(&hash).execute(p).await?.rows_affected());
+    Ok(n == 1)
 }
 
 /// The current code of a terminal's secret given as its base32 key: what an authenticator app

@@ -145,6 +145,22 @@ pub fn totp_replayed(to: &str, address: &str) -> Outgoing {
     )
 }
 
+/// To the notification address: a recovery code was used (to sign in or to reset the
+/// password), and how many are left.
+pub fn recovery_code_used(to: &str, address: &str, left: i64) -> Outgoing {
+    email(
+        "terminal.recovery_used",
+        to,
+        "Un code de secours a été utilisé / A recovery code was used",
+        format!(
+            "Bonjour,\n\nUn code de secours du compte {address} vient d'être utilisé. Il vous en reste {left}.\n\
+             Si ce n'était pas vous, changez votre mot de passe et contactez l'assistance sans attendre. Si vous avez \
+             perdu votre terminal, retirez-le dans « Mes terminaux » et ajoutez-en un nouveau.\n\n---\nA recovery code \
+             of {address} was just used; {left} left. If it was not you, change your password and contact support.\n"
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

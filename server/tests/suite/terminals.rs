@@ -6,14 +6,17 @@
 use crate::common::browser::*;
 use crate::common::{on_each_engine, Engine, TestServer};
 use app::api::{
-    ConfirmTotp, MySessions, MyTerminals, Reauthenticate, RemoveTerminal, ResendSignInCode, SessionView, SignOut,
-    StartTotp, TerminalView, TotpSetup,
+    ConfirmTotp, ForgotPassword, MySessions, MyTerminals, Reauthenticate, RemoveTerminal, ResendSignInCode,
+    ResetLinkInfo, ResetPassword, SessionView, SignOut, StartTotp, TerminalView, TotpSetup,
 };
 use hygie_core::auth::terminals::code_for;
 use hygie_core::clock::Clock;
 use serde_json::json;
 
-on_each_engine!(an_authenticator_app_is_asked_for_first_once_added_and_its_removal_ends_its_sessions);
+on_each_engine!(
+    an_authenticator_app_is_asked_for_first_once_added_and_its_removal_ends_its_sessions,
+    a_recovery_code_signs_in_once_and_a_reset_needs_the_terminal_not_only_the_mailbox,
+);
 
 async fn an_authenticator_app_is_asked_for_first_once_added_and_its_removal_ends_its_sessions(engine: Engine) {
     let s = TestServer::start(engine).await;
@@ -34,7 +37,8 @@ async fn an_authenticator_app_is_asked_for_first_once_added_and_its_removal_ends
     let refused = b.run(ConfirmTotp { id: setup.id, code: wrong.clone() }).await;
     assert_eq!(refused.body["Invalid"][0]["problem"], "WrongCode", "{:?}", refused.body);
     let first = code_for(&key, now()).unwrap();
-    assert_eq!(b.run(ConfirmTotp { id: setup.id, code: first.clone() }).await.status, 200);
+    let recovery: Vec<String> = b.run(ConfirmTotp { id: setup.id, code: first.clone() }).await.ok();
+    assert_eq!(recovery.len(), 10, "recovery codes with the first terminal");
     let (to, text) = mail(&s, 1).await;
     assert_eq!(to, "mona.petit@exemple.fr");
     assert!(text.contains("Téléphone du cabinet") && text.contains("vient d'être ajouté"));
@@ -98,5 +102,52 @@ async fn an_authenticator_app_is_asked_for_first_once_added_and_its_removal_ends
     let trail = format!("{:?}", hygie_core::audit::latest(s.db(), 1000).await.unwrap());
     assert!(!trail.contains(&first) && !trail.contains(&key.replace(' ', "")));
     assert!(hygie_core::audit::verify(s.db()).await.unwrap().is_intact());
+    s.stop().await;
+}
+
+async fn a_recovery_code_signs_in_once_and_a_reset_needs_the_terminal_not_only_the_mailbox(engine: Engine) {
+    let s = TestServer::start(engine).await;
+    let (_, address) = account(&s, "remi.garnier", Some(MOBILE)).await;
+    let b = Browser::new(&s);
+    sign_in(&s, &b, &address, 1).await;
+    let setup: TotpSetup = b.run(StartTotp { name: "Téléphone".into() }).await.ok();
+    let code = code_for(&setup.manual_key, s.clock.now_ms()).unwrap();
+    let recovery: Vec<String> = b.run(ConfirmTotp { id: setup.id, code }).await.ok();
+    assert_eq!(recovery.len(), 10);
+
+    // The phone is lost: a recovery code signs in, once, and the holder is told how many are left.
+    let lost = Browser::new(&s);
+    assert_eq!(lost.password(&address, PASSWORD).await.body["channel"], "totp");
+    assert_eq!(lost.code(&recovery[0].to_uppercase()).await.body, json!("/messagerie"));
+    let sessions: Vec<SessionView> = lost.run(MySessions {}).await.ok();
+    assert_eq!(sessions.iter().find(|x| x.current).map(|x| x.factor.as_str()), Some("recovery"));
+    let (_, told) = mail(&s, 2).await;
+    assert!(told.contains("Il vous en reste 9"), "{told}");
+    let again = Browser::new(&s);
+    assert_eq!(again.password(&address, PASSWORD).await.body["channel"], "totp");
+    assert_eq!(again.code(&recovery[0]).await.body, json!({"WrongCode": {"attempts_left": 4}}), "once");
+
+    // A reset link alone (the notification mailbox) is not enough: a terminal's code is needed.
+    let anon = Browser::new(&s);
+    assert_eq!(anon.run(ForgotPassword { address: address.clone() }).await.status, 200);
+    let (_, body) = mail(&s, 3).await;
+    assert!(body.contains("application d'authentification"), "{body}");
+    assert_eq!(sms(&s).len(), 1, "no SMS code: the terminal is asked for");
+    let token = link_token(&body, "/reinitialisation/");
+    let info = anon.run(ResetLinkInfo { token: token.clone() }).await;
+    assert_eq!(info.body, json!({"needs_code": true, "terminal": true}));
+    let new_password = "registre des entrées 2027";
+    let wrong = anon.run(ResetPassword { token: token.clone(), code: "000000".into(), password: new_password.into() });
+    assert_eq!(wrong.await.body, json!({"WrongCode": {"attempts_left": 4}}));
+    let reset =
+        anon.run(ResetPassword { token: token.clone(), code: recovery[1].clone(), password: new_password.into() });
+    assert_eq!(reset.await.status, 200);
+    assert_eq!(b.my_account().await.body, json!("Unauthorized"), "every session ended");
+    let log = actions(&s).await;
+    for expected in
+        ["terminal.recovery.used success", "password.reset failure:wrong_terminal_code", "password.reset success"]
+    {
+        assert!(log.iter().any(|a| a == expected), "{expected} missing from {log:?}");
+    }
     s.stop().await;
 }

@@ -142,7 +142,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
                     let token = token.clone();
                     Suspend::new(async move {
                         match info.await {
-                            Ok(i) => view! { <ResetForm token needs_code=i.needs_code/> }.into_any(),
+                            Ok(i) => view! { <ResetForm token needs_code=i.needs_code terminal=i.terminal/> }.into_any(),
                             Err(error) => view! {
                                 <ErrorNotice error/>
                                 <p><a href="/mot-de-passe-oublie">{t.t(Msg::ForgotSubmit)}</a></p>
@@ -156,7 +156,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
 }
 
 #[component]
-fn ResetForm(token: String, needs_code: bool) -> impl IntoView {
+fn ResetForm(token: String, needs_code: bool, terminal: bool) -> impl IntoView {
     let t = use_i18n();
     let code = RwSignal::new(String::new());
     let password = RwSignal::new(String::new());
@@ -182,10 +182,15 @@ fn ResetForm(token: String, needs_code: bool) -> impl IntoView {
         <Show when=move || !matches!(action.value().get(), Some(Ok(()))) fallback=|| done_notice(use_i18n().t(Msg::ResetDone))>
             <ErrorSummary prefix="reset" errors failure label_of node_ref=summary/>
             <form class="form" novalidate on:submit=on_submit.clone()>
-                {needs_code.then(|| view! {
+                {(needs_code && !terminal).then(|| view! {
                     <Field prefix="reset" id="code" label=Msg::FieldCode hint=Some(Msg::ResetCodeHint) value=code
                         initial=String::new() problem=problem_of(errors, "code") autocomplete="one-time-code"
                         input_type="text" maxlength=Some(7) inputmode="numeric"/>
+                })}
+                {terminal.then(|| view! {
+                    <Field prefix="reset" id="code" label=Msg::FieldTerminalCode hint=Some(Msg::FieldTerminalCodeHint)
+                        value=code initial=String::new() problem=problem_of(errors, "code") autocomplete="one-time-code"
+                        input_type="text" maxlength=Some(11)/>
                 })}
                 <Field prefix="reset" id="password" label=Msg::FieldNewPassword hint=Some(Msg::FieldNewPasswordHint)
                     value=password initial=String::new() problem=problem_of(errors, "password")

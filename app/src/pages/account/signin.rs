@@ -143,6 +143,7 @@ fn CodeForm(step: RwSignal<Option<CodeSent>>) -> impl IntoView {
         None => {}
     });
 
+    let app_code = move || step.with(|s| s.as_ref().is_some_and(|s| s.channel == "totp"));
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         if pending.get_untracked() {
@@ -151,7 +152,10 @@ fn CodeForm(step: RwSignal<Option<CodeSent>>) -> impl IntoView {
         let c: String = code.get_untracked().chars().filter(|c| !c.is_whitespace()).collect();
         failure.set(None);
         info.set(None);
-        if c.len() != 6 || !c.bytes().all(|b| b.is_ascii_digit()) {
+        let digits = c.len() == 6 && c.bytes().all(|b| b.is_ascii_digit());
+        // With an authenticator app, a recovery code (abcde-23456) works too.
+        let recovery = app_code() && c.chars().filter(|c| c.is_ascii_alphanumeric()).count() == 10;
+        if !digits && !recovery {
             errors.set(vec![FieldError { field: "code".into(), problem: FieldProblem::InvalidCode }]);
             focus_later(summary);
             return;
@@ -172,7 +176,6 @@ fn CodeForm(step: RwSignal<Option<CodeSent>>) -> impl IntoView {
     };
     let email_possible = move || step.with(|s| s.as_ref().is_some_and(|s| s.email_possible));
     let sms_possible = move || step.with(|s| s.as_ref().is_some_and(|s| s.sms_possible));
-    let app_code = move || step.with(|s| s.as_ref().is_some_and(|s| s.channel == "totp"));
     let expired = move || failure.with(|f| matches!(f, Some(AppError::CodeExpired) | Some(AppError::Locked)));
 
     view! {
@@ -189,9 +192,19 @@ fn CodeForm(step: RwSignal<Option<CodeSent>>) -> impl IntoView {
             }
         >
             <form class="form" novalidate on:submit=on_submit>
-                <Field prefix="signin" id="code" label=Msg::FieldCode hint=None value=code initial=String::new()
-                    problem=problem_of(errors, "code") autocomplete="one-time-code" input_type="text"
-                    maxlength=Some(7) inputmode="numeric"/>
+                {move || if app_code() {
+                    view! {
+                        <Field prefix="signin" id="code" label=Msg::FieldTerminalCode hint=Some(Msg::FieldTerminalCodeHint)
+                            value=code initial=String::new() problem=problem_of(errors, "code")
+                            autocomplete="one-time-code" input_type="text" maxlength=Some(11)/>
+                    }.into_any()
+                } else {
+                    view! {
+                        <Field prefix="signin" id="code" label=Msg::FieldCode hint=None value=code initial=String::new()
+                            problem=problem_of(errors, "code") autocomplete="one-time-code" input_type="text"
+                            maxlength=Some(7) inputmode="numeric"/>
+                    }.into_any()
+                }}
                 <div class="button-row">
                     <button type="submit" class="button button-primary" disabled=move || pending.get()>
                         {move || if pending.get() { t.t(Msg::SignInWorking) } else { t.t(Msg::CodeSubmit) }}

@@ -5,7 +5,7 @@
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
-use crate::api::{my_terminals, ConfirmTotp, RemoveTerminal, StartTotp, TotpSetup};
+use crate::api::{my_terminals, ConfirmTotp, NewRecoveryCodes, RemoveTerminal, StartTotp, TotpSetup};
 use crate::components::feedback::{ErrorNotice, Loading};
 use crate::components::form::{focus_later, problem_of, show_error, ErrorSummary, Field};
 use crate::domain::{FieldError, FieldProblem};
@@ -28,6 +28,7 @@ enum Stage {
 enum Then {
     Start,
     Remove(i64),
+    Recovery,
 }
 
 fn label_of(field: &str) -> Msg {
@@ -50,6 +51,8 @@ pub fn Terminals() -> impl IntoView {
     let start = ServerAction::<StartTotp>::new();
     let confirm = ServerAction::<ConfirmTotp>::new();
     let remove = ServerAction::<RemoveTerminal>::new();
+    let renew = ServerAction::<NewRecoveryCodes>::new();
+    let codes = RwSignal::new(Vec::<String>::new());
     let terminals = Resource::new(move || (confirm.version().get(), remove.version().get()), |_| my_terminals());
 
     let clear = move || {
@@ -71,9 +74,10 @@ pub fn Terminals() -> impl IntoView {
         None => {}
     });
     Effect::new(move |_| match confirm.value().get() {
-        Some(Ok(())) => {
+        Some(Ok(recovery)) => {
             clear();
             done.set(Some(t.fmt(Msg::TerminalAddedNotice, &[("name", &name.get_untracked())])));
+            codes.set(recovery);
             stage.set(Stage::Idle);
         }
         Some(Err(AppError::ReauthRequired)) => stage.set(Stage::Reauth(Then::Start)),
@@ -93,6 +97,16 @@ pub fn Terminals() -> impl IntoView {
                 stage.set(Stage::Reauth(Then::Remove(id)));
             }
         }
+        Some(Err(e)) => fail(e),
+        None => {}
+    });
+
+    Effect::new(move |_| match renew.value().get() {
+        Some(Ok(recovery)) => {
+            clear();
+            codes.set(recovery);
+        }
+        Some(Err(AppError::ReauthRequired)) => stage.set(Stage::Reauth(Then::Recovery)),
         Some(Err(e)) => fail(e),
         None => {}
     });
@@ -131,6 +145,10 @@ pub fn Terminals() -> impl IntoView {
             stage.set(Stage::Idle);
             remove.dispatch(RemoveTerminal { id });
         }
+        Stage::Reauth(Then::Recovery) => {
+            stage.set(Stage::Idle);
+            renew.dispatch(NewRecoveryCodes {});
+        }
         _ => {}
     });
 
@@ -139,6 +157,9 @@ pub fn Terminals() -> impl IntoView {
             match terminals.await {
                 Ok(list) if list.is_empty() => view! { <p class="hint">{t.t(Msg::TerminalsNone)}</p> }.into_any(),
                 Ok(list) => view! {
+                    <button type="button" class="button" on:click=move |_| { done.set(None); renew.dispatch(NewRecoveryCodes {}); }>
+                        {t.t(Msg::RecoveryRenew)}
+                    </button>
                     <ul class="terminals">
                         {list.into_iter().map(|term| {
                             let id = term.id;
@@ -170,6 +191,17 @@ pub fn Terminals() -> impl IntoView {
     view! {
         <p>{t.t(Msg::TerminalsIntro)}</p>
         {move || done.get().map(|d| view! { <p class="notice notice-success" role="status">{d}</p> })}
+        {move || (!codes.with(Vec::is_empty)).then(|| view! {
+            <div class="recovery-codes" role="group" aria-labelledby="recovery-title">
+                <h3 id="recovery-title">{t.t(Msg::RecoveryTitle)}</h3>
+                <p>{t.t(Msg::RecoveryIntro)}</p>
+                <ol class="codes">{codes.get().into_iter().map(|c| view! { <li><code>{c}</code></li> }).collect_view()}</ol>
+                <div class="button-row">
+                    <button type="button" class="button button-primary" on:click=move |_| print_page()>{t.t(Msg::RecoveryPrint)}</button>
+                    <button type="button" class="button" on:click=move |_| codes.set(Vec::new())>{t.t(Msg::RecoveryKept)}</button>
+                </div>
+            </div>
+        })}
         <Suspense fallback=Loading>{list}</Suspense>
         {move || match stage.get() {
             Stage::Idle => view! {
@@ -215,5 +247,13 @@ pub fn Terminals() -> impl IntoView {
                 </div>
             }.into_any(),
         }}
+    }
+}
+
+/// Opens the browser's print dialog (the recovery codes, on paper).
+fn print_page() {
+    #[cfg(feature = "hydrate")]
+    if let Some(w) = web_sys::window() {
+        let _ = w.print();
     }
 }

@@ -206,3 +206,46 @@ async fn removing_a_terminal_ends_the_sessions_it_opened() {
         assert_eq!(outbox_categories(&t.db).await, ["terminal.added", "terminal.removed"]);
     }
 }
+
+#[tokio::test]
+async fn the_first_terminal_brings_ten_recovery_codes_each_good_once() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(T0);
+        let h = holder(&t.db, &clock, "eva").await;
+        assert!(matches!(new_recovery_codes(&t.db, &clock, &h).await, Err(TerminalError::NotFound)), "no terminal yet");
+        let e = start_totp(&t.db, &clock, &h, "Téléphone").await.unwrap();
+        let codes = confirm_totp(&t.db, &clock, &h, e.terminal_id, &code_for(&e.manual_key, T0).unwrap())
+            .await
+            .unwrap()
+            .expect("codes with the first terminal");
+        assert_eq!(codes.len(), RECOVERY_CODES);
+        assert!(codes.iter().all(|c| c.len() == 11 && c.as_bytes()[5] == b'-'));
+        let mut distinct: Vec<&str> = codes.iter().map(|c| c.as_str()).collect();
+        distinct.dedup();
+        assert_eq!(distinct.len(), RECOVERY_CODES);
+        let second = start_totp(&t.db, &clock, &h, "Tablette").await.unwrap();
+        let code = code_for(&second.manual_key, T0).unwrap();
+        let more = confirm_totp(&t.db, &clock, &h, second.terminal_id, &code).await.unwrap();
+        assert!(more.is_none(), "not again with the second");
+        // Stored as keyed hashes only.
+        let stored: Vec<String> = crate::with_pool!(&t.db, p => sqlx::query_scalar("SELECT code_hash FROM recovery_codes")
+            .fetch_all(p).await.unwrap());
+        assert!(stored.iter().all(|s| !codes.iter().any(|c| s.contains(&c[..5]))));
+
+        let typed = codes[3].to_uppercase().replace('-', " ");
+        assert!(
+            use_recovery_code(&t.db, &clock, h.account_id, &typed).await.unwrap(),
+            "case and spacing do not matter"
+        );
+        assert!(!use_recovery_code(&t.db, &clock, h.account_id, &codes[3]).await.unwrap(), "once");
+        assert!(!use_recovery_code(&t.db, &clock, h.account_id, "abcde-fghjk").await.unwrap());
+        assert_eq!(recovery_codes_left(&t.db, h.account_id).await.unwrap(), 9);
+        let other = holder(&t.db, &clock, "max").await;
+        assert!(!use_recovery_code(&t.db, &clock, other.account_id, &codes[4]).await.unwrap(), "another account's");
+
+        let renewed = new_recovery_codes(&t.db, &clock, &h).await.unwrap();
+        assert!(!use_recovery_code(&t.db, &clock, h.account_id, &codes[5]).await.unwrap(), "old codes end");
+        assert!(use_recovery_code(&t.db, &clock, h.account_id, &renewed[0]).await.unwrap());
+        assert_eq!(recovery_codes_left(&t.db, h.account_id).await.unwrap(), 9);
+    }
+}
