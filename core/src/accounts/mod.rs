@@ -275,11 +275,14 @@ pub async fn set_password_hash(db: &Db, clock: &dyn Clock, id: i64, hash: &str) 
 
 /// Voids the account's live reset and unlock links (after a password or address change).
 pub async fn revoke_links(db: &Db, clock: &dyn Clock, id: i64) -> Result<u64, StoreError> {
-    Ok(crate::with_pool!(db, p => sqlx::query(
-        "UPDATE account_tokens SET used_ms = $1 WHERE account_id = $2 AND used_ms IS NULL \
-         AND purpose IN ('reset', 'unlock')")
+    Ok(crate::with_pool!(db, p => sqlx::query(REVOKE_LINKS)
         .bind(clock.now_ms()).bind(id).execute(p).await?.rows_affected()))
 }
+
+/// Spends an account's live reset and unlock links ($1: now, $2: the account): after a new
+/// password, an old link must not set another.
+pub(crate) const REVOKE_LINKS: &str = "UPDATE account_tokens SET used_ms = $1 WHERE account_id = $2 \
+     AND used_ms IS NULL AND purpose IN ('reset', 'unlock')";
 
 /// Turns a pending account active (after it chose its password).
 pub async fn activate(db: &Db, id: i64) -> Result<(), StoreError> {

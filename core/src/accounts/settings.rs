@@ -155,9 +155,7 @@ pub async fn change_password(
             "UPDATE accounts SET password_hash = $1, password_changed_ms = $2, failed_logins = 0, locked_ms = NULL \
              WHERE id = $3")
             .bind(&hash).bind(now).bind(holder.account_id).execute(&mut *tx).await?;
-        sqlx::query(
-            "UPDATE account_tokens SET used_ms = $1 WHERE account_id = $2 AND used_ms IS NULL \
-             AND purpose IN ('reset', 'unlock')")
+        sqlx::query(super::REVOKE_LINKS)
             .bind(now).bind(holder.account_id).execute(&mut *tx).await?;
         let ended = sqlx::query(
             "UPDATE sessions SET ended_ms = $1 WHERE account_id = $2 AND ended_ms IS NULL AND id <> $3")
@@ -273,9 +271,7 @@ pub async fn confirm_change_destination(
     crate::with_pool!(db, p => {
         let mut tx = p.begin_write().await?;
         sqlx::query(sql).bind(&value).bind(holder.account_id).execute(&mut *tx).await?;
-        sqlx::query(
-            "UPDATE account_tokens SET used_ms = $1 WHERE account_id = $2 AND used_ms IS NULL \
-             AND purpose IN ('reset', 'unlock')")
+        sqlx::query(super::REVOKE_LINKS)
             .bind(now).bind(holder.account_id).execute(&mut *tx).await?;
         tx.enqueue_in(now, &notice).await?;
         tx.append_audit(db.audit_key(), now, &event).await?;

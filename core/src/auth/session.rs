@@ -183,14 +183,6 @@ pub async fn end(db: &Db, clock: &dyn Clock, id: i64) -> Result<bool, StoreError
     Ok(n == 1)
 }
 
-/// Ends one of an account's sessions (not another account's). Returns whether it was live.
-pub async fn end_of_account(db: &Db, clock: &dyn Clock, account_id: i64, id: i64) -> Result<bool, StoreError> {
-    let n = crate::with_pool!(db, p => sqlx::query(
-        "UPDATE sessions SET ended_ms = $1 WHERE id = $2 AND account_id = $3 AND ended_ms IS NULL")
-        .bind(clock.now_ms()).bind(id).bind(account_id).execute(p).await?.rows_affected());
-    Ok(n == 1)
-}
-
 /// Ends every session of an account, but `keep`. Returns how many were ended.
 pub async fn end_all(db: &Db, clock: &dyn Clock, account_id: i64, keep: Option<i64>) -> Result<u64, StoreError> {
     Ok(crate::with_pool!(db, p => sqlx::query(
@@ -293,8 +285,19 @@ mod tests {
             let (b, tb) = create(&t.db, &clock, &policy, full(acc)).await.unwrap();
             let (_, tc) = create(&t.db, &clock, &policy, full(acc)).await.unwrap();
             assert_eq!(list(&t.db, &clock, &policy, acc).await.unwrap().len(), 3);
-            assert!(!end_of_account(&t.db, &clock, acc + 1, b).await.unwrap(), "not another account's");
-            assert!(end_of_account(&t.db, &clock, acc, b).await.unwrap());
+            let holder = |account_id| crate::auth::holder::Holder {
+                account_id,
+                address: String::new(),
+                name: String::new(),
+                level: Level::Full,
+                terms_accepted: true,
+                session: None,
+                ip: None,
+            };
+            let (other, own) = (holder(acc + 1), holder(acc));
+            let end_one = |h, id| crate::accounts::settings::end_sessions(&t.db, &clock, h, Some(id));
+            assert_eq!(end_one(&other, b).await.unwrap(), 0, "not another account's");
+            assert_eq!(end_one(&own, b).await.unwrap(), 1);
             assert!(lookup(&t.db, &clock, &policy, tb.expose(), Activity::Person).await.unwrap().is_none());
             assert_eq!(end_all(&t.db, &clock, acc, Some(a)).await.unwrap(), 1);
             assert!(lookup(&t.db, &clock, &policy, tc.expose(), Activity::Person).await.unwrap().is_none());
