@@ -5,9 +5,13 @@
 CREATE TABLE terminals (
     id            BIGSERIAL PRIMARY KEY,
     account_id    BIGINT NOT NULL REFERENCES accounts (id),
-    kind          TEXT    NOT NULL CHECK (kind IN ('totp')),
+    kind          TEXT    NOT NULL CHECK (kind IN ('totp', 'passkey', 'phone')),
     name          TEXT    NOT NULL,
-    sealed_secret BYTEA   NOT NULL,
+    sealed_secret BYTEA,
+    -- A passkey or security key (next): its credential id, bound to one account only, and the
+    -- credential as the WebAuthn library keeps it.
+    credential_id TEXT    UNIQUE,
+    credential    TEXT,
     last_step     BIGINT  NOT NULL DEFAULT 0,
     created_ms    BIGINT  NOT NULL,
     confirmed_ms  BIGINT,
