@@ -307,7 +307,8 @@ async fn password_reset_needs_the_link_and_the_sms_code_and_ends_every_session(e
     assert_eq!(to, "zoe.lambert@exemple.fr", "only the real account gets mail");
     let token = link_token(&body, "/reinitialisation/");
     let code = six_digits(&wait_sms(&s, 3).await.body);
-    assert_eq!(anon.run(ResetLinkInfo { token: token.clone() }).await.body, json!({"needs_code": true}));
+    let info = anon.run(ResetLinkInfo { token: token.clone() }).await.body;
+    assert_eq!(info, json!({"needs_code": true, "terminal": false}), "the SMS code, no terminal");
 
     let reset = |code: String, password: &str| {
         anon.run(ResetPassword { token: token.clone(), code, password: password.into() })
