@@ -14,3 +14,4 @@ mod directory;
 mod durability;
 mod mail;
 mod signin;
+mod smtp;

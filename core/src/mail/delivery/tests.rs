@@ -75,7 +75,8 @@ async fn a_received_message_reaches_each_inbox_with_its_thread_index_notice_and_
         });
         let (inbound, _writers) = Inbound::start(t.db.clone(), clock.clone(), policy());
 
-        let env = envelope("dr.x@labo.mssante.fr", &["Elise@hygie.example", "paul@hygie.example", "elise@hygie.example"]);
+        let env =
+            envelope("dr.x@labo.mssante.fr", &["Elise@hygie.example", "paul@hygie.example", "elise@hygie.example"]);
         let raw = message("dr.x@labo.mssante.fr", "r1@labo.mssante.fr", "", "Glycémie normale.");
         let got = inbound.deliver(&env, &raw).await.unwrap();
         assert_eq!(got.stored.len(), 3, "one answer per envelope recipient");
@@ -90,7 +91,12 @@ async fn a_received_message_reaches_each_inbox_with_its_thread_index_notice_and_
         let stored: Vec<u8> = crate::with_pool!(t.db, p => sqlx::query_scalar("SELECT raw FROM messages WHERE id = $1")
             .bind(e[0].0).fetch_one(p).await.unwrap());
         let text = String::from_utf8(stored).unwrap();
-        assert!(text.starts_with("Return-Path: <dr.x@labo.mssante.fr>\r\nReceived: from mx.labo.mssante.fr ([192.0.2.7])\r\n"), "{text}");
+        assert!(
+            text.starts_with(
+                "Return-Path: <dr.x@labo.mssante.fr>\r\nReceived: from mx.labo.mssante.fr ([192.0.2.7])\r\n"
+            ),
+            "{text}"
+        );
         assert!(text.ends_with(std::str::from_utf8(&raw).unwrap()));
 
         // Searchable by a word of its body, for its holder only.
@@ -98,7 +104,12 @@ async fn a_received_message_reaches_each_inbox_with_its_thread_index_notice_and_
         assert_eq!(crate::mail::search(&t.db, clock.as_ref(), elise, &q, None, 10).await.unwrap().len(), 1);
 
         // A reply in the same conversation joins its thread.
-        let reply = message("dr.x@labo.mssante.fr", "r2@labo.mssante.fr", "In-Reply-To: <r1@labo.mssante.fr>\r\nReferences: <r1@labo.mssante.fr>\r\n", "Suite.");
+        let reply = message(
+            "dr.x@labo.mssante.fr",
+            "r2@labo.mssante.fr",
+            "In-Reply-To: <r1@labo.mssante.fr>\r\nReferences: <r1@labo.mssante.fr>\r\n",
+            "Suite.",
+        );
         inbound.deliver(&envelope("dr.x@labo.mssante.fr", &["elise@hygie.example"]), &reply).await.unwrap();
         let e = inbox_of(&t.db, elise).await;
         assert_eq!(e.len(), 2);
@@ -123,7 +134,13 @@ async fn a_received_message_reaches_each_inbox_with_its_thread_index_notice_and_
         assert_eq!((first.actor.as_str(), first.outcome.as_str()), ("peer:smtp", "success"));
         assert_eq!(first.ip.as_deref(), Some("192.0.2.7"));
         let object = first.object.clone().unwrap();
-        assert!(object.starts_with(&format!("from:dr.x@labo.mssante.fr to:account:{elise},account:{paul} message-id:r1@labo.mssante.fr size:{}", raw.len())), "{object}");
+        assert!(
+            object.starts_with(&format!(
+                "from:dr.x@labo.mssante.fr to:account:{elise},account:{paul} message-id:r1@labo.mssante.fr size:{}",
+                raw.len()
+            )),
+            "{object}"
+        );
         assert!(records[2].object.as_deref().unwrap().ends_with("messages:present,present"));
         let dump = format!("{records:?}");
         assert!(!dump.contains("Dœuf") && !dump.contains("Glycémie"));
@@ -156,24 +173,51 @@ async fn refusals_are_typed_and_recorded_and_store_nothing() {
         assert!(inbound.check_sender(&ok(&[])).await.is_ok());
         assert!(inbound.check_sender(&envelope("", &[])).await.is_ok(), "the null sender (reports)");
         assert!(inbound.check_sender(&envelope("paul@hygie.example", &[])).await.is_ok(), "one of ours");
-        assert!(matches!(inbound.check_sender(&envelope("x@gmail.com", &[])).await, Err(DeliveryError::SenderOutsideTrustSpace)));
-        assert!(matches!(inbound.check_sender(&envelope("sous.labo.mssante.fr", &[])).await, Err(DeliveryError::BadSender)));
+        assert!(matches!(
+            inbound.check_sender(&envelope("x@gmail.com", &[])).await,
+            Err(DeliveryError::SenderOutsideTrustSpace)
+        ));
+        assert!(matches!(
+            inbound.check_sender(&envelope("sous.labo.mssante.fr", &[])).await,
+            Err(DeliveryError::BadSender)
+        ));
         let env = ok(&[]);
         assert_eq!(inbound.check_recipient(&env, "ELISE@hygie.example", 0).await.unwrap(), elise);
-        assert!(matches!(inbound.check_recipient(&env, "nobody@hygie.example", 0).await, Err(DeliveryError::UnknownMailbox)));
-        assert!(matches!(inbound.check_recipient(&env, "pending@hygie.example", 0).await, Err(DeliveryError::UnknownMailbox)));
+        assert!(matches!(
+            inbound.check_recipient(&env, "nobody@hygie.example", 0).await,
+            Err(DeliveryError::UnknownMailbox)
+        ));
+        assert!(matches!(
+            inbound.check_recipient(&env, "pending@hygie.example", 0).await,
+            Err(DeliveryError::UnknownMailbox)
+        ));
         assert!(matches!(inbound.check_recipient(&env, "dr.y@labo.mssante.fr", 0).await, Err(DeliveryError::NotLocal)));
-        assert!(matches!(inbound.check_recipient(&env, "elise@hygie.example", 2_000_000).await, Err(DeliveryError::MailboxFull)));
+        assert!(matches!(
+            inbound.check_recipient(&env, "elise@hygie.example", 2_000_000).await,
+            Err(DeliveryError::MailboxFull)
+        ));
 
         // At delivery, the same rules again: any refusal refuses the whole message.
         let r = inbound.deliver(&ok(&["elise@hygie.example", "nobody@hygie.example"]), &raw).await;
         assert!(matches!(r, Err(DeliveryError::UnknownMailbox)));
         let big = message("dr.x@labo.mssante.fr", "b@labo.mssante.fr", "", &"x".repeat(300_000));
-        assert!(matches!(inbound.deliver(&ok(&["elise@hygie.example"]), &big).await, Err(DeliveryError::TooLarge { max_bytes: 200_000 })));
+        assert!(matches!(
+            inbound.deliver(&ok(&["elise@hygie.example"]), &big).await,
+            Err(DeliveryError::TooLarge { max_bytes: 200_000 })
+        ));
         let outsider = message("someone@gmail.com", "c@gmail.com", "", "x");
-        assert!(matches!(inbound.deliver(&ok(&["elise@hygie.example"]), &outsider).await, Err(DeliveryError::AuthorOutsideTrustSpace)));
-        assert!(matches!(inbound.deliver(&envelope("", &["elise@hygie.example"]), &outsider).await, Err(DeliveryError::AuthorOutsideTrustSpace)));
-        assert!(matches!(inbound.deliver(&envelope("x@gmail.com", &["elise@hygie.example"]), &raw).await, Err(DeliveryError::SenderOutsideTrustSpace)));
+        assert!(matches!(
+            inbound.deliver(&ok(&["elise@hygie.example"]), &outsider).await,
+            Err(DeliveryError::AuthorOutsideTrustSpace)
+        ));
+        assert!(matches!(
+            inbound.deliver(&envelope("", &["elise@hygie.example"]), &outsider).await,
+            Err(DeliveryError::AuthorOutsideTrustSpace)
+        ));
+        assert!(matches!(
+            inbound.deliver(&envelope("x@gmail.com", &["elise@hygie.example"]), &raw).await,
+            Err(DeliveryError::SenderOutsideTrustSpace)
+        ));
         assert_eq!(inbox_of(&t.db, elise).await.len(), 0, "nothing stored");
 
         // LMTP: each recipient answered on its own; the good one gets it.
@@ -188,11 +232,23 @@ async fn refusals_are_typed_and_recorded_and_store_nothing() {
         inbound.deliver(&ok(&["elise@hygie.example"]), &raw2).await.unwrap();
         assert!(matches!(inbound.check_peer(&env).await, Err(DeliveryError::RateLimited { .. })));
         let raw3 = message("dr.x@labo.mssante.fr", "e@labo.mssante.fr", "", "z");
-        assert!(matches!(inbound.deliver(&ok(&["elise@hygie.example"]), &raw3).await, Err(DeliveryError::RateLimited { .. })));
+        assert!(matches!(
+            inbound.deliver(&ok(&["elise@hygie.example"]), &raw3).await,
+            Err(DeliveryError::RateLimited { .. })
+        ));
 
         let outcomes: Vec<String> = receive_records(&t.db).await.into_iter().map(|r| r.outcome).collect();
-        for expected in ["denied:outside_trust_space", "denied:bad_sender", "denied:unknown_mailbox", "denied:not_local",
-            "failure:mailbox_full", "denied:too_large", "denied:author_outside_trust_space", "denied:rate_limited", "success"] {
+        for expected in [
+            "denied:outside_trust_space",
+            "denied:bad_sender",
+            "denied:unknown_mailbox",
+            "denied:not_local",
+            "failure:mailbox_full",
+            "denied:too_large",
+            "denied:author_outside_trust_space",
+            "denied:rate_limited",
+            "success",
+        ] {
             assert!(outcomes.iter().any(|o| o == expected), "{expected} missing from {outcomes:?}");
         }
         // A recipient outside our domains is not named in the trail; ours is.
