@@ -15,6 +15,7 @@ on_each_engine!(
     plaintext_injected_with_starttls_is_discarded,
     lmtp_answers_each_recipient_after_data,
     a_postfix_relay_hands_mail_over_starttls_and_lmtp,
+    connection_limits_timeouts_and_shutdown_answer_421,
 );
 
 const LAB: &str = "dr.martin@labo.mssante.fr";
@@ -161,9 +162,7 @@ async fn mail_over_starttls_reaches_the_inbox_in_its_conversation_and_is_searcha
         .bind(newest).fetch_one(p).await.unwrap());
     let raw = String::from_utf8_lossy(&raw);
     assert!(
-        raw.starts_with(&format!(
-            "Return-Path: <{LAB}>\r\nReceived: from mx.labo.mssante.fr ([127.0.0.1])"
-        )),
+        raw.starts_with(&format!("Return-Path: <{LAB}>\r\nReceived: from mx.labo.mssante.fr ([127.0.0.1])")),
         "{raw}"
     );
     assert!(raw.contains("with ESMTPS"), "{raw}");
@@ -496,4 +495,57 @@ async fn a_postfix_relay_hands_mail_over_starttls_and_lmtp(engine: Engine) {
     assert!(records.iter().any(|r| r.actor == "peer:lmtp" && r.outcome == "success"));
     drop(front);
     s.stop().await;
+}
+
+/// Reads one reply line from a raw connection.
+async fn line(r: &mut tokio::io::BufReader<tokio::net::TcpStream>) -> String {
+    use tokio::io::AsyncBufReadExt;
+    let mut l = String::new();
+    tokio::time::timeout(std::time::Duration::from_secs(10), r.read_line(&mut l)).await.expect("a reply").unwrap();
+    l
+}
+
+async fn connect(port: u16) -> tokio::io::BufReader<tokio::net::TcpStream> {
+    tokio::io::BufReader::new(tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap())
+}
+
+async fn connection_limits_timeouts_and_shutdown_answer_421(engine: Engine) {
+    let s = TestServer::start_with(engine, |c| {
+        c.smtp.connections_per_ip = 2;
+        c.smtp.command_timeout_seconds = 2;
+    })
+    .await;
+    let port = smtp_port(&s);
+    let mut a = connect(port).await;
+    let mut b = connect(port).await;
+    assert!(line(&mut a).await.starts_with("220 "));
+    assert!(line(&mut b).await.starts_with("220 "));
+    // A third connection from the same address is turned away.
+    let mut c = connect(port).await;
+    assert_eq!(line(&mut c).await, "421 4.7.0 Too many connections from your address, try again later\r\n");
+    // A silent peer is let go after the command timeout.
+    assert_eq!(line(&mut a).await, "421 4.4.2 Timeout, closing connection\r\n");
+    drop(a);
+    // Its slot is free again; then Hygie stops: the idle session is told so.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mut d = connect(port).await;
+    assert!(line(&mut d).await.starts_with("220 "));
+    {
+        use tokio::io::AsyncWriteExt;
+        d.get_mut().write_all(b"EHLO mx.labo.mssante.fr\r\n").await.unwrap();
+    }
+    let mut ehlo = Vec::new();
+    loop {
+        let l = line(&mut d).await;
+        let last = l.starts_with("250 ");
+        ehlo.push(l);
+        if last {
+            break;
+        }
+    }
+    assert!(ehlo.iter().any(|l| l == "250-PIPELINING\r\n") && ehlo.iter().any(|l| l.contains("STARTTLS")), "{ehlo:?}");
+    let stopping = tokio::spawn(async move { line(&mut d).await });
+    s.stop().await;
+    assert_eq!(stopping.await.unwrap(), "421 4.3.2 Service shutting down, try again later\r\n");
+    drop(b);
 }
