@@ -8,7 +8,7 @@ started=$(date +%s)
 if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=0; fi
 report_disk
 
-ensure_apt chromium postgresql python3-aiosmtpd ca-certificates
+ensure_apt chromium postgresql python3-aiosmtpd ca-certificates swaks postfix
 ensure_rust_tools
 ensure_node_modules
 start_postgres
@@ -35,6 +35,7 @@ trap cleanup EXIT
 export HYGIE_DATA_DIR="$e2e_dir/data"
 export HYGIE_LISTEN="127.0.0.1:$https_port"
 export HYGIE_HTTP_LISTEN="127.0.0.1:$http_port"
+export HYGIE_SMTP__LISTEN="127.0.0.1:$(free_port)"
 export HYGIE_SUPPORT__CONTACT_PER_HOUR=100
 export HYGIE_DEMO_ACCOUNTS=true
 export LEPTOS_SITE_ROOT="$ROOT/target/site"

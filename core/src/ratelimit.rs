@@ -43,24 +43,69 @@ pub fn ip_key(ip: &str) -> String {
 /// refused, so hammering does not shorten the wait.
 pub async fn hit(db: &Db, clock: &dyn Clock, key: &str, limit: Limit) -> Result<Decision, StoreError> {
     let now = clock.now_ms();
+    Ok(crate::with_pool!(db, p => {
+        let mut conn = p.acquire().await?;
+        conn.hit_in(now, key, limit).await?
+    }))
+}
+
+/// Whether one more hit on `key` would be within `limit`, without counting it: for a check made
+/// early (an SMTP peer's MAIL command) whose hit is counted later with the change it limits
+/// ([`RateTx::hit_in`] in the same transaction).
+pub async fn peek(db: &Db, clock: &dyn Clock, key: &str, limit: Limit) -> Result<Decision, StoreError> {
+    let now = clock.now_ms();
     let window_start = now - now.rem_euclid(limit.window_ms);
-    let (start, count): (i64, i64) = crate::with_pool!(db, p => sqlx::query_as(
-        "INSERT INTO rate_limits (key, window_start_ms, count) VALUES ($1, $2, 1) \
-         ON CONFLICT (key) DO UPDATE SET \
-           count = CASE WHEN rate_limits.window_start_ms = excluded.window_start_ms \
-                        THEN rate_limits.count + 1 ELSE 1 END, \
-           window_start_ms = excluded.window_start_ms \
-         RETURNING window_start_ms, count")
-        .bind(key)
-        .bind(window_start)
-        .fetch_one(p)
-        .await?);
+    let count: Option<i64> = crate::with_pool!(db, p => sqlx::query_scalar(
+        "SELECT count FROM rate_limits WHERE key = $1 AND window_start_ms = $2")
+        .bind(key).bind(window_start).fetch_optional(p).await?);
+    let count = count.unwrap_or(0) + 1;
+    Ok(decide(count, window_start, now, limit))
+}
+
+fn decide(count: i64, start: Millis, now: Millis, limit: Limit) -> Decision {
     if count <= limit.max {
-        Ok(Decision::Allowed { remaining: limit.max - count })
+        Decision::Allowed { remaining: limit.max - count }
     } else {
-        Ok(Decision::Limited { retry_after_ms: (start + limit.window_ms - now).max(1) })
+        Decision::Limited { retry_after_ms: (start + limit.window_ms - now).max(1) }
     }
 }
+
+/// Counts a hit inside the caller's transaction (or on a connection): it counts only if the
+/// change it belongs to commits. Implemented for both engines' connections.
+pub trait RateTx {
+    fn hit_in(
+        &mut self,
+        now: Millis,
+        key: &str,
+        limit: Limit,
+    ) -> impl std::future::Future<Output = Result<Decision, sqlx::Error>> + Send;
+}
+
+macro_rules! impl_rate_tx {
+    ($conn:ty) => {
+        impl RateTx for $conn {
+            async fn hit_in(&mut self, now: Millis, key: &str, limit: Limit) -> Result<Decision, sqlx::Error> {
+                let window_start = now - now.rem_euclid(limit.window_ms);
+                let (start, count): (i64, i64) = sqlx::query_as(
+                    "INSERT INTO rate_limits (key, window_start_ms, count) VALUES ($1, $2, 1) \
+                     ON CONFLICT (key) DO UPDATE SET \
+                       count = CASE WHEN rate_limits.window_start_ms = excluded.window_start_ms \
+                                    THEN rate_limits.count + 1 ELSE 1 END, \
+                       window_start_ms = excluded.window_start_ms \
+                     RETURNING window_start_ms, count",
+                )
+                .bind(key)
+                .bind(window_start)
+                .fetch_one(&mut *self)
+                .await?;
+                Ok(decide(count, start, now, limit))
+            }
+        }
+    };
+}
+
+impl_rate_tx!(sqlx::SqliteConnection);
+impl_rate_tx!(sqlx::PgConnection);
 
 /// Removes counters whose window is over (run now and then by the server's housekeeping).
 pub async fn purge_before(db: &Db, before_ms: Millis) -> Result<u64, StoreError> {
@@ -99,6 +144,36 @@ mod tests {
                 Decision::Allowed { remaining: 2 }
             );
             assert_eq!(purge_before(&t.db, clock.now_ms()).await.unwrap(), 1);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_peek_does_not_count_and_a_hit_in_a_transaction_counts_with_it() {
+        use crate::store::BeginWrite;
+        for t in TestDb::both().await {
+            let clock = ManualClock::new(7_200_000);
+            let limit = Limit { max: 2, window_ms: 3_600_000 };
+            for _ in 0..3 {
+                assert_eq!(peek(&t.db, &clock, "k", limit).await.unwrap(), Decision::Allowed { remaining: 1 });
+            }
+            // Rolled back: not counted.
+            crate::with_pool!(t.db, p => {
+                let mut tx = p.begin_write().await.unwrap();
+                tx.hit_in(clock.now_ms(), "k", limit).await.unwrap();
+                tx.rollback().await.unwrap();
+            });
+            assert_eq!(peek(&t.db, &clock, "k", limit).await.unwrap(), Decision::Allowed { remaining: 1 });
+            for _ in 0..2 {
+                crate::with_pool!(t.db, p => {
+                    let mut tx = p.begin_write().await.unwrap();
+                    tx.hit_in(clock.now_ms(), "k", limit).await.unwrap();
+                    tx.commit().await.unwrap();
+                });
+            }
+            assert_eq!(
+                peek(&t.db, &clock, "k", limit).await.unwrap(),
+                Decision::Limited { retry_after_ms: 3_600_000 }
+            );
         }
     }
 

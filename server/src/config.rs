@@ -51,6 +51,8 @@ pub struct Config {
     pub host: HostConfig,
     pub outbox: OutboxConfig,
     pub session: SessionConfig,
+    /// Mail from the other operators of the trust space: the inbound SMTP and LMTP listeners.
+    pub smtp: SmtpConfig,
     /// Seed demonstration accounts when the database has no account (development only; the
     /// run script turns it on).
     pub demo_accounts: bool,
@@ -70,6 +72,60 @@ pub struct SessionConfig {
 impl Default for SessionConfig {
     fn default() -> Self {
         SessionConfig { idle_minutes: 30, absolute_hours: 12, signin_per_ip_per_hour: 300 }
+    }
+}
+
+/// The inbound SMTP listener (other operators' servers hand Hygie their mail) and the optional
+/// LMTP listener (for an operator who puts their own MTA in front).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// Whether the SMTP listener runs.
+    pub enabled: bool,
+    /// Its address; 25 in production (behind the MX record), 2525 for the embedded run.
+    pub listen: SocketAddr,
+    /// The name Hygie gives in its greeting and EHLO answer; default: the host of `public_url`.
+    pub hostname: Option<String>,
+    /// Refuse MAIL until the session is encrypted with STARTTLS (530 5.7.0).
+    pub require_tls: bool,
+    /// The largest message accepted, as received; default: 1.4 × `mailbox.max_message_mb`
+    /// (attachments grow by a third in base64), plus 1 MB of headers.
+    pub max_message_mb: Option<i64>,
+    /// Recipients of one message (the rest get 452 4.5.3 and are sent again by the peer).
+    pub max_recipients: usize,
+    /// Seconds a peer may stay silent between commands, and between two packets of a message.
+    pub command_timeout_seconds: u64,
+    /// Seconds a whole message (DATA) may take to arrive.
+    pub data_timeout_seconds: u64,
+    /// Simultaneous connections from one peer address, and in all.
+    pub connections_per_ip: usize,
+    pub max_connections: usize,
+    /// Messages one peer address may hand over in an hour (counted in the database: every
+    /// instance together).
+    pub messages_per_peer_per_hour: i64,
+    /// LMTP on a TCP address (for an MTA on this machine or a private network), or
+    pub lmtp_listen: Option<SocketAddr>,
+    /// LMTP on a Unix socket (made with mode 0660).
+    pub lmtp_socket: Option<PathBuf>,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            enabled: true,
+            listen: SocketAddr::from(([127, 0, 0, 1], 2525)),
+            hostname: None,
+            require_tls: true,
+            max_message_mb: None,
+            max_recipients: 100,
+            command_timeout_seconds: 300,
+            data_timeout_seconds: 600,
+            connections_per_ip: 20,
+            max_connections: 500,
+            messages_per_peer_per_hour: 10_000,
+            lmtp_listen: None,
+            lmtp_socket: None,
+        }
     }
 }
 
@@ -245,6 +301,7 @@ impl Default for Config {
             },
             outbox: OutboxConfig::default(),
             session: SessionConfig::default(),
+            smtp: SmtpConfig::default(),
             demo_accounts: false,
         }
     }
@@ -321,6 +378,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "outbox",
     "domains",
     "session",
+    "smtp",
     "demo_accounts",
 ];
 
@@ -402,6 +460,25 @@ impl Config {
         if self.session.signin_per_ip_per_hour < 1 {
             return Err(ConfigError::Invalid("session.signin_per_ip_per_hour must be at least 1".into()));
         }
+        if let Some(mb) = self.smtp.max_message_mb {
+            if !(1..=200).contains(&mb) {
+                return Err(ConfigError::Invalid("smtp.max_message_mb must be between 1 and 200".into()));
+            }
+        }
+        if !(1..=1000).contains(&self.smtp.max_recipients) {
+            return Err(ConfigError::Invalid("smtp.max_recipients must be between 1 and 1000".into()));
+        }
+        if self.smtp.command_timeout_seconds < 1 || self.smtp.data_timeout_seconds < 1 {
+            return Err(ConfigError::Invalid("smtp timeouts must be at least 1 second".into()));
+        }
+        if self.smtp.connections_per_ip < 1 || self.smtp.max_connections < self.smtp.connections_per_ip {
+            return Err(ConfigError::Invalid(
+                "smtp.connections_per_ip must be at least 1 and at most smtp.max_connections".into(),
+            ));
+        }
+        if self.smtp.messages_per_peer_per_hour < 1 {
+            return Err(ConfigError::Invalid("smtp.messages_per_peer_per_hour must be at least 1".into()));
+        }
         if self.domains.is_empty() || self.domains.iter().any(|d| d.trim().is_empty() || d.contains('@')) {
             return Err(ConfigError::Invalid(
                 "domains must list at least one mail domain, such as \"hygie.example.fr\"".into(),
@@ -428,6 +505,29 @@ impl Config {
 
     pub fn audit_key_path(&self) -> PathBuf {
         self.audit_key_file.clone().unwrap_or_else(|| self.data_dir.join("audit.key"))
+    }
+
+    /// The largest message the SMTP and LMTP listeners accept, in bytes, as received.
+    pub fn smtp_max_message_bytes(&self) -> i64 {
+        match self.smtp.max_message_mb {
+            Some(mb) => mb * 1024 * 1024,
+            None => self.mailbox.max_message_mb * 1024 * 1024 * 14 / 10 + 1024 * 1024,
+        }
+    }
+
+    /// The name in the SMTP greeting: `smtp.hostname`, or the host of the public address.
+    pub fn smtp_hostname(&self) -> String {
+        if let Some(h) = &self.smtp.hostname {
+            return h.clone();
+        }
+        let url = self.public_url();
+        let rest = url.split_once("://").map(|(_, r)| r).unwrap_or(&url);
+        let authority = rest.split('/').next().unwrap_or(rest);
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(v6),
+            None => authority.split(':').next().unwrap_or(authority),
+        };
+        if host.is_empty() { "localhost".into() } else { host.to_string() }
     }
 
     pub fn outbox_dir(&self) -> PathBuf {
@@ -491,6 +591,27 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.set_env("HYGIE_TRUST_FORWARDED_FOR", "true");
             assert!(Config::load(None).unwrap_err().to_string().contains("trusted_proxies"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn smtp_listens_on_a_non_privileged_port_by_default_and_requires_tls() {
+        let c = Config::default();
+        assert!(c.smtp.enabled && c.smtp.require_tls);
+        assert_eq!(c.smtp.listen.port(), 2525);
+        assert_eq!(c.smtp_hostname(), "localhost");
+        assert_eq!(c.smtp_max_message_bytes(), 25 * 1024 * 1024 * 14 / 10 + 1024 * 1024);
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("HYGIE_SMTP__LISTEN", "0.0.0.0:25");
+            jail.set_env("HYGIE_SMTP__LMTP_SOCKET", "/run/hygie/lmtp.sock");
+            jail.set_env("HYGIE_PUBLIC_URL", "https://messagerie.example.fr");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.smtp.listen.port(), 25);
+            assert_eq!(c.smtp.lmtp_socket, Some(PathBuf::from("/run/hygie/lmtp.sock")));
+            assert_eq!(c.smtp_hostname(), "messagerie.example.fr");
+            jail.set_env("HYGIE_SMTP__MAX_RECIPIENTS", "0");
+            assert!(Config::load(None).unwrap_err().to_string().contains("max_recipients"));
             Ok(())
         });
     }

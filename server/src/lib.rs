@@ -7,6 +7,7 @@ pub mod directory_bench;
 pub mod mail_import;
 pub mod pdf;
 pub mod proxies;
+pub mod smtp;
 pub mod tls;
 pub mod web;
 pub mod worker;
@@ -47,6 +48,8 @@ pub enum StartError {
     DataDir { path: String, source: std::io::Error },
     #[error("audit key: {0}")]
     AuditKey(#[from] hygie_core::audit::KeyError),
+    #[error("inbound mail: {0}")]
+    Smtp(#[from] smtp::ListenError),
     #[error("cannot find the hygie binary for PDF previews (set mailbox.preview_program): {0}")]
     PreviewProgram(std::io::Error),
 }
@@ -55,26 +58,52 @@ pub enum StartError {
 pub struct Running {
     pub https_addr: SocketAddr,
     pub http_addr: Option<SocketAddr>,
+    /// The inbound SMTP listener's address (when `smtp.enabled`).
+    pub smtp_addr: Option<SocketAddr>,
+    /// The LMTP listener's address (when `smtp.lmtp_listen` is set).
+    pub lmtp_addr: Option<SocketAddr>,
     pub db: Db,
+    /// The inbound delivery verb (mail from other operators).
+    pub inbound: hygie_core::mail::delivery::Inbound,
     handle: axum_server::Handle<SocketAddr>,
+    smtp: Option<smtp::Listeners>,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl Running {
-    /// Stops accepting connections, lets requests in flight finish (up to 10 s), stops workers.
-    pub async fn shutdown(self) {
+    /// Stops accepting connections, lets requests in flight finish (up to 10 s) and messages
+    /// being committed be answered, stops workers.
+    pub async fn shutdown(mut self) {
         self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
+        if let Some(smtp) = self.smtp.take() {
+            smtp.shutdown(Duration::from_secs(10)).await;
+        }
         for t in self.tasks {
             t.abort();
         }
         self.db.close().await;
     }
 
-    /// Waits until the server stops.
-    pub async fn wait(mut self) {
-        if let Some(server) = self.tasks.pop() {
-            let _ = server.await;
+    /// Serves until `signal` completes, then stops gracefully: no new connection; requests in
+    /// flight finish and SMTP sessions answer the message being committed (up to 10 s each),
+    /// idle SMTP sessions are told 421; then the workers stop.
+    pub async fn serve_until(mut self, signal: impl std::future::Future<Output = ()>) {
+        let Some(mut server) = self.tasks.pop() else { return };
+        tokio::select! {
+            _ = &mut server => {}
+            _ = signal => {
+                tracing::info!("stopping");
+                self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
+                if let Some(smtp) = self.smtp.take() {
+                    smtp.shutdown(Duration::from_secs(10)).await;
+                }
+                let _ = tokio::time::timeout(Duration::from_secs(11), server).await;
+            }
         }
+        for t in self.tasks {
+            t.abort();
+        }
+        self.db.close().await;
     }
 
     pub fn handle(&self) -> axum_server::Handle<SocketAddr> {
@@ -270,6 +299,22 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
     let state = web::AppState { leptos: leptos_options(&config), services, trusted_proxies };
 
     let rustls = tls::rustls_config(&config).await?;
+    // Inbound mail: the delivery verb's writers, and the SMTP (STARTTLS on the same certificate)
+    // and LMTP listeners.
+    let (inbound, writers) = hygie_core::mail::delivery::Inbound::start(
+        db.clone(),
+        clock.clone(),
+        hygie_core::mail::delivery::InboundPolicy {
+            domains: config.domains.clone(),
+            public_url: config.public_url(),
+            max_message_bytes: config.smtp_max_message_bytes(),
+            quota_bytes: config.mailbox.quota_mb * 1024 * 1024,
+            peer_messages_per_hour: config.smtp.messages_per_peer_per_hour,
+        },
+    );
+    let mut smtp_tls = (*rustls.get_inner()).clone();
+    smtp_tls.alpn_protocols.clear();
+    let smtp = smtp::start(&config, inbound.clone(), tokio_rustls::TlsAcceptor::from(Arc::new(smtp_tls))).await?;
     let listener = std::net::TcpListener::bind(config.listen)
         .map_err(|source| StartError::Bind { addr: config.listen, source })?;
     listener.set_nonblocking(true).map_err(|source| StartError::Bind { addr: config.listen, source })?;
@@ -290,6 +335,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         Duration::from_secs(config.outbox.poll_seconds.max(1)),
     )));
     tasks.push(tokio::spawn(worker::housekeeping_loop(db.clone(), clock.clone())));
+    tasks.extend(writers);
     tasks.push(probe);
 
     let mut http_addr = None;
@@ -322,7 +368,17 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
     )
     .await;
     tracing::info!(%https_addr, ?http_addr, backend = ?db.backend(), "Hygie is serving");
-    Ok(Running { https_addr, http_addr, db, handle, tasks })
+    Ok(Running {
+        https_addr,
+        http_addr,
+        smtp_addr: smtp.smtp_addr,
+        lmtp_addr: smtp.lmtp_addr,
+        db,
+        inbound,
+        handle,
+        smtp: Some(smtp),
+        tasks,
+    })
 }
 
 #[cfg(test)]

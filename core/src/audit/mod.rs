@@ -39,6 +39,9 @@ pub enum Actor {
     Operator(String),
     /// Hygie itself (workers, start-up).
     System,
+    /// Another mail server handing Hygie a message, by the channel it used (`smtp`, `lmtp`;
+    /// its address is recorded beside it).
+    Peer(String),
 }
 
 impl Actor {
@@ -48,6 +51,7 @@ impl Actor {
             Actor::Account(id) => format!("account:{id}"),
             Actor::Operator(name) => format!("operator:{name}"),
             Actor::System => "system".into(),
+            Actor::Peer(channel) => format!("peer:{channel}"),
         }
     }
 }

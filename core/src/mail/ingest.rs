@@ -1,4 +1,7 @@
-//! Bringing existing mail in: mbox and Maildir imports, in batches.
+//! Bringing mail in from elsewhere: mbox and Maildir imports in batches, and messages received
+//! from other operators ([`super::delivery`]). Both store a message the same way: parsed once,
+//! with its metadata, its conversation and its search index, skipped when the mailbox already
+//! holds its Message-ID.
 use mail_parser::MessageParser;
 
 use super::*;
@@ -12,6 +15,114 @@ pub struct Imported {
     pub date_ms: Option<Millis>,
     pub unread: bool,
 }
+
+/// A message parsed once, ready to be stored in any number of mailboxes.
+pub(crate) struct Prepared {
+    pub summary: Summary,
+    pub message_id: String,
+    pub thread_id: String,
+    pub people: String,
+    pub attachments: String,
+    pub date_ms: Millis,
+    pub unread: bool,
+}
+
+impl Prepared {
+    /// Parses `raw`; `None` when it is not a message. `date_ms` as in [`Imported`].
+    pub fn new(raw: &[u8], date_ms: Option<Millis>, unread: bool, now: Millis) -> Option<Prepared> {
+        let s = summarise(raw)?;
+        let date_ms = date_ms
+            .or_else(|| MessageParser::default().parse_headers(raw).and_then(|h| h.date().map(|d| d.to_timestamp() * 1000)))
+            .unwrap_or(now);
+        let message_id =
+            if s.message_id.is_empty() { format!("{}@import.hygie", crate::random_hex(12)) } else { s.message_id.clone() };
+        let thread_id = s.references.first().cloned().or_else(|| s.in_reply_to.clone()).unwrap_or_else(|| message_id.clone());
+        let people = format!("{} {} {} {}", s.from_name, s.from_addr, s.to.join(" "), s.cc.join(" "));
+        let attachments = s.attachment_names.join(", ");
+        Some(Prepared { summary: s, message_id, thread_id, people, attachments, date_ms, unread })
+    }
+}
+
+/// Stores a prepared message inside the caller's write transaction. Implemented for both
+/// engines' connections (call it on `&mut *tx`).
+pub(crate) trait IngestTx {
+    /// Stores `m` (whose whole text is `raw`) in `folder` of `account_id` with its search index
+    /// (`index_sql`: [`index_statement`]). Returns its id, or `None` when the mailbox already
+    /// holds a message with the same Message-ID (nothing is stored twice).
+    fn store_in(
+        &mut self,
+        index_sql: &str,
+        account_id: i64,
+        folder: i64,
+        m: &Prepared,
+        raw: &[u8],
+        now: Millis,
+    ) -> impl std::future::Future<Output = Result<Option<i64>, sqlx::Error>> + Send;
+}
+
+macro_rules! impl_ingest_tx {
+    ($conn:ty) => {
+        impl IngestTx for $conn {
+            async fn store_in(
+                &mut self,
+                index_sql: &str,
+                account_id: i64,
+                folder: i64,
+                m: &Prepared,
+                raw: &[u8],
+                now: Millis,
+            ) -> Result<Option<i64>, sqlx::Error> {
+                let s = &m.summary;
+                let present: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM messages WHERE account_id = $1 AND message_id = $2")
+                        .bind(account_id)
+                        .bind(&m.message_id)
+                        .fetch_optional(&mut *self)
+                        .await?;
+                if present.is_some() {
+                    return Ok(None);
+                }
+                let id: i64 = sqlx::query_scalar(
+                    "INSERT INTO messages (account_id, folder_id, message_id, thread_id, in_reply_to, from_addr, from_name, \
+                     to_addrs, cc_addrs, subject, snippet, date_ms, size, attachment_names, urgent, unread, raw, created_ms) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id",
+                )
+                .bind(account_id)
+                .bind(folder)
+                .bind(&m.message_id)
+                .bind(&m.thread_id)
+                .bind(&s.in_reply_to)
+                .bind(&s.from_addr)
+                .bind(&s.from_name)
+                .bind(s.to.join(", "))
+                .bind(s.cc.join(", "))
+                .bind(&s.subject)
+                .bind(snippet(&s.body_text))
+                .bind(m.date_ms)
+                .bind(raw.len() as i64)
+                .bind(&m.attachments)
+                .bind(s.urgent)
+                .bind(m.unread)
+                .bind(raw)
+                .bind(now)
+                .fetch_one(&mut *self)
+                .await?;
+                sqlx::query(index_sql)
+                    .bind(id)
+                    .bind(&s.subject)
+                    .bind(index_text(&s.body_text))
+                    .bind(&m.people)
+                    .bind(&m.attachments)
+                    .execute(&mut *self)
+                    .await?;
+                Ok(Some(id))
+            }
+        }
+    };
+}
+
+impl_ingest_tx!(sqlx::SqliteConnection);
+impl_ingest_tx!(sqlx::PgConnection);
 
 /// Stores messages into the account's folder `role` as they are, with their metadata and search
 /// index, in one transaction per call. Messages that do not parse are skipped; returns how many
@@ -30,31 +141,10 @@ pub async fn import_batch(
     crate::with_pool!(db, p => {
         let mut tx = p.begin_write().await?;
         for m in batch {
-            let Some(s) = summarise(&m.raw) else { continue };
-            let parsed_date = MessageParser::default().parse_headers(&m.raw).and_then(|h| h.date().map(|d| d.to_timestamp() * 1000));
-            let date_ms = m.date_ms.or(parsed_date).unwrap_or(now);
-            let message_id = if s.message_id.is_empty() { format!("{}@import.hygie", crate::random_hex(12)) } else { s.message_id.clone() };
-            // Importing the same mailbox twice brings nothing twice.
-            let present: Option<i64> = sqlx::query_scalar("SELECT id FROM messages WHERE account_id = $1 AND message_id = $2")
-                .bind(account_id).bind(&message_id).fetch_optional(&mut *tx).await?;
-            if present.is_some() {
-                continue;
+            let Some(prepared) = Prepared::new(&m.raw, m.date_ms, m.unread, now) else { continue };
+            if tx.store_in(index_sql, account_id, folder, &prepared, &m.raw, now).await?.is_some() {
+                stored += 1;
             }
-            let thread_id = s.references.first().cloned().or_else(|| s.in_reply_to.clone()).unwrap_or_else(|| message_id.clone());
-            let people = format!("{} {} {} {}", s.from_name, s.from_addr, s.to.join(" "), s.cc.join(" "));
-            let attachments = s.attachment_names.join(", ");
-            let id: i64 = sqlx::query_scalar(
-                "INSERT INTO messages (account_id, folder_id, message_id, thread_id, in_reply_to, from_addr, from_name, \
-                 to_addrs, cc_addrs, subject, snippet, date_ms, size, attachment_names, urgent, unread, raw, created_ms) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id")
-                .bind(account_id).bind(folder).bind(&message_id).bind(&thread_id).bind(&s.in_reply_to)
-                .bind(&s.from_addr).bind(&s.from_name).bind(s.to.join(", ")).bind(s.cc.join(", ")).bind(&s.subject)
-                .bind(snippet(&s.body_text)).bind(date_ms).bind(m.raw.len() as i64).bind(&attachments).bind(s.urgent)
-                .bind(m.unread).bind(&m.raw).bind(now)
-                .fetch_one(&mut *tx).await?;
-            sqlx::query(index_sql).bind(id).bind(&s.subject).bind(index_text(&s.body_text)).bind(&people).bind(&attachments)
-                .execute(&mut *tx).await?;
-            stored += 1;
         }
         tx.commit().await?;
     });

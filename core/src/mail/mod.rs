@@ -10,6 +10,7 @@ use mail_parser::{MessageParser, MimeHeaders};
 
 mod actions;
 pub mod attach;
+pub mod delivery;
 pub mod drafts;
 pub mod folders;
 pub mod html;

@@ -101,16 +101,53 @@ pub async fn notify_new_mail(
     public_url: &str,
 ) -> Result<bool, StoreError> {
     let now = clock.now_ms();
-    // One statement decides, so that two instances delivering at once send one notice.
-    let to: Option<String> = crate::with_pool!(db, p => sqlx::query_scalar(
-        "UPDATE accounts SET new_mail_notified_ms = $1 WHERE id = $2 AND notify_new_mail \
-         AND (new_mail_notified_ms IS NULL OR new_mail_notified_ms <= $3) RETURNING notification_email")
-        .bind(now).bind(account_id).bind(now - NOTICE_INTERVAL_MS).fetch_optional(p).await?);
-    let Some(to) = to else { return Ok(false) };
-    let notice = crate::notify::new_mail(&to, public_url);
-    crate::outbox::enqueue(db, clock, &notice).await?;
-    Ok(true)
+    Ok(crate::with_pool!(db, p => {
+        let mut conn = p.acquire().await?;
+        conn.notify_new_mail_in(now, account_id, public_url).await?
+    }))
 }
+
+/// [`notify_new_mail`] inside the caller's write transaction: the notice is queued only if the
+/// delivery it announces commits. Implemented for both engines' connections.
+pub(crate) trait NoticeTx {
+    fn notify_new_mail_in(
+        &mut self,
+        now: Millis,
+        account_id: i64,
+        public_url: &str,
+    ) -> impl std::future::Future<Output = Result<bool, sqlx::Error>> + Send;
+}
+
+macro_rules! impl_notice_tx {
+    ($conn:ty) => {
+        impl NoticeTx for $conn {
+            async fn notify_new_mail_in(
+                &mut self,
+                now: Millis,
+                account_id: i64,
+                public_url: &str,
+            ) -> Result<bool, sqlx::Error> {
+                use crate::outbox::OutboxTx;
+                // One statement decides, so that two instances delivering at once send one notice.
+                let to: Option<String> = sqlx::query_scalar(
+                    "UPDATE accounts SET new_mail_notified_ms = $1 WHERE id = $2 AND notify_new_mail \
+                     AND (new_mail_notified_ms IS NULL OR new_mail_notified_ms <= $3) RETURNING notification_email",
+                )
+                .bind(now)
+                .bind(account_id)
+                .bind(now - NOTICE_INTERVAL_MS)
+                .fetch_optional(&mut *self)
+                .await?;
+                let Some(to) = to else { return Ok(false) };
+                self.enqueue_in(now, &crate::notify::new_mail(&to, public_url)).await?;
+                Ok(true)
+            }
+        }
+    };
+}
+
+impl_notice_tx!(sqlx::SqliteConnection);
+impl_notice_tx!(sqlx::PgConnection);
 
 impl SendError {
     /// How the audit trail records the refusal: another holder's message is denied, the rest

@@ -1,4 +1,4 @@
-//! `hygie serve`: HTTPS until SIGINT or SIGTERM, then a graceful stop (10 s).
+//! `hygie serve`: HTTPS and inbound SMTP until SIGINT or SIGTERM, then a graceful stop (10 s).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -8,13 +8,7 @@ use hygie_server::config::Config;
 
 pub async fn run(config: Config) -> super::Outcome {
     let running = hygie_server::start(config, Arc::new(SystemClock)).await.map_err(|e| e.to_string())?;
-    let handle = running.handle();
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        tracing::info!("stopping");
-        handle.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
-    });
-    running.wait().await;
+    running.serve_until(shutdown_signal()).await;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -31,6 +31,7 @@ async fn serve(url: &str, data: &Path) -> Process {
         .env("HYGIE_DATABASE_URL", url)
         .env("HYGIE_LISTEN", format!("127.0.0.1:{port}"))
         .env("HYGIE_HTTP_LISTEN", format!("127.0.0.1:{http}"))
+        .env("HYGIE_SMTP__LISTEN", "127.0.0.1:0")
         .env("HYGIE_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

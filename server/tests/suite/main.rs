@@ -14,4 +14,5 @@ mod directory;
 mod durability;
 mod mail;
 mod signin;
+mod smtp;
 mod terminals;

@@ -1,0 +1,477 @@
+//! One SMTP or LMTP session: commands parsed by `smtp-proto` (pipelined: every command of a
+//! packet is answered, then the answers leave together), the message read with its
+//! dot-unstuffing, STARTTLS, and the delivery verb's answer sent only once it is committed.
+
+use std::sync::Arc;
+
+use hygie_core::mail::delivery::{Channel, Envelope};
+use smtp_proto::request::receiver::{DataReceiver, DummyDataReceiver, RequestReceiver};
+use smtp_proto::{Error as ParseError, Request};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::reply::{self, Reply};
+use super::Shared;
+
+/// After this many refused commands (5xx) the session is closed.
+const MAX_ERRORS: u32 = 20;
+/// Bytes read at a time.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// An SMTP session on TCP: plain text, then (after STARTTLS) over TLS.
+pub(super) async fn run_tcp(stream: TcpStream, peer_ip: String, shared: &Arc<Shared>, stop: watch::Receiver<bool>) {
+    let mut session = Session::new(shared, peer_ip, stop);
+    let mut stream = stream;
+    if let Ok(Ended::StartTls) = session.serve(&mut stream, true).await {
+        let Some(acceptor) = shared.tls.clone() else { return };
+        let handshake = tokio::time::timeout(shared.settings.command_timeout, acceptor.accept(stream)).await;
+        let mut tls = match handshake {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "SMTP TLS handshake failed");
+                return;
+            }
+            Err(_) => return,
+        };
+        session.after_tls();
+        let _ = session.serve(&mut tls, false).await;
+        let _ = tls.shutdown().await;
+    }
+}
+
+/// A session that stays unencrypted (LMTP on a Unix socket).
+pub(super) async fn run_plain<S: AsyncRead + AsyncWrite + Unpin>(
+    mut stream: S,
+    peer: String,
+    shared: &Arc<Shared>,
+    stop: watch::Receiver<bool>,
+) {
+    let mut session = Session::new(shared, peer, stop);
+    let _ = session.serve(&mut stream, true).await;
+    let _ = stream.shutdown().await;
+}
+
+enum Ended {
+    /// The peer asked for TLS: the caller upgrades the connection and serves on.
+    StartTls,
+    Closed,
+}
+
+enum Next {
+    Continue,
+    Data,
+    StartTls,
+    Quit,
+}
+
+struct Session<'a> {
+    shared: &'a Shared,
+    stop: watch::Receiver<bool>,
+    env: Envelope,
+    greeted: bool,
+    in_mail: bool,
+    /// The size the peer announced with MAIL (SIZE=), 0 when it did not.
+    declared_size: i64,
+    errors: u32,
+    receiver: RequestReceiver,
+    /// What was read and not yet consumed, from `pos`.
+    buf: Vec<u8>,
+    pos: usize,
+    /// Replies waiting to leave (pipelining: sent when the packet's commands are answered).
+    out: Vec<u8>,
+}
+
+impl<'a> Session<'a> {
+    fn new(shared: &'a Shared, peer_ip: String, stop: watch::Receiver<bool>) -> Session<'a> {
+        Session {
+            shared,
+            stop,
+            env: Envelope {
+                channel: shared.channel,
+                peer_ip,
+                helo: String::new(),
+                tls: false,
+                mail_from: String::new(),
+                recipients: Vec::new(),
+            },
+            greeted: false,
+            in_mail: false,
+            declared_size: 0,
+            errors: 0,
+            receiver: RequestReceiver::default(),
+            buf: Vec::with_capacity(READ_CHUNK),
+            pos: 0,
+            out: Vec::new(),
+        }
+    }
+
+    fn lmtp(&self) -> bool {
+        self.shared.channel == Channel::Lmtp
+    }
+
+    /// TLS is up: everything learnt before it is forgotten (RFC 3207 §4.2), including any
+    /// plain text the peer sent after STARTTLS (already discarded) and its EHLO.
+    fn after_tls(&mut self) {
+        self.env.tls = true;
+        self.env.helo.clear();
+        self.greeted = false;
+        self.reset();
+    }
+
+    fn reset(&mut self) {
+        self.in_mail = false;
+        self.declared_size = 0;
+        self.env.mail_from.clear();
+        self.env.recipients.clear();
+    }
+
+    fn reply(&mut self, r: Reply) {
+        if r.code >= 500 {
+            self.errors += 1;
+        }
+        r.write_to(&mut self.out);
+    }
+
+    fn line(&mut self, text: &str) {
+        self.out.extend_from_slice(text.as_bytes());
+        self.out.extend_from_slice(b"\r\n");
+    }
+
+    async fn flush<S: AsyncWrite + Unpin>(&mut self, stream: &mut S) -> std::io::Result<()> {
+        if !self.out.is_empty() {
+            stream.write_all(&self.out).await?;
+            self.out.clear();
+        }
+        stream.flush().await
+    }
+
+    /// Reads more into the buffer: `Ok(false)` when the session must end (the peer left, was
+    /// silent too long, or Hygie is stopping; the peer was told).
+    async fn read_more<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+        deadline: Option<Instant>,
+    ) -> std::io::Result<bool> {
+        if self.pos >= self.buf.len() {
+            self.buf.clear();
+            self.pos = 0;
+        }
+        if *self.stop.borrow() {
+            self.line("421 4.3.2 Service shutting down, try again later");
+            self.flush(stream).await?;
+            return Ok(false);
+        }
+        let mut wait = self.shared.settings.command_timeout;
+        if let Some(d) = deadline {
+            wait = wait.min(d.saturating_duration_since(Instant::now()));
+        }
+        self.buf.reserve(READ_CHUNK);
+        tokio::select! {
+            _ = self.stop.changed() => {
+                self.line("421 4.3.2 Service shutting down, try again later");
+                self.flush(stream).await?;
+                Ok(false)
+            }
+            read = tokio::time::timeout(wait, stream.read_buf(&mut self.buf)) => match read {
+                Ok(Ok(0)) => Ok(false),
+                Ok(Ok(_)) => Ok(true),
+                Ok(Err(e)) => Err(e),
+                Err(_) => {
+                    self.line("421 4.4.2 Timeout, closing connection");
+                    self.flush(stream).await?;
+                    Ok(false)
+                }
+            },
+        }
+    }
+
+    async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+        greet: bool,
+    ) -> std::io::Result<Ended> {
+        if greet {
+            let kind = if self.lmtp() { "LMTP" } else { "ESMTP" };
+            let greeting = format!("220 {} {kind} Hygie ready", self.shared.settings.hostname);
+            self.line(&greeting);
+            self.flush(stream).await?;
+        }
+        loop {
+            while self.pos < self.buf.len() {
+                let parsed = {
+                    let mut bytes = self.buf[self.pos..].iter();
+                    let before = bytes.len();
+                    let parsed = self.receiver.ingest(&mut bytes).map(Request::into_owned);
+                    self.pos += before - bytes.len();
+                    parsed
+                };
+                let next = match parsed {
+                    Err(ParseError::NeedsMoreData { .. }) => break,
+                    Err(e) => {
+                        self.reply(parse_error(&e));
+                        Next::Continue
+                    }
+                    Ok(request) => self.command(request).await,
+                };
+                match next {
+                    Next::Continue => {}
+                    Next::Quit => {
+                        self.flush(stream).await?;
+                        return Ok(Ended::Closed);
+                    }
+                    Next::StartTls => {
+                        // Whatever the peer sent after STARTTLS in clear is dropped unread: it
+                        // must not be taken as said inside TLS.
+                        self.buf.clear();
+                        self.pos = 0;
+                        self.receiver = RequestReceiver::default();
+                        self.flush(stream).await?;
+                        return Ok(Ended::StartTls);
+                    }
+                    Next::Data => {
+                        self.flush(stream).await?;
+                        if !self.receive(stream).await? {
+                            return Ok(Ended::Closed);
+                        }
+                    }
+                }
+                if self.errors >= MAX_ERRORS {
+                    self.line("421 4.7.0 Too many errors, closing connection");
+                    self.flush(stream).await?;
+                    return Ok(Ended::Closed);
+                }
+            }
+            self.flush(stream).await?;
+            if !self.read_more(stream, None).await? {
+                return Ok(Ended::Closed);
+            }
+        }
+    }
+
+    async fn command(&mut self, request: Request<String>) -> Next {
+        let lmtp = self.lmtp();
+        match request {
+            Request::Ehlo { host } if !lmtp => self.hello(host, true),
+            Request::Helo { host } if !lmtp => self.hello(host, false),
+            Request::Lhlo { host } if lmtp => self.hello(host, true),
+            Request::Ehlo { .. } | Request::Helo { .. } => {
+                self.reply(Reply::new(500, "5.5.1", "This is LMTP: use LHLO"))
+            }
+            Request::Lhlo { .. } => self.reply(Reply::new(500, "5.5.1", "This is SMTP: use EHLO")),
+            Request::StartTls => {
+                if self.env.tls {
+                    self.reply(Reply::new(503, "5.5.1", "TLS already active"));
+                } else if lmtp || self.shared.tls.is_none() {
+                    self.reply(Reply::new(502, "5.5.1", "STARTTLS not available"));
+                } else {
+                    self.reset();
+                    self.reply(Reply::new(220, "2.0.0", "Ready to start TLS"));
+                    return Next::StartTls;
+                }
+            }
+            Request::Mail { from } => self.mail(from).await,
+            Request::Rcpt { to } => self.rcpt(to.address).await,
+            Request::Data => {
+                if !self.in_mail {
+                    self.reply(Reply::new(503, "5.5.1", "Send MAIL first"));
+                } else if self.env.recipients.is_empty() {
+                    self.reply(Reply::new(554, "5.5.1", "No valid recipients"));
+                } else {
+                    self.line("354 End data with <CR><LF>.<CR><LF>");
+                    return Next::Data;
+                }
+            }
+            Request::Rset => {
+                self.reset();
+                self.reply(Reply::new(250, "2.0.0", "OK"));
+            }
+            Request::Noop { .. } => self.reply(Reply::new(250, "2.0.0", "OK")),
+            Request::Quit => {
+                self.reply(Reply::new(221, "2.0.0", "Bye"));
+                return Next::Quit;
+            }
+            // Whether a mailbox exists is not said to whoever asks.
+            Request::Vrfy { .. } => self.reply(Reply::new(252, "2.5.0", "Cannot VRFY user, send the message")),
+            Request::Help { .. } => self.reply(Reply::new(214, "2.0.0", "See RFC 5321")),
+            Request::Auth { .. } => self.reply(Reply::new(502, "5.5.1", "No authentication on this service")),
+            _ => self.reply(Reply::new(502, "5.5.1", "Command not implemented")),
+        }
+        Next::Continue
+    }
+
+    fn hello(&mut self, host: String, extended: bool) {
+        self.reset();
+        self.env.helo = host;
+        self.greeted = true;
+        let name = self.shared.settings.hostname.clone();
+        if !extended {
+            self.line(&format!("250 {name}"));
+            return;
+        }
+        let mut lines = vec![
+            format!("{name} Hygie"),
+            "PIPELINING".into(),
+            format!("SIZE {}", self.shared.settings.max_message_bytes),
+            "8BITMIME".into(),
+            "SMTPUTF8".into(),
+            "ENHANCEDSTATUSCODES".into(),
+        ];
+        if !self.env.tls && !self.lmtp() && self.shared.tls.is_some() {
+            lines.push("STARTTLS".into());
+        }
+        let last = lines.len() - 1;
+        for (i, l) in lines.iter().enumerate() {
+            let sep = if i == last { ' ' } else { '-' };
+            self.out.extend_from_slice(format!("250{sep}{l}\r\n").as_bytes());
+        }
+    }
+
+    async fn mail(&mut self, from: smtp_proto::MailFrom<String>) {
+        if !self.greeted {
+            return self.reply(Reply::new(503, "5.5.1", "Send EHLO first"));
+        }
+        if self.shared.settings.require_tls && !self.env.tls && !self.lmtp() {
+            return self.reply(Reply::new(530, "5.7.0", "Must issue a STARTTLS command first"));
+        }
+        if self.in_mail {
+            return self.reply(Reply::new(503, "5.5.1", "Nested MAIL command"));
+        }
+        let max = self.shared.settings.max_message_bytes;
+        if from.size > max {
+            return self.reply(Reply::new(552, "5.3.4", format!("Message too big (at most {max} bytes)")));
+        }
+        let inbound = &self.shared.inbound;
+        self.env.mail_from = from.address.trim().to_lowercase();
+        let checked = match inbound.check_peer(&self.env).await {
+            Ok(()) => inbound.check_sender(&self.env).await,
+            Err(e) => Err(e),
+        };
+        match checked {
+            Ok(()) => {
+                self.in_mail = true;
+                self.declared_size = from.size as i64;
+                self.reply(Reply::new(250, "2.1.0", "OK"));
+            }
+            Err(e) => {
+                self.env.mail_from.clear();
+                let r = self.refusal(&e);
+                self.reply(r);
+            }
+        }
+    }
+
+    async fn rcpt(&mut self, address: String) {
+        if !self.in_mail {
+            return self.reply(Reply::new(503, "5.5.1", "Send MAIL first"));
+        }
+        if self.env.recipients.len() >= self.shared.settings.max_recipients {
+            return self.reply(Reply::new(452, "4.5.3", "Too many recipients"));
+        }
+        let address = address.trim().to_lowercase();
+        match self.shared.inbound.check_recipient(&self.env, &address, self.declared_size).await {
+            Ok(_) => {
+                self.env.recipients.push(address);
+                self.reply(Reply::new(250, "2.1.5", "OK"));
+            }
+            Err(e) => {
+                let r = self.refusal(&e);
+                self.reply(r);
+            }
+        }
+    }
+
+    /// The reply to a refusal; an internal error is logged under a reference quoted to the peer.
+    fn refusal(&self, e: &hygie_core::mail::delivery::DeliveryError) -> Reply {
+        let reference = hygie_core::random_ref();
+        if let hygie_core::mail::delivery::DeliveryError::Store(cause) = e {
+            tracing::error!(reference = %reference, error = %cause, peer = %self.env.peer_ip, "inbound mail failed");
+        }
+        reply::for_refusal(e, &reference)
+    }
+
+    /// Reads the message after DATA, then delivers it and answers (SMTP: once; LMTP: once per
+    /// recipient). `Ok(false)` when the session ended meanwhile.
+    async fn receive<S: AsyncRead + AsyncWrite + Unpin>(&mut self, stream: &mut S) -> std::io::Result<bool> {
+        let max = self.shared.settings.max_message_bytes;
+        let deadline = Instant::now() + self.shared.settings.data_timeout;
+        let mut data = Vec::new();
+        let mut receiver = DataReceiver::new();
+        // Past the limit, the rest is read and dropped, to answer 552 in step.
+        let mut discard: Option<DummyDataReceiver> = None;
+        loop {
+            if self.pos < self.buf.len() {
+                let mut bytes = self.buf[self.pos..].iter();
+                let before = bytes.len();
+                let done = match discard.as_mut() {
+                    Some(d) => d.ingest(&mut bytes),
+                    None => {
+                        let done = receiver.ingest(&mut bytes, &mut data);
+                        if !done && data.len() > max {
+                            discard = Some(DummyDataReceiver::new_data(&receiver));
+                            data = Vec::new();
+                        }
+                        done
+                    }
+                };
+                self.pos += before - bytes.len();
+                if done {
+                    break;
+                }
+            }
+            if Instant::now() >= deadline {
+                self.line("421 4.4.2 Message took too long, closing connection");
+                self.flush(stream).await?;
+                return Ok(false);
+            }
+            if !self.read_more(stream, Some(deadline)).await? {
+                return Ok(false);
+            }
+        }
+        if discard.is_some() || data.len() > max {
+            self.reply(Reply::new(552, "5.3.4", format!("Message too big (at most {max} bytes)")));
+            self.reset();
+            return Ok(true);
+        }
+        let inbound = self.shared.inbound.clone();
+        if self.lmtp() {
+            let answers = inbound.deliver_each(&self.env, &data).await;
+            for (answer, address) in answers.iter().zip(self.env.recipients.clone()) {
+                let r = match answer {
+                    Ok(_) => Reply::new(250, "2.1.5", format!("<{address}> delivered")),
+                    Err(e) => self.refusal(e),
+                };
+                r.write_to(&mut self.out);
+            }
+        } else {
+            match inbound.deliver(&self.env, &data).await {
+                Ok(d) => {
+                    let ids: Vec<String> = d.stored.iter().filter_map(|s| s.message).map(|id| id.to_string()).collect();
+                    tracing::info!(peer = %self.env.peer_ip, messages = %ids.join(","), "inbound message delivered");
+                    self.reply(Reply::new(250, "2.0.0", "Message accepted and committed"));
+                }
+                Err(e) => {
+                    let r = self.refusal(&e);
+                    self.reply(r);
+                }
+            }
+        }
+        self.reset();
+        Ok(true)
+    }
+}
+
+/// The reply to a command that does not parse.
+fn parse_error(e: &ParseError) -> Reply {
+    match e {
+        ParseError::UnknownCommand => Reply::new(500, "5.5.1", "Unknown command"),
+        ParseError::InvalidSenderAddress => Reply::new(501, "5.1.7", "Bad sender address syntax"),
+        ParseError::InvalidRecipientAddress => Reply::new(501, "5.1.3", "Bad recipient address syntax"),
+        ParseError::SyntaxError { syntax } => Reply::new(501, "5.5.4", format!("Syntax: {syntax}")),
+        ParseError::InvalidParameter { param } => Reply::new(501, "5.5.4", format!("Invalid parameter {param}")),
+        ParseError::UnsupportedParameter { .. } => Reply::new(555, "5.5.4", "Unsupported parameter"),
+        ParseError::ResponseTooLong => Reply::new(500, "5.5.6", "Line too long"),
+        _ => Reply::new(500, "5.5.2", "Syntax error"),
+    }
+}
