@@ -436,6 +436,14 @@ pub enum ResendStep {
     Expired,
 }
 
+/// Queues a sign-in code to the account's mobile or notification address, and records it.
+async fn send_signin_code(ctx: &Ctx<'_>, a: &Account, channel: CodeChannel, code: &OtpCode) -> Result<(), StoreError> {
+    let to =
+        if channel == CodeChannel::Sms { a.mobile.clone().unwrap_or_default() } else { a.notification_email.clone() };
+    send_code(ctx.db, ctx.clock, channel, &to, code, "de connexion", "to sign in").await?;
+    ctx.audit(actor(a.id), "signin.code.sent", Outcome::Success, Some(format!("channel:{}", channel.as_str()))).await
+}
+
 /// Sends a new code for a pending sign-in, by email when `to_email` (the weaker option).
 pub async fn resend_code(ctx: &Ctx<'_>, pending: &Session, to_email: bool) -> Result<ResendStep, StoreError> {
     if pending.level != Level::Password {
@@ -447,14 +455,7 @@ pub async fn resend_code(ctx: &Ctx<'_>, pending: &Session, to_email: bool) -> Re
         let channel = if to_email || a.mobile.is_none() { CodeChannel::Email } else { CodeChannel::Sms };
         let (challenge, code) = otp::start(ctx.db, ctx.clock, a.id, "signin", channel.as_str()).await?;
         session::attach_challenge(ctx.db, pending.id, challenge).await?;
-        let to = if channel == CodeChannel::Sms {
-            a.mobile.clone().unwrap_or_default()
-        } else {
-            a.notification_email.clone()
-        };
-        send_code(ctx.db, ctx.clock, channel, &to, &code, "de connexion", "to sign in").await?;
-        ctx.audit(actor(a.id), "signin.code.sent", Outcome::Success, Some(format!("channel:{}", channel.as_str())))
-            .await?;
+        send_signin_code(ctx, &a, channel, &code).await?;
         return Ok(ResendStep::Sent { channel, hint: destination_hint(&a, channel) });
     };
     let Some((_, current, _)) = otp::describe(ctx.db, ctx.clock, challenge, a.id).await? else {
@@ -464,14 +465,7 @@ pub async fn resend_code(ctx: &Ctx<'_>, pending: &Session, to_email: bool) -> Re
     let (outcome, code) = otp::resend_via(ctx.db, ctx.clock, challenge, a.id, Some(channel.as_str())).await?;
     match (outcome, code) {
         (Resend::Sent, Some(code)) => {
-            let to = if channel == CodeChannel::Sms {
-                a.mobile.clone().unwrap_or_default()
-            } else {
-                a.notification_email.clone()
-            };
-            send_code(ctx.db, ctx.clock, channel, &to, &code, "de connexion", "to sign in").await?;
-            ctx.audit(actor(a.id), "signin.code.sent", Outcome::Success, Some(format!("channel:{}", channel.as_str())))
-                .await?;
+            send_signin_code(ctx, &a, channel, &code).await?;
             Ok(ResendStep::Sent { channel, hint: destination_hint(&a, channel) })
         }
         (Resend::TooSoon { retry_after_ms }, _) => Ok(ResendStep::TooSoon { retry_after_ms }),
