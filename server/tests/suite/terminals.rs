@@ -149,5 +149,12 @@ async fn a_recovery_code_signs_in_once_and_a_reset_needs_the_terminal_not_only_t
     {
         assert!(log.iter().any(|a| a == expected), "{expected} missing from {log:?}");
     }
+    // Another holder cannot remove it through its id.
+    let (_, other) = account(&s, "ines.autre", Some("+33700000009")).await;
+    let intruder = Browser::new(&s);
+    sign_in(&s, &intruder, &other, 2).await;
+    assert_eq!(intruder.run(RemoveTerminal { id: setup.id }).await.body, json!("NotFound"));
+    let after = Browser::new(&s);
+    assert_eq!(after.password(&address, new_password).await.body["channel"], "totp", "still there");
     s.stop().await;
 }
