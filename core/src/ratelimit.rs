@@ -170,10 +170,7 @@ mod tests {
                     tx.commit().await.unwrap();
                 });
             }
-            assert_eq!(
-                peek(&t.db, &clock, "k", limit).await.unwrap(),
-                Decision::Limited { retry_after_ms: 3_600_000 }
-            );
+            assert_eq!(peek(&t.db, &clock, "k", limit).await.unwrap(), Decision::Limited { retry_after_ms: 3_600_000 });
         }
     }
 

@@ -1,8 +1,9 @@
 //! Authentication: password hashing and policy, one-time codes, sessions, the holder's
-//! terminals (authenticator apps), and the sign-in flow that ties them to accounts.
+//! terminals (authenticator apps, passkeys), and the sign-in flow that ties them to accounts.
 
 pub mod holder;
 pub mod otp;
+pub mod passkeys;
 pub mod password;
 pub mod policy;
 pub mod session;

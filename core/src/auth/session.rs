@@ -56,7 +56,7 @@ pub struct SessionRow {
     pub last_seen_ms: Millis,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
-    /// What proved the sign-in besides the password (`totp`, `sms`, `email`); none for older ones.
+    /// What proved the sign-in (`passkey`, `totp`, `recovery`, `sms`, `email`); none for older ones.
     pub factor: Option<String>,
 }
 
@@ -86,6 +86,8 @@ pub struct NewSession<'a> {
 /// What proved a sign-in besides the password, weakest last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Factor {
+    /// A passkey with user verification: a sign-in on its own, bound to hardware.
+    Passkey,
     /// An authenticator app's code.
     Totp,
     /// One of the printed recovery codes (the terminal lost).
@@ -97,6 +99,7 @@ pub enum Factor {
 impl Factor {
     pub fn as_str(self) -> &'static str {
         match self {
+            Factor::Passkey => "passkey",
             Factor::Totp => "totp",
             Factor::Recovery => "recovery",
             Factor::Sms => "sms",

@@ -8,6 +8,7 @@ use crate::accounts::{self, Account, TokenPurpose};
 use crate::audit::{self, Actor, AuditEvent, AuditTx, Outcome};
 use crate::auth::holder::Holder;
 use crate::auth::otp::{self, OtpCode, Resend, Verify};
+use crate::auth::passkeys;
 use crate::auth::password::{self, PasswordHashString};
 use crate::auth::policy::{self, PasswordProblem};
 use crate::auth::session::{self, Factor, Level, NewSession, Session, SessionPolicy, SessionToken};
@@ -191,13 +192,17 @@ async fn reset_failures(db: &Db, id: i64) -> Result<(), StoreError> {
 
 // ---- Sign-in -----------------------------------------------------------------------------
 
+mod passkey;
+pub use passkey::{passkey_signin, passkey_step, start_passkey_signin, start_passkey_step, PasskeySignIn};
+
 /// What the first step (address + password) led to.
 pub enum PasswordStep {
     /// Right password: a code was sent; `token` is the pending session's.
     CodeSent { token: SessionToken, channel: CodeChannel, hint: String, email_possible: bool },
-    /// Right password, and the holder has an authenticator app: its code is asked for first
-    /// (a code by SMS, or by email, remains possible on request).
-    AppCodeAsked { token: SessionToken, sms_possible: bool },
+    /// Right password, and the holder has terminals: the strongest is asked for first (a
+    /// passkey, then the authenticator app's code; a recovery code works too), and a code by
+    /// SMS, or by email, remains possible on request.
+    TerminalAsked { token: SessionToken, passkey: bool, totp: bool, sms_possible: bool },
     /// Unknown address or wrong password: the same answer for both.
     Rejected,
     /// Right password, but the account is locked.
@@ -234,7 +239,9 @@ pub async fn password_step(
         ctx.audit(actor(a.id), "signin.password", Outcome::Denied(format!("status_{}", a.status)), None).await?;
         return Ok(PasswordStep::Unavailable);
     }
-    if !prefer_email && terminals::has_totp(ctx.db, a.id).await? {
+    let passkey = passkeys::has_passkey(ctx.db, a.id).await?;
+    let totp = terminals::has_totp(ctx.db, a.id).await?;
+    if !prefer_email && (passkey || totp) {
         let (_, token) = session::create(
             ctx.db,
             ctx.clock,
@@ -249,8 +256,9 @@ pub async fn password_step(
             },
         )
         .await?;
-        ctx.audit(actor(a.id), "signin.password", Outcome::Success, Some("next:totp".into())).await?;
-        return Ok(PasswordStep::AppCodeAsked { token, sms_possible: a.mobile.is_some() });
+        let next = if passkey { "next:passkey" } else { "next:totp" };
+        ctx.audit(actor(a.id), "signin.password", Outcome::Success, Some(next.into())).await?;
+        return Ok(PasswordStep::TerminalAsked { token, passkey, totp, sms_possible: a.mobile.is_some() });
     }
     let channel = if a.mobile.is_some() && !prefer_email { CodeChannel::Sms } else { CodeChannel::Email };
     let (challenge, code) = otp::start(ctx.db, ctx.clock, a.id, "signin", channel.as_str()).await?;
@@ -297,6 +305,9 @@ pub enum CodeStep {
     Locked,
     /// An authenticator app's code already used: refused, recorded, and the holder told.
     Replayed,
+    /// The key's answer did not prove the sign-in (cancelled, another key, or a key flagged
+    /// because its counter went backwards): the holder may try again or choose another way.
+    KeyRefused,
 }
 
 /// Wrong codes of an authenticator app one pending sign-in may try before starting again.

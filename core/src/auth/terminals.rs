@@ -1,8 +1,9 @@
-//! The holder's terminals ("Mes terminaux"): what proves a sign-in besides the password. This
-//! step has the authenticator app (TOTP, RFC 6238): a 160-bit secret from the OS random source,
+//! The holder's terminals ("Mes terminaux"): what proves a sign-in besides the password. Here,
+//! the authenticator app (TOTP, RFC 6238): a 160-bit secret from the OS random source,
 //! shown once as a QR code and as a key to type, sealed at rest under a key kept outside the
 //! database and bound to its account; a code is accepted once (the matched time step is kept
 //! and a step at or below it refused, atomically), with one step of clock skew either way.
+//! Passkeys and security keys are in [`super::passkeys`].
 //!
 //! Adding or removing a terminal needs a sign-in less than five minutes old, is recorded and
 //! tells the holder at their notification address, in the same transaction as the change.
@@ -32,11 +33,14 @@ const STEP_SECS: u64 = 30;
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct Terminal {
     pub id: i64,
-    /// `totp` (an authenticator app).
+    /// `totp` (an authenticator app) or `passkey` (a passkey or security key).
     pub kind: String,
     pub name: String,
     pub created_ms: Millis,
     pub last_used_ms: Option<Millis>,
+    /// When a passkey's signature counter went backwards (it may have been copied): it proves
+    /// nothing since.
+    pub flagged_ms: Option<Millis>,
 }
 
 /// What the holder needs to add an authenticator app: the QR code (inline SVG), the same as
@@ -69,6 +73,12 @@ pub enum TerminalError {
     /// No such terminal of this holder (or its enrolment expired).
     #[error("terminal not found")]
     NotFound,
+    /// The key's answer did not prove what it must (cancelled, wrong site, bad signature).
+    #[error("the key's answer was refused")]
+    KeyRefused,
+    /// This key is already registered, to this account or another.
+    #[error("key already registered")]
+    KeyTaken,
     #[error("wrong code")]
     WrongCode,
     #[error(transparent)]
@@ -158,7 +168,19 @@ fn qr_svg(text: &str) -> String {
     }
 }
 
-fn clean_name(name: &str) -> Result<String, TerminalError> {
+/// Refuses a new terminal when the account has [`MAX_TERMINALS`] (pending enrolments included).
+pub(crate) async fn check_room(db: &Db, account_id: i64, now: Millis) -> Result<(), TerminalError> {
+    let count: i64 = crate::with_pool!(db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM terminals WHERE account_id = $1 AND removed_ms IS NULL \
+         AND (confirmed_ms IS NOT NULL OR created_ms > $2)")
+        .bind(account_id).bind(now - ENROL_TTL_MS).fetch_one(p).await?);
+    if count >= MAX_TERMINALS {
+        return Err(TerminalError::TooMany);
+    }
+    Ok(())
+}
+
+pub(crate) fn clean_name(name: &str) -> Result<String, TerminalError> {
     let name: String = name.chars().filter(|c| !c.is_control()).collect::<String>().trim().to_string();
     if name.is_empty() {
         return Err(TerminalError::NameRequired);
@@ -174,7 +196,7 @@ fn clean_name(name: &str) -> Result<String, TerminalError> {
 /// The holder's terminals in use, oldest first.
 pub async fn list(db: &Db, account_id: i64) -> Result<Vec<Terminal>, StoreError> {
     Ok(crate::with_pool!(db, p => sqlx::query_as(
-        "SELECT id, kind, name, created_ms, last_used_ms FROM terminals \
+        "SELECT id, kind, name, created_ms, last_used_ms, flagged_ms FROM terminals \
          WHERE account_id = $1 AND confirmed_ms IS NOT NULL AND removed_ms IS NULL ORDER BY id")
         .bind(account_id).fetch_all(p).await?))
 }
@@ -199,13 +221,7 @@ pub async fn start_totp(
     let now = clock.now_ms();
     require_fresh(holder, now)?;
     let name = clean_name(name)?;
-    let count: i64 = crate::with_pool!(db, p => sqlx::query_scalar(
-        "SELECT COUNT(*) FROM terminals WHERE account_id = $1 AND removed_ms IS NULL \
-         AND (confirmed_ms IS NOT NULL OR created_ms > $2)")
-        .bind(holder.account_id).bind(now - ENROL_TTL_MS).fetch_one(p).await?);
-    if count >= MAX_TERMINALS {
-        return Err(TerminalError::TooMany);
-    }
+    check_room(db, holder.account_id, now).await?;
     let secret = {
         use rand::RngCore;
         let mut s = Zeroizing::new([0u8; 20]);
@@ -365,7 +381,7 @@ pub fn normalise_recovery_code(typed: &str) -> Option<String> {
 
 /// Ten new recovery codes for the holder (`xxxxx-xxxxx`, 50 bits each), replacing any earlier
 /// ones, in the transaction `tx` (which records it).
-async fn replace_recovery_codes<'c, C>(
+pub(crate) async fn replace_recovery_codes<'c, C>(
     db: &Db,
     conn: &mut C,
     now: Millis,

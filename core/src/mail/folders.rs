@@ -187,7 +187,13 @@ async fn create_checked(
 }
 
 /// Renames one of the holder's own folders, recorded in the same transaction.
-pub(crate) async fn rename(db: &Db, clock: &dyn Clock, holder: &Holder, id: i64, name: &str) -> Result<(), FolderError> {
+pub(crate) async fn rename(
+    db: &Db,
+    clock: &dyn Clock,
+    holder: &Holder,
+    id: i64,
+    name: &str,
+) -> Result<(), FolderError> {
     let result = rename_checked(db, clock, holder, id, name).await;
     recorded(db, clock, holder, "mail.folder_rename", Some(format!("folder:{id}")), result).await
 }

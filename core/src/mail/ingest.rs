@@ -32,11 +32,17 @@ impl Prepared {
     pub fn new(raw: &[u8], date_ms: Option<Millis>, unread: bool, now: Millis) -> Option<Prepared> {
         let s = summarise(raw)?;
         let date_ms = date_ms
-            .or_else(|| MessageParser::default().parse_headers(raw).and_then(|h| h.date().map(|d| d.to_timestamp() * 1000)))
+            .or_else(|| {
+                MessageParser::default().parse_headers(raw).and_then(|h| h.date().map(|d| d.to_timestamp() * 1000))
+            })
             .unwrap_or(now);
-        let message_id =
-            if s.message_id.is_empty() { format!("{}@import.hygie", crate::random_hex(12)) } else { s.message_id.clone() };
-        let thread_id = s.references.first().cloned().or_else(|| s.in_reply_to.clone()).unwrap_or_else(|| message_id.clone());
+        let message_id = if s.message_id.is_empty() {
+            format!("{}@import.hygie", crate::random_hex(12))
+        } else {
+            s.message_id.clone()
+        };
+        let thread_id =
+            s.references.first().cloned().or_else(|| s.in_reply_to.clone()).unwrap_or_else(|| message_id.clone());
         let people = format!("{} {} {} {}", s.from_name, s.from_addr, s.to.join(" "), s.cc.join(" "));
         let attachments = s.attachment_names.join(", ");
         Some(Prepared { summary: s, message_id, thread_id, people, attachments, date_ms, unread })

@@ -128,7 +128,12 @@ pub async fn folds_threads(db: &Db, account_id: i64) -> Result<bool, StoreError>
 }
 
 /// Folds conversations in the account's message lists, or shows every message on its own line.
-pub(crate) async fn set_folds_threads(db: &Db, clock: &dyn Clock, holder: &Holder, fold: bool) -> Result<(), StoreError> {
+pub(crate) async fn set_folds_threads(
+    db: &Db,
+    clock: &dyn Clock,
+    holder: &Holder,
+    fold: bool,
+) -> Result<(), StoreError> {
     let choice = if fold { "conversations" } else { "messages" };
     let event = holder.event("mail.folding", Outcome::Success).object(choice);
     crate::with_pool!(db, p => {

@@ -39,7 +39,12 @@ pub struct Opened {
 /// Shows remote images from `sender` to `account_id` from now on.
 /// Shows remote images from the sender of the holder's message `id` from now on, recorded in
 /// the same transaction. Returns whether the message is the holder's (the refusal is recorded).
-pub(crate) async fn allow_images_from(db: &Db, clock: &dyn Clock, holder: &Holder, id: i64) -> Result<bool, StoreError> {
+pub(crate) async fn allow_images_from(
+    db: &Db,
+    clock: &dyn Clock,
+    holder: &Holder,
+    id: i64,
+) -> Result<bool, StoreError> {
     let object = format!("message:{id}");
     let Some(sender) = sender_of(db, holder.account_id, id).await? else {
         let event = holder.event("mail.images_allow", Outcome::Denied("not_found".into())).object(object);

@@ -129,6 +129,23 @@ pub fn terminal_removed(to: &str, address: &str, name: &str) -> Outgoing {
     )
 }
 
+/// To the notification address: a passkey's signature counter went backwards, so the key may
+/// have been copied; it no longer signs in.
+pub fn passkey_flagged(to: &str, address: &str, name: &str) -> Outgoing {
+    email(
+        "terminal.flagged",
+        to,
+        "Une clé d'accès de votre compte Hygie est bloquée / A passkey of your Hygie account is blocked",
+        format!(
+            "Bonjour,\n\nLa clé d'accès « {name} » du compte {address} a présenté un compteur de signatures en arrière : \
+             elle a peut-être été copiée. Elle ne permet plus de vous connecter.\nRetirez-la dans « Mes terminaux » puis \
+             ajoutez-la de nouveau si elle est bien en votre possession, et prévenez l'assistance si vous ne l'avez pas \
+             utilisée.\n\n---\nThe passkey \"{name}\" of {address} presented a signature counter that went backwards: it may \
+             have been copied, and no longer signs in. Remove it in \"Mes terminaux\" and add it again if you still hold it.\n"
+        ),
+    )
+}
+
 /// To the notification address: a code of the authenticator app was typed a second time at
 /// sign-in. Someone may have seen it over the holder's shoulder.
 pub fn totp_replayed(to: &str, address: &str) -> Outgoing {

@@ -1,0 +1,467 @@
+//! Passkeys and security keys (WebAuthn, through `webauthn-rs`). A passkey verifies its holder
+//! itself (PIN, fingerprint, face): it is a complete sign-in on its own, and after the password
+//! it is the strongest second factor Hygie offers.
+//!
+//! Each ceremony (adding a key, signing in with one) is two steps: the options go to the
+//! browser, its answer comes back. The library's state between the two is kept in the database
+//! (never in a cookie), taken once with `DELETE … RETURNING`, and dies after five minutes, so
+//! that any instance behind the load balancer can finish what another began and an answer can
+//! never be replayed. A credential id is bound to one account only. A signature counter that
+//! goes backwards (the key may have been copied) flags the key: it proves nothing from then on,
+//! the holder is told and it is recorded.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use base64::Engine;
+use webauthn_rs::prelude::{
+    Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential, Url, Uuid,
+    Webauthn, WebauthnBuilder,
+};
+use zeroize::Zeroizing;
+
+use crate::accounts::settings::require_fresh;
+use crate::audit::{self, AuditTx, Outcome};
+use crate::auth::holder::Holder;
+use crate::auth::terminals::{check_room, clean_name, TerminalError};
+use crate::clock::{Clock, Millis};
+use crate::notify;
+use crate::outbox::OutboxTx;
+use crate::store::{BeginWrite, Db, StoreError};
+
+#[cfg(any(test, feature = "test-support"))]
+pub mod soft;
+
+/// A ceremony must be finished within this time.
+pub const CEREMONY_TTL_MS: Millis = 5 * 60_000;
+
+/// This instance as a WebAuthn relying party: its identifier is the host of the public address
+/// and only that exact origin is accepted. Built once at start.
+pub struct RelyingParty {
+    webauthn: Webauthn,
+    origin: String,
+}
+
+impl std::fmt::Debug for RelyingParty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RelyingParty").field("origin", &self.origin).finish_non_exhaustive()
+    }
+}
+
+impl RelyingParty {
+    /// From the public address (`https://messagerie.example.fr`). Browsers refuse WebAuthn for
+    /// an IP address or a plain `http` origin other than localhost: such an instance has no
+    /// passkeys, and says why.
+    pub fn new(public_url: &str) -> Result<RelyingParty, String> {
+        let origin = Url::parse(public_url).map_err(|e| format!("public address: {e}"))?;
+        let host = origin.host_str().ok_or("the public address has no host")?.to_string();
+        if host.parse::<std::net::IpAddr>().is_ok() || host.starts_with('[') {
+            return Err(format!("passkeys need a domain name, not the IP address {host}"));
+        }
+        let webauthn = WebauthnBuilder::new(&host, &origin)
+            .and_then(|b| b.rp_name("Hygie").timeout(std::time::Duration::from_millis(CEREMONY_TTL_MS as u64)).build())
+            .map_err(|e| format!("passkeys: {e}"))?;
+        Ok(RelyingParty { webauthn, origin: origin.origin().ascii_serialization() })
+    }
+
+    /// The origin browsers must report (`https://host[:port]`).
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+}
+
+/// A ceremony begun: its id (to send back with the answer) and the options for the browser's
+/// `navigator.credentials.create` or `.get`, as JSON.
+#[derive(Debug, Clone)]
+pub struct Ceremony {
+    pub id: String,
+    pub options: String,
+}
+
+/// Why a ceremony is held.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    Register,
+    SignIn,
+    SecondFactor,
+}
+
+impl Purpose {
+    fn as_str(self) -> &'static str {
+        match self {
+            Purpose::Register => "register",
+            Purpose::SignIn => "signin",
+            Purpose::SecondFactor => "second_factor",
+        }
+    }
+}
+
+/// A ceremony taken back from the database (it is gone from there).
+pub(crate) struct Held {
+    pub account_id: Option<i64>,
+    pub session_id: Option<i64>,
+    pub name: Option<String>,
+    pub state: String,
+}
+
+/// Keeps a ceremony's state and returns its id (128 random bits). Ceremonies past their time
+/// are swept on the way.
+pub(crate) async fn hold(
+    db: &Db,
+    now: Millis,
+    purpose: Purpose,
+    account_id: Option<i64>,
+    session_id: Option<i64>,
+    name: Option<&str>,
+    state: &str,
+) -> Result<String, StoreError> {
+    let id = crate::random_hex(16);
+    crate::with_pool!(db, p => {
+        sqlx::query("DELETE FROM webauthn_ceremonies WHERE expires_ms <= $1").bind(now).execute(p).await?;
+        sqlx::query(
+            "INSERT INTO webauthn_ceremonies (id, purpose, account_id, session_id, name, state, expires_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(&id).bind(purpose.as_str()).bind(account_id).bind(session_id).bind(name).bind(state)
+            .bind(now + CEREMONY_TTL_MS).execute(p).await?;
+    });
+    Ok(id)
+}
+
+/// Takes a live ceremony of `purpose` once: a second answer to the same ceremony finds nothing.
+pub(crate) async fn take(db: &Db, now: Millis, id: &str, purpose: Purpose) -> Result<Option<Held>, StoreError> {
+    if id.len() != 32 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Ok(None);
+    }
+    type Row = (Option<i64>, Option<i64>, Option<String>, String, i64);
+    let row: Option<Row> = crate::with_pool!(db, p => sqlx::query_as(
+        "DELETE FROM webauthn_ceremonies WHERE id = $1 AND purpose = $2 \
+         RETURNING account_id, session_id, name, state, expires_ms")
+        .bind(id).bind(purpose.as_str()).fetch_optional(p).await?);
+    Ok(row.filter(|r| r.4 > now).map(|(account_id, session_id, name, state, _)| Held {
+        account_id,
+        session_id,
+        name,
+        state,
+    }))
+}
+
+/// The user handle the keys keep for an account: derived from its id under the key file, so it
+/// says nothing of the account to whoever reads the key, and stays the same for all its keys.
+pub(crate) fn user_handle(db: &Db, account_id: i64) -> Uuid {
+    use hmac::{Hmac, Mac};
+    let mut mac =
+        <Hmac<sha2::Sha256> as Mac>::new_from_slice(&db.audit_key().subkey("webauthn user")).expect("any key length");
+    mac.update(account_id.to_string().as_bytes());
+    let digest = mac.finalize().into_bytes();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    Uuid::from_bytes(bytes)
+}
+
+/// A key registered to an account, as the sign-in needs it.
+pub(crate) struct StoredKey {
+    pub terminal_id: i64,
+    pub account_id: i64,
+    pub passkey: Passkey,
+    pub flagged: bool,
+}
+
+fn parse_passkey(terminal_id: i64, json: &str) -> Option<Passkey> {
+    match serde_json::from_str(json) {
+        Ok(p) => Some(p),
+        Err(_) => {
+            tracing::error!(terminal = terminal_id, "a stored passkey does not parse");
+            None
+        }
+    }
+}
+
+/// The account's passkeys in use (flagged ones included, marked).
+pub(crate) async fn keys_of(db: &Db, account_id: i64) -> Result<Vec<StoredKey>, StoreError> {
+    let rows: Vec<(i64, String, Option<Millis>)> = crate::with_pool!(db, p => sqlx::query_as(
+        "SELECT id, credential, flagged_ms FROM terminals WHERE account_id = $1 AND kind = 'passkey' \
+         AND confirmed_ms IS NOT NULL AND removed_ms IS NULL ORDER BY id")
+        .bind(account_id).fetch_all(p).await?);
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, json, flagged)| {
+            parse_passkey(id, &json).map(|passkey| StoredKey {
+                terminal_id: id,
+                account_id,
+                passkey,
+                flagged: flagged.is_some(),
+            })
+        })
+        .collect())
+}
+
+/// The key in use with this credential id, whatever its account.
+pub(crate) async fn key_by_credential(db: &Db, credential_id: &[u8]) -> Result<Option<StoredKey>, StoreError> {
+    let row: Option<(i64, i64, String, Option<Millis>)> = crate::with_pool!(db, p => sqlx::query_as(
+        "SELECT id, account_id, credential, flagged_ms FROM terminals WHERE credential_id = $1 AND kind = 'passkey' \
+         AND confirmed_ms IS NOT NULL AND removed_ms IS NULL")
+        .bind(B64URL.encode(credential_id)).fetch_optional(p).await?);
+    Ok(row.and_then(|(id, account_id, json, flagged)| {
+        parse_passkey(id, &json).map(|passkey| StoredKey {
+            terminal_id: id,
+            account_id,
+            passkey,
+            flagged: flagged.is_some(),
+        })
+    }))
+}
+
+/// Whether the account has a passkey that can prove a sign-in.
+pub async fn has_passkey(db: &Db, account_id: i64) -> Result<bool, StoreError> {
+    Ok(keys_of(db, account_id).await?.iter().any(|k| !k.flagged))
+}
+
+/// After a sign-in the key proved: its last use, and its counter when the library says so.
+pub(crate) async fn used(
+    db: &Db,
+    now: Millis,
+    key: &mut StoredKey,
+    result: &webauthn_rs::prelude::AuthenticationResult,
+) -> Result<(), StoreError> {
+    let changed = key.passkey.update_credential(result) == Some(true);
+    let json = changed.then(|| serde_json::to_string(&key.passkey).unwrap_or_default()).filter(|j| !j.is_empty());
+    crate::with_pool!(db, p => {
+        sqlx::query("UPDATE terminals SET last_used_ms = $1, credential = COALESCE($2, credential) WHERE id = $3")
+            .bind(now).bind(json).bind(key.terminal_id).execute(p).await?;
+    });
+    Ok(())
+}
+
+/// Flags a key whose counter went backwards, tells the holder and records it, in one transaction.
+pub(crate) async fn flag(db: &Db, clock: &dyn Clock, key: &StoredKey, ip: Option<&str>) -> Result<(), StoreError> {
+    let now = clock.now_ms();
+    let Some(account) = crate::accounts::get(db, key.account_id).await? else { return Ok(()) };
+    let name: String = crate::with_pool!(db, p => sqlx::query_scalar("SELECT name FROM terminals WHERE id = $1")
+        .bind(key.terminal_id).fetch_one(p).await?);
+    let notice = notify::passkey_flagged(&account.notification_email, &account.address, &name);
+    let event = audit::AuditEvent::new(
+        audit::Actor::Account(key.account_id.to_string()),
+        "terminal.passkey.flag",
+        Outcome::Denied("counter_regressed".into()),
+    )
+    .ip(ip.map(str::to_owned))
+    .object(format!("terminal:{}", key.terminal_id));
+    crate::with_pool!(db, p => {
+        let mut tx = p.begin_write().await?;
+        let n = sqlx::query("UPDATE terminals SET flagged_ms = $1 WHERE id = $2 AND flagged_ms IS NULL")
+            .bind(now).bind(key.terminal_id).execute(&mut *tx).await?.rows_affected();
+        if n == 1 {
+            tx.enqueue_in(now, &notice).await?;
+        }
+        tx.append_audit(db.audit_key(), now, &event).await?;
+        tx.commit().await?;
+    });
+    Ok(())
+}
+
+// ---- Adding a key ------------------------------------------------------------------------
+
+/// Starts adding a passkey named `name` (after a sign-in less than five minutes old): the
+/// holder's keys are excluded, so the same key is not added twice, and the browser is asked
+/// to keep the key on the device (a resident key), so it can later sign in without an address.
+pub async fn start_registration(
+    db: &Db,
+    clock: &dyn Clock,
+    rp: &RelyingParty,
+    holder: &Holder,
+    name: &str,
+) -> Result<Ceremony, TerminalError> {
+    let now = clock.now_ms();
+    require_fresh(holder, now)?;
+    let name = clean_name(name)?;
+    check_room(db, holder.account_id, now).await?;
+    let exclude: Vec<_> = keys_of(db, holder.account_id).await?.iter().map(|k| k.passkey.cred_id().clone()).collect();
+    let display = if holder.name.trim().is_empty() { holder.address.as_str() } else { holder.name.as_str() };
+    let (options, state) = rp
+        .webauthn
+        .start_passkey_registration(user_handle(db, holder.account_id), &holder.address, display, Some(exclude))
+        .map_err(|e| StoreError::Other(format!("passkey registration: {e}")))?;
+    let mut options = serde_json::to_value(&options).map_err(|e| StoreError::Other(e.to_string()))?;
+    if let Some(sel) = options.pointer_mut("/publicKey/authenticatorSelection").and_then(|v| v.as_object_mut()) {
+        sel.insert("residentKey".into(), "preferred".into());
+    }
+    let state = serde_json::to_string(&state).map_err(|e| StoreError::Other(e.to_string()))?;
+    let id =
+        hold(db, now, Purpose::Register, Some(holder.account_id), holder.session.map(|s| s.id), Some(&name), &state)
+            .await?;
+    audit::append(db, clock, holder.event("terminal.passkey.start", Outcome::Success)).await?;
+    Ok(Ceremony { id, options: options.to_string() })
+}
+
+/// Finishes adding a passkey with the browser's answer (`response`, JSON). The key must be new
+/// to every account. A notice goes to the notification address; with the holder's first
+/// terminal come ten recovery codes, returned once.
+pub async fn finish_registration(
+    db: &Db,
+    clock: &dyn Clock,
+    rp: &RelyingParty,
+    holder: &Holder,
+    ceremony: &str,
+    response: &str,
+) -> Result<Option<Vec<Zeroizing<String>>>, TerminalError> {
+    let now = clock.now_ms();
+    require_fresh(holder, now)?;
+    let held = take(db, now, ceremony, Purpose::Register).await?.filter(|h| h.account_id == Some(holder.account_id));
+    let Some(held) = held else {
+        audit::append(db, clock, holder.event("terminal.add", Outcome::Failure("dead_ceremony".into()))).await?;
+        return Err(TerminalError::NotFound);
+    };
+    let refused = |why: &str| holder.event("terminal.add", Outcome::Failure(why.into())).object("kind:passkey");
+    let state: Option<PasskeyRegistration> = serde_json::from_str(&held.state).ok();
+    let answer: Option<RegisterPublicKeyCredential> = serde_json::from_str(response).ok();
+    let passkey = match (state, answer) {
+        (Some(state), Some(answer)) => rp.webauthn.finish_passkey_registration(&answer, &state).ok(),
+        _ => None,
+    };
+    let Some(passkey) = passkey else {
+        audit::append(db, clock, refused("refused")).await?;
+        return Err(TerminalError::KeyRefused);
+    };
+    let credential_id = B64URL.encode(passkey.cred_id().as_slice());
+    let taken: i64 = crate::with_pool!(db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM terminals WHERE credential_id = $1").bind(&credential_id).fetch_one(p).await?);
+    if taken > 0 {
+        audit::append(db, clock, refused("credential_taken")).await?;
+        return Err(TerminalError::KeyTaken);
+    }
+    let name = held.name.unwrap_or_else(|| "Clé d'accès".into());
+    let json = serde_json::to_string(&passkey).map_err(|e| StoreError::Other(e.to_string()))?;
+    let account = crate::accounts::get(db, holder.account_id).await?.ok_or(TerminalError::NotFound)?;
+    let notice = notify::terminal_added(&account.notification_email, &account.address, &name);
+    let first = crate::auth::terminals::list(db, holder.account_id).await?.is_empty();
+    let result: Result<_, TerminalError> = crate::with_pool!(db, p => {
+        let mut tx = p.begin_write().await?;
+        let id: i64 = match sqlx::query_scalar(
+            "INSERT INTO terminals (account_id, kind, name, credential_id, credential, created_ms, confirmed_ms, \
+             last_used_ms) VALUES ($1, 'passkey', $2, $3, $4, $5, $5, $5) RETURNING id")
+            .bind(holder.account_id).bind(&name).bind(&credential_id).bind(&json).bind(now)
+            .fetch_one(&mut *tx).await
+        {
+            Ok(id) => id,
+            // Another instance registered the same key a moment ago.
+            Err(e) if e.as_database_error().is_some_and(|d| d.is_unique_violation()) => {
+                return Err(TerminalError::KeyTaken);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let codes = if first {
+            Some(crate::auth::terminals::replace_recovery_codes(db, &mut *tx, now, holder.account_id).await?)
+        } else {
+            None
+        };
+        tx.enqueue_in(now, &notice).await?;
+        let event = holder.event("terminal.add", Outcome::Success).object(format!("terminal:{id} kind:passkey"));
+        tx.append_audit(db.audit_key(), now, &event).await?;
+        tx.commit().await?;
+        Ok(codes)
+    });
+    if let Err(TerminalError::KeyTaken) = result {
+        audit::append(db, clock, refused("credential_taken")).await?;
+    }
+    result
+}
+
+// ---- Proving a sign-in -------------------------------------------------------------------
+
+/// Options for a sign-in with a passkey alone: the browser offers the keys it holds for this
+/// site, and the key's answer names the account.
+pub(crate) async fn start_discoverable(db: &Db, now: Millis, rp: &RelyingParty) -> Result<Ceremony, StoreError> {
+    let (mut options, state) = rp
+        .webauthn
+        .start_discoverable_authentication()
+        .map_err(|e| StoreError::Other(format!("passkey sign-in: {e}")))?;
+    // A button the person presses, not the browser's address-field suggestions.
+    options.mediation = None;
+    let state = serde_json::to_string(&state).map_err(|e| StoreError::Other(e.to_string()))?;
+    let id = hold(db, now, Purpose::SignIn, None, None, None, &state).await?;
+    let options = serde_json::to_string(&options).map_err(|e| StoreError::Other(e.to_string()))?;
+    Ok(Ceremony { id, options })
+}
+
+/// Options for proving a pending sign-in (password verified) with one of the account's keys.
+pub(crate) async fn start_for_account(
+    db: &Db,
+    now: Millis,
+    rp: &RelyingParty,
+    account_id: i64,
+    session_id: i64,
+) -> Result<Option<Ceremony>, StoreError> {
+    let keys: Vec<Passkey> =
+        keys_of(db, account_id).await?.into_iter().filter(|k| !k.flagged).map(|k| k.passkey).collect();
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    let (options, state) = rp
+        .webauthn
+        .start_passkey_authentication(&keys)
+        .map_err(|e| StoreError::Other(format!("passkey sign-in: {e}")))?;
+    let state = serde_json::to_string(&state).map_err(|e| StoreError::Other(e.to_string()))?;
+    let id = hold(db, now, Purpose::SecondFactor, Some(account_id), Some(session_id), None, &state).await?;
+    let options = serde_json::to_string(&options).map_err(|e| StoreError::Other(e.to_string()))?;
+    Ok(Some(Ceremony { id, options }))
+}
+
+/// What a key's answer at sign-in proved.
+pub(crate) enum Proof {
+    /// The key, verified (its counter and last use saved).
+    Verified(StoredKey),
+    /// A key of the account whose counter went backwards: flagged now.
+    CounterRegressed,
+    /// Not a live key, or its answer does not verify.
+    Refused(&'static str),
+}
+
+/// Checks the browser's answer to a ceremony taken back with [`take`]. For a discoverable
+/// sign-in the key names the account; otherwise it must be one of `account_id`'s keys.
+pub(crate) async fn verify(
+    db: &Db,
+    clock: &dyn Clock,
+    rp: &RelyingParty,
+    held: &Held,
+    discoverable: bool,
+    response: &str,
+    ip: Option<&str>,
+) -> Result<Proof, StoreError> {
+    let Ok(answer) = serde_json::from_str::<PublicKeyCredential>(response) else {
+        return Ok(Proof::Refused("malformed"));
+    };
+    let Some(mut key) = key_by_credential(db, answer.get_credential_id()).await? else {
+        return Ok(Proof::Refused("unknown_key"));
+    };
+    if !discoverable && held.account_id != Some(key.account_id) {
+        return Ok(Proof::Refused("unknown_key"));
+    }
+    if key.flagged {
+        return Ok(Proof::Refused("flagged"));
+    }
+    let checked = if discoverable {
+        let handle = rp.webauthn.identify_discoverable_authentication(&answer).ok().map(|(u, _)| u);
+        if handle != Some(user_handle(db, key.account_id)) {
+            return Ok(Proof::Refused("wrong_user"));
+        }
+        let Ok(state) = serde_json::from_str(&held.state) else { return Ok(Proof::Refused("malformed")) };
+        rp.webauthn.finish_discoverable_authentication_v2(&answer, state, &key.passkey)
+    } else {
+        let Ok(state) = serde_json::from_str::<PasskeyAuthentication>(&held.state) else {
+            return Ok(Proof::Refused("malformed"));
+        };
+        rp.webauthn.finish_passkey_authentication(&answer, &state)
+    };
+    match checked {
+        Ok(result) => {
+            used(db, clock.now_ms(), &mut key, &result).await?;
+            Ok(Proof::Verified(key))
+        }
+        Err(webauthn_rs::prelude::WebauthnError::CredentialPossibleCompromise) => {
+            flag(db, clock, &key, ip).await?;
+            Ok(Proof::CounterRegressed)
+        }
+        Err(_) => Ok(Proof::Refused("bad_signature")),
+    }
+}
+
+#[cfg(test)]
+mod tests;
