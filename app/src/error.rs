@@ -60,6 +60,11 @@ pub enum AppError {
     /// An authenticator app's code that was already used: wait for the next one.
     #[error("code already used")]
     CodeReplayed,
+    /// A passkey ceremony that did not succeed; `reason`: "cancelled", "already_registered",
+    /// "unsupported", "insecure" (the browser's), "refused" (the answer did not verify),
+    /// "taken" (the key is another account's), "unavailable" (this instance has no passkeys).
+    #[error("passkey refused")]
+    KeyRefused { reason: String },
 }
 
 impl AppError {
@@ -103,6 +108,16 @@ impl AppError {
             AppError::QuotaExceeded { quota_mb } => t.fmt(Msg::ErrQuotaExceeded, &[("quota", &quota_mb.to_string())]),
             AppError::DraftGone => t.t(Msg::ErrDraftGone).into(),
             AppError::CodeReplayed => t.t(Msg::ErrCodeReplayed).into(),
+            AppError::KeyRefused { reason } => t
+                .t(match reason.as_str() {
+                    "cancelled" => Msg::ErrKeyCancelled,
+                    "already_registered" => Msg::ErrKeyAlreadyRegistered,
+                    "unsupported" | "insecure" => Msg::ErrKeyUnsupported,
+                    "taken" => Msg::ErrKeyTaken,
+                    "unavailable" => Msg::ErrKeyUnavailable,
+                    _ => Msg::ErrKeyRefused,
+                })
+                .into(),
         }
     }
 }
@@ -132,6 +147,8 @@ impl From<hygie_core::auth::terminals::TerminalError> for AppError {
             TerminalError::TooMany => invalid("name", FieldProblem::TooManyTerminals),
             TerminalError::NotFound => AppError::NotFound,
             TerminalError::WrongCode => invalid("code", FieldProblem::WrongCode),
+            TerminalError::KeyRefused => AppError::KeyRefused { reason: "refused".into() },
+            TerminalError::KeyTaken => AppError::KeyRefused { reason: "taken".into() },
             TerminalError::Store(e) => AppError::internal(e),
         }
     }

@@ -31,12 +31,20 @@ pub struct Services {
     pub mail: Arc<hygie_core::mail::MailPolicy>,
     /// Draws PDF attachments' pages for preview.
     pub previewer: hygie_core::mail::preview::Previewer,
+    /// This instance as a WebAuthn relying party; `None` when its public address cannot be one
+    /// (an IP address): then there are no passkeys.
+    pub passkeys: Option<Arc<hygie_core::auth::passkeys::RelyingParty>>,
 }
 
 impl Services {
     /// The holder's mailbox: every mail verb goes through it.
     pub fn mailbox<'a>(&'a self, holder: &'a Holder) -> Mailbox<'a> {
         Mailbox::new(&self.db, self.clock.as_ref(), holder, &self.mail)
+    }
+
+    /// The relying party for passkey ceremonies, or the error that says there are none here.
+    pub fn passkeys(&self) -> Result<&hygie_core::auth::passkeys::RelyingParty, AppError> {
+        self.passkeys.as_deref().ok_or_else(|| AppError::KeyRefused { reason: "unavailable".into() })
     }
 }
 

@@ -282,6 +282,13 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
             preview_program(&config)?,
             config.mailbox.preview_concurrent,
         ),
+        passkeys: match hygie_core::auth::passkeys::RelyingParty::new(&config.public_url()) {
+            Ok(rp) => Some(Arc::new(rp)),
+            Err(why) => {
+                tracing::warn!(%why, "passkeys disabled");
+                None
+            }
+        },
     };
     let probe = tokio::spawn(pdf::report_confinement(preview_program(&config)?, config.data_dir.clone()));
     let local = config.public_url().contains("://localhost") || config.public_url().contains("://127.0.0.1");

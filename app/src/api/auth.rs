@@ -5,10 +5,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::AppError;
 
-/// A code is awaited: sent (where, masked), or shown by the holder's authenticator app.
+/// A code is awaited: sent (where, masked), or shown by the holder's authenticator app, or a
+/// passkey's answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CodeSent {
-    /// "sms", "email", or "totp" (the authenticator app's; nothing was sent).
+    /// "sms", "email", "totp" (the authenticator app's; nothing was sent) or "passkey".
     pub channel: String,
     pub hint: String,
     /// Whether the person may switch to email (the weaker option).
@@ -17,6 +18,9 @@ pub struct CodeSent {
     pub sms_possible: bool,
     /// The challenge to confirm (settings changes); 0 for sign-in, which uses the session.
     pub challenge: i64,
+    /// Whether the holder has an authenticator app (its code is accepted at this step).
+    #[serde(default)]
+    pub totp: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,16 +102,24 @@ pub async fn sign_in_password(address: String, password: String, prefer_email: b
     match signin::password_step(&ctx, &address, &password, prefer_email).await.map_err(AppError::internal)? {
         PasswordStep::CodeSent { token, channel, hint, email_possible } => {
             replace_session(&svc, token.expose()).await?;
-            Ok(CodeSent { channel: channel.as_str().into(), hint, email_possible, sms_possible: false, challenge: 0 })
+            Ok(CodeSent {
+                channel: channel.as_str().into(),
+                hint,
+                email_possible,
+                sms_possible: false,
+                challenge: 0,
+                totp: false,
+            })
         }
-        PasswordStep::AppCodeAsked { token, sms_possible } => {
+        PasswordStep::TerminalAsked { token, passkey, totp, sms_possible } => {
             replace_session(&svc, token.expose()).await?;
             Ok(CodeSent {
-                channel: "totp".into(),
+                channel: if passkey { "passkey" } else { "totp" }.into(),
                 hint: String::new(),
                 email_possible: true,
                 sms_possible,
                 challenge: 0,
+                totp,
             })
         }
         PasswordStep::Rejected => Err(AppError::BadCredentials),
@@ -120,7 +132,6 @@ pub async fn sign_in_password(address: String, password: String, prefer_email: b
 #[server(name = SignInCode, prefix = "/api", endpoint = "sign-in-code")]
 pub async fn sign_in_code(code: String) -> Result<String, AppError> {
     use hygie_core::auth::signin::{self, CodeStep};
-    use hygie_core::terms;
 
     use crate::server::{
         clear_session_cookie, client_ip, current_session, services, set_session_cookie, signin_ctx, user_agent,
@@ -138,12 +149,7 @@ pub async fn sign_in_code(code: String) -> Result<String, AppError> {
     match signin::code_step(&ctx, &pending, &code).await.map_err(AppError::internal)? {
         CodeStep::SignedIn { token, account_id, .. } => {
             set_session_cookie(token.expose());
-            // The version in force only, not its text.
-            let pending_terms = match terms::current_version(&svc.db).await? {
-                Some(version) => !terms::accepted(&svc.db, account_id, &version).await?,
-                None => false,
-            };
-            Ok(if pending_terms { "/compte/cgu".into() } else { "/messagerie".into() })
+            after_sign_in(&svc, account_id).await
         }
         CodeStep::Wrong { attempts_left } => Err(AppError::WrongCode { attempts_left }),
         CodeStep::Expired => {
@@ -155,6 +161,107 @@ pub async fn sign_in_code(code: String) -> Result<String, AppError> {
             Err(AppError::Locked)
         }
         CodeStep::Replayed => Err(AppError::CodeReplayed),
+        CodeStep::KeyRefused => Err(AppError::KeyRefused { reason: "refused".into() }),
+    }
+}
+
+/// Where a person just signed in goes: the terms in force first if they have not accepted them.
+#[cfg(feature = "ssr")]
+async fn after_sign_in(svc: &crate::server::Services, account_id: i64) -> Result<String, AppError> {
+    use hygie_core::terms;
+    // The version in force only, not its text.
+    let pending_terms = match terms::current_version(&svc.db).await? {
+        Some(version) => !terms::accepted(&svc.db, account_id, &version).await?,
+        None => false,
+    };
+    Ok(if pending_terms { "/compte/cgu".into() } else { "/messagerie".into() })
+}
+
+/// "Se connecter avec une clé d'accès": the options for the browser's `credentials.get`, for
+/// whichever of this site's keys the person holds.
+#[server(name = StartPasskeySignIn, prefix = "/api", endpoint = "sign-in-passkey-start")]
+pub async fn start_passkey_sign_in() -> Result<crate::api::KeyCeremony, AppError> {
+    use hygie_core::auth::signin;
+
+    use crate::server::{client_ip, services, signin_ctx, user_agent};
+    let svc = services()?;
+    let rp = svc.passkeys()?;
+    ssr::limit_ip(&svc).await?;
+    let (ip, ua) = (client_ip(), user_agent());
+    let ctx = signin_ctx(&svc, ip.as_deref(), ua.as_deref());
+    let c = signin::start_passkey_signin(&ctx, rp).await.map_err(AppError::internal)?;
+    Ok(crate::api::KeyCeremony { id: c.id, options: c.options })
+}
+
+/// Signs in with the key's answer alone. Returns where to go next.
+#[server(name = FinishPasskeySignIn, prefix = "/api", endpoint = "sign-in-passkey")]
+pub async fn finish_passkey_sign_in(ceremony: String, response: String) -> Result<String, AppError> {
+    use hygie_core::auth::signin::{self, PasskeySignIn};
+
+    use crate::server::{client_ip, services, signin_ctx, user_agent};
+    let svc = services()?;
+    let rp = svc.passkeys()?;
+    let (ip, ua) = (client_ip(), user_agent());
+    let ctx = signin_ctx(&svc, ip.as_deref(), ua.as_deref());
+    match signin::passkey_signin(&ctx, rp, &ceremony, &response).await.map_err(AppError::internal)? {
+        PasskeySignIn::SignedIn { token, account_id, .. } => {
+            replace_session(&svc, token.expose()).await?;
+            after_sign_in(&svc, account_id).await
+        }
+        PasskeySignIn::Refused => Err(AppError::KeyRefused { reason: "refused".into() }),
+        PasskeySignIn::Locked => Err(AppError::Locked),
+        PasskeySignIn::Unavailable => Err(AppError::AccountUnavailable),
+    }
+}
+
+/// After the password: the options for proving the sign-in with one of the holder's passkeys.
+#[server(name = StartPasskeyStep, prefix = "/api", endpoint = "sign-in-passkey-step-start")]
+pub async fn start_passkey_step() -> Result<crate::api::KeyCeremony, AppError> {
+    use hygie_core::auth::signin;
+
+    use crate::server::{client_ip, current_session, services, signin_ctx, user_agent};
+    let svc = services()?;
+    let rp = svc.passkeys()?;
+    let pending = current_session()
+        .filter(|s| s.level == hygie_core::auth::session::Level::Password)
+        .ok_or(AppError::CodeExpired)?;
+    let (ip, ua) = (client_ip(), user_agent());
+    let ctx = signin_ctx(&svc, ip.as_deref(), ua.as_deref());
+    match signin::start_passkey_step(&ctx, rp, &pending).await.map_err(AppError::internal)? {
+        Some(c) => Ok(crate::api::KeyCeremony { id: c.id, options: c.options }),
+        None => Err(AppError::KeyRefused { reason: "refused".into() }),
+    }
+}
+
+/// After the password: the passkey's answer proves the sign-in. Returns where to go next.
+#[server(name = FinishPasskeyStep, prefix = "/api", endpoint = "sign-in-passkey-step")]
+pub async fn finish_passkey_step(ceremony: String, response: String) -> Result<String, AppError> {
+    use hygie_core::auth::signin::{self, CodeStep};
+
+    use crate::server::{
+        clear_session_cookie, client_ip, current_session, services, set_session_cookie, signin_ctx, user_agent,
+    };
+    let svc = services()?;
+    let rp = svc.passkeys()?;
+    let pending = current_session()
+        .filter(|s| s.level == hygie_core::auth::session::Level::Password)
+        .ok_or(AppError::CodeExpired)?;
+    let (ip, ua) = (client_ip(), user_agent());
+    let ctx = signin_ctx(&svc, ip.as_deref(), ua.as_deref());
+    match signin::passkey_step(&ctx, rp, &pending, &ceremony, &response).await.map_err(AppError::internal)? {
+        CodeStep::SignedIn { token, account_id, .. } => {
+            set_session_cookie(token.expose());
+            after_sign_in(&svc, account_id).await
+        }
+        CodeStep::Locked => {
+            clear_session_cookie();
+            Err(AppError::Locked)
+        }
+        CodeStep::Expired => {
+            clear_session_cookie();
+            Err(AppError::CodeExpired)
+        }
+        _ => Err(AppError::KeyRefused { reason: "refused".into() }),
     }
 }
 
@@ -175,6 +282,7 @@ pub async fn resend_sign_in_code(to_email: bool) -> Result<CodeSent, AppError> {
             email_possible: channel == signin::CodeChannel::Sms,
             sms_possible: false,
             challenge: 0,
+            totp: false,
         }),
         ResendStep::TooSoon { retry_after_ms } => {
             Err(AppError::RateLimited { retry_after_secs: (retry_after_ms.max(0) as u64).div_ceil(1000) })

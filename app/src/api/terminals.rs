@@ -1,5 +1,5 @@
-//! "Mes terminaux": the holder's authenticator apps (and, next, passkeys and phone). Adding or
-//! removing one needs a sign-in less than five minutes old.
+//! "Mes terminaux": the holder's passkeys and authenticator apps. Adding or removing one needs a
+//! sign-in less than five minutes old.
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -9,12 +9,21 @@ use crate::error::AppError;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TerminalView {
     pub id: i64,
-    /// `totp` (an authenticator app).
+    /// `passkey` or `totp` (an authenticator app).
     pub kind: String,
     pub name: String,
     /// UTC, ISO 8601.
     pub added: String,
     pub last_used: Option<String>,
+    /// A passkey whose counter went backwards: it proves nothing until removed and added again.
+    pub flagged: bool,
+}
+
+/// A passkey ceremony begun: its id, and the options for the browser (JSON).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyCeremony {
+    pub id: String,
+    pub options: String,
 }
 
 /// What the holder needs to add an authenticator app, shown once.
@@ -54,6 +63,7 @@ pub async fn my_terminals() -> Result<Vec<TerminalView>, AppError> {
             name: t.name,
             added: format_utc(t.created_ms),
             last_used: t.last_used_ms.map(format_utc),
+            flagged: t.flagged_ms.is_some(),
         })
         .collect())
 }
@@ -83,6 +93,41 @@ pub async fn confirm_totp(id: i64, code: String) -> Result<Vec<String>, AppError
     let code = crate::api::code_shape(&code)?;
     limit_hourly(&svc, &format!("totp-confirm:{}", holder.account_id), CONFIRM_ATTEMPTS_PER_HOUR).await?;
     let codes = hygie_core::auth::terminals::confirm_totp(&svc.db, svc.clock.as_ref(), &holder, id, &code).await?;
+    Ok(codes.unwrap_or_default().iter().map(|c| c.to_string()).collect())
+}
+
+/// Passkey ceremonies one account may begin per hour.
+pub const PASSKEY_STARTS_PER_HOUR: i64 = 30;
+
+/// Starts adding a passkey named `name`: the options for the browser's `credentials.create`.
+#[server(name = StartPasskey, prefix = "/api", endpoint = "terminal-passkey-start")]
+pub async fn start_passkey(name: String) -> Result<KeyCeremony, AppError> {
+    use crate::server::{limit_hourly, require_holder, services, Level};
+    let svc = services()?;
+    let holder = require_holder(Level::Full)?;
+    let rp = svc.passkeys()?;
+    limit_hourly(&svc, &format!("passkey-start:{}", holder.account_id), PASSKEY_STARTS_PER_HOUR).await?;
+    let c = hygie_core::auth::passkeys::start_registration(&svc.db, svc.clock.as_ref(), rp, &holder, &name).await?;
+    Ok(KeyCeremony { id: c.id, options: c.options })
+}
+
+/// Finishes adding a passkey with the browser's answer. With the holder's first terminal come
+/// ten recovery codes, returned here once (empty otherwise).
+#[server(name = FinishPasskey, prefix = "/api", endpoint = "terminal-passkey-finish")]
+pub async fn finish_passkey(ceremony: String, response: String) -> Result<Vec<String>, AppError> {
+    use crate::server::{require_holder, services, Level};
+    let svc = services()?;
+    let holder = require_holder(Level::Full)?;
+    let rp = svc.passkeys()?;
+    let codes = hygie_core::auth::passkeys::finish_registration(
+        &svc.db,
+        svc.clock.as_ref(),
+        rp,
+        &holder,
+        &ceremony,
+        &response,
+    )
+    .await?;
     Ok(codes.unwrap_or_default().iter().map(|c| c.to_string()).collect())
 }
 

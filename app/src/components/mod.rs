@@ -6,3 +6,4 @@ pub mod layout;
 pub mod pdf_preview;
 pub mod recipients;
 pub mod shortcuts;
+pub mod webauthn;

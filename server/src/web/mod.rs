@@ -44,7 +44,7 @@ impl axum::extract::FromRef<AppState> for LeptosOptions {
 
 pub(crate) const PERMISSIONS_POLICY: &str =
     "accelerometer=(), autoplay=(), camera=(), display-capture=(), geolocation=(), \
-    gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), publickey-credentials-get=(self), \
+    gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), publickey-credentials-create=(self), publickey-credentials-get=(self), \
     screen-wake-lock=(), usb=(), xr-spatial-tracking=(), browsing-topics=()";
 
 pub fn csp(nonce: &str) -> String {
@@ -141,6 +141,7 @@ pub fn status_of(e: &AppError) -> StatusCode {
         AppError::Invalid(_)
         | AppError::WrongCode { .. }
         | AppError::CodeReplayed
+        | AppError::KeyRefused { .. }
         | AppError::RecipientRefused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
