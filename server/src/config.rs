@@ -527,7 +527,11 @@ impl Config {
             Some(v6) => v6.split(']').next().unwrap_or(v6),
             None => authority.split(':').next().unwrap_or(authority),
         };
-        if host.is_empty() { "localhost".into() } else { host.to_string() }
+        if host.is_empty() {
+            "localhost".into()
+        } else {
+            host.to_string()
+        }
     }
 
     pub fn outbox_dir(&self) -> PathBuf {

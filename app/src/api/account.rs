@@ -42,7 +42,8 @@ pub struct SessionView {
     pub started: String,
     pub last_seen: String,
     pub current: bool,
-    /// What proved the sign-in besides the password: "totp", "sms", "email", or "" (unknown).
+    /// What proved the sign-in: "passkey", "totp", "recovery", "sms", "email", "" (unknown, from
+    /// before terminals), or "password" (the password only: waiting for the second factor).
     pub factor: String,
 }
 
@@ -195,7 +196,7 @@ pub async fn my_sessions() -> Result<Vec<SessionView>, AppError> {
             started: format_utc(r.created_ms),
             last_seen: format_utc(r.last_seen_ms),
             current: r.id == s.id,
-            factor: r.factor.unwrap_or_default(),
+            factor: if r.level < 2 { "password".into() } else { r.factor.unwrap_or_default() },
         })
         .collect())
 }

@@ -377,7 +377,6 @@ pub async fn mail_pdf_preview(id: i64, index: u32) -> Result<PdfPreview, AppErro
     Ok(answer)
 }
 
-
 /// The id of the newest message of the signed-in account: pages poll it to show new mail. A
 /// background request: it does not keep the session alive (see the server's middleware).
 #[server(name = MailNewest, prefix = "/api", endpoint = "mail-newest")]

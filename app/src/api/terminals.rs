@@ -119,15 +119,9 @@ pub async fn finish_passkey(ceremony: String, response: String) -> Result<Vec<St
     let svc = services()?;
     let holder = require_holder(Level::Full)?;
     let rp = svc.passkeys()?;
-    let codes = hygie_core::auth::passkeys::finish_registration(
-        &svc.db,
-        svc.clock.as_ref(),
-        rp,
-        &holder,
-        &ceremony,
-        &response,
-    )
-    .await?;
+    let codes =
+        hygie_core::auth::passkeys::finish_registration(&svc.db, svc.clock.as_ref(), rp, &holder, &ceremony, &response)
+            .await?;
     Ok(codes.unwrap_or_default().iter().map(|c| c.to_string()).collect())
 }
 

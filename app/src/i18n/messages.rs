@@ -326,7 +326,7 @@ messages! {
     PrefPublishPhone => "Publier mon numéro de téléphone dans l'annuaire", "Publish my phone number in the directory";
     PrefNoPaper => "Je ne souhaite plus recevoir de documents papier", "I no longer wish to receive paper documents";
     AccountTerminals => "Mes terminaux", "My terminals";
-    TerminalsIntro => "Un terminal prouve que c'est bien vous qui vous connectez, en plus du mot de passe. Une application d'authentification (FreeOTP, Google Authenticator, Microsoft Authenticator…) est plus sûre qu'un code reçu par SMS ou par e-mail ; elle vous sera demandée en premier.", "A terminal proves it is really you signing in, besides the password. An authenticator app (FreeOTP, Google Authenticator, Microsoft Authenticator…) is safer than a code by text message or email; it will be asked for first.";
+    TerminalsIntro => "Un terminal prouve que c'est bien vous qui vous connectez. Une clé d'accès suffit à elle seule ; une application d'authentification (FreeOTP, Google Authenticator, Microsoft Authenticator…) s'ajoute au mot de passe et reste plus sûre qu'un code reçu par SMS ou par e-mail. La méthode la plus sûre vous est proposée en premier.", "A terminal proves it is really you signing in. A passkey is enough on its own; an authenticator app (FreeOTP, Google Authenticator, Microsoft Authenticator…) comes with the password and is still safer than a code by text message or email. The safest method is offered first.";
     TerminalsNone => "Aucun terminal pour l'instant : vos codes de connexion arrivent par SMS ou par e-mail.", "No terminal yet: your sign-in codes come by text message or email.";
     TerminalKindTotp => "Application d'authentification", "Authenticator app";
     TerminalAddedOn => "ajouté le {date}", "added {date}";
@@ -361,7 +361,7 @@ messages! {
     SessionLevel => "Niveau", "Level";
     LevelHardware => "Lié au matériel", "Hardware-bound";
     LevelTwoFactors => "Deux facteurs", "Two factors";
-    LevelPasswordOnly => "Mot de passe seul", "Password only";
+    LevelPasswordOnly => "Mot de passe seul (connexion en cours)", "Password only (signing in)";
     FactorTotp => "Application d'authentification", "Authenticator app";
     FactorSms => "Code par SMS", "Text message code";
     FactorEmail => "Code par e-mail", "Email code";

@@ -56,8 +56,11 @@ pub struct SessionRow {
     pub last_seen_ms: Millis,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
-    /// What proved the sign-in (`passkey`, `totp`, `recovery`, `sms`, `email`); none for older ones.
+    /// What proved the sign-in (`passkey`, `totp`, `recovery`, `sms`, `email`); none for older
+    /// ones, and for a sign-in still waiting for its second factor.
     pub factor: Option<String>,
+    /// 1: the password only (waiting for the second factor); 2: signed in.
+    pub level: i64,
 }
 
 /// A session token to put in the cookie. Not `Debug`: it goes to the browser and nowhere else.
@@ -193,7 +196,8 @@ pub async fn end_all(db: &Db, clock: &dyn Clock, account_id: i64, keep: Option<i
         .bind(clock.now_ms()).bind(account_id).bind(keep.unwrap_or(-1)).execute(p).await?.rows_affected()))
 }
 
-/// The account's signed-in sessions that are still live, most recent first.
+/// The account's live sessions, most recent first: signed in, or waiting for their second
+/// factor (someone typed the right password: the holder sees it and can end it).
 pub async fn list(
     db: &Db,
     clock: &dyn Clock,
@@ -203,8 +207,8 @@ pub async fn list(
     let now = clock.now_ms();
     let idle_since = now - policy.idle_ms.min(MAX_IDLE_MS);
     Ok(crate::with_pool!(db, p => sqlx::query_as(
-        "SELECT id, created_ms, last_seen_ms, ip, user_agent, factor FROM sessions \
-         WHERE account_id = $1 AND ended_ms IS NULL AND level = 2 AND expires_ms > $2 AND last_seen_ms > $3 \
+        "SELECT id, created_ms, last_seen_ms, ip, user_agent, factor, level FROM sessions \
+         WHERE account_id = $1 AND ended_ms IS NULL AND expires_ms > $2 AND last_seen_ms > $3 \
          ORDER BY last_seen_ms DESC, id DESC")
         .bind(account_id).bind(now).bind(idle_since).fetch_all(p).await?))
 }

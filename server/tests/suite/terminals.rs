@@ -6,9 +6,11 @@
 use crate::common::browser::*;
 use crate::common::{on_each_engine, Engine, TestServer};
 use app::api::{
-    ConfirmTotp, ForgotPassword, MySessions, MyTerminals, Reauthenticate, RemoveTerminal, ResendSignInCode,
-    ResetLinkInfo, ResetPassword, SessionView, SignOut, StartTotp, TerminalView, TotpSetup,
+    ConfirmTotp, FinishPasskey, FinishPasskeySignIn, FinishPasskeyStep, ForgotPassword, KeyCeremony, MySessions,
+    MyTerminals, Reauthenticate, RemoveTerminal, ResendSignInCode, ResetLinkInfo, ResetPassword, SessionView, SignOut,
+    StartPasskey, StartPasskeySignIn, StartPasskeyStep, StartTotp, TerminalView, TotpSetup,
 };
+use hygie_core::auth::passkeys::soft::SoftAuthenticator;
 use hygie_core::auth::terminals::code_for;
 use hygie_core::clock::Clock;
 use serde_json::json;
@@ -16,6 +18,7 @@ use serde_json::json;
 on_each_engine!(
     an_authenticator_app_is_asked_for_first_once_added_and_its_removal_ends_its_sessions,
     a_recovery_code_signs_in_once_and_a_reset_needs_the_terminal_not_only_the_mailbox,
+    a_passkey_signs_in_alone_or_after_the_password_and_is_bound_to_one_account,
 );
 
 async fn an_authenticator_app_is_asked_for_first_once_added_and_its_removal_ends_its_sessions(engine: Engine) {
@@ -156,5 +159,91 @@ async fn a_recovery_code_signs_in_once_and_a_reset_needs_the_terminal_not_only_t
     assert_eq!(intruder.run(RemoveTerminal { id: setup.id }).await.body, json!("NotFound"));
     let after = Browser::new(&s);
     assert_eq!(after.password(&address, new_password).await.body["channel"], "totp", "still there");
+    s.stop().await;
+}
+
+async fn a_passkey_signs_in_alone_or_after_the_password_and_is_bound_to_one_account(engine: Engine) {
+    const ORIGIN: &str = "https://messagerie.hygie.test";
+    let s = TestServer::start_with(engine, |c| c.public_url = Some(ORIGIN.into())).await;
+    let (_, address) = account(&s, "lea.martin", Some(MOBILE)).await;
+    let b = Browser::new(&s);
+    sign_in(&s, &b, &address, 1).await;
+    let mut key = SoftAuthenticator::new(ORIGIN);
+
+    // Added from "Mes terminaux": the options come from the server, the key's answer goes back.
+    let c: KeyCeremony = b.run(StartPasskey { name: "Ordinateur du cabinet".into() }).await.ok();
+    let answer = key.create(&c.options).unwrap();
+    let recovery: Vec<String> = b.run(FinishPasskey { ceremony: c.id.clone(), response: answer.clone() }).await.ok();
+    assert_eq!(recovery.len(), 10, "recovery codes with the first terminal");
+    let again = b.run(FinishPasskey { ceremony: c.id, response: answer }).await;
+    assert_eq!((again.status, again.body), (404, json!("NotFound")), "a ceremony is used once");
+    let terminals: Vec<TerminalView> = b.run(MyTerminals {}).await.ok();
+    assert_eq!((terminals.len(), terminals[0].kind.as_str(), terminals[0].flagged), (1, "passkey", false));
+    let (_, text) = mail(&s, 1).await;
+    assert!(text.contains("Ordinateur du cabinet"), "{text}");
+    assert_eq!(b.run(SignOut {}).await.status, 200);
+
+    // "Se connecter avec une clé d'accès": no address, no password, no code.
+    let alone = Browser::new(&s);
+    let c: KeyCeremony = alone.run(StartPasskeySignIn {}).await.ok();
+    let answer = key.get(&c.options).unwrap();
+    let next = alone.run(FinishPasskeySignIn { ceremony: c.id.clone(), response: answer.clone() }).await;
+    assert_eq!(next.body, json!("/messagerie"), "{:?}", next.body);
+    let sessions: Vec<SessionView> = alone.run(MySessions {}).await.ok();
+    assert_eq!(sessions.iter().find(|x| x.current).map(|x| x.factor.as_str()), Some("passkey"));
+    let replay = Browser::new(&s).run(FinishPasskeySignIn { ceremony: c.id, response: answer }).await;
+    assert_eq!(replay.body, json!({"KeyRefused": {"reason": "refused"}}), "the answer cannot be replayed");
+    assert_eq!(sms(&s).len(), 1, "no code was sent");
+
+    // With the password, the passkey is asked for first; someone at that step shows in the
+    // holder's sessions as "password only".
+    let desk = Browser::new(&s);
+    let step = desk.password(&address, PASSWORD).await;
+    assert_eq!((step.body["channel"].clone(), step.body["totp"].clone()), (json!("passkey"), json!(false)));
+    let sessions: Vec<SessionView> = alone.run(MySessions {}).await.ok();
+    assert_eq!(sessions.iter().filter(|x| x.factor == "password").count(), 1, "{sessions:?}");
+    let c: KeyCeremony = desk.run(StartPasskeyStep {}).await.ok();
+    let answer = key.get(&c.options).unwrap();
+    assert_eq!(desk.run(FinishPasskeyStep { ceremony: c.id, response: answer }).await.body, json!("/messagerie"));
+    assert_eq!(sms(&s).len(), 1, "still no code sent");
+
+    // Another account cannot take the key.
+    let (_, other) = account(&s, "hugo.roux", Some("+33700000008")).await;
+    let thief = Browser::new(&s);
+    sign_in(&s, &thief, &other, 2).await;
+    let c: KeyCeremony = thief.run(StartPasskey { name: "Clé de Léa".into() }).await.ok();
+    let stolen = key.create_reusing(&c.options, 0);
+    let refused = thief.run(FinishPasskey { ceremony: c.id, response: stolen }).await;
+    assert_eq!((refused.status, refused.body), (422, json!({"KeyRefused": {"reason": "taken"}})));
+    assert_eq!(thief.run(MyTerminals {}).await.body, json!([]));
+
+    // A copy of the key (its counter behind) is refused and the key flagged for good.
+    key.keys[0].counter = 1;
+    let copy = Browser::new(&s);
+    let c: KeyCeremony = copy.run(StartPasskeySignIn {}).await.ok();
+    let answer = key.get(&c.options).unwrap();
+    let refused = copy.run(FinishPasskeySignIn { ceremony: c.id, response: answer }).await;
+    assert_eq!(refused.body, json!({"KeyRefused": {"reason": "refused"}}));
+    let terminals: Vec<TerminalView> = desk.run(MyTerminals {}).await.ok();
+    assert!(terminals[0].flagged);
+    let back = Browser::new(&s);
+    assert_eq!(back.password(&address, PASSWORD).await.body["channel"], "sms", "a flagged key is not offered");
+
+    // Removing it ends the sessions it opened.
+    let removed = desk.run(RemoveTerminal { id: terminals[0].id }).await;
+    assert_eq!(removed.body, json!(1), "{:?}", removed.body);
+    assert_eq!(alone.my_account().await.body, json!("Unauthorized"));
+    let log = actions(&s).await;
+    for expected in [
+        "terminal.passkey.start success",
+        "terminal.add success",
+        "terminal.add failure:credential_taken",
+        "signin.passkey success",
+        "signin.passkey failure:dead_ceremony",
+        "terminal.passkey.flag denied:counter_regressed",
+    ] {
+        assert!(log.iter().any(|a| a == expected), "{expected} missing from {log:?}");
+    }
+    assert!(hygie_core::audit::verify(s.db()).await.unwrap().is_intact());
     s.stop().await;
 }

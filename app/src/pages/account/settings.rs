@@ -387,6 +387,7 @@ fn Sessions() -> impl IntoView {
                                         <th scope="col">{t.t(Msg::SessionDevice)}</th>
                                         <th scope="col">{t.t(Msg::SessionIp)}</th>
                                         <th scope="col">{t.t(Msg::SessionFactor)}</th>
+                                        <th scope="col">{t.t(Msg::SessionLevel)}</th>
                                         <th scope="col">{t.t(Msg::SessionStarted)}</th>
                                         <th scope="col">{t.t(Msg::SessionLastSeen)}</th>
                                         <th scope="col">{t.t(Msg::SessionActions)}</th>
@@ -401,10 +402,18 @@ fn Sessions() -> impl IntoView {
                                                     <td>{s.device.clone()}</td>
                                                     <td>{s.ip.clone()}</td>
                                                     <td>{match s.factor.as_str() {
+                                                        "passkey" => t.t(Msg::FactorPasskey),
                                                         "totp" => t.t(Msg::FactorTotp),
+                                                        "recovery" => t.t(Msg::FactorRecovery),
                                                         "sms" => t.t(Msg::FactorSms),
                                                         "email" => t.t(Msg::FactorEmail),
                                                         _ => "—",
+                                                    }}</td>
+                                                    <td>{match s.factor.as_str() {
+                                                        "passkey" => t.t(Msg::LevelHardware),
+                                                        "password" => t.t(Msg::LevelPasswordOnly),
+                                                        // Before terminals, every sign-in had a code.
+                                                        _ => t.t(Msg::LevelTwoFactors),
                                                     }}</td>
                                                     <td>{started.clone()}</td>
                                                     <td>{t.locale.date_time(&s.last_seen)}</td>

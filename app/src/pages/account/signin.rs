@@ -3,8 +3,12 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_navigate;
 
-use crate::api::{CodeSent, ResendSignInCode, SignInCode, SignInPassword};
+use crate::api::{
+    CodeSent, FinishPasskeySignIn, FinishPasskeyStep, ResendSignInCode, SignInCode, SignInPassword, StartPasskeySignIn,
+    StartPasskeyStep,
+};
 use crate::components::form::{focus_later, problem_of, show_error, ErrorSummary, Field};
+use crate::components::webauthn;
 use crate::domain::{FieldError, FieldProblem};
 use crate::error::AppError;
 use crate::i18n::Msg;
@@ -52,6 +56,50 @@ fn PasswordForm(step: RwSignal<Option<CodeSent>>) -> impl IntoView {
     let summary = NodeRef::<leptos::html::Div>::new();
     let action = ServerAction::<SignInPassword>::new();
     let pending = action.pending();
+    let key_start = ServerAction::<StartPasskeySignIn>::new();
+    let key_finish = ServerAction::<FinishPasskeySignIn>::new();
+    let key_busy = RwSignal::new(false);
+    // Known only in the browser: the button appears once the page can use it.
+    let key_supported = RwSignal::new(false);
+    Effect::new(move |_| key_supported.set(webauthn::supported()));
+    let navigate = use_navigate();
+    let session = use_context::<crate::env::SignedIn>();
+    let key_failed = move |e: AppError| {
+        key_busy.set(false);
+        errors.set(Vec::new());
+        failure.set(Some(e));
+        focus_later(summary);
+    };
+    Effect::new(move |_| match key_start.value().get() {
+        Some(Ok(ceremony)) => leptos::task::spawn_local(async move {
+            match webauthn::get_credential(ceremony.options).await {
+                Ok(response) => {
+                    key_finish.dispatch(FinishPasskeySignIn { ceremony: ceremony.id, response });
+                }
+                Err(e) => key_failed(e),
+            }
+        }),
+        Some(Err(e)) => key_failed(e),
+        None => {}
+    });
+    Effect::new(move |_| match key_finish.value().get() {
+        Some(Ok(next)) => {
+            if let Some(crate::env::SignedIn(s)) = session {
+                s.set(true);
+            }
+            navigate(&next, Default::default())
+        }
+        Some(Err(e)) => key_failed(e),
+        None => {}
+    });
+    let on_key = move |_| {
+        if key_busy.get_untracked() {
+            return;
+        }
+        key_busy.set(true);
+        failure.set(None);
+        key_start.dispatch(StartPasskeySignIn {});
+    };
 
     Effect::new(move |_| match action.value().get() {
         Some(Ok(sent)) => step.set(Some(sent)),
@@ -97,6 +145,15 @@ fn PasswordForm(step: RwSignal<Option<CodeSent>>) -> impl IntoView {
                 <a href="/mot-de-passe-oublie">{t.t(Msg::ForgotLink)}</a>
             </div>
         </form>
+        <Show when=move || key_supported.get()>
+            <div class="alternative passkey-signin">
+                <p class="separator">{t.t(Msg::SignInOr)}</p>
+                <button type="button" class="button" on:click=on_key disabled=move || key_busy.get()>
+                    {t.t(Msg::SignInPasskey)}
+                </button>
+                <p class="hint">{t.t(Msg::SignInPasskeyHint)}</p>
+            </div>
+        </Show>
     }
 }
 
@@ -110,17 +167,54 @@ fn CodeForm(step: RwSignal<Option<CodeSent>>) -> impl IntoView {
     let summary = NodeRef::<leptos::html::Div>::new();
     let verify = ServerAction::<SignInCode>::new();
     let resend = ServerAction::<ResendSignInCode>::new();
+    let key_start = ServerAction::<StartPasskeyStep>::new();
+    let key_finish = ServerAction::<FinishPasskeyStep>::new();
+    let key_busy = RwSignal::new(false);
     let pending = verify.pending();
     let navigate = use_navigate();
     let session = use_context::<crate::env::SignedIn>();
+    let signed_in = move |next: String| {
+        if let Some(crate::env::SignedIn(s)) = session {
+            s.set(true);
+        }
+        navigate(&next, Default::default())
+    };
+    let key_failed = move |e: AppError| {
+        key_busy.set(false);
+        info.set(None);
+        errors.set(Vec::new());
+        failure.set(Some(e));
+        focus_later(summary);
+    };
+    Effect::new(move |_| match key_start.value().get() {
+        Some(Ok(ceremony)) => leptos::task::spawn_local(async move {
+            match webauthn::get_credential(ceremony.options).await {
+                Ok(response) => {
+                    key_finish.dispatch(FinishPasskeyStep { ceremony: ceremony.id, response });
+                }
+                Err(e) => key_failed(e),
+            }
+        }),
+        Some(Err(e)) => key_failed(e),
+        None => {}
+    });
+    let signed_in_key = signed_in.clone();
+    Effect::new(move |_| match key_finish.value().get() {
+        Some(Ok(next)) => signed_in_key(next),
+        Some(Err(e)) => key_failed(e),
+        None => {}
+    });
+    let on_key = move |_| {
+        if key_busy.get_untracked() {
+            return;
+        }
+        key_busy.set(true);
+        failure.set(None);
+        key_start.dispatch(StartPasskeyStep {});
+    };
 
     Effect::new(move |_| match verify.value().get() {
-        Some(Ok(next)) => {
-            if let Some(crate::env::SignedIn(s)) = session {
-                s.set(true);
-            }
-            navigate(&next, Default::default())
-        }
+        Some(Ok(next)) => signed_in(next),
         Some(Err(e)) => {
             show_error(e, errors, failure);
             code.set(String::new());
@@ -143,7 +237,10 @@ fn CodeForm(step: RwSignal<Option<CodeSent>>) -> impl IntoView {
         None => {}
     });
 
-    let app_code = move || step.with(|s| s.as_ref().is_some_and(|s| s.channel == "totp"));
+    // A terminal is asked for (nothing was sent): its code, or a recovery code, is typed here.
+    let app_code = move || step.with(|s| s.as_ref().is_some_and(|s| s.channel == "totp" || s.channel == "passkey"));
+    let passkey = move || step.with(|s| s.as_ref().is_some_and(|s| s.channel == "passkey"));
+    let totp = move || step.with(|s| s.as_ref().is_some_and(|s| s.channel == "totp" || s.totp));
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
         if pending.get_untracked() {
@@ -165,12 +262,11 @@ fn CodeForm(step: RwSignal<Option<CodeSent>>) -> impl IntoView {
     };
     let sent_text = move || {
         step.with(|s| {
-            s.as_ref().map(|s| {
-                match s.channel.as_str() {
-                    "totp" => t.t(Msg::CodeTotpPrompt).to_string(),
-                    "sms" => t.fmt(Msg::CodeSentSms, &[("to", &s.hint)]),
-                    _ => t.fmt(Msg::CodeSentEmail, &[("to", &s.hint)]),
-                }
+            s.as_ref().map(|s| match s.channel.as_str() {
+                "passkey" => t.t(Msg::CodePasskeyPrompt).to_string(),
+                "totp" => t.t(Msg::CodeTotpPrompt).to_string(),
+                "sms" => t.fmt(Msg::CodeSentSms, &[("to", &s.hint)]),
+                _ => t.fmt(Msg::CodeSentEmail, &[("to", &s.hint)]),
             })
         })
     };
@@ -179,7 +275,13 @@ fn CodeForm(step: RwSignal<Option<CodeSent>>) -> impl IntoView {
     let expired = move || failure.with(|f| matches!(f, Some(AppError::CodeExpired) | Some(AppError::Locked)));
 
     view! {
-        <h2>{move || if app_code() { t.t(Msg::CodeTotpTitle) } else { t.t(Msg::CodeTitle) }}</h2>
+        <h2>{move || if passkey() {
+            t.t(Msg::CodePasskeyTitle)
+        } else if app_code() {
+            t.t(Msg::CodeTotpTitle)
+        } else {
+            t.t(Msg::CodeTitle)
+        }}</h2>
         <p role="status">{sent_text}</p>
         {move || info.get().map(|i| view! { <p class="notice notice-success" role="status">{i}</p> })}
         <ErrorSummary prefix="signin" errors failure label_of node_ref=summary/>
@@ -191,8 +293,22 @@ fn CodeForm(step: RwSignal<Option<CodeSent>>) -> impl IntoView {
                 </button>
             }
         >
+            <Show when=passkey>
+                <div class="button-row">
+                    <button type="button" class="button button-primary" on:click=on_key disabled=move || key_busy.get()>
+                        {t.t(Msg::CodeUsePasskey)}
+                    </button>
+                </div>
+                <p>{move || if totp() { t.t(Msg::CodeOrTerminal) } else { t.t(Msg::CodeOrRecovery) }}</p>
+            </Show>
             <form class="form" novalidate on:submit=on_submit>
-                {move || if app_code() {
+                {move || if passkey() && !totp() {
+                    view! {
+                        <Field prefix="signin" id="code" label=Msg::FieldRecoveryCode hint=Some(Msg::FieldRecoveryCodeHint)
+                            value=code initial=String::new() problem=problem_of(errors, "code")
+                            autocomplete="off" input_type="text" maxlength=Some(11)/>
+                    }.into_any()
+                } else if app_code() {
                     view! {
                         <Field prefix="signin" id="code" label=Msg::FieldTerminalCode hint=Some(Msg::FieldTerminalCodeHint)
                             value=code initial=String::new() problem=problem_of(errors, "code")
@@ -206,7 +322,8 @@ fn CodeForm(step: RwSignal<Option<CodeSent>>) -> impl IntoView {
                     }.into_any()
                 }}
                 <div class="button-row">
-                    <button type="submit" class="button button-primary" disabled=move || pending.get()>
+                    <button type="submit" class=move || if passkey() { "button" } else { "button button-primary" }
+                        disabled=move || pending.get()>
                         {move || if pending.get() { t.t(Msg::SignInWorking) } else { t.t(Msg::CodeSubmit) }}
                     </button>
                     <Show when=move || !app_code()>

@@ -1,11 +1,13 @@
-//! "Mes terminaux" on the account page: the holder's authenticator apps, added with a QR code
-//! and a first code, removed with one click; both after the password typed again when the
-//! sign-in is more than five minutes old.
+//! "Mes terminaux" on the account page: the holder's passkeys (added through the browser) and
+//! authenticator apps (added with a QR code and a first code), removed with one click; both
+//! after the password typed again when the sign-in is more than five minutes old.
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
-use crate::api::{my_terminals, ConfirmTotp, NewRecoveryCodes, RemoveTerminal, StartTotp, TotpSetup};
+use crate::api::{
+    my_terminals, ConfirmTotp, FinishPasskey, NewRecoveryCodes, RemoveTerminal, StartPasskey, StartTotp, TotpSetup,
+};
 use crate::components::feedback::{ErrorNotice, Loading};
 use crate::components::form::{focus_later, problem_of, show_error, ErrorSummary, Field};
 use crate::domain::{FieldError, FieldProblem};
@@ -18,15 +20,23 @@ use super::settings::Reauth;
 #[derive(Clone, PartialEq)]
 enum Stage {
     Idle,
-    Naming,
+    Naming(Kind),
     /// The password again, then `then` runs.
     Reauth(Then),
     Scanning(TotpSetup),
+    /// The browser is asking the person for their key.
+    Waiting,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Passkey,
+    Totp,
 }
 
 #[derive(Clone, Copy, PartialEq)]
 enum Then {
-    Start,
+    Start(Kind),
     Remove(i64),
     Recovery,
 }
@@ -50,10 +60,15 @@ pub fn Terminals() -> impl IntoView {
     let summary = NodeRef::<leptos::html::Div>::new();
     let start = ServerAction::<StartTotp>::new();
     let confirm = ServerAction::<ConfirmTotp>::new();
+    let start_key = ServerAction::<StartPasskey>::new();
+    let finish_key = ServerAction::<FinishPasskey>::new();
     let remove = ServerAction::<RemoveTerminal>::new();
     let renew = ServerAction::<NewRecoveryCodes>::new();
     let codes = RwSignal::new(Vec::<String>::new());
-    let terminals = Resource::new(move || (confirm.version().get(), remove.version().get()), |_| my_terminals());
+    let terminals = Resource::new(
+        move || (confirm.version().get(), finish_key.version().get(), remove.version().get()),
+        |_| my_terminals(),
+    );
 
     let clear = move || {
         errors.set(Vec::new());
@@ -69,8 +84,42 @@ pub fn Terminals() -> impl IntoView {
             code.set(String::new());
             stage.set(Stage::Scanning(setup));
         }
-        Some(Err(AppError::ReauthRequired)) => stage.set(Stage::Reauth(Then::Start)),
+        Some(Err(AppError::ReauthRequired)) => stage.set(Stage::Reauth(Then::Start(Kind::Totp))),
         Some(Err(e)) => fail(e),
+        None => {}
+    });
+    Effect::new(move |_| match start_key.value().get() {
+        Some(Ok(ceremony)) => {
+            clear();
+            stage.set(Stage::Waiting);
+            leptos::task::spawn_local(async move {
+                match crate::components::webauthn::create_credential(ceremony.options).await {
+                    Ok(response) => {
+                        finish_key.dispatch(FinishPasskey { ceremony: ceremony.id, response });
+                    }
+                    Err(e) => {
+                        stage.set(Stage::Naming(Kind::Passkey));
+                        fail(e);
+                    }
+                }
+            });
+        }
+        Some(Err(AppError::ReauthRequired)) => stage.set(Stage::Reauth(Then::Start(Kind::Passkey))),
+        Some(Err(e)) => fail(e),
+        None => {}
+    });
+    Effect::new(move |_| match finish_key.value().get() {
+        Some(Ok(recovery)) => {
+            clear();
+            done.set(Some(t.fmt(Msg::PasskeyAddedNotice, &[("name", &name.get_untracked())])));
+            codes.set(recovery);
+            stage.set(Stage::Idle);
+        }
+        Some(Err(AppError::ReauthRequired)) => stage.set(Stage::Reauth(Then::Start(Kind::Passkey))),
+        Some(Err(e)) => {
+            stage.set(Stage::Naming(Kind::Passkey));
+            fail(e)
+        }
         None => {}
     });
     Effect::new(move |_| match confirm.value().get() {
@@ -80,7 +129,7 @@ pub fn Terminals() -> impl IntoView {
             codes.set(recovery);
             stage.set(Stage::Idle);
         }
-        Some(Err(AppError::ReauthRequired)) => stage.set(Stage::Reauth(Then::Start)),
+        Some(Err(AppError::ReauthRequired)) => stage.set(Stage::Reauth(Then::Start(Kind::Totp))),
         Some(Err(e)) => {
             code.set(String::new());
             fail(e)
@@ -111,7 +160,21 @@ pub fn Terminals() -> impl IntoView {
         None => {}
     });
 
-    let dispatch_start = move || start.dispatch(StartTotp { name: name.get_untracked() });
+    let dispatch_start = move |kind: Kind| match kind {
+        Kind::Totp => {
+            start.dispatch(StartTotp { name: name.get_untracked() });
+        }
+        Kind::Passkey => {
+            start_key.dispatch(StartPasskey { name: name.get_untracked() });
+        }
+    };
+    let begin = move |kind: Kind| {
+        clear();
+        done.set(None);
+        let default = if kind == Kind::Passkey { Msg::PasskeyNameDefault } else { Msg::TerminalNameDefault };
+        name.set(t.t(default).to_string());
+        stage.set(Stage::Naming(kind));
+    };
     let on_name = move |ev: SubmitEvent| {
         ev.prevent_default();
         done.set(None);
@@ -121,7 +184,9 @@ pub fn Terminals() -> impl IntoView {
             focus_later(summary);
             return;
         }
-        dispatch_start();
+        if let Stage::Naming(kind) = stage.get_untracked() {
+            dispatch_start(kind);
+        }
     };
     let on_code = move |ev: SubmitEvent| {
         ev.prevent_default();
@@ -137,9 +202,9 @@ pub fn Terminals() -> impl IntoView {
         }
     };
     let after_reauth = Callback::new(move |_| match stage.get_untracked() {
-        Stage::Reauth(Then::Start) => {
-            stage.set(Stage::Naming);
-            dispatch_start();
+        Stage::Reauth(Then::Start(kind)) => {
+            stage.set(Stage::Naming(kind));
+            dispatch_start(kind);
         }
         Stage::Reauth(Then::Remove(id)) => {
             stage.set(Stage::Idle);
@@ -170,9 +235,16 @@ pub fn Terminals() -> impl IntoView {
                                 <li>
                                     <div>
                                         <strong>{term.name}</strong>
-                                        <span class="hint">{t.t(Msg::TerminalKindTotp)}</span>
+                                        <span class="hint">{t.t(if term.kind == "passkey" {
+                                            Msg::TerminalKindPasskey
+                                        } else {
+                                            Msg::TerminalKindTotp
+                                        })}</span>
                                         <span class="hint">{added}</span>
                                         {used.map(|u| view! { <span class="hint">{u}</span> })}
+                                        {term.flagged.then(|| view! {
+                                            <span class="notice notice-error">{t.t(Msg::TerminalFlagged)}</span>
+                                        })}
                                     </div>
                                     <button type="button" class="button" aria-label=label
                                         on:click=move |_| { done.set(None); remove.dispatch(RemoveTerminal { id }); }>
@@ -205,13 +277,21 @@ pub fn Terminals() -> impl IntoView {
         <Suspense fallback=Loading>{list}</Suspense>
         {move || match stage.get() {
             Stage::Idle => view! {
-                <button type="button" class="button button-primary"
-                    on:click=move |_| { clear(); done.set(None); stage.set(Stage::Naming); }>
-                    {t.t(Msg::TerminalAddTotp)}
-                </button>
+                <p class="hint">{t.t(Msg::PasskeyAddHint)}</p>
+                <div class="button-row">
+                    <button type="button" class="button button-primary" on:click=move |_| begin(Kind::Passkey)>
+                        {t.t(Msg::TerminalAddPasskey)}
+                    </button>
+                    <button type="button" class="button" on:click=move |_| begin(Kind::Totp)>
+                        {t.t(Msg::TerminalAddTotp)}
+                    </button>
+                </div>
+            }.into_any(),
+            Stage::Waiting => view! {
+                <p class="notice" role="status">{t.t(Msg::PasskeyWaiting)}</p>
             }.into_any(),
             Stage::Reauth(_) => view! { <Reauth prefix="terminal" on_done=after_reauth/> }.into_any(),
-            Stage::Naming => view! {
+            Stage::Naming(_) => view! {
                 <ErrorSummary prefix="terminal" errors failure label_of node_ref=summary/>
                 <form class="form" novalidate on:submit=on_name>
                     <Field prefix="terminal" id="name" label=Msg::FieldTerminalName hint=Some(Msg::FieldTerminalNameHint)
