@@ -48,7 +48,8 @@ for _ in $(seq 1 100); do
 done
 curl -skf "https://127.0.0.1:$https_port/healthz" >/dev/null || { cat "$e2e_dir/server.log"; die "Hygie did not answer"; }
 
-export HYGIE_E2E_URL="https://127.0.0.1:$https_port"
+# localhost, not 127.0.0.1: passkeys (WebAuthn) need a domain name, the host of the public address.
+export HYGIE_E2E_URL="https://localhost:$https_port"
 export HYGIE_E2E_OUTBOX="$HYGIE_DATA_DIR/outbox"
 export HYGIE_E2E_BIN="$ROOT/target/debug/hygie"
 (cd end2end && npx playwright test) || { echo "--- server log ---"; tail -n 50 "$e2e_dir/server.log"; die "end-to-end tests failed"; }
