@@ -570,8 +570,9 @@ pub async fn request_reset(ctx: &Ctx<'_>, address: &str) -> Result<(), StoreErro
     }
     let token = accounts::issue_token(ctx.db, ctx.clock, a.id, TokenPurpose::Reset, RESET_TTL_MS).await?;
     let link = format!("{}/reinitialisation/{token}", ctx.public_url.trim_end_matches('/'));
-    let sms_note = if terminals::has_totp(ctx.db, a.id).await? {
-        "La page vous demandera aussi un code de votre application d'authentification, ou un code de secours.\n"
+    let sms_note = if terminals::has_any(ctx.db, a.id).await? {
+        "La page vous demandera aussi un code de votre application d'authentification, ou l'un de vos codes de \
+         secours.\n"
     } else if let Some(mobile) = &a.mobile {
         let (challenge, code) = otp::start(ctx.db, ctx.clock, a.id, "reset", "sms").await?;
         accounts::attach_challenge(ctx.db, &token, challenge).await?;
@@ -617,7 +618,7 @@ pub async fn reset_needs(ctx: &Ctx<'_>, token: &str) -> Result<Option<ResetProof
     let Some((id, challenge)) = accounts::peek_token(ctx.db, ctx.clock, token, TokenPurpose::Reset).await? else {
         return Ok(None);
     };
-    Ok(Some(if terminals::has_totp(ctx.db, id).await? {
+    Ok(Some(if terminals::has_any(ctx.db, id).await? {
         ResetProof::Terminal
     } else if challenge.is_some() {
         ResetProof::SmsCode
@@ -646,7 +647,7 @@ pub async fn reset_password(
         Ok(h) => h,
         Err(p) => return Ok(Err(LinkProblem::Password(p))),
     };
-    if terminals::has_totp(ctx.db, id).await? {
+    if terminals::has_any(ctx.db, id).await? {
         let key = format!("reset-terminal:{id}");
         let remaining = match ratelimit::hit(ctx.db, ctx.clock, &key, RESET_TERMINAL_ATTEMPTS).await? {
             Decision::Allowed { remaining } => remaining,

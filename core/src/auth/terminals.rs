@@ -201,6 +201,15 @@ pub async fn list(db: &Db, account_id: i64) -> Result<Vec<Terminal>, StoreError>
         .bind(account_id).fetch_all(p).await?))
 }
 
+/// Whether the account has any terminal (passkey or authenticator app): then the notification
+/// mailbox alone cannot reset its password.
+pub async fn has_any(db: &Db, account_id: i64) -> Result<bool, StoreError> {
+    let n: i64 = crate::with_pool!(db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM terminals WHERE account_id = $1 AND confirmed_ms IS NOT NULL AND removed_ms IS NULL")
+        .bind(account_id).fetch_one(p).await?);
+    Ok(n > 0)
+}
+
 /// Whether the account has an authenticator app in use (sign-in then asks for its code first).
 pub async fn has_totp(db: &Db, account_id: i64) -> Result<bool, StoreError> {
     let n: i64 = crate::with_pool!(db, p => sqlx::query_scalar(
@@ -325,6 +334,38 @@ pub async fn remove(db: &Db, clock: &dyn Clock, holder: &Holder, terminal_id: i6
         tx.append_audit(db.audit_key(), now, &event).await?;
         tx.commit().await?;
         ended
+    }))
+}
+
+/// The operator's way back in for a holder who lost every terminal and their recovery codes
+/// (their identity checked out of band): all terminals and recovery codes of the account stop
+/// working and every session ends, so that sign-in and password reset fall back to the codes by
+/// SMS or email. The holder is told at their notification address; recorded in the same
+/// transaction, as `operator`. Returns how many terminals were removed.
+pub async fn reset_by_operator(
+    db: &Db,
+    clock: &dyn Clock,
+    account_id: i64,
+    operator: audit::Actor,
+) -> Result<u64, StoreError> {
+    let now = clock.now_ms();
+    let Some(account) = crate::accounts::get(db, account_id).await? else { return Ok(0) };
+    let notice = notify::terminals_reset(&account.notification_email, &account.address);
+    Ok(crate::with_pool!(db, p => {
+        let mut tx = p.begin_write().await?;
+        let removed = sqlx::query("UPDATE terminals SET removed_ms = $1 WHERE account_id = $2 AND removed_ms IS NULL")
+            .bind(now).bind(account_id).execute(&mut *tx).await?.rows_affected();
+        let codes = sqlx::query("UPDATE recovery_codes SET used_ms = $1 WHERE account_id = $2 AND used_ms IS NULL")
+            .bind(now).bind(account_id).execute(&mut *tx).await?.rows_affected();
+        let ended = sqlx::query("UPDATE sessions SET ended_ms = $1 WHERE account_id = $2 AND ended_ms IS NULL")
+            .bind(now).bind(account_id).execute(&mut *tx).await?.rows_affected();
+        tx.enqueue_in(now, &notice).await?;
+        let event = audit::AuditEvent::new(operator, "terminal.reset", Outcome::Success).object(format!(
+            "account:{account_id} terminals:{removed} recovery_codes:{codes} sessions_ended:{ended}"
+        ));
+        tx.append_audit(db.audit_key(), now, &event).await?;
+        tx.commit().await?;
+        removed
     }))
 }
 

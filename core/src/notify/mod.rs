@@ -129,6 +129,24 @@ pub fn terminal_removed(to: &str, address: &str, name: &str) -> Outgoing {
     )
 }
 
+/// To the notification address: the operator removed every terminal of the account.
+pub fn terminals_reset(to: &str, address: &str) -> Outgoing {
+    email(
+        "terminal.reset",
+        to,
+        "Les terminaux de votre compte Hygie ont été retirés / The terminals of your Hygie account were removed",
+        format!(
+            "Bonjour,\n\nÀ votre demande, l'assistance a retiré tous les terminaux (clés d'accès, applications \
+             d'authentification) et les codes de secours du compte {address}, et fermé ses sessions. Vos codes de \
+             connexion arrivent de nouveau par SMS ou par e-mail ; ajoutez un terminal dès votre prochaine connexion \
+             dans « Mes terminaux ».\nSi vous n'avez rien demandé, contactez l'assistance sans attendre.\n\n---\nAt your \
+             request, support removed every terminal and recovery code of {address} and ended its sessions. Sign-in \
+             codes come by text message or email again; add a terminal at your next sign-in. If you asked for nothing, \
+             contact support at once.\n"
+        ),
+    )
+}
+
 /// To the notification address: a passkey's signature counter went backwards, so the key may
 /// have been copied; it no longer signs in.
 pub fn passkey_flagged(to: &str, address: &str, name: &str) -> Outgoing {

@@ -1,4 +1,4 @@
-//! `hygie accounts`: create one, import a registration authority's file, unlock.
+//! `hygie accounts`: create one, import a registration authority's file, unlock, reset terminals.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -24,6 +24,13 @@ pub enum AccountsCommand {
     },
     /// Unlock an account locked after too many failed sign-ins.
     Unlock {
+        /// The secure mailbox address.
+        address: String,
+    },
+    /// Remove every terminal (passkeys, authenticator apps) and recovery code of an account and
+    /// end its sessions, for a holder who lost them all: check who is asking out of band first.
+    /// Sign-in and password reset then use the codes by SMS or email again; the holder is told.
+    ResetTerminals {
         /// The secure mailbox address.
         address: String,
     },
@@ -125,6 +132,21 @@ pub async fn run(command: AccountsCommand, config: &Config) -> super::Outcome {
             );
             recorded(&db, "operator.accounts.import", None, Outcome::Success).await?;
             Ok(if report.rejected.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(3) })
+        }
+        AccountsCommand::ResetTerminals { address } => {
+            let account = hygie_core::accounts::find_by_address(&db, &address)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no account {address}"))?;
+            let removed = hygie_core::auth::terminals::reset_by_operator(&db, &SystemClock, account.id, operator())
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "account {}: {removed} terminal(s) and its recovery codes removed, its sessions ended; \
+                 the holder was told at their notification address",
+                account.address
+            );
+            Ok(ExitCode::SUCCESS)
         }
         AccountsCommand::Unlock { address } => {
             let account = hygie_core::accounts::find_by_address(&db, &address)

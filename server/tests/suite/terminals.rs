@@ -228,6 +228,12 @@ async fn a_passkey_signs_in_alone_or_after_the_password_and_is_bound_to_one_acco
     assert!(terminals[0].flagged);
     let back = Browser::new(&s);
     assert_eq!(back.password(&address, PASSWORD).await.body["channel"], "sms", "a flagged key is not offered");
+    // A holder with a passkey: the reset link alone is not enough, a recovery code is asked for.
+    assert_eq!(back.run(ForgotPassword { address: address.clone() }).await.status, 200);
+    let (_, body) = mail(&s, 3).await;
+    assert!(body.contains("/reinitialisation/") && body.contains("codes de secours"), "{body}");
+    let info = back.run(ResetLinkInfo { token: link_token(&body, "/reinitialisation/") }).await;
+    assert_eq!(info.body, json!({"needs_code": true, "terminal": true}));
 
     // Removing it ends the sessions it opened.
     let removed = desk.run(RemoveTerminal { id: terminals[0].id }).await;

@@ -249,3 +249,40 @@ async fn the_first_terminal_brings_ten_recovery_codes_each_good_once() {
         assert_eq!(recovery_codes_left(&t.db, h.account_id).await.unwrap(), 9);
     }
 }
+
+#[tokio::test]
+async fn the_operator_resets_a_holders_terminals_codes_and_sessions_in_one_recorded_step() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(T0);
+        let h = holder(&t.db, &clock, "ines").await;
+        let (id, key) = enrolled(&t.db, &clock, &h).await;
+        let codes = new_recovery_codes(&t.db, &clock, &h).await.unwrap();
+        let other = holder(&t.db, &clock, "bob").await;
+        enrolled(&t.db, &clock, &other).await;
+
+        let operator = crate::audit::Actor::Operator("support".into());
+        assert_eq!(reset_by_operator(&t.db, &clock, h.account_id, operator).await.unwrap(), 1);
+        assert!(list(&t.db, h.account_id).await.unwrap().is_empty());
+        assert!(!has_totp(&t.db, h.account_id).await.unwrap());
+        assert_eq!(recovery_codes_left(&t.db, h.account_id).await.unwrap(), 0);
+        assert!(!use_recovery_code(&t.db, &clock, h.account_id, &codes[0]).await.unwrap());
+        clock.advance_ms(30_000);
+        let code = code_for(&key, clock.now_ms()).unwrap();
+        assert_eq!(verify_totp(&t.db, &clock, h.account_id, &code).await.unwrap(), TotpCheck::Wrong);
+        let live: i64 = crate::with_pool!(&t.db, p => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sessions WHERE account_id = $1 AND ended_ms IS NULL")
+            .bind(h.account_id).fetch_one(p).await.unwrap());
+        assert_eq!(live, 0, "every session ended");
+        // The other holder keeps theirs.
+        assert_eq!(list(&t.db, other.account_id).await.unwrap().len(), 1);
+        assert!(outbox_categories(&t.db).await.contains(&"terminal.reset".to_string()));
+        let record = crate::audit::latest(&t.db, 50)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|r| r.action == "terminal.reset")
+            .expect("recorded");
+        assert_eq!(record.actor, "operator:support");
+        assert!(record.object.unwrap().contains(&format!("account:{} terminals:1", h.account_id)), "{id}");
+    }
+}
