@@ -146,7 +146,15 @@ pub async fn start_change_destination(kind: String, value: String) -> Result<Cod
     let (db, clock, domains) = (&svc.db, svc.clock.as_ref(), &svc.auth.domains);
     let challenge = settings::start_change_destination(db, clock, &holder, what, &normalised, domains).await?;
     let channel = if what == Destination::Mobile { "sms" } else { "email" };
-    Ok(CodeSent { channel: channel.into(), hint, email_possible: false, sms_possible: false, challenge, totp: false })
+    Ok(CodeSent {
+        channel: channel.into(),
+        hint,
+        email_possible: false,
+        sms_possible: false,
+        challenge,
+        totp: false,
+        phone: false,
+    })
 }
 
 /// Confirms a new destination with the code it received.

@@ -21,6 +21,9 @@ pub struct CodeSent {
     /// Whether the holder has an authenticator app (its code is accepted at this step).
     #[serde(default)]
     pub totp: bool,
+    /// Whether the holder has a phone that can approve the sign-in.
+    #[serde(default)]
+    pub phone: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,12 +112,21 @@ pub async fn sign_in_password(address: String, password: String, prefer_email: b
                 sms_possible: false,
                 challenge: 0,
                 totp: false,
+                phone: false,
             })
         }
-        PasswordStep::TerminalAsked { token, passkey, totp, sms_possible } => {
+        PasswordStep::TerminalAsked { token, passkey, phone, totp, sms_possible } => {
             replace_session(&svc, token.expose()).await?;
+            let channel = if passkey {
+                "passkey"
+            } else if phone {
+                "phone"
+            } else {
+                "totp"
+            };
             Ok(CodeSent {
-                channel: if passkey { "passkey" } else { "totp" }.into(),
+                channel: channel.into(),
+                phone,
                 hint: String::new(),
                 email_possible: true,
                 sms_possible,
@@ -283,6 +295,7 @@ pub async fn resend_sign_in_code(to_email: bool) -> Result<CodeSent, AppError> {
             sms_possible: false,
             challenge: 0,
             totp: false,
+            phone: false,
         }),
         ResendStep::TooSoon { retry_after_ms } => {
             Err(AppError::RateLimited { retry_after_secs: (retry_after_ms.max(0) as u64).div_ceil(1000) })

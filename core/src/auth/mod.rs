@@ -5,6 +5,7 @@ pub mod holder;
 pub mod otp;
 pub mod passkeys;
 pub mod password;
+pub mod phone;
 pub mod policy;
 pub mod session;
 pub mod signin;

@@ -62,6 +62,17 @@ impl RelyingParty {
         Ok(RelyingParty { webauthn, origin: origin.origin().ascii_serialization() })
     }
 
+    /// Options (JSON) and state (JSON) for proving a sign-in with one of `keys`.
+    pub(crate) fn start_authentication(&self, keys: &[Passkey]) -> Result<(String, String), StoreError> {
+        let (options, state) = self
+            .webauthn
+            .start_passkey_authentication(keys)
+            .map_err(|e| StoreError::Other(format!("passkey sign-in: {e}")))?;
+        let options = serde_json::to_string(&options).map_err(|e| StoreError::Other(e.to_string()))?;
+        let state = serde_json::to_string(&state).map_err(|e| StoreError::Other(e.to_string()))?;
+        Ok((options, state))
+    }
+
     /// The origin browsers must report (`https://host[:port]`).
     pub fn origin(&self) -> &str {
         &self.origin
@@ -174,12 +185,13 @@ fn parse_passkey(terminal_id: i64, json: &str) -> Option<Passkey> {
     }
 }
 
-/// The account's passkeys in use (flagged ones included, marked).
-pub(crate) async fn keys_of(db: &Db, account_id: i64) -> Result<Vec<StoredKey>, StoreError> {
+/// The account's keys in use of `kind` (`passkey`, or `phone` for the phones' device-bound
+/// passkeys), flagged ones included, marked.
+pub(crate) async fn keys_of(db: &Db, account_id: i64, kind: &str) -> Result<Vec<StoredKey>, StoreError> {
     let rows: Vec<(i64, String, Option<Millis>)> = crate::with_pool!(db, p => sqlx::query_as(
-        "SELECT id, credential, flagged_ms FROM terminals WHERE account_id = $1 AND kind = 'passkey' \
+        "SELECT id, credential, flagged_ms FROM terminals WHERE account_id = $1 AND kind = $2 \
          AND confirmed_ms IS NOT NULL AND removed_ms IS NULL ORDER BY id")
-        .bind(account_id).fetch_all(p).await?);
+        .bind(account_id).bind(kind).fetch_all(p).await?);
     Ok(rows
         .into_iter()
         .filter_map(|(id, json, flagged)| {
@@ -193,12 +205,16 @@ pub(crate) async fn keys_of(db: &Db, account_id: i64) -> Result<Vec<StoredKey>, 
         .collect())
 }
 
-/// The key in use with this credential id, whatever its account.
-pub(crate) async fn key_by_credential(db: &Db, credential_id: &[u8]) -> Result<Option<StoredKey>, StoreError> {
+/// The key in use of `kind` with this credential id, whatever its account.
+pub(crate) async fn key_by_credential(
+    db: &Db,
+    credential_id: &[u8],
+    kind: &str,
+) -> Result<Option<StoredKey>, StoreError> {
     let row: Option<(i64, i64, String, Option<Millis>)> = crate::with_pool!(db, p => sqlx::query_as(
-        "SELECT id, account_id, credential, flagged_ms FROM terminals WHERE credential_id = $1 AND kind = 'passkey' \
+        "SELECT id, account_id, credential, flagged_ms FROM terminals WHERE credential_id = $1 AND kind = $2 \
          AND confirmed_ms IS NOT NULL AND removed_ms IS NULL")
-        .bind(B64URL.encode(credential_id)).fetch_optional(p).await?);
+        .bind(B64URL.encode(credential_id)).bind(kind).fetch_optional(p).await?);
     Ok(row.and_then(|(id, account_id, json, flagged)| {
         parse_passkey(id, &json).map(|passkey| StoredKey {
             terminal_id: id,
@@ -211,7 +227,7 @@ pub(crate) async fn key_by_credential(db: &Db, credential_id: &[u8]) -> Result<O
 
 /// Whether the account has a passkey that can prove a sign-in.
 pub async fn has_passkey(db: &Db, account_id: i64) -> Result<bool, StoreError> {
-    Ok(keys_of(db, account_id).await?.iter().any(|k| !k.flagged))
+    Ok(keys_of(db, account_id, "passkey").await?.iter().any(|k| !k.flagged))
 }
 
 /// After a sign-in the key proved: its last use, and its counter when the library says so.
@@ -269,11 +285,27 @@ pub async fn start_registration(
     holder: &Holder,
     name: &str,
 ) -> Result<Ceremony, TerminalError> {
+    start_key_registration(db, clock, rp, holder, name, false).await
+}
+
+/// Starts registering a key; `on_this_device` asks for the device's own authenticator (a
+/// phone's), not a roaming security key.
+pub(crate) async fn start_key_registration(
+    db: &Db,
+    clock: &dyn Clock,
+    rp: &RelyingParty,
+    holder: &Holder,
+    name: &str,
+    on_this_device: bool,
+) -> Result<Ceremony, TerminalError> {
     let now = clock.now_ms();
     require_fresh(holder, now)?;
     let name = clean_name(name)?;
     check_room(db, holder.account_id, now).await?;
-    let exclude: Vec<_> = keys_of(db, holder.account_id).await?.iter().map(|k| k.passkey.cred_id().clone()).collect();
+    let mut exclude: Vec<_> = Vec::new();
+    for kind in ["passkey", "phone"] {
+        exclude.extend(keys_of(db, holder.account_id, kind).await?.iter().map(|k| k.passkey.cred_id().clone()));
+    }
     let display = if holder.name.trim().is_empty() { holder.address.as_str() } else { holder.name.as_str() };
     let (options, state) = rp
         .webauthn
@@ -282,6 +314,9 @@ pub async fn start_registration(
     let mut options = serde_json::to_value(&options).map_err(|e| StoreError::Other(e.to_string()))?;
     if let Some(sel) = options.pointer_mut("/publicKey/authenticatorSelection").and_then(|v| v.as_object_mut()) {
         sel.insert("residentKey".into(), "preferred".into());
+        if on_this_device {
+            sel.insert("authenticatorAttachment".into(), "platform".into());
+        }
     }
     let state = serde_json::to_string(&state).map_err(|e| StoreError::Other(e.to_string()))?;
     let id =
@@ -304,6 +339,92 @@ pub async fn finish_registration(
 ) -> Result<Option<Vec<Zeroizing<String>>>, TerminalError> {
     let now = clock.now_ms();
     require_fresh(holder, now)?;
+    let key = take_new_key(db, clock, rp, holder, ceremony, response).await?;
+    Ok(add_key(db, clock, holder, key, "passkey", None).await?.1)
+}
+
+/// What a phone adds to its key: where its pushes go, and the hash of its device token.
+pub(crate) struct PhoneParts {
+    pub endpoint: String,
+    pub p256dh: String,
+    pub auth: String,
+    pub device_token_hash: String,
+}
+
+/// Adds a verified key of `kind` to the holder's terminals, with a notice to the notification
+/// address and the record, in one transaction; returns its id and, with the holder's first
+/// terminal, ten recovery codes.
+pub(crate) async fn add_key(
+    db: &Db,
+    clock: &dyn Clock,
+    holder: &Holder,
+    key: NewKey,
+    kind: &str,
+    phone: Option<&PhoneParts>,
+) -> Result<(i64, Option<Vec<Zeroizing<String>>>), TerminalError> {
+    let now = clock.now_ms();
+    let name = key.name.unwrap_or_else(|| "Clé d'accès".into());
+    let json = serde_json::to_string(&key.passkey).map_err(|e| StoreError::Other(e.to_string()))?;
+    let account = crate::accounts::get(db, holder.account_id).await?.ok_or(TerminalError::NotFound)?;
+    let notice = notify::terminal_added(&account.notification_email, &account.address, &name);
+    let first = crate::auth::terminals::list(db, holder.account_id).await?.is_empty();
+    let result: Result<_, TerminalError> = crate::with_pool!(db, p => {
+        let mut tx = p.begin_write().await?;
+        let id: i64 = match sqlx::query_scalar(
+            "INSERT INTO terminals (account_id, kind, name, credential_id, credential, created_ms, confirmed_ms, \
+             last_used_ms, push_endpoint, push_p256dh, push_auth, device_token_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $6, $7, $8, $9, $10) RETURNING id")
+            .bind(holder.account_id).bind(kind).bind(&name).bind(&key.credential_id).bind(&json).bind(now)
+            .bind(phone.map(|p| &p.endpoint)).bind(phone.map(|p| &p.p256dh)).bind(phone.map(|p| &p.auth))
+            .bind(phone.map(|p| &p.device_token_hash))
+            .fetch_one(&mut *tx).await
+        {
+            Ok(id) => id,
+            // Another instance registered the same key a moment ago.
+            Err(e) if e.as_database_error().is_some_and(|d| d.is_unique_violation()) => {
+                return Err(TerminalError::KeyTaken);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let codes = if first {
+            Some(crate::auth::terminals::replace_recovery_codes(db, &mut *tx, now, holder.account_id).await?)
+        } else {
+            None
+        };
+        tx.enqueue_in(now, &notice).await?;
+        let event = holder.event("terminal.add", Outcome::Success).object(format!("terminal:{id} kind:{kind}"));
+        tx.append_audit(db.audit_key(), now, &event).await?;
+        tx.commit().await?;
+        Ok((id, codes))
+    });
+    if let Err(TerminalError::KeyTaken) = result {
+        let event =
+            holder.event("terminal.add", Outcome::Failure("credential_taken".into())).object(format!("kind:{kind}"));
+        audit::append(db, clock, event).await?;
+    }
+    result
+}
+
+/// A new key, verified and new to every account.
+pub(crate) struct NewKey {
+    pub passkey: Passkey,
+    /// Base64url, as stored.
+    pub credential_id: String,
+    /// The name given when the ceremony began.
+    pub name: Option<String>,
+}
+
+/// Takes the holder's registration ceremony back and checks the browser's answer: a key that
+/// verifies and that no account has (refusals recorded).
+pub(crate) async fn take_new_key(
+    db: &Db,
+    clock: &dyn Clock,
+    rp: &RelyingParty,
+    holder: &Holder,
+    ceremony: &str,
+    response: &str,
+) -> Result<NewKey, TerminalError> {
+    let now = clock.now_ms();
     let held = take(db, now, ceremony, Purpose::Register).await?.filter(|h| h.account_id == Some(holder.account_id));
     let Some(held) = held else {
         audit::append(db, clock, holder.event("terminal.add", Outcome::Failure("dead_ceremony".into()))).await?;
@@ -327,41 +448,7 @@ pub async fn finish_registration(
         audit::append(db, clock, refused("credential_taken")).await?;
         return Err(TerminalError::KeyTaken);
     }
-    let name = held.name.unwrap_or_else(|| "Clé d'accès".into());
-    let json = serde_json::to_string(&passkey).map_err(|e| StoreError::Other(e.to_string()))?;
-    let account = crate::accounts::get(db, holder.account_id).await?.ok_or(TerminalError::NotFound)?;
-    let notice = notify::terminal_added(&account.notification_email, &account.address, &name);
-    let first = crate::auth::terminals::list(db, holder.account_id).await?.is_empty();
-    let result: Result<_, TerminalError> = crate::with_pool!(db, p => {
-        let mut tx = p.begin_write().await?;
-        let id: i64 = match sqlx::query_scalar(
-            "INSERT INTO terminals (account_id, kind, name, credential_id, credential, created_ms, confirmed_ms, \
-             last_used_ms) VALUES ($1, 'passkey', $2, $3, $4, $5, $5, $5) RETURNING id")
-            .bind(holder.account_id).bind(&name).bind(&credential_id).bind(&json).bind(now)
-            .fetch_one(&mut *tx).await
-        {
-            Ok(id) => id,
-            // Another instance registered the same key a moment ago.
-            Err(e) if e.as_database_error().is_some_and(|d| d.is_unique_violation()) => {
-                return Err(TerminalError::KeyTaken);
-            }
-            Err(e) => return Err(e.into()),
-        };
-        let codes = if first {
-            Some(crate::auth::terminals::replace_recovery_codes(db, &mut *tx, now, holder.account_id).await?)
-        } else {
-            None
-        };
-        tx.enqueue_in(now, &notice).await?;
-        let event = holder.event("terminal.add", Outcome::Success).object(format!("terminal:{id} kind:passkey"));
-        tx.append_audit(db.audit_key(), now, &event).await?;
-        tx.commit().await?;
-        Ok(codes)
-    });
-    if let Err(TerminalError::KeyTaken) = result {
-        audit::append(db, clock, refused("credential_taken")).await?;
-    }
-    result
+    Ok(NewKey { passkey, credential_id, name: held.name })
 }
 
 // ---- Proving a sign-in -------------------------------------------------------------------
@@ -390,17 +477,12 @@ pub(crate) async fn start_for_account(
     session_id: i64,
 ) -> Result<Option<Ceremony>, StoreError> {
     let keys: Vec<Passkey> =
-        keys_of(db, account_id).await?.into_iter().filter(|k| !k.flagged).map(|k| k.passkey).collect();
+        keys_of(db, account_id, "passkey").await?.into_iter().filter(|k| !k.flagged).map(|k| k.passkey).collect();
     if keys.is_empty() {
         return Ok(None);
     }
-    let (options, state) = rp
-        .webauthn
-        .start_passkey_authentication(&keys)
-        .map_err(|e| StoreError::Other(format!("passkey sign-in: {e}")))?;
-    let state = serde_json::to_string(&state).map_err(|e| StoreError::Other(e.to_string()))?;
+    let (options, state) = rp.start_authentication(&keys)?;
     let id = hold(db, now, Purpose::SecondFactor, Some(account_id), Some(session_id), None, &state).await?;
-    let options = serde_json::to_string(&options).map_err(|e| StoreError::Other(e.to_string()))?;
     Ok(Some(Ceremony { id, options }))
 }
 
@@ -422,13 +504,14 @@ pub(crate) async fn verify(
     rp: &RelyingParty,
     held: &Held,
     discoverable: bool,
+    kind: &str,
     response: &str,
     ip: Option<&str>,
 ) -> Result<Proof, StoreError> {
     let Ok(answer) = serde_json::from_str::<PublicKeyCredential>(response) else {
         return Ok(Proof::Refused("malformed"));
     };
-    let Some(mut key) = key_by_credential(db, answer.get_credential_id()).await? else {
+    let Some(mut key) = key_by_credential(db, answer.get_credential_id(), kind).await? else {
         return Ok(Proof::Refused("unknown_key"));
     };
     if !discoverable && held.account_id != Some(key.account_id) {

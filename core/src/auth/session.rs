@@ -91,6 +91,8 @@ pub struct NewSession<'a> {
 pub enum Factor {
     /// A passkey with user verification: a sign-in on its own, bound to hardware.
     Passkey,
+    /// The holder's phone approved it (the right number, confirmed with its device passkey).
+    Phone,
     /// An authenticator app's code.
     Totp,
     /// One of the printed recovery codes (the terminal lost).
@@ -103,6 +105,7 @@ impl Factor {
     pub fn as_str(self) -> &'static str {
         match self {
             Factor::Passkey => "passkey",
+            Factor::Phone => "phone",
             Factor::Totp => "totp",
             Factor::Recovery => "recovery",
             Factor::Sms => "sms",

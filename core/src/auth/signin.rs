@@ -193,16 +193,19 @@ async fn reset_failures(db: &Db, id: i64) -> Result<(), StoreError> {
 // ---- Sign-in -----------------------------------------------------------------------------
 
 mod passkey;
+mod phone;
 pub use passkey::{passkey_signin, passkey_step, start_passkey_signin, start_passkey_step, PasskeySignIn};
+pub use phone::{ask_phone, phone_step};
 
 /// What the first step (address + password) led to.
 pub enum PasswordStep {
     /// Right password: a code was sent; `token` is the pending session's.
     CodeSent { token: SessionToken, channel: CodeChannel, hint: String, email_possible: bool },
     /// Right password, and the holder has terminals: the strongest is asked for first (a
-    /// passkey, then the authenticator app's code; a recovery code works too), and a code by
+    /// passkey, their phone's approval, then the authenticator app's code; a recovery code
+    /// works too), and a code by
     /// SMS, or by email, remains possible on request.
-    TerminalAsked { token: SessionToken, passkey: bool, totp: bool, sms_possible: bool },
+    TerminalAsked { token: SessionToken, passkey: bool, phone: bool, totp: bool, sms_possible: bool },
     /// Unknown address or wrong password: the same answer for both.
     Rejected,
     /// Right password, but the account is locked.
@@ -240,8 +243,9 @@ pub async fn password_step(
         return Ok(PasswordStep::Unavailable);
     }
     let passkey = passkeys::has_passkey(ctx.db, a.id).await?;
+    let phone = crate::auth::phone::has_phone(ctx.db, a.id).await?;
     let totp = terminals::has_totp(ctx.db, a.id).await?;
-    if !prefer_email && (passkey || totp) {
+    if !prefer_email && (passkey || phone || totp) {
         let (_, token) = session::create(
             ctx.db,
             ctx.clock,
@@ -256,9 +260,15 @@ pub async fn password_step(
             },
         )
         .await?;
-        let next = if passkey { "next:passkey" } else { "next:totp" };
+        let next = if passkey {
+            "next:passkey"
+        } else if phone {
+            "next:phone"
+        } else {
+            "next:totp"
+        };
         ctx.audit(actor(a.id), "signin.password", Outcome::Success, Some(next.into())).await?;
-        return Ok(PasswordStep::TerminalAsked { token, passkey, totp, sms_possible: a.mobile.is_some() });
+        return Ok(PasswordStep::TerminalAsked { token, passkey, phone, totp, sms_possible: a.mobile.is_some() });
     }
     let channel = if a.mobile.is_some() && !prefer_email { CodeChannel::Sms } else { CodeChannel::Email };
     let (challenge, code) = otp::start(ctx.db, ctx.clock, a.id, "signin", channel.as_str()).await?;

@@ -155,7 +155,7 @@ fn totp(secret: &[u8], account_name: &str) -> Option<Totp> {
         .ok()
 }
 
-fn qr_svg(text: &str) -> String {
+pub(crate) fn qr_svg(text: &str) -> String {
     use qrcode::render::svg;
     match qrcode::QrCode::new(text.as_bytes()) {
         Ok(code) => code

@@ -38,7 +38,7 @@ pub async fn passkey_signin(
         ctx.audit(Actor::Anonymous, "signin.passkey", Outcome::Failure("dead_ceremony".into()), None).await?;
         return Ok(PasskeySignIn::Refused);
     };
-    let key = match passkeys::verify(ctx.db, ctx.clock, rp, &held, true, response, ctx.ip).await? {
+    let key = match passkeys::verify(ctx.db, ctx.clock, rp, &held, true, "passkey", response, ctx.ip).await? {
         Proof::Verified(key) => key,
         Proof::CounterRegressed => return Ok(PasskeySignIn::Refused),
         Proof::Refused(why) => {
@@ -109,7 +109,7 @@ pub async fn passkey_step(
         .await?
         .filter(|h| h.session_id == Some(pending.id) && h.account_id == Some(a.id));
     let proof = match held {
-        Some(held) => passkeys::verify(ctx.db, ctx.clock, rp, &held, false, response, ctx.ip).await?,
+        Some(held) => passkeys::verify(ctx.db, ctx.clock, rp, &held, false, "passkey", response, ctx.ip).await?,
         None => Proof::Refused("dead_ceremony"),
     };
     match proof {
