@@ -62,7 +62,9 @@ pub enum AppError {
     CodeReplayed,
     /// A passkey ceremony that did not succeed; `reason`: "cancelled", "already_registered",
     /// "unsupported", "insecure" (the browser's), "refused" (the answer did not verify),
-    /// "taken" (the key is another account's), "unavailable" (this instance has no passkeys).
+    /// "taken" (the key is another account's), "unavailable" (this instance has no passkeys);
+    /// for the phone: "no_phone", "phone_refused" (wrong number or expired), "wrong_number",
+    /// "request_gone".
     #[error("passkey refused")]
     KeyRefused { reason: String },
 }
@@ -115,6 +117,10 @@ impl AppError {
                     "unsupported" | "insecure" => Msg::ErrKeyUnsupported,
                     "taken" => Msg::ErrKeyTaken,
                     "unavailable" => Msg::ErrKeyUnavailable,
+                    "no_phone" => Msg::ErrNoPhone,
+                    "phone_refused" => Msg::ErrPhoneRefused,
+                    "wrong_number" => Msg::ErrWrongNumber,
+                    "request_gone" => Msg::ErrRequestGone,
                     _ => Msg::ErrKeyRefused,
                 })
                 .into(),

@@ -23,7 +23,8 @@ use crate::components::layout::Layout;
 use crate::env::PageEnv;
 use crate::i18n::I18n;
 use crate::pages::account::{
-    AccountPage, ActivationPage, ForgotPasswordPage, ResetPasswordPage, SignInPage, TermsAcceptPage, UnlockPage,
+    AccountPage, ActivationPage, ForgotPasswordPage, PhoneAppPage, PhoneEnrolPage, ResetPasswordPage, SignInPage,
+    TermsAcceptPage, UnlockPage,
 };
 use crate::pages::directory::{DirectoryEntryPage, DirectoryPage};
 use crate::pages::mail::{ComposePage, MailboxPage, ReadPage, SearchPage};
@@ -40,6 +41,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <meta name="referrer" content="no-referrer"/>
                 <link rel="icon" href="/favicon.ico" sizes="any"/>
+                <link rel="manifest" href="/manifest.webmanifest"/>
+                <meta name="theme-color" content="#0b5563"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -95,6 +98,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/mot-de-passe-oublie") view=ForgotPasswordPage ssr=SsrMode::Async/>
                     <Route path=path!("/reinitialisation/:token") view=ResetPasswordPage ssr=SsrMode::Async/>
                     <Route path=path!("/deverrouillage/:token") view=UnlockPage ssr=SsrMode::Async/>
+                    <Route path=path!("/telephone") view=PhoneAppPage ssr=SsrMode::Async/>
+                    <Route path=path!("/telephone/:token") view=PhoneEnrolPage ssr=SsrMode::Async/>
                 </Routes>
             </Layout>
         </Router>

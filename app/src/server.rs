@@ -58,6 +58,10 @@ pub struct AuthSettings {
     pub per_ip: Limit,
     /// The instance's mailbox domains (a notification address may not be on one).
     pub domains: Vec<String>,
+    /// Where the pushes to phones may go.
+    pub push: hygie_core::auth::phone::PushPolicy,
+    /// The client that sends them.
+    pub http: hygie_core::reqwest::Client,
 }
 
 /// The session cookie. `__Host-` makes the browser refuse it unless Secure, Path=/ and without

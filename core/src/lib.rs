@@ -1,6 +1,8 @@
 //! Hygie core: storage, audit trail, outgoing messages and every other piece that touches IO or
 //! secrets. No Leptos here; the web layer (`app`, `server`) calls into this crate.
 
+/// The HTTP client crate the core sends with (SMS, pushes), for the channels that hand it one.
+pub use reqwest;
 pub mod accounts;
 pub mod audience;
 pub mod audit;

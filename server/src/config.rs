@@ -67,11 +67,14 @@ pub struct SessionConfig {
     pub absolute_hours: i64,
     /// Sign-in, activation and reset attempts allowed per client IP and hour.
     pub signin_per_ip_per_hour: i64,
+    /// Let a phone's push subscription point at this machine over plain HTTP (tests, or a push
+    /// relay on the same host); otherwise pushes go only to push services over HTTPS.
+    pub push_to_loopback: bool,
 }
 
 impl Default for SessionConfig {
     fn default() -> Self {
-        SessionConfig { idle_minutes: 30, absolute_hours: 12, signin_per_ip_per_hour: 300 }
+        SessionConfig { idle_minutes: 30, absolute_hours: 12, signin_per_ip_per_hour: 300, push_to_loopback: false }
     }
 }
 

@@ -269,6 +269,12 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
             public_url: config.public_url(),
             per_ip: Limit { max: config.session.signin_per_ip_per_hour, window_ms: 3_600_000 },
             domains: config.domains.clone(),
+            push: hygie_core::auth::phone::PushPolicy { allow_loopback: config.session.push_to_loopback },
+            http: hygie_core::reqwest::Client::builder()
+                .redirect(hygie_core::reqwest::redirect::Policy::none())
+                .connect_timeout(std::time::Duration::from_secs(5))
+                .build()
+                .map_err(|e| config::ConfigError::Invalid(format!("HTTP client: {e}")))?,
         },
         mail: Arc::new(hygie_core::mail::MailPolicy {
             domains: config.domains.clone(),

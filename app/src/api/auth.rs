@@ -179,7 +179,7 @@ pub async fn sign_in_code(code: String) -> Result<String, AppError> {
 
 /// Where a person just signed in goes: the terms in force first if they have not accepted them.
 #[cfg(feature = "ssr")]
-async fn after_sign_in(svc: &crate::server::Services, account_id: i64) -> Result<String, AppError> {
+pub(crate) async fn after_sign_in(svc: &crate::server::Services, account_id: i64) -> Result<String, AppError> {
     use hygie_core::terms;
     // The version in force only, not its text.
     let pending_terms = match terms::current_version(&svc.db).await? {

@@ -5,6 +5,7 @@ pub mod account;
 pub mod auth;
 pub mod directory;
 pub mod mail;
+pub mod phone;
 pub mod portal;
 pub mod terminals;
 
@@ -12,5 +13,6 @@ pub use account::*;
 pub use auth::*;
 pub use directory::*;
 pub use mail::*;
+pub use phone::*;
 pub use portal::*;
 pub use terminals::*;

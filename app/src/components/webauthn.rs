@@ -56,3 +56,64 @@ pub async fn get_credential(options: String) -> Result<String, AppError> {
         Err(AppError::KeyRefused { reason: "unsupported".into() })
     }
 }
+
+#[cfg(feature = "hydrate")]
+mod phone_js {
+    use wasm_bindgen::prelude::*;
+
+    #[wasm_bindgen(module = "/js/phone.js")]
+    extern "C" {
+        #[wasm_bindgen(js_name = registerWorker)]
+        pub fn register_worker();
+        #[wasm_bindgen(js_name = subscribePush)]
+        pub async fn subscribe_push(vapid: &str) -> JsValue;
+        #[wasm_bindgen(js_name = saveDevice)]
+        pub fn save_device(token: &str);
+        #[wasm_bindgen(js_name = loadDevice)]
+        pub fn load_device() -> String;
+    }
+}
+
+/// A phone's push subscription, as its browser made it.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct PushSubscription {
+    pub endpoint: String,
+    pub p256dh: String,
+    pub auth: String,
+}
+
+/// Installs the service worker (static files, push notifications).
+pub fn register_worker() {
+    #[cfg(feature = "hydrate")]
+    phone_js::register_worker();
+}
+
+/// Subscribes this browser to pushes signed with `vapid`; an empty subscription when it cannot.
+pub async fn subscribe_push(vapid: String) -> PushSubscription {
+    #[cfg(feature = "hydrate")]
+    {
+        let json = phone_js::subscribe_push(&vapid).await.as_string().unwrap_or_default();
+        return serde_json::from_str(&json).unwrap_or_default();
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = vapid;
+        PushSubscription::default()
+    }
+}
+
+/// Keeps this phone's device token (in the browser's storage, for the app).
+pub fn save_device(token: &str) {
+    #[cfg(feature = "hydrate")]
+    phone_js::save_device(token);
+    #[cfg(not(feature = "hydrate"))]
+    let _ = token;
+}
+
+/// This phone's device token, if it was added.
+pub fn load_device() -> String {
+    #[cfg(feature = "hydrate")]
+    return phone_js::load_device();
+    #[cfg(not(feature = "hydrate"))]
+    String::new()
+}

@@ -345,9 +345,9 @@ pub async fn finish_registration(
 
 /// What a phone adds to its key: where its pushes go, and the hash of its device token.
 pub(crate) struct PhoneParts {
-    pub endpoint: String,
-    pub p256dh: String,
-    pub auth: String,
+    pub endpoint: Option<String>,
+    pub p256dh: Option<String>,
+    pub auth: Option<String>,
     pub device_token_hash: String,
 }
 
@@ -375,7 +375,8 @@ pub(crate) async fn add_key(
              last_used_ms, push_endpoint, push_p256dh, push_auth, device_token_hash) \
              VALUES ($1, $2, $3, $4, $5, $6, $6, $6, $7, $8, $9, $10) RETURNING id")
             .bind(holder.account_id).bind(kind).bind(&name).bind(&key.credential_id).bind(&json).bind(now)
-            .bind(phone.map(|p| &p.endpoint)).bind(phone.map(|p| &p.p256dh)).bind(phone.map(|p| &p.auth))
+            .bind(phone.and_then(|p| p.endpoint.as_ref())).bind(phone.and_then(|p| p.p256dh.as_ref()))
+            .bind(phone.and_then(|p| p.auth.as_ref()))
             .bind(phone.map(|p| &p.device_token_hash))
             .fetch_one(&mut *tx).await
         {

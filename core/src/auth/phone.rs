@@ -197,7 +197,8 @@ pub struct Subscription {
 }
 
 /// Finishes adding the phone: the link is spent, the device's passkey verified and kept with
-/// its push subscription.
+/// its push subscription (none when the browser could not reach a push service: the open app
+/// then finds requests by itself).
 #[allow(clippy::too_many_arguments)]
 pub async fn finish_phone(
     db: &Db,
@@ -208,11 +209,12 @@ pub async fn finish_phone(
     token: &str,
     ceremony: &str,
     response: &str,
-    subscription: &Subscription,
+    subscription: Option<&Subscription>,
 ) -> Result<PhoneAdded, TerminalError> {
     let now = clock.now_ms();
     require_fresh(holder, now)?;
-    if !policy.allows(&subscription.endpoint) || subscription.p256dh.len() > 200 || subscription.auth.len() > 64 {
+    let usable = |s: &Subscription| policy.allows(&s.endpoint) && s.p256dh.len() <= 200 && s.auth.len() <= 64;
+    if subscription.is_some_and(|s| !usable(s)) {
         audit::append(db, clock, holder.event("terminal.add", Outcome::Failure("push_endpoint".into()))).await?;
         return Err(TerminalError::KeyRefused);
     }
@@ -226,9 +228,9 @@ pub async fn finish_phone(
     }
     let device_token = crate::random_hex(32);
     let parts = PhoneParts {
-        endpoint: subscription.endpoint.clone(),
-        p256dh: subscription.p256dh.clone(),
-        auth: subscription.auth.clone(),
+        endpoint: subscription.map(|s| s.endpoint.clone()),
+        p256dh: subscription.map(|s| s.p256dh.clone()),
+        auth: subscription.map(|s| s.auth.clone()),
         device_token_hash: hash(&device_token),
     };
     let (terminal_id, recovery_codes) = passkeys::add_key(db, clock, holder, key, "phone", Some(&parts)).await?;

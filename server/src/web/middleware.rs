@@ -149,14 +149,17 @@ pub(super) async fn cache_policy(req: Request, next: Next) -> Response {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     if sign_out {
-        h.insert("clear-site-data", HeaderValue::from_static("\"cache\", \"cookies\", \"storage\""));
+        // Not "storage": the phone that approves sign-ins keeps its device token and service
+        // worker there, and must keep working after its holder signs out on it. Nothing else
+        // is kept in the browser's storage.
+        h.insert("clear-site-data", HeaderValue::from_static("\"cache\", \"cookies\""));
     }
     res
 }
 
 /// The path to count: link tokens (activation, reset, unlock) never reach the statistics.
 pub fn audience_path(path: &str) -> String {
-    for prefix in ["/activation/", "/reinitialisation/", "/deverrouillage/"] {
+    for prefix in ["/activation/", "/reinitialisation/", "/deverrouillage/", "/telephone/"] {
         if path.starts_with(prefix) {
             return format!("{prefix}:token");
         }

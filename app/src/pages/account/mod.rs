@@ -2,12 +2,14 @@
 //! from links in emails (activation, reset, unlock).
 
 mod links;
+mod phone;
 mod settings;
 mod signin;
 mod terminals;
 mod terms_accept;
 
 pub use links::{ActivationPage, ForgotPasswordPage, ResetPasswordPage, UnlockPage};
+pub use phone::{PhoneAppPage, PhoneEnrolPage};
 pub use settings::AccountPage;
 pub use signin::SignInPage;
 pub use terms_accept::TermsAcceptPage;

@@ -403,6 +403,7 @@ fn Sessions() -> impl IntoView {
                                                     <td>{s.ip.clone()}</td>
                                                     <td>{match s.factor.as_str() {
                                                         "passkey" => t.t(Msg::FactorPasskey),
+                                                        "phone" => t.t(Msg::FactorPhone),
                                                         "totp" => t.t(Msg::FactorTotp),
                                                         "recovery" => t.t(Msg::FactorRecovery),
                                                         "sms" => t.t(Msg::FactorSms),
@@ -410,7 +411,7 @@ fn Sessions() -> impl IntoView {
                                                         _ => "—",
                                                     }}</td>
                                                     <td>{match s.factor.as_str() {
-                                                        "passkey" => t.t(Msg::LevelHardware),
+                                                        "passkey" | "phone" => t.t(Msg::LevelHardware),
                                                         "password" => t.t(Msg::LevelPasswordOnly),
                                                         // Before terminals, every sign-in had a code.
                                                         _ => t.t(Msg::LevelTwoFactors),

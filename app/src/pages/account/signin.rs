@@ -4,8 +4,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_navigate;
 
 use crate::api::{
-    CodeSent, FinishPasskeySignIn, FinishPasskeyStep, ResendSignInCode, SignInCode, SignInPassword, StartPasskeySignIn,
-    StartPasskeyStep,
+    ApprovalAsked, AskPhone, CodeSent, FinishPasskeySignIn, FinishPasskeyStep, PhoneAnswered, ResendSignInCode,
+    SignInCode, SignInPassword, StartPasskeySignIn, StartPasskeyStep,
 };
 use crate::components::form::{focus_later, problem_of, show_error, ErrorSummary, Field};
 use crate::components::webauthn;
@@ -19,6 +19,19 @@ fn label_of(field: &str) -> Msg {
         "address" => Msg::FieldAddress,
         "password" => Msg::FieldPassword,
         _ => Msg::FieldCode,
+    }
+}
+
+/// Where to go once signed in: `next` from the server, or back to the phone page that sent the
+/// person here (`?suite=/telephone/…`, nothing else: no open redirect).
+fn destination(next: String) -> String {
+    let suite = leptos_router::hooks::use_query_map().with_untracked(|q| q.get("suite").unwrap_or_default());
+    let safe =
+        suite.starts_with("/telephone/") && suite.len() <= 80 && suite[11..].bytes().all(|b| b.is_ascii_hexdigit());
+    if next == "/messagerie" && safe {
+        suite
+    } else {
+        next
     }
 }
 
@@ -87,7 +100,7 @@ fn PasswordForm(step: RwSignal<Option<CodeSent>>) -> impl IntoView {
             if let Some(crate::env::SignedIn(s)) = session {
                 s.set(true);
             }
-            navigate(&next, Default::default())
+            navigate(&destination(next), Default::default())
         }
         Some(Err(e)) => key_failed(e),
         None => {}
@@ -177,7 +190,7 @@ fn CodeForm(step: RwSignal<Option<CodeSent>>) -> impl IntoView {
         if let Some(crate::env::SignedIn(s)) = session {
             s.set(true);
         }
-        navigate(&next, Default::default())
+        navigate(&destination(next), Default::default())
     };
     let key_failed = move |e: AppError| {
         key_busy.set(false);
@@ -213,6 +226,60 @@ fn CodeForm(step: RwSignal<Option<CodeSent>>) -> impl IntoView {
         key_start.dispatch(StartPasskeyStep {});
     };
 
+    // The phone's approval: the number to choose there, then a poll every two seconds.
+    let ask = ServerAction::<AskPhone>::new();
+    let answered = ServerAction::<PhoneAnswered>::new();
+    let asked = RwSignal::new(None::<ApprovalAsked>);
+    let poll = StoredValue::new(None::<IntervalHandle>);
+    let stop_polling = move || {
+        if let Some(h) = poll.get_value() {
+            h.clear();
+        }
+        poll.set_value(None);
+    };
+    Effect::new(move |_| match ask.value().get() {
+        Some(Ok(a)) => {
+            failure.set(None);
+            let id = a.id.clone();
+            asked.set(Some(a));
+            stop_polling();
+            if let Ok(h) = set_interval_with_handle(
+                move || {
+                    if !answered.pending().get_untracked() {
+                        answered.dispatch(PhoneAnswered { id: id.clone() });
+                    }
+                },
+                std::time::Duration::from_secs(2),
+            ) {
+                poll.set_value(Some(h));
+            }
+        }
+        Some(Err(e)) => {
+            asked.set(None);
+            key_failed(e)
+        }
+        None => {}
+    });
+    let signed_in_phone = signed_in.clone();
+    Effect::new(move |_| match answered.value().get() {
+        Some(Ok(Some(next))) => {
+            stop_polling();
+            signed_in_phone(next)
+        }
+        Some(Err(e)) => {
+            stop_polling();
+            asked.set(None);
+            key_failed(e)
+        }
+        _ => {}
+    });
+    on_cleanup(stop_polling);
+    let on_phone = move |_| {
+        failure.set(None);
+        info.set(None);
+        ask.dispatch(AskPhone {});
+    };
+
     Effect::new(move |_| match verify.value().get() {
         Some(Ok(next)) => signed_in(next),
         Some(Err(e)) => {
@@ -238,8 +305,11 @@ fn CodeForm(step: RwSignal<Option<CodeSent>>) -> impl IntoView {
     });
 
     // A terminal is asked for (nothing was sent): its code, or a recovery code, is typed here.
-    let app_code = move || step.with(|s| s.as_ref().is_some_and(|s| s.channel == "totp" || s.channel == "passkey"));
+    let app_code =
+        move || step.with(|s| s.as_ref().is_some_and(|s| matches!(s.channel.as_str(), "totp" | "passkey" | "phone")));
     let passkey = move || step.with(|s| s.as_ref().is_some_and(|s| s.channel == "passkey"));
+    let phone = move || step.with(|s| s.as_ref().is_some_and(|s| s.phone));
+    let phone_first = move || step.with(|s| s.as_ref().is_some_and(|s| s.channel == "phone"));
     let totp = move || step.with(|s| s.as_ref().is_some_and(|s| s.channel == "totp" || s.totp));
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
@@ -277,6 +347,8 @@ fn CodeForm(step: RwSignal<Option<CodeSent>>) -> impl IntoView {
     view! {
         <h2>{move || if passkey() {
             t.t(Msg::CodePasskeyTitle)
+        } else if phone_first() {
+            t.t(Msg::CodePhoneTitle)
         } else if app_code() {
             t.t(Msg::CodeTotpTitle)
         } else {
@@ -299,10 +371,31 @@ fn CodeForm(step: RwSignal<Option<CodeSent>>) -> impl IntoView {
                         {t.t(Msg::CodeUsePasskey)}
                     </button>
                 </div>
+            </Show>
+            <Show when=phone>
+                {move || match asked.get() {
+                    Some(a) => view! {
+                        <div class="phone-approval" role="group" aria-labelledby="phone-number-label">
+                            <p id="phone-number-label">{t.t(Msg::CodePhonePrompt)}</p>
+                            <p class="phone-number" aria-live="polite">{a.number}</p>
+                            <p class="hint" role="status">{t.t(Msg::CodePhoneWaiting)}</p>
+                        </div>
+                    }.into_any(),
+                    None => view! {
+                        <div class="button-row">
+                            <button type="button" class=move || if phone_first() { "button button-primary" } else { "button" }
+                                on:click=on_phone disabled=move || ask.pending().get()>
+                                {t.t(Msg::CodeUsePhone)}
+                            </button>
+                        </div>
+                    }.into_any(),
+                }}
+            </Show>
+            <Show when=move || passkey() || phone_first()>
                 <p>{move || if totp() { t.t(Msg::CodeOrTerminal) } else { t.t(Msg::CodeOrRecovery) }}</p>
             </Show>
             <form class="form" novalidate on:submit=on_submit>
-                {move || if passkey() && !totp() {
+                {move || if (passkey() || phone_first()) && !totp() {
                     view! {
                         <Field prefix="signin" id="code" label=Msg::FieldRecoveryCode hint=Some(Msg::FieldRecoveryCodeHint)
                             value=code initial=String::new() problem=problem_of(errors, "code")
@@ -322,7 +415,7 @@ fn CodeForm(step: RwSignal<Option<CodeSent>>) -> impl IntoView {
                     }.into_any()
                 }}
                 <div class="button-row">
-                    <button type="submit" class=move || if passkey() { "button" } else { "button button-primary" }
+                    <button type="submit" class=move || if passkey() || phone_first() { "button" } else { "button button-primary" }
                         disabled=move || pending.get()>
                         {move || if pending.get() { t.t(Msg::SignInWorking) } else { t.t(Msg::CodeSubmit) }}
                     </button>

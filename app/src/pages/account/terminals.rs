@@ -6,7 +6,8 @@ use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
 use crate::api::{
-    my_terminals, ConfirmTotp, FinishPasskey, NewRecoveryCodes, RemoveTerminal, StartPasskey, StartTotp, TotpSetup,
+    my_terminals, ConfirmTotp, FinishPasskey, NewRecoveryCodes, PhoneLinkView, RemoveTerminal, StartPasskey,
+    StartPhoneLink, StartTotp, TotpSetup,
 };
 use crate::components::feedback::{ErrorNotice, Loading};
 use crate::components::form::{focus_later, problem_of, show_error, ErrorSummary, Field};
@@ -26,12 +27,15 @@ enum Stage {
     Scanning(TotpSetup),
     /// The browser is asking the person for their key.
     Waiting,
+    /// The link for the phone, as a QR code, until the holder is done on the phone.
+    PhoneLink(PhoneLinkView),
 }
 
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
     Passkey,
     Totp,
+    Phone,
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -61,12 +65,14 @@ pub fn Terminals() -> impl IntoView {
     let start = ServerAction::<StartTotp>::new();
     let confirm = ServerAction::<ConfirmTotp>::new();
     let start_key = ServerAction::<StartPasskey>::new();
+    let start_phone = ServerAction::<StartPhoneLink>::new();
+    let phone_done = RwSignal::new(0u32);
     let finish_key = ServerAction::<FinishPasskey>::new();
     let remove = ServerAction::<RemoveTerminal>::new();
     let renew = ServerAction::<NewRecoveryCodes>::new();
     let codes = RwSignal::new(Vec::<String>::new());
     let terminals = Resource::new(
-        move || (confirm.version().get(), finish_key.version().get(), remove.version().get()),
+        move || (confirm.version().get(), finish_key.version().get(), remove.version().get(), phone_done.get()),
         |_| my_terminals(),
     );
 
@@ -105,6 +111,15 @@ pub fn Terminals() -> impl IntoView {
             });
         }
         Some(Err(AppError::ReauthRequired)) => stage.set(Stage::Reauth(Then::Start(Kind::Passkey))),
+        Some(Err(e)) => fail(e),
+        None => {}
+    });
+    Effect::new(move |_| match start_phone.value().get() {
+        Some(Ok(link)) => {
+            clear();
+            stage.set(Stage::PhoneLink(link));
+        }
+        Some(Err(AppError::ReauthRequired)) => stage.set(Stage::Reauth(Then::Start(Kind::Phone))),
         Some(Err(e)) => fail(e),
         None => {}
     });
@@ -167,10 +182,18 @@ pub fn Terminals() -> impl IntoView {
         Kind::Passkey => {
             start_key.dispatch(StartPasskey { name: name.get_untracked() });
         }
+        Kind::Phone => {
+            start_phone.dispatch(StartPhoneLink {});
+        }
     };
     let begin = move |kind: Kind| {
         clear();
         done.set(None);
+        if kind == Kind::Phone {
+            // The phone is named on the phone itself.
+            dispatch_start(kind);
+            return;
+        }
         let default = if kind == Kind::Passkey { Msg::PasskeyNameDefault } else { Msg::TerminalNameDefault };
         name.set(t.t(default).to_string());
         stage.set(Stage::Naming(kind));
@@ -203,7 +226,7 @@ pub fn Terminals() -> impl IntoView {
     };
     let after_reauth = Callback::new(move |_| match stage.get_untracked() {
         Stage::Reauth(Then::Start(kind)) => {
-            stage.set(Stage::Naming(kind));
+            stage.set(if kind == Kind::Phone { Stage::Idle } else { Stage::Naming(kind) });
             dispatch_start(kind);
         }
         Stage::Reauth(Then::Remove(id)) => {
@@ -235,10 +258,10 @@ pub fn Terminals() -> impl IntoView {
                                 <li>
                                     <div>
                                         <strong>{term.name}</strong>
-                                        <span class="hint">{t.t(if term.kind == "passkey" {
-                                            Msg::TerminalKindPasskey
-                                        } else {
-                                            Msg::TerminalKindTotp
+                                        <span class="hint">{t.t(match term.kind.as_str() {
+                                            "passkey" => Msg::TerminalKindPasskey,
+                                            "phone" => Msg::TerminalKindPhone,
+                                            _ => Msg::TerminalKindTotp,
                                         })}</span>
                                         <span class="hint">{added}</span>
                                         {used.map(|u| view! { <span class="hint">{u}</span> })}
@@ -282,9 +305,24 @@ pub fn Terminals() -> impl IntoView {
                     <button type="button" class="button button-primary" on:click=move |_| begin(Kind::Passkey)>
                         {t.t(Msg::TerminalAddPasskey)}
                     </button>
+                    <button type="button" class="button" on:click=move |_| begin(Kind::Phone)>
+                        {t.t(Msg::TerminalAddPhone)}
+                    </button>
                     <button type="button" class="button" on:click=move |_| begin(Kind::Totp)>
                         {t.t(Msg::TerminalAddTotp)}
                     </button>
+                </div>
+            }.into_any(),
+            Stage::PhoneLink(link) => view! {
+                <div class="phone-link" role="group" aria-labelledby="phone-link-title">
+                    <h3 id="phone-link-title">{t.t(Msg::PhoneLinkTitle)}</h3>
+                    <p>{t.t(Msg::PhoneLinkSteps)}</p>
+                    <div class="qr" role="img" aria-label=t.t(Msg::PhoneQrLabel) inner_html=link.qr_svg.clone()></div>
+                    <p class="link-text"><a href=link.url.clone() id="phone-link">{link.url.clone()}</a></p>
+                    <button type="button" class="button button-primary" on:click=move |_| {
+                        stage.set(Stage::Idle);
+                        phone_done.update(|n| *n += 1);
+                    }>{t.t(Msg::PhoneLinkDone)}</button>
                 </div>
             }.into_any(),
             Stage::Waiting => view! {

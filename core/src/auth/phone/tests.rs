@@ -124,7 +124,7 @@ async fn a_phone_added_by_its_link_approves_a_sign_in_with_the_right_number_only
         let strict = PushPolicy::default();
         assert!(
             matches!(
-                finish_phone(&t.db, &clock, &rp, &strict, &h, &token, &ceremony.id, &answer, &sub).await,
+                finish_phone(&t.db, &clock, &rp, &strict, &h, &token, &ceremony.id, &answer, Some(&sub)).await,
                 Err(TerminalError::KeyRefused)
             ),
             "plain HTTP to this machine only when allowed"
@@ -132,7 +132,8 @@ async fn a_phone_added_by_its_link_approves_a_sign_in_with_the_right_number_only
         let ceremony = start_phone(&t.db, &clock, &rp, &h, &token, "Mon téléphone").await.unwrap().0;
         let mut device = SoftAuthenticator::new(ORIGIN);
         let answer = device.create(&ceremony.options).unwrap();
-        let added = finish_phone(&t.db, &clock, &rp, &policy, &h, &token, &ceremony.id, &answer, &sub).await.unwrap();
+        let added =
+            finish_phone(&t.db, &clock, &rp, &policy, &h, &token, &ceremony.id, &answer, Some(&sub)).await.unwrap();
         assert_eq!(added.recovery_codes.map(|c| c.len()), Some(10));
         assert!(!link_is_live(&t.db, &clock, &h, &token).await.unwrap(), "the link works once");
         assert!(has_phone(&t.db, h.account_id).await.unwrap());
