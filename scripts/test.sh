@@ -37,6 +37,8 @@ export HYGIE_LISTEN="127.0.0.1:$https_port"
 export HYGIE_HTTP_LISTEN="127.0.0.1:$http_port"
 export HYGIE_SMTP__LISTEN="127.0.0.1:$(free_port)"
 export HYGIE_SUPPORT__CONTACT_PER_HOUR=100
+# The phone test runs its own push service on this machine, over plain HTTP.
+export HYGIE_SESSION__PUSH_TO_LOOPBACK=true
 export HYGIE_DEMO_ACCOUNTS=true
 export LEPTOS_SITE_ROOT="$ROOT/target/site"
 "$ROOT/target/debug/hygie" serve >"$e2e_dir/server.log" 2>&1 &

@@ -22,7 +22,10 @@ export async function subscribePush(vapid) {
   try {
     if (!('serviceWorker' in navigator) || !('PushManager' in window)) return '';
     registerWorker();
-    const reg = await navigator.serviceWorker.ready;
+    const reg = await Promise.race([
+      navigator.serviceWorker.ready,
+      new Promise((_, fail) => setTimeout(() => fail(new Error('no service worker')), 5000)),
+    ]);
     if (window.Notification && Notification.permission === 'default') await Notification.requestPermission();
     const sub = await reg.pushManager.subscribe({ userVisibleOnly: true, applicationServerKey: toBytes(vapid) });
     return JSON.stringify({ endpoint: sub.endpoint, p256dh: toText(sub.getKey('p256dh')), auth: toText(sub.getKey('auth')) });

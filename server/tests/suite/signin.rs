@@ -497,11 +497,7 @@ async fn signed_in_answers_are_never_cached_and_signing_out_clears_the_site(engi
 
     let out = b.c.post(s.url(SignOut::PATH)).header(header::ORIGIN, s.origin()).send().await.unwrap();
     assert_eq!(out.status(), 200);
-    assert_eq!(
-        cache_headers(&out),
-        (Some("no-store".into()), Some(r#""cache", "cookies""#.into())),
-        "{engine:?}"
-    );
+    assert_eq!(cache_headers(&out), (Some("no-store".into()), Some(r#""cache", "cookies""#.into())), "{engine:?}");
     assert_eq!(b.my_account().await.body, json!("Unauthorized"));
     s.stop().await;
 }

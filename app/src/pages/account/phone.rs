@@ -48,7 +48,7 @@ pub fn PhoneEnrolPage() -> impl IntoView {
                             Ok(false) => view! { <p class="notice notice-error">{t.t(Msg::PhoneLinkDead)}</p> }.into_any(),
                             Err(AppError::Unauthorized | AppError::TermsPending) => view! {
                                 <p>{t.t(Msg::PhoneSignInFirst)}</p>
-                                <a class="button button-primary" href=sign_in>{t.t(Msg::SignInSubmit)}</a>
+                                <a class="button button-primary" href=sign_in>{t.t(Msg::NavSignIn)}</a>
                             }
                             .into_any(),
                             Err(error) => view! { <ErrorNotice error/> }.into_any(),
