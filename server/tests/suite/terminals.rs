@@ -6,9 +6,11 @@
 use crate::common::browser::*;
 use crate::common::{on_each_engine, Engine, TestServer};
 use app::api::{
-    ConfirmTotp, FinishPasskey, FinishPasskeySignIn, FinishPasskeyStep, ForgotPassword, KeyCeremony, MySessions,
-    MyTerminals, Reauthenticate, RemoveTerminal, ResendSignInCode, ResetLinkInfo, ResetPassword, SessionView, SignOut,
-    StartPasskey, StartPasskeySignIn, StartPasskeyStep, StartTotp, TerminalView, TotpSetup,
+    ApprovalAsked, ApprovalRequest, AskPhone, ConfirmTotp, FinishPasskey, FinishPasskeySignIn, FinishPasskeyStep,
+    FinishPhone, ForgotPassword, KeyCeremony, MySessions, MyTerminals, PhoneAddedView, PhoneAnswered, PhoneChoose,
+    PhoneConfirm, PhoneLinkLive, PhoneLinkView, PhoneSetup, PhoneWaiting, Reauthenticate, RemoveTerminal,
+    ResendSignInCode, ResetLinkInfo, ResetPassword, SessionView, SignOut, StartPasskey, StartPasskeySignIn,
+    StartPasskeyStep, StartPhone, StartPhoneLink, StartTotp, TerminalView, TotpSetup,
 };
 use hygie_core::auth::passkeys::soft::SoftAuthenticator;
 use hygie_core::auth::terminals::code_for;
@@ -19,6 +21,7 @@ on_each_engine!(
     an_authenticator_app_is_asked_for_first_once_added_and_its_removal_ends_its_sessions,
     a_recovery_code_signs_in_once_and_a_reset_needs_the_terminal_not_only_the_mailbox,
     a_passkey_signs_in_alone_or_after_the_password_and_is_bound_to_one_account,
+    a_phone_approves_with_the_right_number_only_and_within_two_minutes,
 );
 
 async fn an_authenticator_app_is_asked_for_first_once_added_and_its_removal_ends_its_sessions(engine: Engine) {
@@ -251,5 +254,87 @@ async fn a_passkey_signs_in_alone_or_after_the_password_and_is_bound_to_one_acco
         assert!(log.iter().any(|a| a == expected), "{expected} missing from {log:?}");
     }
     assert!(hygie_core::audit::verify(s.db()).await.unwrap().is_intact());
+    s.stop().await;
+}
+
+async fn a_phone_approves_with_the_right_number_only_and_within_two_minutes(engine: Engine) {
+    const ORIGIN: &str = "https://messagerie.hygie.test";
+    let s = TestServer::start_with(engine, |c| c.public_url = Some(ORIGIN.into())).await;
+    let (_, address) = account(&s, "paul.girard", Some(MOBILE)).await;
+    let desk = Browser::new(&s);
+    sign_in(&s, &desk, &address, 1).await;
+    let link: PhoneLinkView = desk.run(StartPhoneLink {}).await.ok();
+    let token = link.url.rsplit('/').next().unwrap().to_string();
+
+    // The phone signs in, then adds itself from the link (no push service reachable here).
+    let phone = Browser::new(&s);
+    assert_eq!(phone.run(PhoneLinkLive { token: token.clone() }).await.body, json!("Unauthorized"));
+    sign_in(&s, &phone, &address, 2).await;
+    assert_eq!(phone.run(PhoneLinkLive { token: token.clone() }).await.body, json!(true));
+    let setup: PhoneSetup = phone.run(StartPhone { token: token.clone(), name: "Téléphone de Paul".into() }).await.ok();
+    let mut device = SoftAuthenticator::new(ORIGIN);
+    let answer = device.create(&setup.ceremony.options).unwrap();
+    let finish = |ceremony: String, response: String| FinishPhone {
+        token: token.clone(),
+        ceremony,
+        response,
+        endpoint: String::new(),
+        p256dh: String::new(),
+        auth: String::new(),
+    };
+    let added: PhoneAddedView = phone.run(finish(setup.ceremony.id.clone(), answer.clone())).await.ok();
+    assert_eq!(added.recovery_codes.len(), 10);
+    let device_token = added.device_token.clone();
+    assert_eq!(phone.run(PhoneLinkLive { token: token.clone() }).await.body, json!(false), "the link works once");
+
+    // At sign-in the phone is offered first; the open app finds the request by its device token.
+    let laptop = Browser::new(&s);
+    let step = laptop.password(&address, PASSWORD).await;
+    assert_eq!((step.body["channel"].clone(), step.body["phone"].clone()), (json!("phone"), json!(true)));
+    let asked: ApprovalAsked = laptop.run(AskPhone {}).await.ok();
+    let waiting: Vec<ApprovalRequest> = phone.run(PhoneWaiting { device: device_token.clone() }).await.ok();
+    assert_eq!(waiting.len(), 1);
+    assert!(waiting[0].choices.contains(&asked.number));
+    let stranger: Vec<ApprovalRequest> = Browser::new(&s).run(PhoneWaiting { device: "ab".repeat(32) }).await.ok();
+    assert!(stranger.is_empty());
+    assert_eq!(laptop.run(PhoneAnswered { id: asked.id.clone() }).await.body, json!(null), "not yet answered");
+
+    // A wrong number refuses the sign-in.
+    let wrong = *waiting[0].choices.iter().find(|n| **n != asked.number).unwrap();
+    let refused = phone.run(PhoneChoose { device: device_token.clone(), id: asked.id.clone(), number: wrong }).await;
+    assert_eq!(refused.body, json!({"KeyRefused": {"reason": "wrong_number"}}));
+    let over = laptop.run(PhoneAnswered { id: asked.id.clone() }).await;
+    assert_eq!(over.body, json!({"KeyRefused": {"reason": "phone_refused"}}));
+
+    // A request dies after two minutes.
+    let asked: ApprovalAsked = laptop.run(AskPhone {}).await.ok();
+    s.clock.advance_ms(2 * 60_000 + 1);
+    let late =
+        phone.run(PhoneChoose { device: device_token.clone(), id: asked.id.clone(), number: asked.number }).await;
+    assert_eq!(late.body, json!({"KeyRefused": {"reason": "request_gone"}}));
+
+    // The right number, confirmed by the phone's passkey, signs the laptop in, once.
+    let laptop = Browser::new(&s);
+    assert_eq!(laptop.password(&address, PASSWORD).await.status, 200);
+    let asked: ApprovalAsked = laptop.run(AskPhone {}).await.ok();
+    let c: KeyCeremony =
+        phone.run(PhoneChoose { device: device_token.clone(), id: asked.id.clone(), number: asked.number }).await.ok();
+    let answer = device.get(&c.options).unwrap();
+    assert_eq!(
+        phone.run(PhoneConfirm { device: device_token.clone(), ceremony: c.id, response: answer }).await.status,
+        200
+    );
+    assert_eq!(laptop.run(PhoneAnswered { id: asked.id.clone() }).await.body, json!("/messagerie"));
+    let sessions: Vec<SessionView> = laptop.run(MySessions {}).await.ok();
+    assert_eq!(sessions.iter().find(|x| x.current).map(|x| x.factor.as_str()), Some("phone"));
+    let log = actions(&s).await;
+    for expected in [
+        "terminal.phone.link success",
+        "signin.phone.ask success",
+        "signin.phone.answer failure:wrong_number",
+        "signin.phone.answer success",
+    ] {
+        assert!(log.iter().any(|a| a == expected), "{expected} missing from {log:?}");
+    }
     s.stop().await;
 }
