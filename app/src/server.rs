@@ -135,6 +135,12 @@ pub fn current_session() -> Option<Session> {
     request_parts().and_then(|p| p.extensions.get::<CurrentSession>().map(|c| c.0.clone()))
 }
 
+/// The sign-in this browser has begun (password verified, second factor awaited); a browser
+/// without one, or already signed in, starts again from the password.
+pub fn pending_sign_in() -> Result<Session, AppError> {
+    current_session().filter(|s| s.level == Level::Password).ok_or(AppError::CodeExpired)
+}
+
 /// The browser's User-Agent, for the list of sessions.
 pub fn user_agent() -> Option<String> {
     request_parts()

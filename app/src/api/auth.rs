@@ -146,16 +146,14 @@ pub async fn sign_in_code(code: String) -> Result<String, AppError> {
     use hygie_core::auth::signin::{self, CodeStep};
 
     use crate::server::{
-        clear_session_cookie, client_ip, current_session, services, set_session_cookie, signin_ctx, user_agent,
+        clear_session_cookie, client_ip, pending_sign_in, services, set_session_cookie, signin_ctx, user_agent,
     };
     let svc = services()?;
     // Six digits, or (with an authenticator app) one of the printed recovery codes.
     let code =
         ssr::code_shape(&code).or_else(|e| hygie_core::auth::terminals::normalise_recovery_code(&code).ok_or(e))?;
     // A signed-in session is left alone: a code typed twice does not sign anyone out.
-    let pending = current_session()
-        .filter(|s| s.level == hygie_core::auth::session::Level::Password)
-        .ok_or(AppError::CodeExpired)?;
+    let pending = pending_sign_in()?;
     let (ip, ua) = (client_ip(), user_agent());
     let ctx = signin_ctx(&svc, ip.as_deref(), ua.as_deref());
     match signin::code_step(&ctx, &pending, &code).await.map_err(AppError::internal)? {
@@ -231,12 +229,10 @@ pub async fn finish_passkey_sign_in(ceremony: String, response: String) -> Resul
 pub async fn start_passkey_step() -> Result<crate::api::KeyCeremony, AppError> {
     use hygie_core::auth::signin;
 
-    use crate::server::{client_ip, current_session, services, signin_ctx, user_agent};
+    use crate::server::{client_ip, pending_sign_in, services, signin_ctx, user_agent};
     let svc = services()?;
     let rp = svc.passkeys()?;
-    let pending = current_session()
-        .filter(|s| s.level == hygie_core::auth::session::Level::Password)
-        .ok_or(AppError::CodeExpired)?;
+    let pending = pending_sign_in()?;
     let (ip, ua) = (client_ip(), user_agent());
     let ctx = signin_ctx(&svc, ip.as_deref(), ua.as_deref());
     match signin::start_passkey_step(&ctx, rp, &pending).await.map_err(AppError::internal)? {
@@ -251,13 +247,11 @@ pub async fn finish_passkey_step(ceremony: String, response: String) -> Result<S
     use hygie_core::auth::signin::{self, CodeStep};
 
     use crate::server::{
-        clear_session_cookie, client_ip, current_session, services, set_session_cookie, signin_ctx, user_agent,
+        clear_session_cookie, client_ip, pending_sign_in, services, set_session_cookie, signin_ctx, user_agent,
     };
     let svc = services()?;
     let rp = svc.passkeys()?;
-    let pending = current_session()
-        .filter(|s| s.level == hygie_core::auth::session::Level::Password)
-        .ok_or(AppError::CodeExpired)?;
+    let pending = pending_sign_in()?;
     let (ip, ua) = (client_ip(), user_agent());
     let ctx = signin_ctx(&svc, ip.as_deref(), ua.as_deref());
     match signin::passkey_step(&ctx, rp, &pending, &ceremony, &response).await.map_err(AppError::internal)? {

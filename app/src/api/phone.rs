@@ -128,11 +128,9 @@ pub async fn ask_phone() -> Result<ApprovalAsked, AppError> {
     use hygie_core::auth::phone::AskRefused;
     use hygie_core::auth::signin;
 
-    use crate::server::{client_ip, current_session, services, signin_ctx, user_agent};
+    use crate::server::{client_ip, pending_sign_in, services, signin_ctx, user_agent};
     let svc = services()?;
-    let pending = current_session()
-        .filter(|s| s.level == hygie_core::auth::session::Level::Password)
-        .ok_or(AppError::CodeExpired)?;
+    let pending = pending_sign_in()?;
     let (ip, ua) = (client_ip(), user_agent());
     let ctx = signin_ctx(&svc, ip.as_deref(), ua.as_deref());
     match signin::ask_phone(&ctx, &svc.auth.http, &pending).await.map_err(AppError::internal)? {
@@ -149,11 +147,9 @@ pub async fn ask_phone() -> Result<ApprovalAsked, AppError> {
 pub async fn phone_answered(id: String) -> Result<Option<String>, AppError> {
     use hygie_core::auth::signin::{self, CodeStep};
 
-    use crate::server::{clear_session_cookie, client_ip, current_session, services, set_session_cookie, signin_ctx};
+    use crate::server::{clear_session_cookie, client_ip, pending_sign_in, services, set_session_cookie, signin_ctx};
     let svc = services()?;
-    let pending = current_session()
-        .filter(|s| s.level == hygie_core::auth::session::Level::Password)
-        .ok_or(AppError::CodeExpired)?;
+    let pending = pending_sign_in()?;
     let ip = client_ip();
     let ua = crate::server::user_agent();
     let ctx = signin_ctx(&svc, ip.as_deref(), ua.as_deref());

@@ -10,3 +10,5 @@ pub mod policy;
 pub mod session;
 pub mod signin;
 pub mod terminals;
+#[cfg(test)]
+pub(crate) mod testing;

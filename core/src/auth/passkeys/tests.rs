@@ -1,10 +1,10 @@
 use super::soft::SoftAuthenticator;
 use super::*;
-use crate::accounts::{self, AccountRecord, Created};
 use crate::auth::holder::{HolderSession, Level};
 use crate::auth::session::{self, NewSession, SessionPolicy};
 use crate::auth::signin::{self, CodeStep, Ctx, PasskeySignIn};
 use crate::auth::terminals;
+use crate::auth::testing::{holder, outbox_categories};
 use crate::clock::ManualClock;
 use crate::store::testing::TestDb;
 
@@ -17,36 +17,6 @@ fn rp() -> RelyingParty {
 
 fn ctx<'a>(db: &'a Db, clock: &'a ManualClock) -> Ctx<'a> {
     Ctx { db, clock, policy: SessionPolicy::default(), public_url: ORIGIN, ip: Some("192.0.2.7"), user_agent: None }
-}
-
-/// An active account's holder, signed in just now.
-async fn holder(db: &Db, clock: &ManualClock, local: &str) -> Holder {
-    let r = AccountRecord {
-        address: format!("{local}@hygie.example"),
-        mailbox_type: "personal".into(),
-        kind: "health".into(),
-        first_name: "Inès".into(),
-        last_name: local.into(),
-        notification_email: format!("{local}@exemple.fr"),
-        ..Default::default()
-    };
-    let Created::New(id) = accounts::create(db, clock, &r).await.unwrap() else { panic!() };
-    accounts::activate(db, id).await.unwrap();
-    let (sid, _) = session::create(
-        db,
-        clock,
-        &SessionPolicy::default(),
-        NewSession { account_id: id, level: Level::Full, challenge_id: None, ip: None, user_agent: None, factor: None },
-    )
-    .await
-    .unwrap();
-    let mut h = Holder::resolve(db, id, Level::Full, None, None).await.unwrap().unwrap();
-    h.session = Some(HolderSession { id: sid, authenticated_ms: clock.now_ms() });
-    h
-}
-
-async fn outbox_categories(db: &Db) -> Vec<String> {
-    crate::with_pool!(db, p => sqlx::query_scalar("SELECT category FROM outbox ORDER BY id").fetch_all(p).await.unwrap())
 }
 
 async fn log(db: &Db) -> Vec<String> {

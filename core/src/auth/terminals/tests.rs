@@ -1,41 +1,11 @@
 use super::*;
-use crate::accounts::{self, AccountRecord, Created};
 use crate::auth::holder::{HolderSession, Level};
 use crate::auth::session::{self, NewSession, SessionPolicy};
+use crate::auth::testing::{holder, outbox_categories};
 use crate::clock::ManualClock;
 use crate::store::testing::TestDb;
 
 const T0: Millis = 1_800_000_000_000;
-
-/// An active account's holder, signed in just now (session `session_id`).
-async fn holder(db: &Db, clock: &ManualClock, local: &str) -> Holder {
-    let r = AccountRecord {
-        address: format!("{local}@hygie.example"),
-        mailbox_type: "personal".into(),
-        kind: "health".into(),
-        first_name: "Inès".into(),
-        last_name: local.into(),
-        notification_email: format!("{local}@exemple.fr"),
-        ..Default::default()
-    };
-    let Created::New(id) = accounts::create(db, clock, &r).await.unwrap() else { panic!() };
-    accounts::activate(db, id).await.unwrap();
-    let (sid, _) = session::create(
-        db,
-        clock,
-        &SessionPolicy::default(),
-        NewSession { account_id: id, level: Level::Full, challenge_id: None, ip: None, user_agent: None, factor: None },
-    )
-    .await
-    .unwrap();
-    let mut h = Holder::resolve(db, id, Level::Full, None, None).await.unwrap().unwrap();
-    h.session = Some(HolderSession { id: sid, authenticated_ms: clock.now_ms() });
-    h
-}
-
-async fn outbox_categories(db: &Db) -> Vec<String> {
-    crate::with_pool!(db, p => sqlx::query_scalar("SELECT category FROM outbox ORDER BY id").fetch_all(p).await.unwrap())
-}
 
 /// Enrols an authenticator app and returns its terminal id and key.
 async fn enrolled(db: &Db, clock: &ManualClock, h: &Holder) -> (i64, String) {
