@@ -258,12 +258,9 @@ pub async fn xdm_pdf(
         return Ok(None);
     }
     let limits = mss::xdm::Limits::default();
-    let Ok(Some(pdf)) = mss::xdm::document_pdf(&a.bytes, &limits, doc) else { return Ok(None) };
-    let stem = mss::xdm::document(&a.bytes, &limits, doc)
-        .ok()
-        .flatten()
-        .map(|f| f.name.rsplit_once('.').map_or(f.name.clone(), |(s, _)| s.to_string()))
-        .unwrap_or_else(|| "document".into());
+    let Ok(Some(file)) = mss::xdm::document(&a.bytes, &limits, doc) else { return Ok(None) };
+    let Some(pdf) = file.pdf(&limits) else { return Ok(None) };
+    let stem = file.name.rsplit_once('.').map_or(file.name.as_str(), |(s, _)| s);
     Ok(Some(Attachment {
         name: attach::clean_name(&format!("{stem}.pdf")),
         content_type: "application/pdf".into(),

@@ -221,7 +221,15 @@ pub fn document(zip: &[u8], limits: &Limits, index: usize) -> Result<Option<Docu
 /// The PDF to draw for document `index`: its file if that is a PDF, else the PDF a CDA (level 1)
 /// embeds in its `nonXMLBody`.
 pub fn document_pdf(zip: &[u8], limits: &Limits, index: usize) -> Result<Option<Vec<u8>>, XdmError> {
-    Ok(document(zip, limits, index)?.and_then(|f| pdf_of(&f.bytes, limits)))
+    Ok(document(zip, limits, index)?.and_then(|f| f.pdf(limits)))
+}
+
+impl DocumentFile {
+    /// The PDF to draw for this document: the file if it is a PDF, else the PDF a CDA (level 1)
+    /// embeds in its `nonXMLBody`.
+    pub fn pdf(&self, limits: &Limits) -> Option<Vec<u8>> {
+        pdf_of(&self.bytes, limits)
+    }
 }
 
 fn pdf_of(bytes: &[u8], limits: &Limits) -> Option<Vec<u8>> {
