@@ -259,6 +259,7 @@ test.describe('on a 375 px phone', () => {
     const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     expect(await overflow()).toBeLessThanOrEqual(0);
     await expectNoAxeViolations(page);
+    importXdmMessage(DEMO.nurse.address);
     await openXdmMessage(page);
     await expect(page.getByRole('region', { name: 'Patient' })).toContainText(INS);
     await expect(page.getByRole('region', { name: 'Documents de santé (1)' })).toBeVisible();
