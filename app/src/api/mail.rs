@@ -28,7 +28,10 @@ pub struct MessageLine {
     pub id: i64,
     /// The sender's name (or address); in Sent, the recipients.
     pub who: String,
+    /// As shown: a health document's without its `XDM/1.0/DDM+` prefix.
     pub subject: String,
+    /// The subject marks a health document (MSSanté `XDM/1.0/DDM+`).
+    pub health_document: bool,
     pub snippet: String,
     /// UTC, ISO 8601.
     pub date: String,
@@ -49,6 +52,7 @@ pub struct MessageLine {
 impl MessageLine {
     /// A list line; `show_recipients` for messages one sent (the recipients matter, not oneself).
     fn from_item(m: hygie_core::mail::ListItem, show_recipients: bool) -> MessageLine {
+        let (subject, health_document) = hygie_core::mail::mss::display_subject(&m.subject);
         MessageLine {
             id: m.id,
             who: if show_recipients {
@@ -58,7 +62,8 @@ impl MessageLine {
             } else {
                 m.from_name
             },
-            subject: m.subject,
+            subject,
+            health_document,
             snippet: m.snippet,
             date: hygie_core::clock::format_utc(m.date_ms),
             unread: m.unread,
@@ -95,7 +100,16 @@ pub struct MessageView {
     pub cc: String,
     /// Only in the sender's own copy.
     pub bcc: String,
+    /// As shown: a health document's without its `XDM/1.0/DDM+` prefix.
     pub subject: String,
+    /// The subject marks a health document (MSSanté `XDM/1.0/DDM+`).
+    pub health_document: bool,
+    /// The patient the message is about, from its XDM package.
+    pub patient: Option<PatientView>,
+    /// `X-MSS-INS` as the sender set it: is the patient's identity a qualified INS?
+    pub ins_qualified: Option<bool>,
+    /// The message's XDM package (`IHE_XDM.zip`): its documents, or why it cannot be read.
+    pub xdm: Option<XdmView>,
     pub date: String,
     pub urgent: bool,
     pub body: String,
@@ -117,6 +131,125 @@ pub struct MessageView {
     pub deliveries: Vec<DeliveryView>,
     /// The conversation this message belongs to, oldest first, when it has others.
     pub conversation: Vec<ConversationItem>,
+}
+
+/// A patient named by a health document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PatientView {
+    /// The identifier (an INS: 15 characters).
+    pub id: String,
+    /// `ins` (INS-NIR or INS-NIA with a well-formed number), `ins-invalid` (an INS OID, a number
+    /// whose key does not match), `ins-test` (a test or demonstration INS), `other` (another
+    /// identifier).
+    pub id_kind: String,
+    pub family: String,
+    pub given: String,
+    /// ISO day.
+    pub birth_date: String,
+    /// `F`, `M`, `U` or empty.
+    pub gender: String,
+}
+
+/// An XDM package: its documents, or the reason (a code) it was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct XdmView {
+    /// The package's index among the attachments.
+    pub attachment: usize,
+    pub documents: Vec<XdmDocumentView>,
+    /// Why the package was refused (`path_escape`, `ratio`, `xml_doctype`…), when it was.
+    pub error: Option<String>,
+    /// Its documents name more than one patient (one per message is the rule).
+    pub several_patients: bool,
+}
+
+/// One document of an XDM package.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct XdmDocumentView {
+    pub title: String,
+    /// Its type: the label of its type code, else the code.
+    pub kind: String,
+    pub author: String,
+    pub institution: String,
+    /// `NOM Prénom`, else the identifier.
+    pub patient: String,
+    /// ISO 8601 (a day, or a UTC time).
+    pub date: String,
+    pub file_name: String,
+    /// `verified`, `unchecked`, `missing` or `mismatch`: the file against the metadata's size
+    /// and SHA-1.
+    pub check: String,
+    /// A PDF can be previewed for it (its file, or the PDF its CDA embeds).
+    pub has_pdf: bool,
+}
+
+#[cfg(feature = "ssr")]
+impl From<&hygie_core::mail::mss::Patient> for PatientView {
+    fn from(p: &hygie_core::mail::mss::Patient) -> Self {
+        use hygie_core::mail::mss::IdKind;
+        let id_kind = match p.kind() {
+            IdKind::InsTest => "ins-test",
+            IdKind::Other => "other",
+            _ if p.ins_valid() => "ins",
+            _ => "ins-invalid",
+        };
+        PatientView {
+            id: p.id.clone(),
+            id_kind: id_kind.into(),
+            family: p.family.clone(),
+            given: p.given.clone(),
+            birth_date: p.birth_date.clone().unwrap_or_default(),
+            gender: p.gender.clone().unwrap_or_default(),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl XdmView {
+    fn new(x: hygie_core::mail::mss::XdmReading) -> XdmView {
+        use hygie_core::mail::mss::xdm::FileCheck;
+        let (documents, error, several_patients) = match x.package {
+            Ok(p) => {
+                let several = p.several_patients();
+                let docs = p
+                    .documents
+                    .into_iter()
+                    .map(|d| XdmDocumentView {
+                        kind: d
+                            .type_code
+                            .map(|c| if c.label.is_empty() { c.code } else { c.label })
+                            .unwrap_or_default(),
+                        author: d.author.as_ref().map(|a| a.name.clone()).unwrap_or_default(),
+                        institution: d.author.map(|a| a.institution).unwrap_or_default(),
+                        patient: d
+                            .patient
+                            .map(|p| {
+                                let name = format!("{} {}", p.family, p.given).trim().to_string();
+                                if name.is_empty() {
+                                    p.id
+                                } else {
+                                    name
+                                }
+                            })
+                            .unwrap_or_default(),
+                        date: d.created.unwrap_or_default(),
+                        title: d.title,
+                        file_name: d.file_name,
+                        check: match d.check {
+                            FileCheck::Verified => "verified",
+                            FileCheck::Unchecked => "unchecked",
+                            FileCheck::Missing => "missing",
+                            FileCheck::Mismatch => "mismatch",
+                        }
+                        .into(),
+                        has_pdf: d.has_pdf,
+                    })
+                    .collect();
+                (docs, None, several)
+            }
+            Err(e) => (Vec::new(), Some(e.code().to_string()), false),
+        };
+        XdmView { attachment: x.attachment, documents, error, several_patients }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -240,6 +373,10 @@ impl MessageView {
             Vec::new()
         };
         let references = m.references.clone();
+        let patient = m.mss.patient().map(PatientView::from);
+        let mss = m.mss;
+        let drafted = m.folder_role == "drafts";
+        let (shown_subject, _) = hygie_core::mail::mss::display_subject(&m.subject);
         let mut thread_refs = m.references.clone();
         if !m.message_id.is_empty() && !thread_refs.contains(&m.message_id) {
             thread_refs.push(m.message_id.clone());
@@ -252,7 +389,13 @@ impl MessageView {
             to: m.to_addrs,
             cc: m.cc_addrs,
             bcc: m.bcc_addrs,
-            subject: m.subject,
+            // A draft keeps its subject as typed; a message shows a health document's without
+            // its prefix (the list does the same).
+            subject: if drafted { m.subject } else { shown_subject },
+            health_document: !drafted && mss.health_document,
+            patient,
+            ins_qualified: mss.headers.ins_qualified,
+            xdm: mss.xdm.map(XdmView::new),
             date: format_utc(m.date_ms),
             urgent: m.urgent,
             body: m.body_text,
@@ -350,23 +493,30 @@ pub struct PdfPreview {
     pub shown: u32,
 }
 
-/// Opens the preview of attachment `index` of message `id`: counts its pages (drawn one by one
-/// by `GET /messagerie/pj/ID/INDEX/apercu/PAGE`). Not found for another account's message or a
-/// file that is not a PDF by its content.
+/// Opens the preview of attachment `index` of message `id` (or, with `doc`, of document `doc` of
+/// the XDM package that attachment is): counts its pages (drawn one by one by
+/// `GET /messagerie/pj/ID/INDEX/apercu/PAGE`, or `…/INDEX/xdm/DOC/apercu/PAGE`). Not found for
+/// another account's message or a file that is not a PDF by its content.
 #[server(name = MailPdfPreview, prefix = "/api", endpoint = "mail-pdf-preview")]
-pub async fn mail_pdf_preview(id: i64, index: u32) -> Result<PdfPreview, AppError> {
+pub async fn mail_pdf_preview(id: i64, index: u32, doc: Option<u32>) -> Result<PdfPreview, AppError> {
     use hygie_core::mail::preview::{PreviewError, MAX_PAGES};
 
     use crate::server::{record, require_holder, services, Level};
     let svc = services()?;
     let holder = require_holder(Level::Full)?;
-    let object = format!("message:{id} attachment:{index}");
-    let file = svc.mailbox(&holder).pdf_attachment(id, index as usize).await?;
+    let mailbox = svc.mailbox(&holder);
+    let (object, file) = match doc {
+        None => (format!("message:{id} attachment:{index}"), mailbox.pdf_attachment(id, index as usize).await?),
+        Some(doc) => (
+            format!("message:{id} attachment:{index} document:{doc}"),
+            mailbox.xdm_pdf(id, index as usize, doc as usize).await?,
+        ),
+    };
     let Some(file) = file else {
         record(&svc, holder.event("mail.preview", Outcome::Denied("not_found".into())).object(object)).await?;
         return Err(AppError::NotFound);
     };
-    svc.mailbox(&holder).may_preview("mail.preview").await?;
+    mailbox.may_preview("mail.preview").await?;
     let (outcome, answer) = match svc.previewer.count(&file.bytes).await {
         Ok(pages) => (Outcome::Success, PdfPreview { pages, shown: pages.min(MAX_PAGES) }),
         Err(PreviewError::Unreadable) => (Outcome::Failure("unreadable".into()), PdfPreview { pages: 0, shown: 0 }),

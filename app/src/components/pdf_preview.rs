@@ -23,9 +23,10 @@ fn page_width() -> u32 {
     600
 }
 
-/// "Aperçu" beside attachment `index` of message `id`, and the dialog it opens.
+/// "Aperçu" beside attachment `index` of message `id` (with `doc`: beside document `doc` of the
+/// XDM package that attachment is), and the dialog it opens.
 #[component]
-pub fn PdfPreview(id: i64, index: usize, name: String) -> impl IntoView {
+pub fn PdfPreview(id: i64, index: usize, name: String, #[prop(optional)] doc: Option<usize>) -> impl IntoView {
     let t = use_i18n();
     let open = RwSignal::new(false);
     let load = ServerAction::<MailPdfPreview>::new();
@@ -37,7 +38,7 @@ pub fn PdfPreview(id: i64, index: usize, name: String) -> impl IntoView {
         width.set(page_width());
         failed.set(Vec::new());
         open.set(true);
-        load.dispatch(MailPdfPreview { id, index: index as u32 });
+        load.dispatch(MailPdfPreview { id, index: index as u32, doc: doc.map(|d| d as u32) });
     };
     let close = move || {
         open.set(false);
@@ -52,9 +53,18 @@ pub fn PdfPreview(id: i64, index: usize, name: String) -> impl IntoView {
             }
         }
     });
-    let title_id = format!("preview-title-{id}-{index}");
+    let (title_id, base, download) = match doc {
+        None => {
+            let base = format!("/messagerie/pj/{id}/{index}");
+            (format!("preview-title-{id}-{index}"), base.clone(), base)
+        }
+        Some(d) => {
+            let base = format!("/messagerie/pj/{id}/{index}/xdm/{d}");
+            (format!("preview-title-{id}-{index}-{d}"), base.clone(), format!("{base}/pdf"))
+        }
+    };
+    let base = StoredValue::new(base);
     let title = t.fmt(Msg::PreviewTitle, &[("name", &name)]);
-    let download = format!("/messagerie/pj/{id}/{index}");
     let file_name = name.clone();
     view! {
         <button type="button" class="link-button preview-open" aria-haspopup="dialog" node_ref=opener
@@ -99,7 +109,7 @@ pub fn PdfPreview(id: i64, index: usize, name: String) -> impl IntoView {
                                 <ol class="preview-list">
                                     {(1..=p.shown).map(|n| {
                                         let alt = t.fmt(Msg::PreviewPage, &[("n", &n.to_string()), ("count", &count)]);
-                                        let src = format!("/messagerie/pj/{id}/{index}/apercu/{n}?largeur={w}");
+                                        let src = base.with_value(|b| format!("{b}/apercu/{n}?largeur={w}"));
                                         view! {
                                             <li>
                                                 {move || if failed.with(|f| f.contains(&n)) {

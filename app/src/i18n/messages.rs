@@ -584,6 +584,35 @@ messages! {
     SearchNothing => "Aucun message ne correspond à cette recherche.", "No message matches this search.";
     SearchCount => "{count} message(s) trouvé(s).", "{count} message(s) found.";
     MessageContent => "Contenu du message", "Message content";
+    HealthDocument => "Document de santé", "Health document";
+    PatientTitle => "Patient", "Patient";
+    PatientName => "Nom et prénom", "Name";
+    PatientBirth => "Date de naissance", "Date of birth";
+    PatientSex => "Sexe", "Sex";
+    SexF => "Féminin", "Female";
+    SexM => "Masculin", "Male";
+    SexU => "Inconnu", "Unknown";
+    PatientIns => "INS", "INS";
+    PatientOtherId => "Identifiant", "Identifier";
+    InsQualified => "identité qualifiée selon l'expéditeur", "identity qualified, as the sender states";
+    InsNotQualified => "identité non qualifiée selon l'expéditeur", "identity not qualified, as the sender states";
+    InsInvalid => "numéro INS invalide (la clé ne correspond pas) : vérifiez l'identité du patient", "invalid INS number (the key does not match): check the patient's identity";
+    InsTest => "INS de test : ce n'est pas un vrai patient", "test INS: not a real patient";
+    XdmTitle => "Documents de santé ({count})", "Health documents ({count})";
+    XdmKind => "Type", "Type";
+    XdmAuthor => "Auteur", "Author";
+    XdmPatient => "Patient", "Patient";
+    XdmDate => "Date", "Date";
+    XdmDownload => "Télécharger le document ({name})", "Download the document ({name})";
+    XdmVerified => "Intégrité vérifiée.", "Integrity checked.";
+    XdmUnchecked => "Intégrité non vérifiable : le paquet ne donne pas d'empreinte.", "Integrity not checkable: the package gives no fingerprint.";
+    XdmMissing => "Le fichier de ce document manque dans le paquet.", "This document's file is missing from the package.";
+    XdmMismatch => "Attention : ce fichier ne correspond pas à sa description (taille ou empreinte) ; il a pu être modifié.", "Warning: this file does not match its description (size or fingerprint); it may have been altered.";
+    XdmNoDocuments => "Le paquet de documents de santé ne décrit aucun document.", "The health document package describes no document.";
+    XdmSeveralPatients => "Attention : les documents de ce message concernent plusieurs patients.", "Warning: the documents of this message are about more than one patient.";
+    XdmRefusedUnsafe => "Le paquet de documents de santé (IHE_XDM.zip) n'a pas été ouvert : il présente des caractéristiques dangereuses. Ne l'ouvrez pas ; signalez-le à l'expéditeur.", "The health document package (IHE_XDM.zip) was not opened: it looks dangerous. Do not open it; tell the sender.";
+    XdmRefusedDamaged => "Le paquet de documents de santé (IHE_XDM.zip) n'a pas pu être lu : il est endommagé ou incomplet.", "The health document package (IHE_XDM.zip) could not be read: it is damaged or incomplete.";
+    XdmRefusedUnsupported => "Le paquet de documents de santé (IHE_XDM.zip) n'a pas pu être lu : il est chiffré ou compressé d'une manière non prise en charge.", "The health document package (IHE_XDM.zip) could not be read: it is encrypted or compressed in a way not supported.";
 
     // Directory
     NavDirectory => "Annuaire", "Directory";

@@ -212,6 +212,22 @@ impl<'a> Mailbox<'a> {
         super::pdf_attachment(self.db, self.holder.account_id, id, index).await
     }
 
+    /// Document `doc` of the XDM package that is attachment `index` of one of the holder's
+    /// messages, as a file to download.
+    pub async fn xdm_document(
+        &self,
+        id: i64,
+        index: usize,
+        doc: usize,
+    ) -> Result<Option<super::Attachment>, StoreError> {
+        super::xdm_document(self.db, self.holder.account_id, id, index, doc).await
+    }
+
+    /// The PDF of that document (its file, or the PDF its CDA embeds), to preview.
+    pub async fn xdm_pdf(&self, id: i64, index: usize, doc: usize) -> Result<Option<super::Attachment>, StoreError> {
+        super::xdm_pdf(self.db, self.holder.account_id, id, index, doc).await
+    }
+
     /// Counts one PDF preview (`action`: a page count or a page drawn) against the holder's
     /// hourly limit; past it, records the refusal.
     pub async fn may_preview(&self, action: &str) -> Result<(), MailError> {

@@ -17,6 +17,7 @@ pub mod html;
 mod ingest;
 mod list;
 mod mailbox;
+pub mod mss;
 pub mod preview;
 mod read;
 mod search;
@@ -68,7 +69,8 @@ pub struct Draft {
     pub replaces_draft: Option<i64>,
 }
 
-/// Builds the RFC 5322 form of `d` from `from`. Bcc recipients are not written into it.
+/// Builds the RFC 5322 form of `d` from `from`, with the headers an MSSanté client sets (see
+/// [`mss::outgoing_headers`]). Bcc recipients are not written into it.
 pub fn build(from: &Holder, d: &Draft, message_id: &str, date_secs: i64) -> Result<Vec<u8>, std::io::Error> {
     let name = from.name.clone();
     let list =
@@ -93,6 +95,9 @@ pub fn build(from: &Holder, d: &Draft, message_id: &str, date_secs: i64) -> Resu
     }
     if d.urgent {
         b = b.header("Importance", Raw::new("high")).header("X-Priority", Raw::new("1"));
+    }
+    for (name, value) in mss::outgoing_headers(&d.attachments, &mss::xdm::Limits::default()) {
+        b = b.header(name, Raw::new(value));
     }
     for a in &d.attachments {
         b = b.attachment(a.content_type.clone(), a.name.clone(), a.bytes.clone());

@@ -34,6 +34,9 @@ pub struct Opened {
     /// The HTML asks for remote images that were left out (the holder has not chosen to see
     /// this sender's images).
     pub remote_images_blocked: bool,
+    /// What the MSSanté rules read: `X-MSS-*` headers, the health-document subject, the XDM
+    /// package's documents and patient.
+    pub mss: mss::Reading,
 }
 
 /// Shows remote images from `sender` to `account_id` from now on.
@@ -133,6 +136,7 @@ pub(crate) async fn open(db: &Db, clock: &dyn Clock, holder: &Holder, id: i64) -
         tx.commit().await?;
     });
     let s = summarise(&r.raw).unwrap_or_default();
+    let mss = mss::read(&r.raw, &mss::xdm::Limits::default());
     let (body_html, remote_images_blocked) = match &s.body_html {
         Some(h) => {
             let allowed = images_allowed(db, account_id, &r.from_addr).await?;
@@ -165,6 +169,7 @@ pub(crate) async fn open(db: &Db, clock: &dyn Clock, holder: &Holder, id: i64) -
         attachment_pdf: s.attachment_pdf,
         references: s.references,
         in_reply_to: s.in_reply_to,
+        mss,
     }))
 }
 
@@ -215,4 +220,50 @@ pub async fn attachments_of(
 /// kind that can be previewed.
 pub async fn pdf_attachment(db: &Db, account_id: i64, id: i64, index: usize) -> Result<Option<Attachment>, StoreError> {
     Ok(attachment(db, account_id, id, index).await?.filter(|f| preview::is_pdf(&f.bytes)))
+}
+
+/// Document `doc` (in the order the package lists them) of the XDM package that is attachment
+/// `index` of message `id` of `account_id`: its file as it is in the package. `None` when the
+/// attachment is not an XDM package, or the package or the document cannot be read.
+pub async fn xdm_document(
+    db: &Db,
+    account_id: i64,
+    id: i64,
+    index: usize,
+    doc: usize,
+) -> Result<Option<Attachment>, StoreError> {
+    let Some(a) = attachment(db, account_id, id, index).await? else { return Ok(None) };
+    if !mss::xdm::is_package_name(&a.name) {
+        return Ok(None);
+    }
+    let file = mss::xdm::document(&a.bytes, &mss::xdm::Limits::default(), doc).ok().flatten();
+    Ok(file.map(|f| Attachment {
+        name: attach::clean_name(&f.name),
+        content_type: attach::clean_type(&f.mime_type),
+        bytes: f.bytes,
+    }))
+}
+
+/// The PDF of document `doc` of the XDM package that is attachment `index` of message `id`: the
+/// file when it is a PDF, or the PDF a CDA of level 1 embeds (previewed like any PDF).
+pub async fn xdm_pdf(
+    db: &Db,
+    account_id: i64,
+    id: i64,
+    index: usize,
+    doc: usize,
+) -> Result<Option<Attachment>, StoreError> {
+    let Some(a) = attachment(db, account_id, id, index).await? else { return Ok(None) };
+    if !mss::xdm::is_package_name(&a.name) {
+        return Ok(None);
+    }
+    let limits = mss::xdm::Limits::default();
+    let Ok(Some(file)) = mss::xdm::document(&a.bytes, &limits, doc) else { return Ok(None) };
+    let Some(pdf) = file.pdf(&limits) else { return Ok(None) };
+    let stem = file.name.rsplit_once('.').map_or(file.name.as_str(), |(s, _)| s);
+    Ok(Some(Attachment {
+        name: attach::clean_name(&format!("{stem}.pdf")),
+        content_type: "application/pdf".into(),
+        bytes: pdf,
+    }))
 }

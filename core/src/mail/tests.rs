@@ -57,6 +57,10 @@ fn mime_round_trip_keeps_accents_long_lines_and_headers() {
     assert!(raw.is_ascii(), "7-bit on the wire");
     let text = String::from_utf8_lossy(&raw);
     assert!(!text.contains("secret@"), "no Bcc in the message");
+    // Every message sent carries the MSSanté client headers (no XDM package here: the software's
+    // reference only).
+    assert!(text.contains(&format!("X-MSS-NIL: {}\r\n", mss::SOFTWARE_REFERENCE)), "{text}");
+    assert!(!text.contains("X-MSS-CODECDA") && !text.contains("X-MSS-INS"));
     assert!(text.lines().all(|l| l.len() <= 998), "RFC 5322 line length");
     let s = summarise(&raw).unwrap();
     assert_eq!(s.subject, d.subject);

@@ -63,12 +63,50 @@ pub(super) async fn get_attachment(
     SignedIn(holder): SignedIn,
     Path((id, index)): Path<(i64, usize)>,
 ) -> Response {
-    let svc = &state.services;
-    let found = match svc.mailbox(&holder).attachment(id, index).await {
+    let found = match state.services.mailbox(&holder).attachment(id, index).await {
         Ok(found) => found,
         Err(e) => return internal_text(e),
     };
-    let object = format!("message:{id} attachment:{index}");
+    download(&state, &holder, found, format!("message:{id} attachment:{index}")).await
+}
+
+/// `GET /messagerie/pj/ID/INDEX/xdm/DOC`: document DOC of the XDM package (`IHE_XDM.zip`) that
+/// is attachment INDEX, as the package holds it (a CDA, usually), downloaded like an attachment.
+pub(super) async fn get_xdm_document(
+    State(state): State<AppState>,
+    SignedIn(holder): SignedIn,
+    Path((id, index, doc)): Path<(i64, usize, usize)>,
+) -> Response {
+    let found = match state.services.mailbox(&holder).xdm_document(id, index, doc).await {
+        Ok(found) => found,
+        Err(e) => return internal_text(e),
+    };
+    download(&state, &holder, found, format!("message:{id} attachment:{index} document:{doc}")).await
+}
+
+/// `GET /messagerie/pj/ID/INDEX/xdm/DOC/pdf`: the PDF of that document (its file, or the PDF
+/// its CDA embeds), downloaded like an attachment.
+pub(super) async fn get_xdm_pdf(
+    State(state): State<AppState>,
+    SignedIn(holder): SignedIn,
+    Path((id, index, doc)): Path<(i64, usize, usize)>,
+) -> Response {
+    let found = match state.services.mailbox(&holder).xdm_pdf(id, index, doc).await {
+        Ok(found) => found,
+        Err(e) => return internal_text(e),
+    };
+    download(&state, &holder, found, format!("message:{id} attachment:{index} document:{doc} pdf")).await
+}
+
+/// A file of the holder's as a download, recorded (`mail.download`, on `object`) before a byte
+/// leaves; 404 (recorded too) when there is none.
+async fn download(
+    state: &AppState,
+    holder: &hygie_core::auth::holder::Holder,
+    found: Option<hygie_core::mail::Attachment>,
+    object: String,
+) -> Response {
+    let svc = &state.services;
     let Some(file) = found else {
         let event = holder.event("mail.download", Outcome::Denied("not_found".into())).object(object);
         if let Err(res) = recorded(svc, event).await {
@@ -111,20 +149,46 @@ pub(super) async fn get_preview_page(
     Query(q): Query<PreviewQuery>,
     SignedIn(holder): SignedIn,
 ) -> Response {
+    let file = match state.services.mailbox(&holder).pdf_attachment(id, index).await {
+        Ok(found) => found,
+        Err(e) => return internal_text(e),
+    };
+    preview_page(&state, &holder, file, format!("message:{id} attachment:{index} page:{page}"), page, q.largeur).await
+}
+
+/// `GET /messagerie/pj/ID/INDEX/xdm/DOC/apercu/PAGE?largeur=600`: page PAGE of the PDF of
+/// document DOC of the XDM package that is attachment INDEX, drawn like a PDF attachment's.
+pub(super) async fn get_xdm_preview_page(
+    State(state): State<AppState>,
+    Path((id, index, doc, page)): Path<(i64, usize, usize, u32)>,
+    Query(q): Query<PreviewQuery>,
+    SignedIn(holder): SignedIn,
+) -> Response {
+    let file = match state.services.mailbox(&holder).xdm_pdf(id, index, doc).await {
+        Ok(found) => found,
+        Err(e) => return internal_text(e),
+    };
+    let object = format!("message:{id} attachment:{index} document:{doc} page:{page}");
+    preview_page(&state, &holder, file, object, page, q.largeur).await
+}
+
+/// Page `page` of `file` (a PDF of the holder's) as a PNG drawn by the confined renderer,
+/// recorded (`mail.preview_page`, on `object`).
+async fn preview_page(
+    state: &AppState,
+    holder: &hygie_core::auth::holder::Holder,
+    file: Option<hygie_core::mail::Attachment>,
+    object: String,
+    page: u32,
+    largeur: Option<u32>,
+) -> Response {
     use hygie_core::mail::preview::PreviewError;
     let svc = &state.services;
-    let object = format!("message:{id} attachment:{index} page:{page}");
     let record = |outcome: Outcome| recorded(svc, holder.event("mail.preview_page", outcome).object(object.clone()));
     let plain = |status: StatusCode, text: &'static str| {
         let mut res = (status, text).into_response();
         res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         res
-    };
-    let file = match svc.mailbox(&holder).pdf_attachment(id, index).await {
-        Ok(found) => found,
-        Err(e) => {
-            return internal_text(e);
-        }
     };
     let Some(file) = file else {
         if let Err(res) = record(Outcome::Denied("not_found".into())).await {
@@ -132,10 +196,10 @@ pub(super) async fn get_preview_page(
         }
         return plain(StatusCode::NOT_FOUND, "Pièce jointe introuvable. / Attachment not found.\n");
     };
-    if let Err(e) = svc.mailbox(&holder).may_preview("mail.preview_page").await {
+    if let Err(e) = svc.mailbox(holder).may_preview("mail.preview_page").await {
         return json_error(e.into());
     }
-    let width = q.largeur.unwrap_or(hygie_core::mail::preview::WIDTHS[0]);
+    let width = largeur.unwrap_or(hygie_core::mail::preview::WIDTHS[0]);
     match svc.previewer.page(&file.bytes, page, width).await {
         Ok(drawn) => {
             if let Err(res) = record(Outcome::Success).await {

@@ -70,6 +70,9 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/messagerie/pj/{id}/{index}", get(files::get_attachment))
         .route("/messagerie/pj/{id}/{index}/apercu/{page}", get(files::get_preview_page))
+        .route("/messagerie/pj/{id}/{index}/xdm/{doc}", get(files::get_xdm_document))
+        .route("/messagerie/pj/{id}/{index}/xdm/{doc}/pdf", get(files::get_xdm_pdf))
+        .route("/messagerie/pj/{id}/{index}/xdm/{doc}/apercu/{page}", get(files::get_xdm_preview_page))
         .route(
             "/messagerie/pj",
             post(files::post_upload)

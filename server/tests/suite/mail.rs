@@ -427,7 +427,7 @@ async fn pdf_attachments_preview_as_images_for_their_holder_only(engine: Engine)
     assert_eq!(opened["attachment_pdf"], json!([true, false, true, true, true]));
 
     async fn preview_of(who: &Browser, id: i64, index: u32) -> Answer {
-        who.run(MailPdfPreview { id, index }).await
+        who.run(MailPdfPreview { id, index, doc: None }).await
     }
     let preview = |who, index| preview_of(who, id, index);
     let r = preview(&b, 0).await;

@@ -13,6 +13,7 @@ mod api;
 mod directory;
 mod durability;
 mod mail;
+mod mss;
 mod signin;
 mod smtp;
 mod terminals;

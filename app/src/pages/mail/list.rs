@@ -412,6 +412,7 @@ pub(super) fn message_row(t: I18n, m: MessageLine, selected: Option<RwSignal<Vec
                 </span>
                 <span class="subject">
                     {m.urgent.then(|| view! { <span class="tag tag-urgent">{t.t(Msg::Urgent)}</span>" " })}
+                    {m.health_document.then(|| view! { <span class="tag tag-health">{t.t(Msg::HealthDocument)}</span>" " })}
                     {m.flagged.then(|| view! {
                         <span class="mark mark-flag" aria-hidden="true">"★"</span>
                         <span class="sr-only">{t.t(Msg::Flagged)}" : "</span>

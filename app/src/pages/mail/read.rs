@@ -4,11 +4,11 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
-use crate::api::{mail_open, MailAct, MailAllowImages, MessageView};
+use crate::api::{mail_open, MailAct, MailAllowImages, MessageView, PatientView, XdmView};
 use crate::components::feedback::Loading;
 use crate::components::pdf_preview::PdfPreview;
 use crate::components::shortcuts::{use_shortcuts, ShortcutHelp};
-use crate::i18n::Msg;
+use crate::i18n::{I18n, Msg};
 use crate::use_i18n;
 
 use super::folders::FolderNav;
@@ -105,6 +105,7 @@ fn MessageDetails(m: MessageView) -> impl IntoView {
         <article class="message" aria-labelledby="message-subject">
             <h1 id="message-subject">
                 {m.urgent.then(|| view! { <span class="tag tag-urgent">{t.t(Msg::Urgent)}</span>" " })}
+                {m.health_document.then(|| view! { <span class="tag tag-health">{t.t(Msg::HealthDocument)}</span>" " })}
                 {subject}
             </h1>
             <dl class="details message-headers">
@@ -114,6 +115,7 @@ fn MessageDetails(m: MessageView) -> impl IntoView {
                 {row(Msg::MailBcc, m.bcc.clone())}
                 {row(Msg::MailDate, t.locale.date_time(&m.date))}
             </dl>
+            {m.patient.clone().map(|p| patient_section(t, p, m.ins_qualified))}
             <div class="button-row">
                 <a class="button" href=format!("/messagerie/ecrire?repondre={}", m.id)>{t.t(Msg::Reply)}</a>
                 <a class="button" href=format!("/messagerie/ecrire?repondre={}&tous=1", m.id)>{t.t(Msg::ReplyAll)}</a>
@@ -142,6 +144,7 @@ fn MessageDetails(m: MessageView) -> impl IntoView {
                 }.into_any(),
                 None => view! { <pre class="mail-body" tabindex="0">{m.body.clone()}</pre> }.into_any(),
             }}
+            {m.xdm.clone().map(|x| xdm_section(t, m.id, x))}
             {(!m.conversation.is_empty()).then(|| {
                 let title = t.fmt(Msg::ConversationTitle, &[("count", &m.conversation.len().to_string())]);
                 view! {
@@ -195,5 +198,115 @@ fn MessageDetails(m: MessageView) -> impl IntoView {
                 </ul>
             })}
         </article>
+    }
+}
+
+/// A `<dt>`/`<dd>` pair, left out when there is no value.
+fn detail(t: I18n, label: Msg, value: String) -> Option<impl IntoView> {
+    (!value.is_empty()).then(|| view! { <dt>{t.t(label)}</dt><dd>{value}</dd> })
+}
+
+/// A day (`1961-03-12`) or a UTC time as read.
+fn when(t: I18n, iso: &str) -> String {
+    if iso.contains('T') {
+        t.locale.date_time(iso)
+    } else {
+        t.locale.long_date(iso)
+    }
+}
+
+/// The patient a health document is about: name, birth date, sex and INS (with what the sender
+/// says of its qualification, or a warning for a test or malformed INS).
+fn patient_section(t: I18n, p: PatientView, qualified: Option<bool>) -> impl IntoView {
+    let name = format!("{} {}", p.family, p.given).trim().to_string();
+    let sex = match p.gender.as_str() {
+        "F" => t.t(Msg::SexF),
+        "M" => t.t(Msg::SexM),
+        "U" => t.t(Msg::SexU),
+        _ => "",
+    };
+    let (id_label, note, warn) = match p.id_kind.as_str() {
+        "ins" => (Msg::PatientIns, qualified.map(|q| if q { Msg::InsQualified } else { Msg::InsNotQualified }), false),
+        "ins-invalid" => (Msg::PatientIns, Some(Msg::InsInvalid), true),
+        "ins-test" => (Msg::PatientIns, Some(Msg::InsTest), true),
+        _ => (Msg::PatientOtherId, None, false),
+    };
+    let birth = if p.birth_date.is_empty() { String::new() } else { when(t, &p.birth_date) };
+    view! {
+        <section class="mss-patient" aria-labelledby="patient-title">
+            <h2 id="patient-title">{t.t(Msg::PatientTitle)}</h2>
+            <dl class="details">
+                {detail(t, Msg::PatientName, name)}
+                {detail(t, Msg::PatientBirth, birth)}
+                {detail(t, Msg::PatientSex, sex.to_string())}
+                <dt>{t.t(id_label)}</dt>
+                <dd>
+                    <span class="patient-id">{p.id}</span>
+                    {note.map(|n| view! {
+                        " "<span class=if warn { "id-note warning" } else { "id-note" }>"(" {t.t(n)} ")"</span>
+                    })}
+                </dd>
+            </dl>
+        </section>
+    }
+}
+
+/// The documents of the message's XDM package (type, author, patient, date, integrity), each
+/// downloadable and, when it has a PDF, previewed like a PDF attachment; or why the package was
+/// not opened.
+fn xdm_section(t: I18n, id: i64, x: XdmView) -> impl IntoView {
+    let index = x.attachment;
+    let refused = x.error.as_deref().map(|code| match code {
+        "encrypted" | "unsupported" => Msg::XdmRefusedUnsupported,
+        "not_a_zip" | "corrupt" | "no_metadata" | "not_metadata" | "xml" => Msg::XdmRefusedDamaged,
+        _ => Msg::XdmRefusedUnsafe,
+    });
+    let empty = x.error.is_none() && x.documents.is_empty();
+    let title = t.fmt(Msg::XdmTitle, &[("count", &x.documents.len().to_string())]);
+    view! {
+        <section class="xdm" aria-labelledby="xdm-title">
+            <h2 id="xdm-title">{title}</h2>
+            {refused.map(|m| view! { <p class="notice notice-error xdm-refused" role="note">{t.t(m)}</p> })}
+            {empty.then(|| view! { <p>{t.t(Msg::XdmNoDocuments)}</p> })}
+            {x.several_patients.then(|| view! { <p class="notice notice-warning" role="note">{t.t(Msg::XdmSeveralPatients)}</p> })}
+            <ul class="xdm-documents">
+                {x.documents.into_iter().enumerate().map(|(n, d)| {
+                    let (check, bad) = match d.check.as_str() {
+                        "verified" => (Msg::XdmVerified, false),
+                        "mismatch" => (Msg::XdmMismatch, true),
+                        "missing" => (Msg::XdmMissing, true),
+                        _ => (Msg::XdmUnchecked, false),
+                    };
+                    let name = if d.title.is_empty() { d.file_name.clone() } else { d.title.clone() };
+                    let author = [d.author.as_str(), d.institution.as_str()]
+                        .into_iter()
+                        .filter(|s| !s.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    let date = if d.date.is_empty() { String::new() } else { when(t, &d.date) };
+                    let download = (d.check != "missing").then(|| {
+                        let label = t.fmt(Msg::XdmDownload, &[("name", &d.file_name)]);
+                        view! {
+                            <a href=format!("/messagerie/pj/{id}/{index}/xdm/{n}") rel="external"
+                                download=d.file_name.clone()>{label}</a>
+                        }
+                    });
+                    let preview = d.has_pdf.then(|| view! { " " <PdfPreview id=id index=index name=name.clone() doc=n/> });
+                    view! {
+                        <li>
+                            <h3>{name.clone()}</h3>
+                            <dl class="details">
+                                {detail(t, Msg::XdmKind, d.kind)}
+                                {detail(t, Msg::XdmAuthor, author)}
+                                {detail(t, Msg::XdmPatient, d.patient)}
+                                {detail(t, Msg::XdmDate, date)}
+                            </dl>
+                            <p class=if bad { "xdm-check warning" } else { "xdm-check" }>{t.t(check)}</p>
+                            <div class="xdm-actions">{download}{preview}</div>
+                        </li>
+                    }
+                }).collect_view()}
+            </ul>
+        </section>
     }
 }
