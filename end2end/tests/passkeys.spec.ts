@@ -112,3 +112,46 @@ test('a pharmacist adds a passkey, signs in with it alone, then with it after he
   await expect(page.locator('.terminals li')).toHaveCount(0);
   expect(problems).toEqual([]);
 });
+
+test('a security key without a PIN is added and asked for after the password', async ({ page }) => {
+  const problems = watchConsole(page);
+  const bin = process.env.HYGIE_E2E_BIN;
+  if (!bin) throw new Error('HYGIE_E2E_BIN is not set');
+  const address = `hugo.faure.${Date.now()}@hygie.localhost`;
+  const notification = 'hugo.faure@exemple.fr';
+  const password = 'garde du dimanche soir';
+  const before = outboxCount();
+  execFileSync(bin, ['accounts', 'create', '--address', address, '--last-name', 'Faure', '--first-name', 'Hugo',
+    '--authority', 'Centre médico-social', '--role', 'Éducateur', '--notification-email', notification], { stdio: 'pipe' });
+  const invite = await nextOutbox(before, (m) => m.includes('Category: account.activation') && m.includes(`To: ${notification}\n`));
+  await gotoHydrated(page, invite.match(/\/activation\/[0-9a-f]{64}/)![0]);
+  await page.getByLabel('Nouveau mot de passe').fill(password);
+  await page.getByRole('button', { name: 'Activer mon compte' }).click();
+  await expect(page.getByText('Votre compte est activé')).toBeVisible();
+  await signInToMailbox(page, address, password, notification);
+
+  // A USB key that cannot verify who holds it (no PIN, no fingerprint).
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('WebAuthn.enable');
+  await cdp.send('WebAuthn.addVirtualAuthenticator', {
+    options: { protocol: 'ctap2', transport: 'usb', hasResidentKey: false, hasUserVerification: false,
+      automaticPresenceSimulation: true },
+  });
+  await gotoHydrated(page, '/compte');
+  await page.getByRole('button', { name: 'Ajouter une clé de sécurité sans code' }).click();
+  await page.getByLabel('Nom du terminal').fill('Clé USB bleue');
+  await page.getByRole('button', { name: 'Continuer' }).click();
+  await expect(page.getByRole('status').filter({ hasText: 'elle vous sera demandée après le mot de passe' })).toBeVisible();
+  await expect(page.locator('.terminals li')).toContainText('Clé de sécurité (après le mot de passe)');
+  await page.getByRole('button', { name: 'Je les ai mis en lieu sûr' }).click();
+
+  // After the password it is the second factor (alone it signs nobody in: see the core tests).
+  await page.getByRole('button', { name: 'Se déconnecter' }).click();
+  await gotoHydrated(page, '/connexion');
+  await page.getByLabel('Adresse de messagerie sécurisée').fill(address);
+  await page.getByLabel('Mot de passe', { exact: true }).fill(password);
+  await page.getByRole('button', { name: 'Continuer' }).click();
+  await page.getByRole('button', { name: "Utiliser ma clé d'accès" }).click();
+  await expect(page).toHaveURL(/\/messagerie$/);
+  expect(problems).toEqual([]);
+});

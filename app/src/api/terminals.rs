@@ -17,6 +17,9 @@ pub struct TerminalView {
     pub last_used: Option<String>,
     /// A passkey whose counter went backwards: it proves nothing until removed and added again.
     pub flagged: bool,
+    /// A security key that does not verify its holder: after the password only.
+    #[serde(default)]
+    pub second_factor_only: bool,
 }
 
 /// A passkey ceremony begun: its id, and the options for the browser (JSON).
@@ -64,6 +67,7 @@ pub async fn my_terminals() -> Result<Vec<TerminalView>, AppError> {
             added: format_utc(t.created_ms),
             last_used: t.last_used_ms.map(format_utc),
             flagged: t.flagged_ms.is_some(),
+            second_factor_only: t.second_factor_only,
         })
         .collect())
 }
@@ -108,6 +112,21 @@ pub async fn start_passkey(name: String) -> Result<KeyCeremony, AppError> {
     let rp = svc.passkeys()?;
     limit_hourly(&svc, &format!("passkey-start:{}", holder.account_id), PASSKEY_STARTS_PER_HOUR).await?;
     let c = hygie_core::auth::passkeys::start_registration(&svc.db, svc.clock.as_ref(), rp, &holder, &name).await?;
+    Ok(KeyCeremony { id: c.id, options: c.options })
+}
+
+/// Starts adding a security key that may not verify its holder (a USB or NFC key without a
+/// PIN): it will prove sign-ins after the password only. Finished with [`finish_passkey`].
+#[server(name = StartSecurityKey, prefix = "/api", endpoint = "terminal-securitykey-start")]
+pub async fn start_security_key(name: String) -> Result<KeyCeremony, AppError> {
+    use crate::server::{limit_hourly, require_holder, services, Level};
+    let svc = services()?;
+    let holder = require_holder(Level::Full)?;
+    let rp = svc.passkeys()?;
+    limit_hourly(&svc, &format!("passkey-start:{}", holder.account_id), PASSKEY_STARTS_PER_HOUR).await?;
+    let c =
+        hygie_core::auth::passkeys::start_security_key_registration(&svc.db, svc.clock.as_ref(), rp, &holder, &name)
+            .await?;
     Ok(KeyCeremony { id: c.id, options: c.options })
 }
 

@@ -364,6 +364,10 @@ messages! {
     PhoneRequestFrom => "Depuis l'adresse {ip}, le {date}. Choisissez le nombre affiché sur l'écran de connexion :", "From address {ip}, on {date}. Choose the number shown on the sign-in screen:";
     PhoneApproved => "Connexion validée.", "Sign-in approved.";
     PhoneChooseLabel => "Choisir {n}", "Choose {n}";
+    TerminalKindSecurityKey => "Clé de sécurité (après le mot de passe)", "Security key (after the password)";
+    TerminalAddSecurityKey => "Ajouter une clé de sécurité sans code", "Add a security key without a PIN";
+    SecurityKeyNameDefault => "Clé de sécurité", "Security key";
+    SecurityKeyAddedNotice => "La clé de sécurité « {name} » est ajoutée : elle vous sera demandée après le mot de passe.", "The security key \"{name}\" is added: it will be asked for after the password.";
     TerminalAddTotp => "Ajouter une application d'authentification", "Add an authenticator app";
     FieldTerminalName => "Nom du terminal", "Terminal name";
     FieldTerminalNameHint => "Pour le reconnaître, par exemple « Téléphone du cabinet ».", "To recognise it, for example \"Practice phone\".";

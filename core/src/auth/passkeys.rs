@@ -13,8 +13,8 @@
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
 use webauthn_rs::prelude::{
-    Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential, Url, Uuid,
-    Webauthn, WebauthnBuilder,
+    Passkey, PasskeyAuthentication, PublicKeyCredential, RegisterPublicKeyCredential, SecurityKey,
+    SecurityKeyRegistration, Url, Uuid, Webauthn, WebauthnBuilder,
 };
 use zeroize::Zeroizing;
 
@@ -62,15 +62,28 @@ impl RelyingParty {
         Ok(RelyingParty { webauthn, origin: origin.origin().ascii_serialization() })
     }
 
-    /// Options (JSON) and state (JSON) for proving a sign-in with one of `keys`.
-    pub(crate) fn start_authentication(&self, keys: &[Passkey]) -> Result<(String, String), StoreError> {
-        let (options, state) = self
-            .webauthn
-            .start_passkey_authentication(keys)
-            .map_err(|e| StoreError::Other(format!("passkey sign-in: {e}")))?;
-        let options = serde_json::to_string(&options).map_err(|e| StoreError::Other(e.to_string()))?;
-        let state = serde_json::to_string(&state).map_err(|e| StoreError::Other(e.to_string()))?;
-        Ok((options, state))
+    /// Options (JSON) and state (JSON) for proving a sign-in with one of `keys`, the holder
+    /// verified by the key (passkeys), or only preferably (when a security key without user
+    /// verification is among them: after the password, holding the key is the second factor).
+    pub(crate) fn start_authentication(
+        &self,
+        keys: &[Passkey],
+        verify_user: bool,
+    ) -> Result<(String, String), StoreError> {
+        fn json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {
+            serde_json::to_string(v).map_err(|e| StoreError::Other(e.to_string()))
+        }
+        let failed = |e: webauthn_rs::prelude::WebauthnError| StoreError::Other(format!("passkey sign-in: {e}"));
+        if verify_user {
+            let (options, state) = self.webauthn.start_passkey_authentication(keys).map_err(failed)?;
+            return Ok((json(&options)?, json(&state)?));
+        }
+        let keys: Vec<SecurityKey> = keys
+            .iter()
+            .filter_map(|k| serde_json::to_value(k).ok().and_then(|v| serde_json::from_value(v).ok()))
+            .collect();
+        let (options, state) = self.webauthn.start_securitykey_authentication(&keys).map_err(failed)?;
+        Ok((json(&options)?, json(&state)?))
     }
 
     /// The origin browsers must report (`https://host[:port]`).
@@ -173,6 +186,8 @@ pub(crate) struct StoredKey {
     pub account_id: i64,
     pub passkey: Passkey,
     pub flagged: bool,
+    /// A security key that does not verify its holder: after the password only.
+    pub second_factor_only: bool,
 }
 
 fn parse_passkey(terminal_id: i64, json: &str) -> Option<Passkey> {
@@ -188,18 +203,19 @@ fn parse_passkey(terminal_id: i64, json: &str) -> Option<Passkey> {
 /// The account's keys in use of `kind` (`passkey`, or `phone` for the phones' device-bound
 /// passkeys), flagged ones included, marked.
 pub(crate) async fn keys_of(db: &Db, account_id: i64, kind: &str) -> Result<Vec<StoredKey>, StoreError> {
-    let rows: Vec<(i64, String, Option<Millis>)> = crate::with_pool!(db, p => sqlx::query_as(
-        "SELECT id, credential, flagged_ms FROM terminals WHERE account_id = $1 AND kind = $2 \
+    let rows: Vec<(i64, String, Option<Millis>, bool)> = crate::with_pool!(db, p => sqlx::query_as(
+        "SELECT id, credential, flagged_ms, second_factor_only FROM terminals WHERE account_id = $1 AND kind = $2 \
          AND confirmed_ms IS NOT NULL AND removed_ms IS NULL ORDER BY id")
         .bind(account_id).bind(kind).fetch_all(p).await?);
     Ok(rows
         .into_iter()
-        .filter_map(|(id, json, flagged)| {
+        .filter_map(|(id, json, flagged, second_factor_only)| {
             parse_passkey(id, &json).map(|passkey| StoredKey {
                 terminal_id: id,
                 account_id,
                 passkey,
                 flagged: flagged.is_some(),
+                second_factor_only,
             })
         })
         .collect())
@@ -211,21 +227,22 @@ pub(crate) async fn key_by_credential(
     credential_id: &[u8],
     kind: &str,
 ) -> Result<Option<StoredKey>, StoreError> {
-    let row: Option<(i64, i64, String, Option<Millis>)> = crate::with_pool!(db, p => sqlx::query_as(
-        "SELECT id, account_id, credential, flagged_ms FROM terminals WHERE credential_id = $1 AND kind = $2 \
-         AND confirmed_ms IS NOT NULL AND removed_ms IS NULL")
+    let row: Option<(i64, i64, String, Option<Millis>, bool)> = crate::with_pool!(db, p => sqlx::query_as(
+        "SELECT id, account_id, credential, flagged_ms, second_factor_only FROM terminals \
+         WHERE credential_id = $1 AND kind = $2 AND confirmed_ms IS NOT NULL AND removed_ms IS NULL")
         .bind(B64URL.encode(credential_id)).bind(kind).fetch_optional(p).await?);
-    Ok(row.and_then(|(id, account_id, json, flagged)| {
+    Ok(row.and_then(|(id, account_id, json, flagged, second_factor_only)| {
         parse_passkey(id, &json).map(|passkey| StoredKey {
             terminal_id: id,
             account_id,
             passkey,
             flagged: flagged.is_some(),
+            second_factor_only,
         })
     }))
 }
 
-/// Whether the account has a passkey that can prove a sign-in.
+/// Whether the account has a passkey (or security key) that can prove a sign-in.
 pub async fn has_passkey(db: &Db, account_id: i64) -> Result<bool, StoreError> {
     Ok(keys_of(db, account_id, "passkey").await?.iter().any(|k| !k.flagged))
 }
@@ -288,6 +305,51 @@ pub async fn start_registration(
     start_key_registration(db, clock, rp, holder, name, false).await
 }
 
+/// Starts adding a security key that may not verify its holder (a USB or NFC key without a
+/// PIN): user verification is only preferred, and a key that does not verify proves a sign-in
+/// after the password only.
+pub async fn start_security_key_registration(
+    db: &Db,
+    clock: &dyn Clock,
+    rp: &RelyingParty,
+    holder: &Holder,
+    name: &str,
+) -> Result<Ceremony, TerminalError> {
+    let now = clock.now_ms();
+    require_fresh(holder, now)?;
+    let name = clean_name(name)?;
+    check_room(db, holder.account_id, now).await?;
+    let exclude = registered_ids(db, holder.account_id).await?;
+    let display = if holder.name.trim().is_empty() { holder.address.as_str() } else { holder.name.as_str() };
+    let (options, state) = rp
+        .webauthn
+        .start_securitykey_registration(
+            user_handle(db, holder.account_id),
+            &holder.address,
+            display,
+            Some(exclude),
+            None,
+            None,
+        )
+        .map_err(|e| StoreError::Other(format!("security key registration: {e}")))?;
+    let options = serde_json::to_string(&options).map_err(|e| StoreError::Other(e.to_string()))?;
+    let state = serde_json::to_string(&state).map_err(|e| StoreError::Other(e.to_string()))?;
+    let id =
+        hold(db, now, Purpose::Register, Some(holder.account_id), holder.session.map(|s| s.id), Some(&name), &state)
+            .await?;
+    audit::append(db, clock, holder.event("terminal.securitykey.start", Outcome::Success)).await?;
+    Ok(Ceremony { id, options })
+}
+
+/// The credential ids of every key the account has, to exclude from a new registration.
+async fn registered_ids(db: &Db, account_id: i64) -> Result<Vec<webauthn_rs::prelude::CredentialID>, StoreError> {
+    let mut ids = Vec::new();
+    for kind in ["passkey", "phone"] {
+        ids.extend(keys_of(db, account_id, kind).await?.iter().map(|k| k.passkey.cred_id().clone()));
+    }
+    Ok(ids)
+}
+
 /// Starts registering a key; `on_this_device` asks for the device's own authenticator (a
 /// phone's), not a roaming security key.
 pub(crate) async fn start_key_registration(
@@ -302,10 +364,7 @@ pub(crate) async fn start_key_registration(
     require_fresh(holder, now)?;
     let name = clean_name(name)?;
     check_room(db, holder.account_id, now).await?;
-    let mut exclude: Vec<_> = Vec::new();
-    for kind in ["passkey", "phone"] {
-        exclude.extend(keys_of(db, holder.account_id, kind).await?.iter().map(|k| k.passkey.cred_id().clone()));
-    }
+    let exclude = registered_ids(db, holder.account_id).await?;
     let display = if holder.name.trim().is_empty() { holder.address.as_str() } else { holder.name.as_str() };
     let (options, state) = rp
         .webauthn
@@ -372,12 +431,12 @@ pub(crate) async fn add_key(
         let mut tx = p.begin_write().await?;
         let id: i64 = match sqlx::query_scalar(
             "INSERT INTO terminals (account_id, kind, name, credential_id, credential, created_ms, confirmed_ms, \
-             last_used_ms, push_endpoint, push_p256dh, push_auth, device_token_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $6, $6, $7, $8, $9, $10) RETURNING id")
+             last_used_ms, push_endpoint, push_p256dh, push_auth, device_token_hash, second_factor_only) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6, $6, $7, $8, $9, $10, $11) RETURNING id")
             .bind(holder.account_id).bind(kind).bind(&name).bind(&key.credential_id).bind(&json).bind(now)
             .bind(phone.and_then(|p| p.endpoint.as_ref())).bind(phone.and_then(|p| p.p256dh.as_ref()))
             .bind(phone.and_then(|p| p.auth.as_ref()))
-            .bind(phone.map(|p| &p.device_token_hash))
+            .bind(phone.map(|p| &p.device_token_hash)).bind(!key.user_verified)
             .fetch_one(&mut *tx).await
         {
             Ok(id) => id,
@@ -413,6 +472,8 @@ pub(crate) struct NewKey {
     pub credential_id: String,
     /// The name given when the ceremony began.
     pub name: Option<String>,
+    /// Whether the key verified its holder (PIN, biometrics) when it was made.
+    pub user_verified: bool,
 }
 
 /// Takes the holder's registration ceremony back and checks the browser's answer: a key that
@@ -432,13 +493,19 @@ pub(crate) async fn take_new_key(
         return Err(TerminalError::NotFound);
     };
     let refused = |why: &str| holder.event("terminal.add", Outcome::Failure(why.into())).object("kind:passkey");
-    let state: Option<PasskeyRegistration> = serde_json::from_str(&held.state).ok();
+    // The state carries the ceremony's policy: user verification required for a passkey,
+    // preferred for a security key; the library enforces it either way.
+    let state: Option<SecurityKeyRegistration> = serde_json::from_str(&held.state).ok();
     let answer: Option<RegisterPublicKeyCredential> = serde_json::from_str(response).ok();
-    let passkey = match (state, answer) {
-        (Some(state), Some(answer)) => rp.webauthn.finish_passkey_registration(&answer, &state).ok(),
+    let key = match (state, answer) {
+        (Some(state), Some(answer)) => rp.webauthn.finish_securitykey_registration(&answer, &state).ok(),
         _ => None,
     };
-    let Some(passkey) = passkey else {
+    // Both wrap the same credential; which one proves what is kept beside it.
+    let key = key.and_then(|k| serde_json::to_value(k).ok());
+    let user_verified = key.as_ref().and_then(|k| k.pointer("/cred/user_verified")).and_then(|v| v.as_bool());
+    let passkey: Option<Passkey> = key.and_then(|k| serde_json::from_value(k).ok());
+    let Some((passkey, user_verified)) = passkey.zip(user_verified) else {
         audit::append(db, clock, refused("refused")).await?;
         return Err(TerminalError::KeyRefused);
     };
@@ -449,7 +516,7 @@ pub(crate) async fn take_new_key(
         audit::append(db, clock, refused("credential_taken")).await?;
         return Err(TerminalError::KeyTaken);
     }
-    Ok(NewKey { passkey, credential_id, name: held.name })
+    Ok(NewKey { passkey, credential_id, name: held.name, user_verified })
 }
 
 // ---- Proving a sign-in -------------------------------------------------------------------
@@ -477,12 +544,13 @@ pub(crate) async fn start_for_account(
     account_id: i64,
     session_id: i64,
 ) -> Result<Option<Ceremony>, StoreError> {
-    let keys: Vec<Passkey> =
-        keys_of(db, account_id, "passkey").await?.into_iter().filter(|k| !k.flagged).map(|k| k.passkey).collect();
+    let keys: Vec<StoredKey> = keys_of(db, account_id, "passkey").await?.into_iter().filter(|k| !k.flagged).collect();
     if keys.is_empty() {
         return Ok(None);
     }
-    let (options, state) = rp.start_authentication(&keys)?;
+    let verify_user = keys.iter().all(|k| !k.second_factor_only);
+    let keys: Vec<Passkey> = keys.into_iter().map(|k| k.passkey).collect();
+    let (options, state) = rp.start_authentication(&keys, verify_user)?;
     let id = hold(db, now, Purpose::SecondFactor, Some(account_id), Some(session_id), None, &state).await?;
     Ok(Some(Ceremony { id, options }))
 }
@@ -517,6 +585,9 @@ pub(crate) async fn verify(
     };
     if !discoverable && held.account_id != Some(key.account_id) {
         return Ok(Proof::Refused("unknown_key"));
+    }
+    if discoverable && key.second_factor_only {
+        return Ok(Proof::Refused("second_factor_only"));
     }
     if key.flagged {
         return Ok(Proof::Refused("flagged"));

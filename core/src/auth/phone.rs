@@ -462,7 +462,7 @@ pub async fn choose(
     }
     let key = passkeys::keys_of(db, account_id, "phone").await?.into_iter().find(|k| k.terminal_id == terminal_id);
     let Some(key) = key.filter(|k| !k.flagged) else { return Ok(Choice::Gone) };
-    let (options, state) = rp.start_authentication(std::slice::from_ref(&key.passkey))?;
+    let (options, state) = rp.start_authentication(std::slice::from_ref(&key.passkey), true)?;
     // The ceremony's name holds the request it confirms.
     let ceremony =
         passkeys::hold(db, now, Purpose::SecondFactor, Some(account_id), Some(session_id), Some(id), &state).await?;

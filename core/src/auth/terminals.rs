@@ -41,6 +41,8 @@ pub struct Terminal {
     /// When a passkey's signature counter went backwards (it may have been copied): it proves
     /// nothing since.
     pub flagged_ms: Option<Millis>,
+    /// A security key that does not verify its holder: after the password only.
+    pub second_factor_only: bool,
 }
 
 /// What the holder needs to add an authenticator app: the QR code (inline SVG), the same as
@@ -196,7 +198,7 @@ pub(crate) fn clean_name(name: &str) -> Result<String, TerminalError> {
 /// The holder's terminals in use, oldest first.
 pub async fn list(db: &Db, account_id: i64) -> Result<Vec<Terminal>, StoreError> {
     Ok(crate::with_pool!(db, p => sqlx::query_as(
-        "SELECT id, kind, name, created_ms, last_used_ms, flagged_ms FROM terminals \
+        "SELECT id, kind, name, created_ms, last_used_ms, flagged_ms, second_factor_only FROM terminals \
          WHERE account_id = $1 AND confirmed_ms IS NOT NULL AND removed_ms IS NULL ORDER BY id")
         .bind(account_id).fetch_all(p).await?))
 }

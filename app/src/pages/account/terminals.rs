@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 use crate::api::{
     my_terminals, ConfirmTotp, FinishPasskey, NewRecoveryCodes, PhoneLinkView, RemoveTerminal, StartPasskey,
-    StartPhoneLink, StartTotp, TotpSetup,
+    StartPhoneLink, StartSecurityKey, StartTotp, TotpSetup,
 };
 use crate::components::feedback::{ErrorNotice, Loading};
 use crate::components::form::{focus_later, problem_of, show_error, ErrorSummary, Field};
@@ -34,6 +34,8 @@ enum Stage {
 #[derive(Clone, Copy, PartialEq)]
 enum Kind {
     Passkey,
+    /// A security key that may not verify its holder.
+    SecurityKey,
     Totp,
     Phone,
 }
@@ -65,6 +67,9 @@ pub fn Terminals() -> impl IntoView {
     let start = ServerAction::<StartTotp>::new();
     let confirm = ServerAction::<ConfirmTotp>::new();
     let start_key = ServerAction::<StartPasskey>::new();
+    let start_security_key = ServerAction::<StartSecurityKey>::new();
+    // Which kind of terminal is being added, for the notice at the end.
+    let adding = RwSignal::new(Kind::Passkey);
     let start_phone = ServerAction::<StartPhoneLink>::new();
     let phone_done = RwSignal::new(0u32);
     let finish_key = ServerAction::<FinishPasskey>::new();
@@ -94,7 +99,8 @@ pub fn Terminals() -> impl IntoView {
         Some(Err(e)) => fail(e),
         None => {}
     });
-    Effect::new(move |_| match start_key.value().get() {
+    // A key's ceremony began (passkey or security key): the browser asks for the key.
+    let key_started = move |value: Option<Result<crate::api::KeyCeremony, AppError>>, kind: Kind| match value {
         Some(Ok(ceremony)) => {
             clear();
             stage.set(Stage::Waiting);
@@ -104,16 +110,18 @@ pub fn Terminals() -> impl IntoView {
                         finish_key.dispatch(FinishPasskey { ceremony: ceremony.id, response });
                     }
                     Err(e) => {
-                        stage.set(Stage::Naming(Kind::Passkey));
+                        stage.set(Stage::Naming(kind));
                         fail(e);
                     }
                 }
             });
         }
-        Some(Err(AppError::ReauthRequired)) => stage.set(Stage::Reauth(Then::Start(Kind::Passkey))),
+        Some(Err(AppError::ReauthRequired)) => stage.set(Stage::Reauth(Then::Start(kind))),
         Some(Err(e)) => fail(e),
         None => {}
-    });
+    };
+    Effect::new(move |_| key_started(start_key.value().get(), Kind::Passkey));
+    Effect::new(move |_| key_started(start_security_key.value().get(), Kind::SecurityKey));
     Effect::new(move |_| match start_phone.value().get() {
         Some(Ok(link)) => {
             clear();
@@ -126,7 +134,12 @@ pub fn Terminals() -> impl IntoView {
     Effect::new(move |_| match finish_key.value().get() {
         Some(Ok(recovery)) => {
             clear();
-            done.set(Some(t.fmt(Msg::PasskeyAddedNotice, &[("name", &name.get_untracked())])));
+            let notice = if adding.get_untracked() == Kind::SecurityKey {
+                Msg::SecurityKeyAddedNotice
+            } else {
+                Msg::PasskeyAddedNotice
+            };
+            done.set(Some(t.fmt(notice, &[("name", &name.get_untracked())])));
             codes.set(recovery);
             stage.set(Stage::Idle);
         }
@@ -175,16 +188,23 @@ pub fn Terminals() -> impl IntoView {
         None => {}
     });
 
-    let dispatch_start = move |kind: Kind| match kind {
+    let dispatch_kind = move |kind: Kind| match kind {
         Kind::Totp => {
             start.dispatch(StartTotp { name: name.get_untracked() });
         }
         Kind::Passkey => {
             start_key.dispatch(StartPasskey { name: name.get_untracked() });
         }
+        Kind::SecurityKey => {
+            start_security_key.dispatch(StartSecurityKey { name: name.get_untracked() });
+        }
         Kind::Phone => {
             start_phone.dispatch(StartPhoneLink {});
         }
+    };
+    let dispatch_start = move |kind: Kind| {
+        adding.set(kind);
+        dispatch_kind(kind)
     };
     let begin = move |kind: Kind| {
         clear();
@@ -194,7 +214,11 @@ pub fn Terminals() -> impl IntoView {
             dispatch_start(kind);
             return;
         }
-        let default = if kind == Kind::Passkey { Msg::PasskeyNameDefault } else { Msg::TerminalNameDefault };
+        let default = match kind {
+            Kind::Passkey => Msg::PasskeyNameDefault,
+            Kind::SecurityKey => Msg::SecurityKeyNameDefault,
+            _ => Msg::TerminalNameDefault,
+        };
         name.set(t.t(default).to_string());
         stage.set(Stage::Naming(kind));
     };
@@ -259,6 +283,7 @@ pub fn Terminals() -> impl IntoView {
                                     <div>
                                         <strong>{term.name}</strong>
                                         <span class="hint">{t.t(match term.kind.as_str() {
+                                            "passkey" if term.second_factor_only => Msg::TerminalKindSecurityKey,
                                             "passkey" => Msg::TerminalKindPasskey,
                                             "phone" => Msg::TerminalKindPhone,
                                             _ => Msg::TerminalKindTotp,
@@ -310,6 +335,9 @@ pub fn Terminals() -> impl IntoView {
                     </button>
                     <button type="button" class="button" on:click=move |_| begin(Kind::Totp)>
                         {t.t(Msg::TerminalAddTotp)}
+                    </button>
+                    <button type="button" class="button" on:click=move |_| begin(Kind::SecurityKey)>
+                        {t.t(Msg::TerminalAddSecurityKey)}
                     </button>
                 </div>
             }.into_any(),

@@ -275,3 +275,69 @@ async fn after_the_password_a_passkey_proves_the_pending_sign_in() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_security_key_that_does_not_verify_its_holder_proves_a_sign_in_after_the_password_only() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(T0);
+        let h = holder(&t.db, &clock, "ines").await;
+        let mut key = SoftAuthenticator::new(ORIGIN);
+        key.user_verified = false;
+        // Not as a passkey: a passkey must verify its holder.
+        let c = start_registration(&t.db, &clock, &rp(), &h, "Clé USB").await.unwrap();
+        let answer = key.create(&c.options).unwrap();
+        assert!(matches!(
+            finish_registration(&t.db, &clock, &rp(), &h, &c.id, &answer).await,
+            Err(TerminalError::KeyRefused)
+        ));
+        key.keys.clear();
+        // As a security key, for after the password.
+        let c = start_security_key_registration(&t.db, &clock, &rp(), &h, "Clé USB").await.unwrap();
+        let options: serde_json::Value = serde_json::from_str(&c.options).unwrap();
+        assert_eq!(options["publicKey"]["authenticatorSelection"]["userVerification"], "preferred");
+        let answer = key.create(&c.options).unwrap();
+        assert!(finish_registration(&t.db, &clock, &rp(), &h, &c.id, &answer).await.unwrap().is_some());
+        let listed = terminals::list(&t.db, h.account_id).await.unwrap();
+        assert_eq!((listed[0].kind.as_str(), listed[0].second_factor_only), ("passkey", true));
+
+        // Alone, it signs nobody in.
+        let ctx = ctx(&t.db, &clock);
+        let c = signin::start_passkey_signin(&ctx, &rp()).await.unwrap();
+        let answer = key.get(&c.options).unwrap();
+        assert!(matches!(signin::passkey_signin(&ctx, &rp(), &c.id, &answer).await.unwrap(), PasskeySignIn::Refused));
+
+        // After the password, holding it is the second factor.
+        let (_, token) = session::create(
+            &t.db,
+            &clock,
+            &SessionPolicy::default(),
+            NewSession {
+                account_id: h.account_id,
+                level: Level::Password,
+                challenge_id: None,
+                ip: None,
+                user_agent: None,
+                factor: None,
+            },
+        )
+        .await
+        .unwrap();
+        let pending =
+            session::lookup(&t.db, &clock, &SessionPolicy::default(), token.expose(), session::Activity::Person)
+                .await
+                .unwrap()
+                .unwrap();
+        let c = signin::start_passkey_step(&ctx, &rp(), &pending).await.unwrap().unwrap();
+        let options: serde_json::Value = serde_json::from_str(&c.options).unwrap();
+        assert_eq!(options["publicKey"]["userVerification"], "preferred");
+        let answer = key.get(&c.options).unwrap();
+        assert!(matches!(
+            signin::passkey_step(&ctx, &rp(), &pending, &c.id, &answer).await.unwrap(),
+            CodeStep::SignedIn { .. }
+        ));
+        let log = log(&t.db).await;
+        for expected in ["terminal.securitykey.start success", "signin.passkey failure:second_factor_only"] {
+            assert!(log.contains(&expected.to_string()), "{expected} in {log:?}");
+        }
+    }
+}
