@@ -332,7 +332,14 @@ pub async fn start_security_key_registration(
             None,
         )
         .map_err(|e| StoreError::Other(format!("security key registration: {e}")))?;
-    let options = serde_json::to_string(&options).map_err(|e| StoreError::Other(e.to_string()))?;
+    let mut options = serde_json::to_value(&options).map_err(|e| StoreError::Other(e.to_string()))?;
+    // Not "credential protection: user verification required": a key without a PIN could make
+    // the credential, then never use it.
+    if let Some(ext) = options.pointer_mut("/publicKey/extensions").and_then(|v| v.as_object_mut()) {
+        ext.remove("credentialProtectionPolicy");
+        ext.remove("enforceCredentialProtectionPolicy");
+    }
+    let options = options.to_string();
     let state = serde_json::to_string(&state).map_err(|e| StoreError::Other(e.to_string()))?;
     let id =
         hold(db, now, Purpose::Register, Some(holder.account_id), holder.session.map(|s| s.id), Some(&name), &state)
