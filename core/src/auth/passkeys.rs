@@ -302,7 +302,7 @@ pub async fn start_registration(
     holder: &Holder,
     name: &str,
 ) -> Result<Ceremony, TerminalError> {
-    start_key_registration(db, clock, rp, holder, name, false).await
+    start_key_registration(db, clock, rp, holder, name, KeyKind::Passkey).await
 }
 
 /// Starts adding a security key that may not verify its holder (a USB or NFC key without a
@@ -315,37 +315,7 @@ pub async fn start_security_key_registration(
     holder: &Holder,
     name: &str,
 ) -> Result<Ceremony, TerminalError> {
-    let now = clock.now_ms();
-    require_fresh(holder, now)?;
-    let name = clean_name(name)?;
-    check_room(db, holder.account_id, now).await?;
-    let exclude = registered_ids(db, holder.account_id).await?;
-    let display = if holder.name.trim().is_empty() { holder.address.as_str() } else { holder.name.as_str() };
-    let (options, state) = rp
-        .webauthn
-        .start_securitykey_registration(
-            user_handle(db, holder.account_id),
-            &holder.address,
-            display,
-            Some(exclude),
-            None,
-            None,
-        )
-        .map_err(|e| StoreError::Other(format!("security key registration: {e}")))?;
-    let mut options = serde_json::to_value(&options).map_err(|e| StoreError::Other(e.to_string()))?;
-    // Not "credential protection: user verification required": a key without a PIN could make
-    // the credential, then never use it.
-    if let Some(ext) = options.pointer_mut("/publicKey/extensions").and_then(|v| v.as_object_mut()) {
-        ext.remove("credentialProtectionPolicy");
-        ext.remove("enforceCredentialProtectionPolicy");
-    }
-    let options = options.to_string();
-    let state = serde_json::to_string(&state).map_err(|e| StoreError::Other(e.to_string()))?;
-    let id =
-        hold(db, now, Purpose::Register, Some(holder.account_id), holder.session.map(|s| s.id), Some(&name), &state)
-            .await?;
-    audit::append(db, clock, holder.event("terminal.securitykey.start", Outcome::Success)).await?;
-    Ok(Ceremony { id, options })
+    start_key_registration(db, clock, rp, holder, name, KeyKind::SecurityKey).await
 }
 
 /// The credential ids of every key the account has, to exclude from a new registration.
@@ -357,38 +327,70 @@ async fn registered_ids(db: &Db, account_id: i64) -> Result<Vec<webauthn_rs::pre
     Ok(ids)
 }
 
-/// Starts registering a key; `on_this_device` asks for the device's own authenticator (a
-/// phone's), not a roaming security key.
+/// Which key a registration asks the browser for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyKind {
+    /// A passkey, which verifies its holder, kept on the device when it can be.
+    Passkey,
+    /// A phone's own passkey (its platform authenticator), not a roaming key.
+    PhonePasskey,
+    /// A security key that may not verify its holder.
+    SecurityKey,
+}
+
+/// Starts registering a key of `kind` (after a sign-in less than five minutes old), the
+/// holder's keys excluded.
 pub(crate) async fn start_key_registration(
     db: &Db,
     clock: &dyn Clock,
     rp: &RelyingParty,
     holder: &Holder,
     name: &str,
-    on_this_device: bool,
+    kind: KeyKind,
 ) -> Result<Ceremony, TerminalError> {
+    fn json<T: serde::Serialize>(v: &T) -> Result<serde_json::Value, StoreError> {
+        serde_json::to_value(v).map_err(|e| StoreError::Other(e.to_string()))
+    }
     let now = clock.now_ms();
     require_fresh(holder, now)?;
     let name = clean_name(name)?;
     check_room(db, holder.account_id, now).await?;
-    let exclude = registered_ids(db, holder.account_id).await?;
+    let exclude = Some(registered_ids(db, holder.account_id).await?);
     let display = if holder.name.trim().is_empty() { holder.address.as_str() } else { holder.name.as_str() };
-    let (options, state) = rp
-        .webauthn
-        .start_passkey_registration(user_handle(db, holder.account_id), &holder.address, display, Some(exclude))
-        .map_err(|e| StoreError::Other(format!("passkey registration: {e}")))?;
-    let mut options = serde_json::to_value(&options).map_err(|e| StoreError::Other(e.to_string()))?;
+    let handle = user_handle(db, holder.account_id);
+    let failed = |e: webauthn_rs::prelude::WebauthnError| StoreError::Other(format!("key registration: {e}"));
+    let (mut options, state) = if kind == KeyKind::SecurityKey {
+        let (o, s) = rp
+            .webauthn
+            .start_securitykey_registration(handle, &holder.address, display, exclude, None, None)
+            .map_err(failed)?;
+        (json(&o)?, json(&s)?)
+    } else {
+        let (o, s) =
+            rp.webauthn.start_passkey_registration(handle, &holder.address, display, exclude).map_err(failed)?;
+        (json(&o)?, json(&s)?)
+    };
     if let Some(sel) = options.pointer_mut("/publicKey/authenticatorSelection").and_then(|v| v.as_object_mut()) {
-        sel.insert("residentKey".into(), "preferred".into());
-        if on_this_device {
+        if kind != KeyKind::SecurityKey {
+            sel.insert("residentKey".into(), "preferred".into());
+        }
+        if kind == KeyKind::PhonePasskey {
             sel.insert("authenticatorAttachment".into(), "platform".into());
         }
     }
-    let state = serde_json::to_string(&state).map_err(|e| StoreError::Other(e.to_string()))?;
+    // Not "credential protection: user verification required" for a security key: a key
+    // without a PIN could make the credential, then never use it.
+    if let (KeyKind::SecurityKey, Some(ext)) =
+        (kind, options.pointer_mut("/publicKey/extensions").and_then(|v| v.as_object_mut()))
+    {
+        ext.remove("credentialProtectionPolicy");
+        ext.remove("enforceCredentialProtectionPolicy");
+    }
+    let session = holder.session.map(|s| s.id);
     let id =
-        hold(db, now, Purpose::Register, Some(holder.account_id), holder.session.map(|s| s.id), Some(&name), &state)
-            .await?;
-    audit::append(db, clock, holder.event("terminal.passkey.start", Outcome::Success)).await?;
+        hold(db, now, Purpose::Register, Some(holder.account_id), session, Some(&name), &state.to_string()).await?;
+    let action = if kind == KeyKind::SecurityKey { "terminal.securitykey.start" } else { "terminal.passkey.start" };
+    audit::append(db, clock, holder.event(action, Outcome::Success)).await?;
     Ok(Ceremony { id, options: options.to_string() })
 }
 

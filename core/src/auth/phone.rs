@@ -176,7 +176,8 @@ pub async fn start_phone(
     if !link_is_live(db, clock, holder, token).await? {
         return Err(TerminalError::NotFound);
     }
-    let ceremony = passkeys::start_key_registration(db, clock, rp, holder, name, true).await?;
+    let ceremony =
+        passkeys::start_key_registration(db, clock, rp, holder, name, passkeys::KeyKind::PhonePasskey).await?;
     Ok((ceremony, vapid_public_key(db)))
 }
 
