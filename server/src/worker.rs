@@ -1,4 +1,5 @@
-//! Background work: draining the outbox, and housekeeping.
+//! Background work: draining the outbox, building the search index of mail that came in, and
+//! housekeeping.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,5 +36,22 @@ pub async fn housekeeping_loop(db: Db, clock: Arc<dyn Clock>) {
             tracing::warn!(error = %e, "upload housekeeping failed");
         }
         tokio::time::sleep(Duration::from_secs(600)).await;
+    }
+}
+
+/// Builds the search index of messages received or imported (see
+/// [`hygie_core::mail::indexer`]): small batches, so that a delivery waiting for the write lock
+/// waits little, with a pause between them while mail keeps arriving; every second when idle.
+pub async fn search_index_loop(db: Db) {
+    loop {
+        match hygie_core::mail::indexer::index_pending(&db, None, 16).await {
+            Ok(n) if n > 0 => {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "search indexing failed; will retry"),
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }

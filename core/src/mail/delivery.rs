@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::ingest::{IngestTx, Prepared};
 use super::send::NoticeTx;
-use super::{attach, folder_id, index_statement};
+use super::{attach, folder_id};
 use crate::accounts;
 use crate::audit::{self, Actor, AuditEvent, AuditTx, Outcome};
 use crate::auth::holder::AccountStatus;
@@ -616,7 +616,6 @@ async fn commit(
     limit: Limit,
     batch: &[Job],
 ) -> Result<Vec<Vec<Option<i64>>>, StoreError> {
-    let index_sql = index_statement(db);
     let now = clock.now_ms();
     let mut out = Vec::with_capacity(batch.len());
     let mut peers: Vec<&str> = batch.iter().map(|j| j.peer_key.as_str()).collect();
@@ -627,7 +626,7 @@ async fn commit(
         for job in batch {
             let mut ids = Vec::with_capacity(job.targets.len());
             for (account, folder) in &job.targets {
-                let id = tx.store_in(index_sql, *account, *folder, &job.prepared, &job.raw, now).await?;
+                let id = tx.store_in(*account, *folder, &job.prepared, &job.raw, now).await?;
                 if id.is_some() {
                     told.push(*account);
                 }

@@ -21,7 +21,6 @@ pub(crate) struct Prepared {
     pub summary: Summary,
     pub message_id: String,
     pub thread_id: String,
-    pub people: String,
     pub attachments: String,
     pub date_ms: Millis,
     pub unread: bool,
@@ -43,21 +42,25 @@ impl Prepared {
         };
         let thread_id =
             s.references.first().cloned().or_else(|| s.in_reply_to.clone()).unwrap_or_else(|| message_id.clone());
-        let people = format!("{} {} {} {}", s.from_name, s.from_addr, s.to.join(" "), s.cc.join(" "));
         let attachments = s.attachment_names.join(", ");
-        Some(Prepared { summary: s, message_id, thread_id, people, attachments, date_ms, unread })
+        Some(Prepared { summary: s, message_id, thread_id, attachments, date_ms, unread })
     }
+}
+
+/// The names and addresses a search by person finds a message by.
+pub(crate) fn people(s: &Summary) -> String {
+    format!("{} {} {} {}", s.from_name, s.from_addr, s.to.join(" "), s.cc.join(" "))
 }
 
 /// Stores a prepared message inside the caller's write transaction. Implemented for both
 /// engines' connections (call it on `&mut *tx`).
 pub(crate) trait IngestTx {
-    /// Stores `m` (whose whole text is `raw`) in `folder` of `account_id` with its search index
-    /// (`index_sql`: [`index_statement`]). Returns its id, or `None` when the mailbox already
-    /// holds a message with the same Message-ID (nothing is stored twice).
+    /// Stores `m` (whose whole text is `raw`) in `folder` of `account_id`, queued for the search
+    /// index ([`super::indexer`]: built after the commit, and before any search of the mailbox).
+    /// Returns its id, or `None` when the mailbox already holds a message with the same
+    /// Message-ID (nothing is stored twice).
     fn store_in(
         &mut self,
-        index_sql: &str,
         account_id: i64,
         folder: i64,
         m: &Prepared,
@@ -71,7 +74,6 @@ macro_rules! impl_ingest_tx {
         impl IngestTx for $conn {
             async fn store_in(
                 &mut self,
-                index_sql: &str,
                 account_id: i64,
                 folder: i64,
                 m: &Prepared,
@@ -113,12 +115,9 @@ macro_rules! impl_ingest_tx {
                 .bind(now)
                 .fetch_one(&mut *self)
                 .await?;
-                sqlx::query(index_sql)
+                sqlx::query("INSERT INTO search_pending (message_id, account_id) VALUES ($1, $2)")
                     .bind(id)
-                    .bind(&s.subject)
-                    .bind(index_text(&s.body_text))
-                    .bind(&m.people)
-                    .bind(&m.attachments)
+                    .bind(account_id)
                     .execute(&mut *self)
                     .await?;
                 Ok(Some(id))
@@ -142,13 +141,12 @@ pub async fn import_batch(
 ) -> Result<usize, StoreError> {
     let folder = folder_id(db, clock, account_id, role).await?;
     let now = clock.now_ms();
-    let index_sql = index_statement(db);
     let mut stored = 0;
     crate::with_pool!(db, p => {
         let mut tx = p.begin_write().await?;
         for m in batch {
             let Some(prepared) = Prepared::new(&m.raw, m.date_ms, m.unread, now) else { continue };
-            if tx.store_in(index_sql, account_id, folder, &prepared, &m.raw, now).await?.is_some() {
+            if tx.store_in(account_id, folder, &prepared, &m.raw, now).await?.is_some() {
                 stored += 1;
             }
         }

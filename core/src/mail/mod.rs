@@ -14,6 +14,7 @@ pub mod delivery;
 pub mod drafts;
 pub mod folders;
 pub mod html;
+pub mod indexer;
 mod ingest;
 mod list;
 mod mailbox;
@@ -173,15 +174,28 @@ pub fn summarise(raw: &[u8]) -> Option<Summary> {
 
 /// The first characters of a body, on one line, for the message list.
 pub fn snippet(body: &str) -> String {
-    let one_line: String = body
-        .lines()
-        .filter(|l| !l.trim_start().starts_with('>'))
-        .collect::<Vec<_>>()
-        .join(" ")
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ");
-    one_line.chars().take(140).collect()
+    const CHARS: usize = 140;
+    // Only as much of the body as the snippet needs is walked: a long letter costs no more.
+    let mut out = String::new();
+    let mut count = 0;
+    let words = body.lines().filter(|l| !l.trim_start().starts_with('>')).flat_map(str::split_whitespace);
+    for word in words {
+        if count > 0 {
+            out.push(' ');
+            count += 1;
+        }
+        for c in word.chars() {
+            if count >= CHARS {
+                return out;
+            }
+            out.push(c);
+            count += 1;
+        }
+        if count >= CHARS {
+            return out;
+        }
+    }
+    out
 }
 
 /// Creates the standard folders of an account that lacks them.

@@ -82,6 +82,8 @@ pub(crate) async fn search(
     folder: Option<&str>,
     limit: i64,
 ) -> Result<Vec<ListItem>, StoreError> {
+    // What arrived a moment ago is found too.
+    super::indexer::catch_up(db, account_id).await?;
     // Parameter $1 is the account; each clause adds its own.
     let mut binds: Vec<String> = Vec::new();
     let mut clauses: Vec<String> = Vec::new();

@@ -931,3 +931,45 @@ async fn the_mailbox_applies_the_holders_limits_whatever_the_channel() {
         assert!(crate::audit::verify(&t.db).await.unwrap().is_intact());
     }
 }
+
+#[tokio::test]
+async fn mail_from_elsewhere_is_indexed_after_its_commit_and_always_found() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(1_800_000_000_000);
+        let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
+        let letter = |n: usize, to: &str| Imported {
+            raw: format!(
+                "From: Laboratoire <resultats@labo.mssante.fr>\r\nTo: {to}\r\nSubject: Compte rendu {n}\r\n\
+                 Message-ID: <idx{n}@labo>\r\nDate: Mon, 2 Nov 2026 10:00:00 +0100\r\n\r\nÉchographie abdominale {n}\r\n"
+            )
+            .into_bytes(),
+            date_ms: None,
+            unread: true,
+        };
+        let mine: Vec<Imported> = (1..=5).map(|n| letter(n, &b.address)).collect();
+        assert_eq!(import_batch(&t.db, &clock, b.account_id, "inbox", &mine).await.unwrap(), 5);
+        assert_eq!(import_batch(&t.db, &clock, a.account_id, "inbox", &[letter(9, &a.address)]).await.unwrap(), 1);
+        assert_eq!(indexer::pending(&t.db, Some(b.account_id)).await.unwrap(), 5, "{:?}: queued, not indexed", t.db.backend());
+        assert_eq!(indexer::pending(&t.db, None).await.unwrap(), 6);
+
+        // The background loop takes the oldest first, in small batches.
+        assert_eq!(indexer::index_pending(&t.db, None, 2).await.unwrap(), 2);
+        assert_eq!(indexer::pending(&t.db, Some(b.account_id)).await.unwrap(), 3);
+        // A queued message deleted before it was indexed leaves the queue with it.
+        let (items, _) = list(&t.db, &clock, &b, "inbox", 0, 50, false).await.unwrap();
+        let oldest_queued = items.iter().map(|m| m.id).min().unwrap() + 2;
+        apply(&t.db, &clock, &b, &[oldest_queued], Action::Trash).await.unwrap();
+        assert_eq!(apply(&t.db, &clock, &b, &[oldest_queued], Action::DeleteForever).await.unwrap(), 1);
+        assert_eq!(indexer::pending(&t.db, Some(b.account_id)).await.unwrap(), 2);
+
+        // A search indexes what is left of the holder's own first: nothing is missed, and
+        // nobody else's queue is touched.
+        let q = SearchQuery::parse("échographie");
+        let hits = search(&t.db, &clock, b.account_id, &q, None, 50).await.unwrap();
+        assert_eq!(hits.len(), 4, "{:?}", t.db.backend());
+        assert_eq!(indexer::pending(&t.db, Some(b.account_id)).await.unwrap(), 0);
+        assert_eq!(indexer::pending(&t.db, Some(a.account_id)).await.unwrap(), 1);
+        assert_eq!(search(&t.db, &clock, a.account_id, &q, None, 50).await.unwrap().len(), 1);
+        assert_eq!(indexer::index_pending(&t.db, None, 16).await.unwrap(), 0, "nothing left");
+    }
+}

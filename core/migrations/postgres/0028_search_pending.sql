@@ -1,0 +1,8 @@
+-- Messages received or imported wait here to enter the search index: the index is built after
+-- the message is committed, off the path that answers the peer, and before any search of the
+-- mailbox (see mail::indexer).
+CREATE TABLE search_pending (
+    message_id  BIGINT PRIMARY KEY REFERENCES messages (id) ON DELETE CASCADE,
+    account_id  BIGINT NOT NULL
+);
+CREATE INDEX search_pending_account ON search_pending (account_id);
