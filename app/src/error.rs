@@ -51,6 +51,9 @@ pub enum AppError {
     /// The message's text and attachments are over the limit (in MB).
     #[error("message too large")]
     TooLarge { max_mb: i64 },
+    /// To a patient's address, the message as sent is over Mon Espace Santé's limit (in MB).
+    #[error("message too large for a patient")]
+    TooLargeForPatient { max_mb: i64 },
     /// The sender's mailbox is full (quota in MB).
     #[error("quota exceeded")]
     QuotaExceeded { quota_mb: i64 },
@@ -107,6 +110,7 @@ impl AppError {
                 t.fmt(msg, &[("address", address)])
             }
             AppError::TooLarge { max_mb } => t.fmt(Msg::ErrTooLarge, &[("max", &max_mb.to_string())]),
+            AppError::TooLargeForPatient { max_mb } => t.fmt(Msg::ErrTooLargeForPatient, &[("max", &max_mb.to_string())]),
             AppError::QuotaExceeded { quota_mb } => t.fmt(Msg::ErrQuotaExceeded, &[("quota", &quota_mb.to_string())]),
             AppError::DraftGone => t.t(Msg::ErrDraftGone).into(),
             AppError::CodeReplayed => t.t(Msg::ErrCodeReplayed).into(),
@@ -182,6 +186,7 @@ impl From<hygie_core::mail::SendError> for AppError {
             SendError::UnknownMailbox(x) => refused(x, "unknown"),
             SendError::MailboxFull(x) => refused(x, "full"),
             SendError::TooLarge { max_bytes } => AppError::TooLarge { max_mb: mb(max_bytes) },
+            SendError::TooLargeForPatient { max_bytes } => AppError::TooLargeForPatient { max_mb: mb(max_bytes) },
             SendError::QuotaExceeded { quota_bytes } => AppError::QuotaExceeded { quota_mb: mb(quota_bytes) },
             SendError::DraftGone => AppError::DraftGone,
             SendError::UnknownUpload => invalid("attachments", FieldProblem::UnknownValue),

@@ -11,6 +11,10 @@ use crate::clock::{Clock, Millis};
 use crate::store::Backend;
 use crate::store::{BeginWrite, Db, StoreError};
 
+/// The largest message Mon Espace Santé takes at a patient's address, as sent (headers and
+/// encoded attachments together): 25 MB.
+pub const PATIENT_MAX_BYTES: i64 = 25 * 1024 * 1024;
+
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
     #[error("no recipient")]
@@ -24,6 +28,10 @@ pub enum SendError {
     /// Body and attachments are over the per-message limit.
     #[error("message over {max_bytes} bytes")]
     TooLarge { max_bytes: i64 },
+    /// To a patient's address (Mon Espace Santé), the message as sent, attachments encoded, is
+    /// over the limit that service sets ([`PATIENT_MAX_BYTES`]).
+    #[error("message to a patient over {max_bytes} bytes")]
+    TooLargeForPatient { max_bytes: i64 },
     /// The sender's mailbox would be over its quota with this message in Sent.
     #[error("quota exceeded")]
     QuotaExceeded { quota_bytes: i64 },
@@ -166,6 +174,7 @@ impl SendError {
             SendError::OutsideTrustSpace(_) => "outside_trust_space",
             SendError::UnknownMailbox(_) => "unknown_mailbox",
             SendError::TooLarge { .. } => "too_large",
+            SendError::TooLargeForPatient { .. } => "too_large_for_patient",
             SendError::QuotaExceeded { .. } => "quota",
             SendError::MailboxFull(_) => "mailbox_full",
             SendError::DraftGone => "draft_gone",
@@ -247,6 +256,10 @@ async fn send_checked(
     let message_id = format!("{}@{}", crate::random_hex(16), domain_of(&sender.address));
     let raw = build(sender, d, &message_id, now / 1000).map_err(|e| StoreError::Other(e.to_string()))?;
     let size = raw.len() as i64;
+    let to_patient = all.iter().any(|a| domain_of(a).eq_ignore_ascii_case(super::delivery::PATIENT_DOMAIN));
+    if to_patient && size > PATIENT_MAX_BYTES {
+        return Err(SendError::TooLargeForPatient { max_bytes: PATIENT_MAX_BYTES });
+    }
     let leaving: i64 = d.attachments.iter().map(|a| a.bytes.len() as i64).sum();
     if attach::usage(db, sender.account_id).await? - leaving + size > limits.quota_bytes {
         return Err(SendError::QuotaExceeded { quota_bytes: limits.quota_bytes });

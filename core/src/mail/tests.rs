@@ -973,3 +973,44 @@ async fn mail_from_elsewhere_is_indexed_after_its_commit_and_always_found() {
         assert_eq!(indexer::index_pending(&t.db, None, 16).await.unwrap(), 0, "nothing left");
     }
 }
+
+#[tokio::test]
+async fn a_message_to_a_patient_stays_within_mon_espace_santes_limit_as_sent() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(1_800_000_000_000);
+        let domains = vec!["hygie.example".to_string()];
+        crate::trust_space::replace(&t.db, &clock, &["patient.mssante.fr".to_string(), "chu.mssante.fr".to_string()])
+            .await
+            .unwrap();
+        let a = holder(&t.db, &clock, "alice").await;
+        let limits = attach::Limits { max_message_bytes: 30 * 1024 * 1024, quota_bytes: 200 * 1024 * 1024 };
+        // 19 MB of scans: within the per-message limit, over 25 MB once encoded in base64.
+        let scans = |to: &str| Draft {
+            to: vec![to.to_string()],
+            subject: "Imagerie".into(),
+            body: "Vos clichés.".into(),
+            attachments: vec![attach::Part {
+                name: "irm.zip".into(),
+                content_type: "application/zip".into(),
+                bytes: vec![42; 19 * 1024 * 1024],
+            }],
+            ..Default::default()
+        };
+        let patient = "261037512345603@patient.mssante.fr";
+        assert!(matches!(
+            send(&t.db, &clock, &a, &scans(patient), &domains, "https://h.example", &limits).await,
+            Err(SendError::TooLargeForPatient { max_bytes: PATIENT_MAX_BYTES })
+        ));
+        let (sent, _) = list(&t.db, &clock, &a, "sent", 0, 10, false).await.unwrap();
+        assert!(sent.is_empty(), "nothing stored, nothing queued");
+        let refused = crate::audit::latest(&t.db, 5).await.unwrap();
+        assert!(
+            refused.iter().any(|r| r.action == "mail.send" && r.outcome.ends_with(":too_large_for_patient")),
+            "the refusal is recorded: {refused:?}"
+        );
+        // The same message to a hospital leaves; a small one to the patient too.
+        send(&t.db, &clock, &a, &scans("dr.roy@chu.mssante.fr"), &domains, "https://h.example", &limits).await.unwrap();
+        let short = Draft { to: vec![patient.into()], subject: "RDV".into(), body: "À mardi.".into(), ..Default::default() };
+        send(&t.db, &clock, &a, &short, &domains, "https://h.example", &limits).await.unwrap();
+    }
+}
