@@ -162,7 +162,7 @@ pub(super) async fn post_contact(State(state): State<AppState>, req: Request) ->
         Err(e) => {
             let status = match e {
                 AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-                AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                AppError::TooLarge { .. } | AppError::TooLargeForPatient { .. } => StatusCode::PAYLOAD_TOO_LARGE,
                 AppError::QuotaExceeded { .. } => StatusCode::INSUFFICIENT_STORAGE,
                 _ => StatusCode::INTERNAL_SERVER_ERROR,
             };

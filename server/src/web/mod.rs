@@ -147,7 +147,7 @@ pub fn status_of(e: &AppError) -> StatusCode {
         | AppError::KeyRefused { .. }
         | AppError::RecipientRefused { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-        AppError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        AppError::TooLarge { .. } | AppError::TooLargeForPatient { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         AppError::QuotaExceeded { .. } => StatusCode::INSUFFICIENT_STORAGE,
         AppError::DraftGone => StatusCode::CONFLICT,
         AppError::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
