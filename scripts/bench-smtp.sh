@@ -3,7 +3,8 @@
 # over 4 connections, on SQLite and on PostgreSQL. A message counts when Hygie answered 250 to
 # its DATA, which it does only once the message is committed in the recipient's Inbox.
 # Release build by default; BIN=target/debug/hygie SKIP_BUILD=1 measures another binary.
-# MESSAGES=n per run (default 1000); ENGINES="sqlite" or "postgres" for one engine.
+# MESSAGES=n per run (default 1000); ENGINES="sqlite" or "postgres" for one engine. After each
+# run: how many messages still waited for the search index, and how long until all were in it.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 BIN="${BIN:-$ROOT/target/release/hygie}"
@@ -113,11 +114,26 @@ bench_engine() {
   done
   # The demo accounts are made at start: wait for them.
   sleep 1
+  local pending_sql="SELECT COUNT(*) FROM search_pending"
+  pending() {
+    case "$engine" in
+      sqlite) python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])" "$data/hygie.db" "$pending_sql" ;;
+      postgres) psql "$url" -tAc "$pending_sql" ;;
+    esac
+  }
   for conns in 1 4; do
     read -r ok secs rate < <(python3 "$work/client.py" "$port" "$MESSAGES" "$conns" "$engine-$conns")
     [ "$ok" = "$MESSAGES" ] || { cat "$data/log"; die "$engine, $conns connection(s): only $ok of $MESSAGES accepted"; }
     printf '%-9s %2s connection(s): %5s messages of 50 KB in %7s s = %7s durable messages/s\n' \
       "$engine" "$conns" "$ok" "$secs" "$rate"
+    # The search index is built after the commit (mail::indexer): how long until every message
+    # of the run is searchable.
+    local waited=0 left
+    left="$(pending)"
+    local behind="$left"
+    while [ "$left" != 0 ]; do sleep 0.2; waited=$((waited + 1)); left="$(pending)"; done
+    printf '          search index: %s messages still queued at the last 250, all indexed %s.%s s later\n' \
+      "$behind" "$((waited / 5))" "$((waited % 5 * 2))"
   done
   kill "$pid"; wait "$pid" 2>/dev/null; pid=""
   # Every message answered 250 is there, once.
