@@ -41,12 +41,15 @@ pub async fn housekeeping_loop(db: Db, clock: Arc<dyn Clock>) {
 
 /// Builds the search index of messages received or imported (see
 /// [`hygie_core::mail::indexer`]): small batches, so that a delivery waiting for the write lock
-/// waits little, with a pause between them while mail keeps arriving; every second when idle.
+/// waits little, each followed by a pause as long as the batch took, so that during a burst of
+/// mail the index takes at most half of the time and deliveries the rest (a search catches up
+/// on its own); every second when idle.
 pub async fn search_index_loop(db: Db) {
     loop {
+        let started = std::time::Instant::now();
         match hygie_core::mail::indexer::index_pending(&db, None, 16).await {
             Ok(n) if n > 0 => {
-                tokio::time::sleep(Duration::from_millis(5)).await;
+                tokio::time::sleep(started.elapsed().max(Duration::from_millis(5))).await;
                 continue;
             }
             Ok(_) => {}
