@@ -408,7 +408,8 @@ pub async fn report_failure(
         Some(o) => {
             let mut ids = vec![o.thread_id.clone(), o.message_id.clone()];
             ids.dedup();
-            (Some(ids), o.subject.clone(), crate::clock::format_utc(o.date_ms))
+            // As the holder sees it in the list: a health document's subject without its prefix.
+            (Some(ids), super::mss::display_subject(&o.subject).0, crate::clock::format_utc(o.date_ms))
         }
         // Deleted for good since: the report still says who did not get it.
         None => (None, String::new(), String::new()),

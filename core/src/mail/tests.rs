@@ -366,7 +366,9 @@ async fn remote_recipients_are_queued_with_the_sent_copy_and_failures_come_back(
             ),
         };
         let policy = RetryPolicy { base_ms: 1_000, max_ms: 60_000, mss_expiry_ms: 3_600_000, ..RetryPolicy::default() };
-        let d2 = Draft { to: vec!["y@labo.mssante.fr".into()], subject: "Relance".into(), ..Default::default() };
+        // A health document's subject: the report names it as the list shows it.
+        let d2 =
+            Draft { to: vec!["y@labo.mssante.fr".into()], subject: "XDM/1.0/DDM+Relance".into(), ..Default::default() };
         let second =
             send(&t.db, &clock, &a, &d2, &domains, "https://h.example", &attach::Limits::default()).await.unwrap();
         assert_eq!(outbox::run_once(&t.db, &clock, &policy, &unreachable, 10).await.unwrap().retried, 1);
