@@ -198,6 +198,21 @@ impl From<hygie_core::mail::SendError> for AppError {
 }
 
 #[cfg(feature = "ssr")]
+impl From<hygie_core::mail::receipts::ReceiptError> for AppError {
+    fn from(e: hygie_core::mail::receipts::ReceiptError) -> Self {
+        use hygie_core::mail::receipts::ReceiptError;
+        match e {
+            ReceiptError::NotFound => AppError::NotFound,
+            ReceiptError::NotAsked | ReceiptError::AlreadyAnswered | ReceiptError::Off => AppError::Forbidden,
+            ReceiptError::OutsideTrustSpace => {
+                AppError::RecipientRefused { address: String::new(), reason: "outside".into() }
+            }
+            ReceiptError::Store(e) => AppError::internal(e),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
 impl From<hygie_core::mail::MailError> for AppError {
     fn from(e: hygie_core::mail::MailError) -> Self {
         use hygie_core::mail::MailError;

@@ -52,6 +52,7 @@ fn mime_round_trip_keeps_accents_long_lines_and_headers() {
         forward_from: None,
         forward_parts: Vec::new(),
         replaces_draft: None,
+        read_receipt: true,
     };
     let raw = build(&from, &d, "m1@hygie.example", 1_800_000_000).unwrap();
     assert!(raw.is_ascii(), "7-bit on the wire");
@@ -62,6 +63,8 @@ fn mime_round_trip_keeps_accents_long_lines_and_headers() {
     assert!(text.contains(&format!("X-MSS-NIL: {}\r\n", mss::SOFTWARE_REFERENCE)), "{text}");
     assert!(!text.contains("X-MSS-CODECDA") && !text.contains("X-MSS-INS"));
     assert!(text.lines().all(|l| l.len() <= 998), "RFC 5322 line length");
+    assert!(text.contains("Disposition-Notification-To: <elise.morel@hygie.example>\r\n"), "a read receipt asked");
+    assert_eq!(receipts::requested(&raw).as_deref(), Some("elise.morel@hygie.example"));
     let s = summarise(&raw).unwrap();
     assert_eq!(s.subject, d.subject);
     assert_eq!(s.from_addr, "elise.morel@hygie.example");
@@ -353,17 +356,14 @@ async fn remote_recipients_are_queued_with_the_sent_copy_and_failures_come_back(
         let unreachable = Transport {
             email: EmailTransport::Dev(DevOutbox::new(&dir)),
             sms: SmsTransport::Disabled,
-            mss: MssTransport::Relay(
-                outbox::smtp_mailer(
-                    "127.0.0.1",
-                    9,
-                    outbox::SmtpSecurity::None,
-                    None,
-                    None,
-                    std::time::Duration::from_secs(2),
-                )
-                .unwrap(),
-            ),
+            mss: MssTransport::Relay(outbox::MssRelay::new(
+                "127.0.0.1",
+                9,
+                outbox::SmtpSecurity::None,
+                None,
+                None,
+                std::time::Duration::from_secs(2),
+            )),
         };
         let policy = RetryPolicy { base_ms: 1_000, max_ms: 60_000, mss_expiry_ms: 3_600_000, ..RetryPolicy::default() };
         // A health document's subject: the report names it as the list shows it.
