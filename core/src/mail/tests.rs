@@ -4,7 +4,8 @@ use crate::accounts::{AccountRecord, Created};
 use crate::clock::ManualClock;
 use crate::store::testing::TestDb;
 
-async fn holder(db: &Db, clock: &ManualClock, local: &str) -> Holder {
+/// An active personal mailbox `local@hygie.example`, for the mail tests of every module.
+pub(crate) async fn active_account(db: &Db, clock: &ManualClock, local: &str) -> i64 {
     let r = AccountRecord {
         address: format!("{local}@hygie.example"),
         mailbox_type: "personal".into(),
@@ -16,6 +17,12 @@ async fn holder(db: &Db, clock: &ManualClock, local: &str) -> Holder {
     };
     let Created::New(id) = accounts::create(db, clock, &r).await.unwrap() else { panic!() };
     accounts::activate(db, id).await.unwrap();
+    id
+}
+
+/// [`active_account`], signed in fully.
+pub(crate) async fn holder(db: &Db, clock: &ManualClock, local: &str) -> Holder {
+    let id = active_account(db, clock, local).await;
     Holder::resolve(db, id, crate::auth::holder::Level::Full, None, None).await.unwrap().unwrap()
 }
 

@@ -2,10 +2,10 @@
 //! here, a delivery-status report handed to the SMTP listener from the null sender, each
 //! recipient's timeline and the list mark, and another holder kept out of them.
 
-use std::path::Path;
 
 use crate::common::browser::*;
 use crate::common::{on_each_engine, Engine, TestServer};
+use crate::smtp::{smtp_port, smtplib};
 use app::api::{MailList, MailOpen, MailReadReceipt, MailReceiptSetting, MailSend, MailSetReceiptSetting};
 use app::domain::compose::ComposeInput;
 use serde_json::{json, Value};
@@ -114,25 +114,6 @@ async fn two_mailboxes_exchange_a_read_receipt(engine: Engine) {
     assert!(!dump.contains("Compte rendu") && !dump.contains("Suites simples"), "no content in the audit trail");
     let _ = alice;
     s.stop().await;
-}
-
-fn smtp_port(s: &TestServer) -> u16 {
-    s.running.as_ref().unwrap().smtp_addr.unwrap().port()
-}
-
-/// One session of Python's smtplib (see smtp_peer.py).
-async fn smtplib(spec: Value) -> Value {
-    let python = std::env::var("HYGIE_TEST_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/suite/smtp_peer.py");
-    let out = tokio::process::Command::new(python)
-        .arg(script)
-        .arg(spec.to_string())
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("python3 runs");
-    assert!(out.status.success(), "smtp_peer.py failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 async fn a_delivery_report_over_smtp_updates_the_senders_timeline(engine: Engine) {

@@ -39,7 +39,7 @@ fn message(dir: &Path, name: &str, to: &str, subject: &str, extra: &str, body: &
 
 /// One session of Python's smtplib with `spec` (see smtp_peer.py); its replies. Awaited, not
 /// blocking: the server under test runs on the same thread.
-async fn smtplib(spec: Value) -> Value {
+pub(crate) async fn smtplib(spec: Value) -> Value {
     let python = std::env::var("HYGIE_TEST_PYTHON").unwrap_or_else(|_| "/usr/bin/python3".into());
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/suite/smtp_peer.py");
     let out = tokio::process::Command::new(python)
@@ -67,7 +67,7 @@ async fn swaks(s: &TestServer, args: &[&str]) -> (i32, String) {
     (out.status.code().unwrap_or(-1), text)
 }
 
-fn smtp_port(s: &TestServer) -> u16 {
+pub(crate) fn smtp_port(s: &TestServer) -> u16 {
     s.running.as_ref().unwrap().smtp_addr.unwrap().port()
 }
 

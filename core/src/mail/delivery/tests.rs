@@ -1,22 +1,11 @@
 use super::*;
-use crate::accounts::{AccountRecord, Created};
+use crate::accounts::AccountRecord;
 use crate::clock::ManualClock;
 use crate::mail::SearchQuery;
 use crate::store::testing::TestDb;
 
 async fn mailbox(db: &Db, clock: &ManualClock, local: &str) -> i64 {
-    let r = AccountRecord {
-        address: format!("{local}@hygie.example"),
-        mailbox_type: "personal".into(),
-        kind: "health".into(),
-        first_name: "Élise".into(),
-        last_name: local.into(),
-        notification_email: format!("{local}@exemple.fr"),
-        ..Default::default()
-    };
-    let Created::New(id) = accounts::create(db, clock, &r).await.unwrap() else { panic!() };
-    accounts::activate(db, id).await.unwrap();
-    id
+    crate::mail::tests::active_account(db, clock, local).await
 }
 
 fn policy() -> InboundPolicy {

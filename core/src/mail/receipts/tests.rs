@@ -1,7 +1,6 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::accounts::{AccountRecord, Created};
 use crate::clock::ManualClock;
 use crate::mail::delivery::{Channel, Envelope, Inbound, InboundPolicy};
 use crate::mail::{attach, Draft};
@@ -219,20 +218,7 @@ fn the_timeline_orders_each_recipients_steps() {
 
 // ---- Store, on both engines ----
 
-async fn holder(db: &Db, clock: &ManualClock, local: &str) -> Holder {
-    let r = AccountRecord {
-        address: format!("{local}@hygie.example"),
-        mailbox_type: "personal".into(),
-        kind: "health".into(),
-        first_name: "Élise".into(),
-        last_name: local.into(),
-        notification_email: format!("{local}@exemple.fr"),
-        ..Default::default()
-    };
-    let Created::New(id) = crate::accounts::create(db, clock, &r).await.unwrap() else { panic!() };
-    crate::accounts::activate(db, id).await.unwrap();
-    Holder::resolve(db, id, crate::auth::holder::Level::Full, None, None).await.unwrap().unwrap()
-}
+use crate::mail::tests::holder;
 
 fn policy() -> crate::mail::MailPolicy {
     crate::mail::MailPolicy {
