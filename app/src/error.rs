@@ -110,7 +110,9 @@ impl AppError {
                 t.fmt(msg, &[("address", address)])
             }
             AppError::TooLarge { max_mb } => t.fmt(Msg::ErrTooLarge, &[("max", &max_mb.to_string())]),
-            AppError::TooLargeForPatient { max_mb } => t.fmt(Msg::ErrTooLargeForPatient, &[("max", &max_mb.to_string())]),
+            AppError::TooLargeForPatient { max_mb } => {
+                t.fmt(Msg::ErrTooLargeForPatient, &[("max", &max_mb.to_string())])
+            }
             AppError::QuotaExceeded { quota_mb } => t.fmt(Msg::ErrQuotaExceeded, &[("quota", &quota_mb.to_string())]),
             AppError::DraftGone => t.t(Msg::ErrDraftGone).into(),
             AppError::CodeReplayed => t.t(Msg::ErrCodeReplayed).into(),

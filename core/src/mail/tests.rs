@@ -946,7 +946,8 @@ async fn mail_from_elsewhere_is_indexed_after_its_commit_and_always_found() {
     for t in TestDb::both().await {
         let clock = ManualClock::new(1_800_000_000_000);
         let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
-        let letter = |n: usize, to: &str| Imported {
+        let letter = |n: usize, to: &str| {
+            Imported {
             raw: format!(
                 "From: Laboratoire <resultats@labo.mssante.fr>\r\nTo: {to}\r\nSubject: Compte rendu {n}\r\n\
                  Message-ID: <idx{n}@labo>\r\nDate: Mon, 2 Nov 2026 10:00:00 +0100\r\n\r\nÉchographie abdominale {n}\r\n"
@@ -954,11 +955,17 @@ async fn mail_from_elsewhere_is_indexed_after_its_commit_and_always_found() {
             .into_bytes(),
             date_ms: None,
             unread: true,
+        }
         };
         let mine: Vec<Imported> = (1..=5).map(|n| letter(n, &b.address)).collect();
         assert_eq!(import_batch(&t.db, &clock, b.account_id, "inbox", &mine).await.unwrap(), 5);
         assert_eq!(import_batch(&t.db, &clock, a.account_id, "inbox", &[letter(9, &a.address)]).await.unwrap(), 1);
-        assert_eq!(indexer::pending(&t.db, Some(b.account_id)).await.unwrap(), 5, "{:?}: queued, not indexed", t.db.backend());
+        assert_eq!(
+            indexer::pending(&t.db, Some(b.account_id)).await.unwrap(),
+            5,
+            "{:?}: queued, not indexed",
+            t.db.backend()
+        );
         assert_eq!(indexer::pending(&t.db, None).await.unwrap(), 6);
 
         // The background loop takes the oldest first, in small batches.
@@ -1019,7 +1026,8 @@ async fn a_message_to_a_patient_stays_within_mon_espace_santes_limit_as_sent() {
         );
         // The same message to a hospital leaves; a small one to the patient too.
         send(&t.db, &clock, &a, &scans("dr.roy@chu.mssante.fr"), &domains, "https://h.example", &limits).await.unwrap();
-        let short = Draft { to: vec![patient.into()], subject: "RDV".into(), body: "À mardi.".into(), ..Default::default() };
+        let short =
+            Draft { to: vec![patient.into()], subject: "RDV".into(), body: "À mardi.".into(), ..Default::default() };
         send(&t.db, &clock, &a, &short, &domains, "https://h.example", &limits).await.unwrap();
     }
 }

@@ -2,7 +2,6 @@
 //! here, a delivery-status report handed to the SMTP listener from the null sender, each
 //! recipient's timeline and the list mark, and another holder kept out of them.
 
-
 use crate::common::browser::*;
 use crate::common::{on_each_engine, Engine, TestServer};
 use crate::smtp::{smtp_port, smtplib};
