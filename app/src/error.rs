@@ -110,7 +110,9 @@ impl AppError {
                 t.fmt(msg, &[("address", address)])
             }
             AppError::TooLarge { max_mb } => t.fmt(Msg::ErrTooLarge, &[("max", &max_mb.to_string())]),
-            AppError::TooLargeForPatient { max_mb } => t.fmt(Msg::ErrTooLargeForPatient, &[("max", &max_mb.to_string())]),
+            AppError::TooLargeForPatient { max_mb } => {
+                t.fmt(Msg::ErrTooLargeForPatient, &[("max", &max_mb.to_string())])
+            }
             AppError::QuotaExceeded { quota_mb } => t.fmt(Msg::ErrQuotaExceeded, &[("quota", &quota_mb.to_string())]),
             AppError::DraftGone => t.t(Msg::ErrDraftGone).into(),
             AppError::CodeReplayed => t.t(Msg::ErrCodeReplayed).into(),
@@ -193,6 +195,21 @@ impl From<hygie_core::mail::SendError> for AppError {
             SendError::ForwardedNotFound => AppError::NotFound,
             SendError::RateLimited { retry_after_secs } => AppError::RateLimited { retry_after_secs },
             SendError::Store(e) => AppError::internal(e),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<hygie_core::mail::receipts::ReceiptError> for AppError {
+    fn from(e: hygie_core::mail::receipts::ReceiptError) -> Self {
+        use hygie_core::mail::receipts::ReceiptError;
+        match e {
+            ReceiptError::NotFound => AppError::NotFound,
+            ReceiptError::NotAsked | ReceiptError::AlreadyAnswered | ReceiptError::Off => AppError::Forbidden,
+            ReceiptError::OutsideTrustSpace => {
+                AppError::RecipientRefused { address: String::new(), reason: "outside".into() }
+            }
+            ReceiptError::Store(e) => AppError::internal(e),
         }
     }
 }

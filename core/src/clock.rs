@@ -55,9 +55,45 @@ pub fn format_utc(ms: Millis) -> String {
     t.format(&fmt).unwrap_or_default()
 }
 
+/// `ms` as the time in Paris (CET, CEST from the last Sunday of March to the last Sunday of
+/// October, changing at 01:00 UTC): `2026-12-03T11:00:00+01:00`.
+pub fn format_paris(ms: Millis) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let last_sunday = |month: time::Month| {
+        let last = time::Date::from_calendar_date(t.year(), month, 31).unwrap_or(time::Date::MIN);
+        let back = last.weekday().number_days_from_sunday() as i64;
+        (last - time::Duration::days(back))
+            .with_hms(1, 0, 0)
+            .map(|d| d.assume_utc())
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+    };
+    let summer = t >= last_sunday(time::Month::March) && t < last_sunday(time::Month::October);
+    let offset = time::UtcOffset::from_hms(if summer { 2 } else { 1 }, 0, 0).unwrap_or(time::UtcOffset::UTC);
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second][offset_hour sign:mandatory]:[offset_minute]"
+    );
+    t.to_offset(offset).format(&fmt).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paris_time_follows_summer_time() {
+        // 2026: summer time from 29 March 01:00 UTC to 25 October 01:00 UTC.
+        let at = |s: &str| {
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).unwrap().unix_timestamp()
+                * 1000
+        };
+        assert_eq!(format_paris(at("2026-12-03T10:00:00Z")), "2026-12-03T11:00:00+01:00");
+        assert_eq!(format_paris(at("2026-07-14T10:00:00Z")), "2026-07-14T12:00:00+02:00");
+        assert_eq!(format_paris(at("2026-03-29T00:59:59Z")), "2026-03-29T01:59:59+01:00");
+        assert_eq!(format_paris(at("2026-03-29T01:00:00Z")), "2026-03-29T03:00:00+02:00");
+        assert_eq!(format_paris(at("2026-10-25T00:59:59Z")), "2026-10-25T02:59:59+02:00");
+        assert_eq!(format_paris(at("2026-10-25T01:00:00Z")), "2026-10-25T02:00:00+01:00");
+    }
 
     #[test]
     fn manual_clock_moves_only_when_told() {

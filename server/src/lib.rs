@@ -22,8 +22,7 @@ use hygie_core::auth::session::SessionPolicy;
 use hygie_core::clock::Clock;
 use hygie_core::contact::ContactSettings;
 use hygie_core::outbox::{
-    smtp_mailer, DevOutbox, EmailTransport, MssTransport, RetryPolicy, SmsGateway, SmsTransport, SmtpSettings,
-    Transport,
+    DevOutbox, EmailTransport, MssRelay, MssTransport, RetryPolicy, SmsGateway, SmsTransport, SmtpSettings, Transport,
 };
 use hygie_core::ratelimit::Limit;
 use hygie_core::{audit, terms, Db};
@@ -180,14 +179,14 @@ pub fn build_transport(config: &Config) -> Result<Transport, StartError> {
     };
     let mss = match config.mss.transport {
         MailTransportKind::Dev => MssTransport::Dev(dev.clone()),
-        MailTransportKind::Smtp => MssTransport::Relay(smtp_mailer(
+        MailTransportKind::Smtp => MssTransport::Relay(MssRelay::new(
             &config.mss.smtp_host,
             config.mss.smtp_port,
             config.mss.smtp_security,
             config.mss.smtp_username.clone(),
             config.mss.smtp_password.clone(),
             Duration::from_secs(60),
-        )?),
+        )),
     };
     let sms = match config.sms.transport {
         SmsTransportKind::Dev => SmsTransport::Dev(dev),

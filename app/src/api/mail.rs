@@ -46,6 +46,9 @@ pub struct MessageLine {
     pub ids: Vec<i64>,
     /// The message the line opens: the conversation's oldest unread one, else the newest.
     pub open: i64,
+    /// In Sent: where its receipts stand (`pending`, `delivered`, `read`, `failed`); else empty.
+    #[serde(default)]
+    pub receipt: String,
 }
 
 #[cfg(feature = "ssr")]
@@ -73,6 +76,7 @@ impl MessageLine {
             thread_count: m.thread_count,
             ids: if m.folded_ids.is_empty() { vec![m.id] } else { m.folded_ids },
             open: m.first_unread.unwrap_or(m.id),
+            receipt: String::new(),
         }
     }
 }
@@ -129,6 +133,11 @@ pub struct MessageView {
     pub references: Vec<String>,
     /// In the sender's copy: where delivery to other operators stands, per recipient.
     pub deliveries: Vec<DeliveryView>,
+    /// In the sender's copy: each recipient's receipts, step by step.
+    pub timeline: Vec<RecipientView>,
+    /// The read receipt the message asks of its reader: `ask` (not answered yet), `sent`,
+    /// `declined`, or empty (none asked, or not to be answered).
+    pub read_receipt: String,
     /// The conversation this message belongs to, oldest first, when it has others.
     pub conversation: Vec<ConversationItem>,
 }
@@ -262,6 +271,30 @@ pub struct ConversationItem {
     pub unread: bool,
 }
 
+/// One recipient of a sent message and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecipientView {
+    pub recipient: String,
+    /// `queued`, `handed_over`, `delivered`, `delayed`, `read`, `failed`.
+    pub state: String,
+    pub steps: Vec<StepView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepView {
+    /// `queued`, `handed_over`, `delivered`, `relayed`, `delayed`, `failed`, `read`,
+    /// `read_failed`.
+    pub kind: String,
+    /// Paris time (`2026-12-03T11:00:00+01:00`), empty when unknown.
+    pub at: String,
+    /// The status code: `5.1.1`, an SMTP reply code, an MSSanté code 900-906.
+    pub status: String,
+    /// Why it failed, as a key (`unknown_mailbox`, `mss_903`…).
+    pub reason: String,
+    /// The report it came from, in the holder's mailbox.
+    pub report: Option<i64>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryView {
     pub recipient: String,
@@ -315,15 +348,16 @@ pub async fn mail_list(folder: String, page: i64) -> Result<MessagePage, AppErro
     let folded = folder != "drafts" && mailbox.folds_threads().await?;
     let (items, total) = mailbox.list(&folder, page, PER_PAGE, folded).await?;
     let sent = folder == "sent";
-    Ok(MessagePage {
-        items: items.into_iter().map(|m| MessageLine::from_item(m, sent)).collect(),
-        folder,
-        name,
-        total,
-        page: page.max(0),
-        per_page: PER_PAGE,
-        folded,
-    })
+    let mut items: Vec<MessageLine> = items.into_iter().map(|m| MessageLine::from_item(m, sent)).collect();
+    if sent {
+        let ids: Vec<i64> = items.iter().map(|m| m.id).collect();
+        for (id, mark) in mailbox.receipt_marks(&ids).await? {
+            if let Some(line) = items.iter_mut().find(|m| m.id == id) {
+                line.receipt = mark.to_string();
+            }
+        }
+    }
+    Ok(MessagePage { items, folder, name, total, page: page.max(0), per_page: PER_PAGE, folded })
 }
 
 /// Folds conversations into one line in the signed-in account's lists, or not.
@@ -344,7 +378,75 @@ pub async fn mail_open(id: i64) -> Result<MessageView, AppError> {
     let m = mailbox.open(id).await?.ok_or(AppError::NotFound)?;
     let deliveries = mailbox.remote_deliveries(m.id).await?;
     let thread = mailbox.thread(&m.thread_id).await?;
-    Ok(MessageView::new(m, deliveries, thread))
+    let timeline = mailbox.timeline(m.id).await?.unwrap_or_default();
+    let mut view = MessageView::new(m, deliveries, thread);
+    view.timeline = timeline.into_iter().map(RecipientView::from).collect();
+    Ok(view)
+}
+
+#[cfg(feature = "ssr")]
+impl From<hygie_core::mail::receipts::RecipientTimeline> for RecipientView {
+    fn from(r: hygie_core::mail::receipts::RecipientTimeline) -> Self {
+        RecipientView {
+            recipient: r.recipient,
+            state: r.state.into(),
+            steps: r
+                .steps
+                .into_iter()
+                .map(|s| StepView {
+                    kind: s.kind,
+                    at: s.at_ms.map(hygie_core::clock::format_paris).unwrap_or_default(),
+                    status: s.status,
+                    reason: s.reason.unwrap_or_default().into(),
+                    report: s.report,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// Sends (`send`) or declines the read receipt message `id` asks for; at most once. Returns
+/// what the reader's prompt becomes (`sent`, `declined`).
+#[server(name = MailReadReceipt, prefix = "/api", endpoint = "mail-read-receipt")]
+pub async fn mail_read_receipt(id: i64, send: bool) -> Result<String, AppError> {
+    use crate::server::{require_holder, services, Level};
+    let svc = services()?;
+    let holder = require_holder(Level::Full)?;
+    Ok(prompt_key(svc.mailbox(&holder).answer_receipt(id, send).await?).into())
+}
+
+#[cfg(feature = "ssr")]
+fn prompt_key(p: hygie_core::mail::receipts::ReceiptPrompt) -> &'static str {
+    use hygie_core::mail::receipts::ReceiptPrompt;
+    match p {
+        ReceiptPrompt::None => "",
+        ReceiptPrompt::Ask => "ask",
+        ReceiptPrompt::Sent => "sent",
+        ReceiptPrompt::Declined => "declined",
+    }
+}
+
+/// The holder's read-receipt setting: `always`, `ask` or `never`.
+#[server(name = MailReceiptSetting, prefix = "/api", endpoint = "mail-receipt-setting")]
+pub async fn mail_receipt_setting() -> Result<String, AppError> {
+    use crate::server::{require_holder, services, Level};
+    let svc = services()?;
+    let holder = require_holder(Level::Full)?;
+    Ok(svc.mailbox(&holder).receipt_setting().await?.as_str().into())
+}
+
+#[server(name = MailSetReceiptSetting, prefix = "/api", endpoint = "mail-set-receipt-setting")]
+pub async fn mail_set_receipt_setting(value: String) -> Result<(), AppError> {
+    use hygie_core::mail::receipts::ReceiptSetting;
+
+    use crate::domain::{FieldError, FieldProblem};
+    use crate::server::{require_holder, services, Level};
+    let svc = services()?;
+    let holder = require_holder(Level::Full)?;
+    let value = ReceiptSetting::parse(&value).ok_or_else(|| {
+        AppError::Invalid(vec![FieldError { field: "read_receipts".into(), problem: FieldProblem::UnknownValue }])
+    })?;
+    Ok(svc.mailbox(&holder).set_receipt_setting(value).await?)
 }
 
 #[cfg(feature = "ssr")]
@@ -411,6 +513,8 @@ impl MessageView {
                 .into_iter()
                 .map(|d| DeliveryView { recipient: d.recipient, status: d.status, attempts: d.attempts })
                 .collect(),
+            timeline: Vec::new(),
+            read_receipt: prompt_key(m.read_receipt).into(),
             conversation,
         }
     }
@@ -440,6 +544,7 @@ impl From<crate::domain::compose::Compose> for hygie_core::mail::Draft {
             forward_from: c.forward_from,
             forward_parts: c.forward_parts,
             replaces_draft: c.draft_id,
+            read_receipt: c.read_receipt,
         }
     }
 }

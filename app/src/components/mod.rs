@@ -4,6 +4,7 @@ pub mod feedback;
 pub mod form;
 pub mod layout;
 pub mod pdf_preview;
+pub mod receipts;
 pub mod recipients;
 pub mod shortcuts;
 pub mod webauthn;

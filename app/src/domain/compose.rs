@@ -35,6 +35,9 @@ pub struct ComposeInput {
     /// The draft this message is saved in (0 before the first save).
     #[serde(default)]
     pub draft_id: i64,
+    /// Ask the recipients for a read receipt.
+    #[serde(default)]
+    pub read_receipt: bool,
 }
 
 /// A checked message.
@@ -52,6 +55,7 @@ pub struct Compose {
     pub forward_from: Option<i64>,
     pub forward_parts: Vec<usize>,
     pub draft_id: Option<i64>,
+    pub read_receipt: bool,
 }
 
 /// Splits a recipient field on commas, semicolons and spaces; checks each address.
@@ -159,6 +163,7 @@ impl Compose {
             forward_from: (input.forward_from > 0).then_some(input.forward_from),
             forward_parts: if input.forward_from > 0 { input.forward_parts.clone() } else { Vec::new() },
             draft_id: (input.draft_id > 0).then_some(input.draft_id),
+            read_receipt: input.read_receipt,
         })
     }
 }

@@ -106,6 +106,17 @@ impl Locale {
         }
     }
 
+    /// `2026-12-03T11:00:00+01:00` (a Paris time) → "3 décembre 2026 à 11:00 (heure de Paris)" /
+    /// "3 December 2026, 11:00 (Paris time)".
+    pub fn paris_date_time(self, iso: &str) -> String {
+        let Some((date, rest)) = iso.split_once('T') else { return iso.to_string() };
+        let hm: String = rest.chars().take(5).collect();
+        match self {
+            Locale::Fr => format!("{} à {hm} (heure de Paris)", self.long_date(date)),
+            Locale::En => format!("{}, {hm} (Paris time)", self.long_date(date)),
+        }
+    }
+
     /// `2026-11-22T16:05:09Z` → "22 novembre 2026 à 16:05 UTC" / "22 November 2026, 16:05 UTC".
     pub fn date_time(self, iso: &str) -> String {
         let Some((date, rest)) = iso.split_once('T') else { return iso.to_string() };

@@ -160,6 +160,9 @@ struct Job {
     raw: Vec<u8>,
     /// (account, its Inbox) for each recipient, each account once.
     targets: Vec<(i64, i64)>,
+    /// A delivery-status or read report, with each target's Archives (where it is filed when it
+    /// is about a message the target sent).
+    report: Option<(super::receipts::Report, Vec<i64>)>,
     event: AuditEvent,
     /// The audit object without the stored ids, which are known only in the transaction.
     object: String,
@@ -411,6 +414,19 @@ impl Inbound {
         if targets.is_empty() {
             return answers;
         }
+        let report = match super::receipts::parse(&full) {
+            Some(r) => {
+                let mut archives = Vec::with_capacity(targets.len());
+                for (account, _) in &targets {
+                    match folder_id(&self.inner.db, self.inner.clock.as_ref(), *account, "archive").await {
+                        Ok(f) => archives.push(f),
+                        Err(e) => return all(e.into()),
+                    }
+                }
+                Some((r, archives))
+            }
+            None => None,
+        };
         let recipients: Vec<String> = targets.iter().map(|(a, _)| format!("account:{a}")).collect();
         let object = format!(
             "from:{} to:{} message-id:{} size:{} helo:{} tls:{}",
@@ -428,6 +444,7 @@ impl Inbound {
             prepared,
             raw: full,
             targets: targets.clone(),
+            report,
             event,
             object,
             peer_key: peer_key(&env.peer_ip),
@@ -623,13 +640,26 @@ async fn commit(
     crate::with_pool!(db, p => {
         let mut tx = p.begin_write().await?;
         let mut told: Vec<i64> = Vec::new();
+        let mut recorded: Vec<AuditEvent> = Vec::new();
         for job in batch {
             let mut ids = Vec::with_capacity(job.targets.len());
-            for (account, folder) in &job.targets {
-                let id = tx.store_in(*account, *folder, &job.prepared, &job.raw, now).await?;
-                if id.is_some() {
+            for (i, (account, folder)) in job.targets.iter().enumerate() {
+                let (id, filed) = match &job.report {
+                    // A report about a message the account sent is filed, its receipts recorded.
+                    Some((report, archives)) => {
+                        super::receipts::store_report_in(
+                            &mut *tx, *account, *folder, archives[i], &job.prepared, Some(report),
+                            &job.raw, now,
+                        )
+                        .await?
+                    }
+                    None => (tx.store_in(*account, *folder, &job.prepared, &job.raw, now).await?, None),
+                };
+                // A report filed under its message is no new mail to announce.
+                if id.is_some() && filed.is_none() {
                     told.push(*account);
                 }
+                recorded.extend(filed);
                 ids.push(id);
             }
             out.push(ids);
@@ -647,6 +677,9 @@ async fn commit(
                 ids.iter().map(|id| id.map_or_else(|| "present".to_string(), |id| id.to_string())).collect();
             let event = job.event.clone().object(format!("{} messages:{}", job.object, stored.join(",")));
             tx.append_audit(db.audit_key(), now, &event).await?;
+        }
+        for event in &recorded {
+            tx.append_audit(db.audit_key(), now, event).await?;
         }
         tx.commit().await?;
     });

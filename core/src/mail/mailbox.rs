@@ -8,6 +8,7 @@ use crate::clock::Clock;
 use crate::ratelimit::{self, Decision, Limit};
 use crate::store::{Db, StoreError};
 
+use super::receipts::{self, ReceiptError, ReceiptPrompt, ReceiptSetting};
 use super::{
     attach, drafts, folders, folders::FolderError, Action, Draft, FolderRow, ListItem, Opened, RemoteDelivery,
     SearchQuery, SendError, Sent, ThreadItem,
@@ -183,8 +184,51 @@ impl<'a> Mailbox<'a> {
     // ---- Reading ----
 
     /// Opens one of the holder's messages: marked read and recorded in one transaction.
+    /// When it asks for a read receipt, the prompt is given; with the setting "always" the
+    /// receipt is sent now (once).
     pub async fn open(&self, id: i64) -> Result<Option<Opened>, StoreError> {
-        super::open(self.db, self.clock, self.holder, id).await
+        let Some(mut opened) = super::open(self.db, self.clock, self.holder, id).await? else { return Ok(None) };
+        let mut prompt = receipts::prompt(self.db, self.holder, id).await?;
+        if prompt == ReceiptPrompt::Ask
+            && receipts::setting(self.db, self.holder.account_id).await? == ReceiptSetting::Always
+            && receipts::asked_by_author(self.db, self.holder, id).await?
+        {
+            prompt = match self.answer_receipt_as(id, true, true).await {
+                Ok(p) => p,
+                Err(ReceiptError::Store(e)) => return Err(e),
+                // Refused (an address outside the trust space, answered meanwhile): asked instead.
+                Err(_) => receipts::prompt(self.db, self.holder, id).await?,
+            };
+        }
+        opened.read_receipt = prompt;
+        Ok(Some(opened))
+    }
+
+    /// Sends (`send`) or declines the read receipt message `id` asks for: once per message.
+    pub async fn answer_receipt(&self, id: i64, send: bool) -> Result<ReceiptPrompt, ReceiptError> {
+        self.answer_receipt_as(id, send, false).await
+    }
+
+    async fn answer_receipt_as(&self, id: i64, send: bool, automatic: bool) -> Result<ReceiptPrompt, ReceiptError> {
+        receipts::answer(self.db, self.clock, self.holder, id, send, automatic, &self.policy.domains).await
+    }
+
+    /// Each recipient's timeline of a message the holder sent; `None` when not theirs.
+    pub async fn timeline(&self, id: i64) -> Result<Option<Vec<receipts::RecipientTimeline>>, StoreError> {
+        receipts::timeline(self.db, self.holder.account_id, id).await
+    }
+
+    /// The receipts mark of each of the holder's sent messages among `ids`.
+    pub async fn receipt_marks(&self, ids: &[i64]) -> Result<Vec<(i64, &'static str)>, StoreError> {
+        receipts::marks(self.db, self.holder.account_id, ids).await
+    }
+
+    pub async fn receipt_setting(&self) -> Result<ReceiptSetting, StoreError> {
+        receipts::setting(self.db, self.holder.account_id).await
+    }
+
+    pub async fn set_receipt_setting(&self, value: ReceiptSetting) -> Result<(), StoreError> {
+        receipts::set_setting(self.db, self.clock, self.holder, value).await
     }
 
     /// The holder's messages of a conversation, oldest first.

@@ -21,6 +21,7 @@ mod mailbox;
 pub mod mss;
 pub mod preview;
 mod read;
+pub mod receipts;
 mod search;
 mod send;
 
@@ -68,6 +69,8 @@ pub struct Draft {
     pub forward_parts: Vec<usize>,
     /// The draft this message was written in: deleted when it is sent.
     pub replaces_draft: Option<i64>,
+    /// Ask the recipients for a read receipt (`Disposition-Notification-To`, RFC 8098).
+    pub read_receipt: bool,
 }
 
 /// Builds the RFC 5322 form of `d` from `from`, with the headers an MSSanté client sets (see
@@ -93,6 +96,9 @@ pub fn build(from: &Holder, d: &Draft, message_id: &str, date_secs: i64) -> Resu
     }
     if !d.references.is_empty() {
         b = b.references(d.references.clone());
+    }
+    if d.read_receipt {
+        b = b.header("Disposition-Notification-To", Raw::new(format!("<{}>", from.address)));
     }
     if d.urgent {
         b = b.header("Importance", Raw::new("high")).header("X-Priority", Raw::new("1"));

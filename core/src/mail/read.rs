@@ -37,6 +37,8 @@ pub struct Opened {
     /// What the MSSanté rules read: `X-MSS-*` headers, the health-document subject, the XDM
     /// package's documents and patient.
     pub mss: mss::Reading,
+    /// The read receipt the message asks for, and whether it was answered.
+    pub read_receipt: receipts::ReceiptPrompt,
 }
 
 /// Shows remote images from `sender` to `account_id` from now on.
@@ -170,6 +172,7 @@ pub(crate) async fn open(db: &Db, clock: &dyn Clock, holder: &Holder, id: i64) -
         references: s.references,
         in_reply_to: s.in_reply_to,
         mss,
+        read_receipt: receipts::ReceiptPrompt::None,
     }))
 }
 

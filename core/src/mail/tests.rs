@@ -52,6 +52,7 @@ fn mime_round_trip_keeps_accents_long_lines_and_headers() {
         forward_from: None,
         forward_parts: Vec::new(),
         replaces_draft: None,
+        read_receipt: true,
     };
     let raw = build(&from, &d, "m1@hygie.example", 1_800_000_000).unwrap();
     assert!(raw.is_ascii(), "7-bit on the wire");
@@ -62,6 +63,8 @@ fn mime_round_trip_keeps_accents_long_lines_and_headers() {
     assert!(text.contains(&format!("X-MSS-NIL: {}\r\n", mss::SOFTWARE_REFERENCE)), "{text}");
     assert!(!text.contains("X-MSS-CODECDA") && !text.contains("X-MSS-INS"));
     assert!(text.lines().all(|l| l.len() <= 998), "RFC 5322 line length");
+    assert!(text.contains("Disposition-Notification-To: <elise.morel@hygie.example>\r\n"), "a read receipt asked");
+    assert_eq!(receipts::requested(&raw).as_deref(), Some("elise.morel@hygie.example"));
     let s = summarise(&raw).unwrap();
     assert_eq!(s.subject, d.subject);
     assert_eq!(s.from_addr, "elise.morel@hygie.example");
@@ -353,17 +356,14 @@ async fn remote_recipients_are_queued_with_the_sent_copy_and_failures_come_back(
         let unreachable = Transport {
             email: EmailTransport::Dev(DevOutbox::new(&dir)),
             sms: SmsTransport::Disabled,
-            mss: MssTransport::Relay(
-                outbox::smtp_mailer(
-                    "127.0.0.1",
-                    9,
-                    outbox::SmtpSecurity::None,
-                    None,
-                    None,
-                    std::time::Duration::from_secs(2),
-                )
-                .unwrap(),
-            ),
+            mss: MssTransport::Relay(outbox::MssRelay::new(
+                "127.0.0.1",
+                9,
+                outbox::SmtpSecurity::None,
+                None,
+                None,
+                std::time::Duration::from_secs(2),
+            )),
         };
         let policy = RetryPolicy { base_ms: 1_000, max_ms: 60_000, mss_expiry_ms: 3_600_000, ..RetryPolicy::default() };
         // A health document's subject: the report names it as the list shows it.
@@ -939,7 +939,8 @@ async fn mail_from_elsewhere_is_indexed_after_its_commit_and_always_found() {
     for t in TestDb::both().await {
         let clock = ManualClock::new(1_800_000_000_000);
         let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
-        let letter = |n: usize, to: &str| Imported {
+        let letter = |n: usize, to: &str| {
+            Imported {
             raw: format!(
                 "From: Laboratoire <resultats@labo.mssante.fr>\r\nTo: {to}\r\nSubject: Compte rendu {n}\r\n\
                  Message-ID: <idx{n}@labo>\r\nDate: Mon, 2 Nov 2026 10:00:00 +0100\r\n\r\nÉchographie abdominale {n}\r\n"
@@ -947,11 +948,17 @@ async fn mail_from_elsewhere_is_indexed_after_its_commit_and_always_found() {
             .into_bytes(),
             date_ms: None,
             unread: true,
+        }
         };
         let mine: Vec<Imported> = (1..=5).map(|n| letter(n, &b.address)).collect();
         assert_eq!(import_batch(&t.db, &clock, b.account_id, "inbox", &mine).await.unwrap(), 5);
         assert_eq!(import_batch(&t.db, &clock, a.account_id, "inbox", &[letter(9, &a.address)]).await.unwrap(), 1);
-        assert_eq!(indexer::pending(&t.db, Some(b.account_id)).await.unwrap(), 5, "{:?}: queued, not indexed", t.db.backend());
+        assert_eq!(
+            indexer::pending(&t.db, Some(b.account_id)).await.unwrap(),
+            5,
+            "{:?}: queued, not indexed",
+            t.db.backend()
+        );
         assert_eq!(indexer::pending(&t.db, None).await.unwrap(), 6);
 
         // The background loop takes the oldest first, in small batches.
@@ -1012,7 +1019,8 @@ async fn a_message_to_a_patient_stays_within_mon_espace_santes_limit_as_sent() {
         );
         // The same message to a hospital leaves; a small one to the patient too.
         send(&t.db, &clock, &a, &scans("dr.roy@chu.mssante.fr"), &domains, "https://h.example", &limits).await.unwrap();
-        let short = Draft { to: vec![patient.into()], subject: "RDV".into(), body: "À mardi.".into(), ..Default::default() };
+        let short =
+            Draft { to: vec![patient.into()], subject: "RDV".into(), body: "À mardi.".into(), ..Default::default() };
         send(&t.db, &clock, &a, &short, &domains, "https://h.example", &limits).await.unwrap();
     }
 }

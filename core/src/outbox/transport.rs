@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use lettre::message::{header::ContentType, Mailbox};
-use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -116,7 +118,111 @@ pub enum MssTransport {
     /// The development outbox: the raw message, readable with `hygie outbox show`.
     Dev(DevOutbox),
     /// The trust space's SMTP relay, which routes to each operator.
-    Relay(AsyncSmtpTransport<Tokio1Executor>),
+    Relay(MssRelay),
+}
+
+/// The trust space's SMTP relay, one connection per message. Lettre's transport cannot give
+/// `RCPT TO` parameters, so its connection is driven here: when the relay advertises DSN
+/// (RFC 3461), delivery status notifications are asked for (`RET=HDRS`, `ENVID` = the
+/// Message-ID, `NOTIFY=SUCCESS,FAILURE,DELAY`, `ORCPT`), so that what becomes of the message
+/// comes back to its sender as reports. Reports themselves leave from the null sender and ask
+/// for nothing.
+pub struct MssRelay {
+    host: String,
+    port: u16,
+    security: SmtpSecurity,
+    credentials: Option<Credentials>,
+    timeout: Duration,
+    hello: ClientId,
+}
+
+impl MssRelay {
+    pub fn new(
+        host: &str,
+        port: u16,
+        security: SmtpSecurity,
+        username: Option<String>,
+        password: Option<SecretString>,
+        timeout: Duration,
+    ) -> MssRelay {
+        let credentials = match (username, password) {
+            (Some(u), Some(p)) => Some(Credentials::new(u, p.expose_secret().to_string())),
+            _ => None,
+        };
+        MssRelay { host: host.to_string(), port, security, credentials, timeout, hello: ClientId::default() }
+    }
+
+    async fn connect(&self) -> Result<AsyncSmtpConnection, lettre::transport::smtp::Error> {
+        let tls = || TlsParameters::new(self.host.clone());
+        let timeout = Some(self.timeout);
+        let server = (self.host.as_str(), self.port);
+        let mut conn = match self.security {
+            SmtpSecurity::Tls => {
+                AsyncSmtpConnection::connect_tokio1(server, timeout, &self.hello, Some(tls()?), None).await?
+            }
+            SmtpSecurity::Starttls => {
+                let mut c = AsyncSmtpConnection::connect_tokio1(server, timeout, &self.hello, None, None).await?;
+                c.starttls(tls()?, &self.hello).await?;
+                c
+            }
+            SmtpSecurity::None => AsyncSmtpConnection::connect_tokio1(server, timeout, &self.hello, None, None).await?,
+        };
+        if let Some(creds) = &self.credentials {
+            conn.auth(&[Mechanism::Plain, Mechanism::Login], creds).await?;
+        }
+        Ok(conn)
+    }
+
+    /// Sends `body` to `to`, from `from` (`None`: the null sender, for a report); asks for
+    /// DSN with `envelope_id` when given and the relay offers it.
+    pub async fn send(
+        &self,
+        from: Option<lettre::Address>,
+        to: lettre::Address,
+        envelope_id: Option<&str>,
+        body: &[u8],
+    ) -> Result<(), lettre::transport::smtp::Error> {
+        use lettre::transport::smtp::commands::{Data, Ehlo, Mail, Rcpt};
+        use lettre::transport::smtp::extension::{MailBodyParameter, MailParameter, RcptParameter};
+        let mut conn = self.connect().await?;
+        let result = async {
+            // Lettre keeps only the extensions it knows: EHLO once more to read whether DSN is there.
+            let ehlo = conn.command(Ehlo::new(self.hello.clone())).await?;
+            let dsn =
+                ehlo.message().any(|l| l.split_whitespace().next().is_some_and(|k| k.eq_ignore_ascii_case("DSN")));
+            let other = |k: &str, v: &str| MailParameter::Other { keyword: k.into(), value: Some(v.into()) };
+            let mut mail = Vec::new();
+            if !body.is_ascii() {
+                mail.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+            }
+            let ask = dsn && from.is_some();
+            if let (true, Some(id)) = (ask, envelope_id) {
+                mail.push(other("RET", "HDRS"));
+                mail.push(other("ENVID", id));
+            }
+            let mut rcpt = Vec::new();
+            if ask {
+                rcpt.push(RcptParameter::Other {
+                    keyword: "NOTIFY".into(),
+                    value: Some("SUCCESS,FAILURE,DELAY".into()),
+                });
+                rcpt.push(RcptParameter::Other { keyword: "ORCPT".into(), value: Some(format!("rfc822;{to}")) });
+            }
+            conn.command(Mail::new(from.clone(), mail)).await?;
+            conn.command(Rcpt::new(to.clone(), rcpt)).await?;
+            conn.command(Data).await?;
+            conn.message(body).await?;
+            Ok::<(), lettre::transport::smtp::Error>(())
+        }
+        .await;
+        match &result {
+            Ok(()) => {
+                let _ = conn.quit().await;
+            }
+            Err(_) => conn.abort().await,
+        }
+        result
+    }
 }
 
 /// An HTTP SMS gateway: `POST url` with `Authorization: Bearer TOKEN` and the JSON body
@@ -182,12 +288,11 @@ impl Transport {
             },
             Channel::Mss => match &self.mss {
                 MssTransport::Dev(dev) => dev.write(id, now, msg),
-                MssTransport::Relay(mailer) => {
-                    let envelope = mss_envelope(msg)?;
-                    mailer
-                        .send_raw(&envelope, msg.body.as_bytes())
+                MssTransport::Relay(relay) => {
+                    let (from, to, envelope_id) = mss_envelope(msg)?;
+                    relay
+                        .send(from, to, envelope_id.as_deref(), msg.body.as_bytes())
                         .await
-                        .map(|_| ())
                         .map_err(|e| TransportError::Smtp(smtp_error_text(&e), e.is_permanent()))
                 }
             },
@@ -205,19 +310,33 @@ fn smtp_error_text(e: &lettre::transport::smtp::Error) -> String {
     }
 }
 
-/// The SMTP envelope of a secure message: its From address to its one recipient.
-fn mss_envelope(msg: &Outgoing) -> Result<lettre::address::Envelope, TransportError> {
+/// The outbox category of reports (read receipts): sent from the null sender `<>`, so that
+/// nothing ever answers them.
+pub const REPORT_CATEGORY: &str = "mail.report";
+
+/// The SMTP envelope of a secure message: its From address (the null sender for a report) to
+/// its one recipient, and its Message-ID as the envelope id DSN reports will quote.
+#[allow(clippy::type_complexity)]
+fn mss_envelope(msg: &Outgoing) -> Result<(Option<lettre::Address>, lettre::Address, Option<String>), TransportError> {
     let parsed = mail_parser::MessageParser::default()
         .parse_headers(msg.body.as_bytes())
         .ok_or_else(|| TransportError::Build("unreadable message".into()))?;
+    let to: lettre::Address = msg.recipient.parse().map_err(|_| TransportError::InvalidAddress("recipient".into()))?;
+    if msg.category == REPORT_CATEGORY {
+        return Ok((None, to, None));
+    }
     let from = parsed
         .from()
         .and_then(|a| a.first())
         .and_then(|a| a.address())
         .ok_or_else(|| TransportError::InvalidAddress("sender".into()))?;
     let from: lettre::Address = from.parse().map_err(|_| TransportError::InvalidAddress("sender".into()))?;
-    let to: lettre::Address = msg.recipient.parse().map_err(|_| TransportError::InvalidAddress("recipient".into()))?;
-    lettre::address::Envelope::new(Some(from), vec![to]).map_err(|e| TransportError::Build(e.to_string()))
+    // xtext may carry any printable ASCII; a Message-ID that is not is not quoted.
+    let envelope_id = parsed
+        .message_id()
+        .filter(|id| id.len() <= 100 && id.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string);
+    Ok((Some(from), to, envelope_id))
 }
 
 fn build_email(from: &Mailbox, msg: &Outgoing) -> Result<Message, TransportError> {

@@ -156,7 +156,8 @@ async fn burst(port: u16, sessions: &[Vec<(u32, String)>], mut on_ok: impl FnMut
         .expect("python3 runs");
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let mut acked = Vec::new();
-    while let Ok(Some(line)) = tokio::time::timeout(Duration::from_secs(120), lines.next_line()).await.expect("an answer")
+    while let Ok(Some(line)) =
+        tokio::time::timeout(Duration::from_secs(120), lines.next_line()).await.expect("an answer")
     {
         if let Some(n) = line.strip_prefix("ok ") {
             acked.push(n.parse().unwrap());
@@ -185,9 +186,8 @@ async fn mail_answered_250_survives_sigkill_and_is_never_twice(engine: Engine) {
     let data = dir.path().join("data");
     let holders = [holder(&t.db, "camille", "+33612345670").await, holder(&t.db, "louis", "+33612345671").await];
     // 200 messages over 4 sessions, each session writing to both holders in turn.
-    let sessions: Vec<Vec<(u32, String)>> = (0..4u32)
-        .map(|s| (0..50u32).map(|i| (s * 50 + i, holders[(i % 2) as usize].clone())).collect())
-        .collect();
+    let sessions: Vec<Vec<(u32, String)>> =
+        (0..4u32).map(|s| (0..50u32).map(|i| (s * 50 + i, holders[(i % 2) as usize].clone())).collect()).collect();
     let smtp = free_port();
 
     let mut first = serve_smtp(&t.url, &data, smtp).await;
@@ -207,15 +207,16 @@ async fn mail_answered_250_survives_sigkill_and_is_never_twice(engine: Engine) {
         }
     }
     for n in &acked {
-        assert!(held.contains_key(&format!("burst-{n}@labo.mssante.fr")), "{engine:?}: message {n} got 250 and was lost");
+        assert!(
+            held.contains_key(&format!("burst-{n}@labo.mssante.fr")),
+            "{engine:?}: message {n} got 250 and was lost"
+        );
     }
 
     // The peers retry what they had no 250 for, as a mail server does: nothing lands twice,
     // whether or not the first attempt was committed before the kill.
-    let retry: Vec<Vec<(u32, String)>> = sessions
-        .iter()
-        .map(|s| s.iter().filter(|(n, _)| !acked.contains(n)).cloned().collect())
-        .collect();
+    let retry: Vec<Vec<(u32, String)>> =
+        sessions.iter().map(|s| s.iter().filter(|(n, _)| !acked.contains(n)).cloned().collect()).collect();
     let again = burst(smtp, &retry, |_| true).await;
     assert_eq!(again.len() + acked.len(), 200, "{engine:?}: every retry answered 250");
     let mut total = 0;

@@ -14,6 +14,7 @@ mod directory;
 mod durability;
 mod mail;
 mod mss;
+mod receipts;
 mod signin;
 mod smtp;
 mod terminals;

@@ -15,6 +15,7 @@ on_each_engine!(
     plaintext_injected_with_starttls_is_discarded,
     lmtp_answers_each_recipient_after_data,
     a_postfix_relay_hands_mail_over_starttls_and_lmtp,
+    a_postfix_peer_returns_delivery_reports_to_the_timeline,
     connection_limits_timeouts_and_shutdown_answer_421,
 );
 
@@ -358,6 +359,11 @@ impl Postfix {
     /// Listens for submissions on a free port of 127.0.0.1 and hands every message on as
     /// `next_hop` (main.cf lines) says.
     fn start(next_hop: &str) -> Postfix {
+        Postfix::start_on(crate::common::free_port(), next_hop)
+    }
+
+    /// The same, on `port`.
+    fn start_on(port: u16, next_hop: &str) -> Postfix {
         use std::os::unix::fs::PermissionsExt;
         assert!(
             rustix_is_root(),
@@ -370,7 +376,6 @@ impl Postfix {
         std::fs::create_dir(d.join("data")).unwrap();
         let status = Command::new("chown").arg("postfix").arg(d.join("data")).status().expect("chown");
         assert!(status.success());
-        let port = crate::common::free_port();
         std::fs::write(
             d.join("main.cf"),
             format!(
@@ -494,6 +499,64 @@ async fn a_postfix_relay_hands_mail_over_starttls_and_lmtp(engine: Engine) {
     assert!(records.iter().any(|r| r.actor == "peer:smtp" && r.outcome == "success"));
     assert!(records.iter().any(|r| r.actor == "peer:lmtp" && r.outcome == "success"));
     drop(front);
+    s.stop().await;
+}
+
+/// Hygie's outbound mail to a real Postfix playing the other operator: Hygie asks for delivery
+/// status notifications (Postfix advertises DSN); Postfix delivers one recipient (discarded on
+/// arrival) and refuses the other (5.1.1), and its two reports come back to Hygie's listener over
+/// STARTTLS from the null sender, filed under the message and shown on its timeline.
+async fn a_postfix_peer_returns_delivery_reports_to_the_timeline(engine: Engine) {
+    let postfix_port = crate::common::free_port();
+    let s = TestServer::start_with(engine, |c| {
+        c.mss.smtp_port = postfix_port;
+    })
+    .await;
+    hygie_core::trust_space::replace(s.db(), &s.clock, &["labo.mssante.fr".to_string(), "mx.labo.mssante.fr".into()])
+        .await
+        .unwrap();
+    let (_, alice) = account(&s, "alice.roy", Some(MOBILE)).await;
+    let a = Browser::new(&s);
+    sign_in(&s, &a, &alice, 1).await;
+    let peer = Postfix::start_on(
+        postfix_port,
+        &format!(
+            "relayhost = [127.0.0.1]:{}\nsmtp_tls_security_level = encrypt\nrelay_domains = labo.mssante.fr\n\
+             transport_maps = inline:{{ ok@labo.mssante.fr=discard: , \
+             {{ absent@labo.mssante.fr = error:5.1.1 Mailbox unknown }} }}",
+            smtp_port(&s)
+        ),
+    );
+    let input = app::domain::compose::ComposeInput {
+        to: "ok@labo.mssante.fr, absent@labo.mssante.fr".into(),
+        subject: "Résultats".into(),
+        body: "Normaux.".into(),
+        ..Default::default()
+    };
+    let sent: i64 = a.run(app::api::MailSend { input }).await.ok();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    let v = loop {
+        let v = a.run(MailOpen { id: sent }).await.body;
+        let state = |who: &str| {
+            v["timeline"].as_array().unwrap().iter().find(|r| r["recipient"] == who).map(|r| r["state"].clone())
+        };
+        if state("ok@labo.mssante.fr") == Some(json!("delivered"))
+            && state("absent@labo.mssante.fr") == Some(json!("failed"))
+        {
+            break v;
+        }
+        assert!(std::time::Instant::now() < deadline, "no reports came back: {v}\n{}", peer.log());
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    };
+    let log = peer.log();
+    assert!(log.contains("dsn=5.1.1"), "{log}");
+    assert!(log.contains("sender delivery status notification"), "{log}");
+    let absent = v["timeline"].as_array().unwrap().iter().find(|r| r["recipient"] == "absent@labo.mssante.fr").unwrap();
+    let last = absent["steps"].as_array().unwrap().last().unwrap();
+    assert_eq!((last["status"].clone(), last["reason"].clone()), (json!("5.1.1"), json!("unknown_mailbox")), "{v}");
+    assert!(last["report"].as_i64().is_some());
+    assert_eq!(a.run(MailList { folder: "inbox".into(), page: 0 }).await.body["total"], 0, "reports are filed");
+    drop(peer);
     s.stop().await;
 }
 

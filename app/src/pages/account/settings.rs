@@ -5,8 +5,9 @@ use leptos_router::components::Redirect;
 use leptos_router::hooks::use_navigate;
 
 use crate::api::{
-    my_account, my_sessions, AccountView, ChangePassword, CodeSent, ConfirmChangeDestination, EndSessions,
-    PreferencesView, Reauthenticate, SavePreferences, SignOut, StartChangeDestination,
+    mail_receipt_setting, my_account, my_sessions, AccountView, ChangePassword, CodeSent, ConfirmChangeDestination,
+    EndSessions, MailSetReceiptSetting, PreferencesView, Reauthenticate, SavePreferences, SignOut,
+    StartChangeDestination,
 };
 use crate::components::feedback::{ErrorNotice, Loading};
 use crate::components::form::{focus_later, problem_of, show_error, ErrorSummary, Field};
@@ -89,6 +90,7 @@ fn AccountSections(a: AccountView, refetch: Callback<()>) -> impl IntoView {
         <section class="card" aria-labelledby="prefs-title">
             <h2 id="prefs-title">{t.t(Msg::AccountPreferences)}</h2>
             <Preferences prefs=a.prefs/>
+            <ReadReceipts/>
         </section>
         <section class="card" aria-labelledby="sessions-title">
             <h2 id="sessions-title">{t.t(Msg::AccountSessions)}</h2>
@@ -312,6 +314,50 @@ fn PasswordChange() -> impl IntoView {
                 {t.t(Msg::ChangePassword)}
             </button>
         </form>
+    }
+}
+
+/// Whether to send the read receipts correspondents ask for: always, ask each time (the
+/// default), never. Saved as soon as chosen.
+#[component]
+fn ReadReceipts() -> impl IntoView {
+    let t = use_i18n();
+    let current = Resource::new(|| (), |_| mail_receipt_setting());
+    let save = ServerAction::<MailSetReceiptSetting>::new();
+    view! {
+        <Suspense fallback=Loading>
+            {move || Suspend::new(async move {
+                let value = current.await.unwrap_or_else(|_| "ask".into());
+                let chosen = RwSignal::new(value);
+                let option = move |v: &'static str, label: Msg| {
+                    let id = format!("pref-receipts-{v}");
+                    view! {
+                        <div class="check">
+                            <input type="radio" id=id.clone() name="read_receipts" value=v
+                                prop:checked=move || chosen.get() == v
+                                on:change=move |_| {
+                                    chosen.set(v.to_string());
+                                    save.dispatch(MailSetReceiptSetting { value: v.into() });
+                                }/>
+                            <label for=id>{t.t(label)}</label>
+                        </div>
+                    }
+                };
+                view! {
+                    <fieldset class="form read-receipts">
+                        <legend>{t.t(Msg::SettingReadReceipts)}</legend>
+                        {option("always", Msg::SettingReceiptsAlways)}
+                        {option("ask", Msg::SettingReceiptsAsk)}
+                        {option("never", Msg::SettingReceiptsNever)}
+                        {move || match save.value().get() {
+                            Some(Ok(())) => Some(view! { <p class="notice notice-success" role="status">{t.t(Msg::Saved)}</p> }.into_any()),
+                            Some(Err(error)) => Some(view! { <ErrorNotice error/> }.into_any()),
+                            None => None,
+                        }}
+                    </fieldset>
+                }
+            })}
+        </Suspense>
     }
 }
 

@@ -93,6 +93,7 @@ fn prefill(t: I18n, start: Start) -> (ComposeInput, Vec<ForwardedFile>) {
                 forward_from: m.id,
                 forward_parts: (0..m.attachments.len()).collect(),
                 draft_id: m.id,
+                read_receipt: false,
             };
             return (input, files);
         }
@@ -187,6 +188,7 @@ fn ComposeForm(initial: ComposeInput, forwarded: Vec<ForwardedFile>, max_bytes: 
     let subject = RwSignal::new(initial.subject.clone());
     let body = RwSignal::new(initial.body.clone());
     let urgent = RwSignal::new(initial.urgent);
+    let read_receipt = RwSignal::new(initial.read_receipt);
     let errors = RwSignal::new(Vec::<FieldError>::new());
     let failure = RwSignal::new(None::<AppError>);
     let summary = NodeRef::<leptos::html::Div>::new();
@@ -210,6 +212,7 @@ fn ComposeForm(initial: ComposeInput, forwarded: Vec<ForwardedFile>, max_bytes: 
         forward_from: forward_from.get_untracked(),
         forward_parts: forwarded.with_untracked(|f| f.iter().map(|x| x.index).collect()),
         draft_id: draft_id.get_untracked(),
+        read_receipt: read_receipt.get_untracked(),
     };
 
     // Drafts: saved every 5 seconds when something changed, when the page is hidden or left.
@@ -301,6 +304,7 @@ fn ComposeForm(initial: ComposeInput, forwarded: Vec<ForwardedFile>, max_bytes: 
                         .try_with_untracked(|f| f.iter().map(|x| x.index).collect())
                         .unwrap_or_default(),
                     draft_id: draft_id.try_get_untracked().unwrap_or_default(),
+                    read_receipt: read_receipt.try_get_untracked().unwrap_or_default(),
                 };
                 if Some(&input) != saved_as.try_get_value().as_ref() {
                     leptos::task::spawn_local(async move {
@@ -419,6 +423,11 @@ fn ComposeForm(initial: ComposeInput, forwarded: Vec<ForwardedFile>, max_bytes: 
                 <input type="checkbox" id="compose-urgent" prop:checked=move || urgent.get()
                     on:change=move |ev| urgent.set(event_target_checked(&ev))/>
                 <label for="compose-urgent">{t.t(Msg::FieldUrgent)}</label>
+            </div>
+            <div class="check">
+                <input type="checkbox" id="compose-read-receipt" prop:checked=move || read_receipt.get()
+                    on:change=move |ev| read_receipt.set(event_target_checked(&ev))/>
+                <label for="compose-read-receipt">{t.t(Msg::FieldReadReceipt)}</label>
             </div>
             <div class="button-row">
                 <button type="submit" class="button button-primary" disabled=move || pending.get() || !ready.get()>

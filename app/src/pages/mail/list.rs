@@ -426,6 +426,7 @@ pub(super) fn message_row(t: I18n, m: MessageLine, selected: Option<RwSignal<Vec
                         " "<span class="mark" aria-hidden="true">"📎"</span>
                         <span class="sr-only">{t.t(Msg::WithAttachments)}</span>
                     })}
+                    {crate::components::receipts::receipt_mark(t, &m.receipt)}
                 </span>
                 <span class="snippet">{m.snippet.clone()}</span>
                 <span class="date">{t.locale.date_time(&m.date)}</span>

@@ -7,6 +7,7 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 use crate::api::{mail_open, MailAct, MailAllowImages, MessageView, PatientView, XdmView};
 use crate::components::feedback::Loading;
 use crate::components::pdf_preview::PdfPreview;
+use crate::components::receipts::{timeline_section, ReadReceiptPrompt};
 use crate::components::shortcuts::{use_shortcuts, ShortcutHelp};
 use crate::i18n::{I18n, Msg};
 use crate::use_i18n;
@@ -115,6 +116,7 @@ fn MessageDetails(m: MessageView) -> impl IntoView {
                 {row(Msg::MailBcc, m.bcc.clone())}
                 {row(Msg::MailDate, t.locale.date_time(&m.date))}
             </dl>
+            {(!m.read_receipt.is_empty()).then(|| view! { <ReadReceiptPrompt id=m.id initial=m.read_receipt.clone()/> })}
             {m.patient.clone().map(|p| patient_section(t, p, m.ins_qualified))}
             <div class="button-row">
                 <a class="button" href=format!("/messagerie/ecrire?repondre={}", m.id)>{t.t(Msg::Reply)}</a>
@@ -169,20 +171,7 @@ fn MessageDetails(m: MessageView) -> impl IntoView {
                     </section>
                 }
             })}
-            {(!m.deliveries.is_empty()).then(|| view! {
-                <h2>{t.t(Msg::DeliveriesTitle)}</h2>
-                <ul class="deliveries">
-                    {m.deliveries.iter().map(|d| {
-                        let (msg, class) = match d.status.as_str() {
-                            "sent" => (Msg::DeliverySent, "delivery-sent"),
-                            "failed" => (Msg::DeliveryFailed, "delivery-failed"),
-                            _ => (Msg::DeliveryPending, "delivery-pending"),
-                        };
-                        let text = t.fmt(msg, &[("address", &d.recipient), ("attempts", &d.attempts.to_string())]);
-                        view! { <li class=class>{text}</li> }
-                    }).collect_view()}
-                </ul>
-            })}
+            {(!m.timeline.is_empty()).then(|| timeline_section(t, m.timeline.clone()))}
             {(!m.attachments.is_empty()).then(|| view! {
                 <h2>{t.t(Msg::Attachments)}</h2>
                 <ul class="attachments">

@@ -1,0 +1,58 @@
+import { test, expect } from '@playwright/test';
+import { expectNoAxeViolations, watchConsole, signInToMailbox, DEMO } from './helpers';
+
+test.describe.configure({ mode: 'serial' });
+
+test('a read receipt is asked on opening, sent once, and the sender sees "Lu" on the timeline', async ({ page, browser }) => {
+  const problems = watchConsole(page);
+  const subject = `Accusé demandé ${Date.now()}`;
+  await signInToMailbox(page, DEMO.doctor.address, DEMO.doctor.password, DEMO.doctor.mobile);
+  await page.getByRole('link', { name: 'Écrire' }).click();
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  await page.getByLabel('À', { exact: true }).fill(DEMO.nurse.address);
+  await page.getByLabel('Objet').fill(subject);
+  await page.getByLabel('Message', { exact: true }).fill('Pansement à refaire jeudi.');
+  await page.getByLabel('Demander un accusé de lecture').check();
+  await page.getByRole('button', { name: 'Envoyer' }).click();
+  await expect(page).toHaveURL(/\/messagerie\/envoyes\?envoye=1$/);
+  const sentLine = page.locator('.message-list li').filter({ hasText: subject });
+  await expect(sentLine.getByRole('img', { name: 'Remis à tous les destinataires' })).toBeVisible();
+
+  // The nurse opens it and is asked.
+  const other = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'fr-FR' });
+  const nurse = await other.newPage();
+  const nurseProblems = watchConsole(nurse);
+  await signInToMailbox(nurse, DEMO.nurse.address, DEMO.nurse.password, DEMO.nurse.email);
+  await nurse.locator('.message-list li').filter({ hasText: subject }).getByRole('link').click();
+  await expect(nurse.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  const prompt = nurse.getByRole('group', { name: "L'expéditeur demande un accusé de lecture. L'envoyer ?" });
+  await expect(prompt).toBeVisible();
+  await expectNoAxeViolations(nurse);
+  await prompt.getByRole('button', { name: "Envoyer l'accusé de lecture" }).click();
+  await expect(nurse.getByRole('status')).toHaveText("Accusé de lecture envoyé à l'expéditeur.");
+  // Opened again: not asked again.
+  await nurse.reload();
+  await expect(nurse.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  await expect(nurse.getByRole('group', { name: "L'expéditeur demande un accusé de lecture. L'envoyer ?" })).toHaveCount(0);
+  await expect(nurse.getByText("Accusé de lecture envoyé à l'expéditeur.")).toBeVisible();
+
+  // The doctor's Sent copy: the timeline says "Lu", with its time in Paris.
+  await page.reload();
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  await expect(sentLine.getByRole('img', { name: 'Lu par tous les destinataires' })).toBeVisible();
+  await sentLine.getByRole('link').click();
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  const timeline = page.getByRole('region', { name: 'Suivi par destinataire' });
+  await expect(timeline).toContainText(DEMO.nurse.address);
+  await expect(timeline.locator('.step-read')).toContainText('Lu');
+  await expect(timeline.locator('.step-read')).toContainText('(heure de Paris)');
+  await expectNoAxeViolations(page);
+  // The receipt is reachable from the timeline, and is not asked to be answered.
+  await timeline.locator('.step-read').getByRole('link', { name: 'voir le rapport' }).click();
+  await expect(page.getByRole('heading', { level: 1 })).toContainText('Accusé de lecture');
+  await expect(page.getByRole('group', { name: "L'expéditeur demande un accusé de lecture. L'envoyer ?" })).toHaveCount(0);
+
+  expect(problems).toEqual([]);
+  expect(nurseProblems).toEqual([]);
+  await other.close();
+});
