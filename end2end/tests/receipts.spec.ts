@@ -56,3 +56,22 @@ test('a read receipt is asked on opening, sent once, and the sender sees "Lu" on
   expect(nurseProblems).toEqual([]);
   await other.close();
 });
+
+test.describe('on a 375 px phone', () => {
+  test.use({ viewport: { width: 375, height: 740 } });
+
+  test('the timeline and the list marks fit and pass axe', async ({ page }) => {
+    await signInToMailbox(page, DEMO.doctor.address, DEMO.doctor.password, DEMO.doctor.mobile);
+    await page.getByRole('link', { name: 'Envoyés' }).first().click();
+    await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+    const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    const line = page.locator('.message-list li').filter({ hasText: 'Accusé demandé' }).first();
+    await expect(line.getByRole('img', { name: 'Lu par tous les destinataires' })).toBeVisible();
+    expect(await overflow()).toBeLessThanOrEqual(0);
+    await expectNoAxeViolations(page);
+    await line.getByRole('link').click();
+    await expect(page.getByRole('region', { name: 'Suivi par destinataire' })).toBeVisible();
+    expect(await overflow()).toBeLessThanOrEqual(0);
+    await expectNoAxeViolations(page);
+  });
+});
