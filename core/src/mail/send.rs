@@ -320,13 +320,23 @@ async fn send_checked(
                 .bind(upload).bind(sender.account_id).execute(&mut *tx).await?;
         }
         if let Some(draft) = d.replaces_draft {
+            // Sent by the scheduled-send worker: only while its lease holds, so it leaves once.
+            if let Some(owner) = &d.scheduled_lease {
+                use schedule::ScheduledTx;
+                if !tx.take_scheduled(draft, sender.account_id, owner).await? {
+                    return Err(SendError::DraftGone);
+                }
+            }
             if sqlite {
                 sqlx::query("DELETE FROM messages_fts WHERE rowid IN \
                              (SELECT id FROM messages WHERE id = $1 AND account_id = $2 AND folder_id = $3)")
                     .bind(draft).bind(sender.account_id).bind(drafts_folder).execute(&mut *tx).await?;
             }
-            sqlx::query("DELETE FROM messages WHERE id = $1 AND account_id = $2 AND folder_id = $3")
-                .bind(draft).bind(sender.account_id).bind(drafts_folder).execute(&mut *tx).await?;
+            let deleted = sqlx::query("DELETE FROM messages WHERE id = $1 AND account_id = $2 AND folder_id = $3")
+                .bind(draft).bind(sender.account_id).bind(drafts_folder).execute(&mut *tx).await?.rows_affected();
+            if deleted == 0 && d.scheduled_lease.is_some() {
+                return Err(SendError::DraftGone);
+            }
         }
         // One queue entry per recipient on another operator, in the same transaction as the
         // Sent copy: a message reported sent is queued, or nothing happened at all.
