@@ -93,6 +93,10 @@ impl<'a> Mailbox<'a> {
         self.holder
     }
 
+    pub fn policy(&self) -> &MailPolicy {
+        self.policy
+    }
+
     pub fn limits(&self) -> &attach::Limits {
         &self.policy.limits
     }

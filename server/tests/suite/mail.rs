@@ -658,6 +658,13 @@ async fn undo_send_and_scheduled_send_go_through_the_queue(engine: Engine) {
     let s = TestServer::start(engine).await;
     let [(_, a), (bruno, b)] = holders(&s).await;
     assert_eq!(a.run(MailUndoDelay {}).await.ok::<i64>(), 10);
+    // A refused recipient is said at once, not at the end of the delay.
+    let r = a.run(MailSendUndoable { input: compose("quelqu.un@gmail.com", "Bilan", "x") }).await;
+    assert_eq!(
+        (r.status, r.body),
+        (422, json!({"RecipientRefused": {"address": "quelqu.un@gmail.com", "reason": "outside"}}))
+    );
+    assert_eq!(a.run(list("drafts")).await.body["total"], 0, "nothing kept");
 
     // Sent with the delay, then taken back: a draft again, nothing in Bruno's Inbox.
     let out: SendOutcome =
@@ -702,7 +709,9 @@ async fn undo_send_and_scheduled_send_go_through_the_queue(engine: Engine) {
     let at = s.clock.now_ms() + 2 * 86_400_000;
     let (date, time) = paris::parts(at);
     let past = paris::parts(s.clock.now_ms() - 3_600_000);
-    let refused = a.run(MailSchedule { input: compose(&bruno, "Rappel", "Vaccin."), date: past.0.clone(), time: past.1.clone() }).await;
+    let refused = a
+        .run(MailSchedule { input: compose(&bruno, "Rappel", "Vaccin."), date: past.0.clone(), time: past.1.clone() })
+        .await;
     assert_eq!(refused.status, 422);
     assert_eq!(refused.body, json!({"Invalid": [{"field": "send_at", "problem": "PastTime"}]}));
     let bad = a

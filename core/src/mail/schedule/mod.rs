@@ -206,6 +206,14 @@ pub(crate) async fn schedule(
     if send_at > now + MAX_AHEAD_MS {
         return Err(ScheduleError::TooFar);
     }
+    // The recipients are checked now as at sending (and again then): a refused address is said
+    // at once, not at the end of the delay.
+    if let Err(e) = super::send::route(db, d, &mailbox.policy().domains).await {
+        if !matches!(e, SendError::Store(_)) {
+            crate::audit::append(db, clock, holder.event("mail.schedule", e.audit_outcome())).await?;
+        }
+        return Err(e.into());
+    }
     let typed = super::drafts::Typed { to: d.to.join(", "), cc: d.cc.join(", "), bcc: d.bcc.join(", ") };
     let bare = Draft { to: Vec::new(), cc: Vec::new(), bcc: Vec::new(), scheduled_lease: None, ..d.clone() };
     let saved = mailbox.save_draft(d.replaces_draft, &bare, &typed).await?;

@@ -113,6 +113,10 @@ async fn a_scheduled_message_waits_can_move_and_leaves_once_at_its_time() {
         assert!(matches!(mailbox.reschedule(s.id, T0 - 1).await, Err(ScheduleError::Past)));
         assert!(matches!(mailbox.reschedule(s.id, T0 + MAX_AHEAD_MS + 1).await, Err(ScheduleError::TooFar)));
         assert!(matches!(mailbox.send_at(&letter(&b.address), T0 - 60_000).await, Err(ScheduleError::Past)));
+        // A recipient refused now is said now, as for an immediate send; nothing is kept.
+        let outside = mailbox.send_with_undo(&letter("quelqu.un@gmail.com")).await;
+        assert!(matches!(outside, Err(ScheduleError::Draft(SendError::OutsideTrustSpace(_)))), "{outside:?}");
+        assert_eq!(mailbox.scheduled().await.unwrap().len(), 1);
         mailbox.reschedule(s.id, T0 + 7_200_000).await.unwrap();
 
         // Not due yet: nothing leaves.
@@ -141,6 +145,7 @@ async fn a_scheduled_message_waits_can_move_and_leaves_once_at_its_time() {
 
         let log = actions(&t.db).await;
         let names: Vec<&str> = log.iter().map(|(a, _)| a.as_str()).collect();
+        assert!(log.contains(&("mail.schedule".into(), "failure:outside_trust_space".into())), "{log:?}");
         for expected in ["mail.draft_create", "mail.schedule", "mail.reschedule", "mail.send"] {
             assert!(names.contains(&expected), "{expected} recorded: {names:?}");
         }
