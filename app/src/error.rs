@@ -110,7 +110,9 @@ impl AppError {
                 t.fmt(msg, &[("address", address)])
             }
             AppError::TooLarge { max_mb } => t.fmt(Msg::ErrTooLarge, &[("max", &max_mb.to_string())]),
-            AppError::TooLargeForPatient { max_mb } => t.fmt(Msg::ErrTooLargeForPatient, &[("max", &max_mb.to_string())]),
+            AppError::TooLargeForPatient { max_mb } => {
+                t.fmt(Msg::ErrTooLargeForPatient, &[("max", &max_mb.to_string())])
+            }
             AppError::QuotaExceeded { quota_mb } => t.fmt(Msg::ErrQuotaExceeded, &[("quota", &quota_mb.to_string())]),
             AppError::DraftGone => t.t(Msg::ErrDraftGone).into(),
             AppError::CodeReplayed => t.t(Msg::ErrCodeReplayed).into(),
@@ -208,6 +210,25 @@ impl From<hygie_core::mail::receipts::ReceiptError> for AppError {
                 AppError::RecipientRefused { address: String::new(), reason: "outside".into() }
             }
             ReceiptError::Store(e) => AppError::internal(e),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
+impl From<hygie_core::mail::schedule::ScheduleError> for AppError {
+    fn from(e: hygie_core::mail::schedule::ScheduleError) -> Self {
+        use hygie_core::mail::schedule::ScheduleError;
+
+        use crate::domain::{FieldError, FieldProblem};
+        let invalid = |field: &str, problem| AppError::Invalid(vec![FieldError { field: field.into(), problem }]);
+        match e {
+            ScheduleError::Past => invalid("send_at", FieldProblem::PastTime),
+            ScheduleError::TooFar => invalid("send_at", FieldProblem::TooFarAhead),
+            ScheduleError::Leaving => invalid("send_at", FieldProblem::Leaving),
+            ScheduleError::InvalidDelay => invalid("delay", FieldProblem::UnknownValue),
+            ScheduleError::NotFound => AppError::NotFound,
+            ScheduleError::Draft(e) => e.into(),
+            ScheduleError::Store(e) => AppError::internal(e),
         }
     }
 }
