@@ -215,6 +215,25 @@ impl From<hygie_core::mail::receipts::ReceiptError> for AppError {
 }
 
 #[cfg(feature = "ssr")]
+impl From<hygie_core::mail::schedule::ScheduleError> for AppError {
+    fn from(e: hygie_core::mail::schedule::ScheduleError) -> Self {
+        use hygie_core::mail::schedule::ScheduleError;
+
+        use crate::domain::{FieldError, FieldProblem};
+        let invalid = |field: &str, problem| AppError::Invalid(vec![FieldError { field: field.into(), problem }]);
+        match e {
+            ScheduleError::Past => invalid("send_at", FieldProblem::PastTime),
+            ScheduleError::TooFar => invalid("send_at", FieldProblem::TooFarAhead),
+            ScheduleError::Leaving => invalid("send_at", FieldProblem::Leaving),
+            ScheduleError::InvalidDelay => invalid("delay", FieldProblem::UnknownValue),
+            ScheduleError::NotFound => AppError::NotFound,
+            ScheduleError::Draft(e) => e.into(),
+            ScheduleError::Store(e) => AppError::internal(e),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
 impl From<hygie_core::mail::MailError> for AppError {
     fn from(e: hygie_core::mail::MailError) -> Self {
         use hygie_core::mail::MailError;

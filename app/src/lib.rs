@@ -27,7 +27,7 @@ use crate::pages::account::{
     TermsAcceptPage, UnlockPage,
 };
 use crate::pages::directory::{DirectoryEntryPage, DirectoryPage};
-use crate::pages::mail::{ComposePage, MailboxPage, ReadPage, SearchPage};
+use crate::pages::mail::{ComposePage, MailboxPage, ReadPage, ScheduledPage, SearchPage};
 use crate::pages::portal::{Assistance, Configurations, Cookies, Faq, Home, Legal, NotFound, Terms, TermsVersion};
 
 /// The whole HTML document, rendered on the server.
@@ -87,6 +87,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/connexion") view=SignInPage ssr=SsrMode::Async/>
                     <Route path=path!("/messagerie") view=MailboxPage ssr=SsrMode::Async/>
                     <Route path=path!("/messagerie/ecrire") view=ComposePage ssr=SsrMode::Async/>
+                    <Route path=path!("/messagerie/programmes") view=ScheduledPage ssr=SsrMode::Async/>
                     <Route path=path!("/messagerie/recherche") view=SearchPage ssr=SsrMode::Async/>
                     <Route path=path!("/messagerie/message/:id") view=ReadPage ssr=SsrMode::Async/>
                     <Route path=path!("/messagerie/:folder") view=MailboxPage ssr=SsrMode::Async/>

@@ -46,6 +46,8 @@ async function searchByName(page: Page, name: string) {
 }
 
 test('a social worker finds colleagues by name and by specialty and city, opens one and writes to them', async ({ page }) => {
+  // Sending waits for the undo delay (10 s by default).
+  test.slow();
   const problems = watchConsole(page);
   await signInToMailbox(page, DEMO.social.address, DEMO.social.password, DEMO.social.mobile);
   await page.getByRole('link', { name: 'Annuaire' }).click();
@@ -86,7 +88,7 @@ test('a social worker finds colleagues by name and by specialty and city, opens 
   await expect(page.getByLabel('À', { exact: true })).toHaveValue(DEMO.doctor.address);
   await page.getByLabel('Objet').fill("Trouvé dans l'annuaire");
   await page.getByRole('button', { name: 'Envoyer' }).click();
-  await expect(page.getByText('Message envoyé.')).toBeVisible();
+  await expect(page.getByText('Message envoyé.')).toBeVisible({ timeout: 30_000 });
 
   // A national entry's page.
   await searchByName(page, 'leroux');

@@ -8,6 +8,8 @@ import { expectNoAxeViolations, gotoHydrated, watchConsole, signInToMailbox, nex
 test.describe.configure({ mode: 'serial' });
 
 test('a social worker writes to a nurse, who reads and replies; the reply comes back', async ({ page, browser }) => {
+  // Sending waits for the undo delay (10 s by default).
+  test.slow();
   const problems = watchConsole(page);
   await signInToMailbox(page, DEMO.social.address, DEMO.social.password, DEMO.social.mobile);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Boîte de réception');
@@ -60,8 +62,8 @@ test('a social worker writes to a nurse, who reads and replies; the reply comes 
   await expectNoAxeViolations(page);
 
   await page.getByRole('button', { name: 'Envoyer' }).click();
-  await expect(page).toHaveURL(/\/messagerie\/envoyes\?envoye=1$/);
-  await expect(page.getByText('Message envoyé.')).toBeVisible();
+  await expect(page).toHaveURL(/\/messagerie\/envoyes\?envoye=1$/, { timeout: 30_000 });
+  await expect(page.getByText('Message envoyé.')).toBeVisible({ timeout: 30_000 });
   await expect(page.locator('.message-list li')).toContainText(['Suivi de M. Bernard']);
 
   // The nurse is told at her notification address, without sender, subject or content.
@@ -126,7 +128,7 @@ test('a social worker writes to a nurse, who reads and replies; the reply comes 
   await body.press('Control+Home');
   await body.pressSequentially('Entendu, je passe jeudi matin.');
   await nurse.getByRole('button', { name: 'Envoyer' }).click();
-  await expect(nurse.getByText('Message envoyé.')).toBeVisible();
+  await expect(nurse.getByText('Message envoyé.')).toBeVisible({ timeout: 30_000 });
   expect(nurseProblems).toEqual([]);
   await other.close();
 
@@ -173,6 +175,8 @@ test('a social worker writes to a nurse, who reads and replies; the reply comes 
 });
 
 test('drafts save themselves, keep their files, come back and leave when sent', async ({ page }) => {
+  // Sending waits for the undo delay (10 s by default).
+  test.slow();
   const problems = watchConsole(page);
   await signInToMailbox(page, DEMO.social.address, DEMO.social.password, DEMO.social.mobile);
   await page.getByRole('link', { name: 'Écrire' }).click();
@@ -205,7 +209,7 @@ test('drafts save themselves, keep their files, come back and leave when sent', 
 
   await page.getByLabel('À', { exact: true }).fill(DEMO.nurse.address);
   await page.getByRole('button', { name: 'Envoyer' }).click();
-  await expect(page.getByText('Message envoyé.')).toBeVisible();
+  await expect(page.getByText('Message envoyé.')).toBeVisible({ timeout: 30_000 });
   const sent = page.locator('.message-list li').filter({ hasText: 'Compte rendu de visite' });
   await expect(sent.getByText('avec pièces jointes')).toHaveCount(1);
   await page.getByRole('link', { name: 'Brouillons' }).click();

@@ -4,6 +4,8 @@ import { expectNoAxeViolations, watchConsole, signInToMailbox, DEMO } from './he
 test.describe.configure({ mode: 'serial' });
 
 test('a read receipt is asked on opening, sent once, and the sender sees "Lu" on the timeline', async ({ page, browser }) => {
+  // Sending waits for the undo delay (10 s by default); the request for a receipt waits with it.
+  test.slow();
   const problems = watchConsole(page);
   const subject = `Accusé demandé ${Date.now()}`;
   await signInToMailbox(page, DEMO.doctor.address, DEMO.doctor.password, DEMO.doctor.mobile);
@@ -14,9 +16,9 @@ test('a read receipt is asked on opening, sent once, and the sender sees "Lu" on
   await page.getByLabel('Message', { exact: true }).fill('Pansement à refaire jeudi.');
   await page.getByLabel('Demander un accusé de lecture').check();
   await page.getByRole('button', { name: 'Envoyer' }).click();
-  await expect(page).toHaveURL(/\/messagerie\/envoyes\?envoye=1$/);
+  await expect(page).toHaveURL(/\/messagerie\/envoyes\?envoye=1$/, { timeout: 30_000 });
   const sentLine = page.locator('.message-list li').filter({ hasText: subject });
-  await expect(sentLine.getByRole('img', { name: 'Remis à tous les destinataires' })).toBeVisible();
+  await expect(sentLine.getByRole('img', { name: 'Remis à tous les destinataires' })).toBeVisible({ timeout: 30_000 });
 
   // The nurse opens it and is asked.
   const other = await browser.newContext({ ignoreHTTPSErrors: true, locale: 'fr-FR' });

@@ -308,6 +308,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
     }
     let trusted_proxies = proxies::TrustedProxies::parse(&config.trusted_proxies)
         .map_err(|e| config::ConfigError::Invalid(e.to_string()))?;
+    let mail_policy = services.mail.clone();
     let state = web::AppState { leptos: leptos_options(&config), services, trusted_proxies };
 
     let rustls = tls::rustls_config(&config).await?;
@@ -344,6 +345,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         clock.clone(),
         transport,
         policy,
+        mail_policy,
         Duration::from_secs(config.outbox.poll_seconds.max(1)),
     )));
     tasks.push(tokio::spawn(worker::housekeeping_loop(db.clone(), clock.clone())));

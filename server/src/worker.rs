@@ -5,22 +5,43 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hygie_core::clock::Clock;
+use hygie_core::mail::{schedule, MailPolicy};
 use hygie_core::outbox::{self, RetryPolicy, Transport};
 use hygie_core::{ratelimit, Db};
 
-/// Drains the outbox for as long as the server runs: straight on while there is work, then
-/// every `idle` when the queue is empty or the database is unreachable.
-pub async fn outbox_loop(db: Db, clock: Arc<dyn Clock>, transport: Transport, policy: RetryPolicy, idle: Duration) {
+/// Drains the outbox, and sends the scheduled messages that are due (undo send and scheduled
+/// send, see `hygie_core::mail::schedule`), for as long as the server runs: straight on while
+/// there is work, then every `idle` when both are empty or the database is unreachable. Both
+/// claim their rows under leases in the database, so several instances may run this at once.
+pub async fn outbox_loop(
+    db: Db,
+    clock: Arc<dyn Clock>,
+    transport: Transport,
+    policy: RetryPolicy,
+    mail: Arc<MailPolicy>,
+    idle: Duration,
+) {
     loop {
+        let mut busy = false;
+        match schedule::run_due(&db, clock.as_ref(), &mail, policy.lease_ms, 20).await {
+            Ok(report) if report.any() => {
+                tracing::debug!(sent = report.sent, returned = report.returned, gone = report.gone, "scheduled pass");
+                busy = true;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "scheduled pass failed; will retry"),
+        }
         match outbox::run_once(&db, clock.as_ref(), &policy, &transport, 20).await {
             Ok(report) if report.sent + report.retried + report.failed > 0 => {
                 tracing::debug!(sent = report.sent, retried = report.retried, failed = report.failed, "outbox pass");
-                continue;
+                busy = true;
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "outbox pass failed; will retry"),
         }
-        tokio::time::sleep(idle).await;
+        if !busy {
+            tokio::time::sleep(idle).await;
+        }
     }
 }
 

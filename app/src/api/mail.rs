@@ -545,6 +545,7 @@ impl From<crate::domain::compose::Compose> for hygie_core::mail::Draft {
             forward_parts: c.forward_parts,
             replaces_draft: c.draft_id,
             read_receipt: c.read_receipt,
+            scheduled_lease: None,
         }
     }
 }
@@ -748,4 +749,125 @@ pub async fn mail_search(q: String) -> Result<Vec<MessageLine>, AppError> {
             MessageLine::from_item(m, mine)
         })
         .collect())
+}
+
+/// What "Envoyer" did: sent at once (undo delay 0), or waiting for the end of the undo delay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SendOutcome {
+    /// The sender's copy in Sent, when it left at once.
+    pub sent_id: Option<i64>,
+    /// The message waiting to leave (it can be taken back until then).
+    pub scheduled_id: Option<i64>,
+    /// Seconds until it leaves.
+    pub delay_secs: i64,
+}
+
+/// A message waiting to leave, in the `Programmés` view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledLine {
+    pub id: i64,
+    pub to: String,
+    pub subject: String,
+    pub snippet: String,
+    /// When it leaves, in Paris time: `24/12/2026 14:30`.
+    pub when: String,
+    /// The same day and time, as the date and time fields take them (`2026-12-24`, `14:30`).
+    pub date: String,
+    pub time: String,
+}
+
+#[cfg(feature = "ssr")]
+impl ScheduledLine {
+    fn new(id: i64, to: String, subject: String, snippet: String, send_at_ms: i64) -> ScheduledLine {
+        use hygie_core::mail::schedule::paris;
+        let (date, time) = paris::parts(send_at_ms);
+        ScheduledLine { id, to, subject, snippet, when: paris::format(send_at_ms), date, time }
+    }
+}
+
+/// The instant of a day and time typed in Paris time; a clear error on the date field otherwise.
+#[cfg(feature = "ssr")]
+fn paris_instant(date: &str, time: &str) -> Result<i64, AppError> {
+    use crate::domain::{FieldError, FieldProblem};
+    hygie_core::mail::schedule::paris::to_ms(date, time)
+        .ok_or_else(|| AppError::Invalid(vec![FieldError { field: "send_at".into(), problem: FieldProblem::DateTime }]))
+}
+
+/// Sends a message from the composer: at once when the holder's undo delay is 0, otherwise it
+/// waits that long (committed, it leaves even if the page is closed) and can be taken back.
+#[server(name = MailSendUndoable, prefix = "/api", endpoint = "mail-send-undoable")]
+pub async fn mail_send_undoable(input: ComposeInput) -> Result<SendOutcome, AppError> {
+    use hygie_core::mail::schedule::Sending;
+
+    use crate::domain::compose::Compose;
+    use crate::server::{require_holder, services, Level};
+    let svc = services()?;
+    let holder = require_holder(Level::Full)?;
+    let c = Compose::parse(&input).map_err(AppError::Invalid)?;
+    Ok(match svc.mailbox(&holder).send_with_undo(&c.into()).await? {
+        Sending::Sent(sent) => SendOutcome { sent_id: Some(sent.sent_id), scheduled_id: None, delay_secs: 0 },
+        Sending::Delayed { scheduled, delay_secs } => {
+            SendOutcome { sent_id: None, scheduled_id: Some(scheduled.id), delay_secs }
+        }
+    })
+}
+
+/// Schedules a message to leave on `date` at `time`, Paris time (not in the past).
+#[server(name = MailSchedule, prefix = "/api", endpoint = "mail-schedule")]
+pub async fn mail_schedule(input: ComposeInput, date: String, time: String) -> Result<i64, AppError> {
+    use crate::domain::compose::Compose;
+    use crate::server::{require_holder, services, Level};
+    let svc = services()?;
+    let holder = require_holder(Level::Full)?;
+    let c = Compose::parse(&input).map_err(AppError::Invalid)?;
+    let at = paris_instant(&date, &time)?;
+    Ok(svc.mailbox(&holder).send_at(&c.into(), at).await?.id)
+}
+
+/// The signed-in holder's scheduled messages, soonest first.
+#[server(name = MailScheduled, prefix = "/api", endpoint = "mail-scheduled")]
+pub async fn mail_scheduled() -> Result<Vec<ScheduledLine>, AppError> {
+    use crate::server::{require_holder, services, Level};
+    let svc = services()?;
+    let holder = require_holder(Level::Full)?;
+    let items = svc.mailbox(&holder).scheduled().await?;
+    Ok(items.into_iter().map(|i| ScheduledLine::new(i.id, i.to_addrs, i.subject, i.snippet, i.send_at_ms)).collect())
+}
+
+/// Moves one of the holder's scheduled messages to `date` at `time`, Paris time.
+#[server(name = MailReschedule, prefix = "/api", endpoint = "mail-reschedule")]
+pub async fn mail_reschedule(id: i64, date: String, time: String) -> Result<(), AppError> {
+    use crate::server::{require_holder, services, Level};
+    let svc = services()?;
+    let holder = require_holder(Level::Full)?;
+    let at = paris_instant(&date, &time)?;
+    svc.mailbox(&holder).reschedule(id, at).await?;
+    Ok(())
+}
+
+/// Takes one of the holder's scheduled messages back into Drafts ("Annuler", or to edit it):
+/// it will not leave. Not found once it has left, or for another holder's.
+#[server(name = MailUnschedule, prefix = "/api", endpoint = "mail-unschedule")]
+pub async fn mail_unschedule(id: i64) -> Result<(), AppError> {
+    use crate::server::{require_holder, services, Level};
+    let svc = services()?;
+    let holder = require_holder(Level::Full)?;
+    Ok(svc.mailbox(&holder).unschedule(id).await?)
+}
+
+/// How long the signed-in holder's messages wait before leaving, so that they can be taken back.
+#[server(name = MailUndoDelay, prefix = "/api", endpoint = "mail-undo-delay")]
+pub async fn mail_undo_delay() -> Result<i64, AppError> {
+    use crate::server::{require_holder, services, Level};
+    let svc = services()?;
+    let holder = require_holder(Level::Full)?;
+    Ok(svc.mailbox(&holder).undo_delay().await?)
+}
+
+#[server(name = MailSetUndoDelay, prefix = "/api", endpoint = "mail-set-undo-delay")]
+pub async fn mail_set_undo_delay(secs: i64) -> Result<(), AppError> {
+    use crate::server::{require_holder, services, Level};
+    let svc = services()?;
+    let holder = require_holder(Level::Full)?;
+    Ok(svc.mailbox(&holder).set_undo_delay(secs).await?)
 }

@@ -50,6 +50,14 @@ pub enum FieldProblem {
     WrongCode,
     /// The account has as many terminals as it may.
     TooManyTerminals,
+    /// A date and time that cannot be read.
+    DateTime,
+    /// A time to send that has passed.
+    PastTime,
+    /// A time to send more than a year ahead.
+    TooFarAhead,
+    /// A scheduled message being sent right now: its time can no longer change.
+    Leaving,
 }
 
 impl FieldProblem {
@@ -77,6 +85,10 @@ impl FieldProblem {
             FieldProblem::FolderName { max } => t.fmt(Msg::ErrFolderName, &[("max", &max.to_string())]),
             FieldProblem::FolderExists => t.t(Msg::ErrFolderExists).into(),
             FieldProblem::FolderTooDeep => t.t(Msg::ErrFolderTooDeep).into(),
+            FieldProblem::DateTime => t.t(Msg::ErrDateTime).into(),
+            FieldProblem::PastTime => t.t(Msg::ErrPastTime).into(),
+            FieldProblem::TooFarAhead => t.t(Msg::ErrTooFarAhead).into(),
+            FieldProblem::Leaving => t.t(Msg::ErrLeaving).into(),
         }
     }
 }

@@ -114,7 +114,8 @@ async fn save_checked(
             Some(id) => sqlx::query_scalar(
                 "UPDATE messages SET message_id = $3, thread_id = $4, in_reply_to = $5, to_addrs = $6, cc_addrs = $7, \
                  bcc_addrs = $8, subject = $9, snippet = $10, date_ms = $11, size = $12, urgent = $13, raw = $14, \
-                 attachment_names = $15 WHERE id = $1 AND account_id = $2 AND folder_id = $16 RETURNING id")
+                 attachment_names = $15 WHERE id = $1 AND account_id = $2 AND folder_id = $16 \
+                 AND NOT EXISTS (SELECT 1 FROM scheduled_sends s WHERE s.message_id = messages.id) RETURNING id")
                 .bind(id).bind(author.account_id).bind(&message_id).bind(&thread_id).bind(&d.in_reply_to).bind(&to)
                 .bind(&cc).bind(&bcc).bind(&d.subject).bind(snippet(&d.body)).bind(now).bind(size).bind(d.urgent)
                 .bind(&raw).bind(&attachment_names).bind(drafts)
@@ -128,8 +129,9 @@ async fn save_checked(
                 }
                 id
             }
-            // Sent, discarded or deleted since the composer last saved it: a new draft would
-            // bring back what the person threw away. The composer decides what to do.
+            // Sent, discarded or deleted since the composer last saved it, or waiting to leave
+            // (scheduled): a new draft would bring back what the person threw away. The composer
+            // decides what to do.
             (None, Some(_)) => return Err(super::SendError::DraftGone),
             (None, None) => sqlx::query_scalar(
                 "INSERT INTO messages (account_id, folder_id, message_id, thread_id, in_reply_to, from_addr, from_name, \

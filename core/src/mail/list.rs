@@ -60,14 +60,23 @@ pub(crate) async fn list(
     } else {
         ""
     };
+    // Drafts scheduled to leave (undo send, scheduled send) show in "Programmés", not here.
+    let (waiting, waiting_plain) = if role == "drafts" {
+        (
+            " AND NOT EXISTS (SELECT 1 FROM scheduled_sends s WHERE s.message_id = m.id)",
+            " AND NOT EXISTS (SELECT 1 FROM scheduled_sends s WHERE s.message_id = messages.id)",
+        )
+    } else {
+        ("", "")
+    };
     let mut items: Vec<ListItem> = crate::with_pool!(db, p => sqlx::query_as(
         &format!("SELECT m.id, m.from_addr, m.from_name, m.to_addrs, m.subject, m.snippet, m.date_ms, m.unread, m.flagged, \
          m.urgent, m.attachment_names <> '' AS has_attachments, {THREAD_COUNT} FROM messages m \
-         WHERE m.account_id = $1 AND m.folder_id = $2{newest_only} ORDER BY m.date_ms DESC, m.id DESC LIMIT $3 OFFSET $4"))
+         WHERE m.account_id = $1 AND m.folder_id = $2{newest_only}{waiting} ORDER BY m.date_ms DESC, m.id DESC LIMIT $3 OFFSET $4"))
         .bind(account_id).bind(folder).bind(per_page).bind(page.max(0) * per_page).fetch_all(p).await?);
     let count = if fold { "COUNT(DISTINCT thread_id)" } else { "COUNT(*)" };
     let total: i64 = crate::with_pool!(db, p => sqlx::query_scalar(
-        &format!("SELECT {count} FROM messages WHERE account_id = $1 AND folder_id = $2"))
+        &format!("SELECT {count} FROM messages WHERE account_id = $1 AND folder_id = $2{waiting_plain}"))
         .bind(account_id).bind(folder).fetch_one(p).await?);
     if fold && !items.is_empty() {
         fold_lines(db, account_id, folder, &mut items).await?;

@@ -10,8 +10,8 @@ use crate::store::{Db, StoreError};
 
 use super::receipts::{self, ReceiptError, ReceiptPrompt, ReceiptSetting};
 use super::{
-    attach, drafts, folders, folders::FolderError, Action, Draft, FolderRow, ListItem, Opened, RemoteDelivery,
-    SearchQuery, SendError, Sent, ThreadItem,
+    attach, drafts, folders, folders::FolderError, schedule, Action, Draft, FolderRow, ListItem, Opened,
+    RemoteDelivery, SearchQuery, SendError, Sent, ThreadItem,
 };
 
 /// What the instance decides for every mailbox: set once at start-up.
@@ -92,6 +92,10 @@ impl<'a> Mailbox<'a> {
 
     pub fn holder(&self) -> &Holder {
         self.holder
+    }
+
+    pub fn policy(&self) -> &MailPolicy {
+        self.policy
     }
 
     pub fn limits(&self) -> &attach::Limits {
@@ -287,6 +291,55 @@ impl<'a> Mailbox<'a> {
         self.within_hourly("send", "mail.send", hourly::SENDS).await?;
         let p = self.policy;
         super::send(self.db, self.clock, self.holder, draft, &p.domains, &p.public_url, &p.limits).await
+    }
+
+    /// Sends a message from the webmail: at once when the holder's undo delay is 0, otherwise
+    /// scheduled for the end of the delay (it can be taken back until then).
+    pub async fn send_with_undo(&self, draft: &Draft) -> Result<schedule::Sending, schedule::ScheduleError> {
+        let delay_secs = schedule::undo_delay(self.db, self.holder.account_id).await?;
+        if delay_secs == 0 {
+            return Ok(schedule::Sending::Sent(self.send(draft).await?));
+        }
+        let at = self.clock.now_ms() + delay_secs * 1000;
+        let scheduled = schedule::schedule(self, self.db, self.clock, draft, at).await?;
+        Ok(schedule::Sending::Delayed { scheduled, delay_secs })
+    }
+
+    /// Schedules a message to leave at `send_at` (saved first, like a draft); recorded.
+    pub async fn send_at(
+        &self,
+        draft: &Draft,
+        send_at: crate::clock::Millis,
+    ) -> Result<schedule::Scheduled, schedule::ScheduleError> {
+        schedule::schedule(self, self.db, self.clock, draft, send_at).await
+    }
+
+    /// The holder's scheduled messages, soonest first.
+    pub async fn scheduled(&self) -> Result<Vec<schedule::ScheduledItem>, StoreError> {
+        schedule::list(self.db, self.clock, self.holder).await
+    }
+
+    /// Changes when one of the holder's scheduled messages leaves.
+    pub async fn reschedule(
+        &self,
+        id: i64,
+        send_at: crate::clock::Millis,
+    ) -> Result<schedule::Scheduled, schedule::ScheduleError> {
+        schedule::reschedule(self.db, self.clock, self.holder, id, send_at).await
+    }
+
+    /// Takes one of the holder's scheduled messages back into Drafts: it will not leave.
+    pub async fn unschedule(&self, id: i64) -> Result<(), schedule::ScheduleError> {
+        schedule::unschedule(self.db, self.clock, self.holder, id).await
+    }
+
+    /// How long a message sent from the webmail waits before leaving (seconds, 0 to 30).
+    pub async fn undo_delay(&self) -> Result<i64, StoreError> {
+        schedule::undo_delay(self.db, self.holder.account_id).await
+    }
+
+    pub async fn set_undo_delay(&self, secs: i64) -> Result<(), schedule::ScheduleError> {
+        schedule::set_undo_delay(self.db, self.clock, self.holder, secs).await
     }
 
     /// Saves the message being written into Drafts (`existing`: the same draft, saved again).

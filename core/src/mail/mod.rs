@@ -22,6 +22,7 @@ pub mod mss;
 pub mod preview;
 mod read;
 pub mod receipts;
+pub mod schedule;
 mod search;
 mod send;
 
@@ -71,6 +72,10 @@ pub struct Draft {
     pub replaces_draft: Option<i64>,
     /// Ask the recipients for a read receipt (`Disposition-Notification-To`, RFC 8098).
     pub read_receipt: bool,
+    /// Set by the scheduled-send worker (see [`schedule`]): the lease it holds on scheduled
+    /// draft `replaces_draft`, which leaves only while the lease is still on it (checked in the
+    /// send's transaction).
+    pub scheduled_lease: Option<String>,
 }
 
 /// Builds the RFC 5322 form of `d` from `from`, with the headers an MSSanté client sets (see
@@ -237,7 +242,9 @@ pub async fn folders(db: &Db, clock: &dyn Clock, account_id: i64) -> Result<Vec<
     }
     Ok(crate::with_pool!(db, p => sqlx::query_as(
         "SELECT f.id, f.role, f.name, f.parent_id, \
-                (SELECT COUNT(*) FROM messages m WHERE m.folder_id = f.id) AS total, \
+                (SELECT COUNT(*) FROM messages m WHERE m.folder_id = f.id) \
+                - (SELECT COUNT(*) FROM scheduled_sends s WHERE s.account_id = f.account_id AND f.role = 'drafts') \
+                AS total, \
                 (SELECT COUNT(*) FROM messages m WHERE m.folder_id = f.id AND m.unread) AS unread \
          FROM mail_folders f WHERE f.account_id = $1 ORDER BY f.id")
         .bind(account_id).fetch_all(p).await?))

@@ -211,6 +211,43 @@ pub(crate) async fn send(
     result
 }
 
+/// Every recipient of `d` (lower case, once each), checked, nothing sent if one is refused: on
+/// this instance's domains, an active mailbox (its account and address); elsewhere, a domain
+/// of the trust space (the address, to queue).
+pub(crate) async fn route(
+    db: &Db,
+    d: &Draft,
+    instance_domains: &[String],
+) -> Result<(Vec<i64>, Vec<String>, Vec<String>), SendError> {
+    let mut all: Vec<String> = d.to.iter().chain(&d.cc).chain(&d.bcc).map(|a| a.trim().to_lowercase()).collect();
+    all.sort();
+    all.dedup();
+    if all.is_empty() {
+        return Err(SendError::NoRecipient);
+    }
+    let mut local: Vec<i64> = Vec::new();
+    let mut local_addresses: Vec<String> = Vec::new();
+    let mut remote: Vec<String> = Vec::new();
+    for address in all {
+        let domain = domain_of(&address);
+        if instance_domains.iter().any(|x| x.eq_ignore_ascii_case(domain)) {
+            let active = |a: &accounts::Account| AccountStatus::parse(&a.status) == Some(AccountStatus::Active);
+            match accounts::find_by_address(db, &address).await?.filter(active) {
+                Some(a) => {
+                    local.push(a.id);
+                    local_addresses.push(address);
+                }
+                None => return Err(SendError::UnknownMailbox(address)),
+            }
+        } else if crate::trust_space::contains(db, domain).await? {
+            remote.push(address);
+        } else {
+            return Err(SendError::OutsideTrustSpace(address));
+        }
+    }
+    Ok((local, local_addresses, remote))
+}
+
 async fn send_checked(
     db: &Db,
     clock: &dyn Clock,
@@ -226,37 +263,15 @@ async fn send_checked(
     if declared > limits.max_message_bytes {
         return Err(SendError::TooLarge { max_bytes: limits.max_message_bytes });
     }
-    let mut all: Vec<String> = d.to.iter().chain(&d.cc).chain(&d.bcc).map(|a| a.trim().to_lowercase()).collect();
-    all.sort();
-    all.dedup();
-    if all.is_empty() {
-        return Err(SendError::NoRecipient);
-    }
-    let mut local: Vec<i64> = Vec::new();
-    let mut local_addresses: Vec<&String> = Vec::new();
-    let mut remote: Vec<String> = Vec::new();
-    for address in &all {
-        let domain = domain_of(address);
-        if instance_domains.iter().any(|x| x.eq_ignore_ascii_case(domain)) {
-            let active = |a: &accounts::Account| AccountStatus::parse(&a.status) == Some(AccountStatus::Active);
-            match accounts::find_by_address(db, address).await?.filter(active) {
-                Some(a) => {
-                    local.push(a.id);
-                    local_addresses.push(address);
-                }
-                None => return Err(SendError::UnknownMailbox(address.clone())),
-            }
-        } else if crate::trust_space::contains(db, domain).await? {
-            remote.push(address.clone());
-        } else {
-            return Err(SendError::OutsideTrustSpace(address.clone()));
-        }
-    }
+    let (local, local_addresses, remote) = route(db, d, instance_domains).await?;
     let now = clock.now_ms();
     let message_id = format!("{}@{}", crate::random_hex(16), domain_of(&sender.address));
     let raw = build(sender, d, &message_id, now / 1000).map_err(|e| StoreError::Other(e.to_string()))?;
     let size = raw.len() as i64;
-    let to_patient = all.iter().any(|a| domain_of(a).eq_ignore_ascii_case(super::delivery::PATIENT_DOMAIN));
+    let to_patient = local_addresses
+        .iter()
+        .chain(&remote)
+        .any(|a| domain_of(a).eq_ignore_ascii_case(super::delivery::PATIENT_DOMAIN));
     if to_patient && size > PATIENT_MAX_BYTES {
         return Err(SendError::TooLargeForPatient { max_bytes: PATIENT_MAX_BYTES });
     }
@@ -266,7 +281,7 @@ async fn send_checked(
     }
     for (id, address) in local.iter().zip(&local_addresses) {
         if *id != sender.account_id && attach::usage(db, *id).await? + size > limits.quota_bytes {
-            return Err(SendError::MailboxFull((*address).clone()));
+            return Err(SendError::MailboxFull(address.clone()));
         }
     }
     // The outbox keeps text; what mail-builder writes is 7-bit (encoded words, base64,
@@ -333,13 +348,23 @@ async fn send_checked(
                 .bind(upload).bind(sender.account_id).execute(&mut *tx).await?;
         }
         if let Some(draft) = d.replaces_draft {
+            // Sent by the scheduled-send worker: only while its lease holds, so it leaves once.
+            if let Some(owner) = &d.scheduled_lease {
+                use schedule::ScheduledTx;
+                if !tx.take_scheduled(draft, sender.account_id, owner).await? {
+                    return Err(SendError::DraftGone);
+                }
+            }
             if sqlite {
                 sqlx::query("DELETE FROM messages_fts WHERE rowid IN \
                              (SELECT id FROM messages WHERE id = $1 AND account_id = $2 AND folder_id = $3)")
                     .bind(draft).bind(sender.account_id).bind(drafts_folder).execute(&mut *tx).await?;
             }
-            sqlx::query("DELETE FROM messages WHERE id = $1 AND account_id = $2 AND folder_id = $3")
-                .bind(draft).bind(sender.account_id).bind(drafts_folder).execute(&mut *tx).await?;
+            let deleted = sqlx::query("DELETE FROM messages WHERE id = $1 AND account_id = $2 AND folder_id = $3")
+                .bind(draft).bind(sender.account_id).bind(drafts_folder).execute(&mut *tx).await?.rows_affected();
+            if deleted == 0 && d.scheduled_lease.is_some() {
+                return Err(SendError::DraftGone);
+            }
         }
         // One queue entry per recipient on another operator, in the same transaction as the
         // Sent copy: a message reported sent is queued, or nothing happened at all.

@@ -60,6 +60,7 @@ fn mime_round_trip_keeps_accents_long_lines_and_headers() {
         forward_parts: Vec::new(),
         replaces_draft: None,
         read_receipt: true,
+        scheduled_lease: None,
     };
     let raw = build(&from, &d, "m1@hygie.example", 1_800_000_000).unwrap();
     assert!(raw.is_ascii(), "7-bit on the wire");

@@ -5,7 +5,9 @@ use crate::common::browser::*;
 use crate::common::{on_each_engine, Engine, TestServer};
 use app::api::{
     MailAct, MailAllowImages, MailFolderCreate, MailFolderDelete, MailFolderRename, MailFolders, MailList, MailOpen,
-    MailPdfPreview, MailSaveDraft, MailSearch, MailSend, MailSetFolding, MailUploadDelete, MailUsageGet,
+    MailPdfPreview, MailReschedule, MailSaveDraft, MailSchedule, MailScheduled, MailSearch, MailSend, MailSendUndoable,
+    MailSetFolding, MailSetUndoDelay, MailUndoDelay, MailUnschedule, MailUploadDelete, MailUsageGet, ScheduledLine,
+    SendOutcome,
 };
 use app::domain::compose::ComposeInput;
 use serde_json::json;
@@ -18,6 +20,7 @@ on_each_engine!(
     pdf_attachments_preview_as_images_for_their_holder_only,
     conversations_fold_into_one_line,
     a_draft_thrown_away_or_sent_stays_gone,
+    undo_send_and_scheduled_send_go_through_the_queue,
 );
 
 /// A message as the composer sends it: `to`, a subject and a body, nothing else filled in.
@@ -632,4 +635,134 @@ async fn the_pdf_renderer_reaches_neither_the_network_nor_the_data_directory() {
     let drawn = previewer.page(&hygie_server::pdf::sample(2), 2, 600).await.unwrap();
     assert_eq!(drawn.count, 2);
     assert_eq!(&drawn.png[..8], b"\x89PNG\r\n\x1a\n");
+}
+
+/// Waits (the server's worker polls every second) until `b`'s Inbox holds `n` messages.
+async fn inbox_reaches(b: &Browser, n: i64) {
+    for _ in 0..100 {
+        if b.run(list("inbox")).await.body["total"] == n {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the inbox never held {n} messages");
+}
+
+/// "Envoyer" with the undo delay (10 s by default) waits; "Annuler" brings the draft back and
+/// nothing leaves; left alone, it leaves once at the end of the delay through the server's worker.
+/// A message scheduled in Paris time is listed with that time, can move, be taken back; a past
+/// time is refused with a clear error. Another holder sees and touches none of it.
+async fn undo_send_and_scheduled_send_go_through_the_queue(engine: Engine) {
+    use hygie_core::clock::Clock;
+    use hygie_core::mail::schedule::paris;
+    let s = TestServer::start(engine).await;
+    let [(_, a), (bruno, b)] = holders(&s).await;
+    assert_eq!(a.run(MailUndoDelay {}).await.ok::<i64>(), 10);
+    // A refused recipient is said at once, not at the end of the delay.
+    let r = a.run(MailSendUndoable { input: compose("quelqu.un@gmail.com", "Bilan", "x") }).await;
+    assert_eq!(
+        (r.status, r.body),
+        (422, json!({"RecipientRefused": {"address": "quelqu.un@gmail.com", "reason": "outside"}}))
+    );
+    assert_eq!(a.run(list("drafts")).await.body["total"], 0, "nothing kept");
+
+    // Sent with the delay, then taken back: a draft again, nothing in Bruno's Inbox.
+    let out: SendOutcome =
+        a.run(MailSendUndoable { input: compose(&bruno, "Bilan sanguin", "Ferritine basse.") }).await.ok();
+    assert_eq!((out.sent_id, out.delay_secs), (None, 10));
+    let id = out.scheduled_id.unwrap();
+    let theirs = b.run(MailUnschedule { id }).await;
+    assert_eq!((theirs.status, theirs.body), (404, json!("NotFound")), "not another holder's to take back");
+    assert!(b.run(MailScheduled {}).await.ok::<Vec<ScheduledLine>>().is_empty());
+    assert_eq!(a.run(MailScheduled {}).await.ok::<Vec<ScheduledLine>>().len(), 1);
+    assert_eq!(a.run(list("drafts")).await.body["total"], 0, "waiting to leave: not in Drafts");
+    a.run(MailUnschedule { id }).await.ok::<()>();
+    let drafts = a.run(list("drafts")).await.body;
+    assert_eq!((drafts["total"].clone(), drafts["items"][0]["id"].clone()), (json!(1), json!(id)));
+    s.clock.advance_ms(15_000);
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    assert_eq!(b.run(list("inbox")).await.body["total"], 0, "taken back: nothing left");
+
+    // Sent again from that draft and left alone: it leaves at the end of the delay, once.
+    let mut again = compose(&bruno, "Bilan sanguin", "Ferritine basse.");
+    again.draft_id = id;
+    again.forward_from = id;
+    let out: SendOutcome = a.run(MailSendUndoable { input: again }).await.ok();
+    assert_eq!(out.scheduled_id, Some(id));
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    assert_eq!(b.run(list("inbox")).await.body["total"], 0, "not before its time");
+    s.clock.advance_ms(10_000);
+    inbox_reaches(&b, 1).await;
+    assert_eq!(a.run(list("sent")).await.body["total"], 1);
+    assert_eq!(a.run(list("drafts")).await.body["total"], 0);
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    assert_eq!(b.run(list("inbox")).await.body["total"], 1, "once");
+
+    // Delay 0: at once. 31 s: refused.
+    assert_eq!(a.run(MailSetUndoDelay { secs: 31 }).await.status, 422);
+    a.run(MailSetUndoDelay { secs: 0 }).await.ok::<()>();
+    let out: SendOutcome = a.run(MailSendUndoable { input: compose(&bruno, "Vu", "Merci.") }).await.ok();
+    assert!(out.sent_id.is_some() && out.scheduled_id.is_none());
+    assert_eq!(b.run(list("inbox")).await.body["total"], 2);
+
+    // Scheduled in Paris time, two days from now.
+    let at = s.clock.now_ms() + 2 * 86_400_000;
+    let (date, time) = paris::parts(at);
+    let past = paris::parts(s.clock.now_ms() - 3_600_000);
+    let refused = a
+        .run(MailSchedule { input: compose(&bruno, "Rappel", "Vaccin."), date: past.0.clone(), time: past.1.clone() })
+        .await;
+    assert_eq!(refused.status, 422);
+    assert_eq!(refused.body, json!({"Invalid": [{"field": "send_at", "problem": "PastTime"}]}));
+    let bad = a
+        .run(MailSchedule {
+            input: compose(&bruno, "Rappel", "Vaccin."),
+            date: "2026-02-30".into(),
+            time: "10:00".into(),
+        })
+        .await;
+    assert_eq!(bad.body, json!({"Invalid": [{"field": "send_at", "problem": "DateTime"}]}));
+    let id: i64 = a
+        .run(MailSchedule { input: compose(&bruno, "Rappel", "Vaccin."), date: date.clone(), time: time.clone() })
+        .await
+        .ok();
+    let lines: Vec<ScheduledLine> = a.run(MailScheduled {}).await.ok();
+    assert_eq!(lines.len(), 1);
+    assert_eq!((lines[0].id, lines[0].subject.as_str(), lines[0].to.as_str()), (id, "Rappel", bruno.as_str()));
+    assert_eq!((lines[0].date.as_str(), lines[0].time.as_str()), (date.as_str(), time.as_str()));
+    assert_eq!(lines[0].when, paris::format(paris::to_ms(&date, &time).unwrap()));
+    // Not Bruno's to see, move or take back.
+    assert!(b.run(MailScheduled {}).await.ok::<Vec<ScheduledLine>>().is_empty());
+    let r = b.run(MailReschedule { id, date: date.clone(), time: "23:59".into() }).await;
+    assert_eq!((r.status, r.body), (404, json!("NotFound")));
+    assert_eq!(b.run(MailUnschedule { id }).await.status, 404);
+    // Moved a day later; then taken back into Drafts.
+    let later = paris::parts(at + 86_400_000);
+    a.run(MailReschedule { id, date: later.0.clone(), time: later.1.clone() }).await.ok::<()>();
+    assert_eq!(a.run(MailScheduled {}).await.ok::<Vec<ScheduledLine>>()[0].date, later.0);
+    let r = a.run(MailReschedule { id, date: past.0.clone(), time: past.1.clone() }).await;
+    assert_eq!(r.body, json!({"Invalid": [{"field": "send_at", "problem": "PastTime"}]}));
+    a.run(MailUnschedule { id }).await.ok::<()>();
+    assert!(a.run(MailScheduled {}).await.ok::<Vec<ScheduledLine>>().is_empty());
+    assert_eq!(a.run(list("drafts")).await.body["total"], 1);
+    // The hidden folder is not one of the list's.
+    let folders = a.run(MailFolders {}).await.body;
+    assert!(folders.as_array().unwrap().iter().all(|f| f["role"] != "scheduled"));
+    assert_eq!(b.run(list("inbox")).await.body["total"], 2);
+
+    assert_logged(
+        &s,
+        &[
+            "mail.schedule success",
+            "mail.schedule_cancel success",
+            "mail.schedule_cancel denied:not_found",
+            "mail.reschedule success",
+            "mail.reschedule denied:not_found",
+            "mail.reschedule failure:past",
+            "mail.undo_delay success",
+            "mail.send success",
+        ],
+    )
+    .await;
+    s.stop().await;
 }

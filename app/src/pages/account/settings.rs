@@ -5,8 +5,8 @@ use leptos_router::components::Redirect;
 use leptos_router::hooks::use_navigate;
 
 use crate::api::{
-    mail_receipt_setting, my_account, my_sessions, AccountView, ChangePassword, CodeSent, ConfirmChangeDestination,
-    EndSessions, MailSetReceiptSetting, PreferencesView, Reauthenticate, SavePreferences, SignOut,
+    mail_receipt_setting, mail_undo_delay, my_account, my_sessions, AccountView, ChangePassword, CodeSent, ConfirmChangeDestination,
+    EndSessions, MailSetReceiptSetting, MailSetUndoDelay, PreferencesView, Reauthenticate, SavePreferences, SignOut,
     StartChangeDestination,
 };
 use crate::components::feedback::{ErrorNotice, Loading};
@@ -91,6 +91,10 @@ fn AccountSections(a: AccountView, refetch: Callback<()>) -> impl IntoView {
             <h2 id="prefs-title">{t.t(Msg::AccountPreferences)}</h2>
             <Preferences prefs=a.prefs/>
             <ReadReceipts/>
+        </section>
+        <section class="card" aria-labelledby="undo-title">
+            <h2 id="undo-title">{t.t(Msg::UndoDelayTitle)}</h2>
+            <UndoDelay/>
         </section>
         <section class="card" aria-labelledby="sessions-title">
             <h2 id="sessions-title">{t.t(Msg::AccountSessions)}</h2>
@@ -355,6 +359,49 @@ fn ReadReceipts() -> impl IntoView {
                             None => None,
                         }}
                     </fieldset>
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// The undo delay: how long a message sent waits before leaving (0 to 30 s).
+#[component]
+fn UndoDelay() -> impl IntoView {
+    let t = use_i18n();
+    let current = Resource::new(|| (), |_| mail_undo_delay());
+    let action = ServerAction::<MailSetUndoDelay>::new();
+    let chosen = RwSignal::new(None::<i64>);
+    view! {
+        <Suspense fallback=Loading>
+            {move || Suspend::new(async move {
+                let secs = current.await.unwrap_or(10);
+                let value = move || chosen.get().unwrap_or(secs);
+                view! {
+                    <form class="form" on:submit=move |ev: SubmitEvent| {
+                        ev.prevent_default();
+                        action.dispatch(MailSetUndoDelay { secs: chosen.get_untracked().unwrap_or(secs) });
+                    }>
+                        <label for="undo-delay">{t.t(Msg::UndoDelayLabel)}</label>
+                        <p id="undo-delay-hint" class="hint">{t.t(Msg::UndoDelayHint)}</p>
+                        <select id="undo-delay" aria-describedby="undo-delay-hint"
+                            on:change=move |ev| chosen.set(event_target_value(&ev).parse().ok())>
+                            {[0_i64, 5, 10, 15, 20, 30].into_iter().map(|n| {
+                                let label = if n == 0 {
+                                    t.t(Msg::UndoDelayNone).to_string()
+                                } else {
+                                    t.fmt(Msg::UndoDelaySecs, &[("secs", &n.to_string())])
+                                };
+                                view! { <option value=n.to_string() selected=move || value() == n>{label}</option> }
+                            }).collect_view()}
+                        </select>
+                        {move || match action.value().get() {
+                            Some(Ok(())) => Some(view! { <p class="notice notice-success" role="status">{t.t(Msg::Saved)}</p> }.into_any()),
+                            Some(Err(error)) => Some(view! { <ErrorNotice error/> }.into_any()),
+                            None => None,
+                        }}
+                        <button type="submit" class="button button-primary">{t.t(Msg::UndoDelaySave)}</button>
+                    </form>
                 }
             })}
         </Suspense>

@@ -5,7 +5,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_query_map};
 
-use crate::api::{mail_open, mail_usage, MailAct, MailSaveDraft, MailSend, MessageView};
+use crate::api::{
+    mail_open, mail_usage, MailAct, MailSaveDraft, MailSchedule, MailSendUndoable, MailUnschedule, MessageView,
+};
 use crate::components::attachments::{AttachmentsField, ForwardedFile, PendingFile};
 use crate::components::feedback::Loading;
 use crate::components::form::{focus_later, problem_of, show_error, ErrorSummary, Field};
@@ -26,6 +28,7 @@ fn label_of(field: &str) -> Msg {
         "bcc" => Msg::FieldBcc,
         "subject" => Msg::FieldMailSubject,
         "attachments" => Msg::Attachments,
+        "send_at" => Msg::ScheduleWhen,
         _ => Msg::FieldBody,
     }
 }
@@ -158,6 +161,9 @@ pub fn ComposePage() -> impl IntoView {
             <FolderNav current=Signal::derive(String::new)/>
             <section class="mail-main">
                 <h1>{t.t(Msg::ComposeTitle)}</h1>
+                {move || query.with(|q| q.get("annule").is_some()).then(|| view! {
+                    <p class="notice notice-success" role="status">{t.t(Msg::UndoneNotice)}</p>
+                })}
                 <Suspense fallback=Loading>
                     {move || Suspend::new(async move {
                         match source.await {
@@ -192,8 +198,16 @@ fn ComposeForm(initial: ComposeInput, forwarded: Vec<ForwardedFile>, max_bytes: 
     let errors = RwSignal::new(Vec::<FieldError>::new());
     let failure = RwSignal::new(None::<AppError>);
     let summary = NodeRef::<leptos::html::Div>::new();
-    let send = ServerAction::<MailSend>::new();
-    let pending = send.pending();
+    let send = ServerAction::<MailSendUndoable>::new();
+    // "Programmer l'envoi": the day and time chosen (Paris time), when that is what was asked.
+    let schedule = ServerAction::<MailSchedule>::new();
+    let schedule_at = StoredValue::new(None::<(String, String)>);
+    let send_date = RwSignal::new(String::new());
+    let send_time = RwSignal::new(String::new());
+    let pending = Memo::new(move |_| send.pending().get() || schedule.pending().get());
+    // Sent with an undo delay: the message's id and the seconds left before it leaves.
+    let waiting = RwSignal::new(None::<(i64, i64)>);
+    let undo = ServerAction::<MailUnschedule>::new();
     let navigate = use_navigate();
     let (in_reply_to, references) =
         (StoredValue::new(initial.in_reply_to.clone()), StoredValue::new(initial.references.clone()));
@@ -315,10 +329,14 @@ fn ComposeForm(initial: ComposeInput, forwarded: Vec<ForwardedFile>, max_bytes: 
         });
     }
 
+    let to_sent = navigate.clone();
     Effect::new(move |_| match send.value().get() {
-        Some(Ok(_)) => {
+        Some(Ok(outcome)) => {
             finished.set_value(true);
-            navigate("/messagerie/envoyes?envoye=1", Default::default())
+            match outcome.scheduled_id {
+                Some(id) => waiting.set(Some((id, outcome.delay_secs))),
+                None => to_sent("/messagerie/envoyes?envoye=1", Default::default()),
+            }
         }
         Some(Err(e)) => {
             show_error(e, errors, failure);
@@ -326,6 +344,55 @@ fn ComposeForm(initial: ComposeInput, forwarded: Vec<ForwardedFile>, max_bytes: 
         }
         None => {}
     });
+    let to_scheduled = navigate.clone();
+    Effect::new(move |_| match schedule.value().get() {
+        Some(Ok(_)) => {
+            finished.set_value(true);
+            to_scheduled("/messagerie/programmes?programme=1", Default::default())
+        }
+        Some(Err(e)) => {
+            show_error(e, errors, failure);
+            focus_later(summary);
+        }
+        None => {}
+    });
+    // "Annuler" within the delay: the message comes back into the composer as a draft.
+    let back_to_draft = navigate.clone();
+    Effect::new(move |_| {
+        if let Some(Ok(())) = undo.value().get() {
+            if let Some((id, _)) = waiting.get_untracked() {
+                waiting.set(None);
+                back_to_draft(&format!("/messagerie/ecrire?brouillon={id}&annule=1"), Default::default());
+            }
+        }
+    });
+    #[cfg(feature = "hydrate")]
+    {
+        // The countdown; at its end (and a second more for the queue to take it) the message has left.
+        let after = navigate.clone();
+        let tick = set_interval_with_handle(
+            move || {
+                if undo.pending().get_untracked() {
+                    return;
+                }
+                match waiting.get_untracked() {
+                    Some((_, left)) if left < 0 => {
+                        waiting.set(None);
+                        after("/messagerie/envoyes?envoye=1", Default::default());
+                    }
+                    Some((id, left)) => waiting.set(Some((id, left - 1))),
+                    None => {}
+                }
+            },
+            std::time::Duration::from_secs(1),
+        )
+        .ok();
+        on_cleanup(move || {
+            if let Some(tick) = tick {
+                tick.clear();
+            }
+        });
+    }
     // Sending waits for a draft save under way, so that the save cannot bring the draft back.
     let send_queued = StoredValue::new(false);
     let submit_now = move || {
@@ -350,7 +417,14 @@ fn ComposeForm(initial: ComposeInput, forwarded: Vec<ForwardedFile>, max_bytes: 
             }
             Ok(_) => {
                 errors.set(Vec::new());
-                send.dispatch(MailSend { input });
+                match schedule_at.get_value() {
+                    Some((date, time)) => {
+                        schedule.dispatch(MailSchedule { input, date, time });
+                    }
+                    None => {
+                        send.dispatch(MailSendUndoable { input });
+                    }
+                }
             }
         }
     };
@@ -363,8 +437,14 @@ fn ComposeForm(initial: ComposeInput, forwarded: Vec<ForwardedFile>, max_bytes: 
     });
     let on_submit = move |ev: SubmitEvent| {
         ev.prevent_default();
+        schedule_at.set_value(None);
         submit_now();
     };
+    let on_schedule = move |_| {
+        schedule_at.set_value(Some((send_date.get_untracked(), send_time.get_untracked())));
+        submit_now();
+    };
+    let schedule_problem = problem_of(errors, "send_at");
     // Until the page is interactive, sending cannot work: the button waits (and a form posted
     // before that carries nothing in its address).
     let ready = RwSignal::new(false);
@@ -405,8 +485,21 @@ fn ComposeForm(initial: ComposeInput, forwarded: Vec<ForwardedFile>, max_bytes: 
         }
     };
     view! {
+        {move || waiting.get().map(|(id, left)| {
+            let text = if left > 0 { t.fmt(Msg::SendingIn, &[("secs", &left.to_string())]) } else { t.t(Msg::Sending).to_string() };
+            view! {
+                <div class="notice notice-success undo-send">
+                    <p role="status">{text}</p>
+                    <button type="button" class="button" disabled=move || undo.pending().get()
+                        on:click=move |_| { undo.dispatch(MailUnschedule { id }); }>{t.t(Msg::UndoSend)}</button>
+                </div>
+            }
+        })}
+        {move || matches!(undo.value().get(), Some(Err(_))).then(|| view! {
+            <p class="notice" role="alert">{t.t(Msg::UndoTooLate)}" "<a href="/messagerie/envoyes">{t.t(Msg::FolderSent)}</a></p>
+        })}
         <ErrorSummary prefix="compose" errors failure label_of node_ref=summary intro=Msg::ErrMailSummary/>
-        <form class="form compose" method="post" novalidate on:submit=on_submit>
+        <form class="form compose" method="post" novalidate on:submit=on_submit hidden=move || waiting.get().is_some()>
             <RecipientField prefix="compose" id="to" label=Msg::FieldTo hint=Some(Msg::FieldRecipientsHint) value=to
                 initial=initial.to.clone() problem=problem_of(errors, "to")/>
             <RecipientField prefix="compose" id="cc" label=Msg::FieldCc hint=None value=cc initial=initial.cc.clone()
@@ -441,6 +534,24 @@ fn ComposeForm(initial: ComposeInput, forwarded: Vec<ForwardedFile>, max_bytes: 
                 </button>
                 <button type="button" class="button" on:click=move |_| try_save()>{t.t(Msg::DraftSave)}</button>
                 <button type="button" class="button" on:click=on_discard>{t.t(Msg::DraftDiscard)}</button>
+                <details class="schedule-send">
+                    <summary>{t.t(Msg::ScheduleSend)}</summary>
+                    <div class="schedule-fields">
+                        <label for="compose-send_at">{t.t(Msg::ScheduleDate)}</label>
+                        <input id="compose-send_at" type="date" prop:value=move || send_date.get()
+                            aria-invalid=move || schedule_problem.get().is_some().then_some("true")
+                            aria-describedby=move || schedule_problem.get().is_some().then_some("compose-send_at-error")
+                            on:input=move |ev| send_date.set(event_target_value(&ev))/>
+                        <label for="compose-send-time">{t.t(Msg::ScheduleTime)}</label>
+                        <input id="compose-send-time" type="time" prop:value=move || send_time.get()
+                            on:input=move |ev| send_time.set(event_target_value(&ev))/>
+                        <p id="compose-send_at-error" class="error" role="alert">
+                            {move || schedule_problem.get().map(|p| p.message(t))}
+                        </p>
+                        <button type="button" class="button" disabled=move || pending.get() || !ready.get()
+                            on:click=on_schedule>{t.t(Msg::ScheduleConfirm)}</button>
+                    </div>
+                </details>
                 <span class="draft-status" role="status">
                     {move || match draft_status.get() {
                         Some(Ok(())) if saving.get() => t.t(Msg::DraftSaving).to_string(),

@@ -103,6 +103,12 @@ pub(super) fn FolderNav(current: Signal<String>) -> impl IntoView {
                     view! {
                         <ul>
                             {standard.into_iter().map(|f| view! { <li>{link(f)}</li> }).collect_view()}
+                            <li>
+                                <a href="/messagerie/programmes"
+                                    aria-current=move || (current.get() == "scheduled").then_some("page")>
+                                    {t.t(Msg::FolderScheduled)}
+                                </a>
+                            </li>
                         </ul>
                         {(!own_tree.is_empty()).then(|| view! {
                             <h2 class="folders-title">{t.t(Msg::MyFolders)}</h2>

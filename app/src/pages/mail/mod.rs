@@ -6,11 +6,13 @@ mod compose;
 mod folders;
 mod list;
 mod read;
+mod scheduled;
 mod search;
 
 pub use compose::ComposePage;
 pub use list::MailboxPage;
 pub use read::ReadPage;
+pub use scheduled::ScheduledPage;
 pub use search::SearchPage;
 
 use leptos::prelude::*;
