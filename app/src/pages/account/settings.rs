@@ -5,9 +5,9 @@ use leptos_router::components::Redirect;
 use leptos_router::hooks::use_navigate;
 
 use crate::api::{
-    mail_receipt_setting, mail_undo_delay, my_account, my_sessions, AccountView, ChangePassword, CodeSent, ConfirmChangeDestination,
-    EndSessions, MailSetReceiptSetting, MailSetUndoDelay, PreferencesView, Reauthenticate, SavePreferences, SignOut,
-    StartChangeDestination,
+    mail_receipt_setting, mail_undo_delay, my_account, my_sessions, AccountView, ChangePassword, CodeSent,
+    ConfirmChangeDestination, EndSessions, MailSetReceiptSetting, MailSetUndoDelay, PreferencesView, Reauthenticate,
+    SavePreferences, SignOut, StartChangeDestination,
 };
 use crate::components::feedback::{ErrorNotice, Loading};
 use crate::components::form::{focus_later, problem_of, show_error, ErrorSummary, Field};
