@@ -8,7 +8,7 @@ test('a read receipt is asked on opening, sent once, and the sender sees "Lu" on
   test.slow();
   const problems = watchConsole(page);
   const subject = `Accusé demandé ${Date.now()}`;
-  await signInToMailbox(page, DEMO.doctor.address, DEMO.doctor.password, DEMO.doctor.mobile);
+  await signInToMailbox(page, DEMO.social.address, DEMO.social.password, DEMO.social.mobile);
   await page.getByRole('link', { name: 'Écrire' }).click();
   await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
   await page.getByLabel('À', { exact: true }).fill(DEMO.nurse.address);
@@ -63,7 +63,7 @@ test.describe('on a 375 px phone', () => {
   test.use({ viewport: { width: 375, height: 740 } });
 
   test('the timeline and the list marks fit and pass axe', async ({ page }) => {
-    await signInToMailbox(page, DEMO.doctor.address, DEMO.doctor.password, DEMO.doctor.mobile);
+    await signInToMailbox(page, DEMO.social.address, DEMO.social.password, DEMO.social.mobile);
     await page.getByRole('link', { name: 'Envoyés' }).first().click();
     await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
     const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
