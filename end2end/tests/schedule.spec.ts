@@ -14,7 +14,7 @@ function parisDay(offset: number): { iso: string; fr: string } {
 
 test('a message sent with a delay is taken back, then scheduled in Paris time, listed and cancelled', async ({ page }) => {
   const problems = watchConsole(page);
-  await signInToMailbox(page, DEMO.doctor.address, DEMO.doctor.password, DEMO.doctor.mobile);
+  await signInToMailbox(page, DEMO.social.address, DEMO.social.password, DEMO.social.mobile);
 
   // The undo delay is a setting of the account: 10 s unless changed.
   await page.goto('/compte');
