@@ -1,5 +1,4 @@
 use super::*;
-use crate::accounts::{self, AccountRecord, Created};
 use crate::clock::ManualClock;
 use crate::mail::attach;
 use crate::store::testing::TestDb;
@@ -7,20 +6,7 @@ use crate::store::testing::TestDb;
 const T0: Millis = 1_800_000_000_000;
 const LEASE: Millis = 120_000;
 
-async fn holder(db: &Db, clock: &ManualClock, local: &str) -> Holder {
-    let r = AccountRecord {
-        address: format!("{local}@hygie.example"),
-        mailbox_type: "personal".into(),
-        kind: "health".into(),
-        first_name: "Élise".into(),
-        last_name: local.into(),
-        notification_email: format!("{local}@exemple.fr"),
-        ..Default::default()
-    };
-    let Created::New(id) = accounts::create(db, clock, &r).await.unwrap() else { panic!() };
-    accounts::activate(db, id).await.unwrap();
-    Holder::resolve(db, id, Level::Full, None, None).await.unwrap().unwrap()
-}
+use crate::mail::tests::holder;
 
 fn policy() -> MailPolicy {
     MailPolicy {
