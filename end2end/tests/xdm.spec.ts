@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { execFileSync } from 'child_process';
-import { expectNoAxeViolations, watchConsole, signInToMailbox, samplePdf, DEMO } from './helpers';
+import { expectNoAxeViolations, watchConsole, signInToMailbox, samplePdf, waitForOutbox, DEMO } from './helpers';
 
 // A health-document message as another MSSanté client sends it (subject `XDM/1.0/DDM+…`,
 // `X-MSS-*` headers, the PDF beside `IHE_XDM.zip`), brought into the nurse's mailbox by the
@@ -248,6 +248,46 @@ test('an XDM message shows its documents and patient', async ({ page }) => {
   await page.keyboard.press('Escape');
   await expect(preview).toHaveCount(0);
   await expect(opener).toBeFocused();
+  expect(problems).toEqual([]);
+});
+
+test('to a patient, the author may say the patient cannot reply (X-MSS-MES: FIN)', async ({ page }) => {
+  // Sending waits for the undo delay (10 s by default).
+  test.slow();
+  const bin = process.env.HYGIE_E2E_BIN;
+  if (!bin) throw new Error('HYGIE_E2E_BIN must be set');
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'hygie-trust-'));
+  const list = path.join(dir, 'liste-blanche.xml');
+  fs.writeFileSync(
+    list,
+    '<?xml version="1.0" encoding="UTF-8"?>\n<ListeBlanche xmlns="https://listeblanche.mssante.fr/schema">\n' +
+      '  <Operateur><Domaine><Nom>labo.mssante.fr</Nom></Domaine></Operateur>\n' +
+      '  <Operateur><Domaine><Nom>patient.mssante.fr</Nom></Domaine></Operateur>\n</ListeBlanche>\n',
+  );
+  execFileSync(bin, ['trust-space', 'import', list], { encoding: 'utf8' });
+
+  const problems = watchConsole(page);
+  await signInToMailbox(page, DEMO.nurse.address, DEMO.nurse.password, DEMO.nurse.email);
+  await page.getByRole('link', { name: 'Écrire' }).click();
+  await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
+  const noReply = page.getByLabel('Le patient ne peut pas répondre');
+  const to = page.getByLabel('À', { exact: true });
+  await to.fill('dr.martin@labo.mssante.fr');
+  await expect(noReply).toHaveCount(0);
+  // A patient's address (Mon Espace Santé): the choice appears, explained.
+  await to.fill(`${INS}@patient.mssante.fr`);
+  await expect(noReply).toBeVisible();
+  await expect(noReply).not.toBeChecked();
+  await expect(noReply).toHaveAccessibleDescription('Le message arrive dans Mon Espace Santé sans possibilité de réponse.');
+  await noReply.check();
+  const subject = `Resultats ${Date.now()}`;
+  await page.getByLabel('Objet').fill(subject);
+  await page.getByLabel('Message', { exact: true }).fill('Vos résultats sont normaux.');
+  await expectNoAxeViolations(page);
+  await page.getByRole('button', { name: 'Envoyer' }).click();
+  await expect(page).toHaveURL(/\/messagerie\/envoyes\?envoye=1$/, { timeout: 30_000 });
+  const sent = await waitForOutbox((t) => t.includes(`Subject: ${subject}`) && t.includes('patient.mssante.fr'));
+  expect(sent).toContain('X-MSS-MES: FIN');
   expect(problems).toEqual([]);
 });
 

@@ -182,7 +182,8 @@ impl Default for MailboxConfig {
 }
 
 /// How secure messages reach mailboxes of other operators: through the trust space's SMTP relay
-/// (TLS by default), or, in development, into the local outbox.
+/// (TLS by default), straight to each recipient domain's MX when no relay is named, or, in
+/// development, into the local outbox.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MssConfig {
@@ -194,6 +195,17 @@ pub struct MssConfig {
     pub smtp_password: Option<SecretString>,
     /// A message not delivered after this many hours comes back to its sender as undelivered.
     pub expiry_hours: i64,
+    /// Without `smtp_host`: the port of the recipients' mail exchangers (25; another in tests).
+    pub mx_port: u16,
+    /// Without `smtp_host`: the DNS servers asked for MX records (`"ip:port"`); none: the
+    /// system's (`/etc/resolv.conf`).
+    pub dns_servers: Vec<SocketAddr>,
+    /// A PEM file of the certificate authorities a peer's certificate must chain to (the
+    /// IGC-Santé roots); none: the Mozilla roots.
+    pub trust_anchors: Option<PathBuf>,
+    /// A PEM certificate and its key shown to peers that ask for a client certificate.
+    pub client_cert: Option<PathBuf>,
+    pub client_key: Option<PathBuf>,
 }
 
 impl Default for MssConfig {
@@ -206,6 +218,11 @@ impl Default for MssConfig {
             smtp_username: None,
             smtp_password: None,
             expiry_hours: 48,
+            mx_port: 25,
+            dns_servers: Vec::new(),
+            trust_anchors: None,
+            client_cert: None,
+            client_key: None,
         }
     }
 }
@@ -426,8 +443,10 @@ impl Config {
         if self.tls.cert.is_some() != self.tls.key.is_some() {
             return Err(ConfigError::Invalid("tls.cert and tls.key go together: set both or neither".into()));
         }
-        if self.mss.transport == MailTransportKind::Smtp && self.mss.smtp_host.trim().is_empty() {
-            return Err(ConfigError::Invalid("mss.smtp_host is required with mss.transport = \"smtp\"".into()));
+        if self.mss.client_cert.is_some() != self.mss.client_key.is_some() {
+            return Err(ConfigError::Invalid(
+                "mss.client_cert and mss.client_key go together: set both or neither".into(),
+            ));
         }
         if !(1..=100).contains(&self.mailbox.max_message_mb) {
             return Err(ConfigError::Invalid("mailbox.max_message_mb must be between 1 and 100".into()));

@@ -22,7 +22,8 @@ use hygie_core::auth::session::SessionPolicy;
 use hygie_core::clock::Clock;
 use hygie_core::contact::ContactSettings;
 use hygie_core::outbox::{
-    DevOutbox, EmailTransport, MssRelay, MssTransport, RetryPolicy, SmsGateway, SmsTransport, SmtpSettings, Transport,
+    DevOutbox, EmailTransport, MssSmtp, MssTls, MssTransport, RetryPolicy, SmsGateway, SmsTransport, SmtpSettings,
+    Transport,
 };
 use hygie_core::ratelimit::Limit;
 use hygie_core::{audit, terms, Db};
@@ -179,14 +180,32 @@ pub fn build_transport(config: &Config) -> Result<Transport, StartError> {
     };
     let mss = match config.mss.transport {
         MailTransportKind::Dev => MssTransport::Dev(dev.clone()),
-        MailTransportKind::Smtp => MssTransport::Relay(MssRelay::new(
-            &config.mss.smtp_host,
-            config.mss.smtp_port,
-            config.mss.smtp_security,
-            config.mss.smtp_username.clone(),
-            config.mss.smtp_password.clone(),
-            Duration::from_secs(60),
-        )),
+        MailTransportKind::Smtp => {
+            let m = &config.mss;
+            let timeout = Duration::from_secs(60);
+            let smtp = if m.smtp_host.trim().is_empty() {
+                MssSmtp::direct(&m.dns_servers, m.mx_port, timeout)?
+            } else {
+                MssSmtp::relay(
+                    &m.smtp_host,
+                    m.smtp_port,
+                    m.smtp_security,
+                    m.smtp_username.clone(),
+                    m.smtp_password.clone(),
+                    timeout,
+                )
+            };
+            let read = |p: &std::path::PathBuf| {
+                std::fs::read(p).map_err(|e| config::ConfigError::Invalid(format!("cannot read {}: {e}", p.display())))
+            };
+            let anchors = m.trust_anchors.as_ref().map(read).transpose()?;
+            let client = match (&m.client_cert, &m.client_key) {
+                (Some(c), Some(k)) => Some((read(c)?, read(k)?)),
+                _ => None,
+            };
+            let tls = MssTls::from_pem(anchors.as_deref(), client.as_ref().map(|(c, k)| (c.as_slice(), k.as_slice())))?;
+            MssTransport::Smtp(smtp.with_tls(tls).with_hello(&config.smtp_hostname()))
+        }
     };
     let sms = match config.sms.transport {
         SmsTransportKind::Dev => SmsTransport::Dev(dev),

@@ -112,6 +112,8 @@ pub struct MessageView {
     pub patient: Option<PatientView>,
     /// `X-MSS-INS` as the sender set it: is the patient's identity a qualified INS?
     pub ins_qualified: Option<bool>,
+    /// `X-MSS-MES: FIN`: the patient may not reply (a draft keeps the choice).
+    pub patient_no_reply: bool,
     /// The message's XDM package (`IHE_XDM.zip`): its documents, or why it cannot be read.
     pub xdm: Option<XdmView>,
     pub date: String,
@@ -497,6 +499,7 @@ impl MessageView {
             health_document: !drafted && mss.health_document,
             patient,
             ins_qualified: mss.headers.ins_qualified,
+            patient_no_reply: mss.headers.patient_reply_forbidden,
             xdm: mss.xdm.map(XdmView::new),
             date: format_utc(m.date_ms),
             urgent: m.urgent,
@@ -545,6 +548,7 @@ impl From<crate::domain::compose::Compose> for hygie_core::mail::Draft {
             forward_parts: c.forward_parts,
             replaces_draft: c.draft_id,
             read_receipt: c.read_receipt,
+            patient_no_reply: c.patient_no_reply,
             scheduled_lease: None,
         }
     }

@@ -38,6 +38,9 @@ pub struct ComposeInput {
     /// Ask the recipients for a read receipt.
     #[serde(default)]
     pub read_receipt: bool,
+    /// To a patient's address: the patient may not reply (`X-MSS-MES: FIN`).
+    #[serde(default)]
+    pub patient_no_reply: bool,
 }
 
 /// A checked message.
@@ -56,6 +59,18 @@ pub struct Compose {
     pub forward_parts: Vec<usize>,
     pub draft_id: Option<i64>,
     pub read_receipt: bool,
+    pub patient_no_reply: bool,
+}
+
+/// The domain of patients' mailboxes in Mon Espace Santé (as `hygie_core::mail::delivery::PATIENT_DOMAIN`).
+pub const PATIENT_DOMAIN: &str = "patient.mssante.fr";
+
+/// Does a recipient field, as typed, name a patient's address?
+pub fn to_patient(field: &str) -> bool {
+    field
+        .split([',', ';', ' '])
+        .filter_map(|a| a.trim().rsplit_once('@'))
+        .any(|(_, domain)| domain.trim_end_matches('>').eq_ignore_ascii_case(PATIENT_DOMAIN))
 }
 
 /// Splits a recipient field on commas, semicolons and spaces; checks each address.
@@ -164,6 +179,7 @@ impl Compose {
             forward_parts: if input.forward_from > 0 { input.forward_parts.clone() } else { Vec::new() },
             draft_id: (input.draft_id > 0).then_some(input.draft_id),
             read_receipt: input.read_receipt,
+            patient_no_reply: input.patient_no_reply,
         })
     }
 }
@@ -171,6 +187,14 @@ impl Compose {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_patient_address_is_recognised_as_typed() {
+        assert!(to_patient("1234567890123456@patient.mssante.fr"));
+        assert!(to_patient("dr.roy@hygie.test, <2840175123456@Patient.MSSante.fr>"));
+        assert!(!to_patient("dr.roy@hygie.test; infirmier@patient.mssante.fr.example"));
+        assert!(!to_patient(""));
+    }
 
     #[test]
     fn recipients_are_split_checked_and_deduplicated() {

@@ -569,6 +569,8 @@ messages! {
     ErrDraftGone => "Ce brouillon a été envoyé ou supprimé depuis une autre fenêtre. Votre texte est toujours ici : il est enregistré comme un nouveau brouillon.", "This draft was sent or deleted from another window. Your text is still here: it is saved as a new draft.";
     // Receipts: read receipts asked and answered, each recipient's timeline
     FieldReadReceipt => "Demander un accusé de lecture", "Request a read receipt";
+    FieldPatientNoReply => "Le patient ne peut pas répondre", "The patient cannot reply";
+    FieldPatientNoReplyHelp => "Le message arrive dans Mon Espace Santé sans possibilité de réponse.", "The message reaches Mon Espace Santé without the option to reply.";
     ReceiptAsk => "L'expéditeur demande un accusé de lecture. L'envoyer ?", "The sender asks for a read receipt. Send it?";
     ReceiptSend => "Envoyer l'accusé de lecture", "Send the read receipt";
     ReceiptDecline => "Ne pas l'envoyer", "Do not send it";

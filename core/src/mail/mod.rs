@@ -72,6 +72,9 @@ pub struct Draft {
     pub replaces_draft: Option<i64>,
     /// Ask the recipients for a read receipt (`Disposition-Notification-To`, RFC 8098).
     pub read_receipt: bool,
+    /// The patient may not reply (`X-MSS-MES: FIN`): kept in a draft as written, sent only
+    /// when a recipient is a patient's address (see [`send`]).
+    pub patient_no_reply: bool,
     /// Set by the scheduled-send worker (see [`schedule`]): the lease it holds on scheduled
     /// draft `replaces_draft`, which leaves only while the lease is still on it (checked in the
     /// send's transaction).
@@ -107,6 +110,9 @@ pub fn build(from: &Holder, d: &Draft, message_id: &str, date_secs: i64) -> Resu
     }
     if d.urgent {
         b = b.header("Importance", Raw::new("high")).header("X-Priority", Raw::new("1"));
+    }
+    if d.patient_no_reply {
+        b = b.header("X-MSS-MES", Raw::new("FIN"));
     }
     for (name, value) in mss::outgoing_headers(&d.attachments, &mss::xdm::Limits::default()) {
         b = b.header(name, Raw::new(value));

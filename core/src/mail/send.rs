@@ -257,21 +257,23 @@ async fn send_checked(
     public_url: &str,
     limits: &attach::Limits,
 ) -> Result<Sent, SendError> {
-    let gathered = d.with_files(db, sender.account_id, limits).await?;
-    let d = &gathered;
+    let mut gathered = d.with_files(db, sender.account_id, limits).await?;
     let declared = d.body.len() as i64 + d.attachments.iter().map(|a| a.bytes.len() as i64).sum::<i64>();
     if declared > limits.max_message_bytes {
         return Err(SendError::TooLarge { max_bytes: limits.max_message_bytes });
     }
-    let (local, local_addresses, remote) = route(db, d, instance_domains).await?;
-    let now = clock.now_ms();
-    let message_id = format!("{}@{}", crate::random_hex(16), domain_of(&sender.address));
-    let raw = build(sender, d, &message_id, now / 1000).map_err(|e| StoreError::Other(e.to_string()))?;
-    let size = raw.len() as i64;
+    let (local, local_addresses, remote) = route(db, &gathered, instance_domains).await?;
     let to_patient = local_addresses
         .iter()
         .chain(&remote)
         .any(|a| domain_of(a).eq_ignore_ascii_case(super::delivery::PATIENT_DOMAIN));
+    // `X-MSS-MES: FIN` is for a patient's address only.
+    gathered.patient_no_reply &= to_patient;
+    let d = &gathered;
+    let now = clock.now_ms();
+    let message_id = format!("{}@{}", crate::random_hex(16), domain_of(&sender.address));
+    let raw = build(sender, d, &message_id, now / 1000).map_err(|e| StoreError::Other(e.to_string()))?;
+    let size = raw.len() as i64;
     if to_patient && size > PATIENT_MAX_BYTES {
         return Err(SendError::TooLargeForPatient { max_bytes: PATIENT_MAX_BYTES });
     }
@@ -439,7 +441,23 @@ pub async fn report_failure(
         // Deleted for good since: the report still says who did not get it.
         None => (None, String::new(), String::new()),
     };
-    let (why_fr, why_en) = if permanent {
+    let (why_fr, why_en) = if let (false, crate::outbox::TransportError::Tls(_)) = (permanent, error) {
+        (
+            format!(
+                "Aucune connexion chiffrée de confiance n'a pu être établie avec le serveur du destinataire \
+                 pendant le délai de remise ({error}) ; le message n'a pas été transmis en clair."
+            ),
+            format!(
+                "No trusted encrypted connection could be made with the recipient's server within the delivery \
+                 period ({error}); the message was not sent in clear."
+            ),
+        )
+    } else if let (true, crate::outbox::TransportError::Dns(..)) = (permanent, error) {
+        (
+            format!("Le domaine du destinataire n'existe pas ou ne reçoit pas de courrier ({error})."),
+            format!("The recipient's domain does not exist or takes no mail ({error})."),
+        )
+    } else if permanent {
         (
             format!("Le serveur du destinataire a refusé le message ({error})."),
             format!("The recipient's server refused the message ({error})."),

@@ -60,6 +60,7 @@ fn mime_round_trip_keeps_accents_long_lines_and_headers() {
         forward_parts: Vec::new(),
         replaces_draft: None,
         read_receipt: true,
+        patient_no_reply: false,
         scheduled_lease: None,
     };
     let raw = build(&from, &d, "m1@hygie.example", 1_800_000_000).unwrap();
@@ -364,7 +365,7 @@ async fn remote_recipients_are_queued_with_the_sent_copy_and_failures_come_back(
         let unreachable = Transport {
             email: EmailTransport::Dev(DevOutbox::new(&dir)),
             sms: SmsTransport::Disabled,
-            mss: MssTransport::Relay(outbox::MssRelay::new(
+            mss: MssTransport::Smtp(outbox::MssSmtp::relay(
                 "127.0.0.1",
                 9,
                 outbox::SmtpSecurity::None,
@@ -1030,5 +1031,46 @@ async fn a_message_to_a_patient_stays_within_mon_espace_santes_limit_as_sent() {
         let short =
             Draft { to: vec![patient.into()], subject: "RDV".into(), body: "À mardi.".into(), ..Default::default() };
         send(&t.db, &clock, &a, &short, &domains, "https://h.example", &limits).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn the_patient_may_not_reply_only_when_the_author_says_so_and_only_to_a_patient() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(1_800_000_000_000);
+        let domains = vec!["hygie.example".to_string()];
+        crate::trust_space::replace(&t.db, &clock, &["patient.mssante.fr".to_string(), "chu.mssante.fr".to_string()])
+            .await
+            .unwrap();
+        let a = holder(&t.db, &clock, "alice").await;
+        let limits = attach::Limits { max_message_bytes: 1024 * 1024, quota_bytes: 10 * 1024 * 1024 };
+        let patient = "261037512345603@patient.mssante.fr";
+        let note = |to: &str, no_reply: bool| Draft {
+            to: vec![to.to_string()],
+            subject: "Résultats".into(),
+            body: "Normaux.".into(),
+            patient_no_reply: no_reply,
+            ..Default::default()
+        };
+        let queued = |to: &'static str| {
+            let db = t.db.clone();
+            async move {
+                let body: String = crate::with_pool!(&db, p => sqlx::query_scalar(
+                    "SELECT body FROM outbox WHERE recipient = $1 ORDER BY id DESC LIMIT 1")
+                    .bind(to).fetch_one(p).await.unwrap());
+                body
+            }
+        };
+        send(&t.db, &clock, &a, &note(patient, true), &domains, "https://h.example", &limits).await.unwrap();
+        let body = queued(patient).await;
+        assert!(body.contains("\r\nX-MSS-MES: FIN\r\n"), "{body}");
+        assert_eq!(crate::mail::mss::Headers::read(body.as_bytes()).patient_reply_forbidden, true);
+        send(&t.db, &clock, &a, &note(patient, false), &domains, "https://h.example", &limits).await.unwrap();
+        assert!(!queued(patient).await.contains("X-MSS-MES"), "the patient may reply by default");
+        // To a professional, the choice means nothing and is not sent.
+        send(&t.db, &clock, &a, &note("dr.roy@chu.mssante.fr", true), &domains, "https://h.example", &limits)
+            .await
+            .unwrap();
+        assert!(!queued("dr.roy@chu.mssante.fr").await.contains("X-MSS-MES"));
     }
 }

@@ -13,8 +13,8 @@
 mod transport;
 
 pub use transport::{
-    smtp_mailer, DevOutbox, DevOutboxEntry, EmailTransport, MssRelay, MssTransport, SmsGateway, SmsTransport,
-    SmtpSecurity, SmtpSettings, Transport, TransportError, REPORT_CATEGORY,
+    smtp_mailer, DevOutbox, DevOutboxEntry, EmailTransport, MssRoute, MssSmtp, MssTls, MssTransport, SmsGateway,
+    SmsTransport, SmtpSecurity, SmtpSettings, Transport, TransportError, REPORT_CATEGORY,
 };
 
 use crate::clock::{Clock, Millis};

@@ -16,6 +16,7 @@ on_each_engine!(
     lmtp_answers_each_recipient_after_data,
     a_postfix_relay_hands_mail_over_starttls_and_lmtp,
     a_postfix_peer_returns_delivery_reports_to_the_timeline,
+    without_a_relay_mail_goes_to_the_mx_over_verified_tls,
     connection_limits_timeouts_and_shutdown_answer_421,
 );
 
@@ -556,6 +557,244 @@ async fn a_postfix_peer_returns_delivery_reports_to_the_timeline(engine: Engine)
     assert!(last["report"].as_i64().is_some());
     assert_eq!(a.run(MailList { folder: "inbox".into(), page: 0 }).await.body["total"], 0, "reports are filed");
     drop(peer);
+    s.stop().await;
+}
+
+/// Debian's dnsmasq as the trust space's DNS: answers on a free port of 127.0.0.1 with the
+/// records given as its options (`--mx-host=…`, `--host-record=…`, `--address=/…/`), and only
+/// those.
+struct Dnsmasq {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl Dnsmasq {
+    fn start(records: &[String]) -> Dnsmasq {
+        let port = crate::common::free_port();
+        let child = Command::new("dnsmasq")
+            .args(["--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts", "--bind-interfaces"])
+            .args(["--listen-address=127.0.0.1", &format!("--port={port}"), "--user=root", "--pid-file="])
+            .args(records)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("dnsmasq starts (apt-get install dnsmasq-base)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut child = child;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if let Ok(Some(status)) = child.try_wait() {
+                let mut err = String::new();
+                std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
+                panic!("dnsmasq stopped ({status}): {err}");
+            }
+            assert!(std::time::Instant::now() < deadline, "dnsmasq did not start");
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        Dnsmasq { child, port }
+    }
+}
+
+impl Drop for Dnsmasq {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A certificate authority of a test PKI (standing for the IGC-Santé), which writes its
+/// certificate and the certificates it issues as PEM files in `dir`.
+struct TestCa {
+    issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+    dir: std::path::PathBuf,
+}
+
+impl TestCa {
+    fn new(dir: &Path, name: &str) -> TestCa {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params.distinguished_name.push(rcgen::DnType::CommonName, name);
+        params.key_usages = vec![rcgen::KeyUsagePurpose::KeyCertSign, rcgen::KeyUsagePurpose::CrlSign];
+        let issuer = rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap()).unwrap();
+        std::fs::write(dir.join(format!("{name}.pem")), issuer.pem()).unwrap();
+        TestCa { issuer, dir: dir.to_path_buf() }
+    }
+
+    fn path(&self, name: &str) -> std::path::PathBuf {
+        self.dir.join(name)
+    }
+
+    /// A certificate for `dns_name`, for a server or a client: (certificate, key) files.
+    fn issue(&self, file: &str, dns_name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(vec![dns_name.to_string()]).unwrap();
+        params.distinguished_name.push(rcgen::DnType::CommonName, dns_name);
+        params.extended_key_usages =
+            vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth, rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        let (c, k) = (self.dir.join(format!("{file}.crt")), self.dir.join(format!("{file}.key")));
+        std::fs::write(&c, cert.pem()).unwrap();
+        std::fs::write(&k, key.serialize_pem()).unwrap();
+        (c, k)
+    }
+}
+
+/// Waits (up to 60 s) until the outbox row of message `sent` to `recipient` has been tried once
+/// and failed; its recorded error.
+async fn outbox_error(s: &TestServer, sent: i64, recipient: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let row: Option<(i64, Option<String>)> = hygie_core::with_pool!(s.db(), p => sqlx::query_as(
+            "SELECT attempts, last_error FROM outbox WHERE message_ref = $1 AND recipient = $2")
+            .bind(sent).bind(recipient).fetch_optional(p).await.unwrap());
+        if let Some((n, Some(e))) = &row {
+            if *n > 0 {
+                return e.clone();
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "no attempt was recorded for {recipient}: {row:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// Waits (up to 60 s) for `n` delivery failure notices in the holder's Inbox; their texts.
+async fn failure_notices(b: &Browser, n: usize) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let list = b.run(MailList { folder: "inbox".into(), page: 0 }).await.body;
+        let notices: Vec<i64> = list["items"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{list}"))
+            .iter()
+            .filter(|m| m["subject"].as_str().is_some_and(|s| s.starts_with("Non remis")))
+            .map(|m| m["id"].as_i64().unwrap())
+            .collect();
+        if notices.len() >= n {
+            let mut texts = String::new();
+            for id in notices {
+                texts.push_str(b.run(MailOpen { id }).await.body["body"].as_str().unwrap_or_default());
+            }
+            return texts;
+        }
+        assert!(std::time::Instant::now() < deadline, "no failure notice: {list}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// Without a relay, Hygie finds the recipient domain's MX in the DNS (dnsmasq) and delivers
+/// there over STARTTLS, verifying the certificate against the configured trust anchors and
+/// showing its own client certificate. A Postfix whose certificate comes from another
+/// authority gets nothing: the attempt fails on TLS (never in clear) and, after the delivery
+/// period, the sender is told why. The real MX (Postfix requiring a client certificate from the
+/// test authority) takes the next message. A domain that does not exist fails at once.
+async fn without_a_relay_mail_goes_to_the_mx_over_verified_tls(engine: Engine) {
+    let pki = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(pki.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let igc = TestCa::new(pki.path(), "igc-sante-test");
+    let rogue = TestCa::new(pki.path(), "autre-autorite");
+    let (mx_cert, mx_key) = igc.issue("mx", "mx.autre-operateur.test");
+    let (fake_cert, fake_key) = rogue.issue("faux-mx", "mx.autre-operateur.test");
+    let (client_cert, client_key) = igc.issue("hygie-client", "hygie.localhost");
+    let dns = Dnsmasq::start(&[
+        "--mx-host=autre-operateur.test,mx.autre-operateur.test,10".into(),
+        "--host-record=mx.autre-operateur.test,127.0.0.1".into(),
+        "--address=/inexistant.test/".into(),
+    ]);
+    let mx_port = crate::common::free_port();
+    let s = TestServer::start_with(engine, |c| {
+        c.mss.smtp_host = String::new();
+        c.mss.mx_port = mx_port;
+        c.mss.dns_servers = vec![format!("127.0.0.1:{}", dns.port).parse().unwrap()];
+        c.mss.trust_anchors = Some(igc.path("igc-sante-test.pem"));
+        c.mss.client_cert = Some(client_cert.clone());
+        c.mss.client_key = Some(client_key.clone());
+    })
+    .await;
+    hygie_core::trust_space::replace(s.db(), &s.clock, &["autre-operateur.test".to_string(), "inexistant.test".into()])
+        .await
+        .unwrap();
+    let (_, alice) = account(&s, "alice.roy", Some(MOBILE)).await;
+    let a = Browser::new(&s);
+    sign_in(&s, &a, &alice, 1).await;
+    let send = |to: &str, subject: &str| app::api::MailSend {
+        input: app::domain::compose::ComposeInput {
+            to: to.into(),
+            subject: subject.into(),
+            body: "Compte rendu joint.".into(),
+            ..Default::default()
+        },
+    };
+    let tls_server = |cert: &Path, key: &Path, extra: &str| {
+        format!(
+            "myhostname = mx.autre-operateur.test\nmydestination = autre-operateur.test\nlocal_recipient_maps =\n\
+             transport_maps = inline:{{ autre-operateur.test=discard: }}\nsmtpd_tls_security_level = encrypt\n\
+             smtpd_tls_cert_file = {}\nsmtpd_tls_key_file = {}\nsmtpd_tls_loglevel = 1\n{extra}",
+            cert.display(),
+            key.display()
+        )
+    };
+
+    // An impostor's certificate: refused, nothing sent in clear, retried.
+    let impostor = Postfix::start_on(mx_port, &tls_server(&fake_cert, &fake_key, ""));
+    let first: i64 = a.run(send("dr.durand@autre-operateur.test", "Bilan sanguin")).await.ok();
+    let error = outbox_error(&s, first, "dr.durand@autre-operateur.test").await;
+    assert!(error.starts_with("TLS: mx.autre-operateur.test: "), "{error}");
+    assert!(error.contains("UnknownIssuer"), "{error}");
+    let log = impostor.log();
+    assert!(!log.contains("from=<"), "nothing was handed to the impostor: {log}");
+    // The delivery period ends: the sender is told, with the reason.
+    s.clock.advance_ms(49 * 3_600_000);
+    // Two days later the holder signs in again.
+    let a = Browser::new(&s);
+    sign_in(&s, &a, &alice, 2).await;
+    let notice = failure_notices(&a, 1).await;
+    assert!(notice.contains("Aucune connexion chiffrée de confiance"), "{notice}");
+    assert!(notice.contains("dr.durand@autre-operateur.test"), "{notice}");
+    drop(impostor);
+
+    // The operator's real MX, which asks for a client certificate of the same authority.
+    let ca = igc.path("igc-sante-test.pem");
+    let mx = Postfix::start_on(
+        mx_port,
+        &tls_server(
+            &mx_cert,
+            &mx_key,
+            &format!("smtpd_tls_CAfile = {}\nsmtpd_tls_ask_ccert = yes\nsmtpd_tls_req_ccert = yes\n", ca.display()),
+        ),
+    );
+    let second: i64 = a.run(send("dr.durand@autre-operateur.test", "Bilan sanguin (suite)")).await.ok();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !mx.log().contains("status=sent") {
+        assert!(std::time::Instant::now() < deadline, "the MX got nothing:\n{}", mx.log());
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let log = mx.log();
+    assert!(log.contains("Trusted TLS connection established from"), "Hygie showed its client certificate: {log}");
+    assert!(log.contains(&format!("from=<{alice}>")), "{log}");
+    assert!(log.contains("to=<dr.durand@autre-operateur.test>"), "{log}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let v = a.run(MailOpen { id: second }).await.body;
+        if v["timeline"][0]["state"] != json!("queued") {
+            assert_eq!(v["timeline"][0]["state"], json!("handed_over"), "{v}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{v}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    drop(mx);
+
+    // A domain that does not exist: given up at once, and said so.
+    let third: i64 = a.run(send("qui@inexistant.test", "Adresse erronée")).await.ok();
+    let error = outbox_error(&s, third, "qui@inexistant.test").await;
+    assert_eq!(error, "DNS: inexistant.test does not exist");
+    let notices = failure_notices(&a, 2).await;
+    assert!(notices.contains("Le domaine du destinataire n'existe pas ou ne reçoit pas de courrier (DNS: inexistant.test does not exist)"), "{notices}");
+    let records = hygie_core::audit::latest(s.db(), 1000).await.unwrap();
+    let seen = |action: &str, outcome: &str| records.iter().any(|r| r.action == action && r.outcome == outcome);
+    assert!(seen("outbox.failed.mail.remote", "failure:dns"), "{records:?}");
+    assert!(seen("outbox.failed.mail.remote", "failure:tls"));
+    assert!(seen("outbox.sent.mail.remote", "success"));
+    drop(dns);
     s.stop().await;
 }
 

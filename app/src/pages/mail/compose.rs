@@ -12,7 +12,7 @@ use crate::components::attachments::{AttachmentsField, ForwardedFile, PendingFil
 use crate::components::feedback::Loading;
 use crate::components::form::{focus_later, problem_of, show_error, ErrorSummary, Field};
 use crate::components::recipients::RecipientField;
-use crate::domain::compose::{ComposeInput, SUBJECT_MAX};
+use crate::domain::compose::{to_patient, ComposeInput, SUBJECT_MAX};
 use crate::domain::FieldError;
 use crate::error::AppError;
 use crate::i18n::{I18n, Msg};
@@ -97,6 +97,7 @@ fn prefill(t: I18n, start: Start) -> (ComposeInput, Vec<ForwardedFile>) {
                 forward_parts: (0..m.attachments.len()).collect(),
                 draft_id: m.id,
                 read_receipt: false,
+                patient_no_reply: m.patient_no_reply,
             };
             return (input, files);
         }
@@ -195,6 +196,7 @@ fn ComposeForm(initial: ComposeInput, forwarded: Vec<ForwardedFile>, max_bytes: 
     let body = RwSignal::new(initial.body.clone());
     let urgent = RwSignal::new(initial.urgent);
     let read_receipt = RwSignal::new(initial.read_receipt);
+    let patient_no_reply = RwSignal::new(initial.patient_no_reply);
     let errors = RwSignal::new(Vec::<FieldError>::new());
     let failure = RwSignal::new(None::<AppError>);
     let summary = NodeRef::<leptos::html::Div>::new();
@@ -227,6 +229,7 @@ fn ComposeForm(initial: ComposeInput, forwarded: Vec<ForwardedFile>, max_bytes: 
         forward_parts: forwarded.with_untracked(|f| f.iter().map(|x| x.index).collect()),
         draft_id: draft_id.get_untracked(),
         read_receipt: read_receipt.get_untracked(),
+        patient_no_reply: patient_no_reply.get_untracked(),
     };
 
     // Drafts: saved every 5 seconds when something changed, when the page is hidden or left.
@@ -319,6 +322,7 @@ fn ComposeForm(initial: ComposeInput, forwarded: Vec<ForwardedFile>, max_bytes: 
                         .unwrap_or_default(),
                     draft_id: draft_id.try_get_untracked().unwrap_or_default(),
                     read_receipt: read_receipt.try_get_untracked().unwrap_or_default(),
+                    patient_no_reply: patient_no_reply.try_get_untracked().unwrap_or_default(),
                 };
                 if Some(&input) != saved_as.try_get_value().as_ref() {
                     leptos::task::spawn_local(async move {
@@ -522,6 +526,17 @@ fn ComposeForm(initial: ComposeInput, forwarded: Vec<ForwardedFile>, max_bytes: 
                     on:change=move |ev| read_receipt.set(event_target_checked(&ev))/>
                 <label for="compose-read-receipt">{t.t(Msg::FieldReadReceipt)}</label>
             </div>
+            // Mon Espace Santé: the author of a message to a patient says whether the patient
+            // may answer it (MSSanté `X-MSS-MES: FIN`).
+            {move || (to_patient(&to.get()) || to_patient(&cc.get()) || to_patient(&bcc.get())).then(|| view! {
+                <div class="check">
+                    <input type="checkbox" id="compose-patient-no-reply" aria-describedby="compose-patient-no-reply-help"
+                        prop:checked=move || patient_no_reply.get()
+                        on:change=move |ev| patient_no_reply.set(event_target_checked(&ev))/>
+                    <label for="compose-patient-no-reply">{t.t(Msg::FieldPatientNoReply)}</label>
+                    <p class="hint" id="compose-patient-no-reply-help">{t.t(Msg::FieldPatientNoReplyHelp)}</p>
+                </div>
+            })}
             <div class="button-row">
                 <button type="submit" class="button button-primary" disabled=move || pending.get() || !ready.get()>
                     {move || if pending.get() {

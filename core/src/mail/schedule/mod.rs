@@ -446,6 +446,7 @@ async fn draft_of(db: &Db, due: &Due, owner: &str) -> Result<Option<Draft>, Stor
         forward_parts: (0..summary.attachment_names.len()).collect(),
         replaces_draft: Some(due.message_id),
         read_receipt,
+        patient_no_reply: super::mss::Headers::read(&raw).patient_reply_forbidden,
         scheduled_lease: Some(owner.to_string()),
     }))
 }
