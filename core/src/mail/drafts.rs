@@ -84,6 +84,10 @@ async fn save_checked(
     if !d.references.is_empty() {
         b = b.references(d.references.clone());
     }
+    // Kept as written, recipients or not yet: sending writes it only to a patient.
+    if d.patient_no_reply {
+        b = b.header("X-MSS-MES", mail_builder::headers::raw::Raw::new("FIN"));
+    }
     for a in &d.attachments {
         b = b.attachment(a.content_type.clone(), a.name.clone(), a.bytes.clone());
     }
