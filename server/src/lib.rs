@@ -368,7 +368,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         Duration::from_secs(config.outbox.poll_seconds.max(1)),
     )));
     tasks.push(tokio::spawn(worker::housekeeping_loop(db.clone(), clock.clone())));
-    tasks.push(tokio::spawn(worker::search_index_loop(db.clone())));
+    tasks.push(tokio::spawn(worker::search_index_loop(db.clone(), inbound.clone())));
     tasks.extend(writers);
     tasks.push(probe);
 

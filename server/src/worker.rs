@@ -61,21 +61,27 @@ pub async fn housekeeping_loop(db: Db, clock: Arc<dyn Clock>) {
 }
 
 /// Builds the search index of messages received or imported (see
-/// [`hygie_core::mail::indexer`]): small batches, so that a delivery waiting for the write lock
-/// waits little, each followed by a pause as long as the batch took, so that during a burst of
-/// mail the index takes at most half of the time and deliveries the rest (a search catches up
-/// on its own); every second when idle.
-pub async fn search_index_loop(db: Db) {
+/// [`hygie_core::mail::indexer`]) in small batches, so that a delivery waiting for the write lock
+/// waits little. While mail is arriving (`inbound` committed since the last batch), each batch
+/// is followed by a pause four times as long as it took, so that the index takes at most a fifth
+/// of the time and deliveries the rest (a search catches up on its own first, so it misses
+/// nothing); once the burst is over, the index catches up at full speed; every second when idle.
+pub async fn search_index_loop(db: Db, inbound: hygie_core::mail::delivery::Inbound) {
+    let mut seen = inbound.commits();
     loop {
         let started = std::time::Instant::now();
-        match hygie_core::mail::indexer::index_pending(&db, None, 16).await {
+        match hygie_core::mail::indexer::index_pending(&db, None, 8).await {
             Ok(n) if n > 0 => {
-                tokio::time::sleep(started.elapsed().max(Duration::from_millis(5))).await;
+                let now = inbound.commits();
+                let pause = if now != seen { started.elapsed() * 4 } else { Duration::ZERO };
+                seen = now;
+                tokio::time::sleep(pause.max(Duration::from_millis(1))).await;
                 continue;
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "search indexing failed; will retry"),
         }
+        seen = inbound.commits();
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
 }
