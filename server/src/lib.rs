@@ -359,14 +359,20 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         mss_expiry_ms: config.mss.expiry_hours * 3_600_000,
         ..RetryPolicy::default()
     };
-    tasks.push(tokio::spawn(worker::outbox_loop(
-        db.clone(),
-        clock.clone(),
-        transport,
-        policy,
-        mail_policy,
-        Duration::from_secs(config.outbox.poll_seconds.max(1)),
-    )));
+    // Supervised: a panic in one pass (a bug met by one message) must not stop the outbox.
+    let transport = Arc::new(transport);
+    let poll = Duration::from_secs(config.outbox.poll_seconds.max(1));
+    let (outbox_db, outbox_clock) = (db.clone(), clock.clone());
+    tasks.push(tokio::spawn(worker::supervised("outbox", Duration::from_secs(5), move || {
+        worker::outbox_loop(
+            outbox_db.clone(),
+            outbox_clock.clone(),
+            transport.clone(),
+            policy.clone(),
+            mail_policy.clone(),
+            poll,
+        )
+    })));
     tasks.push(tokio::spawn(worker::housekeeping_loop(db.clone(), clock.clone())));
     tasks.push(tokio::spawn(worker::search_index_loop(db.clone(), inbound.clone())));
     tasks.extend(writers);

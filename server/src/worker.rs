@@ -16,7 +16,7 @@ use hygie_core::{ratelimit, Db};
 pub async fn outbox_loop(
     db: Db,
     clock: Arc<dyn Clock>,
-    transport: Transport,
+    transport: Arc<Transport>,
     policy: RetryPolicy,
     mail: Arc<MailPolicy>,
     idle: Duration,
@@ -41,6 +41,34 @@ pub async fn outbox_loop(
         }
         if !busy {
             tokio::time::sleep(idle).await;
+        }
+    }
+}
+
+/// Runs the task `make` builds, and builds it again (after a pause) whenever it panics, so that
+/// a bug met by one message cannot stop a worker for every other message until a restart.
+/// Aborting the supervisor aborts the task it runs.
+pub async fn supervised<F, Fut>(name: &'static str, pause: Duration, make: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    /// Aborts the task when the supervisor is dropped (a dropped `JoinHandle` only detaches).
+    struct AbortOnDrop(tokio::task::AbortHandle);
+    impl Drop for AbortOnDrop {
+        fn drop(&mut self) {
+            self.0.abort();
+        }
+    }
+    loop {
+        let task = tokio::spawn(make());
+        let _guard = AbortOnDrop(task.abort_handle());
+        match task.await {
+            Err(e) if e.is_panic() => {
+                tracing::error!(task = name, "background task panicked; starting it again");
+                tokio::time::sleep(pause).await;
+            }
+            _ => return,
         }
     }
 }
@@ -83,5 +111,51 @@ pub async fn search_index_loop(db: Db, inbound: hygie_core::mail::delivery::Inbo
         }
         seen = inbound.commits();
         tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::supervised;
+
+    #[tokio::test]
+    async fn a_task_that_panics_is_started_again_and_stops_with_its_supervisor() {
+        // Panics on its first two runs, then ends: run three times.
+        let runs = Arc::new(AtomicUsize::new(0));
+        let r = runs.clone();
+        supervised("test", Duration::from_millis(1), move || {
+            let r = r.clone();
+            async move {
+                if r.fetch_add(1, Ordering::SeqCst) < 2 {
+                    panic!("a bug met by one message");
+                }
+            }
+        })
+        .await;
+        assert_eq!(runs.load(Ordering::SeqCst), 3);
+
+        // A task that runs for ever stops when its supervisor is aborted.
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let t = ticks.clone();
+        let outer = tokio::spawn(supervised("test", Duration::from_millis(1), move || {
+            let t = t.clone();
+            async move {
+                loop {
+                    t.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+        }));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        outer.abort();
+        let _ = outer.await;
+        let stopped = ticks.load(Ordering::SeqCst);
+        assert!(stopped > 0);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(ticks.load(Ordering::SeqCst), stopped, "the task stopped with its supervisor");
     }
 }
