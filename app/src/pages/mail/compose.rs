@@ -529,11 +529,13 @@ fn ComposeForm(initial: ComposeInput, forwarded: Vec<ForwardedFile>, max_bytes: 
             // Mon Espace Santé: the author of a message to a patient says whether the patient
             // may answer it (MSSanté `X-MSS-MES: FIN`).
             {move || (to_patient(&to.get()) || to_patient(&cc.get()) || to_patient(&bcc.get())).then(|| view! {
-                <div class="check">
-                    <input type="checkbox" id="compose-patient-no-reply" aria-describedby="compose-patient-no-reply-help"
-                        prop:checked=move || patient_no_reply.get()
-                        on:change=move |ev| patient_no_reply.set(event_target_checked(&ev))/>
-                    <label for="compose-patient-no-reply">{t.t(Msg::FieldPatientNoReply)}</label>
+                <div>
+                    <div class="check">
+                        <input type="checkbox" id="compose-patient-no-reply" aria-describedby="compose-patient-no-reply-help"
+                            prop:checked=move || patient_no_reply.get()
+                            on:change=move |ev| patient_no_reply.set(event_target_checked(&ev))/>
+                        <label for="compose-patient-no-reply">{t.t(Msg::FieldPatientNoReply)}</label>
+                    </div>
                     <p class="hint" id="compose-patient-no-reply-help">{t.t(Msg::FieldPatientNoReplyHelp)}</p>
                 </div>
             })}
