@@ -115,6 +115,17 @@ impl Drop for SmtpSink {
     }
 }
 
+/// The server's log goes to the output of the test that runs it (its tasks run on the test's
+/// thread), which the test harness shows only when that test fails: a hang or an error then
+/// comes with what the server said.
+fn capture_server_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::new("info,sqlx=warn,hyper=warn,rustls=warn,lettre=warn");
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_test_writer().try_init();
+    });
+}
+
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
@@ -138,6 +149,7 @@ impl TestServer {
     }
 
     pub async fn start_with(engine: Engine, adjust: impl FnOnce(&mut Config)) -> TestServer {
+        capture_server_logs();
         let dir = tempfile::tempdir().unwrap();
         let db = test_db(engine).await;
         let smtp = SmtpSink::start(dir.path().join("smtp"));
