@@ -78,6 +78,31 @@ pub struct Envelope {
     /// The reverse path; empty for the null sender `<>` (delivery reports).
     pub mail_from: String,
     pub recipients: Vec<String>,
+    /// What the session's checks already established (empty when built outside a session).
+    pub checked: Checked,
+}
+
+/// What [`Inbound::check_peer`], [`Inbound::check_sender`] and [`Inbound::add_recipient`]
+/// established during the session, so that delivery does not ask the database again what it
+/// answered a moment earlier. Only those checks fill it; the quota is checked again with the
+/// message's real size.
+#[derive(Debug, Clone, Default)]
+pub struct Checked {
+    /// The peer was within its hourly limit at MAIL.
+    peer: bool,
+    /// The reverse path that passed the trust-space check.
+    sender: Option<String>,
+    /// Each recipient that passed, with its account.
+    recipients: Vec<(String, i64)>,
+}
+
+impl Envelope {
+    /// Forgets the transaction (RSET, a new MAIL, after DATA); the peer and its name stay.
+    pub fn reset(&mut self) {
+        self.mail_from.clear();
+        self.recipients.clear();
+        self.checked = Checked::default();
+    }
 }
 
 /// Why a message, or one of its recipients, is refused.
@@ -250,10 +275,13 @@ impl Inbound {
 
     /// Whether the peer may hand over one more message this hour (counted when one is
     /// delivered). A refusal is recorded.
-    pub async fn check_peer(&self, env: &Envelope) -> Result<(), DeliveryError> {
+    pub async fn check_peer(&self, env: &mut Envelope) -> Result<(), DeliveryError> {
         let key = peer_key(&env.peer_ip);
         match ratelimit::peek(&self.inner.db, self.inner.clock.as_ref(), &key, self.peer_limit()).await? {
-            Decision::Allowed { .. } => Ok(()),
+            Decision::Allowed { .. } => {
+                env.checked.peer = true;
+                Ok(())
+            }
             Decision::Limited { retry_after_ms } => {
                 let e = DeliveryError::RateLimited { retry_after_secs: (retry_after_ms.max(0) as u64).div_ceil(1000) };
                 self.refused(env, &e, None).await?;
@@ -265,12 +293,12 @@ impl Inbound {
     /// Whether the envelope sender may write here: its domain is in the trust space or one of
     /// ours. The null sender (delivery reports) passes; its message's author is checked at
     /// delivery. A refusal is recorded.
-    pub async fn check_sender(&self, env: &Envelope) -> Result<(), DeliveryError> {
+    pub async fn check_sender(&self, env: &mut Envelope) -> Result<(), DeliveryError> {
         let result = self.sender_allowed(&env.mail_from).await;
-        if let Err(e) = &result {
-            if !matches!(e, DeliveryError::Store(_)) {
-                self.refused(env, e, None).await?;
-            }
+        match &result {
+            Ok(()) => env.checked.sender = Some(env.mail_from.clone()),
+            Err(e) if !matches!(e, DeliveryError::Store(_)) => self.refused(env, e, None).await?,
+            Err(_) => {}
         }
         result
     }
@@ -304,6 +332,28 @@ impl Inbound {
             }
         }
         result
+    }
+
+    /// [`Self::check_recipient`], then adds `address` to the envelope's recipients.
+    pub async fn add_recipient(&self, env: &mut Envelope, address: &str, size: i64) -> Result<i64, DeliveryError> {
+        let account = self.check_recipient(env, address, size).await?;
+        env.recipients.push(address.to_string());
+        env.checked.recipients.push((address.to_string(), account));
+        Ok(account)
+    }
+
+    /// A recipient at delivery: one that passed [`Self::add_recipient`] needs only its quota
+    /// checked again, with the message's real size.
+    async fn recipient_at_delivery(&self, env: &Envelope, address: &str, size: i64) -> Result<i64, DeliveryError> {
+        let Some(&(_, account)) = env.checked.recipients.iter().find(|(a, _)| a == address) else {
+            return self.check_recipient(env, address, size).await;
+        };
+        if attach::usage(&self.inner.db, account).await? + size > self.inner.policy.quota_bytes {
+            let e = DeliveryError::MailboxFull;
+            self.refused(env, &e, Some(address)).await?;
+            return Err(e);
+        }
+        Ok(account)
     }
 
     async fn recipient(&self, address: &str, size: i64) -> Result<i64, DeliveryError> {
@@ -392,7 +442,7 @@ impl Inbound {
         let mut answers: Vec<Result<Stored, DeliveryError>> = Vec::with_capacity(n);
         let mut targets: Vec<(i64, i64)> = Vec::new();
         for address in &env.recipients {
-            match self.check_recipient(env, address, size).await {
+            match self.recipient_at_delivery(env, address, size).await {
                 Ok(account) => {
                     if !targets.iter().any(|(a, _)| *a == account) {
                         match folder_id(&self.inner.db, self.inner.clock.as_ref(), account, "inbox").await {
@@ -473,7 +523,12 @@ impl Inbound {
         if raw.len() as i64 > max {
             return Err(DeliveryError::TooLarge { max_bytes: max });
         }
-        self.sender_allowed(&env.mail_from).await?;
+        if env.checked.sender.as_deref() != Some(env.mail_from.as_str()) {
+            self.sender_allowed(&env.mail_from).await?;
+        }
+        if env.checked.peer {
+            return Ok(());
+        }
         let key = peer_key(&env.peer_ip);
         if let Decision::Limited { retry_after_ms } =
             ratelimit::peek(&self.inner.db, self.inner.clock.as_ref(), &key, self.peer_limit()).await?

@@ -95,6 +95,7 @@ impl<'a> Session<'a> {
                 tls: false,
                 mail_from: String::new(),
                 recipients: Vec::new(),
+                checked: Default::default(),
             },
             greeted: false,
             in_mail: false,
@@ -123,8 +124,7 @@ impl<'a> Session<'a> {
     fn reset(&mut self) {
         self.in_mail = false;
         self.declared_size = 0;
-        self.env.mail_from.clear();
-        self.env.recipients.clear();
+        self.env.reset();
     }
 
     fn reply(&mut self, r: Reply) {
@@ -343,9 +343,10 @@ impl<'a> Session<'a> {
             return self.reply(Reply::new(552, "5.3.4", format!("Message too big (at most {max} bytes)")));
         }
         let inbound = &self.shared.inbound;
+        self.env.reset();
         self.env.mail_from = from.address.trim().to_lowercase();
-        let checked = match inbound.check_peer(&self.env).await {
-            Ok(()) => inbound.check_sender(&self.env).await,
+        let checked = match inbound.check_peer(&mut self.env).await {
+            Ok(()) => inbound.check_sender(&mut self.env).await,
             Err(e) => Err(e),
         };
         match checked {
@@ -370,9 +371,8 @@ impl<'a> Session<'a> {
             return self.reply(Reply::new(452, "4.5.3", "Too many recipients"));
         }
         let address = address.trim().to_lowercase();
-        match self.shared.inbound.check_recipient(&self.env, &address, self.declared_size).await {
+        match self.shared.inbound.add_recipient(&mut self.env, &address, self.declared_size).await {
             Ok(_) => {
-                self.env.recipients.push(address);
                 self.reply(Reply::new(250, "2.1.5", "OK"));
             }
             Err(e) => {

@@ -26,6 +26,7 @@ async fn deliver(s: &TestServer, to: &str, raw: &[u8]) {
         tls: true,
         mail_from: RADIO.into(),
         recipients: vec![to.to_string()],
+        checked: Default::default(),
     };
     let inbound = &s.running.as_ref().unwrap().inbound;
     inbound.deliver(&env, raw).await.expect("delivered");

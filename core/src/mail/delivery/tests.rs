@@ -26,6 +26,7 @@ fn envelope(from: &str, to: &[&str]) -> Envelope {
         tls: true,
         mail_from: from.into(),
         recipients: to.iter().map(|s| s.to_string()).collect(),
+        checked: Default::default(),
     }
 }
 
@@ -159,18 +160,18 @@ async fn refusals_are_typed_and_recorded_and_store_nothing() {
         let raw = message("dr.x@labo.mssante.fr", "a@labo.mssante.fr", "", "x");
 
         // Each check on its own, as the SMTP adapter calls them.
-        assert!(inbound.check_sender(&ok(&[])).await.is_ok());
-        assert!(inbound.check_sender(&envelope("", &[])).await.is_ok(), "the null sender (reports)");
-        assert!(inbound.check_sender(&envelope("paul@hygie.example", &[])).await.is_ok(), "one of ours");
+        assert!(inbound.check_sender(&mut ok(&[])).await.is_ok());
+        assert!(inbound.check_sender(&mut envelope("", &[])).await.is_ok(), "the null sender (reports)");
+        assert!(inbound.check_sender(&mut envelope("paul@hygie.example", &[])).await.is_ok(), "one of ours");
         assert!(matches!(
-            inbound.check_sender(&envelope("x@gmail.com", &[])).await,
+            inbound.check_sender(&mut envelope("x@gmail.com", &[])).await,
             Err(DeliveryError::SenderOutsideTrustSpace)
         ));
         assert!(matches!(
-            inbound.check_sender(&envelope("sous.labo.mssante.fr", &[])).await,
+            inbound.check_sender(&mut envelope("sous.labo.mssante.fr", &[])).await,
             Err(DeliveryError::BadSender)
         ));
-        let env = ok(&[]);
+        let mut env = ok(&[]);
         assert_eq!(inbound.check_recipient(&env, "ELISE@hygie.example", 0).await.unwrap(), elise);
         assert!(matches!(
             inbound.check_recipient(&env, "nobody@hygie.example", 0).await,
@@ -216,10 +217,10 @@ async fn refusals_are_typed_and_recorded_and_store_nothing() {
         assert_eq!(inbox_of(&t.db, elise).await.len(), 1);
 
         // The peer's hourly count: one delivery counted so far, one more allowed.
-        assert!(inbound.check_peer(&env).await.is_ok());
+        assert!(inbound.check_peer(&mut env).await.is_ok());
         let raw2 = message("dr.x@labo.mssante.fr", "d@labo.mssante.fr", "", "y");
         inbound.deliver(&ok(&["elise@hygie.example"]), &raw2).await.unwrap();
-        assert!(matches!(inbound.check_peer(&env).await, Err(DeliveryError::RateLimited { .. })));
+        assert!(matches!(inbound.check_peer(&mut env).await, Err(DeliveryError::RateLimited { .. })));
         let raw3 = message("dr.x@labo.mssante.fr", "e@labo.mssante.fr", "", "z");
         assert!(matches!(
             inbound.deliver(&ok(&["elise@hygie.example"]), &raw3).await,
@@ -245,6 +246,49 @@ async fn refusals_are_typed_and_recorded_and_store_nothing() {
         assert!(!objects.iter().any(|o| o.contains("dr.y@")));
         assert!(objects.iter().any(|o| o.contains("to:nobody@hygie.example")));
         assert!(crate::audit::verify(&t.db).await.unwrap().is_intact());
+    }
+}
+
+#[tokio::test]
+async fn what_the_session_checked_is_not_asked_again_but_the_real_size_is() {
+    for t in TestDb::both().await {
+        let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+        crate::trust_space::replace(&t.db, clock.as_ref(), &["labo.mssante.fr".to_string()]).await.unwrap();
+        let elise = mailbox(&t.db, &clock, "elise").await;
+        let mut small = policy();
+        small.quota_bytes = 50_000;
+        let (inbound, _w) = Inbound::start(t.db.clone(), clock.clone(), small);
+
+        // MAIL and RCPT, as the SMTP session runs them; no SIZE announced.
+        let mut env = envelope("dr.x@labo.mssante.fr", &[]);
+        inbound.check_peer(&mut env).await.unwrap();
+        inbound.check_sender(&mut env).await.unwrap();
+        assert_eq!(inbound.add_recipient(&mut env, "elise@hygie.example", 0).await.unwrap(), elise);
+        assert_eq!(env.recipients, ["elise@hygie.example"]);
+
+        // The mailbox has room for a small message, not for one past its quota: the quota is
+        // checked again at DATA with the size received.
+        let big = message("dr.x@labo.mssante.fr", "big@labo.mssante.fr", "", &"x".repeat(60_000));
+        assert!(matches!(inbound.deliver(&env, &big).await, Err(DeliveryError::MailboxFull)));
+        let raw = message("dr.x@labo.mssante.fr", "a@labo.mssante.fr", "", "x");
+        let d = inbound.deliver(&env, &raw).await.unwrap();
+        assert!(d.stored[0].message.is_some());
+
+        // What the checks established holds for that reverse path and those recipients only: a
+        // recipient pushed without its check, or another sender, is checked at delivery.
+        let mut other = env.clone();
+        other.recipients.push("nobody@hygie.example".into());
+        let raw2 = message("dr.x@labo.mssante.fr", "b@labo.mssante.fr", "", "y");
+        assert!(matches!(inbound.deliver(&other, &raw2).await, Err(DeliveryError::UnknownMailbox)));
+        let mut outsider = env.clone();
+        outsider.mail_from = "x@gmail.com".into();
+        assert!(matches!(inbound.deliver(&outsider, &raw2).await, Err(DeliveryError::SenderOutsideTrustSpace)));
+        // A new transaction starts with nothing established.
+        env.reset();
+        assert!(env.recipients.is_empty() && env.mail_from.is_empty());
+        assert_eq!(inbox_of(&t.db, elise).await.len(), 1);
+        let outcomes: Vec<String> = receive_records(&t.db).await.into_iter().map(|r| r.outcome).collect();
+        assert!(outcomes.iter().any(|o| o == "failure:mailbox_full"), "{outcomes:?}");
     }
 }
 

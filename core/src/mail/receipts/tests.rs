@@ -422,6 +422,7 @@ async fn reports_from_elsewhere_update_the_timeline_in_the_delivery() {
             tls: true,
             mail_from: String::new(),
             recipients: vec![to.to_string()],
+            checked: Default::default(),
         };
         clock.advance_ms(5_000);
         let dsn = postfix_dsn(&message_id, &message_id);
