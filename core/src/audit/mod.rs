@@ -217,6 +217,16 @@ pub trait AuditTx {
         at_ms: Millis,
         event: &AuditEvent,
     ) -> impl Future<Output = Result<i64, sqlx::Error>> + Send;
+
+    /// Appends `events` in order, reading and moving the chain's head once for all of them (a
+    /// batch of deliveries): the same records as one [`AuditTx::append_audit`] each, in fewer
+    /// statements under the head's lock.
+    fn append_audits(
+        &mut self,
+        key: &AuditKey,
+        at_ms: Millis,
+        events: &[AuditEvent],
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 }
 
 macro_rules! impl_audit_tx {
@@ -228,13 +238,53 @@ macro_rules! impl_audit_tx {
                 at_ms: Millis,
                 event: &AuditEvent,
             ) -> Result<i64, sqlx::Error> {
+                let (last_seq, last_hash): (i64, String) = sqlx::query_as($head_sql).fetch_one(&mut *self).await?;
+                let (seq, hash) = self.insert_record(key, at_ms, event, last_seq, &last_hash).await?;
+                sqlx::query("UPDATE audit_head SET last_seq = $1, last_hash = $2 WHERE id = 1")
+                    .bind(seq)
+                    .bind(&hash)
+                    .execute(&mut *self)
+                    .await?;
+                Ok(seq)
+            }
+
+            async fn append_audits(
+                &mut self,
+                key: &AuditKey,
+                at_ms: Millis,
+                events: &[AuditEvent],
+            ) -> Result<(), sqlx::Error> {
+                if events.is_empty() {
+                    return Ok(());
+                }
+                let (mut seq, mut hash): (i64, String) = sqlx::query_as($head_sql).fetch_one(&mut *self).await?;
+                for event in events {
+                    (seq, hash) = self.insert_record(key, at_ms, event, seq, &hash).await?;
+                }
+                sqlx::query("UPDATE audit_head SET last_seq = $1, last_hash = $2 WHERE id = 1")
+                    .bind(seq)
+                    .bind(&hash)
+                    .execute(&mut *self)
+                    .await?;
+                Ok(())
+            }
+        }
+
+        impl InsertRecord for $conn {
+            async fn insert_record(
+                &mut self,
+                key: &AuditKey,
+                at_ms: Millis,
+                event: &AuditEvent,
+                last_seq: i64,
+                last_hash: &str,
+            ) -> Result<(i64, String), sqlx::Error> {
                 let actor = event.actor.as_text();
                 let outcome = event.outcome.as_text();
-                let (last_seq, last_hash): (i64, String) = sqlx::query_as($head_sql).fetch_one(&mut *self).await?;
                 let seq = last_seq + 1;
                 let hash = sealed_hash(
                     key,
-                    &last_hash,
+                    last_hash,
                     seq,
                     at_ms,
                     &actor,
@@ -254,19 +304,27 @@ macro_rules! impl_audit_tx {
                 .bind(&event.action)
                 .bind(&event.object)
                 .bind(&outcome)
-                .bind(&last_hash)
+                .bind(last_hash)
                 .bind(&hash)
                 .execute(&mut *self)
                 .await?;
-                sqlx::query("UPDATE audit_head SET last_seq = $1, last_hash = $2 WHERE id = 1")
-                    .bind(seq)
-                    .bind(&hash)
-                    .execute(&mut *self)
-                    .await?;
-                Ok(seq)
+                Ok((seq, hash))
             }
         }
     };
+}
+
+/// One record after the head (`last_seq`, `last_hash`), without moving the head: its sequence
+/// number and hash.
+trait InsertRecord {
+    fn insert_record(
+        &mut self,
+        key: &AuditKey,
+        at_ms: Millis,
+        event: &AuditEvent,
+        last_seq: i64,
+        last_hash: &str,
+    ) -> impl Future<Output = Result<(i64, String), sqlx::Error>> + Send;
 }
 
 impl_audit_tx!(sqlx::SqliteConnection, "SELECT last_seq, last_hash FROM audit_head WHERE id = 1");

@@ -53,6 +53,29 @@ async fn intact_chain_verifies_on_both_engines() {
 }
 
 #[tokio::test]
+async fn a_batch_appended_at_once_chains_as_one_by_one() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(1_700_000_000_000);
+        seed(&t.db, &clock, 2).await;
+        let events: Vec<AuditEvent> = (0..3)
+            .map(|i| AuditEvent::new(Actor::System, "mail.receive", Outcome::Success).object(format!("message:{i}")))
+            .collect();
+        crate::with_pool!(&t.db, p => {
+            let mut tx = p.begin_write().await.unwrap();
+            tx.append_audits(t.db.audit_key(), clock.now_ms(), &events).await.unwrap();
+            tx.append_audits(t.db.audit_key(), clock.now_ms(), &[]).await.unwrap();
+            tx.commit().await.unwrap();
+        });
+        seed(&t.db, &clock, 1).await;
+        let report = verify(&t.db).await.unwrap();
+        assert_eq!(report, VerifyReport { records: 6, first_break: None }, "{:?}", t.db.backend());
+        let tail = latest(&t.db, 6).await.unwrap();
+        assert_eq!(tail.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![6, 5, 4, 3, 2, 1]);
+        assert_eq!(tail[1].object.as_deref(), Some("message:2"));
+    }
+}
+
+#[tokio::test]
 async fn edited_record_is_detected() {
     for t in TestDb::both().await {
         let clock = ManualClock::new(1_700_000_000_000);

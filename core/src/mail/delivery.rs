@@ -727,15 +727,14 @@ async fn commit(
         for account in told {
             tx.notify_new_mail_in(now, account, &policy.public_url).await?;
         }
+        let mut events: Vec<AuditEvent> = Vec::with_capacity(batch.len() + recorded.len());
         for (job, ids) in batch.iter().zip(&out) {
             let stored: Vec<String> =
                 ids.iter().map(|id| id.map_or_else(|| "present".to_string(), |id| id.to_string())).collect();
-            let event = job.event.clone().object(format!("{} messages:{}", job.object, stored.join(",")));
-            tx.append_audit(db.audit_key(), now, &event).await?;
+            events.push(job.event.clone().object(format!("{} messages:{}", job.object, stored.join(","))));
         }
-        for event in &recorded {
-            tx.append_audit(db.audit_key(), now, event).await?;
-        }
+        events.extend(recorded);
+        tx.append_audits(db.audit_key(), now, &events).await?;
         tx.commit().await?;
     });
     Ok(out)

@@ -81,19 +81,12 @@ macro_rules! impl_ingest_tx {
                 now: Millis,
             ) -> Result<Option<i64>, sqlx::Error> {
                 let s = &m.summary;
-                let present: Option<i64> =
-                    sqlx::query_scalar("SELECT id FROM messages WHERE account_id = $1 AND message_id = $2")
-                        .bind(account_id)
-                        .bind(&m.message_id)
-                        .fetch_optional(&mut *self)
-                        .await?;
-                if present.is_some() {
-                    return Ok(None);
-                }
-                let id: i64 = sqlx::query_scalar(
+                // One statement: stored unless the mailbox already holds that Message-ID.
+                let id: Option<i64> = sqlx::query_scalar(
                     "INSERT INTO messages (account_id, folder_id, message_id, thread_id, in_reply_to, from_addr, from_name, \
                      to_addrs, cc_addrs, subject, snippet, date_ms, size, attachment_names, urgent, unread, raw, created_ms) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) RETURNING id",
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18 \
+                     WHERE NOT EXISTS (SELECT 1 FROM messages WHERE account_id = $1 AND message_id = $3) RETURNING id",
                 )
                 .bind(account_id)
                 .bind(folder)
@@ -113,8 +106,9 @@ macro_rules! impl_ingest_tx {
                 .bind(m.unread)
                 .bind(raw)
                 .bind(now)
-                .fetch_one(&mut *self)
+                .fetch_optional(&mut *self)
                 .await?;
+                let Some(id) = id else { return Ok(None) };
                 sqlx::query("INSERT INTO search_pending (message_id, account_id) VALUES ($1, $2)")
                     .bind(id)
                     .bind(account_id)
