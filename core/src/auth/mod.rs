@@ -2,6 +2,7 @@
 //! terminals (authenticator apps, passkeys), and the sign-in flow that ties them to accounts.
 
 pub mod holder;
+pub mod oauth;
 pub mod otp;
 pub mod passkeys;
 pub mod password;

@@ -129,6 +129,22 @@ pub fn terminal_removed(to: &str, address: &str, name: &str) -> Outgoing {
     )
 }
 
+/// To the notification address: a software or mail client was granted access to the mailbox.
+pub fn client_granted(to: &str, address: &str, client: &str) -> Outgoing {
+    email(
+        "oauth.granted",
+        to,
+        "Un logiciel a accès à votre messagerie Hygie / A software has access to your Hygie mailbox",
+        format!(
+            "Bonjour,\n\nLe logiciel « {client} » vient de recevoir l'accès à la messagerie {address}. Vous pouvez le \
+             retirer à tout moment dans « Mes terminaux », rubrique « Logiciels et clients connectés ».\nSi ce n'était pas \
+             vous, retirez cet accès et contactez l'assistance sans attendre.\n\n---\nThe software \"{client}\" was just \
+             granted access to {address}. You can withdraw it at any time in \"My terminals\", under \"Connected software \
+             and clients\". If it was not you, withdraw it and contact support at once.\n"
+        ),
+    )
+}
+
 /// To the notification address: the operator removed every terminal of the account.
 pub fn terminals_reset(to: &str, address: &str) -> Outgoing {
     email(

@@ -1,0 +1,211 @@
+use super::*;
+use crate::audit::Actor;
+use crate::auth::holder::Level;
+use crate::auth::testing::{holder, outbox_categories};
+use crate::clock::ManualClock;
+use crate::store::testing::TestDb;
+
+const T0: Millis = 1_800_000_000_000;
+
+async fn actions(db: &Db) -> Vec<(String, String)> {
+    crate::with_pool!(db, p => sqlx::query_as(
+        "SELECT action, outcome FROM audit_log WHERE action LIKE 'oauth.%' ORDER BY seq").fetch_all(p).await.unwrap())
+}
+
+#[tokio::test]
+async fn a_device_gets_tokens_only_after_its_holder_approves_on_the_web() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(T0);
+        let h = holder(&t.db, &clock, "ines").await;
+        let client =
+            register_public_client(&t.db, &clock, "Logiciel de cabinet", Actor::Operator("root".into())).await.unwrap();
+        assert!(matches!(device_start(&t.db, &clock, "nobody", None).await, Err(OAuthError::InvalidClient)));
+        assert!(matches!(
+            device_start(&t.db, &clock, &client.client_id, Some("mail admin")).await,
+            Err(OAuthError::InvalidScope)
+        ));
+
+        let d = device_start(&t.db, &clock, &client.client_id, Some("mail")).await.unwrap();
+        assert_eq!((d.expires_in_s, d.interval_s), (600, 5));
+        assert!(d.user_code.len() == 9 && d.user_code.as_bytes()[4] == b'-');
+        assert!(d.user_code.chars().filter(|c| *c != '-').all(|c| USER_CODE_ALPHABET.contains(&(c as u8))));
+        // Not yet decided; asking again within the interval is "slow down".
+        let poll = |code: String| {
+            let (db, clock, id) = (t.db.clone(), clock.clone(), client.client_id.clone());
+            async move { device_poll(&db, &clock, &id, &code, Some("192.0.2.9".into())).await }
+        };
+        assert!(matches!(poll(d.device_code.clone()).await, Err(OAuthError::AuthorizationPending)));
+        assert!(matches!(poll(d.device_code.clone()).await, Err(OAuthError::SlowDown)));
+        assert!(matches!(poll("0".repeat(64)).await, Err(OAuthError::InvalidGrant)));
+
+        // The holder types the code as they read it (lower case, a space instead of the dash).
+        let typed = d.user_code.to_lowercase().replace('-', " ");
+        let p = device_pending(&t.db, &clock, &h, &typed).await.unwrap();
+        assert_eq!(
+            (p.client_name.as_str(), p.scope.as_str(), p.user_code.as_str()),
+            ("Logiciel de cabinet", "mail", d.user_code.as_str())
+        );
+        // Only after a full sign-in.
+        let half = Holder { level: Level::Password, ..h.clone() };
+        assert!(matches!(device_decide(&t.db, &clock, &half, &typed, true).await, Err(OAuthError::Denied(_))));
+        device_decide(&t.db, &clock, &h, &typed, true).await.unwrap();
+        assert!(matches!(device_decide(&t.db, &clock, &h, &typed, true).await, Err(OAuthError::UnknownCode)), "once");
+        assert_eq!(outbox_categories(&t.db).await, ["oauth.granted"], "the holder is told");
+
+        clock.advance_ms(5_000);
+        let tokens = poll(d.device_code.clone()).await.unwrap();
+        assert!(
+            tokens.access_token.starts_with("hyat_") && tokens.refresh_token.as_deref().unwrap().starts_with("hyrt_")
+        );
+        assert_eq!((tokens.expires_in_s, tokens.scope.as_str()), (900, "mail"));
+        assert!(
+            matches!(poll(d.device_code.clone()).await, Err(OAuthError::InvalidGrant)),
+            "the device code is used up"
+        );
+
+        // The access token is the holder, as the webmail knows them.
+        let b = authenticate(&t.db, &clock, &tokens.access_token, None).await.unwrap().unwrap();
+        assert_eq!(
+            (b.holder.account_id, b.holder.level, b.client_name.as_str()),
+            (h.account_id, Level::Full, "Logiciel de cabinet")
+        );
+        assert!(authenticate(&t.db, &clock, "hyat_nope", None).await.unwrap().is_none());
+        let listed = grants(&t.db, &h).await.unwrap();
+        assert_eq!((listed.len(), listed[0].client_name.as_str()), (1, "Logiciel de cabinet"));
+        // Tokens are kept as hashes only.
+        let stored: Vec<String> = crate::with_pool!(&t.db, p => sqlx::query_scalar(
+            "SELECT token_hash FROM oauth_tokens UNION ALL SELECT refresh_hash FROM oauth_grants").fetch_all(p).await.unwrap());
+        assert!(!stored
+            .iter()
+            .any(|s| s.contains(&tokens.access_token) || s.contains(tokens.refresh_token.as_deref().unwrap())));
+
+        // It expires after fifteen minutes.
+        clock.advance_ms(ACCESS_TTL_MS);
+        assert!(authenticate(&t.db, &clock, &tokens.access_token, None).await.unwrap().is_none());
+        assert_eq!(
+            actions(&t.db).await,
+            [
+                ("oauth.client.register".to_string(), "success".to_string()),
+                ("oauth.device.approve".into(), "success".into()),
+                ("oauth.grant.create".into(), "success".into()),
+            ]
+        );
+        assert!(crate::audit::verify(&t.db).await.unwrap().is_intact());
+    }
+}
+
+#[tokio::test]
+async fn a_refused_or_expired_request_gives_nothing_and_codes_cannot_be_guessed() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(T0);
+        let h = holder(&t.db, &clock, "ines").await;
+        let c = register_public_client(&t.db, &clock, "Client", Actor::Operator("root".into())).await.unwrap();
+
+        let refused = device_start(&t.db, &clock, &c.client_id, None).await.unwrap();
+        device_decide(&t.db, &clock, &h, &refused.user_code, false).await.unwrap();
+        assert!(matches!(
+            device_poll(&t.db, &clock, &c.client_id, &refused.device_code, None).await,
+            Err(OAuthError::AccessDenied)
+        ));
+        assert!(outbox_categories(&t.db).await.is_empty(), "nothing to tell");
+
+        let late = device_start(&t.db, &clock, &c.client_id, None).await.unwrap();
+        clock.advance_ms(DEVICE_TTL_MS);
+        assert!(matches!(device_pending(&t.db, &clock, &h, &late.user_code).await, Err(OAuthError::UnknownCode)));
+        assert!(matches!(device_decide(&t.db, &clock, &h, &late.user_code, true).await, Err(OAuthError::UnknownCode)));
+        assert!(matches!(
+            device_poll(&t.db, &clock, &c.client_id, &late.device_code, None).await,
+            Err(OAuthError::ExpiredToken)
+        ));
+
+        // Another client cannot collect a device code's tokens.
+        let other = register_public_client(&t.db, &clock, "Autre", Actor::Operator("root".into())).await.unwrap();
+        let d = device_start(&t.db, &clock, &c.client_id, None).await.unwrap();
+        device_decide(&t.db, &clock, &h, &d.user_code, true).await.unwrap();
+        assert!(matches!(
+            device_poll(&t.db, &clock, &other.client_id, &d.device_code, None).await,
+            Err(OAuthError::InvalidGrant)
+        ));
+
+        // Typing codes is limited per holder.
+        for _ in 0..(USER_CODE_TRIES.max - 1) {
+            let _ = device_pending(&t.db, &clock, &h, "BBBB-BBBB").await;
+        }
+        assert!(matches!(
+            device_pending(&t.db, &clock, &h, "BBBB-BBBB").await,
+            Err(OAuthError::TooManyAttempts { .. })
+        ));
+    }
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_a_replay_revokes_and_the_holder_revokes_from_the_account() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(T0);
+        let h = holder(&t.db, &clock, "ines").await;
+        let intruder = holder(&t.db, &clock, "paul").await;
+        let c = register_public_client(&t.db, &clock, "Thunderbird", Actor::Operator("root".into())).await.unwrap();
+        let grant = |clock: ManualClock| {
+            let (db, c, h) = (t.db.clone(), c.clone(), h.clone());
+            async move {
+                let d = device_start(&db, &clock, &c.client_id, None).await.unwrap();
+                device_decide(&db, &clock, &h, &d.user_code, true).await.unwrap();
+                device_poll(&db, &clock, &c.client_id, &d.device_code, None).await.unwrap()
+            }
+        };
+        let first = grant(clock.clone()).await;
+        let r1 = first.refresh_token.clone().unwrap();
+        assert!(matches!(refresh(&t.db, &clock, "other", &r1, None).await, Err(OAuthError::InvalidClient)));
+        let second = refresh(&t.db, &clock, &c.client_id, &r1, None).await.unwrap();
+        let r2 = second.refresh_token.clone().unwrap();
+        assert_ne!(r1, r2);
+        assert!(authenticate(&t.db, &clock, &second.access_token, None).await.unwrap().is_some());
+        // The old refresh token comes back (it was stolen): the whole grant ends.
+        assert!(matches!(refresh(&t.db, &clock, &c.client_id, &r1, None).await, Err(OAuthError::InvalidGrant)));
+        assert!(matches!(refresh(&t.db, &clock, &c.client_id, &r2, None).await, Err(OAuthError::InvalidGrant)));
+        assert!(authenticate(&t.db, &clock, &second.access_token, None).await.unwrap().is_none());
+        assert!(grants(&t.db, &h).await.unwrap().is_empty());
+
+        // Revoked from the account: at once, and only by its holder.
+        let third = grant(clock.clone()).await;
+        let id = grants(&t.db, &h).await.unwrap()[0].id;
+        assert!(
+            matches!(revoke(&t.db, &clock, &intruder, id).await, Err(OAuthError::InvalidGrant)),
+            "another holder's grant"
+        );
+        assert!(authenticate(&t.db, &clock, &third.access_token, None).await.unwrap().is_some());
+        revoke(&t.db, &clock, &h, id).await.unwrap();
+        assert!(authenticate(&t.db, &clock, &third.access_token, None).await.unwrap().is_none());
+        assert!(matches!(
+            refresh(&t.db, &clock, &c.client_id, third.refresh_token.as_deref().unwrap(), None).await,
+            Err(OAuthError::InvalidGrant)
+        ));
+
+        // The client revokes its own refresh token (RFC 7009); an unknown token is no error.
+        let fourth = grant(clock.clone()).await;
+        revoke_token(&t.db, &clock, &c.client_id, "nothing", None).await.unwrap();
+        revoke_token(&t.db, &clock, &c.client_id, fourth.refresh_token.as_deref().unwrap(), None).await.unwrap();
+        assert!(authenticate(&t.db, &clock, &fourth.access_token, None).await.unwrap().is_none());
+
+        // A grant unused for 90 days ends; a suspended account's tokens stop at once.
+        let fifth = grant(clock.clone()).await;
+        clock.advance_ms(GRANT_IDLE_MS + 1);
+        assert!(matches!(
+            refresh(&t.db, &clock, &c.client_id, fifth.refresh_token.as_deref().unwrap(), None).await,
+            Err(OAuthError::InvalidGrant)
+        ));
+        let sixth = grant(clock.clone()).await;
+        crate::with_pool!(&t.db, p => sqlx::query("UPDATE accounts SET status = 'suspended' WHERE id = $1")
+            .bind(h.account_id).execute(p).await.unwrap().rows_affected());
+        assert!(authenticate(&t.db, &clock, &sixth.access_token, None).await.unwrap().is_none());
+        assert!(matches!(
+            refresh(&t.db, &clock, &c.client_id, sixth.refresh_token.as_deref().unwrap(), None).await,
+            Err(OAuthError::InvalidGrant)
+        ));
+
+        let recorded = actions(&t.db).await;
+        assert!(recorded.contains(&("oauth.grant.revoke".into(), "denied:refresh_replayed".into())), "{recorded:?}");
+        assert!(recorded.contains(&("oauth.refresh".into(), "success".into())));
+        assert!(crate::audit::verify(&t.db).await.unwrap().is_intact());
+    }
+}
