@@ -8,7 +8,7 @@ started=$(date +%s)
 if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=0; fi
 report_disk
 
-ensure_apt chromium postgresql python3-aiosmtpd ca-certificates swaks postfix dnsmasq-base
+ensure_apt chromium postgresql python3-aiosmtpd ca-certificates swaks postfix dnsmasq-base curl
 ensure_rust_tools
 ensure_node_modules
 start_postgres

@@ -167,6 +167,26 @@ impl From<hygie_core::auth::terminals::TerminalError> for AppError {
 }
 
 #[cfg(feature = "ssr")]
+impl From<hygie_core::auth::oauth::OAuthError> for AppError {
+    fn from(e: hygie_core::auth::oauth::OAuthError) -> Self {
+        use hygie_core::auth::oauth::OAuthError;
+
+        use crate::domain::{FieldError, FieldProblem};
+        match e {
+            OAuthError::UnknownCode => {
+                AppError::Invalid(vec![FieldError { field: "code".into(), problem: FieldProblem::UnknownDeviceCode }])
+            }
+            OAuthError::TooManyAttempts { retry_after_ms } => {
+                AppError::RateLimited { retry_after_secs: (retry_after_ms.max(0) as u64).div_ceil(1000) }
+            }
+            OAuthError::Denied(d) => d.into(),
+            OAuthError::InvalidGrant => AppError::NotFound,
+            other => AppError::internal(other),
+        }
+    }
+}
+
+#[cfg(feature = "ssr")]
 impl From<hygie_core::StoreError> for AppError {
     fn from(e: hygie_core::StoreError) -> Self {
         AppError::internal(e)

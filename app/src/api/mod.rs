@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod auth;
+pub mod devices;
 pub mod directory;
 pub mod mail;
 pub mod phone;
@@ -11,6 +12,7 @@ pub mod terminals;
 
 pub use account::*;
 pub use auth::*;
+pub use devices::*;
 pub use directory::*;
 pub use mail::*;
 pub use phone::*;

@@ -48,6 +48,8 @@ pub enum FieldProblem {
     FolderTooDeep,
     /// A code that does not match the authenticator app's (its clock, or the wrong entry).
     WrongCode,
+    /// A device code that is unknown, expired or already used.
+    UnknownDeviceCode,
     /// The account has as many terminals as it may.
     TooManyTerminals,
     /// A date and time that cannot be read.
@@ -80,6 +82,7 @@ impl FieldProblem {
             FieldProblem::InvalidCode => t.t(Msg::ErrInvalidCode).into(),
             FieldProblem::WrongPassword => t.t(Msg::ErrWrongPassword).into(),
             FieldProblem::WrongCode => t.t(Msg::ErrAppCodeWrong).into(),
+            FieldProblem::UnknownDeviceCode => t.t(Msg::ErrDeviceCode).into(),
             FieldProblem::TooManyTerminals => t.t(Msg::ErrTooManyTerminals).into(),
             FieldProblem::Pending => t.t(Msg::AttachNotReady).into(),
             FieldProblem::FolderName { max } => t.fmt(Msg::ErrFolderName, &[("max", &max.to_string())]),

@@ -292,6 +292,21 @@ messages! {
     TermsAcceptButton => "J'accepte les conditions d'utilisation", "I accept the terms of use";
     TermsRefuse => "Refuser et se déconnecter", "Refuse and sign out";
 
+    // Device authorization (a software or mail client asks for access)
+    DeviceTitle => "Connecter un logiciel", "Connect a software";
+    DeviceIntro => "Un logiciel ou un client de messagerie vous affiche un code : saisissez-le ici pour lui donner accès à votre messagerie.", "A software or mail client shows you a code: type it here to give it access to your mailbox.";
+    DeviceCodeLabel => "Code affiché par le logiciel", "Code shown by the software";
+    DeviceCodeHelp => "Huit lettres, par exemple BCDF-GHJK.", "Eight letters, for example BCDF-GHJK.";
+    DeviceContinue => "Continuer", "Continue";
+    DeviceAsks => "« {client} » demande l'accès à votre messagerie : lire, classer et envoyer vos messages en votre nom.", "\"{client}\" asks for access to your mailbox: to read, file and send your messages in your name.";
+    DeviceWarning => "N'autorisez que le logiciel que vous êtes en train de configurer. Vous pourrez retirer cet accès à tout moment dans « Mes terminaux ».", "Only allow the software you are setting up. You can withdraw this access at any time in \"My terminals\".";
+    DeviceApprove => "Autoriser", "Allow";
+    DeviceRefuse => "Refuser", "Refuse";
+    DeviceApproved => "C'est fait : « {client} » a accès à votre messagerie. Vous pouvez revenir au logiciel.", "Done: \"{client}\" has access to your mailbox. You can go back to the software.";
+    DeviceRefused => "Accès refusé : le logiciel ne recevra rien.", "Access refused: the software will get nothing.";
+    DeviceSignIn => "Connectez-vous pour autoriser un logiciel.", "Sign in to allow a software.";
+    ErrDeviceCode => "Ce code n'existe pas ou a expiré. Vérifiez-le sur l'écran du logiciel, ou demandez-en un nouveau.", "This code does not exist or has expired. Check it on the software's screen, or ask for a new one.";
+
     // Account page
     AccountTitle => "Mon compte", "My account";
     SignOut => "Se déconnecter", "Sign out";

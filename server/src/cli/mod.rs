@@ -7,6 +7,7 @@ mod audit;
 mod cgu;
 mod directory;
 mod mail;
+mod oauth;
 mod outbox;
 mod serve;
 mod trust_space;
@@ -62,6 +63,9 @@ pub enum Command {
     /// Mailboxes.
     #[command(subcommand)]
     Mail(mail::MailCommand),
+    /// Software and mail clients that reach mailboxes with OAuth tokens.
+    #[command(subcommand)]
+    Oauth(oauth::OAuthCommand),
     /// The directory of correspondents (the national MSSanté extract).
     #[command(subcommand)]
     Directory(directory::DirectoryCommand),
@@ -118,6 +122,7 @@ pub async fn run(command: Command, config: Config) -> Outcome {
         Command::Cgu(c) => cgu::run(c, &config).await,
         Command::TrustSpace(c) => trust_space::run(c, &config).await,
         Command::Mail(c) => mail::run(c, &config).await,
+        Command::Oauth(c) => oauth::run(c, &config).await,
         Command::Directory(c) => directory::run(c, &config).await,
         // Handled in `main`, before the runtime starts.
         Command::PdfPage { page, width } => Ok(hygie_server::pdf::child_main(page, width)),

@@ -3,9 +3,11 @@
 //! handlers (upload, download, PDF pages) in [`files`], the plain-form handlers that work
 //! without JavaScript in [`forms`].
 
+mod api_v1;
 mod files;
 mod forms;
 mod middleware;
+mod oauth;
 
 pub use forms::safe_return;
 pub use middleware::{audience_path, is_same_origin, SIGN_OUT_PATH};
@@ -64,6 +66,12 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .route("/api/{*fn_name}", post(server_fn_handler).get(server_fn_handler))
+        .route("/api/v1/folders", get(api_v1::get_folders))
+        .route("/api/v1/folders/{key}/messages", get(api_v1::get_messages))
+        .route("/api/v1/messages/{id}", get(api_v1::get_message))
+        .route("/oauth/device_authorization", post(oauth::post_device))
+        .route("/oauth/token", post(oauth::post_token))
+        .route("/oauth/revoke", post(oauth::post_revoke))
         .route("/assistance", post(forms::post_contact))
         .route("/cookies/consentement", post(forms::post_consent))
         .route("/langue/{code}", get(forms::get_language))

@@ -10,6 +10,7 @@ mod common;
 
 mod accounts_import;
 mod api;
+mod clients;
 mod directory;
 mod durability;
 mod mail;

@@ -23,11 +23,17 @@ fn label_of(field: &str) -> Msg {
 }
 
 /// Where to go once signed in: `next` from the server, or back to the phone page that sent the
-/// person here (`?suite=/telephone/…`, nothing else: no open redirect).
+/// person here (`?suite=/telephone/…` or `/appareil…`, nothing else: no open redirect).
 fn destination(next: String) -> String {
     let suite = leptos_router::hooks::use_query_map().with_untracked(|q| q.get("suite").unwrap_or_default());
-    let safe =
+    let phone =
         suite.starts_with("/telephone/") && suite.len() <= 80 && suite[11..].bytes().all(|b| b.is_ascii_hexdigit());
+    // The device page, with the code the software showed (letters and a dash only).
+    let device = suite == "/appareil"
+        || suite
+            .strip_prefix("/appareil?code=")
+            .is_some_and(|c| c.len() <= 12 && c.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-'));
+    let safe = phone || device;
     if next == "/messagerie" && safe {
         suite
     } else {

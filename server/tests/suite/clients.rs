@@ -1,0 +1,182 @@
+//! Software that reaches a mailbox without a browser session: the OAuth device grant approved
+//! on the web, then the Web Services API with the bearer token, called by `curl` as a business
+//! software's script would; refusals (another holder's ids, expired and revoked tokens) and the
+//! audit trail.
+
+use tokio::process::Command;
+
+use crate::common::browser::*;
+use crate::common::{client, form, on_each_engine, Engine, TestServer};
+use app::api::{DecideDevice, DeviceRequest};
+use hygie_core::audit::Actor;
+use hygie_core::auth::oauth;
+use hygie_core::mail::{import_batch, Imported};
+use serde_json::{json, Value};
+
+on_each_engine!(a_device_grant_gives_the_api_the_holders_mailbox_and_nothing_else);
+
+/// `curl` against the API, as a script would call it: the status and the JSON body. (Not
+/// blocking: the server runs on this test's thread.)
+async fn curl(s: &TestServer, path: &str, token: &str) -> (u16, Value) {
+    let out = Command::new("curl")
+        .args(["-sk", "-w", "\n%{http_code}", "-H", &format!("Authorization: Bearer {token}")])
+        .arg(s.url(path))
+        .arg("--max-time")
+        .arg("60")
+        .output()
+        .await
+        .expect("curl runs (apt-get install curl)");
+    let text = String::from_utf8(out.stdout).unwrap();
+    let (body, status) = text.rsplit_once('\n').unwrap();
+    (status.parse().unwrap(), serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+async fn post(s: &TestServer, path: &str, pairs: &[(&str, &str)]) -> (u16, Value) {
+    let res = client()
+        .post(s.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(pairs))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    assert_eq!(res.headers().get("cache-control").map(|v| v.to_str().unwrap()), Some("no-store"));
+    (status, res.json().await.unwrap_or(Value::Null))
+}
+
+async fn a_device_grant_gives_the_api_the_holders_mailbox_and_nothing_else(engine: Engine) {
+    let s = TestServer::start(engine).await;
+    let (alice_id, alice) = account(&s, "alice.roy", Some(MOBILE)).await;
+    let (bruno_id, _) = account(&s, "bruno.roy", Some("+33700000001")).await;
+    let raw = |id: &str, subject: &str| {
+        Imported {
+        raw: format!(
+            "From: Labo <resultats@labo.mssante.fr>\r\nTo: x@hygie.localhost\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\n\
+             Date: Mon, 7 Dec 2026 10:00:00 +0100\r\n\r\nBilan normal.\r\n"
+        )
+        .into_bytes(),
+        date_ms: None,
+        unread: true,
+    }
+    };
+    import_batch(s.db(), &s.clock, alice_id, "inbox", &[raw("a1@labo", "Résultats Alice")]).await.unwrap();
+    import_batch(s.db(), &s.clock, bruno_id, "inbox", &[raw("b1@labo", "Résultats Bruno")]).await.unwrap();
+    let bruno_message: i64 = hygie_core::with_pool!(s.db(), p => sqlx::query_scalar(
+        "SELECT id FROM messages WHERE account_id = $1").bind(bruno_id).fetch_one(p).await.unwrap());
+
+    // The operator registered the software (`hygie oauth add-client`).
+    let c = oauth::register_public_client(s.db(), &s.clock, "Logiciel du cabinet", Actor::Operator("root".into()))
+        .await
+        .unwrap();
+
+    // The software asks; an unknown client gets nothing.
+    let (status, body) = post(&s, "/oauth/device_authorization", &[("client_id", "inconnu")]).await;
+    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")));
+    let (status, d) = post(&s, "/oauth/device_authorization", &[("client_id", &c.client_id), ("scope", "mail")]).await;
+    assert_eq!(status, 200, "{d}");
+    let user_code = d["user_code"].as_str().unwrap().to_string();
+    let device_code = d["device_code"].as_str().unwrap().to_string();
+    assert_eq!(d["verification_uri"], json!(format!("{}/appareil", s.config.public_url())));
+    assert_eq!((d["interval"].as_i64(), d["expires_in"].as_i64()), (Some(5), Some(600)));
+    let token_form = |code: &str| {
+        vec![
+            ("grant_type".to_string(), "urn:ietf:params:oauth:grant-type:device_code".to_string()),
+            ("client_id".into(), c.client_id.clone()),
+            ("device_code".into(), code.to_string()),
+        ]
+    };
+    let poll = |code: String| {
+        let pairs = token_form(&code);
+        let s = &s;
+        async move {
+            let pairs: Vec<(&str, &str)> = pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+            post(s, "/oauth/token", &pairs).await
+        }
+    };
+    let (status, body) = poll(device_code.clone()).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("authorization_pending")));
+
+    // The holder approves on the web, signed in fully; not before.
+    let anon = Browser::new(&s);
+    assert_eq!(anon.run(DeviceRequest { code: user_code.clone() }).await.status, 401);
+    let b = Browser::new(&s);
+    sign_in(&s, &b, &alice, 1).await;
+    let wrong = b.run(DeviceRequest { code: "BBBB-BBBB".into() }).await;
+    assert_eq!(wrong.status, 422, "{:?}", wrong.body);
+    let asked = b.run(DeviceRequest { code: user_code.to_lowercase() }).await;
+    assert_eq!(asked.status, 200, "{:?}", asked.body);
+    assert_eq!(asked.body["client_name"], json!("Logiciel du cabinet"));
+    assert_eq!(b.run(DecideDevice { code: user_code.clone(), approve: true }).await.status, 200);
+
+    s.clock.advance_ms(5_000);
+    let (status, tokens) = poll(device_code.clone()).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(tokens["token_type"], json!("Bearer"));
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+    let (status, body) = poll(device_code).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "a device code works once");
+
+    // curl, with the token: the holder's folders and messages, as the webmail shows them.
+    let (status, folders) = curl(&s, "/api/v1/folders", &access).await;
+    assert_eq!(status, 200, "{folders}");
+    let inbox = folders["folders"].as_array().unwrap().iter().find(|f| f["role"] == "inbox").unwrap().clone();
+    assert_eq!((inbox["total"].as_i64(), inbox["unread"].as_i64()), (Some(1), Some(1)));
+    let (status, list) = curl(&s, "/api/v1/folders/inbox/messages?per_page=10", &access).await;
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["total"], json!(1));
+    assert_eq!(list["messages"][0]["subject"], json!("Résultats Alice"));
+    let id = list["messages"][0]["id"].as_i64().unwrap();
+    let (status, message) = curl(&s, &format!("/api/v1/messages/{id}"), &access).await;
+    assert_eq!(status, 200, "{message}");
+    assert!(message["body_text"].as_str().unwrap().contains("Bilan normal."));
+
+    // Another holder's message, or a folder that is not hers: not found, as if it did not exist.
+    let (status, problem) = curl(&s, &format!("/api/v1/messages/{bruno_message}"), &access).await;
+    assert_eq!((status, problem["status"].as_i64()), (404, Some(404)), "{problem}");
+    assert_eq!(problem["title"], json!("Introuvable dans cette messagerie"));
+    assert_eq!(curl(&s, "/api/v1/folders/999999/messages", &access).await.0, 404);
+
+    // No token, a wrong one, an expired one: 401 with a problem the software can read.
+    let (status, problem) = curl(&s, "/api/v1/folders", "hyat_faux").await;
+    assert_eq!((status, problem["type"].as_str()), (401, Some("https://hygie.fr/problemes/unauthorized")));
+    let res = client().get(s.url("/api/v1/folders")).header("accept-language", "en").send().await.unwrap();
+    assert_eq!(res.status(), 401);
+    assert_eq!(res.headers()["www-authenticate"], "Bearer error=\"invalid_token\"");
+    assert_eq!(res.headers()["content-type"], "application/problem+json");
+    let problem: Value = res.json().await.unwrap();
+    assert_eq!(problem["title"], json!("Access token missing, expired or revoked"));
+    s.clock.advance_ms(oauth::ACCESS_TTL_MS);
+    assert_eq!(curl(&s, "/api/v1/folders", &access).await.0, 401, "expired");
+
+    // The refresh token gives a new access token; revoked by the client, nothing works.
+    let (status, renewed) = post(
+        &s,
+        "/oauth/token",
+        &[("grant_type", "refresh_token"), ("client_id", &c.client_id), ("refresh_token", &refresh)],
+    )
+    .await;
+    assert_eq!(status, 200, "{renewed}");
+    let access2 = renewed["access_token"].as_str().unwrap().to_string();
+    let refresh2 = renewed["refresh_token"].as_str().unwrap().to_string();
+    assert_eq!(curl(&s, "/api/v1/folders", &access2).await.0, 200);
+    let (status, _) = post(&s, "/oauth/revoke", &[("client_id", &c.client_id), ("token", &refresh2)]).await;
+    assert_eq!(status, 200);
+    assert_eq!(curl(&s, "/api/v1/folders", &access2).await.0, 401, "revoked");
+    let (status, body) = post(&s, "/oauth/token", &[("grant_type", "password"), ("client_id", &c.client_id)]).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("unsupported_grant_type")), "never the password");
+
+    // The same audit records as the webmail, under the holder, with the software's address.
+    let log = actions(&s).await;
+    for expected in [
+        "oauth.device.approve success",
+        "oauth.grant.create success",
+        "mail.list success",
+        "mail.open success",
+        "oauth.refresh success",
+        "oauth.grant.revoke success",
+    ] {
+        assert!(log.iter().any(|a| a == expected), "{expected} missing from {log:?}");
+    }
+    s.stop().await;
+}
