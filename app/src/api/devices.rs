@@ -33,3 +33,42 @@ pub async fn decide_device(code: String, approve: bool) -> Result<(), AppError> 
     hygie_core::auth::oauth::device_decide(&svc.db, svc.clock.as_ref(), &holder, &code, approve).await?;
     Ok(())
 }
+
+/// A software or mail client the holder granted access, as the account page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectedClient {
+    pub id: i64,
+    pub name: String,
+    /// UTC, ISO 8601.
+    pub added: String,
+    pub last_used: String,
+}
+
+#[server(name = MyClients, prefix = "/api", endpoint = "my-clients")]
+pub async fn my_clients() -> Result<Vec<ConnectedClient>, AppError> {
+    use hygie_core::clock::format_utc;
+
+    use crate::server::{require_holder, services, Level};
+    let svc = services()?;
+    let holder = require_holder(Level::Full)?;
+    let grants = hygie_core::auth::oauth::grants(&svc.db, &holder).await?;
+    Ok(grants
+        .into_iter()
+        .map(|g| ConnectedClient {
+            id: g.id,
+            name: g.client_name,
+            added: format_utc(g.created_ms),
+            last_used: format_utc(g.last_used_ms),
+        })
+        .collect())
+}
+
+/// Withdraws a software's access: its tokens stop working at once.
+#[server(name = RevokeClient, prefix = "/api", endpoint = "client-revoke")]
+pub async fn revoke_client(id: i64) -> Result<(), AppError> {
+    use crate::server::{require_holder, services, Level};
+    let svc = services()?;
+    let holder = require_holder(Level::Full)?;
+    hygie_core::auth::oauth::revoke(&svc.db, svc.clock.as_ref(), &holder, id).await?;
+    Ok(())
+}

@@ -294,6 +294,11 @@ messages! {
 
     // Device authorization (a software or mail client asks for access)
     DeviceTitle => "Connecter un logiciel", "Connect a software";
+    ClientsTitle => "Logiciels et clients connectés", "Connected software and clients";
+    ClientsIntro => "Les logiciels et clients de messagerie auxquels vous avez donné accès à votre messagerie. Retirez ceux que vous n'utilisez plus : ils perdent l'accès aussitôt.", "The software and mail clients you gave access to your mailbox. Withdraw those you no longer use: they lose access at once.";
+    ClientsNone => "Aucun logiciel n'a accès à votre messagerie.", "No software has access to your mailbox.";
+    ClientsRevoke => "Retirer l'accès", "Withdraw access";
+    ClientsRevokeLabel => "Retirer l'accès de {name}", "Withdraw access from {name}";
     DeviceIntro => "Un logiciel ou un client de messagerie vous affiche un code : saisissez-le ici pour lui donner accès à votre messagerie.", "A software or mail client shows you a code: type it here to give it access to your mailbox.";
     DeviceCodeLabel => "Code affiché par le logiciel", "Code shown by the software";
     DeviceCodeHelp => "Huit lettres, par exemple BCDF-GHJK.", "Eight letters, for example BCDF-GHJK.";

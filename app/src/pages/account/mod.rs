@@ -1,6 +1,7 @@
 //! The holder's side: signing in, the terms to accept, the account page, and the pages reached
 //! from links in emails (activation, reset, unlock).
 
+mod clients;
 mod device;
 mod links;
 mod phone;

@@ -86,6 +86,8 @@ fn AccountSections(a: AccountView, refetch: Callback<()>) -> impl IntoView {
         <section class="card" aria-labelledby="terminals-title">
             <h2 id="terminals-title">{t.t(Msg::AccountTerminals)}</h2>
             <super::terminals::Terminals/>
+            <h3 id="clients-title">{t.t(Msg::ClientsTitle)}</h3>
+            <super::clients::ConnectedClients/>
         </section>
         <section class="card" aria-labelledby="prefs-title">
             <h2 id="prefs-title">{t.t(Msg::AccountPreferences)}</h2>
