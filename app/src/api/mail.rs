@@ -329,7 +329,7 @@ pub async fn mail_folders() -> Result<Vec<FolderView>, AppError> {
         .into_iter()
         .map(|f| FolderView {
             id: f.id,
-            key: if f.role == "custom" { format!("d{}", f.id) } else { f.role.clone() },
+            key: f.key(),
             role: f.role,
             name: f.name,
             parent: f.parent_id,

@@ -220,13 +220,13 @@ pub trait AuditTx {
 
     /// Appends `events` in order, reading and moving the chain's head once for all of them (a
     /// batch of deliveries): the same records as one [`AuditTx::append_audit`] each, in fewer
-    /// statements under the head's lock.
+    /// statements under the head's lock. Returns the last one's sequence number (0 for none).
     fn append_audits(
         &mut self,
         key: &AuditKey,
         at_ms: Millis,
         events: &[AuditEvent],
-    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+    ) -> impl Future<Output = Result<i64, sqlx::Error>> + Send;
 }
 
 macro_rules! impl_audit_tx {
@@ -238,14 +238,7 @@ macro_rules! impl_audit_tx {
                 at_ms: Millis,
                 event: &AuditEvent,
             ) -> Result<i64, sqlx::Error> {
-                let (last_seq, last_hash): (i64, String) = sqlx::query_as($head_sql).fetch_one(&mut *self).await?;
-                let (seq, hash) = self.insert_record(key, at_ms, event, last_seq, &last_hash).await?;
-                sqlx::query("UPDATE audit_head SET last_seq = $1, last_hash = $2 WHERE id = 1")
-                    .bind(seq)
-                    .bind(&hash)
-                    .execute(&mut *self)
-                    .await?;
-                Ok(seq)
+                self.append_audits(key, at_ms, std::slice::from_ref(event)).await
             }
 
             async fn append_audits(
@@ -253,78 +246,52 @@ macro_rules! impl_audit_tx {
                 key: &AuditKey,
                 at_ms: Millis,
                 events: &[AuditEvent],
-            ) -> Result<(), sqlx::Error> {
+            ) -> Result<i64, sqlx::Error> {
                 if events.is_empty() {
-                    return Ok(());
+                    return Ok(0);
                 }
                 let (mut seq, mut hash): (i64, String) = sqlx::query_as($head_sql).fetch_one(&mut *self).await?;
                 for event in events {
-                    (seq, hash) = self.insert_record(key, at_ms, event, seq, &hash).await?;
+                    let actor = event.actor.as_text();
+                    let outcome = event.outcome.as_text();
+                    let prev = std::mem::take(&mut hash);
+                    seq += 1;
+                    hash = sealed_hash(
+                        key,
+                        &prev,
+                        seq,
+                        at_ms,
+                        &actor,
+                        event.ip.as_deref(),
+                        &event.action,
+                        event.object.as_deref(),
+                        &outcome,
+                    );
+                    sqlx::query(
+                        "INSERT INTO audit_log (seq, at_ms, actor, ip, action, object, outcome, prev_hash, hash) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                    )
+                    .bind(seq)
+                    .bind(at_ms)
+                    .bind(&actor)
+                    .bind(&event.ip)
+                    .bind(&event.action)
+                    .bind(&event.object)
+                    .bind(&outcome)
+                    .bind(&prev)
+                    .bind(&hash)
+                    .execute(&mut *self)
+                    .await?;
                 }
                 sqlx::query("UPDATE audit_head SET last_seq = $1, last_hash = $2 WHERE id = 1")
                     .bind(seq)
                     .bind(&hash)
                     .execute(&mut *self)
                     .await?;
-                Ok(())
-            }
-        }
-
-        impl InsertRecord for $conn {
-            async fn insert_record(
-                &mut self,
-                key: &AuditKey,
-                at_ms: Millis,
-                event: &AuditEvent,
-                last_seq: i64,
-                last_hash: &str,
-            ) -> Result<(i64, String), sqlx::Error> {
-                let actor = event.actor.as_text();
-                let outcome = event.outcome.as_text();
-                let seq = last_seq + 1;
-                let hash = sealed_hash(
-                    key,
-                    last_hash,
-                    seq,
-                    at_ms,
-                    &actor,
-                    event.ip.as_deref(),
-                    &event.action,
-                    event.object.as_deref(),
-                    &outcome,
-                );
-                sqlx::query(
-                    "INSERT INTO audit_log (seq, at_ms, actor, ip, action, object, outcome, prev_hash, hash) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(seq)
-                .bind(at_ms)
-                .bind(&actor)
-                .bind(&event.ip)
-                .bind(&event.action)
-                .bind(&event.object)
-                .bind(&outcome)
-                .bind(last_hash)
-                .bind(&hash)
-                .execute(&mut *self)
-                .await?;
-                Ok((seq, hash))
+                Ok(seq)
             }
         }
     };
-}
-
-/// One record after the head (`last_seq`, `last_hash`), without moving the head: its sequence
-/// number and hash.
-trait InsertRecord {
-    fn insert_record(
-        &mut self,
-        key: &AuditKey,
-        at_ms: Millis,
-        event: &AuditEvent,
-        last_seq: i64,
-        last_hash: &str,
-    ) -> impl Future<Output = Result<(i64, String), sqlx::Error>> + Send;
 }
 
 impl_audit_tx!(sqlx::SqliteConnection, "SELECT last_seq, last_hash FROM audit_head WHERE id = 1");

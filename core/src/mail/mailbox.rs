@@ -154,6 +154,16 @@ impl<'a> Mailbox<'a> {
         super::list(self.db, self.clock, self.holder, role, page, per_page, fold).await
     }
 
+    /// Whether `key` (a standard folder's role, or `d<ID>` for one of the holder's own folders)
+    /// names one of the holder's folders: what a channel asks before [`Self::list`].
+    pub async fn has_folder(&self, key: &str) -> Result<bool, StoreError> {
+        if super::STANDARD_FOLDERS.iter().any(|(role, _)| *role == key) {
+            return Ok(true);
+        }
+        // One lookup by id: not the whole folder list with its counts.
+        Ok(self.own_folder_name(key).await?.is_some())
+    }
+
     /// Whether the holder's lists fold conversations into one line.
     pub async fn folds_threads(&self) -> Result<bool, StoreError> {
         super::folds_threads(self.db, self.holder.account_id).await

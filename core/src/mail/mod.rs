@@ -238,6 +238,18 @@ pub struct FolderRow {
     pub unread: i64,
 }
 
+impl FolderRow {
+    /// What names the folder to the verbs and in addresses: its role, or `d<ID>` for one of the
+    /// holder's own folders.
+    pub fn key(&self) -> String {
+        if self.role == "custom" {
+            format!("d{}", self.id)
+        } else {
+            self.role.clone()
+        }
+    }
+}
+
 pub async fn folders(db: &Db, clock: &dyn Clock, account_id: i64) -> Result<Vec<FolderRow>, StoreError> {
     // Creating the standard folders is a write: only when some are missing.
     let standard: i64 = crate::with_pool!(db, p => sqlx::query_scalar(

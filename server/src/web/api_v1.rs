@@ -139,14 +139,13 @@ impl axum::extract::FromRequestParts<AppState> for ApiHolder {
             Err(e) => return Err(Problem::internal(e, english)),
         }
         if bearer.holder.require(hygie_core::auth::session::Level::Full).is_err() {
-            let mut p = Problem::new(
+            let p = Problem::new(
                 StatusCode::FORBIDDEN,
                 "terms-pending",
                 "Les conditions d'utilisation en vigueur doivent d'abord être acceptées dans le webmail",
                 "The terms of use in force must first be accepted in the webmail",
                 english,
             );
-            p.detail = None;
             return Err(p);
         }
         Ok(ApiHolder { holder: bearer.holder, english })
@@ -155,6 +154,8 @@ impl axum::extract::FromRequestParts<AppState> for ApiHolder {
 
 #[derive(Serialize)]
 pub struct Folder {
+    /// What names the folder in the other calls: its role, or `d<ID>` for an own folder.
+    pub key: String,
     pub id: i64,
     /// `inbox`, `sent`, `drafts`, `archive`, `trash`, … or `custom`.
     pub role: String,
@@ -170,6 +171,7 @@ pub(super) async fn get_folders(State(state): State<AppState>, api: ApiHolder) -
     let folders: Vec<Folder> = rows
         .into_iter()
         .map(|f| Folder {
+            key: f.key(),
             id: f.id,
             role: f.role,
             name: f.name,
@@ -205,7 +207,7 @@ pub struct MessageLine {
 
 /// `GET /api/v1/folders/{key}/messages?page=1&per_page=50`: newest first, with the total
 /// (pages from 1).
-/// `key` is a standard folder's role or an own folder's id.
+/// `key` is a standard folder's role or `d<ID>` for an own folder (a folder's `key`).
 pub(super) async fn get_messages(
     State(state): State<AppState>,
     api: ApiHolder,
@@ -215,8 +217,7 @@ pub(super) async fn get_messages(
     let page = q.page.unwrap_or(1).max(1);
     let per_page = q.per_page.unwrap_or(50).clamp(1, PAGE_MAX);
     let mailbox = state.services.mailbox(&api.holder);
-    let known = mailbox.folders().await.map_err(|e| Problem::internal(e, api.english))?;
-    if !known.iter().any(|f| (f.role != "custom" && f.role == key) || f.id.to_string() == key) {
+    if !mailbox.has_folder(&key).await.map_err(|e| Problem::internal(e, api.english))? {
         return Err(Problem::not_found(api.english));
     }
     let (items, total) =

@@ -7,7 +7,7 @@ use tokio::process::Command;
 
 use crate::common::browser::*;
 use crate::common::{client, form, on_each_engine, Engine, TestServer};
-use app::api::{DecideDevice, DeviceRequest};
+use app::api::{DecideDevice, DeviceRequest, MailFolderCreate, RevokeClient};
 use hygie_core::audit::Actor;
 use hygie_core::auth::oauth;
 use hygie_core::mail::{import_batch, Imported};
@@ -44,10 +44,16 @@ async fn post(s: &TestServer, path: &str, pairs: &[(&str, &str)]) -> (u16, Value
     (status, res.json().await.unwrap_or(Value::Null))
 }
 
+/// The device asks for its tokens.
+async fn poll(s: &TestServer, client_id: &str, device_code: &str) -> (u16, Value) {
+    let grant = "urn:ietf:params:oauth:grant-type:device_code";
+    post(s, "/oauth/token", &[("grant_type", grant), ("client_id", client_id), ("device_code", device_code)]).await
+}
+
 async fn a_device_grant_gives_the_api_the_holders_mailbox_and_nothing_else(engine: Engine) {
     let s = TestServer::start(engine).await;
     let (alice_id, alice) = account(&s, "alice.roy", Some(MOBILE)).await;
-    let (bruno_id, _) = account(&s, "bruno.roy", Some("+33700000001")).await;
+    let (bruno_id, bruno) = account(&s, "bruno.roy", Some("+33700000001")).await;
     let raw = |id: &str, subject: &str| {
         Imported {
         raw: format!(
@@ -78,22 +84,7 @@ async fn a_device_grant_gives_the_api_the_holders_mailbox_and_nothing_else(engin
     let device_code = d["device_code"].as_str().unwrap().to_string();
     assert_eq!(d["verification_uri"], json!(format!("{}/appareil", s.config.public_url())));
     assert_eq!((d["interval"].as_i64(), d["expires_in"].as_i64()), (Some(5), Some(600)));
-    let token_form = |code: &str| {
-        vec![
-            ("grant_type".to_string(), "urn:ietf:params:oauth:grant-type:device_code".to_string()),
-            ("client_id".into(), c.client_id.clone()),
-            ("device_code".into(), code.to_string()),
-        ]
-    };
-    let poll = |code: String| {
-        let pairs = token_form(&code);
-        let s = &s;
-        async move {
-            let pairs: Vec<(&str, &str)> = pairs.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
-            post(s, "/oauth/token", &pairs).await
-        }
-    };
-    let (status, body) = poll(device_code.clone()).await;
+    let (status, body) = poll(&s, &c.client_id, &device_code).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("authorization_pending")));
 
     // The holder approves on the web, signed in fully; not before.
@@ -109,12 +100,12 @@ async fn a_device_grant_gives_the_api_the_holders_mailbox_and_nothing_else(engin
     assert_eq!(b.run(DecideDevice { code: user_code.clone(), approve: true }).await.status, 200);
 
     s.clock.advance_ms(5_000);
-    let (status, tokens) = poll(device_code.clone()).await;
+    let (status, tokens) = poll(&s, &c.client_id, &device_code).await;
     assert_eq!(status, 200, "{tokens}");
     assert_eq!(tokens["token_type"], json!("Bearer"));
     let access = tokens["access_token"].as_str().unwrap().to_string();
     let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
-    let (status, body) = poll(device_code).await;
+    let (status, body) = poll(&s, &c.client_id, &device_code).await;
     assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")), "a device code works once");
 
     // curl, with the token: the holder's folders and messages, as the webmail shows them.
@@ -136,6 +127,37 @@ async fn a_device_grant_gives_the_api_the_holders_mailbox_and_nothing_else(engin
     assert_eq!((status, problem["status"].as_i64()), (404, Some(404)), "{problem}");
     assert_eq!(problem["title"], json!("Introuvable dans cette messagerie"));
     assert_eq!(curl(&s, "/api/v1/folders/999999/messages", &access).await.0, 404);
+    let b2 = Browser::new(&s);
+    sign_in(&s, &b2, &bruno, 2).await;
+    let bruno_folder: i64 = b2.run(MailFolderCreate { name: "Bruno".into(), parent: 0 }).await.ok();
+    assert_eq!(curl(&s, &format!("/api/v1/folders/d{bruno_folder}/messages"), &access).await.0, 404);
+    // Her own folders, by the key the folder list gives.
+    let alice_folder: i64 = b.run(MailFolderCreate { name: "Laboratoire".into(), parent: 0 }).await.ok();
+    let (status, folders) = curl(&s, "/api/v1/folders", &access).await;
+    assert_eq!(status, 200);
+    let key = format!("d{alice_folder}");
+    assert!(folders["folders"].as_array().unwrap().iter().any(|f| f["key"] == json!(key)), "{folders}");
+    let (status, list) = curl(&s, &format!("/api/v1/folders/{key}/messages"), &access).await;
+    assert_eq!((status, list["total"].as_i64()), (200, Some(0)), "{list}");
+    // Another holder cannot withdraw her software's access.
+    let grant = oauth::grants(
+        s.db(),
+        &hygie_core::auth::holder::Holder::resolve(
+            s.db(),
+            alice_id,
+            hygie_core::auth::session::Level::Full,
+            None,
+            None,
+        )
+        .await
+        .unwrap()
+        .unwrap(),
+    )
+    .await
+    .unwrap()[0]
+        .id;
+    assert_eq!(b2.run(RevokeClient { id: grant }).await.status, 404);
+    assert_eq!(curl(&s, "/api/v1/folders", &access).await.0, 200);
 
     // No token, a wrong one, an expired one: 401 with a problem the software can read.
     let (status, problem) = curl(&s, "/api/v1/folders", "hyat_faux").await;
