@@ -62,7 +62,14 @@ pub struct ContactFlash {
 
 #[server(endpoint = "site-info")]
 pub async fn get_site_info() -> Result<SiteInfo, AppError> {
-    Ok((*crate::server::services()?.site).clone())
+    let site = crate::server::services()?.site;
+    // The answer is ready at once (configuration), and a resource that resolves on its first
+    // poll takes a rarer path through Leptos' SSR suspense: twice in CI, and only on the legal
+    // notice page whose one resource this is, the response never ended (30 s timeout; not
+    // reproduced in 6,000 local requests). Yielding once makes it resolve like every other
+    // page's resource, which waits on the database.
+    leptos::task::tick().await;
+    Ok((*site).clone())
 }
 
 /// A version of the terms (the one in force when `version` is `None`) and the list of all.
