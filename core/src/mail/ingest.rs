@@ -54,7 +54,7 @@ pub(crate) fn people(s: &Summary) -> String {
 
 /// Stores a prepared message inside the caller's write transaction. Implemented for both
 /// engines' connections (call it on `&mut *tx`).
-pub(crate) trait IngestTx {
+pub(crate) trait IngestTx: Send {
     /// Stores `m` (whose whole text is `raw`) in `folder` of `account_id`, queued for the search
     /// index ([`super::indexer`]: built after the commit, and before any search of the mailbox).
     /// Returns its id, or `None` when the mailbox already holds a message with the same
@@ -66,48 +66,78 @@ pub(crate) trait IngestTx {
         m: &Prepared,
         raw: &[u8],
         now: Millis,
+    ) -> impl std::future::Future<Output = Result<Option<i64>, sqlx::Error>> + Send {
+        self.store_message(true, account_id, folder, m, raw, now)
+    }
+
+    /// [`IngestTx::store_in`] whatever the mailbox holds: a message its holder wrote, whose
+    /// copies (Sent, and the Inbox when written to oneself) share one Message-ID.
+    fn store_copy_in(
+        &mut self,
+        account_id: i64,
+        folder: i64,
+        m: &Prepared,
+        raw: &[u8],
+        now: Millis,
+    ) -> impl std::future::Future<Output = Result<Option<i64>, sqlx::Error>> + Send {
+        self.store_message(false, account_id, folder, m, raw, now)
+    }
+
+    /// Both of the above: `dedupe` says whether a Message-ID already held skips the message.
+    fn store_message(
+        &mut self,
+        dedupe: bool,
+        account_id: i64,
+        folder: i64,
+        m: &Prepared,
+        raw: &[u8],
+        now: Millis,
     ) -> impl std::future::Future<Output = Result<Option<i64>, sqlx::Error>> + Send;
 }
 
 macro_rules! impl_ingest_tx {
     ($conn:ty) => {
         impl IngestTx for $conn {
-            async fn store_in(
+            async fn store_message(
                 &mut self,
+                dedupe: bool,
                 account_id: i64,
                 folder: i64,
                 m: &Prepared,
                 raw: &[u8],
                 now: Millis,
             ) -> Result<Option<i64>, sqlx::Error> {
-                let s = &m.summary;
-                // One statement: stored unless the mailbox already holds that Message-ID.
-                let id: Option<i64> = sqlx::query_scalar(
-                    "INSERT INTO messages (account_id, folder_id, message_id, thread_id, in_reply_to, from_addr, from_name, \
-                     to_addrs, cc_addrs, subject, snippet, date_ms, size, attachment_names, urgent, unread, raw, created_ms) \
+                // One statement: unless `dedupe` is off, stored only if the mailbox does not hold
+                // that Message-ID yet.
+                const SQL: &str = "INSERT INTO messages (account_id, folder_id, message_id, thread_id, in_reply_to, \
+                     from_addr, from_name, to_addrs, cc_addrs, subject, snippet, date_ms, size, attachment_names, urgent, \
+                     unread, raw, created_ms) \
                      SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18 \
-                     WHERE NOT EXISTS (SELECT 1 FROM messages WHERE account_id = $1 AND message_id = $3) RETURNING id",
-                )
-                .bind(account_id)
-                .bind(folder)
-                .bind(&m.message_id)
-                .bind(&m.thread_id)
-                .bind(&s.in_reply_to)
-                .bind(&s.from_addr)
-                .bind(&s.from_name)
-                .bind(s.to.join(", "))
-                .bind(s.cc.join(", "))
-                .bind(&s.subject)
-                .bind(snippet(&s.body_text))
-                .bind(m.date_ms)
-                .bind(raw.len() as i64)
-                .bind(&m.attachments)
-                .bind(s.urgent)
-                .bind(m.unread)
-                .bind(raw)
-                .bind(now)
-                .fetch_optional(&mut *self)
-                .await?;
+                     WHERE $19 OR NOT EXISTS (SELECT 1 FROM messages WHERE account_id = $1 AND message_id = $3) \
+                     RETURNING id";
+                let s = &m.summary;
+                let id: Option<i64> = sqlx::query_scalar(SQL)
+                    .bind(account_id)
+                    .bind(folder)
+                    .bind(&m.message_id)
+                    .bind(&m.thread_id)
+                    .bind(&s.in_reply_to)
+                    .bind(&s.from_addr)
+                    .bind(&s.from_name)
+                    .bind(s.to.join(", "))
+                    .bind(s.cc.join(", "))
+                    .bind(&s.subject)
+                    .bind(snippet(&s.body_text))
+                    .bind(m.date_ms)
+                    .bind(raw.len() as i64)
+                    .bind(&m.attachments)
+                    .bind(s.urgent)
+                    .bind(m.unread)
+                    .bind(raw)
+                    .bind(now)
+                    .bind(!dedupe)
+                    .fetch_optional(&mut *self)
+                    .await?;
                 let Some(id) = id else { return Ok(None) };
                 sqlx::query("INSERT INTO search_pending (message_id, account_id) VALUES ($1, $2)")
                     .bind(id)

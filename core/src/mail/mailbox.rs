@@ -303,6 +303,23 @@ impl<'a> Mailbox<'a> {
         super::send(self.db, self.clock, self.holder, draft, &p.domains, &p.public_url, &p.limits).await
     }
 
+    /// Sends a message its author's software wrote (a mail client over SMTP submission, business
+    /// software through the API), kept as written, to the envelope's `recipients`: the author
+    /// must be the holder; the same checks, copies, queue, limits and record as [`Mailbox::send`].
+    pub async fn submit(&self, recipients: &[String], raw: &[u8]) -> Result<Sent, super::SubmitError> {
+        self.within_hourly("send", "mail.send", hourly::SENDS).await.map_err(SendError::from)?;
+        let p = self.policy;
+        super::submit::submit(self.db, self.clock, self.holder, recipients, raw, &p.domains, &p.public_url, &p.limits)
+            .await
+    }
+
+    /// Whether the holder may write to `address` (an active mailbox here, or a domain of the
+    /// trust space), asked as each recipient is named (SMTP's RCPT), before the message comes.
+    pub async fn may_write_to(&self, address: &str) -> Result<(), SendError> {
+        super::send::route_addresses(self.db, std::iter::once(&address.to_string()), &self.policy.domains).await?;
+        Ok(())
+    }
+
     /// Sends a message from the webmail: at once when the holder's undo delay is 0, otherwise
     /// scheduled for the end of the delay (it can be taken back until then).
     pub async fn send_with_undo(&self, draft: &Draft) -> Result<schedule::Sending, schedule::ScheduleError> {

@@ -25,6 +25,7 @@ pub mod receipts;
 pub mod schedule;
 mod search;
 mod send;
+mod submit;
 
 pub use actions::*;
 pub use ingest::*;
@@ -33,6 +34,7 @@ pub use mailbox::{hourly, MailError, MailPolicy, Mailbox, SEARCH_RESULTS};
 pub use read::*;
 pub use search::*;
 pub use send::*;
+pub use submit::SubmitError;
 
 use crate::auth::holder::Holder;
 use crate::clock::Clock;

@@ -92,7 +92,7 @@ pub struct Sent {
     pub queued: Vec<String>,
 }
 
-fn domain_of(address: &str) -> &str {
+pub(crate) fn domain_of(address: &str) -> &str {
     address.rsplit_once('@').map(|(_, d)| d).unwrap_or("")
 }
 
@@ -219,7 +219,16 @@ pub(crate) async fn route(
     d: &Draft,
     instance_domains: &[String],
 ) -> Result<(Vec<i64>, Vec<String>, Vec<String>), SendError> {
-    let mut all: Vec<String> = d.to.iter().chain(&d.cc).chain(&d.bcc).map(|a| a.trim().to_lowercase()).collect();
+    route_addresses(db, d.to.iter().chain(&d.cc).chain(&d.bcc), instance_domains).await
+}
+
+/// [`route`] for addresses given one by one (an SMTP envelope's recipients).
+pub(crate) async fn route_addresses(
+    db: &Db,
+    addresses: impl Iterator<Item = &String>,
+    instance_domains: &[String],
+) -> Result<(Vec<i64>, Vec<String>, Vec<String>), SendError> {
+    let mut all: Vec<String> = addresses.map(|a| a.trim().to_lowercase()).collect();
     all.sort();
     all.dedup();
     if all.is_empty() {

@@ -1074,3 +1074,90 @@ async fn the_patient_may_not_reply_only_when_the_author_says_so_and_only_to_a_pa
         assert!(!queued("dr.roy@chu.mssante.fr").await.contains("X-MSS-MES"));
     }
 }
+
+/// A message written by the holder's own software (SMTP submission, the API) is kept as
+/// written, its Bcc hidden from the recipients, and follows the webmail's rules: the author
+/// must be the holder, every recipient is checked before anything is stored, the Sent copy,
+/// the Inbox copies (one's own too), the queue and the record commit together.
+#[tokio::test]
+async fn a_message_written_elsewhere_is_kept_as_written_under_the_webmails_rules() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(1_800_000_000_000);
+        crate::trust_space::replace(&t.db, &clock, &["labo.mssante.fr".into()]).await.unwrap();
+        let policy = MailPolicy {
+            domains: vec!["hygie.example".to_string()],
+            public_url: "https://h.example".into(),
+            limits: attach::Limits { max_message_bytes: 64 * 1024, quota_bytes: 3 * 1024 * 1024 },
+        };
+        let (a, b, c) = (
+            holder(&t.db, &clock, "alice").await,
+            holder(&t.db, &clock, "bruno").await,
+            holder(&t.db, &clock, "carla").await,
+        );
+        let mailbox = Mailbox::new(&t.db, &clock, &a, &policy);
+        let raw = |from: &str| {
+            format!(
+                "From: Alice <{from}>\r\nTo: {}\r\nBcc: {}\r\nSubject: =?utf-8?q?Compte_rendu_op=C3=A9ratoire?=\r\n\
+                 X-MSS-INS: 1234567890123 (patient)\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
+                 Suites simples.\r\n",
+                b.address, c.address
+            )
+            .into_bytes()
+        };
+        let envelope =
+            vec![b.address.clone(), c.address.clone(), a.address.clone(), "resultats@labo.mssante.fr".to_string()];
+        let sent = mailbox.submit(&envelope, &raw(&a.address)).await.expect("submitted");
+        assert_eq!(
+            (sent.delivered.len(), sent.queued.len()),
+            (3, 1),
+            "bruno, carla, alice's own Inbox; the lab queued"
+        );
+
+        let stored = |id: i64| {
+            let db = t.db.clone();
+            async move {
+                let raw: Vec<u8> = crate::with_pool!(&db, p => sqlx::query_scalar("SELECT raw FROM messages WHERE id = $1")
+                    .bind(id).fetch_one(p).await.unwrap());
+                String::from_utf8(raw).unwrap()
+            }
+        };
+        let last = &crate::audit::latest(&t.db, 1).await.unwrap()[0];
+        assert_eq!(last.action, "mail.send");
+        assert_eq!(last.object.as_deref(), Some(format!("message:{} recipients:3 queued:1", sent.sent_id).as_str()));
+        let kept = stored(sent.sent_id).await;
+        assert!(kept.contains("X-MSS-INS: 1234567890123") && kept.contains("Bcc: carla@"), "kept as written");
+        assert!(kept.contains("Message-ID: <") && kept.contains("Date: "), "a Message-ID and a Date added");
+        for id in &sent.delivered {
+            let copy = stored(*id).await;
+            assert!(!copy.to_lowercase().contains("bcc"), "no recipient sees the Bcc");
+            assert!(copy.contains("X-MSS-INS: 1234567890123"));
+        }
+        // Recipients sorted by address: alice, bruno, carla.
+        let opened = Mailbox::new(&t.db, &clock, &b, &policy).open(sent.delivered[1]).await.unwrap().unwrap();
+        assert_eq!((opened.subject.as_str(), opened.folder_role.as_str()), ("Compte rendu opératoire", "inbox"));
+        let queued: String = crate::with_pool!(&t.db, p => sqlx::query_scalar(
+            "SELECT body FROM outbox WHERE category = 'mail.remote' AND message_ref = $1")
+            .bind(sent.sent_id).fetch_one(p).await.unwrap());
+        assert!(!queued.to_lowercase().contains("bcc:"));
+
+        // Refusals change nothing and are recorded.
+        let before = (messages_of(&t.db, b.account_id).await, messages_of(&t.db, a.account_id).await);
+        let not_mine = mailbox.submit(&envelope[..1], &raw(&b.address)).await;
+        assert!(matches!(not_mine, Err(SubmitError::NotTheAuthor)), "{not_mine:?}");
+        let last = &crate::audit::latest(&t.db, 1).await.unwrap()[0];
+        assert_eq!((last.action.as_str(), last.outcome.as_str()), ("mail.send", "denied:not_the_author"));
+        let unknown = mailbox.submit(&[b.address.clone(), "personne@hygie.example".into()], &raw(&a.address)).await;
+        assert!(matches!(unknown, Err(SubmitError::Send(SendError::UnknownMailbox(_)))), "{unknown:?}");
+        let outside = mailbox.submit(&["x@gmail.com".to_string()], &raw(&a.address)).await;
+        assert!(matches!(outside, Err(SubmitError::Send(SendError::OutsideTrustSpace(_)))), "{outside:?}");
+        let big = [raw(&a.address), vec![b'x'; 64 * 1024]].concat();
+        let too_big = mailbox.submit(&envelope[..1], &big).await;
+        assert!(matches!(too_big, Err(SubmitError::Send(SendError::TooLarge { .. }))), "{too_big:?}");
+        let garbage = mailbox.submit(&envelope[..1], b"\r\n\r\nno head").await;
+        assert!(matches!(garbage, Err(SubmitError::Malformed)), "{garbage:?}");
+        assert_eq!((messages_of(&t.db, b.account_id).await, messages_of(&t.db, a.account_id).await), before);
+        assert!(mailbox.may_write_to("resultats@labo.mssante.fr").await.is_ok());
+        assert!(matches!(mailbox.may_write_to("x@gmail.com").await, Err(SendError::OutsideTrustSpace(_))));
+        assert!(crate::audit::verify(&t.db).await.unwrap().is_intact());
+    }
+}
