@@ -110,6 +110,11 @@ pub struct SmtpConfig {
     pub lmtp_listen: Option<SocketAddr>,
     /// LMTP on a Unix socket (made with mode 0660).
     pub lmtp_socket: Option<PathBuf>,
+    /// SMTP submission for mail clients and business software with STARTTLS required before
+    /// AUTH (587 in production; 1587 for the embedded run); `None`: off.
+    pub submission_listen: Option<SocketAddr>,
+    /// SMTP submission over implicit TLS (465 in production; 1465 for the embedded run).
+    pub submissions_listen: Option<SocketAddr>,
 }
 
 impl Default for SmtpConfig {
@@ -128,6 +133,8 @@ impl Default for SmtpConfig {
             messages_per_peer_per_hour: 10_000,
             lmtp_listen: None,
             lmtp_socket: None,
+            submission_listen: Some(SocketAddr::from(([127, 0, 0, 1], 1587))),
+            submissions_listen: Some(SocketAddr::from(([127, 0, 0, 1], 1465))),
         }
     }
 }
@@ -533,7 +540,11 @@ impl Config {
     pub fn smtp_max_message_bytes(&self) -> i64 {
         match self.smtp.max_message_mb {
             Some(mb) => mb * 1024 * 1024,
-            None => self.mailbox.max_message_mb * 1024 * 1024 * 14 / 10 + 1024 * 1024,
+            None => hygie_core::mail::attach::Limits {
+                max_message_bytes: self.mailbox.max_message_mb * 1024 * 1024,
+                ..Default::default()
+            }
+            .max_encoded_bytes(),
         }
     }
 

@@ -62,6 +62,9 @@ pub struct Running {
     pub smtp_addr: Option<SocketAddr>,
     /// The LMTP listener's address (when `smtp.lmtp_listen` is set).
     pub lmtp_addr: Option<SocketAddr>,
+    /// SMTP submission with STARTTLS (587), and over implicit TLS (465).
+    pub submission_addr: Option<SocketAddr>,
+    pub submissions_addr: Option<SocketAddr>,
     pub db: Db,
     /// The inbound delivery verb (mail from other operators).
     pub inbound: hygie_core::mail::delivery::Inbound,
@@ -346,7 +349,9 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
     );
     let mut smtp_tls = (*rustls.get_inner()).clone();
     smtp_tls.alpn_protocols.clear();
-    let smtp = smtp::start(&config, inbound.clone(), tokio_rustls::TlsAcceptor::from(Arc::new(smtp_tls))).await?;
+    let submission = smtp::Submission { db: db.clone(), clock: clock.clone(), mail: mail_policy.clone() };
+    let smtp =
+        smtp::start(&config, inbound.clone(), tokio_rustls::TlsAcceptor::from(Arc::new(smtp_tls)), submission).await?;
     let listener = std::net::TcpListener::bind(config.listen)
         .map_err(|source| StartError::Bind { addr: config.listen, source })?;
     listener.set_nonblocking(true).map_err(|source| StartError::Bind { addr: config.listen, source })?;
@@ -413,6 +418,8 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         http_addr,
         smtp_addr: smtp.smtp_addr,
         lmtp_addr: smtp.lmtp_addr,
+        submission_addr: smtp.submission_addr,
+        submissions_addr: smtp.submissions_addr,
         db,
         inbound,
         handle,

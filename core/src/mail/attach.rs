@@ -31,6 +31,14 @@ pub struct Limits {
     pub quota_bytes: i64,
 }
 
+impl Limits {
+    /// The largest message as written in MIME (attachments grow by a third in base64), headers
+    /// included: what a message written elsewhere may weigh.
+    pub fn max_encoded_bytes(&self) -> i64 {
+        self.max_message_bytes * 14 / 10 + 1024 * 1024
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits { max_message_bytes: 25 * 1024 * 1024, quota_bytes: 2 * 1024 * 1024 * 1024 }

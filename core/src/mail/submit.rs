@@ -101,8 +101,8 @@ async fn submit_checked(
     instance_domains: &[String],
     limits: &attach::Limits,
 ) -> Result<(Sent, Vec<i64>), SubmitError> {
-    if raw.len() as i64 > limits.max_message_bytes {
-        return Err(SendError::TooLarge { max_bytes: limits.max_message_bytes }.into());
+    if raw.len() as i64 > limits.max_encoded_bytes() {
+        return Err(SendError::TooLarge { max_bytes: limits.max_encoded_bytes() }.into());
     }
     let now = clock.now_ms();
     let written = Written::new(raw, sender, now)?;

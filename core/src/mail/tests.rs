@@ -1150,7 +1150,7 @@ async fn a_message_written_elsewhere_is_kept_as_written_under_the_webmails_rules
         assert!(matches!(unknown, Err(SubmitError::Send(SendError::UnknownMailbox(_)))), "{unknown:?}");
         let outside = mailbox.submit(&["x@gmail.com".to_string()], &raw(&a.address)).await;
         assert!(matches!(outside, Err(SubmitError::Send(SendError::OutsideTrustSpace(_)))), "{outside:?}");
-        let big = [raw(&a.address), vec![b'x'; 64 * 1024]].concat();
+        let big = [raw(&a.address), vec![b'x'; 2 * 1024 * 1024]].concat();
         let too_big = mailbox.submit(&envelope[..1], &big).await;
         assert!(matches!(too_big, Err(SubmitError::Send(SendError::TooLarge { .. }))), "{too_big:?}");
         let garbage = mailbox.submit(&envelope[..1], b"\r\n\r\nno head").await;

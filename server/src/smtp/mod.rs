@@ -1,9 +1,12 @@
-//! Inbound mail: the SMTP listener where other operators' servers hand Hygie their mail (ESMTP
-//! with STARTTLS on the HTTPS certificate), and the LMTP listener for an operator's own MTA in
-//! front. The protocol is parsed by `smtp-proto`; every rule (who may send, to whom, how big,
-//! how often) is the core delivery verb's ([`hygie_core::mail::delivery::Inbound`]): this
-//! module only speaks the protocol, applies the connection limits, and maps typed refusals to
-//! reply codes.
+//! SMTP: the listener where other operators' servers hand Hygie their mail (ESMTP with STARTTLS
+//! on the HTTPS certificate), the LMTP listener for an operator's own MTA in front, and SMTP
+//! submission (587 with STARTTLS, 465 over TLS) where the holders' mail clients and business
+//! software send, authenticated by an OAuth access token (SASL OAUTHBEARER or XOAUTH2), never
+//! a password. The protocol is parsed by `smtp-proto`; every rule (who may send, to whom, how
+//! big, how often) is a core verb's: the delivery verb ([`hygie_core::mail::delivery::Inbound`])
+//! for mail from elsewhere, the holder's mailbox ([`hygie_core::mail::Mailbox::submit`]) for
+//! submission. This module only speaks the protocol, applies the connection limits, and maps
+//! typed refusals to reply codes.
 
 mod reply;
 mod session;
@@ -14,7 +17,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use hygie_core::clock::Clock;
 use hygie_core::mail::delivery::{Channel, Inbound};
+use hygie_core::mail::MailPolicy;
+use hygie_core::store::Db;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
@@ -23,6 +29,7 @@ use tokio_rustls::TlsAcceptor;
 use crate::config::Config;
 
 /// What every session of a listener shares.
+#[derive(Clone)]
 pub struct Settings {
     pub hostname: String,
     pub require_tls: bool,
@@ -50,12 +57,24 @@ impl Settings {
     }
 }
 
+/// What submission sessions need to act for a holder: the webmail's own services.
+#[derive(Clone)]
+pub struct Submission {
+    pub db: Db,
+    pub clock: Arc<dyn Clock>,
+    pub mail: Arc<MailPolicy>,
+}
+
 struct Shared {
     inbound: Inbound,
     settings: Settings,
     /// `None` for LMTP, which is not encrypted (it serves an MTA on this machine or network).
     tls: Option<TlsAcceptor>,
     channel: Channel,
+    /// For a submission listener: the holders' mail clients send here, once authenticated.
+    submission: Option<Submission>,
+    /// TLS from the first byte (465), rather than after STARTTLS.
+    implicit_tls: bool,
     /// Open connections, per peer address and in all.
     open: Mutex<HashMap<IpAddr, usize>>,
 }
@@ -101,6 +120,9 @@ impl Shared {
 pub struct Listeners {
     pub smtp_addr: Option<SocketAddr>,
     pub lmtp_addr: Option<SocketAddr>,
+    /// SMTP submission with STARTTLS, and over implicit TLS.
+    pub submission_addr: Option<SocketAddr>,
+    pub submissions_addr: Option<SocketAddr>,
     pub lmtp_socket: Option<PathBuf>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -130,8 +152,14 @@ pub enum ListenError {
 }
 
 /// Binds the configured listeners (SMTP with STARTTLS on `tls`; LMTP on a port and/or a Unix
-/// socket) and starts accepting. Port 0 picks a free port: see the returned addresses.
-pub async fn start(config: &Config, inbound: Inbound, tls: TlsAcceptor) -> Result<Listeners, ListenError> {
+/// socket; submission) and starts accepting. Port 0 picks a free port: see the returned
+/// addresses.
+pub async fn start(
+    config: &Config,
+    inbound: Inbound,
+    tls: TlsAcceptor,
+    submission: Submission,
+) -> Result<Listeners, ListenError> {
     let (stop, stopped) = watch::channel(false);
     let mut tasks = Vec::new();
     let bind_err = |addr: String| move |source: std::io::Error| ListenError::Bind { addr, source };
@@ -143,8 +171,10 @@ pub async fn start(config: &Config, inbound: Inbound, tls: TlsAcceptor) -> Resul
         let shared = Arc::new(Shared {
             inbound: inbound.clone(),
             settings: Settings::from_config(config),
-            tls: Some(tls),
+            tls: Some(tls.clone()),
             channel: Channel::Smtp,
+            submission: None,
+            implicit_tls: false,
             open: Mutex::new(HashMap::new()),
         });
         tasks.push(tokio::spawn(accept_tcp(l, shared, stopped.clone())));
@@ -155,6 +185,8 @@ pub async fn start(config: &Config, inbound: Inbound, tls: TlsAcceptor) -> Resul
             settings: Settings { require_tls: false, ..Settings::from_config(config) },
             tls: None,
             channel: Channel::Lmtp,
+            submission: None,
+            implicit_tls: false,
             open: Mutex::new(HashMap::new()),
         })
     };
@@ -178,10 +210,44 @@ pub async fn start(config: &Config, inbound: Inbound, tls: TlsAcceptor) -> Resul
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(bind_err(shown))?;
         tasks.push(tokio::spawn(accept_unix(l, lmtp_shared(), stopped.clone())));
     }
+    // Submission: TLS before AUTH always; a message as large as the webmail lets one write.
+    let submission_settings = Settings {
+        require_tls: true,
+        max_message_bytes: submission.mail.limits.max_encoded_bytes() as usize,
+        ..Settings::from_config(config)
+    };
+    let mut submission_addrs = [None, None];
+    for (i, (listen, implicit_tls)) in
+        [(config.smtp.submission_listen, false), (config.smtp.submissions_listen, true)].into_iter().enumerate()
+    {
+        let Some(addr) = listen else { continue };
+        let l = TcpListener::bind(addr).await.map_err(bind_err(addr.to_string()))?;
+        let bound = l.local_addr().map_err(bind_err(addr.to_string()))?;
+        submission_addrs[i] = Some(bound);
+        let shared = Arc::new(Shared {
+            inbound: inbound.clone(),
+            settings: submission_settings.clone(),
+            tls: Some(tls.clone()),
+            channel: Channel::Smtp,
+            submission: Some(submission.clone()),
+            implicit_tls,
+            open: Mutex::new(HashMap::new()),
+        });
+        tasks.push(tokio::spawn(accept_tcp(l, shared, stopped.clone())));
+        tracing::info!(addr = %bound, implicit_tls, "SMTP submission listening");
+    }
     if let Some(a) = smtp_addr {
         tracing::info!(addr = %a, require_tls = config.smtp.require_tls, "inbound SMTP listening");
     }
-    Ok(Listeners { smtp_addr, lmtp_addr, lmtp_socket: config.smtp.lmtp_socket.clone(), stop, tasks })
+    Ok(Listeners {
+        smtp_addr,
+        lmtp_addr,
+        submission_addr: submission_addrs[0],
+        submissions_addr: submission_addrs[1],
+        lmtp_socket: config.smtp.lmtp_socket.clone(),
+        stop,
+        tasks,
+    })
 }
 
 async fn accept_tcp(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {

@@ -2,6 +2,7 @@
 //! convention has it.
 
 use hygie_core::mail::delivery::DeliveryError;
+use hygie_core::mail::{SendError, SubmitError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
@@ -53,6 +54,49 @@ pub fn for_refusal(e: &DeliveryError, reference: &str) -> Reply {
         DeliveryError::Store(_) => {
             Reply::new(451, "4.3.0", format!("Temporary failure, try again later (ref {reference})"))
         }
+    }
+}
+
+/// The reply to a refusal of the holder's send (submission's RCPT and DATA).
+pub fn for_send(e: &SendError, reference: &str) -> Reply {
+    match e {
+        SendError::NoRecipient => Reply::new(554, "5.5.1", "No valid recipients"),
+        SendError::OutsideTrustSpace(a) => {
+            Reply::new(550, "5.7.1", format!("<{a}> is outside the MSSante trust space"))
+        }
+        SendError::UnknownMailbox(a) => Reply::new(550, "5.1.1", format!("<{a}>: no such mailbox here")),
+        SendError::TooLarge { max_bytes } => {
+            Reply::new(552, "5.3.4", format!("Message too big (at most {max_bytes} bytes)"))
+        }
+        SendError::TooLargeForPatient { max_bytes } => {
+            Reply::new(552, "5.3.4", format!("Message too big for a patient's address (at most {max_bytes} bytes)"))
+        }
+        SendError::QuotaExceeded { .. } => {
+            Reply::new(552, "5.2.2", "Your mailbox is full: make room for the Sent copy")
+        }
+        SendError::MailboxFull(a) => Reply::new(452, "4.2.2", format!("<{a}>: mailbox full, try again later")),
+        SendError::RateLimited { retry_after_secs } => {
+            Reply::new(450, "4.7.1", format!("Too many messages this hour, try again in {retry_after_secs} s"))
+        }
+        // A draft, an upload or a forwarded message: the webmail's, never named over SMTP.
+        SendError::DraftGone | SendError::UnknownUpload | SendError::ForwardedNotFound => {
+            Reply::new(554, "5.6.0", "Message refused")
+        }
+        SendError::Store(_) => {
+            Reply::new(451, "4.3.0", format!("Temporary failure, try again later (ref {reference})"))
+        }
+    }
+}
+
+/// The reply to a refusal of a submitted message.
+pub fn for_submission(e: &SubmitError, reference: &str) -> Reply {
+    match e {
+        SubmitError::Malformed => Reply::new(554, "5.6.0", "Message could not be parsed (a From header is needed)"),
+        SubmitError::NotTheAuthor => Reply::new(550, "5.7.1", "The From header must be your own address, alone"),
+        SubmitError::NotUtf8 => {
+            Reply::new(554, "5.6.1", "8-bit text that is not UTF-8: encode it (quoted-printable or base64)")
+        }
+        SubmitError::Send(e) => for_send(e, reference),
     }
 }
 

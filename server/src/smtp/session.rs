@@ -1,10 +1,16 @@
-//! One SMTP or LMTP session: commands parsed by `smtp-proto` (pipelined: every command of a
-//! packet is answered, then the answers leave together), the message read with its
-//! dot-unstuffing, STARTTLS, and the delivery verb's answer sent only once it is committed.
+//! One SMTP, LMTP or submission session: commands parsed by `smtp-proto` (pipelined: every
+//! command of a packet is answered, then the answers leave together), the message read with its
+//! dot-unstuffing, STARTTLS, AUTH for submission, and the core verb's answer sent only once it
+//! is committed.
 
 use std::sync::Arc;
 
+use base64::Engine as _;
+use hygie_core::auth::holder::Holder;
+use hygie_core::auth::oauth;
 use hygie_core::mail::delivery::{Channel, Envelope};
+use hygie_core::mail::Mailbox;
+use hygie_core::ratelimit::{self, Decision, Limit};
 use smtp_proto::request::receiver::{DataReceiver, DummyDataReceiver, RequestReceiver};
 use smtp_proto::{Error as ParseError, Request};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -20,25 +26,35 @@ const MAX_ERRORS: u32 = 20;
 /// Bytes read at a time.
 const READ_CHUNK: usize = 64 * 1024;
 
-/// An SMTP session on TCP: plain text, then (after STARTTLS) over TLS.
+/// Failed authentications one address may make in ten minutes (every instance together).
+const AUTH_FAILURES: Limit = Limit { max: 10, window_ms: 600_000 };
+
+/// An SMTP session on TCP: plain text, then (after STARTTLS) over TLS; or over TLS from the
+/// first byte (implicit TLS submission).
 pub(super) async fn run_tcp(stream: TcpStream, peer_ip: String, shared: &Arc<Shared>, stop: watch::Receiver<bool>) {
     let mut session = Session::new(shared, peer_ip, stop);
     let mut stream = stream;
-    if let Ok(Ended::StartTls) = session.serve(&mut stream, true).await {
-        let Some(acceptor) = shared.tls.clone() else { return };
-        let handshake = tokio::time::timeout(shared.settings.command_timeout, acceptor.accept(stream)).await;
-        let mut tls = match handshake {
-            Ok(Ok(tls)) => tls,
-            Ok(Err(e)) => {
-                tracing::debug!(error = %e, "SMTP TLS handshake failed");
-                return;
-            }
-            Err(_) => return,
-        };
-        session.after_tls();
-        let _ = session.serve(&mut tls, false).await;
-        let _ = tls.shutdown().await;
-    }
+    let greet = if shared.implicit_tls {
+        true
+    } else {
+        match session.serve(&mut stream, true).await {
+            Ok(Ended::StartTls) => false,
+            _ => return,
+        }
+    };
+    let Some(acceptor) = shared.tls.clone() else { return };
+    let handshake = tokio::time::timeout(shared.settings.command_timeout, acceptor.accept(stream)).await;
+    let mut tls = match handshake {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "SMTP TLS handshake failed");
+            return;
+        }
+        Err(_) => return,
+    };
+    session.after_tls();
+    let _ = session.serve(&mut tls, greet).await;
+    let _ = tls.shutdown().await;
 }
 
 /// A session that stays unencrypted (LMTP on a Unix socket).
@@ -63,7 +79,19 @@ enum Next {
     Continue,
     Data,
     StartTls,
+    /// AUTH on submission: the exchange may need more lines from the client.
+    Auth {
+        mechanism: u64,
+        initial: String,
+    },
     Quit,
+}
+
+/// The holder a submission session acts for, and the token that proved it (asked again for
+/// each message: a token withdrawn or expired meanwhile stops the session's sending).
+struct Authed {
+    holder: Holder,
+    token: String,
 }
 
 struct Session<'a> {
@@ -81,6 +109,8 @@ struct Session<'a> {
     pos: usize,
     /// Replies waiting to leave (pipelining: sent when the packet's commands are answered).
     out: Vec<u8>,
+    /// Submission: who authenticated.
+    authed: Option<Authed>,
 }
 
 impl<'a> Session<'a> {
@@ -105,11 +135,16 @@ impl<'a> Session<'a> {
             buf: Vec::with_capacity(READ_CHUNK),
             pos: 0,
             out: Vec::new(),
+            authed: None,
         }
     }
 
     fn lmtp(&self) -> bool {
         self.shared.channel == Channel::Lmtp
+    }
+
+    fn submission(&self) -> Option<&super::Submission> {
+        self.shared.submission.as_ref()
     }
 
     /// TLS is up: everything learnt before it is forgotten (RFC 3207 §4.2), including any
@@ -236,6 +271,11 @@ impl<'a> Session<'a> {
                             return Ok(Ended::Closed);
                         }
                     }
+                    Next::Auth { mechanism, initial } => {
+                        if !self.authenticate(stream, mechanism, initial).await? {
+                            return Ok(Ended::Closed);
+                        }
+                    }
                 }
                 if self.errors >= MAX_ERRORS {
                     self.line("421 4.7.0 Too many errors, closing connection");
@@ -295,6 +335,9 @@ impl<'a> Session<'a> {
             // Whether a mailbox exists is not said to whoever asks.
             Request::Vrfy { .. } => self.reply(Reply::new(252, "2.5.0", "Cannot VRFY user, send the message")),
             Request::Help { .. } => self.reply(Reply::new(214, "2.0.0", "See RFC 5321")),
+            Request::Auth { mechanism, initial_response } if self.submission().is_some() => {
+                return Next::Auth { mechanism, initial: initial_response };
+            }
             Request::Auth { .. } => self.reply(Reply::new(502, "5.5.1", "No authentication on this service")),
             _ => self.reply(Reply::new(502, "5.5.1", "Command not implemented")),
         }
@@ -321,6 +364,10 @@ impl<'a> Session<'a> {
         if !self.env.tls && !self.lmtp() && self.shared.tls.is_some() {
             lines.push("STARTTLS".into());
         }
+        // Credentials only ever travel encrypted; and never a password (RFC 7628, XOAUTH2).
+        if self.submission().is_some() && self.env.tls {
+            lines.push("AUTH OAUTHBEARER XOAUTH2".into());
+        }
         let last = lines.len() - 1;
         for (i, l) in lines.iter().enumerate() {
             let sep = if i == last { ' ' } else { '-' };
@@ -341,6 +388,9 @@ impl<'a> Session<'a> {
         let max = self.shared.settings.max_message_bytes;
         if from.size > max {
             return self.reply(Reply::new(552, "5.3.4", format!("Message too big (at most {max} bytes)")));
+        }
+        if self.submission().is_some() {
+            return self.submit_mail(from).await;
         }
         let inbound = &self.shared.inbound;
         self.env.reset();
@@ -371,6 +421,9 @@ impl<'a> Session<'a> {
             return self.reply(Reply::new(452, "4.5.3", "Too many recipients"));
         }
         let address = address.trim().to_lowercase();
+        if self.submission().is_some() {
+            return self.submit_rcpt(address).await;
+        }
         match self.shared.inbound.add_recipient(&mut self.env, &address, self.declared_size).await {
             Ok(_) => {
                 self.reply(Reply::new(250, "2.1.5", "OK"));
@@ -378,6 +431,183 @@ impl<'a> Session<'a> {
             Err(e) => {
                 let r = self.refusal(&e);
                 self.reply(r);
+            }
+        }
+    }
+
+    /// Submission's MAIL: the holder's own address, with a token still valid.
+    async fn submit_mail(&mut self, from: smtp_proto::MailFrom<String>) {
+        let Some(sub) = self.shared.submission.clone() else { return };
+        let Some(token) = self.authed.as_ref().map(|a| a.token.clone()) else {
+            return self.reply(Reply::new(530, "5.7.0", "Authentication required"));
+        };
+        let ip = Some(self.env.peer_ip.clone());
+        let bearer = match oauth::authenticate(&sub.db, sub.clock.as_ref(), &token, ip).await {
+            Ok(b) => b,
+            Err(e) => {
+                let reference = hygie_core::random_ref();
+                tracing::error!(reference = %reference, error = %e, "submission token check failed");
+                return self.reply(Reply::new(
+                    451,
+                    "4.3.0",
+                    format!("Temporary failure, try again later (ref {reference})"),
+                ));
+            }
+        };
+        let Some(bearer) = bearer else {
+            self.authed = None;
+            return self.reply(Reply::new(530, "5.7.0", "Access expired or withdrawn: authenticate again"));
+        };
+        let address = from.address.trim().to_lowercase();
+        if address != bearer.holder.address {
+            let text = format!("Sender address must be your own: <{}>", bearer.holder.address);
+            return self.reply(Reply::new(553, "5.7.1", text));
+        }
+        self.env.reset();
+        self.env.mail_from = address;
+        self.authed = Some(Authed { holder: bearer.holder, token });
+        self.in_mail = true;
+        self.declared_size = from.size as i64;
+        self.reply(Reply::new(250, "2.1.0", "OK"));
+    }
+
+    /// Submission's RCPT: any address the holder may write to, checked now.
+    async fn submit_rcpt(&mut self, address: String) {
+        let (Some(sub), Some(authed)) = (self.shared.submission.clone(), self.authed.as_ref()) else { return };
+        let mailbox = Mailbox::new(&sub.db, sub.clock.as_ref(), &authed.holder, &sub.mail);
+        match mailbox.may_write_to(&address).await {
+            Ok(()) => {
+                self.env.recipients.push(address);
+                self.reply(Reply::new(250, "2.1.5", "OK"));
+            }
+            Err(e) => {
+                let reference = hygie_core::random_ref();
+                if let hygie_core::mail::SendError::Store(cause) = &e {
+                    tracing::error!(reference = %reference, error = %cause, "submission recipient check failed");
+                }
+                self.reply(reply::for_send(&e, &reference));
+            }
+        }
+    }
+
+    /// AUTH on submission (RFC 4954) with OAUTHBEARER (RFC 7628) or XOAUTH2: an OAuth access
+    /// token from Hygie's authorization server, over TLS only. `Ok(false)` when the session ended.
+    async fn authenticate<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+        mechanism: u64,
+        initial: String,
+    ) -> std::io::Result<bool> {
+        let Some(sub) = self.shared.submission.clone() else { return Ok(true) };
+        if !self.env.tls {
+            self.reply(Reply::new(530, "5.7.0", "Must issue a STARTTLS command first"));
+            return Ok(true);
+        }
+        if self.authed.is_some() {
+            self.reply(Reply::new(503, "5.5.1", "Already authenticated"));
+            return Ok(true);
+        }
+        if self.in_mail {
+            self.reply(Reply::new(503, "5.5.1", "AUTH not permitted during a mail transaction"));
+            return Ok(true);
+        }
+        if mechanism != smtp_proto::AUTH_OAUTHBEARER && mechanism != smtp_proto::AUTH_XOAUTH2 {
+            self.reply(Reply::new(504, "5.5.4", "Unrecognized authentication type: use OAUTHBEARER or XOAUTH2"));
+            return Ok(true);
+        }
+        let response = if initial.is_empty() {
+            self.line("334 ");
+            self.flush(stream).await?;
+            match self.read_line(stream).await? {
+                Some(line) => line,
+                None => return Ok(false),
+            }
+        } else {
+            initial
+        };
+        if response == "*" {
+            self.reply(Reply::new(501, "5.0.0", "Authentication cancelled"));
+            return Ok(true);
+        }
+        let decoded = if response == "=" {
+            Some(Vec::new())
+        } else {
+            base64::engine::general_purpose::STANDARD.decode(response.trim()).ok()
+        };
+        let Some(decoded) = decoded else {
+            self.reply(Reply::new(501, "5.5.2", "Cannot decode the response (base64)"));
+            return Ok(true);
+        };
+        let ip = self.env.peer_ip.clone();
+        let db = &sub.db;
+        let clock = sub.clock.as_ref();
+        let mut bearer = None;
+        let mut failure = "Authentication credentials invalid";
+        if let Some(said) = SaslBearer::parse(&decoded) {
+            match oauth::authenticate(db, clock, &said.token, Some(ip.clone())).await {
+                Ok(Some(b)) if said.user.as_ref().is_some_and(|u| !u.eq_ignore_ascii_case(&b.holder.address)) => {}
+                Ok(Some(b)) if b.holder.require(hygie_core::auth::session::Level::Full).is_err() => {
+                    failure = "Accept the terms of use in force in the webmail first";
+                }
+                Ok(Some(b)) => bearer = Some((b, said.token)),
+                Ok(None) => {}
+                Err(e) => {
+                    let reference = hygie_core::random_ref();
+                    tracing::error!(reference = %reference, error = %e, "submission token check failed");
+                    self.reply(Reply::new(454, "4.7.0", format!("Temporary authentication failure (ref {reference})")));
+                    return Ok(true);
+                }
+            }
+        }
+        if let Some((b, token)) = bearer {
+            tracing::info!(client = %b.client_name, "submission client authenticated");
+            self.authed = Some(Authed { holder: b.holder, token });
+            self.reply(Reply::new(235, "2.7.0", "Authentication successful"));
+            return Ok(true);
+        }
+        // RFC 7628 §3.2.2: the error goes in a challenge, which the client answers (with %x01
+        // for OAUTHBEARER, an empty line for XOAUTH2) before the failure is given.
+        let error = r#"{"status":"invalid_token","schemes":"bearer","scope":"mail"}"#;
+        self.line(&format!("334 {}", base64::engine::general_purpose::STANDARD.encode(error)));
+        self.flush(stream).await?;
+        if self.read_line(stream).await?.is_none() {
+            return Ok(false);
+        }
+        let key = format!("submission-auth:{ip}");
+        match ratelimit::hit(db, clock, &key, AUTH_FAILURES).await {
+            Ok(Decision::Limited { .. }) => {
+                self.line("421 4.7.0 Too many failed authentications, closing connection");
+                self.flush(stream).await?;
+                return Ok(false);
+            }
+            Ok(Decision::Allowed { .. }) => {}
+            Err(e) => tracing::warn!(error = %e, "authentication failure not counted"),
+        }
+        self.reply(Reply::new(535, "5.7.8", failure));
+        Ok(true)
+    }
+
+    /// One line of an exchange that is not a command (a SASL response), without its CRLF.
+    /// `None` when the session ended.
+    async fn read_line<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        stream: &mut S,
+    ) -> std::io::Result<Option<String>> {
+        const MAX_LINE: usize = 16 * 1024;
+        loop {
+            if let Some(i) = self.buf[self.pos..].iter().position(|b| *b == b'\n') {
+                let line =
+                    String::from_utf8_lossy(&self.buf[self.pos..self.pos + i]).trim_end_matches('\r').to_string();
+                self.pos += i + 1;
+                return Ok(Some(line));
+            }
+            if self.buf.len() - self.pos > MAX_LINE {
+                self.line("500 5.5.6 Line too long, closing connection");
+                self.flush(stream).await?;
+                return Ok(None);
+            }
+            if !self.read_more(stream, None).await? {
+                return Ok(None);
             }
         }
     }
@@ -434,6 +664,35 @@ impl<'a> Session<'a> {
             self.reset();
             return Ok(true);
         }
+        if let Some(sub) = self.shared.submission.clone() {
+            let r = match &self.authed {
+                Some(authed) => {
+                    let mailbox = Mailbox::new(&sub.db, sub.clock.as_ref(), &authed.holder, &sub.mail);
+                    match mailbox.submit(&self.env.recipients, &data).await {
+                        Ok(sent) => {
+                            tracing::info!(
+                                message = sent.sent_id,
+                                delivered = sent.delivered.len(),
+                                queued = sent.queued.len(),
+                                "message submitted"
+                            );
+                            Reply::new(250, "2.0.0", "Message accepted and committed")
+                        }
+                        Err(e) => {
+                            let reference = hygie_core::random_ref();
+                            if let hygie_core::mail::SubmitError::Send(hygie_core::mail::SendError::Store(cause)) = &e {
+                                tracing::error!(reference = %reference, error = %cause, "submission failed");
+                            }
+                            reply::for_submission(&e, &reference)
+                        }
+                    }
+                }
+                None => Reply::new(530, "5.7.0", "Authentication required"),
+            };
+            self.reply(r);
+            self.reset();
+            return Ok(true);
+        }
         let inbound = self.shared.inbound.clone();
         if self.lmtp() {
             let answers = inbound.deliver_each(&self.env, &data).await;
@@ -473,5 +732,66 @@ fn parse_error(e: &ParseError) -> Reply {
         ParseError::UnsupportedParameter { .. } => Reply::new(555, "5.5.4", "Unsupported parameter"),
         ParseError::ResponseTooLong => Reply::new(500, "5.5.6", "Line too long"),
         _ => Reply::new(500, "5.5.2", "Syntax error"),
+    }
+}
+
+/// What a client said in OAUTHBEARER (RFC 7628: `n,a=USER,^Aauth=Bearer TOKEN^A^A`) or XOAUTH2
+/// (`user=USER^Aauth=Bearer TOKEN^A^A`).
+#[derive(Debug, PartialEq, Eq)]
+struct SaslBearer {
+    user: Option<String>,
+    token: String,
+}
+
+impl SaslBearer {
+    fn parse(decoded: &[u8]) -> Option<SaslBearer> {
+        let text = std::str::from_utf8(decoded).ok()?;
+        let mut user = None;
+        let mut token = None;
+        for (i, field) in text.split('\x01').enumerate() {
+            if i == 0 {
+                // OAUTHBEARER's GS2 header, or XOAUTH2's first field.
+                if let Some(u) = field.strip_prefix("user=") {
+                    user = Some(u.to_string());
+                } else if let Some(rest) = field.strip_prefix("n,") {
+                    user = rest
+                        .split(',')
+                        .find_map(|p| p.strip_prefix("a="))
+                        .map(|u| u.replace("=2C", ",").replace("=3D", "="));
+                } else if !field.is_empty() {
+                    return None;
+                }
+            } else if let Some(value) = field.strip_prefix("auth=") {
+                let (scheme, t) = value.split_once(' ')?;
+                if !scheme.eq_ignore_ascii_case("bearer") {
+                    return None;
+                }
+                token = Some(t.trim().to_string());
+            }
+        }
+        let token = token.filter(|t| !t.is_empty())?;
+        Some(SaslBearer { user: user.filter(|u| !u.is_empty()), token })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SaslBearer;
+
+    #[test]
+    fn oauthbearer_and_xoauth2_carry_a_bearer_token() {
+        let said = |user: Option<&str>, token: &str| SaslBearer { user: user.map(String::from), token: token.into() };
+        assert_eq!(
+            SaslBearer::parse(b"n,a=eve@hygie.example,\x01host=h\x01port=465\x01auth=Bearer abc.def\x01\x01"),
+            Some(said(Some("eve@hygie.example"), "abc.def"))
+        );
+        assert_eq!(SaslBearer::parse(b"n,,\x01auth=Bearer t1\x01\x01"), Some(said(None, "t1")));
+        assert_eq!(
+            SaslBearer::parse(b"user=eve@hygie.example\x01auth=Bearer t2\x01\x01"),
+            Some(said(Some("eve@hygie.example"), "t2"))
+        );
+        assert_eq!(SaslBearer::parse(b"n,,\x01auth=Basic dXNlcjpwYXNz\x01\x01"), None, "never a password");
+        assert_eq!(SaslBearer::parse(b"\x00eve\x00secret"), None, "PLAIN's shape is no bearer");
+        assert_eq!(SaslBearer::parse(b"n,,\x01auth=Bearer \x01\x01"), None);
     }
 }

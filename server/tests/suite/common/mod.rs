@@ -160,6 +160,8 @@ impl TestServer {
         config.http_listen = Some("127.0.0.1:0".parse().unwrap());
         // Inbound SMTP on a free port too (the bound address is `Running::smtp_addr`).
         config.smtp.listen = "127.0.0.1:0".parse().unwrap();
+        config.smtp.submission_listen = Some("127.0.0.1:0".parse().unwrap());
+        config.smtp.submissions_listen = Some("127.0.0.1:0".parse().unwrap());
         config.site_root = dir.path().join("site");
         config.mail.transport = MailTransportKind::Smtp;
         config.mail.smtp_host = "127.0.0.1".into();
