@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod config;
 pub mod directory_bench;
+pub mod imap;
 pub mod mail_import;
 pub mod pdf;
 pub mod proxies;
@@ -50,6 +51,8 @@ pub enum StartError {
     AuditKey(#[from] hygie_core::audit::KeyError),
     #[error("inbound mail: {0}")]
     Smtp(#[from] smtp::ListenError),
+    #[error("IMAP: {0}")]
+    Imap(#[from] imap::ListenError),
     #[error("cannot find the hygie binary for PDF previews (set mailbox.preview_program): {0}")]
     PreviewProgram(std::io::Error),
 }
@@ -62,11 +65,15 @@ pub struct Running {
     pub smtp_addr: Option<SocketAddr>,
     /// The LMTP listener's address (when `smtp.lmtp_listen` is set).
     pub lmtp_addr: Option<SocketAddr>,
+    /// The IMAP listeners' addresses: implicit TLS, and STARTTLS (when configured).
+    pub imap_addr: Option<SocketAddr>,
+    pub imap_starttls_addr: Option<SocketAddr>,
     pub db: Db,
     /// The inbound delivery verb (mail from other operators).
     pub inbound: hygie_core::mail::delivery::Inbound,
     handle: axum_server::Handle<SocketAddr>,
     smtp: Option<smtp::Listeners>,
+    imap: Option<imap::Listeners>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -77,6 +84,9 @@ impl Running {
         self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
         if let Some(smtp) = self.smtp.take() {
             smtp.shutdown(Duration::from_secs(10)).await;
+        }
+        if let Some(imap) = self.imap.take() {
+            imap.shutdown(Duration::from_secs(10)).await;
         }
         for t in self.tasks {
             t.abort();
@@ -96,6 +106,9 @@ impl Running {
                 self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
                 if let Some(smtp) = self.smtp.take() {
                     smtp.shutdown(Duration::from_secs(10)).await;
+                }
+                if let Some(imap) = self.imap.take() {
+                    imap.shutdown(Duration::from_secs(10)).await;
                 }
                 let _ = tokio::time::timeout(Duration::from_secs(11), server).await;
             }
@@ -328,6 +341,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
     let trusted_proxies = proxies::TrustedProxies::parse(&config.trusted_proxies)
         .map_err(|e| config::ConfigError::Invalid(e.to_string()))?;
     let mail_policy = services.mail.clone();
+    let imap_policy = services.mail.clone();
     let state = web::AppState { leptos: leptos_options(&config), services, trusted_proxies };
 
     let rustls = tls::rustls_config(&config).await?;
@@ -346,7 +360,17 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
     );
     let mut smtp_tls = (*rustls.get_inner()).clone();
     smtp_tls.alpn_protocols.clear();
-    let smtp = smtp::start(&config, inbound.clone(), tokio_rustls::TlsAcceptor::from(Arc::new(smtp_tls))).await?;
+    let smtp_tls = Arc::new(smtp_tls);
+    let smtp = smtp::start(&config, inbound.clone(), tokio_rustls::TlsAcceptor::from(smtp_tls.clone())).await?;
+    // IMAP for mail clients, on the same certificate.
+    let imap = imap::start(
+        &config,
+        db.clone(),
+        clock.clone(),
+        imap_policy,
+        tokio_rustls::TlsAcceptor::from(smtp_tls),
+    )
+    .await?;
     let listener = std::net::TcpListener::bind(config.listen)
         .map_err(|source| StartError::Bind { addr: config.listen, source })?;
     listener.set_nonblocking(true).map_err(|source| StartError::Bind { addr: config.listen, source })?;
@@ -413,6 +437,9 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         http_addr,
         smtp_addr: smtp.smtp_addr,
         lmtp_addr: smtp.lmtp_addr,
+        imap_addr: imap.tls_addr,
+        imap_starttls_addr: imap.starttls_addr,
+        imap: Some(imap),
         db,
         inbound,
         handle,

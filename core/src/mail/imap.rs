@@ -133,8 +133,9 @@ impl Mailbox<'_> {
     }
 
     /// The whole text of the holder's messages among `ids` (others' are not found), recorded
-    /// as the webmail records reading (`mail.open`): one record per command, with the ids.
-    pub async fn imap_read(&self, ids: &[i64]) -> Result<Vec<ImapRaw>, StoreError> {
+    /// as the webmail records it: reading (`mail.open`) when the client asked for `bodies`, a
+    /// list (`mail.list`, it shows subjects) when only headers; one record per command.
+    pub async fn imap_read(&self, ids: &[i64], bodies: bool) -> Result<Vec<ImapRaw>, StoreError> {
         let (db, clock) = self.store();
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(200) {
@@ -147,7 +148,7 @@ impl Mailbox<'_> {
         }
         if !out.is_empty() {
             let listed: Vec<String> = out.iter().take(50).map(|r| r.id.to_string()).collect();
-            let event = self.holder().event("mail.open", Outcome::Success).object(format!(
+            let event = self.holder().event(if bodies { "mail.open" } else { "mail.list" }, Outcome::Success).object(format!(
                 "messages:{} count:{}",
                 listed.join(","),
                 out.len()
@@ -319,9 +320,9 @@ mod tests {
             let theirs = Mailbox::new(&t.db, &clock, &b, &policy);
             assert_eq!(theirs.imap_modseq(inbox.id).await.unwrap(), None);
             assert!(theirs.imap_messages(inbox.id).await.unwrap().is_empty());
-            assert!(theirs.imap_read(&[msgs[2].id]).await.unwrap().is_empty());
+            assert!(theirs.imap_read(&[msgs[2].id], true).await.unwrap().is_empty());
             assert!(theirs.imap_uids_of(inbox.id, &[msgs[2].id]).await.unwrap().is_empty());
-            let read = mailbox.imap_read(&[msgs[2].id]).await.unwrap();
+            let read = mailbox.imap_read(&[msgs[2].id], true).await.unwrap();
             assert!(String::from_utf8_lossy(&read[0].raw).contains("Bilan normal."));
         }
     }

@@ -160,6 +160,9 @@ impl TestServer {
         config.http_listen = Some("127.0.0.1:0".parse().unwrap());
         // Inbound SMTP on a free port too (the bound address is `Running::smtp_addr`).
         config.smtp.listen = "127.0.0.1:0".parse().unwrap();
+        // IMAP too (`Running::imap_addr`, `imap_starttls_addr`).
+        config.imap.tls_listen = Some("127.0.0.1:0".parse().unwrap());
+        config.imap.starttls_listen = Some("127.0.0.1:0".parse().unwrap());
         config.site_root = dir.path().join("site");
         config.mail.transport = MailTransportKind::Smtp;
         config.mail.smtp_host = "127.0.0.1".into();
