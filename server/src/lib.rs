@@ -363,14 +363,8 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
     let smtp_tls = Arc::new(smtp_tls);
     let smtp = smtp::start(&config, inbound.clone(), tokio_rustls::TlsAcceptor::from(smtp_tls.clone())).await?;
     // IMAP for mail clients, on the same certificate.
-    let imap = imap::start(
-        &config,
-        db.clone(),
-        clock.clone(),
-        imap_policy,
-        tokio_rustls::TlsAcceptor::from(smtp_tls),
-    )
-    .await?;
+    let imap =
+        imap::start(&config, db.clone(), clock.clone(), imap_policy, tokio_rustls::TlsAcceptor::from(smtp_tls)).await?;
     let listener = std::net::TcpListener::bind(config.listen)
         .map_err(|source| StartError::Bind { addr: config.listen, source })?;
     listener.set_nonblocking(true).map_err(|source| StartError::Bind { addr: config.listen, source })?;

@@ -148,11 +148,10 @@ impl Mailbox<'_> {
         }
         if !out.is_empty() {
             let listed: Vec<String> = out.iter().take(50).map(|r| r.id.to_string()).collect();
-            let event = self.holder().event(if bodies { "mail.open" } else { "mail.list" }, Outcome::Success).object(format!(
-                "messages:{} count:{}",
-                listed.join(","),
-                out.len()
-            ));
+            let event = self
+                .holder()
+                .event(if bodies { "mail.open" } else { "mail.list" }, Outcome::Success)
+                .object(format!("messages:{} count:{}", listed.join(","), out.len()));
             crate::audit::append(db, clock, event).await?;
         }
         Ok(out)

@@ -111,9 +111,7 @@ pub fn matches(pattern: &str, name: &str) -> bool {
         match p.first() {
             None => n.is_empty(),
             Some('*') => (0..=n.len()).any(|i| go(&p[1..], &n[i..])),
-            Some('%') => {
-                (0..=n.len()).take_while(|&i| i == 0 || n[i - 1] != DELIMITER).any(|i| go(&p[1..], &n[i..]))
-            }
+            Some('%') => (0..=n.len()).take_while(|&i| i == 0 || n[i - 1] != DELIMITER).any(|i| go(&p[1..], &n[i..])),
             Some(c) => n.first() == Some(c) && go(&p[1..], &n[1..]),
         }
     }

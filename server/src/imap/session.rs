@@ -21,7 +21,9 @@ use imap_codec::imap_types::datetime::DateTime;
 use imap_codec::imap_types::extensions::binary::LiteralOrLiteral8;
 use imap_codec::imap_types::extensions::namespace::Namespace;
 use imap_codec::imap_types::extensions::uidplus::{UidElement, UidSet};
-use imap_codec::imap_types::fetch::{Macro, MacroOrMessageDataItemNames, MessageDataItem, MessageDataItemName, Section};
+use imap_codec::imap_types::fetch::{
+    Macro, MacroOrMessageDataItemNames, MessageDataItem, MessageDataItemName, Section,
+};
 use imap_codec::imap_types::flag::{Flag, FlagFetch, FlagNameAttribute, FlagPerm, StoreResponse, StoreType};
 use imap_codec::imap_types::mailbox::{ListMailbox, Mailbox as ImapName};
 use imap_codec::imap_types::response::{
@@ -105,7 +107,10 @@ fn bearer(data: &[u8]) -> Option<(Option<String>, String)> {
             }
         } else if field.starts_with("n,") || field.starts_with("y,") {
             // The GS2 header: n,a=user@example,
-            user = field.split(',').find_map(|kv| kv.strip_prefix("a=")).map(|u| u.replace("=2C", ",").replace("=3D", "="));
+            user = field
+                .split(',')
+                .find_map(|kv| kv.strip_prefix("a="))
+                .map(|u| u.replace("=2C", ",").replace("=3D", "="));
         }
     }
     Some((user.filter(|u| !u.is_empty()), token?))
@@ -311,12 +316,8 @@ pub(super) async fn run(
                         s.check_token(&mut server, tag, data.declassify()).await;
                     }
                     (Some(tag), AuthenticateData::Cancel) => {
-                        let _ = server.authenticate_finish(tagged(
-                            tag,
-                            StatusKind::Bad,
-                            None,
-                            "Authentication cancelled",
-                        ));
+                        let _ =
+                            server.authenticate_finish(tagged(tag, StatusKind::Bad, None, "Authentication cancelled"));
                     }
                     (None, _) => {}
                 }
@@ -372,8 +373,7 @@ pub(super) async fn run(
             drain(&mut stream, &mut server, h).await;
             return;
         }
-        deadline =
-            Instant::now() + if s.holder.is_some() { settings.idle_timeout } else { settings.login_timeout };
+        deadline = Instant::now() + if s.holder.is_some() { settings.idle_timeout } else { settings.login_timeout };
     }
 }
 
@@ -601,7 +601,11 @@ impl Session<'_> {
                             items.push(FlagNameAttribute::from(atom(special)));
                         }
                         let children = folders.iter().any(|c| c.parent_id == Some(f.id));
-                        items.push(FlagNameAttribute::from(atom(if children { "HasChildren" } else { "HasNoChildren" })));
+                        items.push(FlagNameAttribute::from(atom(if children {
+                            "HasChildren"
+                        } else {
+                            "HasNoChildren"
+                        })));
                         let imap_name = if f.role == "inbox" {
                             ImapName::Inbox
                         } else {
@@ -653,7 +657,12 @@ impl Session<'_> {
                     Some((p, l)) => match names::find(&folders, p) {
                         Some(f) if f.role == "custom" => (Some(f.id), l.to_string()),
                         _ => {
-                            no(server, tag, Some(other_code("CANNOT")), "Folders go at the top or in a folder of yours");
+                            no(
+                                server,
+                                tag,
+                                Some(other_code("CANNOT")),
+                                "Folders go at the top or in a folder of yours",
+                            );
                             return Ok(());
                         }
                     },
@@ -849,7 +858,12 @@ impl Session<'_> {
     ) -> Result<(), hygie_core::StoreError> {
         let Some(sel) = self.selected.as_ref() else {
             self.bad += 1;
-            server.enqueue_status(tagged(tag, StatusKind::Bad, None, "Select a folder first (or command not supported)"));
+            server.enqueue_status(tagged(
+                tag,
+                StatusKind::Bad,
+                None,
+                "Select a folder first (or command not supported)",
+            ));
             return Ok(());
         };
         let ok = |server: &mut Server, tag: Tag<'static>, code: Option<Code<'static>>, t: &str| {
@@ -1011,13 +1025,23 @@ impl Session<'_> {
         }
         let positions = sel.positions(set, uid);
         let needs_raw = names.iter().any(|n| {
-            matches!(n, N::Envelope | N::Body | N::BodyStructure | N::BodyExt { .. } | N::Rfc822 | N::Rfc822Header | N::Rfc822Text)
+            matches!(
+                n,
+                N::Envelope
+                    | N::Body
+                    | N::BodyStructure
+                    | N::BodyExt { .. }
+                    | N::Rfc822
+                    | N::Rfc822Header
+                    | N::Rfc822Text
+            )
         });
         let content = |n: &N| match n {
             N::Rfc822 | N::Rfc822Text => true,
-            N::BodyExt { section, .. } => {
-                !matches!(section, Some(Section::Header(None) | Section::HeaderFields(None, _) | Section::HeaderFieldsNot(None, _)))
-            }
+            N::BodyExt { section, .. } => !matches!(
+                section,
+                Some(Section::Header(None) | Section::HeaderFields(None, _) | Section::HeaderFieldsNot(None, _))
+            ),
             _ => false,
         };
         let reads = names.iter().any(content);
@@ -1065,7 +1089,11 @@ impl Session<'_> {
                     N::BodyStructure | N::Body => {
                         let Some(p) = &parsed else { continue };
                         let bs = fetch::body_structure(p);
-                        if matches!(n, N::Body) { MessageDataItem::Body(bs) } else { MessageDataItem::BodyStructure(bs) }
+                        if matches!(n, N::Body) {
+                            MessageDataItem::Body(bs)
+                        } else {
+                            MessageDataItem::BodyStructure(bs)
+                        }
                     }
                     N::Rfc822 => MessageDataItem::Rfc822(fetch::partial(raw.to_vec(), None).0),
                     N::Rfc822Header => MessageDataItem::Rfc822Header(
