@@ -185,7 +185,7 @@ fn header_fields(block: &[u8], names: &[String], not: bool) -> Vec<u8> {
         if !line.starts_with(b" ") && !line.starts_with(b"\t") {
             let name = line.split(|&c| c == b':').next().unwrap_or_default();
             let name = String::from_utf8_lossy(name).trim().to_ascii_lowercase();
-            keep = names.iter().any(|n| *n == name) != not;
+            keep = names.contains(&name) != not;
         }
         if keep {
             out.extend_from_slice(line);

@@ -213,6 +213,19 @@ enum Flow {
     Go,
 }
 
+/// The protocol state machine, with Hygie's limits and greeting.
+fn new_server(settings: &super::Settings, tls: bool) -> Server {
+    let mut options = Options::default();
+    options.max_literal_size = settings.max_literal_bytes;
+    options.max_command_size = settings.max_literal_bytes.saturating_add(64 * 1024);
+    let greeting = Greeting {
+        kind: GreetingKind::Ok,
+        code: Some(Code::Capability(capabilities(tls, false))),
+        text: text("Hygie IMAP ready"),
+    };
+    Server::new(options, greeting)
+}
+
 /// Sends what is queued (a BYE) and waits until `handle` has left, a few seconds at most.
 async fn drain(stream: &mut Stream, server: &mut Server, handle: ResponseHandle) {
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -242,15 +255,7 @@ pub(super) async fn run(
     } else {
         Stream::insecure(tcp)
     };
-    let mut options = Options::default();
-    options.max_literal_size = settings.max_literal_bytes;
-    options.max_command_size = settings.max_literal_bytes.saturating_add(64 * 1024);
-    let greeting = Greeting {
-        kind: GreetingKind::Ok,
-        code: Some(Code::Capability(capabilities(implicit_tls, false))),
-        text: text("Hygie IMAP ready"),
-    };
-    let mut server = Server::new(options, greeting);
+    let mut server = new_server(settings, implicit_tls);
     let mut s = Session {
         shared,
         ip,
@@ -301,6 +306,13 @@ pub(super) async fn run(
                         _ => return,
                     };
                     s.tls = true;
+                    // Whatever the client sent after STARTTLS in plain text is forgotten (no
+                    // command injected before the handshake, RFC 9051 §11.1): a new state
+                    // machine, whose greeting is dropped (none is sent after STARTTLS).
+                    server = new_server(settings, true);
+                    while let Err(imap_next::Interrupt::Io(imap_next::Io::Output(_))) =
+                        imap_next::State::next(&mut server)
+                    {}
                 }
                 continue;
             }
