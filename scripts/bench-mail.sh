@@ -13,7 +13,7 @@ if [ "${SKIP_BUILD:-}" != 1 ]; then ensure_rust_tools; ensure_node_modules; carg
 dir="$(mktemp -d)"
 port="$(free_port)"
 export HYGIE_DATA_DIR="$dir/data" HYGIE_LISTEN="127.0.0.1:$port" HYGIE_HTTP_LISTEN="127.0.0.1:$(free_port)"
-export HYGIE_SMTP__LISTEN="127.0.0.1:$(free_port)"
+export HYGIE_SMTP__LISTEN="127.0.0.1:$(free_port)" HYGIE_IMAP__ENABLED=false
 export HYGIE_DEMO_ACCOUNTS=true LEPTOS_SITE_ROOT="$ROOT/target/site"
 "$BIN" serve >"$dir/log" 2>&1 &
 pid=$!

@@ -36,6 +36,7 @@ export HYGIE_DATA_DIR="$e2e_dir/data"
 export HYGIE_LISTEN="127.0.0.1:$https_port"
 export HYGIE_HTTP_LISTEN="127.0.0.1:$http_port"
 export HYGIE_SMTP__LISTEN="127.0.0.1:$(free_port)"
+export HYGIE_IMAP__TLS_LISTEN="127.0.0.1:$(free_port)" HYGIE_IMAP__STARTTLS_LISTEN="127.0.0.1:$(free_port)"
 export HYGIE_SUPPORT__CONTACT_PER_HOUR=100
 # The phone test runs its own push service on this machine, over plain HTTP.
 export HYGIE_SESSION__PUSH_TO_LOOPBACK=true

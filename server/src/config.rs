@@ -139,10 +139,12 @@ impl Default for SmtpConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ImapConfig {
-    /// IMAP over implicit TLS; 993 in production, 9993 for the embedded run; none: off.
+    /// Whether the IMAP listeners run.
+    pub enabled: bool,
+    /// IMAP over implicit TLS; 993 in production, 9993 for the embedded run.
     pub tls_listen: Option<SocketAddr>,
     /// IMAP with STARTTLS (required before AUTHENTICATE); 143 in production, 9143 for the
-    /// embedded run; none: off.
+    /// embedded run.
     pub starttls_listen: Option<SocketAddr>,
     /// The largest literal (an APPENDed message) accepted; default: as `smtp.max_message_mb`.
     pub max_literal_mb: Option<i64>,
@@ -160,6 +162,7 @@ pub struct ImapConfig {
 impl Default for ImapConfig {
     fn default() -> Self {
         ImapConfig {
+            enabled: true,
             tls_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9993))),
             starttls_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9143))),
             max_literal_mb: None,

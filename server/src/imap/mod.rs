@@ -173,7 +173,7 @@ pub async fn start(
         Arc::new(Shared { db, clock, policy, settings: Settings::from_config(config), tls, open: Default::default() });
     let mut tasks = Vec::new();
     let mut bind = async |addr: Option<SocketAddr>, implicit_tls: bool| -> Result<Option<SocketAddr>, ListenError> {
-        let Some(addr) = addr else { return Ok(None) };
+        let Some(addr) = addr.filter(|_| config.imap.enabled) else { return Ok(None) };
         let err = |source| ListenError::Bind { addr: addr.to_string(), source };
         let l = TcpListener::bind(addr).await.map_err(err)?;
         let bound = l.local_addr().map_err(err)?;
