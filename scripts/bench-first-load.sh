@@ -12,6 +12,7 @@ port="$(free_port)"
 HYGIE_DATA_DIR="$dir/data" HYGIE_LISTEN="127.0.0.1:$port" HYGIE_HTTP_LISTEN="127.0.0.1:$(free_port)" \
   HYGIE_SMTP__LISTEN="127.0.0.1:$(free_port)" \
   HYGIE_SMTP__SUBMISSION_LISTEN="127.0.0.1:0" HYGIE_SMTP__SUBMISSIONS_LISTEN="127.0.0.1:0" \
+  HYGIE_IMAP__ENABLED=false \
   LEPTOS_SITE_ROOT="$ROOT/target/site" "$ROOT/target/release/hygie" serve >"$dir/log" 2>&1 &
 pid=$!
 trap 'kill $pid 2>/dev/null; rm -rf "$dir"' EXIT

@@ -15,6 +15,7 @@ port="$(free_port)"
 export HYGIE_DATA_DIR="$dir/data" HYGIE_LISTEN="127.0.0.1:$port" HYGIE_HTTP_LISTEN="127.0.0.1:$(free_port)"
 export HYGIE_SMTP__LISTEN="127.0.0.1:$(free_port)"
 export HYGIE_SMTP__SUBMISSION_LISTEN="127.0.0.1:0" HYGIE_SMTP__SUBMISSIONS_LISTEN="127.0.0.1:0"
+export HYGIE_IMAP__ENABLED=false
 export HYGIE_DEMO_ACCOUNTS=true LEPTOS_SITE_ROOT="$ROOT/target/site"
 "$BIN" serve >"$dir/log" 2>&1 &
 pid=$!

@@ -106,6 +106,7 @@ bench_engine() {
   export HYGIE_LISTEN="127.0.0.1:$(free_port)" HYGIE_HTTP_LISTEN="127.0.0.1:$(free_port)"
   export HYGIE_SMTP__LISTEN="127.0.0.1:$port" HYGIE_SMTP__MESSAGES_PER_PEER_PER_HOUR=100000000
   export HYGIE_SMTP__SUBMISSION_LISTEN="127.0.0.1:0" HYGIE_SMTP__SUBMISSIONS_LISTEN="127.0.0.1:0"
+  export HYGIE_IMAP__ENABLED=false
   "$BIN" trust-space import "$work/liste-blanche.xml" >/dev/null
   "$BIN" serve >"$data/log" 2>&1 &
   pid=$!

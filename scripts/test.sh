@@ -38,6 +38,7 @@ export HYGIE_HTTP_LISTEN="127.0.0.1:$http_port"
 export HYGIE_SMTP__LISTEN="127.0.0.1:$(free_port)"
 # Submission on free ports too (a Hygie of the README command may be running).
 export HYGIE_SMTP__SUBMISSION_LISTEN="127.0.0.1:0" HYGIE_SMTP__SUBMISSIONS_LISTEN="127.0.0.1:0"
+export HYGIE_IMAP__TLS_LISTEN="127.0.0.1:$(free_port)" HYGIE_IMAP__STARTTLS_LISTEN="127.0.0.1:$(free_port)"
 export HYGIE_SUPPORT__CONTACT_PER_HOUR=100
 # The phone test runs its own push service on this machine, over plain HTTP.
 export HYGIE_SESSION__PUSH_TO_LOOPBACK=true

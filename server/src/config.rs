@@ -53,6 +53,8 @@ pub struct Config {
     pub session: SessionConfig,
     /// Mail from the other operators of the trust space: the inbound SMTP and LMTP listeners.
     pub smtp: SmtpConfig,
+    /// Mail clients and business software reading the mailbox: the IMAP listeners.
+    pub imap: ImapConfig,
     /// Seed demonstration accounts when the database has no account (development only; the
     /// run script turns it on).
     pub demo_accounts: bool,
@@ -135,6 +137,47 @@ impl Default for SmtpConfig {
             lmtp_socket: None,
             submission_listen: Some(SocketAddr::from(([127, 0, 0, 1], 1587))),
             submissions_listen: Some(SocketAddr::from(([127, 0, 0, 1], 1465))),
+        }
+    }
+}
+
+/// IMAP for mail clients and business software (OAuth access tokens only, through SASL
+/// OAUTHBEARER or XOAUTH2: never a password), on the HTTPS certificate.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImapConfig {
+    /// Whether the IMAP listeners run.
+    pub enabled: bool,
+    /// IMAP over implicit TLS; 993 in production, 9993 for the embedded run.
+    pub tls_listen: Option<SocketAddr>,
+    /// IMAP with STARTTLS (required before AUTHENTICATE); 143 in production, 9143 for the
+    /// embedded run.
+    pub starttls_listen: Option<SocketAddr>,
+    /// The largest literal (an APPENDed message) accepted; default: as `smtp.max_message_mb`.
+    pub max_literal_mb: Option<i64>,
+    /// Simultaneous connections of one holder, from one address, and in all.
+    pub connections_per_holder: usize,
+    pub connections_per_ip: usize,
+    pub max_connections: usize,
+    /// Minutes an authenticated client may stay silent (or IDLE) before it is logged out (RFC
+    /// 9051 §5.4: at least 30).
+    pub idle_minutes: u64,
+    /// Seconds a client has to authenticate.
+    pub login_seconds: u64,
+}
+
+impl Default for ImapConfig {
+    fn default() -> Self {
+        ImapConfig {
+            enabled: true,
+            tls_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9993))),
+            starttls_listen: Some(SocketAddr::from(([127, 0, 0, 1], 9143))),
+            max_literal_mb: None,
+            connections_per_holder: 20,
+            connections_per_ip: 50,
+            max_connections: 1000,
+            idle_minutes: 30,
+            login_seconds: 60,
         }
     }
 }
@@ -329,6 +372,7 @@ impl Default for Config {
             outbox: OutboxConfig::default(),
             session: SessionConfig::default(),
             smtp: SmtpConfig::default(),
+            imap: ImapConfig::default(),
             demo_accounts: false,
         }
     }
@@ -406,6 +450,7 @@ const TOP_LEVEL_KEYS: &[&str] = &[
     "domains",
     "session",
     "smtp",
+    "imap",
     "demo_accounts",
 ];
 
@@ -508,6 +553,26 @@ impl Config {
         if self.smtp.messages_per_peer_per_hour < 1 {
             return Err(ConfigError::Invalid("smtp.messages_per_peer_per_hour must be at least 1".into()));
         }
+        if let Some(mb) = self.imap.max_literal_mb {
+            if !(1..=300).contains(&mb) {
+                return Err(ConfigError::Invalid("imap.max_literal_mb must be between 1 and 300".into()));
+            }
+        }
+        if self.imap.connections_per_holder < 1
+            || self.imap.connections_per_ip < 1
+            || self.imap.max_connections < self.imap.connections_per_ip
+        {
+            return Err(ConfigError::Invalid(
+                "imap.connections_per_holder and imap.connections_per_ip must be at least 1, \
+                 and imap.connections_per_ip at most imap.max_connections"
+                    .into(),
+            ));
+        }
+        if self.imap.idle_minutes < 30 || self.imap.login_seconds < 1 {
+            return Err(ConfigError::Invalid(
+                "imap.idle_minutes must be at least 30 (RFC 9051) and imap.login_seconds at least 1".into(),
+            ));
+        }
         if self.domains.is_empty() || self.domains.iter().any(|d| d.trim().is_empty() || d.contains('@')) {
             return Err(ConfigError::Invalid(
                 "domains must list at least one mail domain, such as \"hygie.example.fr\"".into(),
@@ -545,6 +610,14 @@ impl Config {
                 ..Default::default()
             }
             .max_encoded_bytes(),
+        }
+    }
+
+    /// The largest literal an IMAP client may send (an APPENDed message).
+    pub fn imap_max_literal_bytes(&self) -> i64 {
+        match self.imap.max_literal_mb {
+            Some(mb) => mb * 1024 * 1024,
+            None => self.smtp_max_message_bytes(),
         }
     }
 

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod config;
 pub mod directory_bench;
+pub mod imap;
 pub mod mail_import;
 pub mod pdf;
 pub mod proxies;
@@ -50,6 +51,8 @@ pub enum StartError {
     AuditKey(#[from] hygie_core::audit::KeyError),
     #[error("inbound mail: {0}")]
     Smtp(#[from] smtp::ListenError),
+    #[error("IMAP: {0}")]
+    Imap(#[from] imap::ListenError),
     #[error("cannot find the hygie binary for PDF previews (set mailbox.preview_program): {0}")]
     PreviewProgram(std::io::Error),
 }
@@ -65,11 +68,15 @@ pub struct Running {
     /// SMTP submission with STARTTLS (587), and over implicit TLS (465).
     pub submission_addr: Option<SocketAddr>,
     pub submissions_addr: Option<SocketAddr>,
+    /// The IMAP listeners' addresses: implicit TLS, and STARTTLS (when configured).
+    pub imap_addr: Option<SocketAddr>,
+    pub imap_starttls_addr: Option<SocketAddr>,
     pub db: Db,
     /// The inbound delivery verb (mail from other operators).
     pub inbound: hygie_core::mail::delivery::Inbound,
     handle: axum_server::Handle<SocketAddr>,
     smtp: Option<smtp::Listeners>,
+    imap: Option<imap::Listeners>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -80,6 +87,9 @@ impl Running {
         self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
         if let Some(smtp) = self.smtp.take() {
             smtp.shutdown(Duration::from_secs(10)).await;
+        }
+        if let Some(imap) = self.imap.take() {
+            imap.shutdown(Duration::from_secs(10)).await;
         }
         for t in self.tasks {
             t.abort();
@@ -99,6 +109,9 @@ impl Running {
                 self.handle.graceful_shutdown(Some(Duration::from_secs(10)));
                 if let Some(smtp) = self.smtp.take() {
                     smtp.shutdown(Duration::from_secs(10)).await;
+                }
+                if let Some(imap) = self.imap.take() {
+                    imap.shutdown(Duration::from_secs(10)).await;
                 }
                 let _ = tokio::time::timeout(Duration::from_secs(11), server).await;
             }
@@ -331,6 +344,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
     let trusted_proxies = proxies::TrustedProxies::parse(&config.trusted_proxies)
         .map_err(|e| config::ConfigError::Invalid(e.to_string()))?;
     let mail_policy = services.mail.clone();
+    let imap_policy = services.mail.clone();
     let state = web::AppState { leptos: leptos_options(&config), services, trusted_proxies };
 
     let rustls = tls::rustls_config(&config).await?;
@@ -349,9 +363,13 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
     );
     let mut smtp_tls = (*rustls.get_inner()).clone();
     smtp_tls.alpn_protocols.clear();
+    let smtp_tls = Arc::new(smtp_tls);
     let submission = smtp::Submission { db: db.clone(), clock: clock.clone(), mail: mail_policy.clone() };
     let smtp =
-        smtp::start(&config, inbound.clone(), tokio_rustls::TlsAcceptor::from(Arc::new(smtp_tls)), submission).await?;
+        smtp::start(&config, inbound.clone(), tokio_rustls::TlsAcceptor::from(smtp_tls.clone()), submission).await?;
+    // IMAP for mail clients, on the same certificate.
+    let imap =
+        imap::start(&config, db.clone(), clock.clone(), imap_policy, tokio_rustls::TlsAcceptor::from(smtp_tls)).await?;
     let listener = std::net::TcpListener::bind(config.listen)
         .map_err(|source| StartError::Bind { addr: config.listen, source })?;
     listener.set_nonblocking(true).map_err(|source| StartError::Bind { addr: config.listen, source })?;
@@ -420,6 +438,9 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> Result<Running, Sta
         lmtp_addr: smtp.lmtp_addr,
         submission_addr: smtp.submission_addr,
         submissions_addr: smtp.submissions_addr,
+        imap_addr: imap.tls_addr,
+        imap_starttls_addr: imap.starttls_addr,
+        imap: Some(imap),
         db,
         inbound,
         handle,

@@ -94,6 +94,11 @@ impl<'a> Mailbox<'a> {
         self.holder
     }
 
+    /// The store and clock, for the verbs of other modules of `mail` (see `imap`).
+    pub(super) fn store(&self) -> (&'a Db, &'a dyn Clock) {
+        (self.db, self.clock)
+    }
+
     pub fn policy(&self) -> &MailPolicy {
         self.policy
     }

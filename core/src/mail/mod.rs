@@ -14,6 +14,7 @@ pub mod delivery;
 pub mod drafts;
 pub mod folders;
 pub mod html;
+pub mod imap;
 pub mod indexer;
 mod ingest;
 mod list;

@@ -41,6 +41,7 @@ async fn serve_smtp(url: &str, data: &Path, smtp_port: u16) -> Process {
         .env("HYGIE_SMTP__LISTEN", format!("127.0.0.1:{smtp_port}"))
         .env("HYGIE_SMTP__SUBMISSION_LISTEN", "127.0.0.1:0")
         .env("HYGIE_SMTP__SUBMISSIONS_LISTEN", "127.0.0.1:0")
+        .env("HYGIE_IMAP__ENABLED", "false")
         .env("HYGIE_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::null())

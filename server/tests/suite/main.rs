@@ -13,6 +13,7 @@ mod api;
 mod clients;
 mod directory;
 mod durability;
+mod imap;
 mod mail;
 mod mss;
 mod receipts;

@@ -162,6 +162,9 @@ impl TestServer {
         config.smtp.listen = "127.0.0.1:0".parse().unwrap();
         config.smtp.submission_listen = Some("127.0.0.1:0".parse().unwrap());
         config.smtp.submissions_listen = Some("127.0.0.1:0".parse().unwrap());
+        // IMAP too (`Running::imap_addr`, `imap_starttls_addr`).
+        config.imap.tls_listen = Some("127.0.0.1:0".parse().unwrap());
+        config.imap.starttls_listen = Some("127.0.0.1:0".parse().unwrap());
         config.site_root = dir.path().join("site");
         config.mail.transport = MailTransportKind::Smtp;
         config.mail.smtp_host = "127.0.0.1".into();
