@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 on_each_engine!(a_mail_client_reads_and_changes_the_mailbox_over_imap_with_an_oauth_token);
 
-async fn post(s: &TestServer, path: &str, pairs: &[(&str, &str)]) -> Value {
+pub(crate) async fn post(s: &TestServer, path: &str, pairs: &[(&str, &str)]) -> Value {
     let res = client()
         .post(s.url(path))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -30,7 +30,7 @@ async fn post(s: &TestServer, path: &str, pairs: &[(&str, &str)]) -> Value {
 }
 
 /// The device grant, approved on the web by the holder signed in in `b`: (access, refresh).
-async fn device_tokens(s: &TestServer, client_id: &str, b: &Browser) -> (String, String) {
+pub(crate) async fn device_tokens(s: &TestServer, client_id: &str, b: &Browser) -> (String, String) {
     let d = post(s, "/oauth/device_authorization", &[("client_id", client_id), ("scope", "mail")]).await;
     let user_code = d["user_code"].as_str().unwrap().to_string();
     assert_eq!(b.run(DeviceRequest { code: user_code.clone() }).await.status, 200);

@@ -19,4 +19,5 @@ mod mss;
 mod receipts;
 mod signin;
 mod smtp;
+mod submission;
 mod terminals;
