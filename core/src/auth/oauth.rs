@@ -14,7 +14,7 @@
 use sha2::{Digest, Sha256};
 
 use crate::audit::{AuditTx, Outcome};
-use crate::auth::holder::{Holder, HolderDenied};
+use crate::auth::holder::{AccountStatus, Holder, HolderDenied};
 use crate::auth::session::Level;
 use crate::clock::{Clock, Millis};
 use crate::notify;
@@ -220,6 +220,115 @@ pub async fn register_public_client(
         tx.commit().await?;
         Client { id, client_id, name: name.to_string(), kind: "public".into() }
     }))
+}
+
+/// A confidential client as registered: its `client_id`, and its secret, shown this once.
+pub struct ServiceClient {
+    pub client: Client,
+    pub client_secret: String,
+}
+
+impl std::fmt::Debug for ServiceClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceClient").field("client", &self.client).finish_non_exhaustive()
+    }
+}
+
+/// Registers a confidential client for the server of an applicative or organisational mailbox
+/// (`address`, of type APP or ORG): it gets access tokens for that mailbox alone with the client
+/// credentials grant. Recorded as `actor` (the operator's command). The secret is returned this
+/// once and kept as a hash.
+pub async fn register_service_client(
+    db: &Db,
+    clock: &dyn Clock,
+    name: &str,
+    address: &str,
+    actor: crate::audit::Actor,
+) -> Result<ServiceClient, OAuthError> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > NAME_MAX || name.chars().any(char::is_control) {
+        return Err(OAuthError::InvalidRequest("name"));
+    }
+    let account = crate::accounts::find_by_address(db, address).await?.ok_or(OAuthError::InvalidRequest("account"))?;
+    if account.mailbox_type == "personal" {
+        // A person's mailbox is reached only with the person's own consent (device grant).
+        return Err(OAuthError::InvalidRequest("account"));
+    }
+    let now = clock.now_ms();
+    let client_id = format!("hygie-{}", crate::random_hex(12));
+    let client_secret = format!("hycs_{}", crate::random_hex(32));
+    Ok(crate::with_pool!(db, p => {
+        let mut tx = p.begin_write().await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO oauth_clients (client_id, name, kind, secret_hash, account_id, created_ms) \
+             VALUES ($1, $2, 'confidential', $3, $4, $5) RETURNING id")
+            .bind(&client_id).bind(name).bind(hash(&client_secret)).bind(account.id).bind(now)
+            .fetch_one(&mut *tx).await?;
+        let event = crate::audit::AuditEvent::new(actor, "oauth.client.register", Outcome::Success)
+            .object(format!("client:{client_id} account:{}", account.id));
+        tx.append_audit(db.audit_key(), now, &event).await?;
+        tx.commit().await?;
+        ServiceClient {
+            client: Client { id, client_id, name: name.to_string(), kind: "confidential".into() },
+            client_secret,
+        }
+    }))
+}
+
+/// The client credentials grant (RFC 6749 §4.4) for a confidential client: an access token for
+/// the mailbox it was registered for, while that mailbox is active and its holder has not
+/// withdrawn the client ("Logiciels et clients connectés"). No refresh token: the client asks
+/// again. A wrong secret is "invalid_client", as an unknown client.
+pub async fn client_credentials(
+    db: &Db,
+    clock: &dyn Clock,
+    client_id: &str,
+    client_secret: &str,
+    scope: Option<&str>,
+    ip: Option<String>,
+) -> Result<Tokens, OAuthError> {
+    let scope = check_scope(scope)?;
+    let row: Option<(i64, Option<i64>)> = crate::with_pool!(db, p => sqlx::query_as(
+        "SELECT id, account_id FROM oauth_clients WHERE client_id = $1 AND kind = 'confidential' \
+         AND secret_hash = $2 AND disabled_ms IS NULL")
+        .bind(client_id).bind(hash(client_secret)).fetch_optional(p).await?);
+    let Some((client, Some(account))) = row else { return Err(OAuthError::InvalidClient) };
+    let active = crate::accounts::get(db, account)
+        .await?
+        .is_some_and(|a| AccountStatus::parse(&a.status) == Some(AccountStatus::Active));
+    if !active {
+        return Err(OAuthError::InvalidGrant);
+    }
+    let now = clock.now_ms();
+    crate::with_pool!(db, p => {
+        let mut tx = p.begin_write().await?;
+        let existing: Option<(i64, Option<Millis>)> = sqlx::query_as(
+            "SELECT id, revoked_ms FROM oauth_grants WHERE client_id = $1 AND account_id = $2 ORDER BY id DESC LIMIT 1")
+            .bind(client).bind(account).fetch_optional(&mut *tx).await?;
+        let (grant, created) = match existing {
+            Some((_, Some(_))) => return Err(OAuthError::InvalidGrant),
+            Some((grant, None)) => {
+                sqlx::query("UPDATE oauth_grants SET last_used_ms = $1, last_ip = $2 WHERE id = $3")
+                    .bind(now).bind(&ip).bind(grant).execute(&mut *tx).await?;
+                (grant, false)
+            }
+            None => {
+                let grant: i64 = sqlx::query_scalar(
+                    "INSERT INTO oauth_grants (account_id, client_id, scope, created_ms, last_used_ms, last_ip) \
+                     VALUES ($1, $2, $3, $4, $4, $5) RETURNING id")
+                    .bind(account).bind(client).bind(&scope).bind(now).bind(&ip).fetch_one(&mut *tx).await?;
+                (grant, true)
+            }
+        };
+        let access = tx.issue_access_in(grant, now).await?;
+        let action = if created { "oauth.grant.create" } else { "oauth.token" };
+        let event = crate::audit::AuditEvent::new(crate::audit::Actor::Account(account.to_string()), action, Outcome::Success)
+            .ip(ip)
+            .object(format!("grant:{grant} client:{client_id}"));
+        tx.append_audit(db.audit_key(), now, &event).await?;
+        tx.commit().await?;
+        Ok(Tokens { access_token: access, refresh_token: None, expires_in_s: ACCESS_TTL_MS / 1000, scope })
+    })
 }
 
 /// The registered clients, oldest first.

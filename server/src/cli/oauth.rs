@@ -17,6 +17,17 @@ pub enum OAuthCommand {
         /// The name holders see when they approve it ("Thunderbird", "Logiciel du cabinet").
         name: String,
     },
+    /// Register the server of an applicative (APP) or organisational (ORG) mailbox: a
+    /// confidential client that gets access tokens for that mailbox alone with the client
+    /// credentials grant. Prints its client_id, then its secret (shown this once: give it to
+    /// the server's administrator over a safe channel).
+    AddServiceClient {
+        /// The name the mailbox's holder sees among the connected software.
+        name: String,
+        /// The APP or ORG mailbox address.
+        #[arg(long)]
+        account: String,
+    },
     /// The registered clients.
     Clients,
 }
@@ -29,6 +40,20 @@ pub async fn run(command: OAuthCommand, config: &Config) -> super::Outcome {
                 .await
                 .map_err(|e| format!("client not registered: {e}"))?;
             println!("{}", c.client_id);
+            Ok(ExitCode::SUCCESS)
+        }
+        OAuthCommand::AddServiceClient { name, account } => {
+            let c =
+                oauth::register_service_client(&db, &SystemClock, &name, &account, operator()).await.map_err(|e| {
+                    match e {
+                        oauth::OAuthError::InvalidRequest("account") => {
+                            format!("{account} is not an applicative or organisational mailbox of this instance")
+                        }
+                        e => format!("client not registered: {e}"),
+                    }
+                })?;
+            println!("client_id     {}", c.client.client_id);
+            println!("client_secret {}", c.client_secret);
             Ok(ExitCode::SUCCESS)
         }
         OAuthCommand::Clients => {

@@ -1,11 +1,12 @@
 //! The OAuth 2.0 endpoints (the verbs are `hygie_core::auth::oauth`): device authorization
-//! (RFC 8628), token (device code and refresh token grants), revocation (RFC 7009). Forms in,
-//! JSON out, never cached; errors as RFC 6749 §5.2 says.
+//! (RFC 8628), token (device code, refresh token and client credentials grants), revocation
+//! (RFC 7009). Forms in, JSON out, never cached; errors as RFC 6749 §5.2 says.
 
 use axum::extract::State;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form, Json};
+use base64::Engine as _;
 use hygie_core::auth::oauth::{self, OAuthError, Tokens};
 use serde::Deserialize;
 use serde_json::json;
@@ -90,18 +91,62 @@ pub(super) async fn post_device(State(state): State<AppState>, Form(f): Form<Dev
 pub(super) struct TokenForm {
     grant_type: Option<String>,
     client_id: Option<String>,
+    /// A confidential client's secret in the form (`client_secret_post`), when it does not use
+    /// HTTP Basic.
+    client_secret: Option<String>,
     device_code: Option<String>,
     refresh_token: Option<String>,
+    scope: Option<String>,
+}
+
+/// A confidential client's credentials from HTTP Basic (`client_secret_basic`, RFC 6749 §2.3.1:
+/// both parts form-urlencoded).
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD.decode(encoded.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    let unescape = |s: &str| {
+        form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+    };
+    Some((unescape(id), unescape(secret)))
 }
 
 /// `POST /oauth/token`.
 pub(super) async fn post_token(
     State(state): State<AppState>,
     client_ip: Option<Extension<ClientIp>>,
+    headers: HeaderMap,
     Form(f): Form<TokenForm>,
 ) -> Response {
     let svc = &state.services;
     let ip = ip(client_ip);
+    if f.grant_type.as_deref() == Some("client_credentials") {
+        let basic = basic_credentials(&headers);
+        let used_basic = basic.is_some();
+        let credentials = basic.or_else(|| f.client_id.clone().zip(f.client_secret.clone()));
+        let Some((client_id, secret)) = credentials else {
+            return error(OAuthError::InvalidClient);
+        };
+        let result =
+            oauth::client_credentials(&svc.db, svc.clock.as_ref(), &client_id, &secret, f.scope.as_deref(), ip).await;
+        return match result {
+            Ok(t) => tokens(t),
+            Err(e) => {
+                let basic_refused = used_basic && matches!(e, OAuthError::InvalidClient);
+                let mut res = error(e);
+                if basic_refused {
+                    res.headers_mut()
+                        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"hygie\""));
+                }
+                res
+            }
+        };
+    }
     let Some(client_id) = f.client_id else { return error(OAuthError::InvalidRequest("client_id")) };
     let result = match f.grant_type.as_deref() {
         Some(DEVICE_GRANT) => match f.device_code {

@@ -14,7 +14,10 @@ use hygie_core::audit::Actor;
 use hygie_core::auth::oauth;
 use serde_json::{json, Value};
 
-on_each_engine!(a_mail_client_sends_as_its_holder_over_submission_with_an_oauth_token);
+on_each_engine!(
+    a_mail_client_sends_as_its_holder_over_submission_with_an_oauth_token,
+    an_applicative_mailboxs_server_uses_its_client_credentials_on_every_channel,
+);
 
 /// Runs the smtplib client's `steps` (not blocking: the server runs on this test's thread).
 async fn smtplib(s: &TestServer, address: &str, token: &str, steps: Value) -> Vec<Value> {
@@ -33,6 +36,20 @@ async fn smtplib(s: &TestServer, address: &str, token: &str, steps: Value) -> Ve
     let text = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str::<Vec<Value>>(text.trim())
         .unwrap_or_else(|_| panic!("{text}\n{}", String::from_utf8_lossy(&out.stderr)))
+}
+
+/// `curl` sending `eml` over implicit TLS with OAUTHBEARER: its exit code and its trace.
+async fn curl_smtps(s: &TestServer, from: &str, to: &str, eml: &std::path::Path, token: &str) -> (Option<i32>, String) {
+    let port = s.running.as_ref().unwrap().submissions_addr.unwrap().port();
+    let out = Command::new("curl")
+        .args(["-sk", "--max-time", "60", "--url", &format!("smtps://127.0.0.1:{port}")])
+        .args(["--mail-from", from, "--mail-rcpt", to, "--upload-file"])
+        .arg(eml)
+        .args(["--user", from, "--oauth2-bearer", token, "--login-options", "AUTH=OAUTHBEARER", "-v"])
+        .output()
+        .await
+        .expect("curl runs");
+    (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
 
 /// Messages of `account_id` in the folder with `role`: (subject, raw).
@@ -106,23 +123,7 @@ async fn a_mail_client_sends_as_its_holder_over_submission_with_an_oauth_token(e
         format!("From: Alice Roy <{alice}>\r\nTo: {bruno}\r\nSubject: Ordonnance\r\n\r\nVoir la pièce jointe.\r\n"),
     )
     .unwrap();
-    let port = s.running.as_ref().unwrap().submissions_addr.unwrap().port();
-    let curl = |token: String| {
-        let eml = eml.clone();
-        let (alice, bruno) = (alice.clone(), bruno.clone());
-        async move {
-            let out = Command::new("curl")
-                .args(["-sk", "--max-time", "60", "--url", &format!("smtps://127.0.0.1:{port}")])
-                .args(["--mail-from", &alice, "--mail-rcpt", &bruno, "--upload-file"])
-                .arg(&eml)
-                .args(["--user", &alice, "--oauth2-bearer", &token, "--login-options", "AUTH=OAUTHBEARER", "-v"])
-                .output()
-                .await
-                .expect("curl runs");
-            (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
-        }
-    };
-    let (code, log) = curl(access.clone()).await;
+    let (code, log) = curl_smtps(&s, &alice, &bruno, &eml, &access).await;
     assert_eq!(code, Some(0), "{log}");
     assert!(log.contains("AUTH OAUTHBEARER") && log.contains("250 2.0.0 Message accepted and committed"), "{log}");
     assert_eq!(messages_in(&s, bruno_id, "inbox").await.len(), 2);
@@ -144,7 +145,7 @@ async fn a_mail_client_sends_as_its_holder_over_submission_with_an_oauth_token(e
 
     // Withdrawn: the token stops working.
     post(&s, "/oauth/revoke", &[("client_id", &c.client_id), ("token", &refresh)]).await;
-    let (code, log) = curl(access.clone()).await;
+    let (code, log) = curl_smtps(&s, &alice, &bruno, &eml, &access).await;
     assert_ne!(code, Some(0), "{log}");
     assert!(log.contains("535 5.7.8"), "{log}");
     let r = smtplib(&s, &alice, &access, json!([{"step": "bad_token"}])).await;
@@ -156,5 +157,98 @@ async fn a_mail_client_sends_as_its_holder_over_submission_with_an_oauth_token(e
     assert!(log.contains(&"mail.send denied:not_the_author".to_string()), "{log:?}");
     let trail = format!("{:?}", hygie_core::audit::latest(s.db(), 1000).await.unwrap());
     assert!(!trail.contains("Compte rendu") && !trail.contains(&access), "no subject, no token in the trail");
+    s.stop().await;
+}
+
+/// The server of an applicative mailbox (a laboratory's system) gets its tokens with the client
+/// credentials the operator created, with nobody to approve, and uses them on the API and on
+/// submission, for that mailbox alone.
+async fn an_applicative_mailboxs_server_uses_its_client_credentials_on_every_channel(engine: Engine) {
+    let s = TestServer::start(engine).await;
+    let (bruno_id, bruno) = account(&s, "bruno.roy", Some("+33700000001")).await;
+    let app = "serveur.labo@hygie.localhost";
+    let rec = hygie_core::accounts::AccountRecord {
+        address: app.into(),
+        mailbox_type: "applicative".into(),
+        kind: "health".into(),
+        last_name: "Laboratoire Durand".into(),
+        first_name: "Serveur".into(),
+        notification_email: "informatique@labo-durand.fr".into(),
+        ..Default::default()
+    };
+    let hygie_core::accounts::Created::New(app_id) =
+        hygie_core::accounts::create(s.db(), &s.clock, &rec).await.unwrap()
+    else {
+        panic!()
+    };
+    hygie_core::accounts::activate(s.db(), app_id).await.unwrap();
+    // Its responsible person accepted the terms in force when activating it.
+    let version = hygie_core::terms::list(s.db()).await.unwrap()[0].doc.version.clone();
+    hygie_core::terms::accept(s.db(), &s.clock, app_id, &version).await.unwrap();
+    let root = || Actor::Operator("root".into());
+    assert!(oauth::register_service_client(s.db(), &s.clock, "x", &bruno, root()).await.is_err(), "not a person's");
+    let sc = oauth::register_service_client(s.db(), &s.clock, "Serveur du laboratoire", app, root()).await.unwrap();
+
+    let token = |user: String| {
+        let url = s.url("/oauth/token");
+        async move {
+            let out = Command::new("curl")
+                .args([
+                    "-sk",
+                    "--max-time",
+                    "60",
+                    "-w",
+                    "\n%{http_code}",
+                    "-u",
+                    &user,
+                    "-d",
+                    "grant_type=client_credentials",
+                ])
+                .arg(url)
+                .output()
+                .await
+                .expect("curl runs");
+            let text = String::from_utf8(out.stdout).unwrap();
+            let (body, status) = text.rsplit_once('\n').unwrap();
+            (status.parse::<u16>().unwrap(), serde_json::from_str::<Value>(body).unwrap_or(Value::Null))
+        }
+    };
+    let (status, body) = token(format!("{}:hycs_faux", sc.client.client_id)).await;
+    assert_eq!((status, body["error"].as_str()), (401, Some("invalid_client")), "{body}");
+    let (status, body) = token(format!("{}:{}", sc.client.client_id, sc.client_secret)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.get("refresh_token").is_none(), "{body}");
+    let access = body["access_token"].as_str().unwrap().to_string();
+
+    // The API: its own mailbox.
+    let out = Command::new("curl")
+        .args(["-sk", "--max-time", "60", "-H", &format!("Authorization: Bearer {access}")])
+        .arg(s.url("/api/v1/folders"))
+        .output()
+        .await
+        .unwrap();
+    let folders: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(folders["folders"].as_array().is_some_and(|f| f.iter().any(|f| f["role"] == "inbox")), "{folders}");
+
+    // Submission: results sent from the laboratory's mailbox, and only from it.
+    let dir = tempfile::tempdir().unwrap();
+    let eml = dir.path().join("r.eml");
+    std::fs::write(
+        &eml,
+        format!("From: Laboratoire Durand <{app}>\r\nTo: {bruno}\r\nSubject: Résultats\r\n\r\nNormal.\r\n"),
+    )
+    .unwrap();
+    let (code, log) = curl_smtps(&s, app, &bruno, &eml, &access).await;
+    assert_eq!(code, Some(0), "{log}");
+    assert_eq!(messages_in(&s, bruno_id, "inbox").await.len(), 1);
+    assert_eq!(messages_in(&s, app_id, "sent").await.len(), 1);
+    // Its token, presented under a person's address: refused at AUTH.
+    let (code, log) = curl_smtps(&s, &bruno, &bruno, &eml, &access).await;
+    assert_ne!(code, Some(0));
+    assert!(log.contains("535 5.7.8"), "{log}");
+    let log = actions(&s).await;
+    for expected in ["oauth.client.register success", "oauth.grant.create success", "mail.send success"] {
+        assert!(log.contains(&expected.to_string()), "{expected}: {log:?}");
+    }
     s.stop().await;
 }

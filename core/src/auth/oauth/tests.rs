@@ -209,3 +209,61 @@ async fn refresh_tokens_rotate_a_replay_revokes_and_the_holder_revokes_from_the_
         assert!(crate::audit::verify(&t.db).await.unwrap().is_intact());
     }
 }
+
+/// The server of an applicative mailbox gets tokens with its client credentials, for that
+/// mailbox alone; never for a person's mailbox; a wrong secret is an unknown client; the
+/// mailbox's holder withdraws it from the account, and then it gets nothing.
+#[tokio::test]
+async fn a_service_client_gets_tokens_for_its_applicative_mailbox_alone() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(T0);
+        let person = holder(&t.db, &clock, "ines").await;
+        let r = crate::accounts::AccountRecord {
+            address: "laboratoire@hygie.example".into(),
+            mailbox_type: "applicative".into(),
+            kind: "health".into(),
+            first_name: "Serveur".into(),
+            last_name: "Laboratoire".into(),
+            notification_email: "informatique@labo.fr".into(),
+            ..Default::default()
+        };
+        let crate::accounts::Created::New(app) = crate::accounts::create(&t.db, &clock, &r).await.unwrap() else {
+            panic!()
+        };
+        let root = || Actor::Operator("root".into());
+        let refused = register_service_client(&t.db, &clock, "Serveur", &person.address, root()).await;
+        assert!(matches!(refused, Err(OAuthError::InvalidRequest("account"))), "never a person's mailbox");
+        let sc = register_service_client(&t.db, &clock, "Serveur du laboratoire", &r.address, root()).await.unwrap();
+        assert!(format!("{sc:?}").contains("Serveur") && !format!("{sc:?}").contains(&sc.client_secret));
+        let id = sc.client.client_id.clone();
+
+        // Not yet activated: nothing.
+        let inactive = client_credentials(&t.db, &clock, &id, &sc.client_secret, None, None).await;
+        assert!(matches!(inactive, Err(OAuthError::InvalidGrant)), "{inactive:?}");
+        crate::accounts::activate(&t.db, app).await.unwrap();
+        let wrong = client_credentials(&t.db, &clock, &id, "hycs_faux", None, None).await;
+        assert!(matches!(wrong, Err(OAuthError::InvalidClient)), "{wrong:?}");
+        assert!(matches!(device_start(&t.db, &clock, &id, None).await, Err(OAuthError::UnauthorizedClient)));
+
+        let tokens = client_credentials(&t.db, &clock, &id, &sc.client_secret, Some("mail"), None).await.unwrap();
+        assert!(tokens.refresh_token.is_none());
+        let bearer = authenticate(&t.db, &clock, &tokens.access_token, None).await.unwrap().unwrap();
+        assert_eq!((bearer.holder.account_id, bearer.client_name.as_str()), (app, "Serveur du laboratoire"));
+        // Asked again: the same grant, a new token.
+        let again = client_credentials(&t.db, &clock, &id, &sc.client_secret, None, None).await.unwrap();
+        assert_ne!(again.access_token, tokens.access_token);
+        let app_holder = bearer.holder.clone();
+        let listed = grants(&t.db, &app_holder).await.unwrap();
+        assert_eq!(listed.len(), 1);
+
+        // Withdrawn by the mailbox's holder: its tokens stop, and it gets no new one.
+        revoke(&t.db, &clock, &app_holder, listed[0].id).await.unwrap();
+        assert!(authenticate(&t.db, &clock, &again.access_token, None).await.unwrap().is_none());
+        let after = client_credentials(&t.db, &clock, &id, &sc.client_secret, None, None).await;
+        assert!(matches!(after, Err(OAuthError::InvalidGrant)), "{after:?}");
+        let log = actions(&t.db).await;
+        assert!(log.contains(&("oauth.client.register".into(), "success".into())));
+        assert!(log.contains(&("oauth.grant.create".into(), "success".into())));
+        assert!(log.contains(&("oauth.token".into(), "success".into())));
+    }
+}
