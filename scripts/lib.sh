@@ -100,3 +100,25 @@ start_postgres() {
 free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
+
+# Benchmarks: signs the demonstration account camille.durand in on the Hygie at
+# https://127.0.0.1:$1 with the cookie jar $2 (the SMS code read from $HYGIE_DATA_DIR/outbox) and
+# accepts the terms; `api ENDPOINT BODY` then calls a server function in that session.
+demo_sign_in() {
+  BENCH_PORT="$1" BENCH_JAR="$2"
+  api sign-in 'address=camille.durand%40hygie.localhost&password=rendez-vous+du+mardi&prefer_email=false' >/dev/null
+  local code="" f
+  for _ in $(seq 1 50); do
+    f=$( (grep -l 'Category: auth.code' "$HYGIE_DATA_DIR"/outbox/*-sms.txt 2>/dev/null || true) | tail -n 1)
+    if [ -n "$f" ]; then code=$(sed -n '/^$/,$p' "$f" | grep -oE '\b[0-9]{6}\b' | head -n 1 || true); fi
+    [ -n "$code" ] && break
+    sleep 0.1
+  done
+  [ -n "$code" ] || die "no sign-in code in the outbox"
+  api sign-in-code "code=$code" >/dev/null
+  api accept-terms 'version=1.1' >/dev/null
+}
+api() {
+  curl -sk -b "$BENCH_JAR" -c "$BENCH_JAR" -H "Origin: https://127.0.0.1:$BENCH_PORT" -H 'Accept: application/json' \
+    -H 'Content-Type: application/x-www-form-urlencoded' --data "$2" "https://127.0.0.1:$BENCH_PORT/api/$1"
+}

@@ -601,6 +601,80 @@ pub async fn authenticate(
     Ok(Some(Bearer { holder, grant_id, client_name }))
 }
 
+/// Failed authentications of mail clients (IMAP, SMTP submission) one address may make in ten
+/// minutes, every instance and both protocols together.
+pub const SASL_FAILURES: Limit = Limit { max: 10, window_ms: 600_000 };
+
+/// Why a mail client's SASL authentication is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaslRefusal {
+    /// Not a bearer token response, an unknown, expired or revoked token, or a token presented
+    /// under another address than its holder's.
+    Invalid,
+    /// The holder must first accept the terms of use in force, in the webmail.
+    TermsPending,
+    /// Too many failures from this address: wait ([`SASL_FAILURES`]).
+    TooManyFailures,
+}
+
+/// What a client said in SASL OAUTHBEARER (RFC 7628: `n,a=USER,^Aauth=Bearer TOKEN^A^A`) or
+/// XOAUTH2 (`user=USER^Aauth=Bearer TOKEN^A^A`), decoded from base64: the user it names, if
+/// any, and the token. `None` for anything else (a password never is a bearer token).
+pub fn sasl_bearer(response: &[u8]) -> Option<(Option<String>, String)> {
+    let text = std::str::from_utf8(response).ok()?;
+    let (mut user, mut token) = (None, None);
+    for (i, field) in text.split('\u{1}').enumerate() {
+        if let Some(u) = field.strip_prefix("user=") {
+            user = Some(u.to_string());
+        } else if let Some(value) = field.strip_prefix("auth=") {
+            let (scheme, t) = value.split_once(' ')?;
+            if !scheme.eq_ignore_ascii_case("bearer") {
+                return None;
+            }
+            token = Some(t.trim().to_string());
+        } else if i == 0 && (field.starts_with("n,") || field.starts_with("y,")) {
+            // OAUTHBEARER's GS2 header.
+            user = field
+                .split(',')
+                .find_map(|kv| kv.strip_prefix("a="))
+                .map(|u| u.replace("=2C", ",").replace("=3D", "="));
+        } else if i == 0 && !field.is_empty() {
+            return None;
+        }
+    }
+    let token = token.filter(|t| !t.is_empty())?;
+    Some((user.filter(|u| !u.is_empty()), token))
+}
+
+/// A mail client authenticates (IMAP, SMTP submission) with SASL OAUTHBEARER or XOAUTH2: the
+/// token must be valid, its holder able to act fully, and the user the client names (if it
+/// names one) that holder. Failures are counted per client address; past [`SASL_FAILURES`]
+/// nothing is checked until the window ends.
+pub async fn authenticate_sasl(
+    db: &Db,
+    clock: &dyn Clock,
+    response: &[u8],
+    ip: &str,
+) -> Result<Result<Bearer, SaslRefusal>, StoreError> {
+    let key = format!("sasl-failure:{}", ratelimit::ip_key(ip));
+    if let Decision::Limited { .. } = ratelimit::peek(db, clock, &key, SASL_FAILURES).await? {
+        return Ok(Err(SaslRefusal::TooManyFailures));
+    }
+    let verdict = match sasl_bearer(response) {
+        None => Err(SaslRefusal::Invalid),
+        Some((user, token)) => match authenticate(db, clock, &token, Some(ip.to_string())).await? {
+            None => Err(SaslRefusal::Invalid),
+            Some(b) if user.is_some_and(|u| !u.eq_ignore_ascii_case(&b.holder.address)) => Err(SaslRefusal::Invalid),
+            Some(b) if b.holder.require(Level::Full).is_err() => Err(SaslRefusal::TermsPending),
+            Some(b) => Ok(b),
+        },
+    };
+    if verdict == Err(SaslRefusal::Invalid) {
+        ratelimit::hit(db, clock, &key, SASL_FAILURES).await?;
+    }
+    Ok(verdict)
+}
+
 /// The clients the holder granted access, most recently used first.
 pub async fn grants(db: &Db, holder: &Holder) -> Result<Vec<Grant>, StoreError> {
     Ok(crate::with_pool!(db, p => sqlx::query_as(

@@ -92,30 +92,6 @@ fn capabilities(tls: bool, authenticated: bool) -> Vec1<Capability<'static>> {
     Vec1::try_from(c).unwrap_or_else(|_| Vec1::from(Capability::Imap4Rev1))
 }
 
-/// The access token (and the user named beside it) of an OAUTHBEARER (RFC 7628) or XOAUTH2
-/// initial response.
-fn bearer(data: &[u8]) -> Option<(Option<String>, String)> {
-    let text = std::str::from_utf8(data).ok()?;
-    let (mut user, mut token) = (None, None);
-    for field in text.split('\u{1}') {
-        if let Some(u) = field.strip_prefix("user=") {
-            user = Some(u.to_string());
-        } else if let Some(a) = field.strip_prefix("auth=") {
-            let (scheme, t) = a.split_once(' ')?;
-            if scheme.eq_ignore_ascii_case("bearer") {
-                token = Some(t.trim().to_string());
-            }
-        } else if field.starts_with("n,") || field.starts_with("y,") {
-            // The GS2 header: n,a=user@example,
-            user = field
-                .split(',')
-                .find_map(|kv| kv.strip_prefix("a="))
-                .map(|u| u.replace("=2C", ",").replace("=3D", "="));
-        }
-    }
-    Some((user.filter(|u| !u.is_empty()), token?))
-}
-
 fn name_of(m: &ImapName) -> Option<String> {
     match m {
         ImapName::Inbox => Some("INBOX".into()),
@@ -444,10 +420,19 @@ impl Session<'_> {
                 "Access token invalid, expired or revoked",
             ));
         };
-        let Some((user, token)) = bearer(data) else { return failed(server, tag) };
         let sh = self.shared;
-        let found = match oauth::authenticate(&sh.db, sh.clock.as_ref(), &token, Some(self.ip.to_string())).await {
-            Ok(found) => found,
+        let bearer = match oauth::authenticate_sasl(&sh.db, sh.clock.as_ref(), data, &self.ip.to_string()).await {
+            Ok(Ok(bearer)) => bearer,
+            Ok(Err(oauth::SaslRefusal::TermsPending)) => {
+                let _ = server.authenticate_finish(tagged(
+                    tag,
+                    StatusKind::No,
+                    Some(other_code("AUTHORIZATIONFAILED")),
+                    "Accept the terms of use in force in the webmail first",
+                ));
+                return;
+            }
+            Ok(Err(_)) => return failed(server, tag),
             Err(e) => {
                 let reference = hygie_core::random_ref();
                 tracing::error!(reference = %reference, error = %e, "IMAP authentication failed");
@@ -460,12 +445,6 @@ impl Session<'_> {
                 return;
             }
         };
-        let Some(bearer) = found else { return failed(server, tag) };
-        if bearer.holder.require(hygie_core::auth::session::Level::Full).is_err()
-            || user.is_some_and(|u| !u.eq_ignore_ascii_case(&bearer.holder.address))
-        {
-            return failed(server, tag);
-        }
         let Some(slot) = sh.admit_holder(bearer.holder.account_id) else {
             let _ = server.authenticate_finish(tagged(
                 tag,

@@ -10,7 +10,6 @@ use hygie_core::auth::holder::Holder;
 use hygie_core::auth::oauth;
 use hygie_core::mail::delivery::{Channel, Envelope};
 use hygie_core::mail::Mailbox;
-use hygie_core::ratelimit::{self, Decision, Limit};
 use smtp_proto::request::receiver::{DataReceiver, DummyDataReceiver, RequestReceiver};
 use smtp_proto::{Error as ParseError, Request};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -25,9 +24,6 @@ use super::Shared;
 const MAX_ERRORS: u32 = 20;
 /// Bytes read at a time.
 const READ_CHUNK: usize = 64 * 1024;
-
-/// Failed authentications one address may make in ten minutes (every instance together).
-const AUTH_FAILURES: Limit = Limit { max: 10, window_ms: 600_000 };
 
 /// An SMTP session on TCP: plain text, then (after STARTTLS) over TLS; or over TLS from the
 /// first byte (implicit TLS submission).
@@ -538,32 +534,27 @@ impl<'a> Session<'a> {
             self.reply(Reply::new(501, "5.5.2", "Cannot decode the response (base64)"));
             return Ok(true);
         };
-        let ip = self.env.peer_ip.clone();
-        let db = &sub.db;
-        let clock = sub.clock.as_ref();
-        let mut bearer = None;
-        let mut failure = "Authentication credentials invalid";
-        if let Some(said) = SaslBearer::parse(&decoded) {
-            match oauth::authenticate(db, clock, &said.token, Some(ip.clone())).await {
-                Ok(Some(b)) if said.user.as_ref().is_some_and(|u| !u.eq_ignore_ascii_case(&b.holder.address)) => {}
-                Ok(Some(b)) if b.holder.require(hygie_core::auth::session::Level::Full).is_err() => {
-                    failure = "Accept the terms of use in force in the webmail first";
-                }
-                Ok(Some(b)) => bearer = Some((b, said.token)),
-                Ok(None) => {}
-                Err(e) => {
-                    let reference = hygie_core::random_ref();
-                    tracing::error!(reference = %reference, error = %e, "submission token check failed");
-                    self.reply(Reply::new(454, "4.7.0", format!("Temporary authentication failure (ref {reference})")));
-                    return Ok(true);
-                }
+        let verdict = oauth::authenticate_sasl(&sub.db, sub.clock.as_ref(), &decoded, &self.env.peer_ip).await;
+        let refusal = match verdict {
+            Ok(Ok(b)) => {
+                tracing::info!(client = %b.client_name, "submission client authenticated");
+                let token = oauth::sasl_bearer(&decoded).map(|(_, t)| t).unwrap_or_default();
+                self.authed = Some(Authed { holder: b.holder, token });
+                self.reply(Reply::new(235, "2.7.0", "Authentication successful"));
+                return Ok(true);
             }
-        }
-        if let Some((b, token)) = bearer {
-            tracing::info!(client = %b.client_name, "submission client authenticated");
-            self.authed = Some(Authed { holder: b.holder, token });
-            self.reply(Reply::new(235, "2.7.0", "Authentication successful"));
-            return Ok(true);
+            Ok(Err(refusal)) => refusal,
+            Err(e) => {
+                let reference = hygie_core::random_ref();
+                tracing::error!(reference = %reference, error = %e, "submission token check failed");
+                self.reply(Reply::new(454, "4.7.0", format!("Temporary authentication failure (ref {reference})")));
+                return Ok(true);
+            }
+        };
+        if refusal == oauth::SaslRefusal::TooManyFailures {
+            self.line("421 4.7.0 Too many failed authentications, closing connection");
+            self.flush(stream).await?;
+            return Ok(false);
         }
         // RFC 7628 §3.2.2: the error goes in a challenge, which the client answers (with %x01
         // for OAUTHBEARER, an empty line for XOAUTH2) before the failure is given.
@@ -573,16 +564,10 @@ impl<'a> Session<'a> {
         if self.read_line(stream).await?.is_none() {
             return Ok(false);
         }
-        let key = format!("submission-auth:{ip}");
-        match ratelimit::hit(db, clock, &key, AUTH_FAILURES).await {
-            Ok(Decision::Limited { .. }) => {
-                self.line("421 4.7.0 Too many failed authentications, closing connection");
-                self.flush(stream).await?;
-                return Ok(false);
-            }
-            Ok(Decision::Allowed { .. }) => {}
-            Err(e) => tracing::warn!(error = %e, "authentication failure not counted"),
-        }
+        let failure = match refusal {
+            oauth::SaslRefusal::TermsPending => "Accept the terms of use in force in the webmail first",
+            _ => "Authentication credentials invalid",
+        };
         self.reply(Reply::new(535, "5.7.8", failure));
         Ok(true)
     }
@@ -732,66 +717,5 @@ fn parse_error(e: &ParseError) -> Reply {
         ParseError::UnsupportedParameter { .. } => Reply::new(555, "5.5.4", "Unsupported parameter"),
         ParseError::ResponseTooLong => Reply::new(500, "5.5.6", "Line too long"),
         _ => Reply::new(500, "5.5.2", "Syntax error"),
-    }
-}
-
-/// What a client said in OAUTHBEARER (RFC 7628: `n,a=USER,^Aauth=Bearer TOKEN^A^A`) or XOAUTH2
-/// (`user=USER^Aauth=Bearer TOKEN^A^A`).
-#[derive(Debug, PartialEq, Eq)]
-struct SaslBearer {
-    user: Option<String>,
-    token: String,
-}
-
-impl SaslBearer {
-    fn parse(decoded: &[u8]) -> Option<SaslBearer> {
-        let text = std::str::from_utf8(decoded).ok()?;
-        let mut user = None;
-        let mut token = None;
-        for (i, field) in text.split('\x01').enumerate() {
-            if i == 0 {
-                // OAUTHBEARER's GS2 header, or XOAUTH2's first field.
-                if let Some(u) = field.strip_prefix("user=") {
-                    user = Some(u.to_string());
-                } else if let Some(rest) = field.strip_prefix("n,") {
-                    user = rest
-                        .split(',')
-                        .find_map(|p| p.strip_prefix("a="))
-                        .map(|u| u.replace("=2C", ",").replace("=3D", "="));
-                } else if !field.is_empty() {
-                    return None;
-                }
-            } else if let Some(value) = field.strip_prefix("auth=") {
-                let (scheme, t) = value.split_once(' ')?;
-                if !scheme.eq_ignore_ascii_case("bearer") {
-                    return None;
-                }
-                token = Some(t.trim().to_string());
-            }
-        }
-        let token = token.filter(|t| !t.is_empty())?;
-        Some(SaslBearer { user: user.filter(|u| !u.is_empty()), token })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::SaslBearer;
-
-    #[test]
-    fn oauthbearer_and_xoauth2_carry_a_bearer_token() {
-        let said = |user: Option<&str>, token: &str| SaslBearer { user: user.map(String::from), token: token.into() };
-        assert_eq!(
-            SaslBearer::parse(b"n,a=eve@hygie.example,\x01host=h\x01port=465\x01auth=Bearer abc.def\x01\x01"),
-            Some(said(Some("eve@hygie.example"), "abc.def"))
-        );
-        assert_eq!(SaslBearer::parse(b"n,,\x01auth=Bearer t1\x01\x01"), Some(said(None, "t1")));
-        assert_eq!(
-            SaslBearer::parse(b"user=eve@hygie.example\x01auth=Bearer t2\x01\x01"),
-            Some(said(Some("eve@hygie.example"), "t2"))
-        );
-        assert_eq!(SaslBearer::parse(b"n,,\x01auth=Basic dXNlcjpwYXNz\x01\x01"), None, "never a password");
-        assert_eq!(SaslBearer::parse(b"\x00eve\x00secret"), None, "PLAIN's shape is no bearer");
-        assert_eq!(SaslBearer::parse(b"n,,\x01auth=Bearer \x01\x01"), None);
     }
 }

@@ -267,3 +267,49 @@ async fn a_service_client_gets_tokens_for_its_applicative_mailbox_alone() {
         assert!(log.contains(&("oauth.token".into(), "success".into())));
     }
 }
+
+#[test]
+fn oauthbearer_and_xoauth2_carry_a_bearer_token_and_never_a_password() {
+    let said = |user: Option<&str>, token: &str| Some((user.map(String::from), token.to_string()));
+    assert_eq!(
+        sasl_bearer(b"n,a=eve@hygie.example,\x01host=h\x01port=465\x01auth=Bearer abc.def\x01\x01"),
+        said(Some("eve@hygie.example"), "abc.def")
+    );
+    assert_eq!(sasl_bearer(b"n,,\x01auth=Bearer t1\x01\x01"), said(None, "t1"));
+    assert_eq!(sasl_bearer(b"n,a=a=2Cb@x.fr,\x01auth=Bearer t1\x01\x01"), said(Some("a,b@x.fr"), "t1"));
+    assert_eq!(sasl_bearer(b"user=eve@hygie.example\x01auth=Bearer t2\x01\x01"), said(Some("eve@hygie.example"), "t2"));
+    assert_eq!(sasl_bearer(b"n,,\x01auth=Basic dXNlcjpwYXNz\x01\x01"), None, "never a password");
+    assert_eq!(sasl_bearer(b"\x00eve\x00secret"), None, "PLAIN's shape is no bearer");
+    assert_eq!(sasl_bearer(b"n,,\x01auth=Bearer \x01\x01"), None);
+}
+
+/// Mail clients' failed authentications are counted per address, IMAP and submission together:
+/// past ten in ten minutes, even a good token waits.
+#[tokio::test]
+async fn failed_sasl_authentications_are_limited_per_address() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(T0);
+        let h = holder(&t.db, &clock, "ines").await;
+        let client =
+            register_public_client(&t.db, &clock, "Thunderbird", Actor::Operator("root".into())).await.unwrap();
+        let d = device_start(&t.db, &clock, &client.client_id, None).await.unwrap();
+        device_decide(&t.db, &clock, &h, &d.user_code, true).await.unwrap();
+        let tokens = device_poll(&t.db, &clock, &client.client_id, &d.device_code, None).await.unwrap();
+        let good = format!("n,a={},\x01auth=Bearer {}\x01\x01", h.address, tokens.access_token);
+        let b = authenticate_sasl(&t.db, &clock, good.as_bytes(), "192.0.2.7").await.unwrap().unwrap();
+        assert_eq!(b.holder.account_id, h.account_id);
+        let other = format!("n,a=autre@hygie.example,\x01auth=Bearer {}\x01\x01", tokens.access_token);
+        let refused = authenticate_sasl(&t.db, &clock, other.as_bytes(), "192.0.2.7").await.unwrap();
+        assert_eq!(refused.unwrap_err(), SaslRefusal::Invalid, "a token under another's address");
+        for _ in 1..SASL_FAILURES.max {
+            let r = authenticate_sasl(&t.db, &clock, b"n,,\x01auth=Bearer hyat_faux\x01\x01", "192.0.2.7").await;
+            assert_eq!(r.unwrap().unwrap_err(), SaslRefusal::Invalid);
+        }
+        let r = authenticate_sasl(&t.db, &clock, good.as_bytes(), "192.0.2.7").await.unwrap();
+        assert_eq!(r.unwrap_err(), SaslRefusal::TooManyFailures);
+        assert!(
+            authenticate_sasl(&t.db, &clock, good.as_bytes(), "192.0.2.8").await.unwrap().is_ok(),
+            "another address"
+        );
+    }
+}
