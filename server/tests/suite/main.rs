@@ -20,3 +20,4 @@ mod receipts;
 mod signin;
 mod smtp;
 mod terminals;
+mod webservices;
