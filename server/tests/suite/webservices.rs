@@ -336,3 +336,39 @@ async fn the_api_reads_changes_searches_and_sends_once_for_its_holder_only(engin
 async fn get_with(s: &TestServer, token: &str, path: &str) -> Value {
     call(s, "GET", path, token, &[], None).await.json()
 }
+
+/// The OpenAPI document checked against the running server by a property-based tester
+/// (`schemathesis`, installed by `ensure_schemathesis` in scripts/lib.sh), with a real token:
+/// no server error, and every documented answer in its documented shape. Bounded in examples
+/// and time.
+#[tokio::test]
+async fn schemathesis_finds_no_server_error_and_answers_as_documented() {
+    let s = TestServer::start(Engine::Sqlite).await;
+    let (alice_id, alice) = account(&s, "alice.roy", Some(MOBILE)).await;
+    let (_, _bruno) = account(&s, "bruno.roy", Some("+33700000001")).await;
+    import_batch(s.db(), &s.clock, alice_id, "inbox", &[with_attachment("a1@labo", "Résultats Alice")]).await.unwrap();
+    let b = Browser::new(&s);
+    sign_in(&s, &b, &alice, 1).await;
+    let token = device_token(&s, &b).await.1;
+    let tester = std::env::var("HYGIE_TEST_SCHEMATHESIS")
+        .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../target/venv/bin/schemathesis").into());
+    let base = s.url("");
+    let run = Command::new(&tester)
+        .args(["run", &s.url("/api/v1/openapi.json"), "--url", base.trim_end_matches('/')])
+        .args(["--checks", "not_a_server_error,response_schema_conformance"])
+        .args(["--max-examples", "20", "--max-time", "90", "--workers", "1", "--seed", "15"])
+        // Fuzzing alone keeps the calls under the grant's limit (the test clock stands still).
+        .args(["--phases", "fuzzing", "--tls-verify", "false", "--no-color"])
+        // A message/rfc822 body is not something it can generate.
+        .args(["--exclude-path", "/api/v1/messages/raw"])
+        .args(["-H", &format!("Authorization: Bearer {token}")])
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(std::time::Duration::from_secs(240), run)
+        .await
+        .expect("schemathesis within its time limit")
+        .unwrap_or_else(|e| panic!("{tester} runs (scripts/lib.sh: ensure_schemathesis): {e}"));
+    let text = format!("{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "schemathesis failed:\n{text}");
+    s.stop().await;
+}
