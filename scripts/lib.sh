@@ -74,6 +74,18 @@ ensure_node_modules() {
   command -v wasm-opt >/dev/null || die "wasm-opt (npm binaryen) is missing from end2end/node_modules"
 }
 
+# schemathesis (PyPI), the property-based API tester the server suite runs against the Web
+# Services API's OpenAPI document, in its own venv: target/venv/bin/schemathesis.
+ensure_schemathesis() {
+  ensure_apt python3-venv
+  if ! "$ROOT/target/venv/bin/schemathesis" --version 2>/dev/null | grep -q "version 4\."; then
+    say "installing schemathesis into target/venv"
+    python3 -m venv "$ROOT/target/venv"
+    "$ROOT/target/venv/bin/pip" install -q "schemathesis>=4.32,<5"
+  fi
+  export HYGIE_TEST_SCHEMATHESIS="$ROOT/target/venv/bin/schemathesis"
+}
+
 # Starts the local PostgreSQL cluster and exports HYGIE_TEST_POSTGRES_URL for the store tests.
 start_postgres() {
   ensure_apt postgresql

@@ -8,9 +8,10 @@ started=$(date +%s)
 if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=0; fi
 report_disk
 
-ensure_apt chromium postgresql python3-aiosmtpd ca-certificates swaks postfix dnsmasq-base curl
+ensure_apt chromium postgresql python3-aiosmtpd python3-venv ca-certificates swaks postfix dnsmasq-base curl
 ensure_rust_tools
 ensure_node_modules
+ensure_schemathesis
 start_postgres
 export HYGIE_TEST_PYTHON=/usr/bin/python3
 /usr/bin/python3 -c 'import aiosmtpd' || die "python3-aiosmtpd is not importable by /usr/bin/python3"

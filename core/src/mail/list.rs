@@ -86,6 +86,41 @@ pub(crate) async fn list(
     Ok((items, total))
 }
 
+/// Where a page of a list starts: after the line (date, id) that ended the previous page.
+pub type ListCursor = (Millis, i64);
+
+/// One page of one of the holder's folders, newest first, one line per message, starting after
+/// `after` (the last line of the previous page; a page that does not shift when mail arrives,
+/// as an offset would). Recorded as [`list`] is.
+pub(crate) async fn list_after(
+    db: &Db,
+    clock: &dyn Clock,
+    holder: &Holder,
+    role: &str,
+    after: Option<ListCursor>,
+    per_page: i64,
+) -> Result<Vec<ListItem>, StoreError> {
+    let account_id = holder.account_id;
+    let folder = folders::resolve(db, clock, account_id, role)
+        .await?
+        .ok_or_else(|| StoreError::Other(format!("no folder {role}")))?;
+    let waiting = if role == "drafts" {
+        " AND NOT EXISTS (SELECT 1 FROM scheduled_sends s WHERE s.message_id = m.id)"
+    } else {
+        ""
+    };
+    let (date, id) = after.unwrap_or((Millis::MAX, i64::MAX));
+    let items: Vec<ListItem> = crate::with_pool!(db, p => sqlx::query_as(
+        &format!("SELECT m.id, m.from_addr, m.from_name, m.to_addrs, m.subject, m.snippet, m.date_ms, m.unread, m.flagged, \
+         m.urgent, m.attachment_names <> '' AS has_attachments, {THREAD_COUNT} FROM messages m \
+         WHERE m.account_id = $1 AND m.folder_id = $2{waiting} AND (m.date_ms < $3 OR (m.date_ms = $3 AND m.id < $4)) \
+         ORDER BY m.date_ms DESC, m.id DESC LIMIT $5"))
+        .bind(account_id).bind(folder).bind(date).bind(id).bind(per_page).fetch_all(p).await?);
+    let object = format!("folder:{role} after:{} lines:{}", after.map_or(0, |a| a.1), items.len());
+    audit::append(db, clock, holder.event("mail.list", Outcome::Success).object(object)).await?;
+    Ok(items)
+}
+
 /// Gives each folded line its conversation's messages in the folder, and marks the line unread,
 /// flagged or with attachments when any of them is.
 async fn fold_lines(db: &Db, account_id: i64, folder: i64, items: &mut [ListItem]) -> Result<(), StoreError> {

@@ -159,6 +159,27 @@ impl<'a> Mailbox<'a> {
         super::list(self.db, self.clock, self.holder, role, page, per_page, fold).await
     }
 
+    /// One page of a folder, newest first, one line per message, after the line `after` ended
+    /// the previous page with (recorded as [`Self::list`] is).
+    pub async fn list_after(
+        &self,
+        key: &str,
+        after: Option<super::ListCursor>,
+        per_page: i64,
+    ) -> Result<Vec<ListItem>, StoreError> {
+        super::list::list_after(self.db, self.clock, self.holder, key, after, per_page).await
+    }
+
+    /// The key of the folder (a role, or `d<ID>`) message `id` is in; `None` when the message is
+    /// not the holder's: what a channel asks before acting on one message by its id.
+    pub async fn folder_of(&self, id: i64) -> Result<Option<String>, StoreError> {
+        let row: Option<(i64, String)> = crate::with_pool!(self.db, p => sqlx::query_as(
+            "SELECT f.id, f.role FROM messages m JOIN mail_folders f ON f.id = m.folder_id \
+             WHERE m.id = $1 AND m.account_id = $2")
+            .bind(id).bind(self.holder.account_id).fetch_optional(p).await?);
+        Ok(row.map(|(id, role)| if role == "custom" { format!("d{id}") } else { role }))
+    }
+
     /// Whether `key` (a standard folder's role, or `d<ID>` for one of the holder's own folders)
     /// names one of the holder's folders: what a channel asks before [`Self::list`].
     pub async fn has_folder(&self, key: &str) -> Result<bool, StoreError> {
@@ -303,19 +324,38 @@ impl<'a> Mailbox<'a> {
     /// mailboxes here and queued for other operators, with the record, in one transaction. A
     /// refusal is recorded too.
     pub async fn send(&self, draft: &Draft) -> Result<Sent, SendError> {
+        self.send_keyed(draft, None).await
+    }
+
+    /// [`Self::send`], with the client's idempotency key recorded in the send's transaction.
+    pub(super) async fn send_keyed(
+        &self,
+        draft: &Draft,
+        key: Option<&super::IdempotencyKey>,
+    ) -> Result<Sent, SendError> {
         self.within_hourly("send", "mail.send", hourly::SENDS).await?;
         let p = self.policy;
-        super::send(self.db, self.clock, self.holder, draft, &p.domains, &p.public_url, &p.limits).await
+        super::send(self.db, self.clock, self.holder, draft, &p.domains, &p.public_url, &p.limits, key).await
     }
 
     /// Sends a message its author's software wrote (a mail client over SMTP submission, business
     /// software through the API), kept as written, to the envelope's `recipients`: the author
     /// must be the holder; the same checks, copies, queue, limits and record as [`Mailbox::send`].
     pub async fn submit(&self, recipients: &[String], raw: &[u8]) -> Result<Sent, super::SubmitError> {
+        self.submit_keyed(recipients, raw, None).await
+    }
+
+    /// [`Self::submit`], with the client's idempotency key recorded in the send's transaction.
+    pub(super) async fn submit_keyed(
+        &self,
+        recipients: &[String],
+        raw: &[u8],
+        key: Option<&super::IdempotencyKey>,
+    ) -> Result<Sent, super::SubmitError> {
         self.within_hourly("send", "mail.send", hourly::SENDS).await.map_err(SendError::from)?;
         let p = self.policy;
-        super::submit::submit(self.db, self.clock, self.holder, recipients, raw, &p.domains, &p.public_url, &p.limits)
-            .await
+        let (domains, url, limits) = (&p.domains, &p.public_url, &p.limits);
+        super::submit::submit(self.db, self.clock, self.holder, recipients, raw, domains, url, limits, key).await
     }
 
     /// Whether the holder may write to `address` (an active mailbox here, or a domain of the

@@ -14,6 +14,7 @@ pub mod delivery;
 pub mod drafts;
 pub mod folders;
 pub mod html;
+pub mod idempotency;
 pub mod imap;
 pub mod indexer;
 mod ingest;
@@ -29,6 +30,7 @@ mod send;
 mod submit;
 
 pub use actions::*;
+pub use idempotency::{IdempotencyKey, Once};
 pub use ingest::*;
 pub use list::*;
 pub use mailbox::{hourly, MailError, MailPolicy, Mailbox, SEARCH_RESULTS};

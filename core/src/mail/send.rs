@@ -190,6 +190,7 @@ impl SendError {
 /// then the sender's Sent copy, each recipient's Inbox copy and the audit record are written in
 /// one transaction, committed before this returns. A refusal is recorded too. Recipients who
 /// asked for it are then told at their notification address (links point to `public_url`).
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn send(
     db: &Db,
     clock: &dyn Clock,
@@ -198,8 +199,9 @@ pub(crate) async fn send(
     instance_domains: &[String],
     public_url: &str,
     limits: &attach::Limits,
+    key: Option<&IdempotencyKey>,
 ) -> Result<Sent, SendError> {
-    let result = send_checked(db, clock, sender, d, instance_domains, public_url, limits).await;
+    let result = send_checked(db, clock, sender, d, instance_domains, public_url, limits, key).await;
     if let Err(e) = &result {
         if !matches!(e, SendError::Store(_)) {
             let object = d.replaces_draft.map(|id| format!("message:{id}"));
@@ -257,6 +259,7 @@ pub(crate) async fn route_addresses(
     Ok((local, local_addresses, remote))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn send_checked(
     db: &Db,
     clock: &dyn Clock,
@@ -265,6 +268,7 @@ async fn send_checked(
     instance_domains: &[String],
     public_url: &str,
     limits: &attach::Limits,
+    key: Option<&IdempotencyKey>,
 ) -> Result<Sent, SendError> {
     let mut gathered = d.with_files(db, sender.account_id, limits).await?;
     let declared = d.body.len() as i64 + d.attachments.iter().map(|a| a.bytes.len() as i64).sum::<i64>();
@@ -386,6 +390,7 @@ async fn send_checked(
                 .bind(now).bind(address).bind(&raw_text).bind(sender.account_id).bind(ids[0])
                 .execute(&mut *tx).await?;
         }
+        super::idempotency::record_key_in!(tx, key, sender.account_id, ids[0], now);
         let object = format!("message:{} recipients:{} queued:{}", ids[0], ids.len() - 1, remote.len());
         tx.append_audit(db.audit_key(), now, &sender.event("mail.send", Outcome::Success).object(object)).await?;
         tx.commit().await?;

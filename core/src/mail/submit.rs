@@ -73,8 +73,9 @@ pub(crate) async fn submit(
     instance_domains: &[String],
     public_url: &str,
     limits: &attach::Limits,
+    key: Option<&IdempotencyKey>,
 ) -> Result<Sent, SubmitError> {
-    let result = submit_checked(db, clock, sender, recipients, raw, instance_domains, limits).await;
+    let result = submit_checked(db, clock, sender, recipients, raw, instance_domains, limits, key).await;
     match &result {
         Ok((_, local)) => {
             // Delivered and committed: a notice that fails must not turn "sent" into an error.
@@ -92,6 +93,7 @@ pub(crate) async fn submit(
     result.map(|(sent, _)| sent)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn submit_checked(
     db: &Db,
     clock: &dyn Clock,
@@ -100,6 +102,7 @@ async fn submit_checked(
     raw: &[u8],
     instance_domains: &[String],
     limits: &attach::Limits,
+    key: Option<&IdempotencyKey>,
 ) -> Result<(Sent, Vec<i64>), SubmitError> {
     if raw.len() as i64 > limits.max_encoded_bytes() {
         return Err(SendError::TooLarge { max_bytes: limits.max_encoded_bytes() }.into());
@@ -154,6 +157,7 @@ async fn submit_checked(
                 .bind(now).bind(address).bind(&queued_text).bind(sender.account_id).bind(sent_id)
                 .execute(&mut *tx).await?;
         }
+        super::idempotency::record_key_in!(tx, key, sender.account_id, sent_id, now);
         let object = format!("message:{sent_id} recipients:{} queued:{}", delivered.len(), remote.len());
         tx.append_audit(db.audit_key(), now, &sender.event("mail.send", Outcome::Success).object(object)).await?;
         tx.commit().await?;

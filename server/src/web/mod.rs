@@ -66,9 +66,28 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .route("/api/{*fn_name}", post(server_fn_handler).get(server_fn_handler))
+        .route("/api/v1/openapi.json", get(api_v1::get_openapi))
         .route("/api/v1/folders", get(api_v1::get_folders))
         .route("/api/v1/folders/{key}/messages", get(api_v1::get_messages))
-        .route("/api/v1/messages/{id}", get(api_v1::get_message))
+        .route("/api/v1/folders/{key}/changes", get(api_v1::get_changes))
+        .route("/api/v1/search", get(api_v1::get_search))
+        .route(
+            "/api/v1/messages",
+            post(api_v1::post_message)
+                .layer(axum::extract::DefaultBodyLimit::max(state.services.mail.limits.max_encoded_bytes() as usize)),
+        )
+        .route(
+            "/api/v1/messages/raw",
+            post(api_v1::post_raw)
+                .layer(axum::extract::DefaultBodyLimit::max(state.services.mail.limits.max_encoded_bytes() as usize)),
+        )
+        .route(
+            "/api/v1/messages/{id}",
+            get(api_v1::get_message).patch(api_v1::patch_message).delete(api_v1::delete_message),
+        )
+        .route("/api/v1/messages/{id}/raw", get(api_v1::get_raw))
+        .route("/api/v1/messages/{id}/attachments/{index}", get(api_v1::get_attachment))
+        .route("/api/v1/messages/{id}/receipts", get(api_v1::get_receipts))
         .route("/oauth/device_authorization", post(oauth::post_device))
         .route("/oauth/token", post(oauth::post_token))
         .route("/oauth/revoke", post(oauth::post_revoke))

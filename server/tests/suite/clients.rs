@@ -31,7 +31,7 @@ async fn curl(s: &TestServer, path: &str, token: &str) -> (u16, Value) {
     (status.parse().unwrap(), serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
-async fn post(s: &TestServer, path: &str, pairs: &[(&str, &str)]) -> (u16, Value) {
+pub(crate) async fn post(s: &TestServer, path: &str, pairs: &[(&str, &str)]) -> (u16, Value) {
     let res = client()
         .post(s.url(path))
         .header("content-type", "application/x-www-form-urlencoded")
@@ -45,7 +45,7 @@ async fn post(s: &TestServer, path: &str, pairs: &[(&str, &str)]) -> (u16, Value
 }
 
 /// The device asks for its tokens.
-async fn poll(s: &TestServer, client_id: &str, device_code: &str) -> (u16, Value) {
+pub(crate) async fn poll(s: &TestServer, client_id: &str, device_code: &str) -> (u16, Value) {
     let grant = "urn:ietf:params:oauth:grant-type:device_code";
     post(s, "/oauth/token", &[("grant_type", grant), ("client_id", client_id), ("device_code", device_code)]).await
 }

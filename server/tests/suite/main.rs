@@ -21,3 +21,4 @@ mod signin;
 mod smtp;
 mod submission;
 mod terminals;
+mod webservices;
