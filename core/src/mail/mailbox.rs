@@ -335,7 +335,7 @@ impl<'a> Mailbox<'a> {
     ) -> Result<Sent, SendError> {
         self.within_hourly("send", "mail.send", hourly::SENDS).await?;
         let p = self.policy;
-        super::send(self.db, self.clock, self.holder, draft, &p.domains, &p.public_url, &p.limits, key).await
+        super::send_keyed(self.db, self.clock, self.holder, draft, &p.domains, &p.public_url, &p.limits, key).await
     }
 
     /// Sends a message its author's software wrote (a mail client over SMTP submission, business

@@ -191,7 +191,7 @@ impl SendError {
 /// one transaction, committed before this returns. A refusal is recorded too. Recipients who
 /// asked for it are then told at their notification address (links point to `public_url`).
 #[allow(clippy::too_many_arguments)]
-pub(crate) async fn send(
+pub(crate) async fn send_keyed(
     db: &Db,
     clock: &dyn Clock,
     sender: &Holder,
@@ -211,6 +211,20 @@ pub(crate) async fn send(
         }
     }
     result
+}
+
+/// [`send_keyed`] without an idempotency key, for the tests.
+#[cfg(test)]
+pub(crate) async fn send(
+    db: &Db,
+    clock: &dyn Clock,
+    sender: &Holder,
+    d: &Draft,
+    instance_domains: &[String],
+    public_url: &str,
+    limits: &attach::Limits,
+) -> Result<Sent, SendError> {
+    send_keyed(db, clock, sender, d, instance_domains, public_url, limits, None).await
 }
 
 /// Every recipient of `d` (lower case, once each), checked, nothing sent if one is refused: on
