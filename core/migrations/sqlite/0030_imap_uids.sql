@@ -8,7 +8,10 @@ ALTER TABLE mail_folders ADD COLUMN uidnext INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE mail_folders ADD COLUMN modseq INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE messages ADD COLUMN uid INTEGER;
 
-UPDATE messages SET uid = (SELECT COUNT(*) FROM messages o WHERE o.folder_id = messages.folder_id AND o.id <= messages.id);
+-- Numbered in one pass (a count per message would be quadratic in a large folder).
+UPDATE messages SET uid = n.uid
+  FROM (SELECT id, ROW_NUMBER() OVER (PARTITION BY folder_id ORDER BY id) AS uid FROM messages) n
+ WHERE n.id = messages.id;
 UPDATE mail_folders SET uidnext = 1 + COALESCE((SELECT MAX(uid) FROM messages m WHERE m.folder_id = mail_folders.id), 0);
 -- Not UNIQUE here: SQLite checks it as the move's row changes folder, before the trigger gives
 -- the new UID (PostgreSQL gives it before the row is written, and enforces it).
