@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod config;
 pub mod directory_bench;
 pub mod imap;
+pub mod listen;
 pub mod mail_import;
 pub mod pdf;
 pub mod proxies;
@@ -49,10 +50,9 @@ pub enum StartError {
     DataDir { path: String, source: std::io::Error },
     #[error("audit key: {0}")]
     AuditKey(#[from] hygie_core::audit::KeyError),
-    #[error("inbound mail: {0}")]
-    Smtp(#[from] smtp::ListenError),
-    #[error("IMAP: {0}")]
-    Imap(#[from] imap::ListenError),
+    /// A mail protocol's listener (SMTP, LMTP, submission, IMAP).
+    #[error("mail listener: {0}")]
+    Listen(#[from] listen::ListenError),
     #[error("cannot find the hygie binary for PDF previews (set mailbox.preview_program): {0}")]
     PreviewProgram(std::io::Error),
 }

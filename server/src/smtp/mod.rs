@@ -11,10 +11,9 @@
 mod reply;
 mod session;
 
-use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use hygie_core::clock::Clock;
@@ -23,10 +22,11 @@ use hygie_core::mail::MailPolicy;
 use hygie_core::store::Db;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
+use crate::listen::{self, Counter, ListenError, Over, Slot, Stopper};
 
 /// What every session of a listener shares.
 #[derive(Clone)]
@@ -76,43 +76,22 @@ struct Shared {
     /// TLS from the first byte (465), rather than after STARTTLS.
     implicit_tls: bool,
     /// Open connections, per peer address and in all.
-    open: Mutex<HashMap<IpAddr, usize>>,
-}
-
-/// One open connection, counted until it is dropped.
-struct Slot {
-    shared: Arc<Shared>,
-    ip: Option<IpAddr>,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        if let Some(ip) = self.ip {
-            let mut open = self.shared.open.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(n) = open.get_mut(&ip) {
-                *n -= 1;
-                if *n == 0 {
-                    open.remove(&ip);
-                }
-            }
-        }
-    }
+    open: Arc<Counter<IpAddr>>,
 }
 
 impl Shared {
-    /// Takes a slot for a connection from `ip`, or says which limit it is over.
-    fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Slot, &'static str> {
-        let mut open = self.open.lock().unwrap_or_else(|e| e.into_inner());
-        let total: usize = open.values().sum();
-        if total >= self.settings.max_connections {
-            return Err("421 4.3.2 Too many connections, try again later\r\n");
-        }
-        let mine = open.entry(ip.to_canonical()).or_insert(0);
-        if *mine >= self.settings.connections_per_ip {
-            return Err("421 4.7.0 Too many connections from your address, try again later\r\n");
-        }
-        *mine += 1;
-        Ok(Slot { shared: self.clone(), ip: Some(ip.to_canonical()) })
+    fn new(settings: Settings, inbound: Inbound, tls: Option<TlsAcceptor>, channel: Channel) -> Shared {
+        let open = Counter::new(settings.connections_per_ip, settings.max_connections);
+        Shared { inbound, settings, tls, channel, submission: None, implicit_tls: false, open }
+    }
+
+    /// Takes a slot for a connection from `ip`, or gives the reply that says which limit it
+    /// is over.
+    fn admit(&self, ip: IpAddr) -> Result<Slot<IpAddr>, &'static str> {
+        self.open.admit(ip.to_canonical()).map_err(|over| match over {
+            Over::Total => "421 4.3.2 Too many connections, try again later\r\n",
+            Over::Key => "421 4.7.0 Too many connections from your address, try again later\r\n",
+        })
     }
 }
 
@@ -124,31 +103,18 @@ pub struct Listeners {
     pub submission_addr: Option<SocketAddr>,
     pub submissions_addr: Option<SocketAddr>,
     pub lmtp_socket: Option<PathBuf>,
-    stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    stopper: Stopper,
 }
 
 impl Listeners {
     /// Stops accepting, tells idle sessions 421 and lets a message being committed finish
     /// (its 250 is sent), up to `grace`.
     pub async fn shutdown(self, grace: Duration) {
-        let _ = self.stop.send(true);
-        for t in self.tasks {
-            let abort = t.abort_handle();
-            if tokio::time::timeout(grace, t).await.is_err() {
-                abort.abort();
-            }
-        }
+        self.stopper.shutdown(grace).await;
         if let Some(path) = self.lmtp_socket {
             let _ = std::fs::remove_file(path);
         }
     }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum ListenError {
-    #[error("cannot listen on {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
 }
 
 /// Binds the configured listeners (SMTP with STARTTLS on `tls`; LMTP on a port and/or a Unix
@@ -160,44 +126,27 @@ pub async fn start(
     tls: TlsAcceptor,
     submission: Submission,
 ) -> Result<Listeners, ListenError> {
-    let (stop, stopped) = watch::channel(false);
-    let mut tasks = Vec::new();
-    let bind_err = |addr: String| move |source: std::io::Error| ListenError::Bind { addr, source };
+    let (mut stopper, stopped) = Stopper::new();
     let mut smtp_addr = None;
     if config.smtp.enabled {
-        let addr = config.smtp.listen;
-        let l = TcpListener::bind(addr).await.map_err(bind_err(addr.to_string()))?;
-        smtp_addr = Some(l.local_addr().map_err(bind_err(addr.to_string()))?);
-        let shared = Arc::new(Shared {
-            inbound: inbound.clone(),
-            settings: Settings::from_config(config),
-            tls: Some(tls.clone()),
-            channel: Channel::Smtp,
-            submission: None,
-            implicit_tls: false,
-            open: Mutex::new(HashMap::new()),
-        });
-        tasks.push(tokio::spawn(accept_tcp(l, shared, stopped.clone())));
+        let (l, bound) = listen::bind(config.smtp.listen).await?;
+        smtp_addr = Some(bound);
+        let shared = Shared::new(Settings::from_config(config), inbound.clone(), Some(tls.clone()), Channel::Smtp);
+        stopper.spawn(accept_tcp(l, Arc::new(shared), stopped.clone()));
     }
     let lmtp_shared = || {
-        Arc::new(Shared {
-            inbound: inbound.clone(),
-            settings: Settings { require_tls: false, ..Settings::from_config(config) },
-            tls: None,
-            channel: Channel::Lmtp,
-            submission: None,
-            implicit_tls: false,
-            open: Mutex::new(HashMap::new()),
-        })
+        let settings = Settings { require_tls: false, ..Settings::from_config(config) };
+        Arc::new(Shared::new(settings, inbound.clone(), None, Channel::Lmtp))
     };
     let mut lmtp_addr = None;
     if let Some(addr) = config.smtp.lmtp_listen {
-        let l = TcpListener::bind(addr).await.map_err(bind_err(addr.to_string()))?;
-        lmtp_addr = Some(l.local_addr().map_err(bind_err(addr.to_string()))?);
-        tasks.push(tokio::spawn(accept_tcp(l, lmtp_shared(), stopped.clone())));
+        let (l, bound) = listen::bind(addr).await?;
+        lmtp_addr = Some(bound);
+        stopper.spawn(accept_tcp(l, lmtp_shared(), stopped.clone()));
     }
     if let Some(path) = &config.smtp.lmtp_socket {
         let shown = path.display().to_string();
+        let bind_err = |source| ListenError::Bind { addr: shown.clone(), source };
         // A socket left by a previous run that did not stop cleanly.
         if std::fs::symlink_metadata(path).is_ok_and(|m| {
             use std::os::unix::fs::FileTypeExt;
@@ -205,10 +154,10 @@ pub async fn start(
         }) {
             let _ = std::fs::remove_file(path);
         }
-        let l = UnixListener::bind(path).map_err(bind_err(shown.clone()))?;
+        let l = UnixListener::bind(path).map_err(bind_err)?;
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(bind_err(shown))?;
-        tasks.push(tokio::spawn(accept_unix(l, lmtp_shared(), stopped.clone())));
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660)).map_err(bind_err)?;
+        stopper.spawn(accept_unix(l, lmtp_shared(), stopped.clone()));
     }
     // Submission: TLS before AUTH always; a message as large as the webmail lets one write.
     let submission_settings = Settings {
@@ -221,19 +170,14 @@ pub async fn start(
         [(config.smtp.submission_listen, false), (config.smtp.submissions_listen, true)].into_iter().enumerate()
     {
         let Some(addr) = listen else { continue };
-        let l = TcpListener::bind(addr).await.map_err(bind_err(addr.to_string()))?;
-        let bound = l.local_addr().map_err(bind_err(addr.to_string()))?;
+        let (l, bound) = listen::bind(addr).await?;
         submission_addrs[i] = Some(bound);
-        let shared = Arc::new(Shared {
-            inbound: inbound.clone(),
-            settings: submission_settings.clone(),
-            tls: Some(tls.clone()),
-            channel: Channel::Smtp,
+        let shared = Shared {
             submission: Some(submission.clone()),
             implicit_tls,
-            open: Mutex::new(HashMap::new()),
-        });
-        tasks.push(tokio::spawn(accept_tcp(l, shared, stopped.clone())));
+            ..Shared::new(submission_settings.clone(), inbound.clone(), Some(tls.clone()), Channel::Smtp)
+        };
+        stopper.spawn(accept_tcp(l, Arc::new(shared), stopped.clone()));
         tracing::info!(addr = %bound, implicit_tls, "SMTP submission listening");
     }
     if let Some(a) = smtp_addr {
@@ -245,46 +189,28 @@ pub async fn start(
         submission_addr: submission_addrs[0],
         submissions_addr: submission_addrs[1],
         lmtp_socket: config.smtp.lmtp_socket.clone(),
-        stop,
-        tasks,
+        stopper,
     })
 }
 
-async fn accept_tcp(listener: TcpListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
-    let mut sessions = JoinSet::new();
-    loop {
-        tokio::select! {
-            _ = stop.changed() => break,
-            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
-            accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
-                    let shared = shared.clone();
-                    let stop = stop.clone();
-                    sessions.spawn(async move {
-                        let slot = match shared.admit(peer.ip()) {
-                            Ok(slot) => slot,
-                            Err(reply) => {
-                                use tokio::io::AsyncWriteExt;
-                                let mut stream = stream;
-                                let _ = stream.write_all(reply.as_bytes()).await;
-                                let _ = stream.shutdown().await;
-                                return;
-                            }
-                        };
-                        session::run_tcp(stream, peer.ip().to_canonical().to_string(), &shared, stop).await;
-                        drop(slot);
-                    });
+async fn accept_tcp(listener: TcpListener, shared: Arc<Shared>, stop: watch::Receiver<bool>) {
+    listen::accept_loop(listener, stop, "smtp", move |stream, peer, stop| {
+        let shared = shared.clone();
+        async move {
+            let _slot = match shared.admit(peer.ip()) {
+                Ok(slot) => slot,
+                Err(reply) => {
+                    use tokio::io::AsyncWriteExt;
+                    let mut stream = stream;
+                    let _ = stream.write_all(reply.as_bytes()).await;
+                    let _ = stream.shutdown().await;
+                    return;
                 }
-                Err(e) => {
-                    tracing::warn!(error = %e, "SMTP accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
+            };
+            session::run_tcp(stream, peer.ip().to_canonical().to_string(), &shared, stop).await;
         }
-    }
-    drop(listener);
-    while sessions.join_next().await.is_some() {}
+    })
+    .await
 }
 
 async fn accept_unix(listener: UnixListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
@@ -298,7 +224,6 @@ async fn accept_unix(listener: UnixListener, shared: Arc<Shared>, mut stop: watc
                     let shared = shared.clone();
                     let stop = stop.clone();
                     sessions.spawn(async move {
-                        let _slot = Slot { shared: shared.clone(), ip: None };
                         session::run_plain(stream, "unix".into(), &shared, stop).await;
                     });
                 }
