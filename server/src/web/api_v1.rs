@@ -1078,3 +1078,24 @@ fn private(mut res: Response) -> Response {
     res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     res
 }
+
+/// Reads a request's whole body (up to `max` bytes) before anything answers it. A refusal made
+/// from the headers alone (an expired token: 401) would otherwise leave while the client is
+/// still sending, and the connection be reset under it: the software would see a network error
+/// where it must read 401 and refresh its token.
+pub(super) async fn read_body_first(max: usize, req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let english = prefers_english(req.headers());
+    let (parts, body) = req.into_parts();
+    match axum::body::to_bytes(body, max).await {
+        Ok(bytes) => next.run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes))).await,
+        Err(_) => Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too-large",
+            "Message trop volumineux",
+            "Message too large",
+            english,
+        )
+        .with_detail(format!("{max}"))
+        .into_response(),
+    }
+}

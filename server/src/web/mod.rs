@@ -63,6 +63,8 @@ pub fn router(state: AppState) -> Router {
     let ctx_state = state.clone();
     let context = move || provide_request_context(&ctx_state, None);
     let opts = state.leptos.clone();
+    // What a send through the API may weigh (JSON with base64 files, or the raw message).
+    let api_max = state.services.mail.limits.max_encoded_bytes() as usize;
 
     Router::new()
         .route("/api/{*fn_name}", post(server_fn_handler).get(server_fn_handler))
@@ -74,16 +76,21 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/messages",
             post(api_v1::post_message)
-                .layer(axum::extract::DefaultBodyLimit::max(state.services.mail.limits.max_encoded_bytes() as usize)),
+                .layer(axum::extract::DefaultBodyLimit::max(api_max))
+                .layer(axum::middleware::from_fn(move |req, next| api_v1::read_body_first(api_max, req, next))),
         )
         .route(
             "/api/v1/messages/raw",
             post(api_v1::post_raw)
-                .layer(axum::extract::DefaultBodyLimit::max(state.services.mail.limits.max_encoded_bytes() as usize)),
+                .layer(axum::extract::DefaultBodyLimit::max(api_max))
+                .layer(axum::middleware::from_fn(move |req, next| api_v1::read_body_first(api_max, req, next))),
         )
         .route(
             "/api/v1/messages/{id}",
-            get(api_v1::get_message).patch(api_v1::patch_message).delete(api_v1::delete_message),
+            get(api_v1::get_message)
+                .patch(api_v1::patch_message)
+                .layer(axum::middleware::from_fn(move |req, next| api_v1::read_body_first(api_max, req, next)))
+                .delete(api_v1::delete_message),
         )
         .route("/api/v1/messages/{id}/raw", get(api_v1::get_raw))
         .route("/api/v1/messages/{id}/attachments/{index}", get(api_v1::get_attachment))
