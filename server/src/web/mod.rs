@@ -114,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         )
         .leptos_routes_with_context(&state, routes, context.clone(), move || app::shell(opts.clone()))
         .fallback(leptos_axum::file_and_error_handler_with_context::<AppState, _>(context, app::shell))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(answer_panic))
         .layer(from_fn(server_fn_status))
         .layer(from_fn(middleware::cache_policy))
         .layer(from_fn_with_state(state.clone(), middleware::session))
@@ -123,6 +124,20 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn(middleware::security_headers))
         .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
+}
+
+/// A bug met by one request answers that request with a 500, instead of unwinding through the
+/// connection's task: over HTTP/2 that would reset every other request on the connection (the
+/// browser then reports `ERR_HTTP2_PROTOCOL_ERROR` for a page that had nothing to do with it).
+/// The panic's message and place are already written to the log by the panic hook.
+fn answer_panic(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked; answered 500");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "Une erreur interne est survenue ; réessayez. / An internal error occurred; please try again.\n",
+    )
+        .into_response()
 }
 
 /// Context for every Leptos render and server function: the services, the page environment
