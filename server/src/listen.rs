@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use tokio::sync::watch;
 use tokio::task::{JoinHandle, JoinSet};
 
@@ -112,15 +112,39 @@ impl<K: Hash + Eq + Clone> Drop for Slot<K> {
     }
 }
 
+/// A listening socket the accept loop can serve: TCP for the network, a Unix socket for an MTA
+/// on the same machine (LMTP).
+pub trait Listener: Send {
+    type Stream: Send + 'static;
+    type Peer: Send + 'static;
+    fn accept(&self) -> impl Future<Output = std::io::Result<(Self::Stream, Self::Peer)>> + Send;
+}
+
+impl Listener for TcpListener {
+    type Stream = TcpStream;
+    type Peer = SocketAddr;
+    async fn accept(&self) -> std::io::Result<(TcpStream, SocketAddr)> {
+        let (stream, peer) = TcpListener::accept(self).await?;
+        // Replies are small and a session waits for each: no Nagle delay.
+        let _ = stream.set_nodelay(true);
+        Ok((stream, peer))
+    }
+}
+
+impl Listener for UnixListener {
+    type Stream = UnixStream;
+    type Peer = tokio::net::unix::SocketAddr;
+    async fn accept(&self) -> std::io::Result<(UnixStream, Self::Peer)> {
+        UnixListener::accept(self).await
+    }
+}
+
 /// Accepts connections until told to stop, each served by `serve` in its own task; then
 /// waits for the sessions, which watch `stop` too and end on their own.
-pub async fn accept_loop<F, Fut>(
-    listener: TcpListener,
-    mut stop: watch::Receiver<bool>,
-    protocol: &'static str,
-    serve: F,
-) where
-    F: Fn(TcpStream, SocketAddr, watch::Receiver<bool>) -> Fut,
+pub async fn accept_loop<L, F, Fut>(listener: L, mut stop: watch::Receiver<bool>, protocol: &'static str, serve: F)
+where
+    L: Listener,
+    F: Fn(L::Stream, L::Peer, watch::Receiver<bool>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let mut sessions = JoinSet::new();
@@ -130,7 +154,6 @@ pub async fn accept_loop<F, Fut>(
             Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
-                    let _ = stream.set_nodelay(true);
                     sessions.spawn(serve(stream, peer, stop.clone()));
                 }
                 Err(e) => {

@@ -22,7 +22,6 @@ use hygie_core::mail::MailPolicy;
 use hygie_core::store::Db;
 use tokio::net::{TcpListener, UnixListener};
 use tokio::sync::watch;
-use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::Config;
@@ -213,27 +212,10 @@ async fn accept_tcp(listener: TcpListener, shared: Arc<Shared>, stop: watch::Rec
     .await
 }
 
-async fn accept_unix(listener: UnixListener, shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
-    let mut sessions = JoinSet::new();
-    loop {
-        tokio::select! {
-            _ = stop.changed() => break,
-            Some(_) = sessions.join_next(), if !sessions.is_empty() => {}
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let shared = shared.clone();
-                    let stop = stop.clone();
-                    sessions.spawn(async move {
-                        session::run_plain(stream, "unix".into(), &shared, stop).await;
-                    });
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "LMTP accept failed");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            },
-        }
-    }
-    drop(listener);
-    while sessions.join_next().await.is_some() {}
+async fn accept_unix(listener: UnixListener, shared: Arc<Shared>, stop: watch::Receiver<bool>) {
+    listen::accept_loop(listener, stop, "lmtp", move |stream, _, stop| {
+        let shared = shared.clone();
+        async move { session::run_plain(stream, "unix".into(), &shared, stop).await }
+    })
+    .await
 }
