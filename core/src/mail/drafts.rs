@@ -140,8 +140,9 @@ async fn save_checked(
             (None, None) => sqlx::query_scalar(
                 "INSERT INTO messages (account_id, folder_id, message_id, thread_id, in_reply_to, from_addr, from_name, \
                  to_addrs, cc_addrs, bcc_addrs, subject, snippet, date_ms, size, urgent, unread, raw, created_ms, \
-                 attachment_names) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, FALSE, $16, $13, $17) RETURNING id")
+                 attachment_names, uid) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, FALSE, $16, $13, $17, \
+                         (SELECT uidnext FROM mail_folders WHERE id = $2)) RETURNING id")
                 .bind(author.account_id).bind(drafts).bind(&message_id).bind(&thread_id).bind(&d.in_reply_to)
                 .bind(&author.address).bind(&author.name)
                 .bind(&to).bind(&cc).bind(&bcc).bind(&d.subject).bind(snippet(&d.body)).bind(now).bind(size)

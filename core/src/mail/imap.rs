@@ -315,6 +315,29 @@ mod tests {
                 Err(AppendError::NoFolder)
             ));
 
+            // A path that gives no UID, or a wrong one, still gets the next (the trigger).
+            let copy = |uid: Option<i64>| {
+                format!(
+                    "INSERT INTO messages (account_id, folder_id, message_id, thread_id, in_reply_to, from_addr, \
+                     from_name, to_addrs, cc_addrs, subject, snippet, date_ms, size, attachment_names, urgent, unread, \
+                     raw, created_ms, uid) \
+                     SELECT account_id, folder_id, $2, thread_id, in_reply_to, from_addr, from_name, to_addrs, \
+                     cc_addrs, subject, snippet, date_ms, size, attachment_names, urgent, unread, raw, created_ms, {} \
+                     FROM messages WHERE id = $1",
+                    uid.map_or("NULL".to_string(), |u| u.to_string())
+                )
+            };
+            for (n, given) in [(None, 2), (Some(1), 3), (Some(99), 4)] {
+                let sql = copy(n);
+                crate::with_pool!(&t.db, p => sqlx::query(&sql)
+                    .bind(m[0].id).bind(format!("<copy{given}@labo>")).execute(p).await.map(|_| ()))
+                .unwrap();
+                let stored = mailbox.imap_messages(drafts.id).await.unwrap();
+                assert_eq!(stored.last().unwrap().uid, given, "given {n:?}");
+            }
+            let drafts = mailbox.imap_folders().await.unwrap().into_iter().find(|f| f.role == "drafts").unwrap();
+            assert_eq!(drafts.uidnext, 5);
+
             // Another holder: her folders' counters, her messages, nothing of Alice's.
             let theirs = Mailbox::new(&t.db, &clock, &b, &policy);
             assert_eq!(theirs.imap_modseq(inbox.id).await.unwrap(), None);

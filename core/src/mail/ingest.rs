@@ -108,11 +108,13 @@ macro_rules! impl_ingest_tx {
                 now: Millis,
             ) -> Result<Option<i64>, sqlx::Error> {
                 // One statement: unless `dedupe` is off, stored only if the mailbox does not hold
-                // that Message-ID yet.
+                // that Message-ID yet. The IMAP UID is given here, not by a later update of the
+                // row (see migration 0035).
                 const SQL: &str = "INSERT INTO messages (account_id, folder_id, message_id, thread_id, in_reply_to, \
                      from_addr, from_name, to_addrs, cc_addrs, subject, snippet, date_ms, size, attachment_names, urgent, \
-                     unread, raw, created_ms) \
-                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18 \
+                     unread, raw, created_ms, uid) \
+                     SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, \
+                            (SELECT uidnext FROM mail_folders WHERE id = $2) \
                      WHERE $19 OR NOT EXISTS (SELECT 1 FROM messages WHERE account_id = $1 AND message_id = $3) \
                      RETURNING id";
                 let s = &m.summary;

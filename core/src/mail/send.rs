@@ -361,8 +361,9 @@ async fn send_checked(
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO messages (account_id, folder_id, message_id, thread_id, in_reply_to, from_addr, from_name, \
                  to_addrs, cc_addrs, bcc_addrs, subject, snippet, date_ms, size, urgent, unread, raw, created_ms, \
-                 attachment_names) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $13, $18) RETURNING id")
+                 attachment_names, uid) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $13, $18, \
+                         (SELECT uidnext FROM mail_folders WHERE id = $2)) RETURNING id")
                 .bind(r.account_id).bind(r.folder).bind(&r.message_id).bind(&r.thread_id).bind(&r.in_reply_to)
                 .bind(&r.from_addr).bind(&r.from_name).bind(&r.to).bind(&r.cc).bind(&r.bcc).bind(&r.subject)
                 .bind(&r.snippet).bind(r.date_ms).bind(size).bind(r.urgent).bind(r.unread).bind(&raw)
