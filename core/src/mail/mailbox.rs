@@ -11,7 +11,7 @@ use crate::store::{Db, StoreError};
 use super::receipts::{self, ReceiptError, ReceiptPrompt, ReceiptSetting};
 use super::{
     attach, drafts, folders, folders::FolderError, schedule, Action, Draft, FolderRow, ListItem, Opened,
-    RemoteDelivery, SearchQuery, SendError, Sent, ThreadItem,
+    RemoteDelivery, SearchAfter, SearchQuery, SendError, Sent, ThreadItem,
 };
 
 /// What the instance decides for every mailbox: set once at start-up.
@@ -35,8 +35,18 @@ pub mod hourly {
     pub const PREVIEWS: i64 = 2_000;
 }
 
-/// Most results one search returns.
+/// Lines in the first page of a search (the webmail's, the API's default).
 pub const SEARCH_RESULTS: i64 = 200;
+
+/// A page of search results.
+#[derive(Debug, Clone)]
+pub struct SearchResults {
+    pub items: Vec<ListItem>,
+    /// How many messages match in all: given with the first page.
+    pub total: Option<i64>,
+    /// Where the next page starts; `None` on the last page.
+    pub next: Option<SearchAfter>,
+}
 
 /// A refusal of a verb that is not about the message itself.
 #[derive(Debug, thiserror::Error)]
@@ -209,16 +219,54 @@ impl<'a> Mailbox<'a> {
         attach::usage(self.db, self.holder.account_id).await
     }
 
-    /// Messages of every folder (or of `folder`) matching `query`, newest first, at most
-    /// [`SEARCH_RESULTS`]. Recorded with the number of results, never the words (they may name a
-    /// patient); no record, no results.
+    /// Messages of every folder (or of `folder`) matching `query`, newest first: the first
+    /// [`SEARCH_RESULTS`] (see [`Self::search_page`] for the rest).
     pub async fn search(&self, query: &SearchQuery, folder: Option<&str>) -> Result<Vec<ListItem>, MailError> {
+        Ok(self.search_page(query, folder, None, SEARCH_RESULTS).await?.items)
+    }
+
+    /// A page of the messages of every folder (or of `folder`) matching `query`, newest first:
+    /// `limit` (at most 500) after `after`; the first page (no `after`) also counts them all.
+    /// Recorded with the number of results, never the words (they may name a patient); no
+    /// record, no results. Each page counts as a search in the hourly limit.
+    pub async fn search_page(
+        &self,
+        query: &SearchQuery,
+        folder: Option<&str>,
+        after: Option<SearchAfter>,
+        limit: i64,
+    ) -> Result<SearchResults, MailError> {
         self.within_hourly("search", "mail.search", hourly::SEARCHES).await?;
-        let items = super::search(self.db, self.clock, self.holder.account_id, query, folder, SEARCH_RESULTS).await?;
-        let event =
-            self.holder.event("mail.search", crate::audit::Outcome::Success).object(format!("results:{}", items.len()));
+        let (db, clock, account) = (self.db, self.clock, self.holder.account_id);
+        let limit = limit.clamp(1, 500);
+        let items = super::search(db, clock, account, query, folder, after, limit).await?;
+        let total = match after {
+            None if (items.len() as i64) < limit => Some(items.len() as i64),
+            None => Some(super::search_count(db, clock, account, query, folder).await?),
+            Some(_) => None,
+        };
+        let next = match items.last() {
+            Some(last) if items.len() as i64 == limit => Some(SearchAfter { date_ms: last.date_ms, id: last.id }),
+            _ => None,
+        };
+        let object = match total {
+            Some(t) => format!("results:{} total:{t}", items.len()),
+            None => format!("results:{}", items.len()),
+        };
+        let event = self.holder.event("mail.search", crate::audit::Outcome::Success).object(object);
         crate::audit::append(self.db, self.clock, event).await?;
-        Ok(items)
+        Ok(SearchResults { items, total, next })
+    }
+
+    /// The ids of every message of `folder` (or of every folder) matching `query`, all of
+    /// them: a mail client's SEARCH. Recorded and limited as [`Self::search`].
+    pub async fn search_ids(&self, query: &SearchQuery, folder: Option<&str>) -> Result<Vec<i64>, MailError> {
+        self.within_hourly("search", "mail.search", hourly::SEARCHES).await?;
+        let ids = super::search_ids(self.db, self.clock, self.holder.account_id, query, folder).await?;
+        let event =
+            self.holder.event("mail.search", crate::audit::Outcome::Success).object(format!("results:{}", ids.len()));
+        crate::audit::append(self.db, self.clock, event).await?;
+        Ok(ids)
     }
 
     // ---- Reading ----

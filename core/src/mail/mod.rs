@@ -33,7 +33,7 @@ pub use actions::*;
 pub use idempotency::{IdempotencyKey, Once};
 pub use ingest::*;
 pub use list::*;
-pub use mailbox::{hourly, MailError, MailPolicy, Mailbox, SEARCH_RESULTS};
+pub use mailbox::{hourly, MailError, MailPolicy, Mailbox, SearchResults, SEARCH_RESULTS};
 pub use read::*;
 pub use search::*;
 pub use send::*;

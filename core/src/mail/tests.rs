@@ -208,7 +208,7 @@ async fn local_delivery_is_atomic_scoped_and_keeps_bcc_private() {
         let found = |q: &str, who: i64| {
             let (db, clock) = (t.db.clone(), clock.clone());
             let q = SearchQuery::parse(q);
-            async move { search(&db, &clock, who, &q, None, 50).await.unwrap().len() }
+            async move { search(&db, &clock, who, &q, None, None, 50).await.unwrap().len() }
         };
         assert!(found("demain", b.account_id).await >= 1);
         assert!(found("pouv", b.account_id).await >= 1, "prefix");
@@ -425,7 +425,8 @@ async fn attachments_travel_with_the_message_within_the_size_limit_and_quota() {
         assert_eq!((file.content_type.as_str(), file.bytes), ("application/pdf", pdf.clone()));
         let (inbox, _) = list(&t.db, &clock, &b, "inbox", 0, 10, false).await.unwrap();
         assert!(inbox[0].has_attachments);
-        let found = search(&t.db, &clock, b.account_id, &SearchQuery::parse("rendu pj:"), None, 10).await.unwrap();
+        let found =
+            search(&t.db, &clock, b.account_id, &SearchQuery::parse("rendu pj:"), None, None, 10).await.unwrap();
         assert_eq!(found.len(), 1, "attachment names are searchable");
 
         // Over the per-message limit: refused, nothing stored.
@@ -648,9 +649,12 @@ async fn drafts_are_saved_in_place_with_their_files_and_leave_when_sent() {
         assert_eq!(reopened.body_text.trim_end(), "Plaie propre, à revoir jeudi");
         assert_eq!(reopened.attachment_names, ["photo plaie.jpg"]);
         let found =
-            search(&t.db, &clock, a.account_id, &SearchQuery::parse("jeudi"), Some("drafts"), 10).await.unwrap();
+            search(&t.db, &clock, a.account_id, &SearchQuery::parse("jeudi"), Some("drafts"), None, 10).await.unwrap();
         assert_eq!(found.len(), 1, "the index follows the latest text");
-        assert!(search(&t.db, &clock, b.account_id, &SearchQuery::parse("jeudi"), None, 10).await.unwrap().is_empty());
+        assert!(search(&t.db, &clock, b.account_id, &SearchQuery::parse("jeudi"), None, None, 10)
+            .await
+            .unwrap()
+            .is_empty());
         // Another account cannot overwrite it, nor learn that it exists.
         assert!(matches!(
             drafts::save(&t.db, &clock, &b, Some(first.id), &d2, &typed2, &limits).await,
@@ -674,7 +678,7 @@ async fn drafts_are_saved_in_place_with_their_files_and_leave_when_sent() {
             Err(SendError::DraftGone)
         ));
         assert_eq!(list(&t.db, &clock, &a, "drafts", 0, 10, false).await.unwrap().1, 0);
-        assert!(search(&t.db, &clock, a.account_id, &SearchQuery::parse("jeudi"), Some("drafts"), 10)
+        assert!(search(&t.db, &clock, a.account_id, &SearchQuery::parse("jeudi"), Some("drafts"), None, 10)
             .await
             .unwrap()
             .is_empty());
@@ -715,7 +719,8 @@ async fn own_folders_nest_rename_take_messages_and_go_to_the_trash() {
         assert_eq!(apply(&t.db, &clock, &b, &[m], Action::MoveToFolder(dupont)).await.unwrap(), 1);
         assert_eq!(list(&t.db, &clock, &b, &key, 0, 10, false).await.unwrap().1, 1);
         assert!(list(&t.db, &clock, &a, &key, 0, 10, false).await.is_err(), "not Alice's folder");
-        let found = search(&t.db, &clock, b.account_id, &SearchQuery::parse("dossier"), Some(&key), 10).await.unwrap();
+        let found =
+            search(&t.db, &clock, b.account_id, &SearchQuery::parse("dossier"), Some(&key), None, 10).await.unwrap();
         assert_eq!(found.len(), 1);
 
         // Deleting "Patients" takes its sub-folders; the message goes to the Trash, and
@@ -923,7 +928,7 @@ async fn the_mailbox_applies_the_holders_limits_whatever_the_channel() {
             Mailbox::new(&t.db, &clock, &b, &policy).search(&SearchQuery::parse("opératoire"), None).await.unwrap();
         assert_eq!(found.len(), 2);
         let last = &crate::audit::latest(&t.db, 1).await.unwrap()[0];
-        assert_eq!((last.action.as_str(), last.object.as_deref()), ("mail.search", Some("results:2")));
+        assert_eq!((last.action.as_str(), last.object.as_deref()), ("mail.search", Some("results:2 total:2")));
         let trail = format!("{:?}", crate::audit::latest(&t.db, 1000).await.unwrap());
         assert!(!trail.contains("opératoire") && !trail.contains("Compte rendu"), "no words, no subjects");
 
@@ -983,11 +988,11 @@ async fn mail_from_elsewhere_is_indexed_after_its_commit_and_always_found() {
         // A search indexes what is left of the holder's own first: nothing is missed, and
         // nobody else's queue is touched.
         let q = SearchQuery::parse("échographie");
-        let hits = search(&t.db, &clock, b.account_id, &q, None, 50).await.unwrap();
+        let hits = search(&t.db, &clock, b.account_id, &q, None, None, 50).await.unwrap();
         assert_eq!(hits.len(), 4, "{:?}", t.db.backend());
         assert_eq!(indexer::pending(&t.db, Some(b.account_id)).await.unwrap(), 0);
         assert_eq!(indexer::pending(&t.db, Some(a.account_id)).await.unwrap(), 1);
-        assert_eq!(search(&t.db, &clock, a.account_id, &q, None, 50).await.unwrap().len(), 1);
+        assert_eq!(search(&t.db, &clock, a.account_id, &q, None, None, 50).await.unwrap().len(), 1);
         assert_eq!(indexer::index_pending(&t.db, None, 16).await.unwrap(), 0, "nothing left");
     }
 }
@@ -1159,5 +1164,66 @@ async fn a_message_written_elsewhere_is_kept_as_written_under_the_webmails_rules
         assert!(mailbox.may_write_to("resultats@labo.mssante.fr").await.is_ok());
         assert!(matches!(mailbox.may_write_to("x@gmail.com").await, Err(SendError::OutsideTrustSpace(_))));
         assert!(crate::audit::verify(&t.db).await.unwrap().is_intact());
+    }
+}
+
+/// A search is complete: its pages, walked with the cursor each gives, hold every match once,
+/// newest first (messages of the same minute too); the first page tells how many in all; a mail
+/// client gets every id at once; another holder finds none of them.
+#[tokio::test]
+async fn search_pages_hold_every_match_once_and_count_them() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(1_800_000_000_000);
+        let policy = MailPolicy {
+            domains: vec!["hygie.example".to_string()],
+            public_url: "https://h.example".into(),
+            limits: attach::Limits::default(),
+        };
+        let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
+        // 23 matches, in pairs of the same date, and 4 that do not match.
+        let letter = |n: usize, word: &str| Imported {
+            raw: format!(
+                "From: Labo <labo@labo.mssante.fr>\r\nTo: {}\r\nSubject: Bilan {n}\r\nMessage-ID: <s{n}@labo>\r\n\
+                 Date: Mon, 7 Dec 2026 {:02}:00:00 +0100\r\n\r\nRésultat {word}.\r\n",
+                a.address,
+                n / 2
+            )
+            .into_bytes(),
+            date_ms: None,
+            unread: true,
+        };
+        let batch: Vec<Imported> = (0..27).map(|n| letter(n, if n % 7 == 3 { "normal" } else { "glycémie" })).collect();
+        assert_eq!(import_batch(&t.db, &clock, a.account_id, "inbox", &batch).await.unwrap(), 27);
+        let mailbox = Mailbox::new(&t.db, &clock, &a, &policy);
+        let q = SearchQuery::parse("glycémie");
+
+        let first = mailbox.search_page(&q, None, None, 5).await.unwrap();
+        assert_eq!((first.items.len(), first.total), (5, Some(23)));
+        let mut seen: Vec<ListItem> = first.items.clone();
+        let mut after = first.next;
+        while let Some(cursor) = after {
+            let page = mailbox.search_page(&q, Some("inbox"), Some(cursor), 5).await.unwrap();
+            assert_eq!(page.total, None, "counted once, on the first page");
+            seen.extend(page.items);
+            after = page.next;
+        }
+        let mut ids: Vec<i64> = seen.iter().map(|i| i.id).collect();
+        assert_eq!(ids.len(), 23, "every match");
+        assert!(seen.windows(2).all(|w| (w[0].date_ms, w[0].id) > (w[1].date_ms, w[1].id)), "newest first, once each");
+        let last = &crate::audit::latest(&t.db, 1).await.unwrap()[0];
+        assert_eq!((last.action.as_str(), last.object.as_deref()), ("mail.search", Some("results:3")));
+
+        let mut all = mailbox.search_ids(&q, Some("inbox")).await.unwrap();
+        all.sort_unstable();
+        ids.sort_unstable();
+        assert_eq!(all, ids, "a mail client's SEARCH gets the same, all at once");
+        assert!(mailbox.search_ids(&q, Some("archive")).await.unwrap().is_empty());
+        // Fewer than a page: counted without a second query, no next page.
+        let few = mailbox.search_page(&SearchQuery::parse("normal"), None, None, 5).await.unwrap();
+        assert_eq!((few.items.len(), few.total, few.next), (4, Some(4), None));
+
+        let theirs = Mailbox::new(&t.db, &clock, &b, &policy);
+        assert!(theirs.search_ids(&q, None).await.unwrap().is_empty());
+        assert_eq!(theirs.search_page(&q, None, None, 5).await.unwrap().total, Some(0));
     }
 }

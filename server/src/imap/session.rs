@@ -1184,7 +1184,7 @@ impl Session<'_> {
     }
 
     /// SEARCH over the session's snapshot; words, senders, recipients and subjects through the
-    /// full-text index ([`Mailbox::search`], recorded, at most its result limit per key).
+    /// full-text index ([`Mailbox::search_ids`]: every match, recorded).
     async fn search(
         &mut self,
         holder: &Holder,
@@ -1230,8 +1230,8 @@ impl Session<'_> {
                 SearchKey::To(a) | SearchKey::Cc(a) => q.to = vec![word(a)],
                 _ => continue,
             }
-            let items = mailbox.search(&q, Some(&sel.folder.key)).await?;
-            found.insert(key, items.into_iter().map(|i| i.id).collect());
+            let ids = mailbox.search_ids(&q, Some(&sel.folder.key)).await?;
+            found.insert(key, ids.into_iter().collect());
         }
         let largest_uid = sel.msgs.last().map_or(0, |m| m.uid as u32);
         let count = sel.msgs.len() as u32;

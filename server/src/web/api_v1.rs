@@ -12,7 +12,9 @@ use base64::Engine as _;
 use hygie_core::audit::Outcome;
 use hygie_core::auth::holder::Holder;
 use hygie_core::auth::oauth;
-use hygie_core::mail::{Action, Draft, IdempotencyKey, ListItem, MailError, Once, SearchQuery, SendError, SubmitError};
+use hygie_core::mail::{
+    Action, Draft, IdempotencyKey, ListItem, MailError, Once, SearchAfter, SearchQuery, SendError, SubmitError,
+};
 use hygie_core::ratelimit::{self, Decision, Limit};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -731,17 +733,29 @@ pub(super) struct SearchParams {
     q: String,
     /// A folder's key; every folder when absent.
     folder: Option<String>,
+    /// Messages per page, 1 to 200 (50 by default).
+    #[param(minimum = 1, maximum = 200)]
+    per_page: Option<i64>,
+    /// The `next` of the previous page (with the same `q` and `folder`).
+    cursor: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
 pub struct SearchResults {
     pub messages: Vec<MessageLine>,
+    /// How many messages match in all (on the first page only).
+    pub total: Option<i64>,
+    pub per_page: i64,
+    /// The cursor of the next page; absent on the last page.
+    pub next: Option<String>,
 }
 
-/// `GET /api/v1/search?q=…&folder=…`: the webmail's search (newest first, at most 200).
+/// `GET /api/v1/search?q=…&folder=…&cursor=…`: the webmail's search, newest first, every match
+/// page by page (each page counts in the hourly search limit).
 #[utoipa::path(get, path = "/api/v1/search", tag = "messages", params(SearchParams),
-    responses((status = 200, description = "Matching messages, newest first", body = SearchResults),
+    responses((status = 200, description = "A page of matching messages, newest first", body = SearchResults),
               (status = 404, description = "Not one of the holder's folders", body = ProblemDoc, content_type = "application/problem+json"),
+              (status = 422, description = "A cursor that is not one", body = ProblemDoc, content_type = "application/problem+json"),
               (status = 429, description = "Over the hourly search limit", body = ProblemDoc, content_type = "application/problem+json")))]
 pub(super) async fn get_search(
     State(state): State<AppState>,
@@ -749,21 +763,30 @@ pub(super) async fn get_search(
     Query(q): Query<SearchParams>,
 ) -> Result<Response, Problem> {
     let english = api.english;
+    let per_page = q.per_page.unwrap_or(50).clamp(1, PAGE_MAX);
+    let after = match &q.cursor {
+        Some(c) => {
+            let [date_ms, id] = decode_cursor::<2>("q1", c).ok_or(Problem::invalid(english, "cursor"))?;
+            Some(SearchAfter { date_ms, id })
+        }
+        None => None,
+    };
     let mailbox = state.services.mailbox(&api.holder);
     if let Some(f) = &q.folder {
         if !mailbox.has_folder(f).await.map_err(internal(english))? {
             return Err(Problem::not_found(english));
         }
     }
-    let items = match mailbox.search(&SearchQuery::parse(&q.q), q.folder.as_deref()).await {
-        Ok(items) => items,
+    let found = match mailbox.search_page(&SearchQuery::parse(&q.q), q.folder.as_deref(), after, per_page).await {
+        Ok(found) => found,
         Err(MailError::RateLimited { retry_after_secs }) => {
             return Err(Problem::rate_limited(english, retry_after_secs))
         }
         Err(e) => return Err(Problem::internal(e, english)),
     };
-    let messages = items.into_iter().map(MessageLine::from).collect();
-    Ok(private(Json(SearchResults { messages }).into_response()))
+    let next = found.next.map(|a| encode_cursor("q1", &[a.date_ms, a.id]));
+    let messages = found.items.into_iter().map(MessageLine::from).collect();
+    Ok(private(Json(SearchResults { messages, total: found.total, per_page, next }).into_response()))
 }
 
 /// A file sent with a message.

@@ -211,6 +211,16 @@ async fn the_api_reads_changes_searches_and_sends_once_for_its_holder_only(engin
     let ids: Vec<i64> = found["messages"].as_array().unwrap().iter().map(|m| m["id"].as_i64().unwrap()).collect();
     assert_eq!(ids, vec![mine], "{found}");
     assert_eq!(get(format!("/api/v1/search?q=bilan&folder=d{bruno_folder}")).await.status, 404);
+    // Every match, page by page: the first page counts them.
+    let more: Vec<_> = (1..=3).map(|n| with_attachment(&format!("g{n}@labo"), &format!("Glycémie {n}"))).collect();
+    import_batch(s.db(), &s.clock, alice_id, "inbox", &more).await.unwrap();
+    let first = get("/api/v1/search?q=glyc%C3%A9mie&per_page=2".into()).await.json();
+    assert_eq!((first["messages"].as_array().map(Vec::len), first["total"].as_i64()), (Some(2), Some(3)), "{first}");
+    let next = first["next"].as_str().unwrap();
+    let rest = get(format!("/api/v1/search?q=glyc%C3%A9mie&per_page=2&cursor={next}")).await.json();
+    assert_eq!((rest["messages"].as_array().map(Vec::len), &rest["next"]), (Some(1), &Value::Null), "{rest}");
+    assert_eq!(rest["messages"][0]["subject"], json!("Glycémie 1"), "oldest last");
+    assert_eq!(get("/api/v1/search?q=glyc%C3%A9mie&cursor=nope".into()).await.status, 422);
 
     // Sending, once per key: the recipient gets one message.
     let json_h = ["Content-Type: application/json", "Idempotency-Key: envoi-0001"];

@@ -91,7 +91,7 @@ async fn a_received_message_reaches_each_inbox_with_its_thread_index_notice_and_
 
         // Searchable by a word of its body, for its holder only.
         let q = SearchQuery::parse("glycém");
-        assert_eq!(crate::mail::search(&t.db, clock.as_ref(), elise, &q, None, 10).await.unwrap().len(), 1);
+        assert_eq!(crate::mail::search(&t.db, clock.as_ref(), elise, &q, None, None, 10).await.unwrap().len(), 1);
 
         // A reply in the same conversation joins its thread.
         let reply = message(
