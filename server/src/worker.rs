@@ -73,8 +73,9 @@ where
     }
 }
 
-/// Every ten minutes: removes expired rate-limit counters, and composer uploads left unsent
-/// for a day.
+/// Every ten minutes: removes expired rate-limit counters, composer uploads left unsent for a
+/// day, expired OAuth access tokens and device requests, and API idempotency keys past their
+/// time.
 pub async fn housekeeping_loop(db: Db, clock: Arc<dyn Clock>) {
     loop {
         let day_ago = clock.now_ms() - 86_400_000;
@@ -83,6 +84,12 @@ pub async fn housekeeping_loop(db: Db, clock: Arc<dyn Clock>) {
         }
         if let Err(e) = hygie_core::mail::attach::purge_uploads(&db, clock.as_ref()).await {
             tracing::warn!(error = %e, "upload housekeeping failed");
+        }
+        if let Err(e) = hygie_core::auth::oauth::purge_expired(&db, clock.as_ref()).await {
+            tracing::warn!(error = %e, "OAuth housekeeping failed");
+        }
+        if let Err(e) = hygie_core::mail::idempotency::purge_expired(&db, clock.as_ref()).await {
+            tracing::warn!(error = %e, "idempotency-key housekeeping failed");
         }
         tokio::time::sleep(Duration::from_secs(600)).await;
     }

@@ -734,5 +734,23 @@ pub async fn revoke_token(
     Ok(())
 }
 
+/// How long an expired device request is kept: its software, polling late, is told
+/// `expired_token` rather than `invalid_grant`.
+const DEVICE_CODE_KEPT_MS: Millis = 86_400_000;
+
+/// Housekeeping: removes access tokens past their time and device requests a day past theirs.
+/// Neither can be used any more; grants (what the holder sees and revokes) stay.
+pub async fn purge_expired(db: &Db, clock: &dyn Clock) -> Result<u64, StoreError> {
+    let now = clock.now_ms();
+    Ok(crate::with_pool!(db, p => {
+        let tokens = sqlx::query("DELETE FROM oauth_tokens WHERE expires_ms <= $1").bind(now).execute(p).await?;
+        let devices = sqlx::query("DELETE FROM oauth_device_codes WHERE expires_ms <= $1")
+            .bind(now - DEVICE_CODE_KEPT_MS)
+            .execute(p)
+            .await?;
+        tokens.rows_affected() + devices.rows_affected()
+    }))
+}
+
 #[cfg(test)]
 mod tests;

@@ -4,8 +4,8 @@
 //! transaction fails on the key and rolls its send back.
 
 use super::{Draft, Mailbox, SendError, Sent, SubmitError};
-use crate::clock::Millis;
-use crate::store::StoreError;
+use crate::clock::{Clock, Millis};
+use crate::store::{Db, StoreError};
 
 /// How long a key is remembered.
 pub const KEY_TTL_MS: Millis = 7 * 24 * 3_600_000;
@@ -45,6 +45,17 @@ fn answer(key: &IdempotencyKey, found: (String, i64)) -> Once {
     } else {
         Once::KeyReused
     }
+}
+
+/// Housekeeping: forgets every holder's keys past [`KEY_TTL_MS`] (a holder's own are also
+/// forgotten at their next keyed send).
+pub async fn purge_expired(db: &Db, clock: &dyn Clock) -> Result<u64, StoreError> {
+    let before = clock.now_ms() - KEY_TTL_MS;
+    Ok(crate::with_pool!(db, p => sqlx::query("DELETE FROM api_idempotency WHERE created_ms <= $1")
+        .bind(before)
+        .execute(p)
+        .await?
+        .rows_affected()))
 }
 
 fn is_key_taken(e: &SendError) -> bool {

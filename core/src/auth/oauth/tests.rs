@@ -313,3 +313,43 @@ async fn failed_sasl_authentications_are_limited_per_address() {
         );
     }
 }
+
+/// Housekeeping removes what can no longer be used: access tokens past their time, device
+/// requests a day past theirs; the grant (what the holder sees and revokes) and its refresh
+/// token stay and still work.
+#[tokio::test]
+async fn expired_tokens_and_device_requests_are_purged_and_grants_stay() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(T0);
+        let h = holder(&t.db, &clock, "ines").await;
+        let client = register_public_client(&t.db, &clock, "Logiciel", Actor::Operator("root".into())).await.unwrap();
+        let d = device_start(&t.db, &clock, &client.client_id, Some("mail")).await.unwrap();
+        let unused = device_start(&t.db, &clock, &client.client_id, Some("mail")).await.unwrap();
+        device_decide(&t.db, &clock, &h, &d.user_code, true).await.unwrap();
+        let tokens = device_poll(&t.db, &clock, &client.client_id, &d.device_code, None).await.unwrap();
+        let count = |table: &'static str| {
+            let db = t.db.clone();
+            async move {
+                let sql = format!("SELECT COUNT(*) FROM {table}");
+                crate::with_pool!(&db, p => sqlx::query_scalar::<_, i64>(&sql).fetch_one(p).await.unwrap())
+            }
+        };
+        assert_eq!(purge_expired(&t.db, &clock).await.unwrap(), 0, "nothing expired yet");
+        assert_eq!((count("oauth_tokens").await, count("oauth_device_codes").await), (1, 2));
+
+        clock.advance_ms(tokens.expires_in_s as i64 * 1000);
+        assert_eq!(purge_expired(&t.db, &clock).await.unwrap(), 1, "the access token");
+        assert_eq!(count("oauth_device_codes").await, 2, "kept a day past their time");
+        assert!(matches!(
+            device_poll(&t.db, &clock, &client.client_id, &unused.device_code, None).await,
+            Err(OAuthError::ExpiredToken)
+        ));
+        clock.advance_ms(86_400_000);
+        assert_eq!(purge_expired(&t.db, &clock).await.unwrap(), 2);
+        assert_eq!((count("oauth_tokens").await, count("oauth_device_codes").await), (0, 0));
+
+        assert_eq!(grants(&t.db, &h).await.unwrap().len(), 1, "the grant stays");
+        let again = refresh(&t.db, &clock, &client.client_id, tokens.refresh_token.as_deref().unwrap(), None).await;
+        assert!(again.is_ok(), "its refresh token still works: {again:?}");
+    }
+}
