@@ -6,7 +6,7 @@
 //! [`Mailbox::search`]), which check and record it; this module only reads, except APPEND.
 
 use super::ingest::{IngestTx, Prepared};
-use super::{attach, MailError, Mailbox};
+use super::{attach, Action, MailError, Mailbox};
 use crate::audit::{AuditTx, Outcome};
 use crate::clock::Millis;
 use crate::store::{BeginWrite, StoreError};
@@ -207,7 +207,56 @@ impl Mailbox<'_> {
             tx.commit().await?;
             appended
         });
-        Ok(appended)
+        match appended {
+            Some(a) => Ok(Some(a)),
+            None => Ok(self.imap_append_held(folder, &prepared.message_id, seen, flagged).await?),
+        }
+    }
+
+    /// APPEND of a message the mailbox holds already (Hygie keeps one copy of each): a client
+    /// that moves a message itself (a synchronising client moving a file between Maildir
+    /// folders) writes it into the new folder and removes it from the old one, so the held
+    /// message moves into `folder` with the client's flags, through the webmail's verbs and
+    /// their records. `None` (kept where it is) when it is in that folder already, when the
+    /// mailbox holds several copies (one's own message in Sent and Inbox), or when the folder is
+    /// Sent or Drafts, where no message is moved.
+    async fn imap_append_held(
+        &self,
+        folder: i64,
+        message_id: &str,
+        seen: bool,
+        flagged: bool,
+    ) -> Result<Option<Appended>, StoreError> {
+        let (db, _) = self.store();
+        let account_id = self.holder().account_id;
+        let held: Vec<(i64, i64, bool, bool)> = crate::with_pool!(db, p => sqlx::query_as(&format!(
+            "SELECT m.id, m.folder_id, m.unread, m.flagged FROM messages m \
+             WHERE m.account_id = $1 AND m.message_id = $2 AND {NOT_WAITING} LIMIT 2"))
+            .bind(account_id).bind(message_id).fetch_all(p).await?);
+        let [(id, from, unread, was_flagged)] = held[..] else { return Ok(None) };
+        let role: Option<String> = crate::with_pool!(db, p => sqlx::query_scalar(
+            "SELECT role FROM mail_folders WHERE id = $1 AND account_id = $2")
+            .bind(folder).bind(account_id).fetch_optional(p).await?);
+        let action = match role.as_deref() {
+            _ if from == folder => return Ok(None),
+            Some("trash") => Action::Trash,
+            Some("inbox") => Action::MoveTo("inbox"),
+            Some("archive") => Action::MoveTo("archive"),
+            Some("custom") => Action::MoveToFolder(folder),
+            _ => return Ok(None),
+        };
+        self.apply(&[id], action).await?;
+        if unread == seen {
+            self.apply(&[id], if seen { Action::MarkRead } else { Action::MarkUnread }).await?;
+        }
+        if was_flagged != flagged {
+            self.apply(&[id], if flagged { Action::Flag } else { Action::Unflag }).await?;
+        }
+        Ok(self
+            .imap_uids_of(folder, &[id])
+            .await?
+            .first()
+            .map(|&(_, uid)| Appended { uidvalidity: u32_of(folder), uid: u32_of(uid) }))
     }
 }
 
@@ -314,6 +363,14 @@ mod tests {
                 mailbox.imap_append("d999999", &raw("6").raw, true, false, None).await,
                 Err(AppendError::NoFolder)
             ));
+            // APPEND of a held message into another folder moves it there, with the client's
+            // flags (a client that moved it itself): one copy still.
+            let archive = mailbox.imap_folders().await.unwrap().into_iter().find(|f| f.role == "archive").unwrap();
+            let moved = mailbox.imap_append("archive", &raw("3").raw, true, false, None).await.unwrap().unwrap();
+            assert_eq!((moved.uidvalidity, moved.uid), (archive.id as u32, 1));
+            let m = mailbox.imap_messages(archive.id).await.unwrap();
+            assert_eq!((m.len(), m[0].id, m[0].unread, m[0].flagged), (1, msgs[2].id, false, false));
+            assert!(mailbox.imap_messages(inbox.id).await.unwrap().is_empty());
 
             // Another holder: her folders' counters, her messages, nothing of Alice's.
             let theirs = Mailbox::new(&t.db, &clock, &b, &policy);

@@ -716,7 +716,13 @@ impl Session<'_> {
                 let date_ms = date.map(|d| d.as_ref().timestamp_millis());
                 let seen = flags.contains(&Flag::Seen);
                 let flagged = flags.contains(&Flag::Flagged);
-                match mailbox.imap_append(&f.key, &bytes, seen, flagged, date_ms).await {
+                let appended = mailbox.imap_append(&f.key, &bytes, seen, flagged, date_ms).await;
+                // The selected folder's news (the new message's EXISTS, or the EXPUNGE of a held
+                // message moved by the APPEND) before the tagged answer, where clients wait for it.
+                if self.selected.is_some() {
+                    self.updates(server).await;
+                }
+                match appended {
                     Ok(Some(a)) => ok(
                         server,
                         tag,
@@ -736,9 +742,6 @@ impl Session<'_> {
                         no(server, tag, Some(other_code("LIMIT")), "Too many messages: try again later")
                     }
                     Err(AppendError::Refused(MailError::Store(e))) => return Err(e),
-                }
-                if self.selected.as_ref().is_some_and(|s| s.folder.id == f.id) {
-                    self.updates(server).await;
                 }
             }
             body => return self.selected_command(server, holder, tag, body).await,

@@ -240,6 +240,28 @@ async fn mbsync_pulls_the_mailbox_and_pushes_flags_deletions_and_new_messages(en
         "an idle sync changes nothing: {:?}",
         &after[..after.len() - before]
     );
+    // 5. A message moved in the client (a new file in the other folder, the old one gone, as
+    // mbsync's manual says to move one) moves in the webmail: Hygie keeps one copy of each
+    // message, so the APPEND of a message it holds is that message.
+    let note = local(&maildir, "INBOX").into_iter().find(|m| m.subject() == "Note hors ligne").unwrap();
+    let name = note.path.file_name().unwrap().to_string_lossy().to_string();
+    let (unique, info) = name.split_once(":2,").unwrap_or((&name, ""));
+    let unique = unique.split(",U=").next().unwrap();
+    std::fs::rename(&note.path, maildir.join("Laboratoire/cur").join(format!("{unique}:2,{info}"))).unwrap();
+    let warnings = mbsync(&rc).await;
+    assert!(!warnings.contains("Warning"), "{warnings}");
+    assert_eq!(subjects(&local(&maildir, "INBOX")), ["Bilan sanguin"]);
+    assert_eq!(subjects(&local(&maildir, "Laboratoire")), ["IRM du genou", "Note hors ligne"]);
+    assert_eq!(subjects(&local(&maildir, "Trash")), ["Ancien résultat"], "not deleted: moved");
+    let in_labo = list(&b, &format!("d{labo}")).await;
+    assert!(line(&in_labo, "Note hors ligne").unread);
+    assert_eq!(list(&b, "inbox").await.len(), 1);
+    assert_eq!(list(&b, "trash").await.len(), 1);
+    assert!(actions(&s).await.iter().any(|a| *a == format!("mail.move:d{labo} success")));
+    mbsync(&rc).await;
+    assert_eq!(subjects(&local(&maildir, "Laboratoire")), ["IRM du genou", "Note hors ligne"]);
+    assert_eq!(subjects(&local(&maildir, "Trash")), ["Ancien résultat"]);
+
     eprintln!("mbsync: first sync {first_sync:?}, whole test {:?}", started.elapsed());
     s.stop().await;
 }
