@@ -217,7 +217,7 @@ impl Mailbox<'_> {
     /// that moves a message itself (a synchronising client moving a file between Maildir
     /// folders) writes it into the new folder and removes it from the old one, so the held
     /// message moves into `folder` with the client's flags, through the webmail's verbs and
-    /// their records. `None` (kept where it is) when it is in that folder already, when the
+    /// their records, in one transaction. `None` (kept where it is) when it is in that folder already, when the
     /// mailbox holds several copies (one's own message in Sent and Inbox), or when the folder is
     /// Sent or Drafts, where no message is moved.
     async fn imap_append_held(
@@ -245,13 +245,15 @@ impl Mailbox<'_> {
             Some("custom") => Action::MoveToFolder(folder),
             _ => return Ok(None),
         };
-        self.apply(&[id], action).await?;
+        let ids = [id];
+        let mut changes = vec![(action, &ids[..])];
         if unread == seen {
-            self.apply(&[id], if seen { Action::MarkRead } else { Action::MarkUnread }).await?;
+            changes.push((if seen { Action::MarkRead } else { Action::MarkUnread }, &ids[..]));
         }
         if was_flagged != flagged {
-            self.apply(&[id], if flagged { Action::Flag } else { Action::Unflag }).await?;
+            changes.push((if flagged { Action::Flag } else { Action::Unflag }, &ids[..]));
         }
+        self.apply_all(&changes).await?;
         Ok(self
             .imap_uids_of(folder, &[id])
             .await?

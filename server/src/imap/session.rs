@@ -1139,20 +1139,18 @@ impl Session<'_> {
         let (seen, flagged, deleted) = (want(Flag::Seen), want(Flag::Flagged), want(Flag::Deleted));
         let mailbox = self.mailbox(holder);
         if !ids.is_empty() {
+            // Both flags in one transaction, each recorded as the webmail records it.
+            let mut read = (Action::MarkRead, Vec::new());
             if let Some(seen) = seen {
-                let change: Vec<i64> =
-                    positions.iter().filter(|&&i| sel.msgs[i].unread == seen).map(|&i| sel.msgs[i].id).collect();
-                if !change.is_empty() {
-                    mailbox.apply(&change, if seen { Action::MarkRead } else { Action::MarkUnread }).await?;
-                }
+                read.0 = if seen { Action::MarkRead } else { Action::MarkUnread };
+                read.1 = positions.iter().filter(|&&i| sel.msgs[i].unread == seen).map(|&i| sel.msgs[i].id).collect();
             }
-            if let Some(flag) = flagged {
-                let change: Vec<i64> =
-                    positions.iter().filter(|&&i| sel.msgs[i].flagged != flag).map(|&i| sel.msgs[i].id).collect();
-                if !change.is_empty() {
-                    mailbox.apply(&change, if flag { Action::Flag } else { Action::Unflag }).await?;
-                }
+            let mut flag = (Action::Flag, Vec::new());
+            if let Some(f) = flagged {
+                flag.0 = if f { Action::Flag } else { Action::Unflag };
+                flag.1 = positions.iter().filter(|&&i| sel.msgs[i].flagged != f).map(|&i| sel.msgs[i].id).collect();
             }
+            mailbox.apply_all(&[(read.0, &read.1[..]), (flag.0, &flag.1[..])]).await?;
         }
         let Some(sel) = self.selected.as_mut() else { return Ok(()) };
         let draft = sel.draft();

@@ -189,6 +189,8 @@ async fn the_api_reads_changes_searches_and_sends_once_for_its_holder_only(engin
     };
     let r = patch(mine, json!({"unread": true, "flagged": true})).await;
     assert_eq!((r.status, r.json()["folder"].as_str()), (200, Some("inbox")), "{:?}", r.json());
+    let two = actions(&s).await;
+    assert_eq!(two[..2], ["mail.flag success", "mail.unread success"], "one record per field, newest first");
     let flagged = get(format!("/api/v1/folders/inbox/changes?since={since}")).await.json();
     assert_eq!(flagged["changed"], json!(true), "{flagged}");
     let state = flagged["states"].as_array().unwrap().iter().find(|m| m["id"] == json!(mine)).unwrap().clone();
@@ -325,6 +327,8 @@ async fn the_api_reads_changes_searches_and_sends_once_for_its_holder_only(engin
         "mail.search success",
         "mail.send success",
         "mail.send denied:not_the_author",
+        "mail.receipts success",
+        "mail.receipts denied:not_found",
     ] {
         assert!(log.iter().any(|a| a == expected), "{expected} missing from {log:?}");
     }
