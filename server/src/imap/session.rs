@@ -69,6 +69,24 @@ fn atom(s: &'static str) -> Atom<'static> {
     Atom::unvalidated(s)
 }
 
+/// The tag of a command that did not parse, when it starts with one.
+fn tag_of(bytes: &[u8]) -> Option<Tag<'static>> {
+    let end = bytes.iter().position(|&b| b == b' ')?;
+    let tag = std::str::from_utf8(&bytes[..end]).ok()?;
+    Tag::try_from(tag.to_string()).ok()
+}
+
+/// Why a command did not parse, as far as the client can act on it (nothing of its content).
+fn malformed(bytes: &[u8]) -> &'static str {
+    if bytes.iter().any(|b| !b.is_ascii()) {
+        // UTF-8 outside a literal: IMAP4rev1 clients name folders in modified UTF-7.
+        "Malformed command: 8-bit characters outside a literal (folder names travel in modified UTF-7, \
+         RFC 3501 5.1.3)"
+    } else {
+        "Malformed command"
+    }
+}
+
 /// What the server offers: before TLS, STARTTLS only; then the SASL mechanisms; once
 /// authenticated, the extensions.
 fn capabilities(tls: bool, authenticated: bool) -> Vec1<Capability<'static>> {
@@ -342,12 +360,20 @@ pub(super) async fn run(
                             text: text("Command too long"),
                         }));
                     }
-                    _ => {
-                        server.enqueue_status(Status::Untagged(StatusBody {
-                            kind: StatusKind::Bad,
-                            code: None,
-                            text: text("Malformed command"),
-                        }));
+                    ServerError::MalformedMessage { discarded_bytes }
+                    | ServerError::ExpectedCrlfGotLf { discarded_bytes } => {
+                        // Tagged when the tag can be read (RFC 9051 §7.1.5): the client waits for
+                        // its tag (mbsync timed out on an untagged BAD).
+                        let bytes = discarded_bytes.declassify();
+                        let why = malformed(bytes);
+                        match tag_of(bytes) {
+                            Some(tag) => server.enqueue_status(tagged(tag, StatusKind::Bad, None, why)),
+                            None => server.enqueue_status(Status::Untagged(StatusBody {
+                                kind: StatusKind::Bad,
+                                code: None,
+                                text: text(why),
+                            })),
+                        };
                     }
                 }
                 s.bad += 1;

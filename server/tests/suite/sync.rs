@@ -13,7 +13,7 @@ use tokio::process::Command;
 use crate::common::browser::*;
 use crate::common::{on_each_engine, Engine, TestServer};
 use crate::imap::device_tokens;
-use app::api::{MailAct, MailFolderCreate, MailList, MessageLine, MessagePage};
+use app::api::{FolderView, MailAct, MailFolderCreate, MailFolders, MailList, MessageLine, MessagePage};
 use hygie_core::audit::Actor;
 use hygie_core::auth::oauth;
 use hygie_core::mail::{import_batch, Imported};
@@ -148,7 +148,7 @@ async fn mbsync_pulls_the_mailbox_and_pushes_flags_deletions_and_new_messages(en
              AuthMechs XOAUTH2\nSSLType IMAPS\nCertificateFile {cert}\n\n\
              IMAPStore remote\nAccount hygie\n\n\
              MaildirStore local\nPath {maildir}/\nInbox {maildir}/INBOX\nSubFolders Verbatim\n\n\
-             Channel hygie\nFar :remote:\nNear :local:\nPatterns *\nCreate Near\nSync All\nExpunge Both\n\
+             Channel hygie\nFar :remote:\nNear :local:\nPatterns *\nCreate Both\nSync All\nExpunge Both\n\
              SyncState *\n",
             token = token.display(),
             cert = cert.display(),
@@ -261,6 +261,34 @@ async fn mbsync_pulls_the_mailbox_and_pushes_flags_deletions_and_new_messages(en
     mbsync(&rc).await;
     assert_eq!(subjects(&local(&maildir, "Laboratoire")), ["IRM du genou", "Note hors ligne"]);
     assert_eq!(subjects(&local(&maildir, "Trash")), ["Ancien résultat"]);
+
+    // 6. A folder made in the client, with a message: made in the webmail too.
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(maildir.join("Cardiologie").join(sub)).unwrap();
+    }
+    let classed = written.replace("Note hors ligne", "ECG normal").replace("offline-1", "offline-3");
+    std::fs::write(maildir.join("Cardiologie/cur/1796690300.3_1.poste:2,S"), classed).unwrap();
+    let warnings = mbsync(&rc).await;
+    assert!(!warnings.contains("Warning"), "{warnings}");
+    let folders = b.run(MailFolders {}).await.ok::<Vec<FolderView>>();
+    let cardio = folders.iter().find(|f| f.name == "Cardiologie").expect("the client's folder in the webmail");
+    let in_cardio = list(&b, &cardio.key).await;
+    assert!(!line(&in_cardio, "ECG normal").unread);
+    assert!(actions(&s).await.iter().any(|a| a == "mail.folder_create success"));
+
+    // 7. Debian's mbsync (1.4) sends a folder name with accents as raw UTF-8, which IMAP4rev1
+    // does not allow (modified UTF-7): refused at once with a tagged BAD, not left to time out.
+    for sub in ["cur", "new", "tmp"] {
+        std::fs::create_dir_all(maildir.join("Résultats").join(sub)).unwrap();
+    }
+    let t = Instant::now();
+    let out = Command::new("mbsync").arg("-c").arg(&rc).arg("-a").kill_on_drop(true).output();
+    let out = tokio::time::timeout(Duration::from_secs(120), out).await.unwrap().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("modified UTF-7"), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(10), "answered, not timed out: {:?}", t.elapsed());
+    std::fs::remove_dir_all(maildir.join("Résultats")).unwrap();
+    mbsync(&rc).await;
 
     eprintln!("mbsync: first sync {first_sync:?}, whole test {:?}", started.elapsed());
     s.stop().await;
