@@ -1,9 +1,11 @@
 //! A real synchronising client from Debian: isync's `mbsync`, authenticating with SASL XOAUTH2
 //! (Cyrus SASL's `libsasl2-modules-kdexoauth2` plugin, the access token from `PassCmd`) over
 //! implicit TLS, trusting the server's certificate file. It pulls the mailbox into a Maildir,
-//! pushes a flag change, a deletion and new messages back, and brings the webmail's changes
-//! down on the next run: both sides see the same mailbox, and every change is recorded as the
-//! webmail records it.
+//! pushes a flag change, a deletion, new messages, a move between folders and a new folder back,
+//! and brings the webmail's changes down on the next run: both sides see the same mailbox, and
+//! every change is recorded as the webmail records it. Debian's mbsync (1.4) names folders in
+//! raw UTF-8 where IMAP4rev1 wants modified UTF-7: an accented folder made in the client is
+//! refused at once; one made in the webmail shows under its UTF-7 name.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -289,6 +291,15 @@ async fn mbsync_pulls_the_mailbox_and_pushes_flags_deletions_and_new_messages(en
     assert!(t.elapsed() < Duration::from_secs(10), "answered, not timed out: {:?}", t.elapsed());
     std::fs::remove_dir_all(maildir.join("Résultats")).unwrap();
     mbsync(&rc).await;
+
+    // 8. A webmail folder with an accented name reaches mbsync 1.4 under its IMAP name, in
+    // modified UTF-7 (mbsync 1.5 would decode it), and keeps syncing under it.
+    let ete: i64 = b.run(MailFolderCreate { name: "Été".into(), parent: 0 }).await.ok();
+    let ecg = line(&list(&b, &cardio.key).await, "ECG normal").id;
+    assert_eq!(b.run(MailAct { action: format!("move:d{ete}"), ids: vec![ecg] }).await.ok::<u64>(), 1);
+    mbsync(&rc).await;
+    assert_eq!(subjects(&local(&maildir, "&AMk-t&AOk-")), ["ECG normal"]);
+    assert!(local(&maildir, "Cardiologie").is_empty());
 
     eprintln!("mbsync: first sync {first_sync:?}, whole test {:?}", started.elapsed());
     s.stop().await;
