@@ -134,26 +134,42 @@ impl Mailbox<'_> {
 
     /// The whole text of the holder's messages among `ids` (others' are not found), recorded
     /// as the webmail records it: reading (`mail.open`) when the client asked for `bodies`, a
-    /// list (`mail.list`, it shows subjects) when only headers; one record per command.
-    pub async fn imap_read(&self, ids: &[i64], bodies: bool) -> Result<Vec<ImapRaw>, StoreError> {
+    /// list (`mail.list`, it shows subjects) when only headers; one record per command. The
+    /// messages among `opened` are marked read in the same transaction as the `mail.open`
+    /// record, as opening one in the webmail does (a FETCH of a body without PEEK).
+    pub async fn imap_read(&self, ids: &[i64], bodies: bool, opened: &[i64]) -> Result<Vec<ImapRaw>, StoreError> {
         let (db, clock) = self.store();
+        let account_id = self.holder().account_id;
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(200) {
             let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
             // Plain integers from the store: nothing of the client's in the statement.
             let rows: Vec<ImapRaw> = crate::with_pool!(db, p => sqlx::query_as(&format!(
                 "SELECT id, raw FROM messages WHERE account_id = $1 AND id IN ({})", list.join(",")))
-                .bind(self.holder().account_id).fetch_all(p).await?);
+                .bind(account_id).fetch_all(p).await?);
             out.extend(rows);
         }
-        if !out.is_empty() {
-            let listed: Vec<String> = out.iter().take(50).map(|r| r.id.to_string()).collect();
-            let event = self
-                .holder()
-                .event(if bodies { "mail.open" } else { "mail.list" }, Outcome::Success)
-                .object(format!("messages:{} count:{}", listed.join(","), out.len()));
-            crate::audit::append(db, clock, event).await?;
+        if out.is_empty() {
+            return Ok(out);
         }
+        let listed: Vec<String> = out.iter().take(50).map(|r| r.id.to_string()).collect();
+        let event = self
+            .holder()
+            .event(if bodies { "mail.open" } else { "mail.list" }, Outcome::Success)
+            .object(format!("messages:{} count:{}", listed.join(","), out.len()));
+        if !bodies || opened.is_empty() {
+            crate::audit::append(db, clock, event).await?;
+            return Ok(out);
+        }
+        crate::with_pool!(db, p => {
+            let mut tx = p.begin_write().await?;
+            for id in opened {
+                sqlx::query("UPDATE messages SET unread = FALSE WHERE id = $1 AND account_id = $2 AND unread")
+                    .bind(id).bind(account_id).execute(&mut *tx).await?;
+            }
+            tx.append_audit(db.audit_key(), clock.now_ms(), &event).await?;
+            tx.commit().await?;
+        });
         Ok(out)
     }
 
@@ -378,9 +394,9 @@ mod tests {
             let theirs = Mailbox::new(&t.db, &clock, &b, &policy);
             assert_eq!(theirs.imap_modseq(inbox.id).await.unwrap(), None);
             assert!(theirs.imap_messages(inbox.id).await.unwrap().is_empty());
-            assert!(theirs.imap_read(&[msgs[2].id], true).await.unwrap().is_empty());
+            assert!(theirs.imap_read(&[msgs[2].id], true, &[]).await.unwrap().is_empty());
             assert!(theirs.imap_uids_of(inbox.id, &[msgs[2].id]).await.unwrap().is_empty());
-            let read = mailbox.imap_read(&[msgs[2].id], true).await.unwrap();
+            let read = mailbox.imap_read(&[msgs[2].id], true, &[]).await.unwrap();
             assert!(String::from_utf8_lossy(&read[0].raw).contains("Bilan normal."));
         }
     }

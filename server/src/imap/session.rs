@@ -1069,15 +1069,20 @@ impl Session<'_> {
             && names.iter().any(|n| matches!(n, N::Rfc822 | N::Rfc822Text | N::BodyExt { peek: false, .. }));
         let mailbox = self.mailbox(holder);
         let ids: Vec<i64> = positions.iter().map(|&i| sel.msgs[i].id).collect();
+        let unread: Vec<i64> = positions.iter().filter(|&&i| sel.msgs[i].unread).map(|&i| sel.msgs[i].id).collect();
+        // Reading a body without PEEK opens the message as the webmail does: marked read in the
+        // transaction of its `mail.open` record. Only headers without PEEK: marked read on its own.
+        let opened: &[i64] = if marks_seen && reads { &unread } else { &[] };
         let raws: HashMap<i64, Vec<u8>> = if needs_raw && !ids.is_empty() {
-            mailbox.imap_read(&ids, reads).await?.into_iter().map(|r| (r.id, r.raw)).collect()
+            mailbox.imap_read(&ids, reads, opened).await?.into_iter().map(|r| (r.id, r.raw)).collect()
         } else {
             HashMap::new()
         };
-        let unread: Vec<i64> = positions.iter().filter(|&&i| sel.msgs[i].unread).map(|&i| sel.msgs[i].id).collect();
         let mut seen_now = HashSet::new();
         if marks_seen && !unread.is_empty() {
-            mailbox.apply(&unread, Action::MarkRead).await?;
+            if opened.is_empty() {
+                mailbox.apply(&unread, Action::MarkRead).await?;
+            }
             seen_now.extend(unread);
         }
         let Some(sel) = self.selected.as_mut() else { return Ok(()) };

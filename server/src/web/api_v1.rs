@@ -502,7 +502,8 @@ pub(super) async fn get_raw(
     api: ApiHolder,
     Path(id): Path<i64>,
 ) -> Result<Response, Problem> {
-    let mut found = state.services.mailbox(&api.holder).imap_read(&[id], true).await.map_err(internal(api.english))?;
+    let mut found =
+        state.services.mailbox(&api.holder).imap_read(&[id], true, &[]).await.map_err(internal(api.english))?;
     let raw = found.pop().ok_or(Problem::not_found(api.english))?;
     let mut res = Response::new(Body::from(raw.raw));
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("message/rfc822"));
