@@ -8,7 +8,8 @@ started=$(date +%s)
 if [ "${CI:-}" = true ]; then export CARGO_INCREMENTAL=0; fi
 report_disk
 
-ensure_apt chromium postgresql python3-aiosmtpd python3-venv ca-certificates swaks postfix dnsmasq-base curl
+ensure_apt chromium postgresql python3-aiosmtpd python3-venv ca-certificates swaks postfix dnsmasq-base curl \
+    isync libsasl2-modules-kdexoauth2
 ensure_rust_tools
 ensure_node_modules
 ensure_schemathesis

@@ -67,72 +67,100 @@ pub(crate) async fn apply(
     ids: &[i64],
     action: Action,
 ) -> Result<u64, StoreError> {
+    apply_all(db, clock, holder, &[(action, ids)]).await
+}
+
+/// Applies each action to its messages (the holder's among them), in order, in one transaction:
+/// all or none, each recorded as on its own (a client changing several things of a message at
+/// once). Returns how many changes in all. An action naming a folder that is not the holder's
+/// is recorded as refused and nothing is applied.
+pub(crate) async fn apply_all(
+    db: &Db,
+    clock: &dyn Clock,
+    holder: &Holder,
+    changes: &[(Action, &[i64])],
+) -> Result<u64, StoreError> {
     let account_id = holder.account_id;
-    if ids.is_empty() {
+    let changes: Vec<(Action, &[i64])> = changes.iter().copied().filter(|(_, ids)| !ids.is_empty()).collect();
+    if changes.is_empty() {
         return Ok(0);
     }
     let trash = folder_id(db, clock, account_id, "trash").await?;
     let inbox = folder_id(db, clock, account_id, "inbox").await?;
-    let target = match action {
-        Action::MoveTo(role) => folder_id(db, clock, account_id, role).await?,
-        Action::MoveToFolder(id) => match folders::resolve(db, clock, account_id, &format!("d{id}")).await? {
-            Some(f) => f,
-            None => {
-                let event = holder.event(action.audit_name(), Outcome::Denied("not_found".into()));
-                audit::append(db, clock, event.object(format!("folder:{id}"))).await?;
-                return Ok(0);
+    let mut steps = Vec::with_capacity(changes.len());
+    for (action, ids) in changes {
+        let target = match action {
+            Action::MoveTo(role) => folder_id(db, clock, account_id, role).await?,
+            Action::MoveToFolder(id) => match folders::resolve(db, clock, account_id, &format!("d{id}")).await? {
+                Some(f) => f,
+                None => {
+                    let event = holder.event(action.audit_name(), Outcome::Denied("not_found".into()));
+                    audit::append(db, clock, event.object(format!("folder:{id}"))).await?;
+                    return Ok(0);
+                }
+            },
+            _ => 0,
+        };
+        let (sql, a, b): (&str, i64, i64) = match action {
+            Action::MarkRead => {
+                ("UPDATE messages SET unread = FALSE WHERE id = $1 AND account_id = $2 AND $3 = $3", 0, 0)
             }
-        },
-        _ => 0,
-    };
-    let (sql, a, b): (&str, i64, i64) = match action {
-        Action::MarkRead => ("UPDATE messages SET unread = FALSE WHERE id = $1 AND account_id = $2 AND $3 = $3", 0, 0),
-        Action::MarkUnread => ("UPDATE messages SET unread = TRUE WHERE id = $1 AND account_id = $2 AND $3 = $3", 0, 0),
-        Action::Flag => ("UPDATE messages SET flagged = TRUE WHERE id = $1 AND account_id = $2 AND $3 = $3", 0, 0),
-        Action::Unflag => ("UPDATE messages SET flagged = FALSE WHERE id = $1 AND account_id = $2 AND $3 = $3", 0, 0),
-        Action::MoveTo(_) | Action::MoveToFolder(_) => {
-            ("UPDATE messages SET folder_id = $3, trashed_from = NULL WHERE id = $1 AND account_id = $2", target, 0)
-        }
-        Action::Trash => (
-            "UPDATE messages SET trashed_from = folder_id, folder_id = $3 WHERE id = $1 AND account_id = $2 \
-             AND folder_id <> $3",
-            trash,
-            0,
-        ),
-        Action::Restore => (
-            "UPDATE messages SET folder_id = COALESCE(trashed_from, $4), trashed_from = NULL \
-             WHERE id = $1 AND account_id = $2 AND folder_id = $3",
-            trash,
-            inbox,
-        ),
-        Action::DeleteForever => {
-            ("DELETE FROM messages WHERE id = $1 AND account_id = $2 AND folder_id = $3", trash, 0)
-        }
-    };
-    let drop_index = action == Action::DeleteForever && db.backend() == Backend::Sqlite;
-    let listed: Vec<String> = ids.iter().take(50).map(i64::to_string).collect();
-    let event = |changed: u64| {
+            Action::MarkUnread => {
+                ("UPDATE messages SET unread = TRUE WHERE id = $1 AND account_id = $2 AND $3 = $3", 0, 0)
+            }
+            Action::Flag => ("UPDATE messages SET flagged = TRUE WHERE id = $1 AND account_id = $2 AND $3 = $3", 0, 0),
+            Action::Unflag => {
+                ("UPDATE messages SET flagged = FALSE WHERE id = $1 AND account_id = $2 AND $3 = $3", 0, 0)
+            }
+            Action::MoveTo(_) | Action::MoveToFolder(_) => {
+                ("UPDATE messages SET folder_id = $3, trashed_from = NULL WHERE id = $1 AND account_id = $2", target, 0)
+            }
+            Action::Trash => (
+                "UPDATE messages SET trashed_from = folder_id, folder_id = $3 WHERE id = $1 AND account_id = $2 \
+                 AND folder_id <> $3",
+                trash,
+                0,
+            ),
+            Action::Restore => (
+                "UPDATE messages SET folder_id = COALESCE(trashed_from, $4), trashed_from = NULL \
+                 WHERE id = $1 AND account_id = $2 AND folder_id = $3",
+                trash,
+                inbox,
+            ),
+            Action::DeleteForever => {
+                ("DELETE FROM messages WHERE id = $1 AND account_id = $2 AND folder_id = $3", trash, 0)
+            }
+        };
+        steps.push((action, ids, sql, a, b));
+    }
+    let sqlite = db.backend() == Backend::Sqlite;
+    let event = |action: Action, ids: &[i64], changed: u64| {
+        let listed: Vec<String> = ids.iter().take(50).map(i64::to_string).collect();
         let object = format!("messages:{} changed:{changed}", listed.join(","));
         holder.event(action.audit_name(), Outcome::Success).object(object)
     };
-    let mut changed = 0;
-    // The whole selection changes together, or not at all.
+    let mut total = 0;
+    // Every selection changes together, or not at all.
     crate::with_pool!(db, p => {
         let mut tx = p.begin_write().await?;
-        for id in ids {
-            if drop_index {
-                sqlx::query("DELETE FROM messages_fts WHERE rowid IN \
-                             (SELECT id FROM messages WHERE id = $1 AND account_id = $2 AND folder_id = $3)")
-                    .bind(id).bind(account_id).bind(trash).execute(&mut *tx).await?;
+        for (action, ids, sql, a, b) in &steps {
+            let mut changed = 0;
+            for id in *ids {
+                if *action == Action::DeleteForever && sqlite {
+                    sqlx::query("DELETE FROM messages_fts WHERE rowid IN \
+                                 (SELECT id FROM messages WHERE id = $1 AND account_id = $2 AND folder_id = $3)")
+                        .bind(id).bind(account_id).bind(trash).execute(&mut *tx).await?;
+                }
+                let q = sqlx::query(sql).bind(id).bind(account_id).bind(a);
+                let q = if *action == Action::Restore { q.bind(b) } else { q };
+                changed += q.execute(&mut *tx).await?.rows_affected();
             }
-            let q = sqlx::query(sql).bind(id).bind(account_id).bind(a);
-            let q = if action == Action::Restore { q.bind(b) } else { q };
-            changed += q.execute(&mut *tx).await?.rows_affected();
+            tx.append_audit(db.audit_key(), clock.now_ms(), &event(*action, ids, changed)).await?;
+            total += changed;
         }
-        tx.append_audit(db.audit_key(), clock.now_ms(), &event(changed)).await?;
         tx.commit().await?;
     });
-    Ok(changed)
+    Ok(total)
 }
 
 /// Deletes every message in the holder's Trash, recorded in the same transaction. Returns how

@@ -6,7 +6,7 @@
 //! [`Mailbox::search`]), which check and record it; this module only reads, except APPEND.
 
 use super::ingest::{IngestTx, Prepared};
-use super::{attach, MailError, Mailbox};
+use super::{attach, Action, MailError, Mailbox};
 use crate::audit::{AuditTx, Outcome};
 use crate::clock::Millis;
 use crate::store::{BeginWrite, StoreError};
@@ -134,26 +134,42 @@ impl Mailbox<'_> {
 
     /// The whole text of the holder's messages among `ids` (others' are not found), recorded
     /// as the webmail records it: reading (`mail.open`) when the client asked for `bodies`, a
-    /// list (`mail.list`, it shows subjects) when only headers; one record per command.
-    pub async fn imap_read(&self, ids: &[i64], bodies: bool) -> Result<Vec<ImapRaw>, StoreError> {
+    /// list (`mail.list`, it shows subjects) when only headers; one record per command. The
+    /// messages among `opened` are marked read in the same transaction as the `mail.open`
+    /// record, as opening one in the webmail does (a FETCH of a body without PEEK).
+    pub async fn imap_read(&self, ids: &[i64], bodies: bool, opened: &[i64]) -> Result<Vec<ImapRaw>, StoreError> {
         let (db, clock) = self.store();
+        let account_id = self.holder().account_id;
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(200) {
             let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
             // Plain integers from the store: nothing of the client's in the statement.
             let rows: Vec<ImapRaw> = crate::with_pool!(db, p => sqlx::query_as(&format!(
                 "SELECT id, raw FROM messages WHERE account_id = $1 AND id IN ({})", list.join(",")))
-                .bind(self.holder().account_id).fetch_all(p).await?);
+                .bind(account_id).fetch_all(p).await?);
             out.extend(rows);
         }
-        if !out.is_empty() {
-            let listed: Vec<String> = out.iter().take(50).map(|r| r.id.to_string()).collect();
-            let event = self
-                .holder()
-                .event(if bodies { "mail.open" } else { "mail.list" }, Outcome::Success)
-                .object(format!("messages:{} count:{}", listed.join(","), out.len()));
-            crate::audit::append(db, clock, event).await?;
+        if out.is_empty() {
+            return Ok(out);
         }
+        let listed: Vec<String> = out.iter().take(50).map(|r| r.id.to_string()).collect();
+        let event = self
+            .holder()
+            .event(if bodies { "mail.open" } else { "mail.list" }, Outcome::Success)
+            .object(format!("messages:{} count:{}", listed.join(","), out.len()));
+        if !bodies || opened.is_empty() {
+            crate::audit::append(db, clock, event).await?;
+            return Ok(out);
+        }
+        crate::with_pool!(db, p => {
+            let mut tx = p.begin_write().await?;
+            for id in opened {
+                sqlx::query("UPDATE messages SET unread = FALSE WHERE id = $1 AND account_id = $2 AND unread")
+                    .bind(id).bind(account_id).execute(&mut *tx).await?;
+            }
+            tx.append_audit(db.audit_key(), clock.now_ms(), &event).await?;
+            tx.commit().await?;
+        });
         Ok(out)
     }
 
@@ -207,7 +223,58 @@ impl Mailbox<'_> {
             tx.commit().await?;
             appended
         });
-        Ok(appended)
+        match appended {
+            Some(a) => Ok(Some(a)),
+            None => Ok(self.imap_append_held(folder, &prepared.message_id, seen, flagged).await?),
+        }
+    }
+
+    /// APPEND of a message the mailbox holds already (Hygie keeps one copy of each): a client
+    /// that moves a message itself (a synchronising client moving a file between Maildir
+    /// folders) writes it into the new folder and removes it from the old one, so the held
+    /// message moves into `folder` with the client's flags, through the webmail's verbs and
+    /// their records, in one transaction. `None` (kept where it is) when it is in that folder already, when the
+    /// mailbox holds several copies (one's own message in Sent and Inbox), or when the folder is
+    /// Sent or Drafts, where no message is moved.
+    async fn imap_append_held(
+        &self,
+        folder: i64,
+        message_id: &str,
+        seen: bool,
+        flagged: bool,
+    ) -> Result<Option<Appended>, StoreError> {
+        let (db, _) = self.store();
+        let account_id = self.holder().account_id;
+        let held: Vec<(i64, i64, bool, bool)> = crate::with_pool!(db, p => sqlx::query_as(&format!(
+            "SELECT m.id, m.folder_id, m.unread, m.flagged FROM messages m \
+             WHERE m.account_id = $1 AND m.message_id = $2 AND {NOT_WAITING} LIMIT 2"))
+            .bind(account_id).bind(message_id).fetch_all(p).await?);
+        let [(id, from, unread, was_flagged)] = held[..] else { return Ok(None) };
+        let role: Option<String> = crate::with_pool!(db, p => sqlx::query_scalar(
+            "SELECT role FROM mail_folders WHERE id = $1 AND account_id = $2")
+            .bind(folder).bind(account_id).fetch_optional(p).await?);
+        let action = match role.as_deref() {
+            _ if from == folder => return Ok(None),
+            Some("trash") => Action::Trash,
+            Some("inbox") => Action::MoveTo("inbox"),
+            Some("archive") => Action::MoveTo("archive"),
+            Some("custom") => Action::MoveToFolder(folder),
+            _ => return Ok(None),
+        };
+        let ids = [id];
+        let mut changes = vec![(action, &ids[..])];
+        if unread == seen {
+            changes.push((if seen { Action::MarkRead } else { Action::MarkUnread }, &ids[..]));
+        }
+        if was_flagged != flagged {
+            changes.push((if flagged { Action::Flag } else { Action::Unflag }, &ids[..]));
+        }
+        self.apply_all(&changes).await?;
+        Ok(self
+            .imap_uids_of(folder, &[id])
+            .await?
+            .first()
+            .map(|&(_, uid)| Appended { uidvalidity: u32_of(folder), uid: u32_of(uid) }))
     }
 }
 
@@ -314,6 +381,14 @@ mod tests {
                 mailbox.imap_append("d999999", &raw("6").raw, true, false, None).await,
                 Err(AppendError::NoFolder)
             ));
+            // APPEND of a held message into another folder moves it there, with the client's
+            // flags (a client that moved it itself): one copy still.
+            let archive = mailbox.imap_folders().await.unwrap().into_iter().find(|f| f.role == "archive").unwrap();
+            let moved = mailbox.imap_append("archive", &raw("3").raw, true, false, None).await.unwrap().unwrap();
+            assert_eq!((moved.uidvalidity, moved.uid), (archive.id as u32, 1));
+            let m = mailbox.imap_messages(archive.id).await.unwrap();
+            assert_eq!((m.len(), m[0].id, m[0].unread, m[0].flagged), (1, msgs[2].id, false, false));
+            assert!(mailbox.imap_messages(inbox.id).await.unwrap().is_empty());
 
             // A path that gives no UID, or a wrong one, still gets the next (the trigger).
             let copy = |uid: Option<i64>| {
@@ -342,9 +417,9 @@ mod tests {
             let theirs = Mailbox::new(&t.db, &clock, &b, &policy);
             assert_eq!(theirs.imap_modseq(inbox.id).await.unwrap(), None);
             assert!(theirs.imap_messages(inbox.id).await.unwrap().is_empty());
-            assert!(theirs.imap_read(&[msgs[2].id], true).await.unwrap().is_empty());
+            assert!(theirs.imap_read(&[msgs[2].id], true, &[]).await.unwrap().is_empty());
             assert!(theirs.imap_uids_of(inbox.id, &[msgs[2].id]).await.unwrap().is_empty());
-            let read = mailbox.imap_read(&[msgs[2].id], true).await.unwrap();
+            let read = mailbox.imap_read(&[msgs[2].id], true, &[]).await.unwrap();
             assert!(String::from_utf8_lossy(&read[0].raw).contains("Bilan normal."));
         }
     }

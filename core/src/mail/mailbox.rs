@@ -306,6 +306,25 @@ impl<'a> Mailbox<'a> {
         receipts::timeline(self.db, self.holder.account_id, id).await
     }
 
+    /// Each recipient's timeline of a message the holder sent, on its own (the Web Services
+    /// API), recorded as a reading (`mail.receipts`; refused `not_found` when not theirs): in the
+    /// webmail the timeline comes with the opened message and its `mail.open` record.
+    pub async fn receipts(&self, id: i64) -> Result<Option<Vec<receipts::RecipientTimeline>>, StoreError> {
+        let timeline = self.timeline(id).await?;
+        let event = match &timeline {
+            Some(t) => self
+                .holder
+                .event("mail.receipts", crate::audit::Outcome::Success)
+                .object(format!("message:{id} recipients:{}", t.len())),
+            None => self
+                .holder
+                .event("mail.receipts", crate::audit::Outcome::Denied("not_found".into()))
+                .object(format!("message:{id}")),
+        };
+        crate::audit::append(self.db, self.clock, event).await?;
+        Ok(timeline)
+    }
+
     /// The receipts mark of each of the holder's sent messages among `ids`.
     pub async fn receipt_marks(&self, ids: &[i64]) -> Result<Vec<(i64, &'static str)>, StoreError> {
         receipts::marks(self.db, self.holder.account_id, ids).await
@@ -476,6 +495,12 @@ impl<'a> Mailbox<'a> {
     /// Applies `action` to the holder's messages among `ids`; returns how many changed.
     pub async fn apply(&self, ids: &[i64], action: Action) -> Result<u64, StoreError> {
         super::apply(self.db, self.clock, self.holder, ids, action).await
+    }
+
+    /// Applies each action to its messages in one transaction (all or none), each recorded as
+    /// on its own; returns how many changes in all.
+    pub async fn apply_all(&self, changes: &[(Action, &[i64])]) -> Result<u64, StoreError> {
+        super::apply_all(self.db, self.clock, self.holder, changes).await
     }
 
     /// Deletes everything in the Trash; returns how many messages.

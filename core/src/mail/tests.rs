@@ -816,6 +816,55 @@ async fn an_action_whose_audit_record_fails_changes_nothing() {
     }
 }
 
+/// Several changes to a message at once (the API's PATCH, IMAP's STORE of two flags, an
+/// APPEND that moves a held message) commit together, each with its record: none when one of
+/// them cannot be done or recorded.
+#[tokio::test]
+async fn several_actions_commit_together_each_with_its_record() {
+    for t in TestDb::both().await {
+        let clock = ManualClock::new(1_800_000_000_000);
+        let domains = vec!["hygie.example".to_string()];
+        let (a, b) = (holder(&t.db, &clock, "alice").await, holder(&t.db, &clock, "bruno").await);
+        let d =
+            Draft { to: vec![b.address.clone()], subject: "Bilan".into(), body: "Texte".into(), ..Default::default() };
+        let sent =
+            send(&t.db, &clock, &a, &d, &domains, "https://h.example", &attach::Limits::default()).await.unwrap();
+        let ids = [sent.delivered[0]];
+        let before = messages_of(&t.db, b.account_id).await;
+
+        // Another's folder: refused and recorded, and the flags before it are not changed.
+        let theirs = folders::create(&t.db, &clock, &a, "Alice", None).await.unwrap();
+        let changes =
+            [(Action::MarkRead, &ids[..]), (Action::Flag, &ids[..]), (Action::MoveToFolder(theirs), &ids[..])];
+        assert_eq!(apply_all(&t.db, &clock, &b, &changes).await.unwrap(), 0);
+        assert_eq!(messages_of(&t.db, b.account_id).await, before);
+        let last = crate::audit::latest(&t.db, 1).await.unwrap();
+        assert_eq!(
+            (last[0].action.as_str(), last[0].outcome.as_str()),
+            (format!("mail.move:d{theirs}").as_str(), "denied:not_found")
+        );
+
+        // The trail cannot be written: nothing changes.
+        let head = crate::audit::head(&t.db).await.unwrap();
+        let changes = [(Action::MarkRead, &ids[..]), (Action::MoveTo("archive"), &ids[..])];
+        crate::store::testing::break_audit(&t.db).await;
+        assert!(apply_all(&t.db, &clock, &b, &changes).await.is_err());
+        crate::store::testing::repair_audit(&t.db).await;
+        assert_eq!(messages_of(&t.db, b.account_id).await, before);
+        assert_eq!(crate::audit::head(&t.db).await.unwrap(), head);
+
+        // All of them, one record each, in order.
+        let changes = [(Action::MarkRead, &ids[..]), (Action::Flag, &ids[..]), (Action::MoveTo("archive"), &ids[..])];
+        assert_eq!(apply_all(&t.db, &clock, &b, &changes).await.unwrap(), 3);
+        let archive = folder_id(&t.db, &clock, b.account_id, "archive").await.unwrap();
+        assert_eq!(messages_of(&t.db, b.account_id).await, vec![(ids[0], archive, false)]);
+        let last: Vec<String> =
+            crate::audit::latest(&t.db, 3).await.unwrap().into_iter().rev().map(|r| r.action).collect();
+        assert_eq!(last, ["mail.read", "mail.flag", "mail.archive"]);
+        assert!(crate::audit::verify(&t.db).await.unwrap().is_intact());
+    }
+}
+
 /// A forward lists each kept attachment once however often the request names it, loads the
 /// original once, refuses another holder's message or upload, and checks sizes first.
 #[tokio::test]

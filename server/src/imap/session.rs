@@ -69,6 +69,24 @@ fn atom(s: &'static str) -> Atom<'static> {
     Atom::unvalidated(s)
 }
 
+/// The tag of a command that did not parse, when it starts with one.
+fn tag_of(bytes: &[u8]) -> Option<Tag<'static>> {
+    let end = bytes.iter().position(|&b| b == b' ')?;
+    let tag = std::str::from_utf8(&bytes[..end]).ok()?;
+    Tag::try_from(tag.to_string()).ok()
+}
+
+/// Why a command did not parse, as far as the client can act on it (nothing of its content).
+fn malformed(bytes: &[u8]) -> &'static str {
+    if bytes.iter().any(|b| !b.is_ascii()) {
+        // UTF-8 outside a literal: IMAP4rev1 clients name folders in modified UTF-7.
+        "Malformed command: 8-bit characters outside a literal (folder names travel in modified UTF-7, \
+         RFC 3501 5.1.3)"
+    } else {
+        "Malformed command"
+    }
+}
+
 /// What the server offers: before TLS, STARTTLS only; then the SASL mechanisms; once
 /// authenticated, the extensions.
 fn capabilities(tls: bool, authenticated: bool) -> Vec1<Capability<'static>> {
@@ -342,12 +360,20 @@ pub(super) async fn run(
                             text: text("Command too long"),
                         }));
                     }
-                    _ => {
-                        server.enqueue_status(Status::Untagged(StatusBody {
-                            kind: StatusKind::Bad,
-                            code: None,
-                            text: text("Malformed command"),
-                        }));
+                    ServerError::MalformedMessage { discarded_bytes }
+                    | ServerError::ExpectedCrlfGotLf { discarded_bytes } => {
+                        // Tagged when the tag can be read (RFC 9051 §7.1.5): the client waits for
+                        // its tag (mbsync timed out on an untagged BAD).
+                        let bytes = discarded_bytes.declassify();
+                        let why = malformed(bytes);
+                        match tag_of(bytes) {
+                            Some(tag) => server.enqueue_status(tagged(tag, StatusKind::Bad, None, why)),
+                            None => server.enqueue_status(Status::Untagged(StatusBody {
+                                kind: StatusKind::Bad,
+                                code: None,
+                                text: text(why),
+                            })),
+                        };
                     }
                 }
                 s.bad += 1;
@@ -716,7 +742,13 @@ impl Session<'_> {
                 let date_ms = date.map(|d| d.as_ref().timestamp_millis());
                 let seen = flags.contains(&Flag::Seen);
                 let flagged = flags.contains(&Flag::Flagged);
-                match mailbox.imap_append(&f.key, &bytes, seen, flagged, date_ms).await {
+                let appended = mailbox.imap_append(&f.key, &bytes, seen, flagged, date_ms).await;
+                // The selected folder's news (the new message's EXISTS, or the EXPUNGE of a held
+                // message moved by the APPEND) before the tagged answer, where clients wait for it.
+                if self.selected.is_some() {
+                    self.updates(server).await;
+                }
+                match appended {
                     Ok(Some(a)) => ok(
                         server,
                         tag,
@@ -736,9 +768,6 @@ impl Session<'_> {
                         no(server, tag, Some(other_code("LIMIT")), "Too many messages: try again later")
                     }
                     Err(AppendError::Refused(MailError::Store(e))) => return Err(e),
-                }
-                if self.selected.as_ref().is_some_and(|s| s.folder.id == f.id) {
-                    self.updates(server).await;
                 }
             }
             body => return self.selected_command(server, holder, tag, body).await,
@@ -1040,15 +1069,20 @@ impl Session<'_> {
             && names.iter().any(|n| matches!(n, N::Rfc822 | N::Rfc822Text | N::BodyExt { peek: false, .. }));
         let mailbox = self.mailbox(holder);
         let ids: Vec<i64> = positions.iter().map(|&i| sel.msgs[i].id).collect();
+        let unread: Vec<i64> = positions.iter().filter(|&&i| sel.msgs[i].unread).map(|&i| sel.msgs[i].id).collect();
+        // Reading a body without PEEK opens the message as the webmail does: marked read in the
+        // transaction of its `mail.open` record. Only headers without PEEK: marked read on its own.
+        let opened: &[i64] = if marks_seen && reads { &unread } else { &[] };
         let raws: HashMap<i64, Vec<u8>> = if needs_raw && !ids.is_empty() {
-            mailbox.imap_read(&ids, reads).await?.into_iter().map(|r| (r.id, r.raw)).collect()
+            mailbox.imap_read(&ids, reads, opened).await?.into_iter().map(|r| (r.id, r.raw)).collect()
         } else {
             HashMap::new()
         };
-        let unread: Vec<i64> = positions.iter().filter(|&&i| sel.msgs[i].unread).map(|&i| sel.msgs[i].id).collect();
         let mut seen_now = HashSet::new();
         if marks_seen && !unread.is_empty() {
-            mailbox.apply(&unread, Action::MarkRead).await?;
+            if opened.is_empty() {
+                mailbox.apply(&unread, Action::MarkRead).await?;
+            }
             seen_now.extend(unread);
         }
         let Some(sel) = self.selected.as_mut() else { return Ok(()) };
@@ -1136,20 +1170,18 @@ impl Session<'_> {
         let (seen, flagged, deleted) = (want(Flag::Seen), want(Flag::Flagged), want(Flag::Deleted));
         let mailbox = self.mailbox(holder);
         if !ids.is_empty() {
+            // Both flags in one transaction, each recorded as the webmail records it.
+            let mut read = (Action::MarkRead, Vec::new());
             if let Some(seen) = seen {
-                let change: Vec<i64> =
-                    positions.iter().filter(|&&i| sel.msgs[i].unread == seen).map(|&i| sel.msgs[i].id).collect();
-                if !change.is_empty() {
-                    mailbox.apply(&change, if seen { Action::MarkRead } else { Action::MarkUnread }).await?;
-                }
+                read.0 = if seen { Action::MarkRead } else { Action::MarkUnread };
+                read.1 = positions.iter().filter(|&&i| sel.msgs[i].unread == seen).map(|&i| sel.msgs[i].id).collect();
             }
-            if let Some(flag) = flagged {
-                let change: Vec<i64> =
-                    positions.iter().filter(|&&i| sel.msgs[i].flagged != flag).map(|&i| sel.msgs[i].id).collect();
-                if !change.is_empty() {
-                    mailbox.apply(&change, if flag { Action::Flag } else { Action::Unflag }).await?;
-                }
+            let mut flag = (Action::Flag, Vec::new());
+            if let Some(f) = flagged {
+                flag.0 = if f { Action::Flag } else { Action::Unflag };
+                flag.1 = positions.iter().filter(|&&i| sel.msgs[i].flagged != f).map(|&i| sel.msgs[i].id).collect();
             }
+            mailbox.apply_all(&[(read.0, &read.1[..]), (flag.0, &flag.1[..])]).await?;
         }
         let Some(sel) = self.selected.as_mut() else { return Ok(()) };
         let draft = sel.draft();

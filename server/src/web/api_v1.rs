@@ -504,7 +504,8 @@ pub(super) async fn get_raw(
     api: ApiHolder,
     Path(id): Path<i64>,
 ) -> Result<Response, Problem> {
-    let mut found = state.services.mailbox(&api.holder).imap_read(&[id], true).await.map_err(internal(api.english))?;
+    let mut found =
+        state.services.mailbox(&api.holder).imap_read(&[id], true, &[]).await.map_err(internal(api.english))?;
     let raw = found.pop().ok_or(Problem::not_found(api.english))?;
     let mut res = Response::new(Body::from(raw.raw));
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("message/rfc822"));
@@ -580,7 +581,7 @@ pub struct Receipts {
 }
 
 /// `GET /api/v1/messages/{id}/receipts`: where each recipient of a message the holder sent
-/// stands (delivery and read receipts).
+/// stands (delivery and read receipts), recorded (`mail.receipts`).
 #[utoipa::path(get, path = "/api/v1/messages/{id}/receipts", tag = "messages",
     params(("id" = i64, Path, description = "The id of a message the holder sent")),
     responses((status = 200, description = "Each recipient's timeline", body = Receipts),
@@ -593,7 +594,7 @@ pub(super) async fn get_receipts(
     let timeline = state
         .services
         .mailbox(&api.holder)
-        .timeline(id)
+        .receipts(id)
         .await
         .map_err(internal(api.english))?
         .ok_or(Problem::not_found(api.english))?;
@@ -660,8 +661,9 @@ async fn folder_of(state: &AppState, api: &ApiHolder, id: i64, action: &str) -> 
     }
 }
 
-/// `PATCH /api/v1/messages/{id}`: read or unread, flagged or not, moved; each change recorded
-/// as in the webmail (`mail.read`, `mail.flag`, `mail.archive`, `mail.trash`, …).
+/// `PATCH /api/v1/messages/{id}`: read or unread, flagged or not, moved, all in one transaction;
+/// each change recorded as in the webmail (`mail.read`, `mail.flag`, `mail.archive`,
+/// `mail.trash`, …).
 #[utoipa::path(patch, path = "/api/v1/messages/{id}", tag = "changes",
     params(("id" = i64, Path, description = "A message's id")),
     request_body(content = MessageChange, content_type = "application/json"),
@@ -699,9 +701,10 @@ pub(super) async fn patch_message(
             actions.push(action);
         }
     }
-    for action in actions {
-        mailbox.apply(&[id], action).await.map_err(internal(english))?;
-    }
+    // Every field or none: one transaction, one record per change.
+    let ids = [id];
+    let changes: Vec<(Action, &[i64])> = actions.into_iter().map(|a| (a, &ids[..])).collect();
+    mailbox.apply_all(&changes).await.map_err(internal(english))?;
     let folder = mailbox.folder_of(id).await.map_err(internal(english))?;
     Ok(private(Json(MessagePlace { id, folder }).into_response()))
 }

@@ -180,6 +180,7 @@ async fn a_mail_client_reads_and_changes_the_mailbox_over_imap_with_an_oauth_tok
     assert_eq!(m["search_unseen"], json!(["1 2"]), "{m}");
     assert!(has(&m["store"], "\\\\Seen") && has(&m["store"], "\\\\Flagged"), "{m}");
     assert_eq!(m["search_seen"], json!(["1"]), "{m}");
+    assert!(has(&m["open"], "Rien a signaler") && has(&m["flags_after_open"], "\\\\Seen"), "{m}");
     assert_eq!(m["move"], json!("OK"), "{m}");
     let trash_uid = m["copyuid"][0].as_str().unwrap().split(' ').nth(2).unwrap().parse::<u32>().unwrap();
     assert!(has(&m["exists_after_move"], "") && has(&m["append"], "APPENDUID"), "{m}");
@@ -200,12 +201,21 @@ async fn a_mail_client_reads_and_changes_the_mailbox_over_imap_with_an_oauth_tok
         rows,
         vec![
             ("Bilan sanguin".into(), "inbox".into(), false, true),
-            ("Compte rendu".into(), "trash".into(), true, false),
+            ("Compte rendu".into(), "trash".into(), false, false),
             ("Brouillon IMAP".into(), "drafts".into(), false, false),
             ("Nouveau".into(), "inbox".into(), true, false),
         ]
     );
     let log = actions(&s).await;
+    // Opening without PEEK writes the webmail's one record (`mail.open`, marked read with it);
+    // the only `mail.read` is the STORE's.
+    assert_eq!(log.iter().filter(|a| *a == "mail.read success").count(), 1, "{log:?}");
+    let compte_rendu: i64 = hygie_core::with_pool!(s.db(), p => sqlx::query_scalar(
+        "SELECT id FROM messages WHERE subject = 'Compte rendu'").fetch_one(p).await.unwrap());
+    let records = hygie_core::audit::latest(s.db(), 1000).await.unwrap();
+    assert!(records
+        .iter()
+        .any(|r| r.action == "mail.open" && r.object.as_deref() == Some(&format!("messages:{compte_rendu} count:1"))));
     for expected in [
         "mail.list success",
         "mail.open success",

@@ -83,6 +83,9 @@ elif phase == "main":
     out["search_unseen"] = text(m.uid("SEARCH", None, "UNSEEN")[1])
     out["store"] = text(m.uid("STORE", "1", "+FLAGS", r"(\Seen \Flagged)")[1])
     out["search_seen"] = text(m.uid("SEARCH", None, "SEEN")[1])
+    # A body without PEEK: opened, as in the webmail.
+    out["open"] = text(m.uid("FETCH", "2", "(BODY[TEXT])")[1])
+    out["flags_after_open"] = text(m.uid("FETCH", "2", "(FLAGS)")[1])
     typ, data = m.uid("MOVE", "2", "Trash")
     out["move"] = typ
     out["copyuid"] = text(m.response("COPYUID")[1])

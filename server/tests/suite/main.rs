@@ -20,5 +20,6 @@ mod receipts;
 mod signin;
 mod smtp;
 mod submission;
+mod sync;
 mod terminals;
 mod webservices;

@@ -153,6 +153,12 @@ async fn the_api_reads_changes_searches_and_sends_once_for_its_holder_only(engin
     assert_eq!((page["total"].as_i64(), page["messages"][0]["id"].as_i64()), (Some(1), Some(mine)));
     let changes = get("/api/v1/folders/inbox/changes".into()).await.json();
     assert_eq!(changes["created"][0]["id"].as_i64(), Some(mine), "{changes}");
+    let last = hygie_core::audit::latest(s.db(), 1).await.unwrap().remove(0);
+    assert_eq!(
+        (last.action.as_str(), last.object.as_deref(), last.actor),
+        ("mail.list", Some("folder:inbox changes created:1"), format!("account:{alice_id}")),
+        "the changes feed is recorded as a list"
+    );
     let since = changes["since"].as_str().unwrap().to_string();
     let quiet = get(format!("/api/v1/folders/inbox/changes?since={since}")).await.json();
     assert_eq!((quiet["created"].as_array().map(Vec::len), quiet["changed"].as_bool()), (Some(0), Some(false)));
@@ -189,6 +195,8 @@ async fn the_api_reads_changes_searches_and_sends_once_for_its_holder_only(engin
     };
     let r = patch(mine, json!({"unread": true, "flagged": true})).await;
     assert_eq!((r.status, r.json()["folder"].as_str()), (200, Some("inbox")), "{:?}", r.json());
+    let two = actions(&s).await;
+    assert_eq!(two[..2], ["mail.flag success", "mail.unread success"], "one record per field, newest first");
     let flagged = get(format!("/api/v1/folders/inbox/changes?since={since}")).await.json();
     assert_eq!(flagged["changed"], json!(true), "{flagged}");
     let state = flagged["states"].as_array().unwrap().iter().find(|m| m["id"] == json!(mine)).unwrap().clone();
@@ -273,6 +281,8 @@ async fn the_api_reads_changes_searches_and_sends_once_for_its_holder_only(engin
     let receipts = get(format!("/api/v1/messages/{sent}/receipts")).await;
     assert_eq!(receipts.status, 200, "{:?}", receipts.json());
     assert_eq!(receipts.json()["recipients"][0]["recipient"], json!(bruno));
+    let last = hygie_core::audit::latest(s.db(), 1).await.unwrap().remove(0);
+    assert_eq!((last.action.as_str(), last.object), ("mail.receipts", Some(format!("message:{sent} recipients:1"))));
 
     // Another holder's ids: not found, on every endpoint.
     let h = ["Content-Type: application/json"];
@@ -335,6 +345,8 @@ async fn the_api_reads_changes_searches_and_sends_once_for_its_holder_only(engin
         "mail.search success",
         "mail.send success",
         "mail.send denied:not_the_author",
+        "mail.receipts success",
+        "mail.receipts denied:not_found",
     ] {
         assert!(log.iter().any(|a| a == expected), "{expected} missing from {log:?}");
     }
