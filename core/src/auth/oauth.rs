@@ -195,31 +195,16 @@ pub fn display_user_code(code: &str) -> String {
     }
 }
 
-/// Registers a public client (mail clients, software on the professional's PC). Recorded as
-/// `actor` (the operator's command). Returns the client with its new `client_id`.
+/// Registers a public client (mail clients, software on the professional's PC) for the device
+/// grant, without redirect URIs ([`register_native_client`] for the authorization code grant).
+/// Recorded as `actor` (the operator's command). Returns the client with its new `client_id`.
 pub async fn register_public_client(
     db: &Db,
     clock: &dyn Clock,
     name: &str,
     actor: crate::audit::Actor,
 ) -> Result<Client, OAuthError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > NAME_MAX || name.chars().any(char::is_control) {
-        return Err(OAuthError::InvalidRequest("name"));
-    }
-    let now = clock.now_ms();
-    let client_id = format!("hygie-{}", crate::random_hex(12));
-    Ok(crate::with_pool!(db, p => {
-        let mut tx = p.begin_write().await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO oauth_clients (client_id, name, kind, created_ms) VALUES ($1, $2, 'public', $3) RETURNING id")
-            .bind(&client_id).bind(name).bind(now).fetch_one(&mut *tx).await?;
-        let event = crate::audit::AuditEvent::new(actor, "oauth.client.register", Outcome::Success)
-            .object(format!("client:{client_id}"));
-        tx.append_audit(db.audit_key(), now, &event).await?;
-        tx.commit().await?;
-        Client { id, client_id, name: name.to_string(), kind: "public".into() }
-    }))
+    register_native_client(db, clock, name, &[], actor).await
 }
 
 /// A confidential client as registered: its `client_id`, and its secret, shown this once.
@@ -733,6 +718,11 @@ pub async fn revoke_token(
     });
     Ok(())
 }
+
+mod code;
+pub use code::*;
+#[cfg(test)]
+mod code_tests;
 
 #[cfg(test)]
 mod tests;
