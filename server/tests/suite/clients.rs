@@ -7,7 +7,9 @@ use tokio::process::Command;
 
 use crate::common::browser::*;
 use crate::common::{client, enc, form, on_each_engine, Engine, TestServer};
-use app::api::{AuthorizationRequest, AuthorizeQuery, DecideDevice, DeviceRequest, MailFolderCreate, MyClients, RevokeClient};
+use app::api::{
+    AuthorizationRequest, AuthorizeQuery, DecideDevice, DeviceRequest, MailFolderCreate, MyClients, RevokeClient,
+};
 use hygie_core::audit::Actor;
 use hygie_core::auth::oauth;
 use hygie_core::mail::{import_batch, Imported};
@@ -232,15 +234,14 @@ async fn get(b: &Browser, path: &str) -> (u16, String, String, String) {
 async fn decide(b: &Browser, pairs: &[(&str, &str)], decision: &str, origin: &str) -> (u16, String) {
     let mut all = pairs.to_vec();
     all.push(("decision", decision));
-    let res = b
-        .c
-        .post(format!("{}/oauth/authorize", b.base))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("origin", origin)
-        .body(form(&all))
-        .send()
-        .await
-        .unwrap();
+    let res =
+        b.c.post(format!("{}/oauth/authorize", b.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("origin", origin)
+            .body(form(&all))
+            .send()
+            .await
+            .unwrap();
     let location = res.headers().get("location").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
     (res.status().as_u16(), location)
 }
@@ -314,12 +315,19 @@ async fn an_authorization_code_with_pkce_gives_the_api_the_mailbox_its_holder_al
     sign_in(&s, &b, &alice, 1).await;
     let (status, page, csp, html) = get(&b, &consent).await;
     assert_eq!((status, page.as_str()), (200, ""));
-    assert!(html.contains("« Thunderbird » demande l&#x27;accès à votre messagerie") || html.contains("« Thunderbird » demande l'accès"), "{html}");
+    assert!(
+        html.contains("« Thunderbird » demande l&#x27;accès à votre messagerie")
+            || html.contains("« Thunderbird » demande l'accès"),
+        "{html}"
+    );
     assert!(html.contains(&alice), "the mailbox concerned");
     assert!(csp.contains("form-action 'self' http://127.0.0.1:45678;"), "{csp}");
     let asked = b.run(AuthorizationRequest { query: app_query(&pairs) }).await;
     assert_eq!(asked.status, 200, "{:?}", asked.body);
-    assert_eq!((asked.body["client_name"].as_str(), asked.body["account"].as_str()), (Some("Thunderbird"), Some(alice.as_str())));
+    assert_eq!(
+        (asked.body["client_name"].as_str(), asked.body["account"].as_str()),
+        (Some("Thunderbird"), Some(alice.as_str()))
+    );
 
     // The decision is the site's own form: another site cannot post it.
     let (status, _) = decide(&b, &pairs, "approve", "https://evil.example").await;
@@ -366,9 +374,12 @@ async fn an_authorization_code_with_pkce_gives_the_api_the_mailbox_its_holder_al
     // The code again: refused, and what its first use gave ends (RFC 6749 §4.1.2).
     assert_eq!(exchange(&s, &c.client_id, &code, REDIRECT, VERIFIER).await.1["error"], json!("invalid_grant"));
     assert_eq!(curl(&s, "/api/v1/folders", &access).await.0, 401);
-    let (_, body) =
-        post(&s, "/oauth/token", &[("grant_type", "refresh_token"), ("client_id", &c.client_id), ("refresh_token", &refresh)])
-            .await;
+    let (_, body) = post(
+        &s,
+        "/oauth/token",
+        &[("grant_type", "refresh_token"), ("client_id", &c.client_id), ("refresh_token", &refresh)],
+    )
+    .await;
     assert_eq!(body["error"], json!("invalid_grant"));
 
     // Refused: the client hears access_denied, with its state.
