@@ -354,6 +354,15 @@ async fn an_authorization_code_with_pkce_gives_the_api_the_mailbox_its_holder_al
     assert_eq!(status, 200, "{folders}");
     let inbox = folders["folders"].as_array().unwrap().iter().find(|f| f["role"] == "inbox").unwrap().clone();
     assert_eq!(inbox["total"], json!(1), "Alice's mailbox");
+    // And sends over SMTP submission (curl, OAUTHBEARER) as its holder (here, to herself).
+    let dir = tempfile::tempdir().unwrap();
+    let eml = dir.path().join("m.eml");
+    std::fs::write(&eml, format!("From: <{alice}>\r\nTo: {alice}\r\nSubject: Ordonnance\r\n\r\nCi-jointe.\r\n"))
+        .unwrap();
+    let (exit, log) = crate::submission::curl_smtps(&s, &alice, &alice, &eml, &access).await;
+    assert_eq!(exit, Some(0), "{log}");
+    assert!(log.contains("250 2.0.0 Message accepted and committed"), "{log}");
+    assert_eq!(crate::submission::messages_in(&s, alice_id, "inbox").await.len(), 2);
     let listed: Vec<Value> = b.run(MyClients {}).await.ok();
     assert_eq!((listed.len(), listed[0]["name"].as_str()), (1, Some("Thunderbird")), "listed in the account");
 
