@@ -5,7 +5,8 @@
 //! short-lived access tokens.
 //!
 //! Here: the clients the operator registers, the device authorization grant (RFC 8628: the
-//! software shows a code, the holder types it in "Appareils et logiciels" and approves), refresh
+//! software shows a code, the holder types it in "Appareils et logiciels" and approves), the
+//! authorization code grant with PKCE for software with a browser (`oauth/code.rs`), refresh
 //! tokens rotated at each use (a replayed one revokes its grant, RFC 9700 §4.14), access tokens
 //! checked by every channel into the same [`Holder`] as the webmail, and the holder's list of
 //! granted clients, each revocable. Tokens are kept as hashes only; every decision is recorded in

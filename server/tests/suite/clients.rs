@@ -322,6 +322,9 @@ async fn an_authorization_code_with_pkce_gives_the_api_the_mailbox_its_holder_al
     );
     assert!(html.contains(&alice), "the mailbox concerned");
     assert!(csp.contains("form-action 'self' http://127.0.0.1:45678;"), "{csp}");
+    let res = b.c.get(format!("{}{consent}", b.base)).header("accept-language", "en").send().await.unwrap();
+    let english = res.text().await.unwrap();
+    assert!(english.contains("Allow a software") && english.contains("Mailbox concerned"), "English second");
     let asked = b.run(AuthorizationRequest { query: app_query(&pairs) }).await;
     assert_eq!(asked.status, 200, "{:?}", asked.body);
     assert_eq!(
