@@ -207,10 +207,9 @@ pub async fn check_authorize(db: &Db, params: &AuthorizeParams) -> Result<Author
     if c.kind != "public" {
         return Err(refuse("unauthorized_client", "the client may not use the authorization code grant"));
     }
-    match params.code_challenge_method.as_deref() {
-        Some("S256") => {}
-        None | Some("plain") => return Err(refuse("invalid_request", "code_challenge_method must be S256")),
-        Some(_) => return Err(refuse("invalid_request", "code_challenge_method must be S256")),
+    // RFC 7636 §4.2: "plain" sends the verifier itself; refused, as any other method.
+    if params.code_challenge_method.as_deref() != Some("S256") {
+        return Err(refuse("invalid_request", "code_challenge_method must be S256"));
     }
     let challenge = params.code_challenge.clone().unwrap_or_default();
     let well_formed =
