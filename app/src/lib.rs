@@ -23,8 +23,8 @@ use crate::components::layout::Layout;
 use crate::env::PageEnv;
 use crate::i18n::I18n;
 use crate::pages::account::{
-    AccountPage, ActivationPage, DevicePage, ForgotPasswordPage, PhoneAppPage, PhoneEnrolPage, ResetPasswordPage,
-    SignInPage, TermsAcceptPage, UnlockPage,
+    AccountPage, ActivationPage, AuthorizePage, DevicePage, ForgotPasswordPage, PhoneAppPage, PhoneEnrolPage,
+    ResetPasswordPage, SignInPage, TermsAcceptPage, UnlockPage,
 };
 use crate::pages::directory::{DirectoryEntryPage, DirectoryPage};
 use crate::pages::mail::{ComposePage, MailboxPage, ReadPage, ScheduledPage, SearchPage};
@@ -101,6 +101,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/deverrouillage/:token") view=UnlockPage ssr=SsrMode::Async/>
                     <Route path=path!("/telephone") view=PhoneAppPage ssr=SsrMode::Async/>
                     <Route path=path!("/appareil") view=DevicePage ssr=SsrMode::Async/>
+                    <Route path=path!("/autoriser") view=AuthorizePage ssr=SsrMode::Async/>
                     <Route path=path!("/telephone/:token") view=PhoneEnrolPage ssr=SsrMode::Async/>
                 </Routes>
             </Layout>

@@ -72,3 +72,73 @@ pub async fn revoke_client(id: i64) -> Result<(), AppError> {
     hygie_core::auth::oauth::revoke(&svc.db, svc.clock.as_ref(), &holder, id).await?;
     Ok(())
 }
+
+/// An OAuth authorization request's parameters (RFC 6749 §4.1.1, RFC 7636 §4.3), as the consent
+/// page received them from `/oauth/authorize` and gives them back in its form.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizeQuery {
+    pub response_type: Option<String>,
+    pub client_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub scope: Option<String>,
+    pub state: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+}
+
+impl AuthorizeQuery {
+    /// The parameters, by name, that are present.
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        [
+            ("response_type", &self.response_type),
+            ("client_id", &self.client_id),
+            ("redirect_uri", &self.redirect_uri),
+            ("scope", &self.scope),
+            ("state", &self.state),
+            ("code_challenge", &self.code_challenge),
+            ("code_challenge_method", &self.code_challenge_method),
+        ]
+        .into_iter()
+        .filter_map(|(k, v)| v.clone().map(|v| (k, v)))
+        .collect()
+    }
+
+    /// As a query string, without `?`.
+    pub fn to_query(&self) -> String {
+        self.pairs().iter().map(|(k, v)| format!("{k}={}", crate::encode_query_value(v))).collect::<Vec<_>>().join("&")
+    }
+}
+
+/// An authorization request as the consent page shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationView {
+    pub client_name: String,
+    /// The mailbox the software will reach.
+    pub account: String,
+}
+
+/// What a software asks through `/oauth/authorize`, for a holder signed in fully. `NotFound`
+/// when the client is unknown or the redirect URI is not one of its own: the page says so and
+/// never sends the browser there.
+#[server(name = AuthorizationRequest, prefix = "/api", endpoint = "authorization-request")]
+pub async fn authorization_request(query: AuthorizeQuery) -> Result<AuthorizationView, AppError> {
+    use hygie_core::auth::oauth::{check_authorize, AuthorizeError, AuthorizeParams};
+
+    use crate::server::{require_holder, services, Level};
+    let svc = services()?;
+    let params = AuthorizeParams {
+        response_type: query.response_type,
+        client_id: query.client_id,
+        redirect_uri: query.redirect_uri,
+        scope: query.scope,
+        state: query.state,
+        code_challenge: query.code_challenge,
+        code_challenge_method: query.code_challenge_method,
+    };
+    let request = check_authorize(&svc.db, &params).await.map_err(|e| match e {
+        AuthorizeError::Store(e) => AppError::from(e),
+        _ => AppError::NotFound,
+    })?;
+    let holder = require_holder(Level::Full)?;
+    Ok(AuthorizationView { client_name: request.client.name, account: holder.address })
+}

@@ -1,4 +1,5 @@
 pub mod attachments;
+pub mod consent;
 pub mod dialog;
 pub mod feedback;
 pub mod form;

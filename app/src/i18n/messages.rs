@@ -310,6 +310,10 @@ messages! {
     DeviceApproved => "C'est fait : « {client} » a accès à votre messagerie. Vous pouvez revenir au logiciel.", "Done: \"{client}\" has access to your mailbox. You can go back to the software.";
     DeviceRefused => "Accès refusé : le logiciel ne recevra rien.", "Access refused: the software will get nothing.";
     DeviceSignIn => "Connectez-vous pour autoriser un logiciel.", "Sign in to allow a software.";
+    // Authorization code grant (a software opens Hygie in the browser)
+    AuthorizeTitle => "Autoriser un logiciel", "Allow a software";
+    ConsentAccount => "Messagerie concernée : {account}", "Mailbox concerned: {account}";
+    AuthorizeInvalid => "Cette demande d'accès n'est pas valable : le logiciel est inconnu de Hygie, ou l'adresse de retour n'est pas la sienne. Rien n'a été transmis au logiciel ; vérifiez sa configuration.", "This access request is not valid: the software is unknown to Hygie, or the return address is not its own. Nothing was sent to the software; check its configuration.";
     ErrDeviceCode => "Ce code n'existe pas ou a expiré. Vérifiez-le sur l'écran du logiciel, ou demandez-en un nouveau.", "This code does not exist or has expired. Check it on the software's screen, or ask for a new one.";
 
     // Account page

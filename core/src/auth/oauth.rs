@@ -5,7 +5,8 @@
 //! short-lived access tokens.
 //!
 //! Here: the clients the operator registers, the device authorization grant (RFC 8628: the
-//! software shows a code, the holder types it in "Appareils et logiciels" and approves), refresh
+//! software shows a code, the holder types it in "Appareils et logiciels" and approves), the
+//! authorization code grant with PKCE for software with a browser (`oauth/code.rs`), refresh
 //! tokens rotated at each use (a replayed one revokes its grant, RFC 9700 §4.14), access tokens
 //! checked by every channel into the same [`Holder`] as the webmail, and the holder's list of
 //! granted clients, each revocable. Tokens are kept as hashes only; every decision is recorded in
@@ -195,31 +196,16 @@ pub fn display_user_code(code: &str) -> String {
     }
 }
 
-/// Registers a public client (mail clients, software on the professional's PC). Recorded as
-/// `actor` (the operator's command). Returns the client with its new `client_id`.
+/// Registers a public client (mail clients, software on the professional's PC) for the device
+/// grant, without redirect URIs ([`register_native_client`] for the authorization code grant).
+/// Recorded as `actor` (the operator's command). Returns the client with its new `client_id`.
 pub async fn register_public_client(
     db: &Db,
     clock: &dyn Clock,
     name: &str,
     actor: crate::audit::Actor,
 ) -> Result<Client, OAuthError> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > NAME_MAX || name.chars().any(char::is_control) {
-        return Err(OAuthError::InvalidRequest("name"));
-    }
-    let now = clock.now_ms();
-    let client_id = format!("hygie-{}", crate::random_hex(12));
-    Ok(crate::with_pool!(db, p => {
-        let mut tx = p.begin_write().await?;
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO oauth_clients (client_id, name, kind, created_ms) VALUES ($1, $2, 'public', $3) RETURNING id")
-            .bind(&client_id).bind(name).bind(now).fetch_one(&mut *tx).await?;
-        let event = crate::audit::AuditEvent::new(actor, "oauth.client.register", Outcome::Success)
-            .object(format!("client:{client_id}"));
-        tx.append_audit(db.audit_key(), now, &event).await?;
-        tx.commit().await?;
-        Client { id, client_id, name: name.to_string(), kind: "public".into() }
-    }))
+    register_native_client(db, clock, name, &[], actor).await
 }
 
 /// A confidential client as registered: its `client_id`, and its secret, shown this once.
@@ -734,12 +720,19 @@ pub async fn revoke_token(
     Ok(())
 }
 
+mod code;
+pub use code::*;
+#[cfg(test)]
+mod code_tests;
+
 /// How long an expired device request is kept: its software, polling late, is told
 /// `expired_token` rather than `invalid_grant`.
 const DEVICE_CODE_KEPT_MS: Millis = 86_400_000;
 
-/// Housekeeping: removes access tokens past their time and device requests a day past theirs.
-/// Neither can be used any more; grants (what the holder sees and revokes) stay.
+/// Housekeeping: removes access tokens past their time, and device requests and authorization
+/// codes a day past theirs (a late poll is told `expired_token`; a code replayed within the day
+/// still revokes its grant). None can be used any more; grants (what the holder sees and
+/// revokes) stay.
 pub async fn purge_expired(db: &Db, clock: &dyn Clock) -> Result<u64, StoreError> {
     let now = clock.now_ms();
     Ok(crate::with_pool!(db, p => {
@@ -748,7 +741,11 @@ pub async fn purge_expired(db: &Db, clock: &dyn Clock) -> Result<u64, StoreError
             .bind(now - DEVICE_CODE_KEPT_MS)
             .execute(p)
             .await?;
-        tokens.rows_affected() + devices.rows_affected()
+        let codes = sqlx::query("DELETE FROM oauth_codes WHERE expires_ms <= $1")
+            .bind(now - DEVICE_CODE_KEPT_MS)
+            .execute(p)
+            .await?;
+        tokens.rows_affected() + devices.rows_affected() + codes.rows_affected()
     }))
 }
 

@@ -12,10 +12,16 @@ use super::{open, operator};
 #[derive(Subcommand)]
 pub enum OAuthCommand {
     /// Register a mail client or a business software that runs on the professional's computer
-    /// (a public client: the device grant). Prints its client_id, to configure in the software.
+    /// (a public client: the device grant, and with --redirect-uri the authorization code grant
+    /// with PKCE). Prints its client_id, to configure in the software.
     AddClient {
         /// The name holders see when they approve it ("Thunderbird", "Logiciel du cabinet").
         name: String,
+        /// Where the browser may bring the authorization code back, exactly; a loopback one
+        /// (`http://127.0.0.1/path`, `http://[::1]/path`) with any port (RFC 8252 §7.3). Also
+        /// `https://…` or a private-use scheme (`fr.editeur.logiciel:/oauth`). Repeatable.
+        #[arg(long = "redirect-uri")]
+        redirect_uris: Vec<String>,
     },
     /// Register the server of an applicative (APP) or organisational (ORG) mailbox: a
     /// confidential client that gets access tokens for that mailbox alone with the client
@@ -35,10 +41,18 @@ pub enum OAuthCommand {
 pub async fn run(command: OAuthCommand, config: &Config) -> super::Outcome {
     let db = open(config).await?;
     match command {
-        OAuthCommand::AddClient { name } => {
-            let c = oauth::register_public_client(&db, &SystemClock, &name, operator())
-                .await
-                .map_err(|e| format!("client not registered: {e}"))?;
+        OAuthCommand::AddClient { name, redirect_uris } => {
+            let c = oauth::register_native_client(&db, &SystemClock, &name, &redirect_uris, operator()).await.map_err(
+                |e| match e {
+                    oauth::OAuthError::InvalidRequest("redirect_uri") => {
+                        "client not registered: a redirect URI must be \
+                        https://…, http://127.0.0.1/…, http://[::1]/…, http://localhost/… or a private-use scheme, \
+                        without fragment"
+                            .to_string()
+                    }
+                    e => format!("client not registered: {e}"),
+                },
+            )?;
             println!("{}", c.client_id);
             Ok(ExitCode::SUCCESS)
         }

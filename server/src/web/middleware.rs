@@ -14,7 +14,7 @@ use base64::Engine;
 use hygie_core::auth::holder::{Holder, HolderSession};
 use hygie_core::auth::session::Activity;
 
-use super::{csp, ip_of, AppState, PERMISSIONS_POLICY};
+use super::{csp_with_form_action, ip_of, AppState, PERMISSIONS_POLICY};
 
 pub(super) async fn security_headers(mut req: Request, next: Next) -> Response {
     let mut bytes = [0u8; 18];
@@ -23,6 +23,7 @@ pub(super) async fn security_headers(mut req: Request, next: Next) -> Response {
     req.extensions_mut().insert(CspNonce(nonce.clone()));
     let mut res = next.run(req).await;
     let res_has_csp = res.headers().contains_key("content-security-policy");
+    let form_action = res.extensions_mut().remove::<super::oauth::FormActionTarget>();
     let h = res.headers_mut();
     let mut set = |name: &'static str, value: &str| {
         if let Ok(v) = HeaderValue::from_str(value) {
@@ -32,7 +33,7 @@ pub(super) async fn security_headers(mut req: Request, next: Next) -> Response {
     set("strict-transport-security", "max-age=63072000; includeSubDomains");
     // A handler that set its own policy (attachments: `default-src 'none'`) keeps it.
     if !res_has_csp {
-        set("content-security-policy", &csp(&nonce));
+        set("content-security-policy", &csp_with_form_action(&nonce, form_action.as_ref().map(|f| f.0.as_str())));
     }
     set("x-content-type-options", "nosniff");
     set("referrer-policy", "no-referrer");

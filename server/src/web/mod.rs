@@ -50,10 +50,17 @@ pub(crate) const PERMISSIONS_POLICY: &str =
     screen-wake-lock=(), usb=(), xr-spatial-tracking=(), browsing-topics=()";
 
 pub fn csp(nonce: &str) -> String {
+    csp_with_form_action(nonce, None)
+}
+
+/// [`csp`], with one more source the page's forms may go to (the OAuth consent page's redirect
+/// URI).
+pub fn csp_with_form_action(nonce: &str, extra: Option<&str>) -> String {
+    let extra = extra.map(|e| format!(" {e}")).unwrap_or_default();
     format!(
         "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
          img-src 'self' data: https:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; \
-         frame-ancestors 'none'; form-action 'self'; upgrade-insecure-requests"
+         frame-ancestors 'none'; form-action 'self'{extra}; upgrade-insecure-requests"
     )
 }
 
@@ -95,6 +102,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/messages/{id}/raw", get(api_v1::get_raw))
         .route("/api/v1/messages/{id}/attachments/{index}", get(api_v1::get_attachment))
         .route("/api/v1/messages/{id}/receipts", get(api_v1::get_receipts))
+        .route("/oauth/authorize", get(oauth::get_authorize).post(oauth::post_authorize))
+        .route("/.well-known/oauth-authorization-server", get(oauth::get_metadata))
         .route("/oauth/device_authorization", post(oauth::post_device))
         .route("/oauth/token", post(oauth::post_token))
         .route("/oauth/revoke", post(oauth::post_revoke))
@@ -121,6 +130,7 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), middleware::audience))
         .layer(from_fn(middleware::origin_check))
         .layer(from_fn_with_state(state.clone(), middleware::client_ip))
+        .layer(from_fn_with_state(state.clone(), oauth::consent_form_action))
         .layer(from_fn(middleware::security_headers))
         .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)

@@ -1,13 +1,18 @@
-//! The OAuth 2.0 endpoints (the verbs are `hygie_core::auth::oauth`): device authorization
-//! (RFC 8628), token (device code, refresh token and client credentials grants), revocation
-//! (RFC 7009). Forms in, JSON out, never cached; errors as RFC 6749 §5.2 says.
+//! The OAuth 2.0 endpoints (the verbs are `hygie_core::auth::oauth`): authorization (the code
+//! grant with PKCE, RFC 6749 §4.1 and RFC 7636; the holder consents on the `/autoriser` page),
+//! device authorization (RFC 8628), token (authorization code, device code, refresh token and
+//! client credentials grants), revocation (RFC 7009), and the server's metadata (RFC 8414).
+//! Forms in, JSON out, never cached; errors as RFC 6749 §5.2 says.
 
-use axum::extract::State;
+use app::server::CurrentHolder;
+use axum::extract::{RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Form, Json};
 use base64::Engine as _;
-use hygie_core::auth::oauth::{self, OAuthError, Tokens};
+use hygie_core::auth::holder::Level;
+use hygie_core::auth::oauth::{self, AuthorizeError, AuthorizeParams, OAuthError, Tokens};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -97,6 +102,9 @@ pub(super) struct TokenForm {
     device_code: Option<String>,
     refresh_token: Option<String>,
     scope: Option<String>,
+    code: Option<String>,
+    redirect_uri: Option<String>,
+    code_verifier: Option<String>,
 }
 
 /// A confidential client's credentials from HTTP Basic (`client_secret_basic`, RFC 6749 §2.3.1:
@@ -153,6 +161,13 @@ pub(super) async fn post_token(
             Some(code) => oauth::device_poll(&svc.db, svc.clock.as_ref(), &client_id, &code, ip).await,
             None => Err(OAuthError::InvalidRequest("device_code")),
         },
+        Some("authorization_code") => match f.code {
+            Some(code) => {
+                let (uri, verifier) = (f.redirect_uri.as_deref(), f.code_verifier.as_deref());
+                oauth::exchange_code(&svc.db, svc.clock.as_ref(), &client_id, &code, uri, verifier, ip).await
+            }
+            None => Err(OAuthError::InvalidRequest("code")),
+        },
         Some("refresh_token") => match f.refresh_token {
             Some(token) => oauth::refresh(&svc.db, svc.clock.as_ref(), &client_id, &token, ip).await,
             None => Err(OAuthError::InvalidRequest("refresh_token")),
@@ -186,4 +201,179 @@ pub(super) async fn post_revoke(
         Ok(()) => no_store(StatusCode::OK.into_response()),
         Err(e) => error(e),
     }
+}
+
+/// The consent page: the authorization request's parameters travel in its query, through the
+/// sign-in if need be, and come back in its form.
+pub const CONSENT_PATH: &str = "/autoriser";
+
+const AUTHORIZE_KEYS: [&str; 7] =
+    ["response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"];
+
+/// The authorization request's parameters from a query or a form body. A parameter given twice
+/// counts as missing (RFC 6749 §3.1: never more than once).
+fn authorize_params(encoded: &str) -> AuthorizeParams {
+    let mut seen: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    for (k, v) in form_urlencoded::parse(encoded.as_bytes()) {
+        if AUTHORIZE_KEYS.contains(&k.as_ref()) {
+            seen.entry(k.into_owned()).or_default().push(v.into_owned());
+        }
+    }
+    let mut one = |k: &str| seen.remove(k).filter(|v| v.len() == 1).and_then(|mut v| v.pop());
+    AuthorizeParams {
+        response_type: one("response_type"),
+        client_id: one("client_id"),
+        redirect_uri: one("redirect_uri"),
+        scope: one("scope"),
+        state: one("state"),
+        code_challenge: one("code_challenge"),
+        code_challenge_method: one("code_challenge_method"),
+    }
+}
+
+/// The consent page's address for these parameters.
+fn consent_url(p: &AuthorizeParams) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    let fields = [
+        ("response_type", &p.response_type),
+        ("client_id", &p.client_id),
+        ("redirect_uri", &p.redirect_uri),
+        ("scope", &p.scope),
+        ("state", &p.state),
+        ("code_challenge", &p.code_challenge),
+        ("code_challenge_method", &p.code_challenge_method),
+    ];
+    for (k, v) in fields {
+        if let Some(v) = v {
+            q.append_pair(k, v);
+        }
+    }
+    format!("{CONSENT_PATH}?{}", q.finish())
+}
+
+fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(v) => no_store((StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response()),
+        Err(_) => no_store(StatusCode::BAD_REQUEST.into_response()),
+    }
+}
+
+fn authorize_failed(e: &hygie_core::store::StoreError) -> Response {
+    let reference = hygie_core::random_ref();
+    tracing::error!(reference = %reference, error = %e, "authorization request failed");
+    no_store(
+        (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("Erreur interne, référence {reference}. / Internal error, reference {reference}.\n"),
+        )
+            .into_response(),
+    )
+}
+
+/// `GET /oauth/authorize` (RFC 6749 §4.1.1): a request to refuse to its client is sent back
+/// there at once (`error`, `error_description`, `state`); any other goes to the consent page,
+/// which asks for a full sign-in, then shows the client and its access, or says why an unknown
+/// client or redirect URI is refused (never redirected there).
+pub(super) async fn get_authorize(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    let params = authorize_params(query.as_deref().unwrap_or_default());
+    match oauth::check_authorize(&state.services.db, &params).await {
+        Ok(_) | Err(AuthorizeError::Unsafe) => see_other(&consent_url(&params)),
+        Err(e @ AuthorizeError::Redirect { .. }) => see_other(&e.location().unwrap_or_default()),
+        Err(AuthorizeError::Store(e)) => authorize_failed(&e),
+    }
+}
+
+/// `POST /oauth/authorize`: the consent page's form, "Autoriser" or "Refuser", from a holder
+/// signed in fully. Same-origin only (the origin check protects every form of the site); the
+/// request is checked again, and the browser goes to the client's redirect URI with the code or
+/// `access_denied`.
+pub(super) async fn post_authorize(
+    State(state): State<AppState>,
+    holder: Option<Extension<CurrentHolder>>,
+    body: String,
+) -> Response {
+    let svc = &state.services;
+    let params = authorize_params(&body);
+    let decision = form_urlencoded::parse(body.as_bytes()).find(|(k, _)| k == "decision").map(|(_, v)| v.into_owned());
+    let holder = holder.map(|h| h.0 .0).filter(|h| h.require(Level::Full).is_ok());
+    let (Some(holder), Some(approve)) = (
+        holder,
+        decision.and_then(|d| match d.as_str() {
+            "approve" => Some(true),
+            "refuse" => Some(false),
+            _ => None,
+        }),
+    ) else {
+        // Signed out meanwhile, or no decision: the page says what to do.
+        return see_other(&consent_url(&params));
+    };
+    let request = match oauth::check_authorize(&svc.db, &params).await {
+        Ok(r) => r,
+        Err(AuthorizeError::Unsafe) => return see_other(&consent_url(&params)),
+        Err(e @ AuthorizeError::Redirect { .. }) => return see_other(&e.location().unwrap_or_default()),
+        Err(AuthorizeError::Store(e)) => return authorize_failed(&e),
+    };
+    match oauth::authorize_decide(&svc.db, svc.clock.as_ref(), &holder, &request, approve).await {
+        Ok(location) => see_other(&location),
+        Err(OAuthError::Store(e)) => authorize_failed(&e),
+        Err(_) => see_other(&consent_url(&params)),
+    }
+}
+
+/// What the consent page's form may be sent to, beyond the site: the client's redirect URI,
+/// where the answer to the form redirects (browsers check `form-action` on redirects too).
+#[derive(Clone)]
+pub struct FormActionTarget(pub String);
+
+/// For the consent page of a valid request, adds the redirect URI's origin to the page's
+/// `form-action` (see [`FormActionTarget`]; the security headers write it).
+pub(super) async fn consent_form_action(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let params = (req.uri().path() == CONSENT_PATH).then(|| authorize_params(req.uri().query().unwrap_or_default()));
+    let mut res = next.run(req).await;
+    if let Some(params) = params {
+        if let Ok(r) = oauth::check_authorize(&state.services.db, &params).await {
+            if let Some(target) = form_action_source(&r.redirect_uri) {
+                res.extensions_mut().insert(FormActionTarget(target));
+            }
+        }
+    }
+    res
+}
+
+/// A CSP source for a redirect URI: its origin; for `http://[::1]` the `http:` scheme, since
+/// CSP cannot name an IPv6 address.
+fn form_action_source(uri: &str) -> Option<String> {
+    let u = url::Url::parse(uri).ok()?;
+    match u.host()? {
+        url::Host::Ipv6(_) => Some(format!("{}:", u.scheme())),
+        _ => {
+            let origin = u.origin();
+            origin.is_tuple().then(|| origin.ascii_serialization())
+        }
+    }
+}
+
+/// `GET /.well-known/oauth-authorization-server` (RFC 8414).
+pub(super) async fn get_metadata(State(state): State<AppState>) -> Response {
+    let base = state.services.mail.public_url.trim_end_matches('/').to_string();
+    let body = json!({
+        "issuer": base,
+        "authorization_endpoint": format!("{base}/oauth/authorize"),
+        "token_endpoint": format!("{base}/oauth/token"),
+        "device_authorization_endpoint": format!("{base}/oauth/device_authorization"),
+        "revocation_endpoint": format!("{base}/oauth/revoke"),
+        "scopes_supported": [oauth::SCOPE_MAIL],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": [
+            "authorization_code",
+            "refresh_token",
+            DEVICE_GRANT,
+            "client_credentials",
+        ],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["none"],
+    });
+    Json(body).into_response()
 }

@@ -39,7 +39,13 @@ async fn smtplib(s: &TestServer, address: &str, token: &str, steps: Value) -> Ve
 }
 
 /// `curl` sending `eml` over implicit TLS with OAUTHBEARER: its exit code and its trace.
-async fn curl_smtps(s: &TestServer, from: &str, to: &str, eml: &std::path::Path, token: &str) -> (Option<i32>, String) {
+pub(crate) async fn curl_smtps(
+    s: &TestServer,
+    from: &str,
+    to: &str,
+    eml: &std::path::Path,
+    token: &str,
+) -> (Option<i32>, String) {
     let port = s.running.as_ref().unwrap().submissions_addr.unwrap().port();
     let out = Command::new("curl")
         .args(["-sk", "--max-time", "60", "--url", &format!("smtps://127.0.0.1:{port}")])
@@ -53,7 +59,7 @@ async fn curl_smtps(s: &TestServer, from: &str, to: &str, eml: &std::path::Path,
 }
 
 /// Messages of `account_id` in the folder with `role`: (subject, raw).
-async fn messages_in(s: &TestServer, account_id: i64, role: &str) -> Vec<(String, String)> {
+pub(crate) async fn messages_in(s: &TestServer, account_id: i64, role: &str) -> Vec<(String, String)> {
     let rows: Vec<(String, Vec<u8>)> = hygie_core::with_pool!(s.db(), p => sqlx::query_as(
         "SELECT m.subject, m.raw FROM messages m JOIN mail_folders f ON f.id = m.folder_id \
          WHERE m.account_id = $1 AND f.role = $2 ORDER BY m.id")

@@ -9,6 +9,7 @@ use leptos_router::components::Redirect;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::{my_account, DecideDevice, DeviceRequest, DeviceRequestView};
+use crate::components::consent::ConsentCard;
 use crate::components::feedback::{ErrorNotice, Loading};
 use crate::components::form::{focus_later, problem_of, show_error, ErrorSummary, Field};
 use crate::domain::{FieldError, FieldProblem};
@@ -134,16 +135,14 @@ fn Decide(initial: String) -> impl IntoView {
                 </form>
             }.into_any(),
             Stage::Asking(v) => view! {
-                <section class="card" aria-labelledby="device-asks">
-                    <p id="device-asks" class="lead">{t.fmt(Msg::DeviceAsks, &[("client", &v.client_name)])}</p>
-                    <p class="hint">{t.t(Msg::DeviceWarning)}</p>
+                <ConsentCard client=v.client_name.clone()>
                     <div class="button-row">
                         <button type="button" class="button button-primary" disabled=move || decide.pending().get()
                             on:click=move |_| choose(true)>{t.t(Msg::DeviceApprove)}</button>
                         <button type="button" class="button" disabled=move || decide.pending().get()
                             on:click=move |_| choose(false)>{t.t(Msg::DeviceRefuse)}</button>
                     </div>
-                </section>
+                </ConsentCard>
             }.into_any(),
             Stage::Approved(client) => view! {
                 <p class="notice notice-success" role="status">{t.fmt(Msg::DeviceApproved, &[("client", &client)])}</p>

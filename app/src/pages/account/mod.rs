@@ -1,6 +1,7 @@
 //! The holder's side: signing in, the terms to accept, the account page, and the pages reached
 //! from links in emails (activation, reset, unlock).
 
+mod authorize;
 mod clients;
 mod device;
 mod links;
@@ -10,6 +11,7 @@ mod signin;
 mod terminals;
 mod terms_accept;
 
+pub use authorize::AuthorizePage;
 pub use device::DevicePage;
 pub use links::{ActivationPage, ForgotPasswordPage, ResetPasswordPage, UnlockPage};
 pub use phone::{PhoneAppPage, PhoneEnrolPage};

@@ -23,7 +23,8 @@ fn label_of(field: &str) -> Msg {
 }
 
 /// Where to go once signed in: `next` from the server, or back to the phone page that sent the
-/// person here (`?suite=/telephone/…` or `/appareil…`, nothing else: no open redirect).
+/// person here (`?suite=/telephone/…`, `/appareil…` or `/autoriser?…`, nothing else: no open
+/// redirect).
 fn destination(next: String) -> String {
     let suite = leptos_router::hooks::use_query_map().with_untracked(|q| q.get("suite").unwrap_or_default());
     let phone =
@@ -33,7 +34,12 @@ fn destination(next: String) -> String {
         || suite
             .strip_prefix("/appareil?code=")
             .is_some_and(|c| c.len() <= 12 && c.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-'));
-    let safe = phone || device;
+    // The OAuth consent page, with the authorization request in its query (a fixed path, so
+    // no open redirect whatever the query says).
+    let consent = suite
+        .strip_prefix("/autoriser?")
+        .is_some_and(|q| q.len() <= 2048 && q.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~%&=+/".contains(&b)));
+    let safe = phone || device || consent;
     if next == "/messagerie" && safe {
         suite
     } else {
@@ -196,7 +202,15 @@ fn CodeForm(step: RwSignal<Option<CodeSent>>) -> impl IntoView {
         if let Some(crate::env::SignedIn(s)) = session {
             s.set(true);
         }
-        navigate(&destination(next), Default::default())
+        let to = destination(next);
+        if to.starts_with("/autoriser?") {
+            // A full load: the consent page's own policy lets its form lead to the software.
+            if let Err(e) = window().location().set_href(&to) {
+                leptos::logging::error!("{e:?}");
+            }
+        } else {
+            navigate(&to, Default::default())
+        }
     };
     let key_failed = move |e: AppError| {
         key_busy.set(false);
