@@ -402,10 +402,11 @@ mod tests {
                     uid.map_or("NULL".to_string(), |u| u.to_string())
                 )
             };
+            let draft_id = mailbox.imap_messages(drafts.id).await.unwrap()[0].id;
             for (n, given) in [(None, 2), (Some(1), 3), (Some(99), 4)] {
                 let sql = copy(n);
                 crate::with_pool!(&t.db, p => sqlx::query(&sql)
-                    .bind(m[0].id).bind(format!("<copy{given}@labo>")).execute(p).await.map(|_| ()))
+                    .bind(draft_id).bind(format!("<copy{given}@labo>")).execute(p).await.map(|_| ()))
                 .unwrap();
                 let stored = mailbox.imap_messages(drafts.id).await.unwrap();
                 assert_eq!(stored.last().unwrap().uid, given, "given {n:?}");
