@@ -5,7 +5,7 @@
 //! IDLE polls the folder's modification counter (one indexed row) every half second, so a
 //! change from the webmail, another client or another instance shows within a second.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
@@ -59,6 +59,17 @@ fn tagged(tag: Tag<'static>, kind: StatusKind, code: Option<Code<'static>>, t: &
 
 fn untagged(code: Option<Code<'static>>, t: &str) -> Status<'static> {
     Status::Untagged(StatusBody { kind: StatusKind::Ok, code, text: text(t) })
+}
+
+/// Whether a FETCH of `names` needs the messages' text (their envelope, structure or a part).
+fn fetch_reads_raw(names: &[MessageDataItemName<'static>]) -> bool {
+    use MessageDataItemName as N;
+    names.iter().any(|n| {
+        matches!(
+            n,
+            N::Envelope | N::Body | N::BodyStructure | N::BodyExt { .. } | N::Rfc822 | N::Rfc822Header | N::Rfc822Text
+        )
+    })
 }
 
 fn nz(n: u32) -> NonZeroU32 {
@@ -201,7 +212,29 @@ struct Session<'a> {
     starttls: Option<ResponseHandle>,
     logout: Option<ResponseHandle>,
     bad: u32,
+    /// A FETCH answered part by part, and what the client sent meanwhile (answered after it).
+    fetching: Option<PendingFetch>,
+    deferred: VecDeque<Event>,
 }
+
+/// The rest of a FETCH too large to answer at once (every message of a large mailbox, with
+/// bodies): the next part is read and queued once the last response of the previous one has
+/// been written, so the server holds one part in memory, not the whole mailbox.
+struct PendingFetch {
+    tag: Tag<'static>,
+    names: Vec<MessageDataItemName<'static>>,
+    /// Positions in the snapshot still to answer.
+    rest: Vec<usize>,
+    /// The last response of the part being written.
+    waiting: ResponseHandle,
+}
+
+/// At most this many messages in one part of a FETCH…
+const FETCH_PART_MESSAGES: usize = 500;
+/// …and, when their text is asked, at most this many bytes of it (one message at least).
+const FETCH_PART_BYTES: i64 = 4 * 1024 * 1024;
+/// Commands a client may send while a FETCH is being answered part by part.
+const MAX_DEFERRED: usize = 64;
 
 enum Flow {
     Go,
@@ -218,6 +251,16 @@ fn new_server(settings: &super::Settings, tls: bool) -> Server {
         text: text("Hygie IMAP ready"),
     };
     Server::new(options, greeting)
+}
+
+/// The protocol stream over an accepted TLS connection. imap-next hands each response to
+/// rustls whole (`write_all`), and rustls refuses plaintext past its buffer limit (64 KiB by
+/// default) with a zero-length write: any message over 64 KiB (a letter with a PDF) ended the
+/// connection ("failed to write whole buffer"). No limit here; a FETCH queues one part at a
+/// time ([`PendingFetch`]), which bounds what is buffered.
+fn tls_stream(mut tls: tokio_rustls::server::TlsStream<TcpStream>) -> Stream {
+    tls.get_mut().1.set_buffer_limit(None);
+    Stream::tls(TlsStream::Server(tls))
 }
 
 /// Sends what is queued (a BYE) and waits until `handle` has left, a few seconds at most.
@@ -243,7 +286,7 @@ pub(super) async fn run(
     let settings = &shared.settings;
     let mut stream = if implicit_tls {
         match tokio::time::timeout(settings.login_timeout, shared.tls.accept(tcp)).await {
-            Ok(Ok(tls)) => Stream::tls(TlsStream::Server(tls)),
+            Ok(Ok(tls)) => tls_stream(tls),
             _ => return,
         }
     } else {
@@ -262,11 +305,21 @@ pub(super) async fn run(
         starttls: None,
         logout: None,
         bad: 0,
+        fetching: None,
+        deferred: VecDeque::new(),
     };
     let mut poll = tokio::time::interval(settings.idle_poll);
     poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut deadline = Instant::now() + settings.login_timeout;
     loop {
+        // What the client sent during a FETCH answered in parts, in its order, once it is done.
+        if s.fetching.is_none() {
+            if let Some(event) = s.deferred.pop_front() {
+                let flow = s.event(&mut server, event).await;
+                let Flow::Go = flow;
+                continue;
+            }
+        }
         let event = tokio::select! {
             _ = stop.changed() => {
                 let h = server.enqueue_status(Status::Bye(Bye { code: None, text: text("Server shutting down") }));
@@ -287,6 +340,10 @@ pub(super) async fn run(
         let flow = match event {
             Ok(Event::GreetingSent { .. }) => Flow::Go,
             Ok(Event::ResponseSent { handle, .. }) => {
+                if s.fetching.as_ref().is_some_and(|p| p.waiting == handle) {
+                    s.fetch_more(&mut server).await;
+                    continue;
+                }
                 if s.logout == Some(handle) {
                     let _ = stream.flush().await;
                     return;
@@ -296,7 +353,7 @@ pub(super) async fn run(
                     let _ = stream.flush().await;
                     let tcp = TcpStream::from(stream);
                     stream = match tokio::time::timeout(settings.login_timeout, shared.tls.accept(tcp)).await {
-                        Ok(Ok(tls)) => Stream::tls(TlsStream::Server(tls)),
+                        Ok(Ok(tls)) => tls_stream(tls),
                         _ => return,
                     };
                     s.tls = true;
@@ -310,45 +367,17 @@ pub(super) async fn run(
                 }
                 continue;
             }
-            Ok(Event::CommandReceived { command }) => s.command(&mut server, command).await,
-            Ok(Event::CommandAuthenticateReceived { command_authenticate: c }) => {
-                s.authenticate(&mut server, c.tag, c.mechanism, c.initial_response.map(|r| r.declassify().to_vec()))
-                    .await
-            }
-            Ok(Event::AuthenticateDataReceived { authenticate_data }) => {
-                let tag = s.auth.take();
-                match (tag, authenticate_data) {
-                    (Some(tag), AuthenticateData::Continue(data)) => {
-                        s.check_token(&mut server, tag, data.declassify()).await;
-                    }
-                    (Some(tag), AuthenticateData::Cancel) => {
-                        let _ =
-                            server.authenticate_finish(tagged(tag, StatusKind::Bad, None, "Authentication cancelled"));
-                    }
-                    (None, _) => {}
+            Ok(event) if s.fetching.is_some() => {
+                if s.deferred.len() >= MAX_DEFERRED {
+                    let h =
+                        server.enqueue_status(Status::Bye(Bye { code: None, text: text("Too many commands at once") }));
+                    drain(&mut stream, &mut server, h).await;
+                    return;
                 }
-                Flow::Go
+                s.deferred.push_back(event);
+                continue;
             }
-            Ok(Event::IdleCommandReceived { tag }) => {
-                if s.holder.is_none() {
-                    let _ = server.idle_reject(tagged(tag, StatusKind::Bad, None, "Authenticate first"));
-                } else {
-                    let cont = CommandContinuationRequest::basic(None, "idling")
-                        .unwrap_or_else(|_| CommandContinuationRequest::base64(Vec::new()));
-                    if server.idle_accept(cont).is_ok() {
-                        s.idle = Some(tag);
-                        s.updates(&mut server).await;
-                    }
-                }
-                Flow::Go
-            }
-            Ok(Event::IdleDoneReceived) => {
-                if let Some(tag) = s.idle.take() {
-                    s.updates(&mut server).await;
-                    server.enqueue_status(tagged(tag, StatusKind::Ok, None, "IDLE terminated"));
-                }
-                Flow::Go
-            }
+            Ok(event) => s.event(&mut server, event).await,
             Err(StreamError::State(e)) => {
                 match e {
                     // Already refused with BAD by imap-next.
@@ -379,7 +408,10 @@ pub(super) async fn run(
                 s.bad += 1;
                 Flow::Go
             }
-            Err(_) => return,
+            Err(e) => {
+                tracing::debug!(error = %e, "IMAP connection ended");
+                return;
+            }
         };
         let Flow::Go = flow;
         if s.bad > MAX_BAD {
@@ -392,6 +424,52 @@ pub(super) async fn run(
 }
 
 impl Session<'_> {
+    /// What the client sent: a command, an AUTHENTICATE and its response, IDLE and DONE.
+    async fn event(&mut self, server: &mut Server, event: Event) -> Flow {
+        match event {
+            Event::CommandReceived { command } => self.command(server, command).await,
+            Event::CommandAuthenticateReceived { command_authenticate: c } => {
+                self.authenticate(server, c.tag, c.mechanism, c.initial_response.map(|r| r.declassify().to_vec())).await
+            }
+            Event::AuthenticateDataReceived { authenticate_data } => {
+                let tag = self.auth.take();
+                match (tag, authenticate_data) {
+                    (Some(tag), AuthenticateData::Continue(data)) => {
+                        self.check_token(server, tag, data.declassify()).await;
+                    }
+                    (Some(tag), AuthenticateData::Cancel) => {
+                        let _ =
+                            server.authenticate_finish(tagged(tag, StatusKind::Bad, None, "Authentication cancelled"));
+                    }
+                    (None, _) => {}
+                }
+                Flow::Go
+            }
+            Event::IdleCommandReceived { tag } => {
+                if self.holder.is_none() {
+                    let _ = server.idle_reject(tagged(tag, StatusKind::Bad, None, "Authenticate first"));
+                } else {
+                    let cont = CommandContinuationRequest::basic(None, "idling")
+                        .unwrap_or_else(|_| CommandContinuationRequest::base64(Vec::new()));
+                    if server.idle_accept(cont).is_ok() {
+                        self.idle = Some(tag);
+                        self.updates(server).await;
+                    }
+                }
+                Flow::Go
+            }
+            Event::IdleDoneReceived => {
+                if let Some(tag) = self.idle.take() {
+                    self.updates(server).await;
+                    server.enqueue_status(tagged(tag, StatusKind::Ok, None, "IDLE terminated"));
+                }
+                Flow::Go
+            }
+            // Written, not received: handled by the loop.
+            Event::GreetingSent { .. } | Event::ResponseSent { .. } => Flow::Go,
+        }
+    }
+
     fn mailbox<'m>(&'m self, holder: &'m Holder) -> Mailbox<'m> {
         Mailbox::new(&self.shared.db, self.shared.clock.as_ref(), holder, &self.shared.policy)
     }
@@ -918,8 +996,7 @@ impl Session<'_> {
                 ok(server, tag, None, "EXPUNGE completed");
             }
             CommandBody::Fetch { sequence_set, macro_or_item_names, uid, .. } => {
-                self.fetch(server, holder, &sequence_set, macro_or_item_names, uid).await?;
-                ok(server, tag, None, "FETCH completed");
+                self.fetch(server, holder, tag, &sequence_set, macro_or_item_names, uid).await?;
             }
             CommandBody::Store { .. } if read_only => no(server, tag, None, "Folder is read-only"),
             CommandBody::Store { sequence_set, kind, response, flags, uid, .. } => {
@@ -1019,10 +1096,14 @@ impl Session<'_> {
         Ok(())
     }
 
+    /// FETCH: answered at once, or part by part when it is large (see [`PendingFetch`]); the
+    /// tagged answer follows the last part.
+    #[allow(clippy::too_many_arguments)]
     async fn fetch(
         &mut self,
         server: &mut Server,
         holder: &Holder,
+        tag: Tag<'static>,
         set: &SequenceSet,
         items: MacroOrMessageDataItemNames<'static>,
         uid: bool,
@@ -1044,18 +1125,68 @@ impl Session<'_> {
             names.insert(0, N::Uid);
         }
         let positions = sel.positions(set, uid);
-        let needs_raw = names.iter().any(|n| {
-            matches!(
-                n,
-                N::Envelope
-                    | N::Body
-                    | N::BodyStructure
-                    | N::BodyExt { .. }
-                    | N::Rfc822
-                    | N::Rfc822Header
-                    | N::Rfc822Text
-            )
-        });
+        self.fetch_parts(server, holder, tag, names, positions).await
+    }
+
+    /// Answers the next parts of a FETCH: until one is queued and more remain (then kept in
+    /// [`Self::fetching`] until it has been written), or the last, followed by the tagged OK.
+    async fn fetch_parts(
+        &mut self,
+        server: &mut Server,
+        holder: &Holder,
+        tag: Tag<'static>,
+        names: Vec<MessageDataItemName<'static>>,
+        mut rest: Vec<usize>,
+    ) -> Result<(), hygie_core::StoreError> {
+        loop {
+            let Some(sel) = self.selected.as_ref() else { return Ok(()) };
+            let with_text = fetch_reads_raw(&names);
+            let (mut n, mut bytes) = (0, 0i64);
+            while n < rest.len() && n < FETCH_PART_MESSAGES {
+                let size = if with_text { sel.msgs[rest[n]].size } else { 0 };
+                if n > 0 && bytes + size > FETCH_PART_BYTES {
+                    break;
+                }
+                bytes += size;
+                n += 1;
+            }
+            let later = rest.split_off(n);
+            let last = self.fetch_part(server, holder, &names, &rest).await?;
+            rest = later;
+            match last {
+                _ if rest.is_empty() => {
+                    server.enqueue_status(tagged(tag, StatusKind::Ok, None, "FETCH completed"));
+                    return Ok(());
+                }
+                Some(waiting) => {
+                    self.fetching = Some(PendingFetch { tag, names, rest, waiting });
+                    return Ok(());
+                }
+                None => continue,
+            }
+        }
+    }
+
+    /// The last part of a FETCH has been written: the next one.
+    async fn fetch_more(&mut self, server: &mut Server) {
+        let (Some(p), Some(holder)) = (self.fetching.take(), self.holder.clone()) else { return };
+        let tag = p.tag.clone();
+        if let Err(e) = self.fetch_parts(server, &holder, p.tag, p.names, p.rest).await {
+            self.internal(server, tag, e);
+        }
+    }
+
+    /// Answers the messages at `positions`; returns the handle of the last response queued.
+    async fn fetch_part(
+        &mut self,
+        server: &mut Server,
+        holder: &Holder,
+        names: &[MessageDataItemName<'static>],
+        positions: &[usize],
+    ) -> Result<Option<ResponseHandle>, hygie_core::StoreError> {
+        let Some(sel) = self.selected.as_ref() else { return Ok(None) };
+        use MessageDataItemName as N;
+        let needs_raw = fetch_reads_raw(names);
         let content = |n: &N| match n {
             N::Rfc822 | N::Rfc822Text => true,
             N::BodyExt { section, .. } => !matches!(
@@ -1085,9 +1216,10 @@ impl Session<'_> {
             }
             seen_now.extend(unread);
         }
-        let Some(sel) = self.selected.as_mut() else { return Ok(()) };
+        let Some(sel) = self.selected.as_mut() else { return Ok(None) };
         let draft = sel.draft();
-        for &i in &positions {
+        let mut last = None;
+        for &i in positions {
             let m = &mut sel.msgs[i];
             let mut flags_asked = names.contains(&N::Flags);
             if seen_now.contains(&m.id) {
@@ -1098,7 +1230,7 @@ impl Session<'_> {
             let raw = raws.get(&m.id).map(Vec::as_slice).unwrap_or_default();
             let parsed = if needs_raw { fetch::parse(raw) } else { None };
             let mut out: Vec<MessageDataItem<'static>> = Vec::new();
-            for n in &names {
+            for n in names {
                 let item = match n {
                     N::Uid => MessageDataItem::Uid(nz(m.uid as u32)),
                     N::Flags => continue,
@@ -1140,10 +1272,10 @@ impl Session<'_> {
                 out.push(MessageDataItem::Flags(flags_of(&m, sel.deleted.contains(&m.id), draft)));
             }
             if let Ok(items) = Vec1::try_from(out) {
-                server.enqueue_data(Data::Fetch { seq: nz(i as u32 + 1), items });
+                last = Some(server.enqueue_data(Data::Fetch { seq: nz(i as u32 + 1), items }));
             }
         }
-        Ok(())
+        Ok(last)
     }
 
     #[allow(clippy::too_many_arguments)]

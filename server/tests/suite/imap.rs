@@ -17,6 +17,7 @@ use hygie_core::mail::{import_batch, Imported};
 use serde_json::{json, Value};
 
 on_each_engine!(a_mail_client_reads_and_changes_the_mailbox_over_imap_with_an_oauth_token);
+on_each_engine!(a_fetch_of_every_body_is_answered_part_by_part_and_in_order);
 
 pub(crate) async fn post(s: &TestServer, path: &str, pairs: &[(&str, &str)]) -> Value {
     let res = client()
@@ -257,5 +258,40 @@ async fn a_mail_client_reads_and_changes_the_mailbox_over_imap_with_an_oauth_tok
     post(&s, "/oauth/revoke", &[("client_id", &c.client_id), ("token", &refresh2)]).await;
     let revoked = imaplib(&s, "auth", &alice, &access2, || async {}).await;
     assert!(has(&revoked["xoauth2"], "AUTHENTICATIONFAILED"), "{revoked}");
+    s.stop().await;
+}
+
+/// A FETCH of a whole mailbox's bodies is answered part by part (the server holds one part,
+/// not the mailbox): every message arrives whole, each part is recorded as read, and a command
+/// the client sent behind it is answered after it.
+async fn a_fetch_of_every_body_is_answered_part_by_part_and_in_order(engine: Engine) {
+    let s = TestServer::start(engine).await;
+    let (alice_id, alice) = account(&s, "alice.roy", Some(MOBILE)).await;
+    // 12 letters of about 500 KB: 6 MB, more than one part's 4 MiB.
+    let line = "Potassium 4,1 mmol/L ; sodium 140 mmol/L ; creatinine 80 umol/L.\r\n";
+    let letters: Vec<Imported> =
+        (0..12).map(|n| message(&format!("big{n}@labo"), &format!("Bilan {n}"), &line.repeat(7_500))).collect();
+    let expected: Vec<usize> = letters.iter().map(|l| l.raw.len()).collect();
+    import_batch(s.db(), &s.clock, alice_id, "inbox", &letters).await.unwrap();
+    let c =
+        oauth::register_public_client(s.db(), &s.clock, "Thunderbird", Actor::Operator("root".into())).await.unwrap();
+    let b = Browser::new(&s);
+    sign_in(&s, &b, &alice, 1).await;
+    let (access, _) = device_tokens(&s, &c.client_id, &b).await;
+
+    let r = imaplib(&s, "large", &alice, &access, || async {}).await;
+    assert_eq!(r["auth"], json!("OK"), "{r}");
+    assert_eq!(r["order"], json!(["p1 OK", "p2 OK"]), "{r}");
+    let sizes: Vec<usize> = serde_json::from_value(r["sizes"].clone()).unwrap();
+    assert_eq!(sizes, expected, "every message whole, in order");
+    // One record per part: 8 letters fit in 4 MiB, then the other 4.
+    let records = hygie_core::audit::latest(s.db(), 100).await.unwrap();
+    let mut parts: Vec<String> = records
+        .iter()
+        .filter(|r| r.action == "mail.open")
+        .filter_map(|r| r.object.as_deref()?.split(' ').nth(1).map(str::to_string))
+        .collect();
+    parts.sort();
+    assert_eq!(parts, ["count:4", "count:8"], "{records:?}");
     s.stop().await;
 }

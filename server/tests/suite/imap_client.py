@@ -133,4 +133,33 @@ elif phase == "idor":
     out["fetch"] = text(m.uid("FETCH", "1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])")[1])
     m.logout()
 
+elif phase == "large":
+    # A FETCH of every body, with a NOOP sent behind it before any answer (pipelined), read
+    # off the wire: every literal whole, and the FETCH finished before the NOOP is answered.
+    import re
+    m = connect()
+    out["auth"] = try_auth(m, "XOAUTH2", xoauth2)
+    m.select("INBOX")
+    m.send(b"p1 FETCH 1:* (BODY.PEEK[])\r\np2 NOOP\r\n")
+    sizes, order = {}, []
+    while True:
+        line = m.readline()
+        if not line:
+            order.append("closed")
+            break
+        literal = re.search(rb"\{(\d+)\}\r\n$", line)
+        if literal:
+            data = m.read(int(literal.group(1)))
+            sizes[int(line.split()[1])] = len(data)
+            m.readline()
+            continue
+        if line.startswith(b"p1 ") or line.startswith(b"p2 "):
+            order.append(" ".join(text(line).split()[:2]))
+            if line.startswith(b"p2 "):
+                break
+    out["sizes"] = [sizes[k] for k in sorted(sizes)]
+    out["order"] = order
+    if order[-1:] != ["closed"]:
+        m.logout()
+
 print(json.dumps(out), flush=True)
