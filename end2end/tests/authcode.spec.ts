@@ -3,7 +3,7 @@ import { execFileSync } from 'child_process';
 import { createHash, randomBytes } from 'crypto';
 import * as http from 'http';
 import { AddressInfo } from 'net';
-import { DEMO, gotoHydrated, expectNoAxeViolations, watchConsole, outboxCount, nextOutbox, codeOf } from './helpers';
+import { gotoHydrated, expectNoAxeViolations, watchConsole, outboxCount, nextOutbox, codeOf } from './helpers';
 
 /** A native mail client's loopback listener (RFC 8252 §7.3): the browser brings it the code. */
 async function loopbackListener() {
@@ -20,7 +20,7 @@ async function loopbackListener() {
   return { port: (server.address() as AddressInfo).port, received, close: () => server.close() };
 }
 
-test('a mail client opens the browser, the doctor signs in and allows it with the keyboard, then withdraws it', async ({ page }) => {
+test('a mail client opens the browser, a new pharmacist signs in, accepts the terms and allows it with the keyboard, then withdraws it', async ({ page }) => {
   const problems = watchConsole(page);
   const bin = process.env.HYGIE_E2E_BIN;
   if (!bin) throw new Error('HYGIE_E2E_BIN is not set');
@@ -39,32 +39,41 @@ test('a mail client opens the browser, the doctor signs in and allows it with th
     code_challenge: challenge, code_challenge_method: 'S256',
   }).toString();
 
+  // A pharmacist whose account was just created: her first sign-in asks her to accept the terms.
+  const address = `claire.petit.${Date.now()}@hygie.localhost`;
+  const notification = 'claire.petit@exemple.fr';
+  const password = 'ordonnances du lundi';
+  let before = outboxCount();
+  execFileSync(bin, ['accounts', 'create', '--address', address, '--last-name', 'Petit', '--first-name', 'Claire',
+    '--authority', 'Pharmacie des Halles', '--role', 'Pharmacienne', '--notification-email', notification], { stdio: 'pipe' });
+  const invite = await nextOutbox(before, (m) => m.includes('Category: account.activation') && m.includes(`To: ${notification}\n`));
+  await gotoHydrated(page, invite.match(/\/activation\/[0-9a-f]{64}/)![0]);
+  await page.getByLabel('Nouveau mot de passe').fill(password);
+  await page.getByRole('button', { name: 'Activer mon compte' }).click();
+  await expect(page.getByText('Votre compte est activé')).toBeVisible();
+
   await page.setViewportSize({ width: 375, height: 740 });
   await page.goto(authorize);
-  // Not signed in: the sign-in page first, then back to the request.
+  // Not signed in: the sign-in page first, then the terms, then back to the request.
   await expect(page).toHaveURL(/\/connexion\?suite=/);
   await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
-  const before = outboxCount();
-  await page.getByLabel('Adresse de messagerie sécurisée').fill(DEMO.doctor.address);
-  await page.getByLabel('Mot de passe', { exact: true }).fill(DEMO.doctor.password);
+  before = outboxCount();
+  await page.getByLabel('Adresse de messagerie sécurisée').fill(address);
+  await page.getByLabel('Mot de passe', { exact: true }).fill(password);
   await page.getByRole('button', { name: 'Continuer' }).click();
-  const message = await nextOutbox(before, (m) => m.includes(`To: ${DEMO.doctor.mobile}\n`) && m.includes('Category: auth.code'));
+  const message = await nextOutbox(before, (m) => m.includes(`To: ${notification}\n`) && m.includes('Category: auth.code'));
   await page.getByLabel('Code à 6 chiffres').fill(codeOf(message));
   await page.getByRole('button', { name: 'Se connecter' }).click();
-  await expect(page).toHaveURL(/\/(autoriser\?|compte\/cgu$)/);
-  if (page.url().endsWith('/compte/cgu')) {
-    // Terms to accept first; the mail client then opens its URL again.
-    await page.getByRole('button', { name: "J'accepte les conditions d'utilisation" }).click();
-    await expect(page).toHaveURL(/\/messagerie$/);
-    await page.goto(authorize);
-  }
+  await expect(page).toHaveURL(/\/compte\/cgu\?suite=\/autoriser%3F/);
+  await page.getByRole('button', { name: "J'accepte les conditions d'utilisation" }).click();
+  // The request is not lost: the consent comes next, without the client opening its URL again.
   await expect(page).toHaveURL(/\/autoriser\?/);
   await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
 
   // The consent: who asks, for what, on which mailbox.
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Autoriser un logiciel');
   await expect(page.getByText("« Thunderbird » demande l'accès à votre messagerie")).toBeVisible();
-  await expect(page.getByText(`Messagerie concernée : ${DEMO.doctor.address}`)).toBeVisible();
+  await expect(page.getByText(`Messagerie concernée : ${address}`)).toBeVisible();
   await expectNoAxeViolations(page);
   expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
 

@@ -135,9 +135,8 @@ impl Mailbox<'_> {
     /// The whole text of the holder's messages among `ids` (others' are not found), recorded
     /// as the webmail records it: reading (`mail.open`) when the client asked for `bodies`, a
     /// list (`mail.list`, it shows subjects) when only headers; one record per call (a FETCH
-    /// part). The
-    /// messages among `opened` are marked read in the same transaction as the `mail.open`
-    /// record, as opening one in the webmail does (a FETCH of a body without PEEK).
+    /// part). The messages among `opened` are marked read in the same transaction as the
+    /// `mail.open` record, as opening one in the webmail does (a FETCH of a body without PEEK).
     pub async fn imap_read(&self, ids: &[i64], bodies: bool, opened: &[i64]) -> Result<Vec<ImapRaw>, StoreError> {
         let (db, clock) = self.store();
         let account_id = self.holder().account_id;

@@ -22,11 +22,10 @@ fn label_of(field: &str) -> Msg {
     }
 }
 
-/// Where to go once signed in: `next` from the server, or back to the phone page that sent the
-/// person here (`?suite=/telephone/…`, `/appareil…` or `/autoriser?…`, nothing else: no open
-/// redirect).
-fn destination(next: String) -> String {
-    let suite = leptos_router::hooks::use_query_map().with_untracked(|q| q.get("suite").unwrap_or_default());
+/// Whether `suite` is a page the sign-in may lead back to: the phone page that sent the person
+/// here (`/telephone/…`), the device page (`/appareil…`) or the OAuth consent page
+/// (`/autoriser?…`), nothing else (no open redirect).
+pub(crate) fn safe_return(suite: &str) -> bool {
     let phone =
         suite.starts_with("/telephone/") && suite.len() <= 80 && suite[11..].bytes().all(|b| b.is_ascii_hexdigit());
     // The device page, with the code the software showed (letters and a dash only).
@@ -39,11 +38,33 @@ fn destination(next: String) -> String {
     let consent = suite
         .strip_prefix("/autoriser?")
         .is_some_and(|q| q.len() <= 2048 && q.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~%&=+/".contains(&b)));
-    let safe = phone || device || consent;
-    if next == "/messagerie" && safe {
-        suite
+    phone || device || consent
+}
+
+/// Where to go once signed in: `next` from the server, or back to the page that sent the person
+/// here (`?suite=…`, see [`safe_return`]); when the terms are to be accepted first, the terms
+/// page, which leads there next.
+fn destination(next: String) -> String {
+    let suite = leptos_router::hooks::use_query_map().with_untracked(|q| q.get("suite").unwrap_or_default());
+    if !safe_return(&suite) {
+        return next;
+    }
+    match next.as_str() {
+        "/messagerie" => suite,
+        "/compte/cgu" => format!("/compte/cgu?suite={}", crate::encode_query_value(&suite)),
+        _ => next,
+    }
+}
+
+/// Goes to `to` once signed in: the consent page with a full load (its own policy lets its
+/// form lead to the software), any other page within the application.
+pub(crate) fn go_after_sign_in(to: &str, navigate: impl Fn(&str, leptos_router::NavigateOptions)) {
+    if to.starts_with("/autoriser?") {
+        if let Err(e) = window().location().set_href(to) {
+            leptos::logging::error!("{e:?}");
+        }
     } else {
-        next
+        navigate(to, Default::default())
     }
 }
 
@@ -112,7 +133,7 @@ fn PasswordForm(step: RwSignal<Option<CodeSent>>) -> impl IntoView {
             if let Some(crate::env::SignedIn(s)) = session {
                 s.set(true);
             }
-            navigate(&destination(next), Default::default())
+            go_after_sign_in(&destination(next), &navigate)
         }
         Some(Err(e)) => key_failed(e),
         None => {}
@@ -202,15 +223,7 @@ fn CodeForm(step: RwSignal<Option<CodeSent>>) -> impl IntoView {
         if let Some(crate::env::SignedIn(s)) = session {
             s.set(true);
         }
-        let to = destination(next);
-        if to.starts_with("/autoriser?") {
-            // A full load: the consent page's own policy lets its form lead to the software.
-            if let Err(e) = window().location().set_href(&to) {
-                leptos::logging::error!("{e:?}");
-            }
-        } else {
-            navigate(&to, Default::default())
-        }
+        go_after_sign_in(&destination(next), &navigate);
     };
     let key_failed = move |e: AppError| {
         key_busy.set(false);

@@ -40,9 +40,13 @@ fn AcceptForm(terms: crate::api::TermsView) -> impl IntoView {
     let session = use_context::<crate::env::SignedIn>();
     let navigate = use_navigate();
     let nav2 = navigate.clone();
+    // Accepted: on to the page the sign-in was for (the consent a mail client asked for), or
+    // to the mailbox.
+    let suite = leptos_router::hooks::use_query_map().with_untracked(|q| q.get("suite").unwrap_or_default());
     Effect::new(move |_| {
         if let Some(Ok(())) = accept.value().get() {
-            navigate("/messagerie", Default::default());
+            let to = if super::signin::safe_return(&suite) { suite.as_str() } else { "/messagerie" };
+            super::signin::go_after_sign_in(to, &navigate);
         }
     });
     Effect::new(move |_| {
