@@ -2,6 +2,7 @@ pub mod attachments;
 pub mod dialog;
 pub mod feedback;
 pub mod form;
+pub mod icons;
 pub mod layout;
 pub mod pdf_preview;
 pub mod receipts;

@@ -101,6 +101,7 @@ pub fn router(state: AppState) -> Router {
         .route("/assistance", post(forms::post_contact))
         .route("/cookies/consentement", post(forms::post_consent))
         .route("/langue/{code}", get(forms::get_language))
+        .route("/theme/{code}", get(forms::get_theme))
         .route("/healthz", get(healthz))
         .route("/messagerie/pj/{id}/{index}", get(files::get_attachment))
         .route("/messagerie/pj/{id}/{index}/apercu/{page}", get(files::get_preview_page))
