@@ -181,11 +181,11 @@ fn AppBar(switch_href: Signal<String>) -> impl IntoView {
     };
     let menu_ref = NodeRef::<leptos::html::Details>::new();
     // The account menu closes on Escape (focus back on its summary) and when a link is chosen.
-    let close_menu = move || {
+    let close_menu = move |refocus: bool| {
         if let Some(d) = menu_ref.get_untracked() {
             if d.open() {
                 d.set_open(false);
-                if let Some(summary) = d.first_element_child() {
+                if let Some(summary) = d.first_element_child().filter(|_| refocus) {
                     use wasm_bindgen::JsCast;
                     if let Ok(el) = summary.dyn_into::<web_sys::HtmlElement>() {
                         let _ = el.focus();
@@ -194,12 +194,23 @@ fn AppBar(switch_href: Signal<String>) -> impl IntoView {
             }
         }
     };
+    // A page chosen from the menu: it closes.
+    Effect::new(move |_| {
+        location.pathname.track();
+        close_menu(false);
+    });
     view! {
         <header class="app-bar">
             <Show when=has_folders>
                 <button type="button" class="icon-button drawer-toggle" aria-controls="mail-folders"
                     aria-expanded=move || drawer.get().to_string()
-                    on:click=move |_| drawer.update(|o| *o = !*o)>
+                    on:click=move |_| {
+                        drawer.update(|o| *o = !*o);
+                        // Opened: the focus goes into the drawer.
+                        if drawer.get_untracked() {
+                            crate::pages::mail::folders::keys::focus_later("#drawer-close");
+                        }
+                    }>
                     {icon(Icon::Menu)}
                     <span class="sr-only">{t.t(Msg::FoldersLabel)}</span>
                 </button>
@@ -221,12 +232,12 @@ fn AppBar(switch_href: Signal<String>) -> impl IntoView {
                 {icon(Icon::Pen)}<span class="compose-text">{t.t(Msg::Write)}</span>
             </a>
             <details class="account-menu" node_ref=menu_ref
-                on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Escape" { close_menu() }>
+                on:keydown=move |ev: leptos::ev::KeyboardEvent| if ev.key() == "Escape" { close_menu(true) }>
                 <summary class="icon-button">
                     {icon(Icon::User)}
                     <span class="sr-only">{t.t(Msg::AccountMenu)}</span>
                 </summary>
-                <ul class="menu-list" on:click=move |_| close_menu()>
+                <ul class="menu-list">
                     <li><a href="/compte">{t.t(Msg::NavAccount)}</a></li>
                     <li><a href="/messagerie">{t.t(Msg::NavMail)}</a></li>
                     <li><a href="/annuaire">{t.t(Msg::NavDirectory)}</a></li>

@@ -132,7 +132,10 @@ fn provide_request_context(state: &AppState, flash: Option<ContactFlash>) {
     provide_context(state.services.clone());
     if let Some(parts) = use_context::<http::request::Parts>() {
         let h = |name| parts.headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
-        let mut env = PageEnv::from_headers(h(header::COOKIE), h(header::ACCEPT_LANGUAGE));
+        // Over HTTP/2 a browser sends each cookie in its own `cookie` field: read them all.
+        let cookies: Vec<&str> = parts.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).collect();
+        let cookies = cookies.join("; ");
+        let mut env = PageEnv::from_headers(Some(&cookies), h(header::ACCEPT_LANGUAGE));
         env.signed_in = parts.extensions.get::<CurrentHolder>().is_some_and(|h| h.0.level >= Level::Full);
         provide_context(env);
         if let Some(n) = parts.extensions.get::<CspNonce>() {

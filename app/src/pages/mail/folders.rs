@@ -32,16 +32,11 @@ pub(super) fn FolderNav(current: Signal<String>) -> impl IntoView {
     let folders = Resource::new(changes, |_| mail_folders());
     let usage = Resource::new(changes, |_| mail_usage());
     let drawer = use_drawer();
-    // Opened: the focus goes into the drawer. Closed by the keyboard: back to its button.
-    Effect::new(move |was_open: Option<bool>| {
-        let open = drawer.get();
-        if open {
-            keys::focus_selector("#drawer-close");
-        } else if was_open == Some(true) {
-            keys::focus_selector(".drawer-toggle");
-        }
-        open
-    });
+    // Closed by the keyboard: the focus goes back to the drawer's button.
+    let close = move || {
+        drawer.set(false);
+        keys::focus_later(".drawer-toggle");
+    };
     let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
         if !drawer.get_untracked() {
             return;
@@ -49,7 +44,7 @@ pub(super) fn FolderNav(current: Signal<String>) -> impl IntoView {
         match ev.key().as_str() {
             "Escape" => {
                 ev.prevent_default();
-                drawer.set(false);
+                close();
             }
             "Tab" => {
                 if keys::trap_tab("#mail-folders", ev.shift_key()) {
@@ -114,7 +109,7 @@ pub(super) fn FolderNav(current: Signal<String>) -> impl IntoView {
                     drawer.set(false);
                 }
             }>
-            <button type="button" id="drawer-close" class="icon-button drawer-close" on:click=move |_| drawer.set(false)>
+            <button type="button" id="drawer-close" class="icon-button drawer-close" on:click=move |_| close()>
                 {icon(Icon::Close)}
                 <span class="sr-only">{t.t(Msg::CloseFolders)}</span>
             </button>
@@ -208,7 +203,13 @@ pub(super) fn FolderNav(current: Signal<String>) -> impl IntoView {
 }
 
 /// The drawer's focus handling (the browser's only).
-mod keys {
+pub(crate) mod keys {
+    /// Puts the focus on the first element matching `selector` once the page has been drawn
+    /// again (an element just made visible can take it only then).
+    pub fn focus_later(selector: &'static str) {
+        leptos::prelude::request_animation_frame(move || focus_selector(selector));
+    }
+
     /// Puts the focus on the first element matching `selector`.
     pub fn focus_selector(selector: &str) {
         #[cfg(feature = "hydrate")]
