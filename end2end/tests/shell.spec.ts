@@ -142,6 +142,8 @@ test.describe('at 1280×800', () => {
     const pane = page.getByRole('region', { name: 'Messages du dossier' });
     await expect(pane.locator('.message-list li')).toHaveCount(24);
     await expect(pane.locator('a[aria-current="true"]')).toContainText('(3)');
+    // The message's own date in Paris time too.
+    await expect(page.locator('.message-headers time')).toContainText('heure de Paris');
     const paneLines = await pane.locator('.message-list li').evaluateAll((lis) =>
       lis.filter((li) => { const r = li.getBoundingClientRect(); return r.top >= 0 && r.bottom <= window.innerHeight; }).length);
     console.log(`lines visible beside the message at 1280×800: ${paneLines}`);

@@ -129,6 +129,9 @@ pub struct MessageView {
     /// The message's XDM package (`IHE_XDM.zip`): its documents, or why it cannot be read.
     pub xdm: Option<XdmView>,
     pub date: String,
+    /// The same instant in Paris (`2026-12-08T14:32:05+01:00`), as the page says it.
+    #[serde(default)]
+    pub local: String,
     pub urgent: bool,
     pub body: String,
     /// The HTML body, sanitised, when the message has one (shown in a sandboxed frame).
@@ -281,6 +284,9 @@ pub struct ConversationItem {
     pub folder: String,
     pub who: String,
     pub date: String,
+    /// In Paris (`2026-12-08T14:32:05+01:00`).
+    #[serde(default)]
+    pub local: String,
     pub snippet: String,
     pub unread: bool,
 }
@@ -492,6 +498,7 @@ impl MessageView {
                     folder: x.role,
                     who: if x.from_name.is_empty() { x.from_addr } else { x.from_name },
                     date: format_utc(x.date_ms),
+                    local: hygie_core::clock::format_paris(x.date_ms),
                     snippet: x.snippet,
                     unread: x.unread,
                 })
@@ -525,6 +532,7 @@ impl MessageView {
             patient_no_reply: mss.headers.patient_reply_forbidden,
             xdm: mss.xdm.map(XdmView::new),
             date: format_utc(m.date_ms),
+            local: hygie_core::clock::format_paris(m.date_ms),
             urgent: m.urgent,
             body: m.body_text,
             body_html: m.body_html,

@@ -222,7 +222,7 @@ fn AppBar(switch_href: Signal<String>) -> impl IntoView {
             </a>
             <form class="app-search" role="search" aria-label=t.t(Msg::SearchLabel) method="get" action="/messagerie/recherche">
                 <label for="mail-search-q" class="sr-only">{t.t(Msg::SearchLabel)}</label>
-                <input type="search" id="mail-search-q" name="q" prop:value=q value=q placeholder=t.t(Msg::SearchLabel)/>
+                <input type="search" id="mail-search-q" name="q" prop:value=q value=q placeholder=t.t(Msg::SearchButton)/>
                 <button type="submit" class="icon-button">
                     {icon(Icon::Search)}
                     <span class="sr-only">{t.t(Msg::SearchButton)}</span>

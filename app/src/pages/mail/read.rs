@@ -157,10 +157,10 @@ fn MessageDetails(m: MessageView, neighbours: Signal<(Option<i64>, Option<i64>)>
         <nav class="message-nav" aria-label=t.t(Msg::MessageNavLabel)>
             <a class="icon-link" href=format!("/messagerie/{slug}")>{icon(Icon::Back)}<span>{t.t(Msg::BackToList)}</span></a>
             {move || neighbours.get().0.map(|prev| view! {
-                <a class="icon-link" href=format!("/messagerie/message/{prev}")>{icon(Icon::Back)}<span>{t.t(Msg::PreviousMessage)}</span></a>
+                <a class="icon-link" href=format!("/messagerie/message/{prev}")>{icon(Icon::Back)}<span class="nav-text">{t.t(Msg::PreviousMessage)}</span></a>
             })}
             {move || neighbours.get().1.map(|next| view! {
-                <a class="icon-link" href=format!("/messagerie/message/{next}")><span>{t.t(Msg::NextMessage)}</span>{icon(Icon::Next)}</a>
+                <a class="icon-link" href=format!("/messagerie/message/{next}")><span class="nav-text">{t.t(Msg::NextMessage)}</span>{icon(Icon::Next)}</a>
             })}
         </nav>
         <article class="message" aria-labelledby="message-subject">
@@ -174,7 +174,8 @@ fn MessageDetails(m: MessageView, neighbours: Signal<(Option<i64>, Option<i64>)>
                 {row(Msg::MailTo, m.to.clone())}
                 {row(Msg::MailCc, m.cc.clone())}
                 {row(Msg::MailBcc, m.bcc.clone())}
-                {row(Msg::MailDate, t.locale.date_time(&m.date))}
+                <dt>{t.t(Msg::MailDate)}</dt>
+                <dd><time datetime=m.date.clone()>{paris_or_utc(t, &m.local, &m.date)}</time></dd>
             </dl>
             {(!m.read_receipt.is_empty()).then(|| view! { <ReadReceiptPrompt id=m.id initial=m.read_receipt.clone()/> })}
             {m.patient.clone().map(|p| patient_section(t, p, m.ins_qualified))}
@@ -215,7 +216,7 @@ fn MessageDetails(m: MessageView, neighbours: Signal<(Option<i64>, Option<i64>)>
                         <ol>
                             {m.conversation.iter().map(|c| {
                                 let here = c.id == m.id;
-                                let line = format!("{} — {}", c.who, t.locale.date_time(&c.date));
+                                let line = format!("{} — {}", c.who, paris_or_utc(t, &c.local, &c.date));
                                 view! {
                                     <li class:unread=c.unread class:current=here>
                                         {if here {
@@ -357,5 +358,14 @@ fn xdm_section(t: I18n, id: i64, x: XdmView) -> impl IntoView {
                 }).collect_view()}
             </ul>
         </section>
+    }
+}
+
+/// A message's time in Paris, or in UTC when the server did not say it in Paris.
+fn paris_or_utc(t: I18n, local: &str, utc: &str) -> String {
+    if local.is_empty() {
+        t.locale.date_time(utc)
+    } else {
+        t.locale.paris_date_time(local)
     }
 }
