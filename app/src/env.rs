@@ -35,8 +35,36 @@ impl Consent {
     }
 }
 
+/// Light or dark pages: the device's setting (the default), or the holder's choice (a cookie).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub enum Theme {
+    #[default]
+    Auto,
+    Light,
+    Dark,
+}
+
+impl Theme {
+    pub const COOKIE: &'static str = "hygie_theme";
+    pub const ALL: [Theme; 3] = [Theme::Auto, Theme::Light, Theme::Dark];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Theme::Auto => "auto",
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+        }
+    }
+
+    pub fn from_code(s: &str) -> Option<Theme> {
+        Theme::ALL.into_iter().find(|t| t.code() == s)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct PageEnv {
+    /// `<html data-theme>`: the holder's choice, else the device's.
+    pub theme: Theme,
     pub locale: Locale,
     pub consent: Consent,
     /// The page was served to a signed-in person (`<body data-session>`): the header offers
@@ -60,7 +88,8 @@ impl PageEnv {
             .and_then(Locale::from_code)
             .unwrap_or_else(|| Locale::negotiate(accept_language.unwrap_or("")));
         let consent = Self::cookie(cookie, Consent::COOKIE).map(Consent::from_code).unwrap_or_default();
-        PageEnv { locale, consent, signed_in: false }
+        let theme = Self::cookie(cookie, Theme::COOKIE).and_then(Theme::from_code).unwrap_or_default();
+        PageEnv { locale, consent, signed_in: false, theme }
     }
 
     /// In the browser: what the server wrote into the document.
@@ -82,7 +111,13 @@ impl PageEnv {
                 .unwrap_or_default();
             let signed_in =
                 doc.as_ref().and_then(|d| d.body()).is_some_and(|b| b.get_attribute("data-session").is_some());
-            PageEnv { locale: lang, consent, signed_in }
+            let theme = doc
+                .as_ref()
+                .and_then(|d| d.document_element())
+                .and_then(|e| e.get_attribute("data-theme"))
+                .and_then(|t| Theme::from_code(&t))
+                .unwrap_or_default();
+            PageEnv { locale: lang, consent, signed_in, theme }
         }
         #[cfg(not(feature = "hydrate"))]
         PageEnv::default()
@@ -108,9 +143,9 @@ mod tests {
     #[test]
     fn cookie_beats_accept_language() {
         let e = PageEnv::from_headers(Some("a=1; hygie_lang=en; hygie_consent=refused"), Some("fr-FR"));
-        assert_eq!(e, PageEnv { locale: Locale::En, consent: Consent::Refused, signed_in: false });
+        assert_eq!(e, PageEnv { locale: Locale::En, consent: Consent::Refused, signed_in: false, theme: Theme::Auto });
         let e = PageEnv::from_headers(None, Some("en-US,en;q=0.9"));
-        assert_eq!(e, PageEnv { locale: Locale::En, consent: Consent::Unknown, signed_in: false });
+        assert_eq!(e, PageEnv { locale: Locale::En, consent: Consent::Unknown, signed_in: false, theme: Theme::Auto });
         let e = PageEnv::from_headers(Some("hygie_lang=de"), None);
         assert_eq!(e.locale, Locale::Fr);
     }

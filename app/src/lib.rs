@@ -35,7 +35,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     let env = use_context::<PageEnv>().unwrap_or_default();
     view! {
         <!DOCTYPE html>
-        <html lang=env.locale.code()>
+        <html lang=env.locale.code() data-theme=(env.theme != crate::env::Theme::Auto).then_some(env.theme.code())>
             <head>
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>

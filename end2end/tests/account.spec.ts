@@ -55,6 +55,7 @@ test('a doctor signs in with the SMS code, accepts the terms, changes her mobile
 
   // Then the mailbox; the account page is one link away.
   await expect(page).toHaveURL(/\/messagerie$/);
+  await page.getByRole('banner').locator('summary', { hasText: 'Menu du compte' }).click();
   await page.getByRole('link', { name: 'Mon compte' }).click();
   await expect(page).toHaveURL(/\/compte$/);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Mon compte');

@@ -142,7 +142,8 @@ test('a message relayed by Postfix appears in the open mailbox without a reload'
 
     await line.getByRole('link').click();
     await expect(page.getByRole('heading', { level: 1 })).toContainText(subject);
-    await expect(page.getByText('Glycémie à jeun : 0,95 g/L.')).toBeVisible();
+    // In the message (its folder's list beside it shows the same words as a snippet).
+    await expect(page.getByRole('article').getByText('Glycémie à jeun : 0,95 g/L.')).toBeVisible();
   } finally {
     postfix.stop();
   }

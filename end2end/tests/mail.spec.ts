@@ -13,10 +13,15 @@ test('a social worker writes to a nurse, who reads and replies; the reply comes 
   const problems = watchConsole(page);
   await signInToMailbox(page, DEMO.social.address, DEMO.social.password, DEMO.social.mobile);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Boîte de réception');
-  // Signed in: the header leads to the mailbox and the account, and no cookie banner (nothing
-  // is measured in the mailbox).
-  const header = page.locator('.site-header');
+  // Signed in: an application's bar, not the portal's navigation; its account menu leads to the
+  // account and to the portal; no cookie banner (nothing is measured in the mailbox).
+  const header = page.getByRole('banner');
+  await expect(page.getByRole('navigation', { name: 'Navigation principale' })).toHaveCount(0);
+  await header.locator('summary', { hasText: 'Menu du compte' }).click();
   await expect(header.getByRole('link', { name: 'Mon compte' })).toBeVisible();
+  await expect(header.getByRole('link', { name: /Portail Hygie/ })).toBeVisible();
+  await page.keyboard.press('Escape');
+  await expect(header.getByRole('link', { name: 'Mon compte' })).toBeHidden();
   await expect(header.getByRole('link', { name: 'Se connecter' })).toHaveCount(0);
   await expect(page.getByRole('region', { name: "Cookies de mesure d'audience" })).toHaveCount(0);
   await expectNoAxeViolations(page);
@@ -284,6 +289,8 @@ test('own folders: create, nest, move by menu and by drag-and-drop, rename, dele
   // By the menu: select a message, move it to "M. Bernard".
   const first = page.locator('.message-list li').filter({ hasText: 'Suivi de M. Bernard' });
   await first.getByRole('checkbox').check();
+  // Moving is a secondary action: in the selection's menu.
+  await page.locator('summary', { hasText: "Plus d'actions" }).click();
   await page.getByLabel('Déplacer vers').selectOption({ label: 'M. Bernard' });
   await page.getByRole('button', { name: 'Déplacer', exact: true }).click();
   await expect(page.getByText('1 message(s) modifié(s).')).toBeVisible();
@@ -401,7 +408,12 @@ test('a conversation is one line in the list; it can be unfolded', async ({ page
   await page.reload();
   await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
 
+  // The list's display choices are in its menu (density, folding).
   const toggle = page.getByRole('button', { name: 'Regrouper les conversations' });
+  const openViewMenu = async () => {
+    if ((await page.locator('.view-menu').getAttribute('open')) === null) await page.locator('.view-menu summary').click();
+  };
+  await openViewMenu();
   await expect(toggle).toHaveAttribute('aria-pressed', 'true');
   const lines = page.locator('.message-list li').filter({ hasText: 'Avis de passage' });
   await expect(lines).toHaveCount(1);
@@ -411,8 +423,9 @@ test('a conversation is one line in the list; it can be unfolded', async ({ page
 
   // Unfolded: each message has its line; folded again.
   await toggle.click();
-  await expect(toggle).toHaveAttribute('aria-pressed', 'false');
   await expect(lines).toHaveCount(3);
+  await openViewMenu();
+  await expect(toggle).toHaveAttribute('aria-pressed', 'false');
   await toggle.click();
   await expect(lines).toHaveCount(1);
 

@@ -64,6 +64,8 @@ test.describe('on a 375 px phone', () => {
 
   test('the timeline and the list marks fit and pass axe', async ({ page }) => {
     await signInToMailbox(page, DEMO.social.address, DEMO.social.password, DEMO.social.mobile);
+    // On a phone the folders are in a drawer.
+    await page.getByRole('button', { name: 'Dossiers', exact: true }).click();
     await page.getByRole('link', { name: 'Envoyés' }).first().click();
     await expect(page.locator('body[data-hydrated="true"]')).toHaveCount(1);
     const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);

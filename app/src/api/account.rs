@@ -47,6 +47,19 @@ pub struct SessionView {
     pub factor: String,
 }
 
+/// Whether the signed-in holder has the terms in force still to accept: an answer, not a
+/// refusal, so that the acceptance page, the normal journey of a first sign-in, logs no 403.
+#[server(name = TermsPendingCheck, prefix = "/api", endpoint = "terms-pending")]
+pub async fn terms_pending() -> Result<bool, AppError> {
+    use crate::server::{require_holder, require_signed_in, Level};
+    require_signed_in(Level::Full)?;
+    match require_holder(Level::Full) {
+        Ok(_) => Ok(false),
+        Err(AppError::TermsPending) => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
 /// The signed-in account, for the account page. `TermsPending` until the terms are accepted.
 #[server(name = MyAccount, prefix = "/api", endpoint = "my-account")]
 pub async fn my_account() -> Result<AccountView, AppError> {

@@ -35,6 +35,12 @@ pub struct MessageLine {
     pub snippet: String,
     /// UTC, ISO 8601.
     pub date: String,
+    /// The same instant in Paris (`2026-12-08T14:32:05+01:00`), and how many days before the day
+    /// the list was made (0 today, 1 yesterday): the list says "14:32", "hier", "lun. 7".
+    #[serde(default)]
+    pub local: String,
+    #[serde(default)]
+    pub days_ago: i64,
     pub unread: bool,
     pub flagged: bool,
     pub urgent: bool,
@@ -54,8 +60,9 @@ pub struct MessageLine {
 #[cfg(feature = "ssr")]
 impl MessageLine {
     /// A list line; `show_recipients` for messages one sent (the recipients matter, not oneself).
-    fn from_item(m: hygie_core::mail::ListItem, show_recipients: bool) -> MessageLine {
+    fn from_item(m: hygie_core::mail::ListItem, show_recipients: bool, now_ms: i64) -> MessageLine {
         let (subject, health_document) = hygie_core::mail::mss::display_subject(&m.subject);
+        let (local, days_ago) = hygie_core::mail::schedule::paris::calendar(m.date_ms, now_ms).unwrap_or_default();
         MessageLine {
             id: m.id,
             who: if show_recipients {
@@ -69,6 +76,8 @@ impl MessageLine {
             health_document,
             snippet: m.snippet,
             date: hygie_core::clock::format_utc(m.date_ms),
+            local,
+            days_ago,
             unread: m.unread,
             flagged: m.flagged,
             urgent: m.urgent,
@@ -92,6 +101,9 @@ pub struct MessagePage {
     pub per_page: i64,
     /// Lines are conversations (the holder's choice; never in Drafts).
     pub folded: bool,
+    /// Compact lines (the holder's choice), else comfortable ones.
+    #[serde(default)]
+    pub compact: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -117,6 +129,9 @@ pub struct MessageView {
     /// The message's XDM package (`IHE_XDM.zip`): its documents, or why it cannot be read.
     pub xdm: Option<XdmView>,
     pub date: String,
+    /// The same instant in Paris (`2026-12-08T14:32:05+01:00`), as the page says it.
+    #[serde(default)]
+    pub local: String,
     pub urgent: bool,
     pub body: String,
     /// The HTML body, sanitised, when the message has one (shown in a sandboxed frame).
@@ -269,6 +284,9 @@ pub struct ConversationItem {
     pub folder: String,
     pub who: String,
     pub date: String,
+    /// In Paris (`2026-12-08T14:32:05+01:00`).
+    #[serde(default)]
+    pub local: String,
     pub snippet: String,
     pub unread: bool,
 }
@@ -348,9 +366,11 @@ pub async fn mail_list(folder: String, page: i64) -> Result<MessagePage, AppErro
     let name = valid_folder(&mailbox, &folder).await?;
     let page = page.clamp(0, 1_000_000);
     let folded = folder != "drafts" && mailbox.folds_threads().await?;
+    let compact = mailbox.compact_list().await?;
     let (items, total) = mailbox.list(&folder, page, PER_PAGE, folded).await?;
     let sent = folder == "sent";
-    let mut items: Vec<MessageLine> = items.into_iter().map(|m| MessageLine::from_item(m, sent)).collect();
+    let now = hygie_core::clock::Clock::now_ms(svc.clock.as_ref());
+    let mut items: Vec<MessageLine> = items.into_iter().map(|m| MessageLine::from_item(m, sent, now)).collect();
     if sent {
         let ids: Vec<i64> = items.iter().map(|m| m.id).collect();
         for (id, mark) in mailbox.receipt_marks(&ids).await? {
@@ -359,7 +379,7 @@ pub async fn mail_list(folder: String, page: i64) -> Result<MessagePage, AppErro
             }
         }
     }
-    Ok(MessagePage { items, folder, name, total, page: page.max(0), per_page: PER_PAGE, folded })
+    Ok(MessagePage { items, folder, name, total, page: page.max(0), per_page: PER_PAGE, folded, compact })
 }
 
 /// Folds conversations into one line in the signed-in account's lists, or not.
@@ -369,6 +389,15 @@ pub async fn mail_set_folding(fold: bool) -> Result<(), AppError> {
     let svc = services()?;
     let holder = require_holder(Level::Full)?;
     Ok(svc.mailbox(&holder).set_folds_threads(fold).await?)
+}
+
+/// Keeps the signed-in account's list density: compact lines, or comfortable ones.
+#[server(name = MailSetDensity, prefix = "/api", endpoint = "mail-set-density")]
+pub async fn mail_set_density(compact: bool) -> Result<(), AppError> {
+    use crate::server::{require_holder, services, Level};
+    let svc = services()?;
+    let holder = require_holder(Level::Full)?;
+    Ok(svc.mailbox(&holder).set_compact_list(compact).await?)
 }
 
 #[server(name = MailOpen, prefix = "/api", endpoint = "mail-open")]
@@ -469,6 +498,7 @@ impl MessageView {
                     folder: x.role,
                     who: if x.from_name.is_empty() { x.from_addr } else { x.from_name },
                     date: format_utc(x.date_ms),
+                    local: hygie_core::clock::format_paris(x.date_ms),
                     snippet: x.snippet,
                     unread: x.unread,
                 })
@@ -502,6 +532,7 @@ impl MessageView {
             patient_no_reply: mss.headers.patient_reply_forbidden,
             xdm: mss.xdm.map(XdmView::new),
             date: format_utc(m.date_ms),
+            local: hygie_core::clock::format_paris(m.date_ms),
             urgent: m.urgent,
             body: m.body_text,
             body_html: m.body_html,
@@ -746,11 +777,12 @@ pub async fn mail_search(q: String) -> Result<Vec<MessageLine>, AppError> {
         return Ok(Vec::new());
     }
     let items = svc.mailbox(&holder).search(&query, None).await?;
+    let now = hygie_core::clock::Clock::now_ms(svc.clock.as_ref());
     Ok(items
         .into_iter()
         .map(|m| {
             let mine = m.from_addr == holder.address;
-            MessageLine::from_item(m, mine)
+            MessageLine::from_item(m, mine, now)
         })
         .collect())
 }

@@ -3,6 +3,7 @@ pub mod consent;
 pub mod dialog;
 pub mod feedback;
 pub mod form;
+pub mod icons;
 pub mod layout;
 pub mod pdf_preview;
 pub mod receipts;

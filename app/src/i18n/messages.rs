@@ -477,6 +477,25 @@ messages! {
     // Webmail
     NavMail => "Messagerie", "Mail";
     FoldersLabel => "Dossiers", "Folders";
+    PortalLink => "Portail Hygie (accueil, aide)", "Hygie portal (home, help)";
+    AccountMenu => "Menu du compte", "Account menu";
+    CloseFolders => "Fermer les dossiers", "Close the folders";
+    MoreActions => "Plus d'actions", "More actions";
+    SelectedCount => "{count} sélectionné(s)", "{count} selected";
+    DensityLabel => "Affichage de la liste", "List display";
+    DensityComfortable => "Confortable", "Comfortable";
+    DensityCompact => "Compact", "Compact";
+    Yesterday => "hier", "yesterday";
+    BackToList => "Retour à la liste", "Back to the list";
+    MessageListLabel => "Messages du dossier", "Messages of the folder";
+    MessageNavLabel => "Parcourir les messages", "Browse the messages";
+    NextMessage => "Message suivant", "Next message";
+    PreviousMessage => "Message précédent", "Previous message";
+    ThemeLabel => "Thème", "Theme";
+    ThemeSystem => "Comme l'appareil", "As the device";
+    ThemeLight => "Clair", "Light";
+    ThemeDark => "Sombre", "Dark";
+    ReadingPaneEmpty => "Choisissez un message à lire.", "Choose a message to read.";
     FolderInbox => "Boîte de réception", "Inbox";
     FolderSent => "Envoyés", "Sent";
     FolderDrafts => "Brouillons", "Drafts";
@@ -498,7 +517,6 @@ messages! {
     MailDate => "Date", "Date";
     Reply => "Répondre", "Reply";
     ReplyAll => "Répondre à tous", "Reply all";
-    BackToList => "Retour à la liste", "Back to the list";
     Attachments => "Pièces jointes", "Attachments";
     ComposeTitle => "Nouveau message", "New message";
     FieldTo => "À", "To";

@@ -117,6 +117,51 @@ impl Locale {
         }
     }
 
+    /// A list's short date for a Paris time (`2026-12-08T14:32:05+01:00`) `days_ago` days before
+    /// today: "14:32" today, "hier" / "yesterday", "lun. 7" / "Mon 7" within the week, "12 nov." /
+    /// "12 Nov" this year, "22/07/2023" / "22/07/2023" before. The full date goes in a `title`.
+    pub fn list_date(self, local: &str, days_ago: i64) -> String {
+        const DAYS_FR: [&str; 7] = ["lun.", "mar.", "mer.", "jeu.", "ven.", "sam.", "dim."];
+        const DAYS_EN: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+        const MONTHS_FR: [&str; 12] =
+            ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août", "sept.", "oct.", "nov.", "déc."];
+        const MONTHS_EN: [&str; 12] =
+            ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+        let Some((date, rest)) = local.split_once('T') else { return local.to_string() };
+        let mut parts = date.split('-');
+        let (Some(Ok(y)), Some(Ok(m)), Some(Ok(d))) = (
+            parts.next().map(str::parse::<i64>),
+            parts.next().map(str::parse::<usize>),
+            parts.next().map(str::parse::<i64>),
+        ) else {
+            return local.to_string();
+        };
+        if !(1..=12).contains(&m) {
+            return local.to_string();
+        }
+        let hm: String = rest.chars().take(5).collect();
+        match days_ago {
+            0 => hm,
+            1 => match self {
+                Locale::Fr => "hier".into(),
+                Locale::En => "yesterday".into(),
+            },
+            2..=6 => {
+                let wd = weekday(y, m as i64, d);
+                match self {
+                    Locale::Fr => format!("{} {d}", DAYS_FR[wd]),
+                    Locale::En => format!("{} {d}", DAYS_EN[wd]),
+                }
+            }
+            // This year (about): day and month; before, the date in figures.
+            7..=300 => match self {
+                Locale::Fr => format!("{d} {}", MONTHS_FR[m - 1]),
+                Locale::En => format!("{d} {}", MONTHS_EN[m - 1]),
+            },
+            _ => format!("{d:02}/{m:02}/{y}"),
+        }
+    }
+
     /// `2026-11-22T16:05:09Z` → "22 novembre 2026 à 16:05 UTC" / "22 November 2026, 16:05 UTC".
     pub fn date_time(self, iso: &str) -> String {
         let Some((date, rest)) = iso.split_once('T') else { return iso.to_string() };
@@ -126,6 +171,14 @@ impl Locale {
             Locale::En => format!("{}, {hm} UTC", self.long_date(date)),
         }
     }
+}
+
+/// The day of the week of a date, 0 for Monday (Sakamoto's method).
+fn weekday(y: i64, m: i64, d: i64) -> usize {
+    const T: [i64; 12] = [0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4];
+    let y = if m < 3 { y - 1 } else { y };
+    let sunday_first = (y + y / 4 - y / 100 + y / 400 + T[(m - 1) as usize] + d).rem_euclid(7);
+    ((sunday_first + 6) % 7) as usize
 }
 
 /// The translator for the current page: `t.t(Msg::NavHome)`.
@@ -151,6 +204,18 @@ impl I18n {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn list_dates_read_as_people_say_them() {
+        let fr = Locale::Fr;
+        assert_eq!(fr.list_date("2026-12-08T14:32:05+01:00", 0), "14:32");
+        assert_eq!(fr.list_date("2026-12-07T09:00:00+01:00", 1), "hier");
+        // 7 December 2026 is a Monday.
+        assert_eq!(fr.list_date("2026-12-07T09:00:00+01:00", 3), "lun. 7");
+        assert_eq!(Locale::En.list_date("2026-12-06T09:00:00+01:00", 4), "Sun 6");
+        assert_eq!(fr.list_date("2026-11-12T09:00:00+01:00", 26), "12 nov.");
+        assert_eq!(fr.list_date("2023-07-22T04:38:00+02:00", 1200), "22/07/2023");
+    }
     use super::*;
 
     #[test]

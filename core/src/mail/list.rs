@@ -190,6 +190,32 @@ pub(crate) async fn set_folds_threads(
     Ok(())
 }
 
+/// Does the account's message list show compact lines (the holder's choice; comfortable by default)?
+pub async fn compact_list(db: &Db, account_id: i64) -> Result<bool, StoreError> {
+    let compact: Option<bool> = crate::with_pool!(db, p => sqlx::query_scalar(
+        "SELECT mail_compact FROM accounts WHERE id = $1").bind(account_id).fetch_optional(p).await?);
+    Ok(compact.unwrap_or(false))
+}
+
+/// Keeps the account's list density: compact lines, or comfortable ones.
+pub(crate) async fn set_compact_list(
+    db: &Db,
+    clock: &dyn Clock,
+    holder: &Holder,
+    compact: bool,
+) -> Result<(), StoreError> {
+    let choice = if compact { "compact" } else { "comfortable" };
+    let event = holder.event("mail.density", Outcome::Success).object(choice);
+    crate::with_pool!(db, p => {
+        let mut tx = p.begin_write().await?;
+        sqlx::query("UPDATE accounts SET mail_compact = $1 WHERE id = $2")
+            .bind(compact).bind(holder.account_id).execute(&mut *tx).await?;
+        tx.append_audit(db.audit_key(), clock.now_ms(), &event).await?;
+        tx.commit().await?;
+    });
+    Ok(())
+}
+
 /// The id of the account's newest message (0 for an empty mailbox): open pages compare it to
 /// show new mail without a reload. One index lookup.
 pub async fn newest(db: &Db, account_id: i64) -> Result<i64, StoreError> {

@@ -209,6 +209,14 @@ impl<'a> Mailbox<'a> {
         super::set_folds_threads(self.db, self.clock, self.holder, fold).await
     }
 
+    pub async fn compact_list(&self) -> Result<bool, StoreError> {
+        super::compact_list(self.db, self.holder.account_id).await
+    }
+
+    pub async fn set_compact_list(&self, compact: bool) -> Result<(), StoreError> {
+        super::set_compact_list(self.db, self.clock, self.holder, compact).await
+    }
+
     /// The id of the newest message: what a page polls to show new mail.
     pub async fn newest(&self) -> Result<i64, StoreError> {
         super::newest(self.db, self.holder.account_id).await

@@ -3,7 +3,7 @@
 
 use app::api::ContactFlash;
 use app::domain::contact::ContactInput;
-use app::env::Consent;
+use app::env::{Consent, Theme};
 use app::error::AppError;
 use app::i18n::Locale;
 use axum::body::Body;
@@ -100,6 +100,29 @@ pub(super) async fn get_language(
     }
     let mut res = Redirect::to(&back).into_response();
     res.headers_mut().append(header::SET_COOKIE, cookie_header(Locale::COOKIE, locale.code(), 365 * 86_400));
+    res
+}
+
+/// `/theme/{auto|light|dark}?retour=`: light or dark pages, remembered in a cookie (a link, so it
+/// works without JavaScript).
+pub(super) async fn get_theme(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    Query(q): Query<ReturnQuery>,
+    req: Request,
+) -> Response {
+    let back = safe_return(q.retour.as_deref());
+    let Some(theme) = Theme::from_code(&code) else {
+        return Redirect::to(&back).into_response();
+    };
+    let ev = AuditEvent::new(Actor::Anonymous, "portal.theme", Outcome::Success)
+        .ip(ip_of(req.extensions()))
+        .object(theme.code());
+    if let Err(res) = recorded(&state.services, ev).await {
+        return res;
+    }
+    let mut res = Redirect::to(&back).into_response();
+    res.headers_mut().append(header::SET_COOKIE, cookie_header(Theme::COOKIE, theme.code(), 365 * 86_400));
     res
 }
 

@@ -110,6 +110,7 @@ pub fn router(state: AppState) -> Router {
         .route("/assistance", post(forms::post_contact))
         .route("/cookies/consentement", post(forms::post_consent))
         .route("/langue/{code}", get(forms::get_language))
+        .route("/theme/{code}", get(forms::get_theme))
         .route("/healthz", get(healthz))
         .route("/messagerie/pj/{id}/{index}", get(files::get_attachment))
         .route("/messagerie/pj/{id}/{index}/apercu/{page}", get(files::get_preview_page))
@@ -156,7 +157,10 @@ fn provide_request_context(state: &AppState, flash: Option<ContactFlash>) {
     provide_context(state.services.clone());
     if let Some(parts) = use_context::<http::request::Parts>() {
         let h = |name| parts.headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
-        let mut env = PageEnv::from_headers(h(header::COOKIE), h(header::ACCEPT_LANGUAGE));
+        // Over HTTP/2 a browser sends each cookie in its own `cookie` field: read them all.
+        let cookies: Vec<&str> = parts.headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).collect();
+        let cookies = cookies.join("; ");
+        let mut env = PageEnv::from_headers(Some(&cookies), h(header::ACCEPT_LANGUAGE));
         env.signed_in = parts.extensions.get::<CurrentHolder>().is_some_and(|h| h.0.level >= Level::Full);
         provide_context(env);
         if let Some(n) = parts.extensions.get::<CspNonce>() {

@@ -3,7 +3,7 @@ use leptos_meta::Title;
 use leptos_router::components::Redirect;
 use leptos_router::hooks::use_navigate;
 
-use crate::api::{get_terms, my_account, AcceptTerms, SignOut};
+use crate::api::{get_terms, terms_pending, AcceptTerms, SignOut};
 use crate::components::feedback::{ErrorNotice, Loading};
 use crate::error::AppError;
 use crate::i18n::Msg;
@@ -13,16 +13,16 @@ use crate::use_i18n;
 #[component]
 pub fn TermsAcceptPage() -> impl IntoView {
     let t = use_i18n();
-    let state = Resource::new(|| (), |_| async move { (my_account().await.err(), get_terms(None).await) });
+    let state = Resource::new(|| (), |_| async move { (terms_pending().await, get_terms(None).await) });
     view! {
         <Title text=t.t(Msg::TermsAcceptTitle)/>
         <Suspense fallback=Loading>
             {move || Suspend::new(async move {
                 match state.await {
-                    (None, _) => view! { <Redirect path="/messagerie"/> }.into_any(),
-                    (Some(AppError::Unauthorized), _) => view! { <Redirect path="/connexion"/> }.into_any(),
-                    (Some(AppError::TermsPending), Ok(terms)) => view! { <AcceptForm terms/> }.into_any(),
-                    (Some(error), _) => view! {
+                    (Ok(false), _) => view! { <Redirect path="/messagerie"/> }.into_any(),
+                    (Err(AppError::Unauthorized), _) => view! { <Redirect path="/connexion"/> }.into_any(),
+                    (Ok(true), Ok(terms)) => view! { <AcceptForm terms/> }.into_any(),
+                    (Ok(true), Err(error)) | (Err(error), _) => view! {
                         <h1>{t.t(Msg::TermsAcceptTitle)}</h1>
                         <ErrorNotice error/>
                     }.into_any(),

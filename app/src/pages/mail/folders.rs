@@ -1,5 +1,6 @@
 //! The folder list beside every webmail page: the standard folders, one's own (nested), a form
-//! for a new one, the quota in use.
+//! for a new one, the quota in use. On a phone it is a drawer over the page, opened from the app
+//! bar: the focus stays inside while it is open, Escape closes it.
 
 use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
@@ -7,6 +8,8 @@ use leptos::prelude::*;
 use crate::api::{mail_folders, mail_usage, FolderView, MailAct, MailFolderCreate};
 use crate::components::attachments::human_size;
 use crate::components::feedback::Loading;
+use crate::components::icons::{icon, Icon};
+use crate::components::layout::use_drawer;
 use crate::i18n::Msg;
 use crate::use_i18n;
 
@@ -28,6 +31,29 @@ pub(super) fn FolderNav(current: Signal<String>) -> impl IntoView {
     };
     let folders = Resource::new(changes, |_| mail_folders());
     let usage = Resource::new(changes, |_| mail_usage());
+    let drawer = use_drawer();
+    // Closed by the keyboard: the focus goes back to the drawer's button.
+    let close = move || {
+        drawer.set(false);
+        keys::focus_later(".drawer-toggle");
+    };
+    let on_keydown = move |ev: leptos::ev::KeyboardEvent| {
+        if !drawer.get_untracked() {
+            return;
+        }
+        match ev.key().as_str() {
+            "Escape" => {
+                ev.prevent_default();
+                close();
+            }
+            "Tab" => {
+                if keys::trap_tab("#mail-folders", ev.shift_key()) {
+                    ev.prevent_default();
+                }
+            }
+            _ => {}
+        }
+    };
     let new_name = RwSignal::new(String::new());
     let new_parent = RwSignal::new(String::from("0"));
     let create_error = move || match create.value().get() {
@@ -74,8 +100,19 @@ pub(super) fn FolderNav(current: Signal<String>) -> impl IntoView {
         }
     };
     view! {
-        <nav class="mail-folders" aria-label=t.t(Msg::FoldersLabel)>
-            <a class="button button-primary" href="/messagerie/ecrire">{t.t(Msg::Write)}</a>
+        <div class="drawer-backdrop" class:open=move || drawer.get() on:click=move |_| drawer.set(false)></div>
+        <nav id="mail-folders" class="mail-folders" class:open=move || drawer.get() aria-label=t.t(Msg::FoldersLabel)
+            on:keydown=on_keydown
+            on:click=move |ev: leptos::ev::MouseEvent| {
+                // A folder chosen: the drawer gives the page back.
+                if keys::is_link_click(&ev) {
+                    drawer.set(false);
+                }
+            }>
+            <button type="button" id="drawer-close" class="icon-button drawer-close" on:click=move |_| close()>
+                {icon(Icon::Close)}
+                <span class="sr-only">{t.t(Msg::CloseFolders)}</span>
+            </button>
             <Suspense fallback=Loading>
                 {move || Suspend::new(async move {
                     let list = folders.await.unwrap_or_default();
@@ -162,5 +199,87 @@ pub(super) fn FolderNav(current: Signal<String>) -> impl IntoView {
                 })}
             </Suspense>
         </nav>
+    }
+}
+
+/// The drawer's focus handling (the browser's only).
+pub(crate) mod keys {
+    /// Puts the focus on the first element matching `selector` once the page has been drawn
+    /// again (an element just made visible can take it only then).
+    pub fn focus_later(selector: &'static str) {
+        leptos::prelude::request_animation_frame(move || focus_selector(selector));
+    }
+
+    /// Puts the focus on the first element matching `selector`.
+    pub fn focus_selector(selector: &str) {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            if let Some(el) = leptos::prelude::document()
+                .query_selector(selector)
+                .ok()
+                .flatten()
+                .and_then(|e| e.dyn_into::<web_sys::HtmlElement>().ok())
+            {
+                let _ = el.focus();
+            }
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = selector;
+    }
+
+    /// Keeps Tab inside `container`: from its last focusable element to its first (and back
+    /// with Shift). `true` when it moved the focus itself.
+    pub fn trap_tab(container: &str, backwards: bool) -> bool {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            let doc = leptos::prelude::document();
+            let Some(root) = doc.query_selector(container).ok().flatten() else { return false };
+            let Ok(list) = root.query_selector_all(
+                "a[href], button:not([disabled]), input:not([disabled]), select, textarea, summary, [tabindex]:not([tabindex='-1'])",
+            ) else {
+                return false;
+            };
+            let items: Vec<web_sys::HtmlElement> = (0..list.length())
+                .filter_map(|i| list.get(i)?.dyn_into::<web_sys::HtmlElement>().ok())
+                .filter(|e| e.offset_parent().is_some())
+                .collect();
+            let (Some(first), Some(last)) = (items.first(), items.last()) else { return false };
+            let active = doc.active_element();
+            let at = |e: &web_sys::HtmlElement| active.as_ref().is_some_and(|a| e.is_same_node(Some(a)));
+            let inside = active.as_ref().is_some_and(|a| root.contains(Some(a)));
+            if !inside || (backwards && at(first)) {
+                let _ = last.focus();
+                return true;
+            }
+            if !backwards && at(last) {
+                let _ = first.focus();
+                return true;
+            }
+            false
+        }
+        #[cfg(not(feature = "hydrate"))]
+        {
+            let _ = (container, backwards);
+            false
+        }
+    }
+
+    /// Whether a click landed on a link.
+    pub fn is_link_click(ev: &leptos::ev::MouseEvent) -> bool {
+        #[cfg(feature = "hydrate")]
+        {
+            use wasm_bindgen::JsCast;
+            ev.target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .and_then(|e| e.closest("a[href]").ok().flatten())
+                .is_some()
+        }
+        #[cfg(not(feature = "hydrate"))]
+        {
+            let _ = ev;
+            false
+        }
     }
 }

@@ -7,10 +7,11 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::api::{
-    mail_folders, mail_list, FolderView, MailAct, MailEmptyTrash, MailFolderDelete, MailFolderRename, MailSetFolding,
+    mail_folders, mail_list, FolderView, MailAct, MailEmptyTrash, MailFolderDelete, MailFolderRename, MailSetDensity, MailSetFolding,
     MessageLine,
 };
 use crate::components::feedback::{ErrorNotice, Loading};
+use crate::components::icons::{icon, icon_labelled, Icon};
 use crate::components::shortcuts::{use_shortcuts, ShortcutHelp};
 use crate::i18n::{I18n, Msg};
 use crate::use_i18n;
@@ -41,6 +42,9 @@ pub fn MailboxPage() -> impl IntoView {
     provide_context(act);
     let empty = ServerAction::<MailEmptyTrash>::new();
     let folding = ServerAction::<MailSetFolding>::new();
+    let density = ServerAction::<MailSetDensity>::new();
+    // The density chosen on this page, before the next list load brings it back from the account.
+    let compact = RwSignal::new(None::<bool>);
     let rename = ServerAction::<MailFolderRename>::new();
     let remove = ServerAction::<MailFolderDelete>::new();
     let refresh = RwSignal::new(0usize);
@@ -140,7 +144,6 @@ pub fn MailboxPage() -> impl IntoView {
         <div class="mail-layout">
             <FolderNav current=role/>
             <section class="mail-main">
-                <SearchBox initial=String::new()/>
                 <ShortcutHelp open=help/>
                 <p class="sr-only" role="status">{move || new_mail.get().then(|| t.t(Msg::NewMailArrived))}</p>
                 <Show when=sent_notice>
@@ -241,26 +244,45 @@ pub fn MailboxPage() -> impl IntoView {
                                 };
                                 let in_trash = p.folder == "trash";
                                 let drafts = p.folder == "drafts";
-                                let toolbar = (!p.items.is_empty()).then(|| view! {
-                                    <div class="button-row mail-toolbar" role="toolbar" aria-label=t.t(Msg::SelectionActions)>
-                                        {if in_trash {
-                                            view! {
-                                                <button type="button" class="button" on:click=move |_| run("restore")>{t.t(Msg::Restore)}</button>
-                                                <button type="button" class="button" on:click=move |_| run("delete")>{t.t(Msg::DeleteForever)}</button>
-                                                <button type="button" class="button" on:click=move |_| { empty.dispatch(MailEmptyTrash {}); }>{t.t(Msg::EmptyTrash)}</button>
-                                            }.into_any()
-                                        } else {
-                                            view! {
-                                                <button type="button" class="button" on:click=move |_| run("read")>{t.t(Msg::MarkRead)}</button>
-                                                <button type="button" class="button" on:click=move |_| run("unread")>{t.t(Msg::MarkUnread)}</button>
-                                                <button type="button" class="button" on:click=move |_| run("flag")>{t.t(Msg::Flag)}</button>
-                                                <button type="button" class="button" on:click=move |_| run("unflag")>{t.t(Msg::Unflag)}</button>
-                                                <button type="button" class="button" on:click=move |_| run("archive")>{t.t(Msg::Archive)}</button>
-                                                <button type="button" class="button" on:click=move |_| run("trash")>{t.t(Msg::Delete)}</button>
-                                                <Suspense fallback=|| ()>{move_menu.clone()}</Suspense>
-                                            }.into_any()
-                                        }}
-                                    </div>
+                                let any_selected = move || selected.with(|s| !s.is_empty());
+                                let count_text = move || {
+                                    t.fmt(Msg::SelectedCount, &[("count", &selected.with(|s| s.len()).to_string())])
+                                };
+                                // Shown only while something is selected: the frequent actions as
+                                // buttons, the others in a menu.
+                                let toolbar = (!p.items.is_empty()).then(|| {
+                                    let move_menu = move_menu.clone();
+                                    view! {
+                                        <Show when=any_selected>
+                                            <div class="mail-toolbar" role="toolbar" aria-label=t.t(Msg::SelectionActions)>
+                                                <span class="selected-count" role="status">{count_text}</span>
+                                                {if in_trash {
+                                                    view! {
+                                                        <button type="button" class="button" on:click=move |_| run("restore")>{t.t(Msg::Restore)}</button>
+                                                        <button type="button" class="button" on:click=move |_| run("delete")>{t.t(Msg::DeleteForever)}</button>
+                                                    }.into_any()
+                                                } else {
+                                                    let move_menu = move_menu.clone();
+                                                    view! {
+                                                        <button type="button" class="button" on:click=move |_| run("archive")>{t.t(Msg::Archive)}</button>
+                                                        <button type="button" class="button" on:click=move |_| run("trash")>{t.t(Msg::Delete)}</button>
+                                                        <details class="more-menu">
+                                                            <summary class="button">{t.t(Msg::MoreActions)}</summary>
+                                                            <div class="menu-list">
+                                                                <button type="button" on:click=move |_| run("read")>{t.t(Msg::MarkRead)}</button>
+                                                                <button type="button" on:click=move |_| run("unread")>{t.t(Msg::MarkUnread)}</button>
+                                                                <button type="button" on:click=move |_| run("flag")>{t.t(Msg::Flag)}</button>
+                                                                <button type="button" on:click=move |_| run("unflag")>{t.t(Msg::Unflag)}</button>
+                                                                <div class="move-row">
+                                                                    <Suspense fallback=|| ()>{move_menu.clone()}</Suspense>
+                                                                </div>
+                                                            </div>
+                                                        </details>
+                                                    }.into_any()
+                                                }}
+                                            </div>
+                                        </Show>
+                                    }
                                 });
                                 let fold_toggle = (!drafts).then(|| {
                                     let folded = p.folded;
@@ -271,10 +293,46 @@ pub fn MailboxPage() -> impl IntoView {
                                         </button>
                                     }
                                 });
+                                let saved_compact = p.compact;
+                                let is_compact = move || compact.get().unwrap_or(saved_compact);
+                                let choose = move |c: bool| {
+                                    compact.set(Some(c));
+                                    density.dispatch(MailSetDensity { compact: c });
+                                };
+                                let view_menu = view! {
+                                    <details class="view-menu">
+                                        <summary class="icon-button">
+                                            {icon(Icon::More)}
+                                            <span class="sr-only">{t.t(Msg::DensityLabel)}</span>
+                                        </summary>
+                                        <div class="menu-list">
+                                            <fieldset class="density">
+                                                <legend>{t.t(Msg::DensityLabel)}</legend>
+                                                <label class="check">
+                                                    <input type="radio" name="density" value="comfortable"
+                                                        prop:checked=move || !is_compact() on:change=move |_| choose(false)/>
+                                                    {t.t(Msg::DensityComfortable)}
+                                                </label>
+                                                <label class="check">
+                                                    <input type="radio" name="density" value="compact"
+                                                        prop:checked=is_compact on:change=move |_| choose(true)/>
+                                                    {t.t(Msg::DensityCompact)}
+                                                </label>
+                                            </fieldset>
+                                            {fold_toggle}
+                                        </div>
+                                    </details>
+                                };
+                                let empty_trash = (in_trash && !p.items.is_empty()).then(|| view! {
+                                    <button type="button" class="button button-small" on:click=move |_| { empty.dispatch(MailEmptyTrash {}); }>
+                                        {t.t(Msg::EmptyTrash)}
+                                    </button>
+                                });
                                 view! {
                                     <div class="list-head">
                                         <h1>{title}</h1>
-                                        {fold_toggle}
+                                        {empty_trash}
+                                        {view_menu}
                                     </div>
                                     {manage}
                                     {toolbar}
@@ -282,8 +340,8 @@ pub fn MailboxPage() -> impl IntoView {
                                         view! { <p>{t.t(Msg::NoMessages)}</p> }.into_any()
                                     } else {
                                         view! {
-                                            <ul class="message-list">
-                                                {p.items.into_iter().map(|m| message_row(t, m, Some(selected), drafts)).collect_view()}
+                                            <ul class="message-list" class:compact=is_compact>
+                                                {p.items.into_iter().map(|m| message_row(t, m, Some(selected), drafts, None)).collect_view()}
                                             </ul>
                                             <p class="pager">{newer}" "<span>{range}</span>" "{older}</p>
                                         }.into_any()
@@ -364,7 +422,14 @@ mod keys {
 
 /// One line of a message list; with `selected`, a checkbox to select it.
 /// Drafts open in the composer.
-pub(super) fn message_row(t: I18n, m: MessageLine, selected: Option<RwSignal<Vec<i64>>>, draft: bool) -> impl IntoView {
+/// With `current`, the line of the message open beside the list is marked `aria-current`.
+pub(super) fn message_row(
+    t: I18n,
+    m: MessageLine,
+    selected: Option<RwSignal<Vec<i64>>>,
+    draft: bool,
+    current: Option<Signal<i64>>,
+) -> impl IntoView {
     let subject = if m.subject.is_empty() { t.t(Msg::NoSubject).to_string() } else { m.subject.clone() };
     let id = m.open;
     // The messages the line stands for (a folded conversation: all of them in this folder).
@@ -405,45 +470,47 @@ pub(super) fn message_row(t: I18n, m: MessageLine, selected: Option<RwSignal<Vec
                 }
             }>
             {checkbox}
-            <a href=if draft { format!("/messagerie/ecrire?brouillon={id}") } else { format!("/messagerie/message/{id}") }>
+            <a href=if draft { format!("/messagerie/ecrire?brouillon={id}") } else { format!("/messagerie/message/{id}") }
+                aria-current=move || current.and_then(|c| ids.with_value(|ids| ids.contains(&c.get())).then_some("true"))>
                 <span class="who">
                     {m.unread.then(|| view! { <span class="sr-only">{t.t(Msg::Unread)}" : "</span> })}
                     {m.who.clone()}
                 </span>
-                <span class="subject">
+                <span class="line">
                     {m.urgent.then(|| view! { <span class="tag tag-urgent">{t.t(Msg::Urgent)}</span>" " })}
                     {m.health_document.then(|| view! { <span class="tag tag-health">{t.t(Msg::HealthDocument)}</span>" " })}
-                    {m.flagged.then(|| view! {
-                        <span class="mark mark-flag" aria-hidden="true">"★"</span>
-                        <span class="sr-only">{t.t(Msg::Flagged)}" : "</span>
-                    })}
-                    {subject}
+                    <span class="subject">{subject}</span>
                     {(m.thread_count > 1).then(|| view! {
                         " "<span class="thread-count">{m.thread_count}
                             <span class="sr-only">" "{t.t(Msg::ThreadMessages)}</span></span>
                     })}
-                    {m.has_attachments.then(|| view! {
-                        " "<span class="mark" aria-hidden="true">"📎"</span>
-                        <span class="sr-only">{t.t(Msg::WithAttachments)}</span>
-                    })}
+                    {(!m.snippet.is_empty()).then(|| view! { <span class="snippet">" — "{m.snippet.clone()}</span> })}
+                </span>
+                <span class="marks">
+                    {m.flagged.then(|| view! { <span class="mark mark-flag">{icon_labelled(Icon::Flag, t.t(Msg::Flagged).to_string())}</span> })}
+                    {m.has_attachments.then(|| view! { <span class="mark">{icon_labelled(Icon::Paperclip, t.t(Msg::WithAttachments).to_string())}</span> })}
                     {crate::components::receipts::receipt_mark(t, &m.receipt)}
                 </span>
-                <span class="snippet">{m.snippet.clone()}</span>
-                <span class="date">{t.locale.date_time(&m.date)}</span>
+                {list_time(t, &m)}
             </a>
         </li>
     }
 }
 
-/// The search box above every list.
-#[component]
-pub(super) fn SearchBox(initial: String) -> impl IntoView {
-    let t = use_i18n();
+/// A list's date: short as people say it ("14:32", "hier", "lun. 7"), in Paris; the full date in
+/// its `title` and for screen readers, the instant in `datetime`.
+pub(super) fn list_time(t: I18n, m: &MessageLine) -> impl IntoView {
+    let (short, full) = if m.local.is_empty() {
+        let full = t.locale.date_time(&m.date);
+        (full.clone(), full)
+    } else {
+        (t.locale.list_date(&m.local, m.days_ago), t.locale.paris_date_time(&m.local))
+    };
+    let title = full.clone();
     view! {
-        <form class="mail-search" role="search" method="get" action="/messagerie/recherche">
-            <label for="mail-search-q" class="sr-only">{t.t(Msg::SearchLabel)}</label>
-            <input type="search" id="mail-search-q" name="q" value=initial placeholder=t.t(Msg::SearchPlaceholder)/>
-            <button type="submit" class="button">{t.t(Msg::SearchButton)}</button>
-        </form>
+        <time class="date" datetime=m.date.clone() title=title>
+            <span aria-hidden="true">{short}</span>
+            <span class="sr-only">{full}</span>
+        </time>
     }
 }

@@ -3,7 +3,7 @@
 //! folder slugs and addresses, drag and drop, how an error reads.
 
 mod compose;
-mod folders;
+pub(crate) mod folders;
 mod list;
 mod read;
 mod scheduled;

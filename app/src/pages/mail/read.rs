@@ -4,8 +4,9 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
-use crate::api::{mail_open, MailAct, MailAllowImages, MessageView, PatientView, XdmView};
+use crate::api::{mail_list, mail_open, MailAct, MailAllowImages, MessageView, PatientView, XdmView};
 use crate::components::feedback::Loading;
+use crate::components::icons::{icon, Icon};
 use crate::components::pdf_preview::PdfPreview;
 use crate::components::receipts::{timeline_section, ReadReceiptPrompt};
 use crate::components::shortcuts::{use_shortcuts, ShortcutHelp};
@@ -13,29 +14,71 @@ use crate::i18n::{I18n, Msg};
 use crate::use_i18n;
 
 use super::folders::FolderNav;
+use super::list::message_row;
 use super::{failure_view, folder_entry};
 
-/// `/messagerie/message/:id`: one message.
+/// `/messagerie/message/:id`: one message. On a wide screen its folder's list stays beside it
+/// (a reading pane: `j`/`k` and the list's links change the message, the address stays the
+/// message's own); on a phone the message takes the screen, with "back" and "next".
 #[component]
 pub fn ReadPage() -> impl IntoView {
     let t = use_i18n();
     let params = use_params_map();
     let id = move || params.read().get("id").and_then(|v| v.parse::<i64>().ok()).unwrap_or(0);
+    let current = Signal::derive(id);
     let allow = ServerAction::<MailAllowImages>::new();
     provide_context(allow);
     let message = Resource::new(move || (id(), allow.version().get()), |(id, _)| mail_open(id));
     let role = RwSignal::new(String::new());
+    // The folder's first page, in the browser only (it follows the message's folder); without
+    // it the message reads alone.
+    let list = LocalResource::new(move || {
+        let role = role.get();
+        async move {
+            if role.is_empty() {
+                None
+            } else {
+                mail_list(role, 0).await.ok()
+            }
+        }
+    });
+    // The messages before and after this one in the list.
+    let neighbours = Signal::derive(move || {
+        let here = id();
+        list.get()
+            .flatten()
+            .and_then(|p| {
+                let at = p.items.iter().position(|m| m.ids.contains(&here))?;
+                let prev = at.checked_sub(1).and_then(|i| p.items.get(i)).map(|m| m.open);
+                let next = p.items.get(at + 1).map(|m| m.open);
+                Some((prev, next))
+            })
+            .unwrap_or((None, None))
+    });
     view! {
         <Title text=t.t(Msg::NavMail)/>
-        <div class="mail-layout">
+        <div class="mail-layout read-layout">
             <FolderNav current=role.into()/>
+            <section class="pane-list" aria-label=t.t(Msg::MessageListLabel)>
+                <Suspense fallback=|| ()>
+                    {move || Suspend::new(async move {
+                        list.await.map(|p| view! {
+                            <ul class="message-list">
+                                {p.items.into_iter().map(|m| message_row(t, m, None, false, Some(current))).collect_view()}
+                            </ul>
+                        })
+                    })}
+                </Suspense>
+            </section>
             <section class="mail-main">
                 <Suspense fallback=Loading>
                     {move || Suspend::new(async move {
                         match message.await {
                             Ok(m) => {
-                                role.set(m.folder.clone());
-                                view! { <MessageDetails m/> }.into_any()
+                                if role.get_untracked() != m.folder {
+                                    role.set(m.folder.clone());
+                                }
+                                view! { <MessageDetails m neighbours/> }.into_any()
                             }
                             Err(error) => failure_view(t, error),
                         }
@@ -47,7 +90,7 @@ pub fn ReadPage() -> impl IntoView {
 }
 
 #[component]
-fn MessageDetails(m: MessageView) -> impl IntoView {
+fn MessageDetails(m: MessageView, neighbours: Signal<(Option<i64>, Option<i64>)>) -> impl IntoView {
     let t = use_i18n();
     let (slug, _) = folder_entry(&m.folder);
     let act = ServerAction::<MailAct>::new();
@@ -92,6 +135,14 @@ fn MessageDetails(m: MessageView) -> impl IntoView {
             "f" => format!("/messagerie/ecrire?transferer={message}"),
             "c" => "/messagerie/ecrire".to_string(),
             "u" => format!("/messagerie/{slug_for_keys}"),
+            "j" => match neighbours.get_untracked().1 {
+                Some(next) => format!("/messagerie/message/{next}"),
+                None => return,
+            },
+            "k" => match neighbours.get_untracked().0 {
+                Some(prev) => format!("/messagerie/message/{prev}"),
+                None => return,
+            },
             "e" if !trash => return run("archive"),
             "#" if !trash => return run("trash"),
             _ => return,
@@ -103,6 +154,15 @@ fn MessageDetails(m: MessageView) -> impl IntoView {
     let row = |label: Msg, value: String| (!value.is_empty()).then(|| view! { <dt>{t.t(label)}</dt><dd>{value}</dd> });
     view! {
         <ShortcutHelp open=help/>
+        <nav class="message-nav" aria-label=t.t(Msg::MessageNavLabel)>
+            <a class="icon-link" href=format!("/messagerie/{slug}")>{icon(Icon::Back)}<span>{t.t(Msg::BackToList)}</span></a>
+            {move || neighbours.get().0.map(|prev| view! {
+                <a class="icon-link" href=format!("/messagerie/message/{prev}")>{icon(Icon::Back)}<span class="nav-text">{t.t(Msg::PreviousMessage)}</span></a>
+            })}
+            {move || neighbours.get().1.map(|next| view! {
+                <a class="icon-link" href=format!("/messagerie/message/{next}")><span class="nav-text">{t.t(Msg::NextMessage)}</span>{icon(Icon::Next)}</a>
+            })}
+        </nav>
         <article class="message" aria-labelledby="message-subject">
             <h1 id="message-subject">
                 {m.urgent.then(|| view! { <span class="tag tag-urgent">{t.t(Msg::Urgent)}</span>" " })}
@@ -114,7 +174,8 @@ fn MessageDetails(m: MessageView) -> impl IntoView {
                 {row(Msg::MailTo, m.to.clone())}
                 {row(Msg::MailCc, m.cc.clone())}
                 {row(Msg::MailBcc, m.bcc.clone())}
-                {row(Msg::MailDate, t.locale.date_time(&m.date))}
+                <dt>{t.t(Msg::MailDate)}</dt>
+                <dd><time datetime=m.date.clone()>{paris_or_utc(t, &m.local, &m.date)}</time></dd>
             </dl>
             {(!m.read_receipt.is_empty()).then(|| view! { <ReadReceiptPrompt id=m.id initial=m.read_receipt.clone()/> })}
             {m.patient.clone().map(|p| patient_section(t, p, m.ins_qualified))}
@@ -155,7 +216,7 @@ fn MessageDetails(m: MessageView) -> impl IntoView {
                         <ol>
                             {m.conversation.iter().map(|c| {
                                 let here = c.id == m.id;
-                                let line = format!("{} — {}", c.who, t.locale.date_time(&c.date));
+                                let line = format!("{} — {}", c.who, paris_or_utc(t, &c.local, &c.date));
                                 view! {
                                     <li class:unread=c.unread class:current=here>
                                         {if here {
@@ -297,5 +358,14 @@ fn xdm_section(t: I18n, id: i64, x: XdmView) -> impl IntoView {
                 }).collect_view()}
             </ul>
         </section>
+    }
+}
+
+/// A message's time in Paris, or in UTC when the server did not say it in Paris.
+fn paris_or_utc(t: I18n, local: &str, utc: &str) -> String {
+    if local.is_empty() {
+        t.locale.date_time(utc)
+    } else {
+        t.locale.paris_date_time(local)
     }
 }

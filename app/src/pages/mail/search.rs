@@ -11,7 +11,7 @@ use crate::use_i18n;
 
 use super::failure_view;
 use super::folders::FolderNav;
-use super::list::{message_row, SearchBox};
+use super::list::message_row;
 
 /// `/messagerie/recherche?q=`: messages of every folder matching the search.
 #[component]
@@ -25,7 +25,6 @@ pub fn SearchPage() -> impl IntoView {
         <div class="mail-layout">
             <FolderNav current=Signal::derive(String::new)/>
             <section class="mail-main">
-                <SearchBox initial=q.get_untracked()/>
                 <h1>{t.t(Msg::SearchTitle)}</h1>
                 <p class="hint">{t.t(Msg::SearchHelp)}</p>
                 <Suspense fallback=Loading>
@@ -35,7 +34,7 @@ pub fn SearchPage() -> impl IntoView {
                             Ok(items) => view! {
                                 <p role="status">{t.fmt(Msg::SearchCount, &[("count", &items.len().to_string())])}</p>
                                 <ul class="message-list">
-                                    {items.into_iter().map(|m| message_row(t, m, None, false)).collect_view()}
+                                    {items.into_iter().map(|m| message_row(t, m, None, false, None)).collect_view()}
                                 </ul>
                             }.into_any(),
                             Err(error) => failure_view(t, error),

@@ -87,6 +87,17 @@ pub mod paris {
         ts.to_zoned_datetime(tz).strftime("%d/%m/%Y %H:%M").to_string()
     }
 
+    /// How a list dates `ms` on the day `now_ms`, in Paris: the local time
+    /// (`2026-12-08T14:32:05+01:00`) and how many days before today it is (0 today, 1 yesterday;
+    /// negative in the future).
+    pub fn calendar(ms: Millis, now_ms: Millis) -> Option<(String, i64)> {
+        let tz = zone()?;
+        let at = Timestamp::from_millisecond(ms).ok()?.to_zoned_datetime(tz.clone());
+        let now = Timestamp::from_millisecond(now_ms).ok()?.to_zoned_datetime(tz);
+        let days = at.date().until(now.date()).ok()?.get_days() as i64;
+        Some((at.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(), days))
+    }
+
     /// The day (`2026-12-24`) and time (`14:30`) in Paris, as date and time fields show them.
     pub fn parts(ms: Millis) -> (String, String) {
         let (Ok(ts), Some(tz)) = (Timestamp::from_millisecond(ms), zone()) else {

@@ -337,3 +337,13 @@ async fn another_holders_scheduled_message_is_not_found() {
         assert_eq!(denied, 2);
     }
 }
+
+#[test]
+fn a_list_dates_by_the_day_in_paris() {
+    let now = paris::to_ms("2026-12-09", "10:00").unwrap();
+    // 00:30 in Paris is still 8 December in UTC: today all the same.
+    let (local, days) = paris::calendar(paris::to_ms("2026-12-09", "00:30").unwrap(), now).unwrap();
+    assert_eq!((local.as_str(), days), ("2026-12-09T00:30:00+01:00", 0));
+    assert_eq!(paris::calendar(paris::to_ms("2026-12-08", "23:59").unwrap(), now).unwrap().1, 1);
+    assert_eq!(paris::calendar(paris::to_ms("2026-07-14", "12:00").unwrap(), now).unwrap().0, "2026-07-14T12:00:00+02:00");
+}
