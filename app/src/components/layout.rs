@@ -6,8 +6,8 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 use leptos_router::hooks::use_location;
 
-use crate::env::{is_portal_path, Consent, SignedIn, Theme};
 use crate::components::icons::{icon, Icon};
+use crate::env::{is_portal_path, Consent, SignedIn, Theme};
 use crate::i18n::Msg;
 use crate::{encode_query_value, use_i18n, use_page_env};
 

@@ -34,10 +34,10 @@ pub(crate) fn safe_return(suite: &str) -> bool {
             .strip_prefix("/appareil?code=")
             .is_some_and(|c| c.len() <= 12 && c.bytes().all(|b| b.is_ascii_alphabetic() || b == b'-'));
     // The OAuth consent page, with the authorization request in its query (a fixed path, so
-    // no open redirect whatever the query says).
+    // no open redirect whatever the query says; its redirect URI comes decoded, `http://…:port`).
     let consent = suite
         .strip_prefix("/autoriser?")
-        .is_some_and(|q| q.len() <= 2048 && q.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~%&=+/".contains(&b)));
+        .is_some_and(|q| q.len() <= 2048 && q.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~%&=+/:".contains(&b)));
     phone || device || consent
 }
 
@@ -475,5 +475,33 @@ fn CodeForm(step: RwSignal<Option<CodeSent>>) -> impl IntoView {
                 </div>
             </Show>
         </Show>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_return;
+
+    #[test]
+    fn only_hygies_own_pages_are_returned_to() {
+        assert!(safe_return("/telephone/0a1b2c"));
+        assert!(safe_return("/appareil?code=ABCD-EFGH"));
+        assert!(safe_return(
+            "/autoriser?response_type=code&client_id=hygie-1f&redirect_uri=http://127.0.0.1:46651/callback&state=e%20t"
+        ));
+        for other in [
+            "",
+            "//evil.example/autoriser?",
+            "https://evil.example/",
+            "/messagerie",
+            "/autoriser",
+            "/autoriser?state=<script>",
+            "/autoriser?a=b c",
+            "/autoriser?a=b\r\nLocation:x",
+            "/telephone/../compte",
+            "/appareil?code=AB;CD",
+        ] {
+            assert!(!safe_return(other), "{other:?}");
+        }
     }
 }

@@ -7,8 +7,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_navigate, use_params_map, use_query_map};
 
 use crate::api::{
-    mail_folders, mail_list, FolderView, MailAct, MailEmptyTrash, MailFolderDelete, MailFolderRename, MailSetDensity, MailSetFolding,
-    MessageLine,
+    mail_folders, mail_list, FolderView, MailAct, MailEmptyTrash, MailFolderDelete, MailFolderRename, MailSetDensity,
+    MailSetFolding, MessageLine,
 };
 use crate::components::feedback::{ErrorNotice, Loading};
 use crate::components::icons::{icon, icon_labelled, Icon};

@@ -345,5 +345,8 @@ fn a_list_dates_by_the_day_in_paris() {
     let (local, days) = paris::calendar(paris::to_ms("2026-12-09", "00:30").unwrap(), now).unwrap();
     assert_eq!((local.as_str(), days), ("2026-12-09T00:30:00+01:00", 0));
     assert_eq!(paris::calendar(paris::to_ms("2026-12-08", "23:59").unwrap(), now).unwrap().1, 1);
-    assert_eq!(paris::calendar(paris::to_ms("2026-07-14", "12:00").unwrap(), now).unwrap().0, "2026-07-14T12:00:00+02:00");
+    assert_eq!(
+        paris::calendar(paris::to_ms("2026-07-14", "12:00").unwrap(), now).unwrap().0,
+        "2026-07-14T12:00:00+02:00"
+    );
 }
