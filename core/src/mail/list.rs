@@ -166,9 +166,7 @@ async fn fold_lines(db: &Db, account_id: i64, folder: i64, items: &mut [ListItem
 
 /// Does the account's message list fold conversations (the default)?
 pub async fn folds_threads(db: &Db, account_id: i64) -> Result<bool, StoreError> {
-    let fold: Option<bool> = crate::with_pool!(db, p => sqlx::query_scalar(
-        "SELECT mail_fold_threads FROM accounts WHERE id = $1").bind(account_id).fetch_optional(p).await?);
-    Ok(fold.unwrap_or(true))
+    Ok(list_choice(db, account_id, ListChoice::FoldThreads).await?.unwrap_or(true))
 }
 
 /// Folds conversations in the account's message lists, or shows every message on its own line.
@@ -179,22 +177,12 @@ pub(crate) async fn set_folds_threads(
     fold: bool,
 ) -> Result<(), StoreError> {
     let choice = if fold { "conversations" } else { "messages" };
-    let event = holder.event("mail.folding", Outcome::Success).object(choice);
-    crate::with_pool!(db, p => {
-        let mut tx = p.begin_write().await?;
-        sqlx::query("UPDATE accounts SET mail_fold_threads = $1 WHERE id = $2")
-            .bind(fold).bind(holder.account_id).execute(&mut *tx).await?;
-        tx.append_audit(db.audit_key(), clock.now_ms(), &event).await?;
-        tx.commit().await?;
-    });
-    Ok(())
+    set_list_choice(db, clock, holder, ListChoice::FoldThreads, fold, choice).await
 }
 
 /// Does the account's message list show compact lines (the holder's choice; comfortable by default)?
 pub async fn compact_list(db: &Db, account_id: i64) -> Result<bool, StoreError> {
-    let compact: Option<bool> = crate::with_pool!(db, p => sqlx::query_scalar(
-        "SELECT mail_compact FROM accounts WHERE id = $1").bind(account_id).fetch_optional(p).await?);
-    Ok(compact.unwrap_or(false))
+    Ok(list_choice(db, account_id, ListChoice::Compact).await?.unwrap_or(false))
 }
 
 /// Keeps the account's list density: compact lines, or comfortable ones.
@@ -205,11 +193,46 @@ pub(crate) async fn set_compact_list(
     compact: bool,
 ) -> Result<(), StoreError> {
     let choice = if compact { "compact" } else { "comfortable" };
-    let event = holder.event("mail.density", Outcome::Success).object(choice);
+    set_list_choice(db, clock, holder, ListChoice::Compact, compact, choice).await
+}
+
+/// A yes-or-no display choice of the account's message list, kept on the account.
+#[derive(Clone, Copy)]
+enum ListChoice {
+    FoldThreads,
+    Compact,
+}
+
+impl ListChoice {
+    /// Its column (a fixed name, never the caller's text) and its audit action.
+    fn column_and_action(self) -> (&'static str, &'static str) {
+        match self {
+            ListChoice::FoldThreads => ("mail_fold_threads", "mail.folding"),
+            ListChoice::Compact => ("mail_compact", "mail.density"),
+        }
+    }
+}
+
+async fn list_choice(db: &Db, account_id: i64, which: ListChoice) -> Result<Option<bool>, StoreError> {
+    let sql = format!("SELECT {} FROM accounts WHERE id = $1", which.column_and_action().0);
+    Ok(crate::with_pool!(db, p => sqlx::query_scalar(&sql).bind(account_id).fetch_optional(p).await?))
+}
+
+/// Sets the choice and records it (`choice` names the value) in one transaction.
+async fn set_list_choice(
+    db: &Db,
+    clock: &dyn Clock,
+    holder: &Holder,
+    which: ListChoice,
+    value: bool,
+    choice: &str,
+) -> Result<(), StoreError> {
+    let (column, action) = which.column_and_action();
+    let event = holder.event(action, Outcome::Success).object(choice);
+    let sql = format!("UPDATE accounts SET {column} = $1 WHERE id = $2");
     crate::with_pool!(db, p => {
         let mut tx = p.begin_write().await?;
-        sqlx::query("UPDATE accounts SET mail_compact = $1 WHERE id = $2")
-            .bind(compact).bind(holder.account_id).execute(&mut *tx).await?;
+        sqlx::query(&sql).bind(value).bind(holder.account_id).execute(&mut *tx).await?;
         tx.append_audit(db.audit_key(), clock.now_ms(), &event).await?;
         tx.commit().await?;
     });

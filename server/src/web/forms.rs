@@ -88,19 +88,8 @@ pub(super) async fn get_language(
     Query(q): Query<ReturnQuery>,
     req: Request,
 ) -> Response {
-    let back = safe_return(q.retour.as_deref());
-    let Some(locale) = Locale::from_code(&code) else {
-        return Redirect::to(&back).into_response();
-    };
-    let ev = AuditEvent::new(Actor::Anonymous, "portal.language", Outcome::Success)
-        .ip(ip_of(req.extensions()))
-        .object(locale.code());
-    if let Err(res) = recorded(&state.services, ev).await {
-        return res;
-    }
-    let mut res = Redirect::to(&back).into_response();
-    res.headers_mut().append(header::SET_COOKIE, cookie_header(Locale::COOKIE, locale.code(), 365 * 86_400));
-    res
+    let choice = Locale::from_code(&code).map(|l| (Locale::COOKIE, l.code()));
+    remember_choice(&state, ip_of(req.extensions()), q.retour.as_deref(), "portal.language", choice).await
 }
 
 /// `/theme/{auto|light|dark}?retour=`: light or dark pages, remembered in a cookie (a link, so it
@@ -111,18 +100,29 @@ pub(super) async fn get_theme(
     Query(q): Query<ReturnQuery>,
     req: Request,
 ) -> Response {
-    let back = safe_return(q.retour.as_deref());
-    let Some(theme) = Theme::from_code(&code) else {
+    let choice = Theme::from_code(&code).map(|t| (Theme::COOKIE, t.code()));
+    remember_choice(&state, ip_of(req.extensions()), q.retour.as_deref(), "portal.theme", choice).await
+}
+
+/// A display choice made by a link (language, theme): recorded as `action`, kept a year in
+/// its cookie, then back to the page it was made on. An unknown choice changes nothing.
+async fn remember_choice(
+    state: &AppState,
+    ip: Option<String>,
+    retour: Option<&str>,
+    action: &str,
+    choice: Option<(&str, &str)>,
+) -> Response {
+    let back = safe_return(retour);
+    let Some((cookie, code)) = choice else {
         return Redirect::to(&back).into_response();
     };
-    let ev = AuditEvent::new(Actor::Anonymous, "portal.theme", Outcome::Success)
-        .ip(ip_of(req.extensions()))
-        .object(theme.code());
+    let ev = AuditEvent::new(Actor::Anonymous, action, Outcome::Success).ip(ip).object(code);
     if let Err(res) = recorded(&state.services, ev).await {
         return res;
     }
     let mut res = Redirect::to(&back).into_response();
-    res.headers_mut().append(header::SET_COOKIE, cookie_header(Theme::COOKIE, theme.code(), 365 * 86_400));
+    res.headers_mut().append(header::SET_COOKIE, cookie_header(cookie, code, 365 * 86_400));
     res
 }
 
